@@ -1,0 +1,68 @@
+/** The streams a CLI command uses, passed in so tests can drive it with in-memory streams. */
+export interface CliIO {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** True when stdin is a terminal we may prompt on. */
+  isTTY: boolean;
+}
+
+/** Why reading a secret failed; `message` is fit for the operator. */
+export class SecretInputError extends Error {}
+
+const MAX_SECRET_BYTES = 4096;
+
+/** The first line of stdin, without its line ending (`--password-stdin`). */
+export async function readFirstLine(stdin: NodeJS.ReadableStream): Promise<string> {
+  let buffered = '';
+  for await (const chunk of stdin) {
+    buffered += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (buffered.includes('\n')) break; // stop reading: the rest of stdin is not ours
+    if (buffered.length > MAX_SECRET_BYTES) throw new SecretInputError('stdin: the first line is too long');
+  }
+  const line = buffered.split('\n', 1)[0] ?? '';
+  if (line.length > MAX_SECRET_BYTES) throw new SecretInputError('stdin: the first line is too long');
+  return line.replace(/\r$/, '');
+}
+
+interface RawModeStream {
+  setRawMode(mode: boolean): unknown;
+}
+
+function canSetRawMode(stream: NodeJS.ReadableStream): stream is NodeJS.ReadableStream & RawModeStream {
+  return typeof (stream as Partial<RawModeStream>).setRawMode === 'function';
+}
+
+/** Prompt on stderr and read one line from a terminal without echoing it. */
+export function promptHidden(io: CliIO, prompt: string): Promise<string> {
+  const { stdin, stderr } = io;
+  if (!canSetRawMode(stdin)) return Promise.reject(new SecretInputError('stdin is not a terminal that can hide input'));
+  stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    const chars: string[] = [];
+    const finish = (error: Error | null): void => {
+      stdin.removeListener('data', onData);
+      stdin.removeListener('end', onEnd);
+      stdin.setRawMode(false);
+      stdin.pause();
+      stderr.write('\n');
+      if (error === null) resolve(chars.join(''));
+      else reject(error);
+    };
+    const onEnd = (): void => finish(new SecretInputError('input closed before a password was entered'));
+    const onData = (chunk: string | Buffer): void => {
+      for (const char of String(chunk)) {
+        if (char === '\r' || char === '\n') return finish(null);
+        if (char === '\u0003' || (char === '\u0004' && chars.length === 0)) return finish(new SecretInputError('cancelled'));
+        if (char === '\u007f' || char === '\b') chars.pop();
+        else if (char >= ' ') chars.push(char);
+        if (chars.length > MAX_SECRET_BYTES) return finish(new SecretInputError('input is too long'));
+      }
+    };
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+  });
+}

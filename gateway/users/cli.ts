@@ -1,0 +1,307 @@
+import { access } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
+import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../cli/io.ts';
+import { GatehouseError } from '../errors.ts';
+import { hashPassword, type Argon2Params } from './password-hash.ts';
+import { FileUserProvider, type ListedUser } from './file-provider.ts';
+import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
+import type { UsersSearchOptions } from './users-file.ts';
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+/** A command ends early with this message on stderr and this exit code. */
+class CliExit extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+const HASH_PASSWORD_USAGE = `Usage: gatehouse hash-password [--password-stdin]
+
+Print an argon2id hash of a password, for the 'password' field of the users file.
+Without --password-stdin the password is asked twice on the terminal, without echo.
+
+Options:
+  --password-stdin   read the password from the first line of stdin
+  -h, --help         show this help
+`;
+
+const USERS_USAGE = `Usage: gatehouse users <command> [options]
+
+Manage the users file (authentication_backend.file.path). A running gateway
+picks up the changes by itself when watching is on.
+
+Commands:
+  add NAME      add a user
+  passwd NAME   set a user's password
+  delete NAME   remove a user
+  list          list users
+
+Run 'gatehouse users <command> --help' for a command's options.
+`;
+
+const USAGE: Record<string, string> = {
+  add: `Usage: gatehouse users add NAME [--display-name N] [--email E] [--group G]... [--password-stdin]
+
+Add a user to the users file. NAME: 1–64 letters, digits, '.', '_', '@' or '-'.
+Without --password-stdin the password is asked twice on the terminal, without echo.
+
+Options:
+  --display-name N   the name shown to people (default: NAME)
+  --email E          the user's e-mail address (needed for password reset)
+  --group G          a group the user is in; repeat for several groups
+  --password-stdin   read the password from the first line of stdin
+  -h, --help         show this help
+`,
+  passwd: `Usage: gatehouse users passwd NAME [--password-stdin]
+
+Set a user's password. Without --password-stdin it is asked twice on the terminal.
+
+Options:
+  --password-stdin   read the password from the first line of stdin
+  -h, --help         show this help
+`,
+  delete: `Usage: gatehouse users delete NAME
+
+Remove a user from the users file.
+
+Options:
+  -h, --help         show this help
+`,
+  list: `Usage: gatehouse users list [--json]
+
+List the users in the users file.
+
+Options:
+  --json             print a JSON array instead of a table
+  -h, --help         show this help
+`,
+};
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+const PASSWORD_STDIN = { 'password-stdin': { type: 'boolean' } } as const;
+
+/** `gatehouse hash-password`: print an argon2id hash (Authelia's default parameters). */
+export async function runHashPassword(args: string[], io: CliIO): Promise<number> {
+  return runCommand(io, 'gatehouse hash-password', async () => {
+    const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN }, HASH_PASSWORD_USAGE);
+    if (values.help === true) return printHelp(io, HASH_PASSWORD_USAGE);
+    if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`, HASH_PASSWORD_USAGE);
+    const password = await readNewPassword(io, values['password-stdin'] === true, HASH_PASSWORD_USAGE);
+    io.stdout.write(`${await hashPassword(password)}\n`);
+    return EXIT_OK;
+  });
+}
+
+/** `gatehouse users add|passwd|delete|list`. */
+export async function runUsers(
+  args: string[],
+  io: CliIO,
+  usersFile: { path: string; argon2: Argon2Params; search?: UsersSearchOptions },
+): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === '--help' || command === '-h' || command === 'help') return printHelp(io, USERS_USAGE);
+  if (command === undefined) {
+    io.stderr.write(USERS_USAGE);
+    return EXIT_USAGE;
+  }
+  const usage = USAGE[command];
+  if (usage === undefined) {
+    io.stderr.write(`gatehouse users: unknown command '${command}'\n\n${USERS_USAGE}`);
+    return EXIT_USAGE;
+  }
+  return runCommand(io, `gatehouse users ${command}`, async () => {
+    switch (command) {
+      case 'add':
+        return usersAdd(rest, io, usersFile, usage);
+      case 'passwd':
+        return usersPasswd(rest, io, usersFile, usage);
+      case 'delete':
+        return usersDelete(rest, io, usersFile, usage);
+      default:
+        return usersList(rest, io, usersFile, usage);
+    }
+  });
+}
+
+type UsersFileOptions = Parameters<typeof runUsers>[2];
+
+async function usersAdd(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      ...HELP,
+      ...PASSWORD_STDIN,
+      'display-name': { type: 'string' },
+      email: { type: 'string' },
+      group: { type: 'string', multiple: true },
+    },
+    usage,
+  );
+  if (values.help === true) return printHelp(io, usage);
+  const username = oneName(positionals, usage);
+  const password = await readNewPassword(io, values['password-stdin'] === true, usage);
+  checkPasswordPolicy(password);
+  const provider = await openProvider(usersFile, { create: true });
+  try {
+    await provider.addUser({
+      username,
+      password,
+      ...(typeof values['display-name'] === 'string' ? { displayName: values['display-name'] } : {}),
+      ...(typeof values.email === 'string' ? { email: values.email } : {}),
+      groups: (values.group as string[] | undefined) ?? [],
+    });
+  } finally {
+    await provider.close();
+  }
+  io.stdout.write(`added user '${username}' to ${provider.path}\n`);
+  return EXIT_OK;
+}
+
+async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN }, usage);
+  if (values.help === true) return printHelp(io, usage);
+  const username = oneName(positionals, usage);
+  const provider = await openProvider(usersFile, { create: false });
+  try {
+    // fail before asking for a password the command could not use
+    if (provider.canonicalUsername(username) === null) throw new UserNotFoundError(username);
+    const password = await readNewPassword(io, values['password-stdin'] === true, usage);
+    checkPasswordPolicy(password);
+    await provider.setPassword(username, password);
+  } finally {
+    await provider.close();
+  }
+  io.stdout.write(`changed the password of '${username}' in ${provider.path}\n`);
+  return EXIT_OK;
+}
+
+async function usersDelete(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, HELP, usage);
+  if (values.help === true) return printHelp(io, usage);
+  const username = oneName(positionals, usage);
+  const provider = await openProvider(usersFile, { create: false });
+  try {
+    await provider.deleteUser(username);
+  } finally {
+    await provider.close();
+  }
+  io.stdout.write(`deleted user '${username}' from ${provider.path}\n`);
+  return EXIT_OK;
+}
+
+async function usersList(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, { ...HELP, json: { type: 'boolean' } }, usage);
+  if (values.help === true) return printHelp(io, usage);
+  if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`, usage);
+  const provider = await openProvider(usersFile, { create: false });
+  const users = provider.listUsers();
+  await provider.close();
+  if (values.json === true) {
+    io.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
+  } else if (users.length === 0) {
+    io.stderr.write(`no users in ${provider.path}; add one with 'gatehouse users add NAME'\n`);
+  } else {
+    io.stdout.write(formatUserTable(users));
+  }
+  return EXIT_OK;
+}
+
+function formatUserTable(users: ListedUser[]): string {
+  const rows = [
+    ['USERNAME', 'DISPLAY NAME', 'EMAIL', 'GROUPS', 'STATUS'],
+    ...users.map((u) => [u.username, u.displayName, u.emails.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'enabled']),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+async function openProvider(usersFile: UsersFileOptions, { create }: { create: boolean }): Promise<FileUserProvider> {
+  if (!create) {
+    await access(usersFile.path).catch(() => {
+      throw new CliExit(EXIT_FAILURE, `users file ${usersFile.path} does not exist; create it with 'gatehouse users add NAME'`);
+    });
+  }
+  return FileUserProvider.open({
+    path: usersFile.path,
+    watch: false,
+    password: { algorithm: 'argon2', argon2: usersFile.argon2 },
+    ...(usersFile.search === undefined ? {} : { search: usersFile.search }),
+    logger: pino({ level: 'silent' }), // the CLI reports in plain words on stdout/stderr
+  });
+}
+
+async function readNewPassword(io: CliIO, fromStdin: boolean, usage: string): Promise<string> {
+  if (fromStdin) {
+    const password = await readFirstLine(io.stdin);
+    if (password.length === 0) throw new CliExit(EXIT_FAILURE, 'no password on the first line of stdin');
+    return password;
+  }
+  if (!io.isTTY) {
+    throw usageError('stdin is not a terminal: pipe the password in and pass --password-stdin', usage);
+  }
+  const password = await promptHidden(io, 'Password: ');
+  if (password.length === 0) throw new CliExit(EXIT_FAILURE, 'the password is empty');
+  const again = await promptHidden(io, 'Confirm password: ');
+  if (again !== password) throw new CliExit(EXIT_FAILURE, 'the passwords do not match; nothing was changed');
+  return password;
+}
+
+function checkPasswordPolicy(password: string): void {
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new CliExit(EXIT_FAILURE, `the password is too short: use at least ${MIN_PASSWORD_LENGTH} characters; nothing was changed`);
+  }
+}
+
+function oneName(positionals: string[], usage: string): string {
+  if (positionals.length === 0) throw usageError('missing NAME', usage);
+  if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`, usage);
+  return positionals[0]!;
+}
+
+function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    // parseArgs throws TypeError with ERR_PARSE_ARGS_* codes for unknown options and missing values
+    throw usageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
+function usageError(message: string, usage: string): CliExit {
+  return new CliExit(EXIT_USAGE, `${message}\n\n${usage}`);
+}
+
+function printHelp(io: CliIO, usage: string): number {
+  io.stdout.write(usage);
+  return EXIT_OK;
+}
+
+async function runCommand(io: CliIO, name: string, command: () => Promise<number>): Promise<number> {
+  try {
+    return await command();
+  } catch (error) {
+    const [code, message] = describeFailure(error);
+    io.stderr.write(`${name}: ${message}\n`);
+    return code;
+  }
+}
+
+function describeFailure(error: unknown): [number, string] {
+  if (error instanceof CliExit) return [error.exitCode, error.message];
+  if (error instanceof UsersFileError) return [EXIT_FAILURE, `${error.message}\nfix the users file, then run the command again`];
+  if (error instanceof UserExistsError) return [EXIT_FAILURE, `${error.message}; to change its password use 'gatehouse users passwd NAME'`];
+  if (error instanceof UserNotFoundError) return [EXIT_FAILURE, `${error.message}; see 'gatehouse users list'`];
+  if (error instanceof InvalidUserInputError) return [EXIT_USAGE, error.message];
+  if (error instanceof SecretInputError || error instanceof GatehouseError) return [EXIT_FAILURE, error.message];
+  const errno = error as NodeJS.ErrnoException;
+  if (typeof errno?.code === 'string' && typeof errno.path === 'string') return [EXIT_FAILURE, `${errno.code} on ${errno.path}: ${errno.message}`];
+  return [EXIT_FAILURE, error instanceof Error ? error.message : String(error)];
+}

@@ -1,0 +1,33 @@
+import { GatehouseError } from '../errors.ts';
+
+/** The users file cannot be used; `problems` lists every reason, each as `<yaml path>: <what is wrong>`. */
+export class UsersFileError extends GatehouseError {
+  readonly path: string;
+  readonly problems: string[];
+  constructor(path: string, problems: string[], options?: { cause?: unknown }) {
+    super('users_file_invalid', problems.map((problem) => `users file ${path}: ${problem}`).join('\n'), options);
+    this.path = path;
+    this.problems = problems;
+  }
+}
+
+/** addUser: the name (or a name differing only in case) is already taken. */
+export class UserExistsError extends GatehouseError {
+  constructor(username: string) {
+    super('user_exists', `user '${username}' already exists`);
+  }
+}
+
+/** setPassword/deleteUser: no such user in the users file. */
+export class UserNotFoundError extends GatehouseError {
+  constructor(username: string) {
+    super('user_not_found', `user '${username}' does not exist`);
+  }
+}
+
+/** A value given to a mutation (username, e-mail, group, display name) is not acceptable. */
+export class InvalidUserInputError extends GatehouseError {
+  constructor(message: string) {
+    super('invalid_user_input', message);
+  }
+}

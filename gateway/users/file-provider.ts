@@ -1,0 +1,291 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Document } from 'yaml';
+import { writeFileAtomic } from '../fs-atomic.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, verifyPassword, type Argon2Params } from './password-hash.ts';
+import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
+import {
+  EMPTY_USERS_FILE,
+  hasControlCharacters,
+  isEmailAddress,
+  isGroupName,
+  USERNAME_PATTERN,
+  addUserToDocument,
+  deleteUserFromDocument,
+  loadUsersText,
+  renderUsersDocument,
+  setPasswordInDocument,
+  userNameKey,
+  type UserRecord,
+  type UsersDatabase,
+  type UsersSearchOptions,
+} from './users-file.ts';
+import type { UserDetails, UserProvider } from './provider.ts';
+
+export interface FileUserProviderOptions {
+  path: string;
+  watch: boolean;
+  search?: UsersSearchOptions;
+  password?: { algorithm: 'argon2'; argon2: Argon2Params };
+  logger: Logger;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  displayName?: string;
+  email?: string;
+  groups?: string[];
+}
+
+export type ListedUser = UserDetails & { disabled: boolean };
+
+export type ReloadResult =
+  | { status: 'loaded'; users: number }
+  | { status: 'unchanged'; users: number }
+  | { status: 'rejected'; error: UsersFileError };
+
+const RELOAD_DEBOUNCE_MS = 200;
+
+/** Users from an Authelia-format YAML file: reloaded when it changes, edited with atomic writes. */
+export class FileUserProvider implements UserProvider {
+  readonly path: string;
+  readonly #search: UsersSearchOptions;
+  readonly #argon2: Argon2Params;
+  readonly #logger: Logger;
+  readonly #dummyHash: string;
+  #db: UsersDatabase;
+  #text: string;
+  #lock: Promise<unknown> = Promise.resolve();
+  #watcher: FSWatcher | null = null;
+  #debounce: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  private constructor(path: string, search: UsersSearchOptions, argon2: Argon2Params, logger: Logger, dummyHash: string, text: string, db: UsersDatabase) {
+    this.path = path;
+    this.#search = search;
+    this.#argon2 = argon2;
+    this.#logger = logger;
+    this.#dummyHash = dummyHash;
+    this.#text = text;
+    this.#db = db;
+  }
+
+  /** Load the file (creating an empty one if missing); throws UsersFileError if it is malformed. */
+  static async open(options: FileUserProviderOptions): Promise<FileUserProvider> {
+    const path = resolve(options.path);
+    const search = options.search ?? { email: false, case_insensitive: false };
+    const argon2 = options.password?.argon2 ?? { ...DEFAULT_ARGON2_PARAMS };
+    const { logger } = options;
+
+    const text = await readOrCreate(path, logger);
+    const { db } = loadUsersText(text, path, search);
+    const mode = (await stat(path)).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      logger.warn({ path, mode: mode.toString(8) }, 'users file is readable by other users: run chmod 600 on it');
+    }
+    // unknown and disabled users are checked against this hash so a failed login takes as long either way
+    const dummyHash = await hashPassword(randomBytes(18).toString('base64'), argon2);
+    const provider = new FileUserProvider(path, search, argon2, logger, dummyHash, text, db);
+    if (options.watch) provider.#startWatching();
+    logger.info({ path, users: db.users.size }, 'users file loaded');
+    return provider;
+  }
+
+  async checkPassword(login: string, password: string): Promise<UserDetails | null> {
+    const record = this.#findLogin(this.#db, login);
+    if (record === undefined || record.disabled || password.length === 0) {
+      await verifyPassword(this.#dummyHash, password).catch(() => false);
+      return null;
+    }
+    try {
+      return (await verifyPassword(record.passwordHash, password)) ? record.details : null;
+    } catch (error) {
+      // deny: the hash passed validation at load, so this is unexpected; the operator needs to see it
+      this.#logger.error({ err: error, path: this.path, user: record.details.username }, 'password check failed');
+      return null;
+    }
+  }
+
+  getDetails(username: string): UserDetails | null {
+    const record = this.#db.byName.get(userNameKey(username, this.#search));
+    return record === undefined || record.disabled ? null : record.details;
+  }
+
+  /** The name as written in the file (disabled users included), or null if there is no such user. */
+  canonicalUsername(username: string): string | null {
+    if (this.#db.users.has(username)) return username;
+    return this.#search.case_insensitive ? (this.#db.byName.get(userNameKey(username, this.#search))?.details.username ?? null) : null;
+  }
+
+  /** Every user, disabled ones included, in file order. */
+  listUsers(): ListedUser[] {
+    return [...this.#db.users.values()].map((record) => ({ ...record.details, disabled: record.disabled }));
+  }
+
+  /** Re-read the file now (the watcher and SIGHUP use this); a malformed file keeps the last good users. */
+  reload(): Promise<ReloadResult> {
+    return this.#withLock(() => this.#reloadNow());
+  }
+
+  async addUser(user: NewUser): Promise<UserDetails> {
+    const entry = validateNewUser(user);
+    const passwordHash = await hashPassword(user.password, this.#argon2);
+    const db = await this.#mutate((doc, current) => {
+      const taken = current.users.has(user.username)
+        ? user.username
+        : [...current.users.keys()].find((name) => name.toLowerCase() === user.username.toLowerCase());
+      // a name differing only in case is refused too: it would break the file once search.case_insensitive is on
+      if (taken !== undefined) throw new UserExistsError(taken);
+      addUserToDocument(doc, user.username, { ...entry, password: passwordHash });
+    });
+    return db.users.get(user.username)!.details;
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const passwordHash = await hashPassword(password, this.#argon2);
+    await this.#mutate((doc, current) => setPasswordInDocument(doc, this.#canonicalName(current, username), passwordHash));
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    await this.#mutate((doc, current) => deleteUserFromDocument(doc, this.#canonicalName(current, username)));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#watcher = null;
+    if (this.#debounce !== null) clearTimeout(this.#debounce);
+    this.#debounce = null;
+    await this.#lock;
+  }
+
+  #findLogin(db: UsersDatabase, login: string): UserRecord | undefined {
+    return db.byName.get(userNameKey(login, this.#search)) ?? (this.#search.email ? db.byEmail.get(login.toLowerCase()) : undefined);
+  }
+
+  #canonicalName(db: UsersDatabase, username: string): string {
+    if (db.users.has(username)) return username;
+    const record = this.#search.case_insensitive ? db.byName.get(userNameKey(username, this.#search)) : undefined;
+    if (record === undefined) throw new UserNotFoundError(username);
+    return record.details.username;
+  }
+
+  /** Serialised: re-read the file, edit it, refuse to write anything we would not load, write atomically. */
+  #mutate(edit: (doc: Document, current: UsersDatabase) => void): Promise<UsersDatabase> {
+    return this.#withLock(async () => {
+      const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return EMPTY_USERS_FILE;
+        throw error;
+      });
+      const { doc, db } = loadUsersText(text, this.path, this.#search);
+      edit(doc, db);
+      const next = renderUsersDocument(doc);
+      const { db: nextDb } = loadUsersText(next, this.path, this.#search);
+      await writeFileAtomic(this.path, next, 0o600);
+      this.#db = nextDb;
+      this.#text = next;
+      return nextDb;
+    });
+  }
+
+  async #reloadNow(): Promise<ReloadResult> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      return this.#rejectReload(new UsersFileError(this.path, [`cannot read the file (${code})`], { cause: error }));
+    }
+    if (text === this.#text) return { status: 'unchanged', users: this.#db.users.size };
+    try {
+      const { db } = loadUsersText(text, this.path, this.#search);
+      this.#db = db;
+      this.#text = text;
+      this.#logger.info({ path: this.path, users: db.users.size }, 'users file reloaded');
+      return { status: 'loaded', users: db.users.size };
+    } catch (error) {
+      if (error instanceof UsersFileError) return this.#rejectReload(error);
+      throw error;
+    }
+  }
+
+  #rejectReload(error: UsersFileError): ReloadResult {
+    this.#logger.error(
+      { path: this.path, problems: error.problems, users: this.#db.users.size },
+      'users file rejected; keeping the last good version',
+    );
+    return { status: 'rejected', error };
+  }
+
+  #withLock<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(task);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Watch the directory, not the file: editors and writeFileAtomic replace the file by rename. */
+  #startWatching(): void {
+    const file = basename(this.path);
+    this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, filename) => {
+      // `..data` is how Kubernetes swaps a mounted ConfigMap or Secret
+      if (filename === null || filename === file || filename.startsWith('..')) this.#scheduleReload();
+    });
+    this.#watcher.on('error', (error) => {
+      this.#logger.error({ err: error, path: this.path }, 'users file watcher stopped; changes need a restart or SIGHUP');
+    });
+  }
+
+  #scheduleReload(): void {
+    if (this.#closed) return;
+    if (this.#debounce !== null) clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#debounce = null;
+      if (this.#closed) return;
+      this.reload().catch((error: unknown) => {
+        this.#logger.error({ err: error, path: this.path }, 'users file reload failed; keeping the last good version');
+      });
+    }, RELOAD_DEBOUNCE_MS);
+    this.#debounce.unref();
+  }
+}
+
+async function readOrCreate(path: string, logger: Logger): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path, EMPTY_USERS_FILE, { flag: 'wx', mode: 0o600 }); // wx: never clobber a file created meanwhile
+    logger.warn({ path }, 'users file did not exist: created an empty one; add a user with `gatehouse users add NAME`');
+    return EMPTY_USERS_FILE;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readFile(path, 'utf8');
+  }
+}
+
+function validateNewUser(user: NewUser): { displayname: string; email?: string; groups: string[] } {
+  if (!USERNAME_PATTERN.test(user.username)) {
+    throw new InvalidUserInputError(`invalid username '${user.username}': use 1–64 letters, digits, '.', '_', '@' or '-'`);
+  }
+  const displayname = user.displayName ?? user.username;
+  if (displayname.length === 0 || displayname.length > 256 || hasControlCharacters(displayname)) {
+    throw new InvalidUserInputError('invalid display name: use 1–256 characters without control characters');
+  }
+  if (user.email !== undefined && !isEmailAddress(user.email)) {
+    throw new InvalidUserInputError(`invalid e-mail address '${user.email}'`);
+  }
+  const groups = user.groups ?? [];
+  for (const group of groups) {
+    if (!isGroupName(group)) {
+      throw new InvalidUserInputError(`invalid group name '${group}': it must be non-empty, without commas or control characters`);
+    }
+  }
+  return user.email === undefined ? { displayname, groups } : { displayname, email: user.email, groups };
+}

@@ -1,0 +1,258 @@
+import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import * as argon2 from 'argon2';
+import bcrypt from 'bcryptjs';
+import { GatehouseError } from '../errors.ts';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** A stored password hash is in a format we cannot verify, or its parameters are out of bounds. */
+export class UnsupportedHashError extends GatehouseError {
+  constructor(reason: string) {
+    super('unsupported_hash', reason);
+  }
+}
+
+/** Authelia's `authentication_backend.file.password.argon2` options (memory in KiB, lengths in bytes). */
+export interface Argon2Params {
+  iterations: number;
+  memory: number;
+  parallelism: number;
+  key_length: number;
+  salt_length: number;
+}
+
+/** Authelia's defaults (RFC 9106 second recommended option). */
+export const DEFAULT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({
+  iterations: 3,
+  memory: 65536,
+  parallelism: 4,
+  key_length: 32,
+  salt_length: 16,
+});
+
+// Upper bounds so that a hostile or mistyped users file cannot make one login cost hours or all memory.
+// The argon2 ones equal what the config schema accepts for authentication_backend.file.password.argon2,
+// so every hash Gatehouse writes is one it will verify.
+const ARGON2_MAX_MEMORY_KIB = 4_194_304; // 4 GiB
+const ARGON2_MAX_ITERATIONS = 100;
+const ARGON2_MAX_PARALLELISM = 64;
+const PBKDF2_MAX_ITERATIONS = 10_000_000;
+const BCRYPT_MIN_COST = 4;
+const BCRYPT_MAX_COST = 16; // bcryptjs is pure JS: cost 16 is already seconds per check
+const MIN_SALT_BYTES = 8;
+const MAX_SALT_BYTES = 1024;
+const MIN_KEY_BYTES = 16;
+const MAX_KEY_BYTES = 1024;
+
+type Argon2Variant = 'argon2id' | 'argon2i' | 'argon2d';
+type Pbkdf2Digest = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+
+type ParsedHash =
+  | { kind: 'argon2'; variant: Argon2Variant; encoded: string }
+  | { kind: 'bcrypt'; encoded: string }
+  | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; key: Buffer };
+
+const SUPPORTED_FORMATS =
+  'expected $argon2id$…, $2a$/$2b$/$2y$ (bcrypt), $pbkdf2[-sha256|-sha512]$… (Authelia/passlib) or pbkdf2_sha256$… (ProxMenux)';
+
+/** Verify `password` against a stored hash. Throws UnsupportedHashError for unknown or malformed formats. */
+export async function verifyPassword(encoded: string, password: string): Promise<boolean> {
+  const parsed = parseHash(encoded);
+  switch (parsed.kind) {
+    case 'argon2':
+      // argon2.verify recomputes with the stored parameters and compares with timingSafeEqual
+      return argon2.verify(parsed.encoded, password);
+    case 'bcrypt': {
+      // bcrypt's $2y$ (PHP) is the same algorithm as $2b$; compute with the salt, compare the whole string
+      const normalised = parsed.encoded.replace(/^\$2y\$/, '$2b$');
+      const computed = await bcrypt.hash(password, normalised.slice(0, 29));
+      return constantTimeEqual(Buffer.from(computed, 'utf8'), Buffer.from(normalised, 'utf8'));
+    }
+    case 'pbkdf2': {
+      const derived = await pbkdf2Async(
+        Buffer.from(password, 'utf8'),
+        parsed.salt,
+        parsed.iterations,
+        parsed.key.length,
+        parsed.digest,
+      );
+      return constantTimeEqual(derived, parsed.key);
+    }
+  }
+}
+
+/** An argon2id PHC string in Authelia's layout: `$argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>`. */
+export async function hashPassword(password: string, params: Partial<Argon2Params> = {}): Promise<string> {
+  const p: Argon2Params = { ...DEFAULT_ARGON2_PARAMS, ...params };
+  const problem = argon2ParamsProblem(p.memory, p.iterations, p.parallelism);
+  if (problem !== null) throw new RangeError(`argon2: ${problem}`);
+  if (!Number.isInteger(p.salt_length) || p.salt_length < MIN_SALT_BYTES || p.salt_length > MAX_SALT_BYTES) {
+    throw new RangeError(`argon2: salt_length must be between ${MIN_SALT_BYTES} and ${MAX_SALT_BYTES}`);
+  }
+  if (!Number.isInteger(p.key_length) || p.key_length < MIN_KEY_BYTES || p.key_length > MAX_KEY_BYTES) {
+    throw new RangeError(`argon2: key_length must be between ${MIN_KEY_BYTES} and ${MAX_KEY_BYTES}`);
+  }
+  const salt = randomBytes(p.salt_length);
+  const key = await argon2.hash(password, {
+    type: argon2.argon2id,
+    version: 0x13,
+    timeCost: p.iterations,
+    memoryCost: p.memory,
+    parallelism: p.parallelism,
+    hashLength: p.key_length,
+    salt,
+    raw: true,
+  });
+  return `$argon2id$v=19$m=${p.memory},t=${p.iterations},p=${p.parallelism}$${phcBase64(salt)}$${phcBase64(key)}`;
+}
+
+/** True if verifyPassword can check this hash (known format, parameters within bounds). */
+export function isSupportedHash(encoded: string): boolean {
+  return hashFormatProblem(encoded) === null;
+}
+
+/** Why verifyPassword would refuse this hash, or null if it is supported. Never echoes the hash. */
+export function hashFormatProblem(encoded: string): string | null {
+  try {
+    parseHash(encoded);
+    return null;
+  } catch (error) {
+    if (error instanceof UnsupportedHashError) return error.message;
+    throw error;
+  }
+}
+
+/** True for anything that is not a valid argon2id hash: such users get re-hashed on their next password change. */
+export function needsRehash(encoded: string): boolean {
+  try {
+    const parsed = parseHash(encoded);
+    return !(parsed.kind === 'argon2' && parsed.variant === 'argon2id');
+  } catch (error) {
+    if (error instanceof UnsupportedHashError) return true;
+    throw error;
+  }
+}
+
+function parseHash(encoded: string): ParsedHash {
+  if (typeof encoded !== 'string' || encoded.length === 0) throw new UnsupportedHashError('empty password hash');
+  if (encoded.length > 4096) throw new UnsupportedHashError('password hash is too long');
+  if (encoded.startsWith('$argon2')) return parseArgon2(encoded);
+  if (/^\$2[aby]\$/.test(encoded)) return parseBcrypt(encoded);
+  if (encoded.startsWith('$pbkdf2')) return parsePasslibPbkdf2(encoded);
+  if (encoded.startsWith('pbkdf2_sha256$')) return parseProxMenuxPbkdf2(encoded);
+  throw new UnsupportedHashError(`unsupported password hash format (${SUPPORTED_FORMATS})`);
+}
+
+function parseArgon2(encoded: string): ParsedHash {
+  const match = /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d+)\$)?([a-z0-9=,]+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(encoded);
+  if (match === null) throw new UnsupportedHashError('malformed argon2 hash (expected $argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>)');
+  const [, variant, version, paramText, saltText, keyText] = match as unknown as [string, Argon2Variant, string | undefined, string, string, string];
+  if (version !== undefined && version !== '16' && version !== '19') {
+    throw new UnsupportedHashError(`unsupported argon2 version v=${version} (expected 16 or 19)`);
+  }
+  const params = new Map<string, number>();
+  for (const pair of paramText.split(',')) {
+    const kv = /^([mtp])=(\d{1,10})$/.exec(pair);
+    if (kv === null || params.has(kv[1]!)) throw new UnsupportedHashError('malformed argon2 parameters (expected m=…,t=…,p=…)');
+    params.set(kv[1]!, Number(kv[2]));
+  }
+  const m = params.get('m');
+  const t = params.get('t');
+  const p = params.get('p');
+  if (m === undefined || t === undefined || p === undefined) {
+    throw new UnsupportedHashError('malformed argon2 parameters (expected m=…,t=…,p=…)');
+  }
+  const problem = argon2ParamsProblem(m, t, p);
+  if (problem !== null) throw new UnsupportedHashError(`argon2 hash: ${problem}`);
+  checkLength('argon2 salt', strictBase64Decode(saltText, 'argon2 salt').length, MIN_SALT_BYTES, MAX_SALT_BYTES);
+  checkLength('argon2 hash', strictBase64Decode(keyText, 'argon2 hash').length, 4, MAX_KEY_BYTES);
+  return { kind: 'argon2', variant, encoded };
+}
+
+function argon2ParamsProblem(memory: number, iterations: number, parallelism: number): string | null {
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > ARGON2_MAX_PARALLELISM) {
+    return `parallelism must be between 1 and ${ARGON2_MAX_PARALLELISM}`;
+  }
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > ARGON2_MAX_ITERATIONS) {
+    return `iterations must be between 1 and ${ARGON2_MAX_ITERATIONS}`;
+  }
+  if (!Number.isInteger(memory) || memory < 8 * parallelism || memory > ARGON2_MAX_MEMORY_KIB) {
+    return `memory must be between 8 × parallelism and ${ARGON2_MAX_MEMORY_KIB} KiB`;
+  }
+  return null;
+}
+
+function parseBcrypt(encoded: string): ParsedHash {
+  const match = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/.exec(encoded);
+  if (match === null) throw new UnsupportedHashError('malformed bcrypt hash (expected $2b$<cost>$<53 characters>)');
+  const cost = Number(match[1]);
+  if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST) {
+    throw new UnsupportedHashError(`bcrypt cost ${cost} is outside ${BCRYPT_MIN_COST}–${BCRYPT_MAX_COST}`);
+  }
+  return { kind: 'bcrypt', encoded };
+}
+
+const PASSLIB_DIGESTS: Record<string, Pbkdf2Digest> = {
+  pbkdf2: 'sha1',
+  'pbkdf2-sha1': 'sha1',
+  'pbkdf2-sha224': 'sha224',
+  'pbkdf2-sha256': 'sha256',
+  'pbkdf2-sha384': 'sha384',
+  'pbkdf2-sha512': 'sha512',
+};
+
+/** Authelia and passlib: `$pbkdf2-sha512$<iterations>$<ab64 salt>$<ab64 key>` ("adapted base64": `.` for `+`, no padding). */
+function parsePasslibPbkdf2(encoded: string): ParsedHash {
+  const match = /^\$([a-z0-9-]+)\$(\d{1,10})\$([A-Za-z0-9./]+)\$([A-Za-z0-9./]+)$/.exec(encoded);
+  if (match === null) throw new UnsupportedHashError('malformed pbkdf2 hash (expected $pbkdf2-sha512$<iterations>$<salt>$<key>)');
+  const digest = PASSLIB_DIGESTS[match[1]!];
+  if (digest === undefined) throw new UnsupportedHashError(`unsupported pbkdf2 variant $${match[1]}$`);
+  const iterations = checkIterations(Number(match[2]));
+  const salt = strictBase64Decode(match[3]!.replaceAll('.', '+'), 'pbkdf2 salt');
+  const key = strictBase64Decode(match[4]!.replaceAll('.', '+'), 'pbkdf2 key');
+  checkLength('pbkdf2 salt', salt.length, 1, MAX_SALT_BYTES);
+  checkLength('pbkdf2 key', key.length, MIN_KEY_BYTES, MAX_KEY_BYTES);
+  return { kind: 'pbkdf2', digest, iterations, salt, key };
+}
+
+/** ProxMenux Monitor: `pbkdf2_sha256$<iterations>$<base64 salt>$<base64 key>` (standard base64 with padding). */
+function parseProxMenuxPbkdf2(encoded: string): ParsedHash {
+  const match = /^pbkdf2_sha256\$(\d{1,10})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/.exec(encoded);
+  if (match === null) throw new UnsupportedHashError('malformed pbkdf2_sha256 hash (expected pbkdf2_sha256$<iterations>$<base64 salt>$<base64 key>)');
+  const iterations = checkIterations(Number(match[1]));
+  const salt = strictBase64Decode(match[2]!, 'pbkdf2_sha256 salt');
+  const key = strictBase64Decode(match[3]!, 'pbkdf2_sha256 key');
+  checkLength('pbkdf2_sha256 salt', salt.length, 1, MAX_SALT_BYTES);
+  checkLength('pbkdf2_sha256 key', key.length, MIN_KEY_BYTES, MAX_KEY_BYTES);
+  return { kind: 'pbkdf2', digest: 'sha256', iterations, salt, key };
+}
+
+function checkIterations(iterations: number): number {
+  if (iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) {
+    throw new UnsupportedHashError(`pbkdf2 iterations must be between 1 and ${PBKDF2_MAX_ITERATIONS}`);
+  }
+  return iterations;
+}
+
+function checkLength(what: string, length: number, min: number, max: number): void {
+  if (length < min || length > max) throw new UnsupportedHashError(`${what} must be ${min}–${max} bytes`);
+}
+
+/** Decode standard base64 (padding optional) and refuse anything that does not round-trip: Buffer.from is lenient. */
+function strictBase64Decode(text: string, what: string): Buffer {
+  const bare = text.replace(/=+$/, '');
+  const decoded = Buffer.from(bare, 'base64');
+  if (bare.length % 4 === 1 || decoded.toString('base64').replace(/=+$/, '') !== bare) {
+    throw new UnsupportedHashError(`${what} is not valid base64`);
+  }
+  return decoded;
+}
+
+function phcBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64').replace(/=+$/, '');
+}
+
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
