@@ -1,0 +1,93 @@
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { CompiledQuery, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import type { DialectAdapter } from 'kysely';
+import type { Logger } from 'pino';
+import { StorageError } from './errors.ts';
+import { parsePostgresAddress } from './options.ts';
+import type { PostgresStorageOptions } from './options.ts';
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const PG_INT8_OID = 20;
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  // SQLite rolls DDL back with the transaction; saying so makes Kysely run each migration and
+  // its bookkeeping row in one transaction, so a failed migration leaves no half-built table.
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class GatehouseSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+/** Opens (creating if needed) the SQLite file with mode 0600 in WAL mode. */
+export async function createSqliteDialect(path: string, logger: Logger): Promise<SqliteDialect> {
+  let database: BetterSqlite3.Database;
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    // create the file ourselves: SQLite would create it with the umask's mode (usually 0644),
+    // and its -wal and -shm files copy the main file's mode
+    const handle = await open(path, 'a', 0o600);
+    await handle.close();
+    const mode = (await stat(path)).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      await chmod(path, 0o600);
+      logger.warn({ path, mode: mode.toString(8) }, 'storage: the SQLite database was readable by others; its mode is now 0600');
+    }
+    database = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+  } catch (error) {
+    const reason = (error as { code?: unknown }).code;
+    throw new StorageError(
+      'open_failed',
+      `storage: local: cannot open the SQLite database at '${path}'${typeof reason === 'string' ? ` (${reason})` : ''}`,
+      { cause: error },
+    );
+  }
+  return new GatehouseSqliteDialect({ database });
+}
+
+// int8 (bigint columns, count(*)) as a JS number instead of pg's default string: our values are
+// millisecond times and row ids, far below 2^53. Per pool, not pg.types.setTypeParser (global).
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === PG_INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
+  const { host, port } = parsePostgresAddress(options.address);
+  const pool = new pg.Pool({
+    host,
+    port,
+    database: options.database,
+    user: options.username,
+    password: options.password,
+    connectionTimeoutMillis: options.timeout,
+    application_name: 'gatehouse',
+    types: pgTypes,
+  });
+  // without a listener, an idle connection dropped by the server would crash the process
+  pool.on('error', (error) => logger.error({ err: error }, 'storage: an idle PostgreSQL connection failed'));
+  const searchPath = CompiledQuery.raw(`set search_path to ${quoteIdentifier(options.schema || 'public')}`);
+  const dialect = new PostgresDialect({
+    pool,
+    onCreateConnection: async (connection) => {
+      await connection.executeQuery(searchPath);
+    },
+  });
+  return { dialect, pool };
+}

@@ -1,0 +1,34 @@
+import type { Kysely } from 'kysely';
+import type { StorageDialect } from '../types.ts';
+import { addIdColumn } from './columns.ts';
+
+// `text`, not `varchar(n)`: an over-long username or URI typed at the login form must still be recorded.
+// `bigint` times and `boolean` flags are portable: SQLite gives them integer/numeric affinity.
+export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
+  await db.schema
+    .createTable('authentication_logs')
+    .$call((table) => addIdColumn(table, dialect))
+    .addColumn('time', 'bigint', (col) => col.notNull())
+    .addColumn('successful', 'boolean', (col) => col.notNull())
+    .addColumn('banned', 'boolean', (col) => col.notNull().defaultTo(false))
+    .addColumn('username', 'text', (col) => col.notNull())
+    .addColumn('auth_type', 'text', (col) => col.notNull())
+    .addColumn('remote_ip', 'text', (col) => col.notNull())
+    .addColumn('request_uri', 'text', (col) => col.notNull())
+    .addColumn('request_method', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema
+    .createIndex('authentication_logs_username_time_idx')
+    .on('authentication_logs')
+    .columns(['username', 'time'])
+    .execute();
+  await db.schema
+    .createIndex('authentication_logs_remote_ip_time_idx')
+    .on('authentication_logs')
+    .columns(['remote_ip', 'time'])
+    .execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('authentication_logs').execute();
+}

@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { StorageDialect } from '../types.ts';
+import * as authenticationLogs from './0001-authentication-logs.ts';
+import * as bans from './0002-bans.ts';
+import * as encryption from './0003-encryption.ts';
+
+interface StorageMigration {
+  up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
+  down(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
+}
+
+/** Every migration, in order. Append only: an applied migration is never edited. */
+const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
+  '0001-authentication-logs': authenticationLogs,
+  '0002-bans': bans,
+  '0003-encryption': encryption,
+};
+
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);
+
+/** In-code provider (no directory scan): the migration set is fixed by the code that runs. */
+export function migrationProvider(dialect: StorageDialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {};
+  for (const [name, migration] of Object.entries(MIGRATIONS)) {
+    migrations[name] = {
+      up: (db) => migration.up(db, dialect),
+      down: (db) => migration.down(db, dialect),
+    };
+  }
+  return { getMigrations: async () => migrations };
+}

@@ -1,0 +1,53 @@
+import { StorageError } from './errors.ts';
+
+/** `storage.*` from the configuration; exactly one of `local` and `postgres`. */
+export interface StorageOptions {
+  encryption_key: string;
+  local?: LocalStorageOptions;
+  postgres?: PostgresStorageOptions;
+}
+
+export interface LocalStorageOptions {
+  path: string;
+}
+
+export interface PostgresStorageOptions {
+  /** `tcp://host:5432` (tcp4/tcp6 too) or `unix:///var/run/postgresql` */
+  address: string;
+  database: string;
+  /** default `public` */
+  schema: string;
+  username: string;
+  password: string;
+  /** connect timeout, ms */
+  timeout: number;
+}
+
+export interface PostgresEndpoint {
+  host: string;
+  port: number;
+}
+
+export function parsePostgresAddress(address: string): PostgresEndpoint {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw invalidAddress();
+  }
+  if (url.protocol === 'unix:') {
+    if (!url.pathname || url.pathname === '/') throw invalidAddress();
+    return { host: decodeURIComponent(url.pathname), port: 5432 };
+  }
+  if (!['tcp:', 'tcp4:', 'tcp6:'].includes(url.protocol) || !url.hostname) throw invalidAddress();
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: url.port ? Number(url.port) : 5432 };
+}
+
+function invalidAddress(): StorageError {
+  return new StorageError(
+    'invalid_options',
+    // the value is not echoed: a mistyped address may carry credentials
+    "storage: postgres: option 'address' must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'",
+  );
+}

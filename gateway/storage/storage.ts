@@ -1,0 +1,236 @@
+import type { Kysely, Selectable, SqlBool } from 'kysely';
+import type { StorageKeys } from './encryption.ts';
+import { StorageError } from './errors.ts';
+import type {
+  AuthenticationAttempt,
+  AuthenticationLog,
+  AuthenticationLogFilter,
+  AuthenticationLogTable,
+  AuthenticationType,
+  Ban,
+  Database,
+  IpBan,
+  NewBan,
+  StorageDialect,
+  UserBan,
+} from './types.ts';
+
+type BanTarget = { table: 'banned_user'; subject: 'username' } | { table: 'banned_ip'; subject: 'ip' };
+const USER_BANS: BanTarget = { table: 'banned_user', subject: 'username' };
+const IP_BANS: BanTarget = { table: 'banned_ip', subject: 'ip' };
+
+function fromSqlBool(value: SqlBool): boolean {
+  return value === true || value === 1;
+}
+
+function toAuthenticationLog(row: Selectable<AuthenticationLogTable>): AuthenticationLog {
+  return {
+    id: row.id,
+    time: row.time,
+    successful: fromSqlBool(row.successful),
+    banned: fromSqlBool(row.banned),
+    username: row.username,
+    authType: row.auth_type as AuthenticationType,
+    remoteIp: row.remote_ip,
+    requestUri: row.request_uri,
+    requestMethod: row.request_method,
+  };
+}
+
+function toBan(row: Record<string, unknown>): Ban {
+  return {
+    id: Number(row.id),
+    time: Number(row.time),
+    expires: row.expires === null ? null : Number(row.expires),
+    expired: row.expired === null ? null : Number(row.expired),
+    revoked: fromSqlBool(row.revoked as SqlBool),
+    source: String(row.source),
+    reason: row.reason === null ? null : String(row.reason),
+  };
+}
+
+/** The ban that lasts longest: one until revoked, else the latest expiry. */
+function longest<B extends Ban>(bans: B[]): B | undefined {
+  return bans.reduce<B | undefined>((best, ban) => {
+    if (!best) return ban;
+    if (best.expires === null) return best;
+    if (ban.expires === null || ban.expires > best.expires) return ban;
+    return best;
+  }, undefined);
+}
+
+/**
+ * Gatehouse's database: a typed repository over Kysely (SQLite or PostgreSQL). Times are integer
+ * milliseconds since the epoch, passed in by the caller. Every failure is a StorageError whose
+ * message names the operation, never the SQL (that stays in `cause`).
+ */
+export class Storage {
+  /** for later repositories; prefer adding a method here over querying from elsewhere */
+  readonly db: Kysely<Database>;
+  readonly dialect: StorageDialect;
+  /** AES-256-GCM and HMAC keys derived from storage.encryption_key */
+  readonly encryption: StorageKeys;
+  /** migrations this process applied when it opened the database (empty when up to date) */
+  readonly appliedMigrations: readonly string[];
+  #closed = false;
+
+  constructor(init: { db: Kysely<Database>; dialect: StorageDialect; encryption: StorageKeys; appliedMigrations: readonly string[] }) {
+    this.db = init.db;
+    this.dialect = init.dialect;
+    this.encryption = init.encryption;
+    this.appliedMigrations = init.appliedMigrations;
+  }
+
+  async appendAuthenticationLog(entry: AuthenticationAttempt): Promise<void> {
+    await this.#run('record an authentication attempt', () =>
+      this.db
+        .insertInto('authentication_logs')
+        .values({
+          time: entry.time,
+          successful: this.#bool(entry.successful),
+          banned: this.#bool(entry.banned),
+          username: entry.username,
+          auth_type: entry.authType,
+          remote_ip: entry.remoteIp,
+          request_uri: entry.requestUri,
+          request_method: entry.requestMethod,
+        })
+        .execute(),
+    );
+  }
+
+  /** Attempts for `username` at or after `sinceMs`, newest first. */
+  loadAuthenticationLogs(username: string, sinceMs: number, limit: number, filter: AuthenticationLogFilter = {}): Promise<AuthenticationLog[]> {
+    return this.#loadAuthenticationLogs('username', username, sinceMs, limit, filter);
+  }
+
+  /** Attempts from `ip` at or after `sinceMs`, newest first. */
+  loadAuthenticationLogsByIp(ip: string, sinceMs: number, limit: number, filter: AuthenticationLogFilter = {}): Promise<AuthenticationLog[]> {
+    return this.#loadAuthenticationLogs('remote_ip', ip, sinceMs, limit, filter);
+  }
+
+  banUser(ban: NewBan & { username: string }): Promise<UserBan> {
+    return this.#insertBan(USER_BANS, ban.username, ban).then((row) => ({ ...toBan(row), username: String(row.username) }));
+  }
+
+  /** The ban in force for `username` at `nowMs` (the longest if several), or undefined. */
+  activeUserBan(username: string, nowMs: number): Promise<UserBan | undefined> {
+    return this.#activeBans(USER_BANS, nowMs, username).then((rows) => longest(rows.map((row) => ({ ...toBan(row), username: String(row.username) }))));
+  }
+
+  /** Revokes every ban in force for `username`; returns how many. */
+  revokeUserBan(username: string, nowMs: number): Promise<number> {
+    return this.#revokeBans(USER_BANS, username, nowMs);
+  }
+
+  /** Every ban in force at `nowMs`, newest first. */
+  listUserBans(nowMs: number): Promise<UserBan[]> {
+    return this.#activeBans(USER_BANS, nowMs).then((rows) => rows.map((row) => ({ ...toBan(row), username: String(row.username) })));
+  }
+
+  banIp(ban: NewBan & { ip: string }): Promise<IpBan> {
+    return this.#insertBan(IP_BANS, ban.ip, ban).then((row) => ({ ...toBan(row), ip: String(row.ip) }));
+  }
+
+  activeIpBan(ip: string, nowMs: number): Promise<IpBan | undefined> {
+    return this.#activeBans(IP_BANS, nowMs, ip).then((rows) => longest(rows.map((row) => ({ ...toBan(row), ip: String(row.ip) }))));
+  }
+
+  revokeIpBan(ip: string, nowMs: number): Promise<number> {
+    return this.#revokeBans(IP_BANS, ip, nowMs);
+  }
+
+  listIpBans(nowMs: number): Promise<IpBan[]> {
+    return this.#activeBans(IP_BANS, nowMs).then((rows) => rows.map((row) => ({ ...toBan(row), ip: String(row.ip) })));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.destroy();
+  }
+
+  // better-sqlite3 cannot bind JS booleans; PostgreSQL's boolean columns want them
+  #bool(value: boolean): SqlBool {
+    return this.dialect === 'sqlite' ? (value ? 1 : 0) : value;
+  }
+
+  async #run<T>(action: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StorageError('closed', `storage: could not ${action}: the database is closed`);
+    try {
+      return await work();
+    } catch (error) {
+      throw new StorageError('query_failed', `storage: could not ${action}`, { cause: error });
+    }
+  }
+
+  #loadAuthenticationLogs(
+    column: 'username' | 'remote_ip',
+    value: string,
+    sinceMs: number,
+    limit: number,
+    filter: AuthenticationLogFilter,
+  ): Promise<AuthenticationLog[]> {
+    if (filter.authTypes?.length === 0) return Promise.resolve([]);
+    return this.#run('load authentication attempts', async () => {
+      let query = this.db
+        .selectFrom('authentication_logs')
+        .selectAll()
+        .where(column, '=', value)
+        .where('time', '>=', sinceMs);
+      if (filter.authTypes) query = query.where('auth_type', 'in', filter.authTypes);
+      if (filter.banned !== undefined) query = query.where('banned', '=', this.#bool(filter.banned));
+      const rows = await query.orderBy('time', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      return rows.map(toAuthenticationLog);
+    });
+  }
+
+  // Both ban tables share every column but the subject (`username` or `ip`); one untyped query
+  // serves both, and toBan() gives the rows their types back.
+  get #bans(): Kysely<any> {
+    return this.db;
+  }
+
+  #insertBan(target: BanTarget, subject: string, ban: NewBan): Promise<Record<string, unknown>> {
+    return this.#run(`ban ${target.subject === 'ip' ? 'an IP address' : 'a user'}`, () =>
+      this.#bans
+        .insertInto(target.table)
+        .values({
+          time: ban.time,
+          expires: ban.expires,
+          expired: null,
+          revoked: this.#bool(false),
+          [target.subject]: subject,
+          source: ban.source,
+          reason: ban.reason ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+  }
+
+  #activeBans(target: BanTarget, nowMs: number, subject?: string): Promise<Record<string, unknown>[]> {
+    return this.#run('load bans', () => {
+      let query = this.#bans
+        .selectFrom(target.table)
+        .selectAll()
+        .where('revoked', '=', this.#bool(false))
+        .where((eb) => eb.or([eb('expires', 'is', null), eb('expires', '>', nowMs)]));
+      if (subject !== undefined) query = query.where(target.subject, '=', subject);
+      return query.orderBy('time', 'desc').orderBy('id', 'desc').execute();
+    });
+  }
+
+  #revokeBans(target: BanTarget, subject: string, nowMs: number): Promise<number> {
+    return this.#run('revoke a ban', async () => {
+      const result = await this.#bans
+        .updateTable(target.table)
+        .set({ revoked: this.#bool(true), expired: nowMs })
+        .where(target.subject, '=', subject)
+        .where('revoked', '=', this.#bool(false))
+        .where((eb) => eb.or([eb('expires', 'is', null), eb('expires', '>', nowMs)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    });
+  }
+}

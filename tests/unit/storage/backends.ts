@@ -1,0 +1,81 @@
+// Shared by the storage and regulation tests: every behaviour runs on SQLite and on PostgreSQL.
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { StorageOptions } from '../../../gateway/storage/options.ts';
+import { createTestDatabase } from '../../helpers/postgres.ts';
+import { makeTempDir } from '../../helpers/tmp.ts';
+
+export const TEST_KEY = 'a-test-encryption-key-long-enough';
+
+export interface Backend {
+  readonly name: 'sqlite' | 'postgres';
+  /** An empty database; `cleanup` removes it. */
+  create(): Promise<{ options: StorageOptions; cleanup: () => Promise<void> }>;
+}
+
+export const BACKENDS: readonly Backend[] = [
+  {
+    name: 'sqlite',
+    async create() {
+      const temp = await makeTempDir('gatehouse-storage-');
+      return { options: { encryption_key: TEST_KEY, local: { path: join(temp.dir, 'data', 'db.sqlite3') } }, cleanup: temp.cleanup };
+    },
+  },
+  {
+    name: 'postgres',
+    async create() {
+      const database = await createTestDatabase();
+      return { options: { encryption_key: TEST_KEY, postgres: database.options }, cleanup: database.drop };
+    },
+  },
+];
+
+/** A pino logger whose JSON lines the test can read back. */
+export function recordingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** Runs one statement straight through the driver, beside Gatehouse (to prepare or inspect a database). */
+export async function rawQuery(options: StorageOptions, statement: string): Promise<Record<string, unknown>[]> {
+  if (options.local) {
+    await mkdir(dirname(options.local.path), { recursive: true });
+    const db = new BetterSqlite3(options.local.path);
+    try {
+      const prepared = db.prepare(statement);
+      return prepared.reader ? (prepared.all() as Record<string, unknown>[]) : (prepared.run(), []);
+    } finally {
+      db.close();
+    }
+  }
+  const postgres = options.postgres!;
+  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: postgres.username, database: postgres.database });
+  await client.connect();
+  try {
+    return (await client.query(statement)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}
