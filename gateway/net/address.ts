@@ -1,0 +1,49 @@
+import { BlockList, isIP } from 'node:net';
+
+/** `tcp://host:port`, `tcp://:port` (all interfaces) or `host:port`; IPv6 hosts in brackets. */
+export function parseListenAddress(address: string): { host: string; port: number } | null {
+  const match = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d{1,5})\/?$/.exec(address.trim());
+  if (!match) return null;
+  const port = Number(match[2]);
+  if (port > 65535) return null;
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** `::ffff:192.0.2.1` is the IPv4 peer 192.0.2.1: compare it as such. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/** Parse `a.b.c.d/n`, `x::/n` or a bare address (a /32 or /128). */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address = '', prefixText, extra] = text.trim().split('/');
+  if (extra !== undefined) return null;
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** A precompiled membership test for a list of CIDRs (invalid entries must be rejected by validation first). */
+export function makeAddressMatcher(cidrs: readonly string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const parsed = parseCidr(cidr);
+    if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+  }
+  return (ip: string) => {
+    const plain = normaliseIp(ip);
+    const family = isIP(plain);
+    return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** Plain http is allowed only where browsers treat it as a secure context. */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127(?:\.\d{1,3}){3}$/.test(hostname) || hostname.toLowerCase().endsWith('.localhost');
+}

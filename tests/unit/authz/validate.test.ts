@@ -1,0 +1,147 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  accessControlWarnings,
+  validateAccessControl,
+  type AccessControlConfig,
+  type Policy,
+  type Rule,
+} from '../../../gateway/authz/rules.ts';
+
+function acl(rules: Rule[], extra: Partial<AccessControlConfig> = {}): AccessControlConfig {
+  return { default_policy: 'deny', networks: [], rules, ...extra };
+}
+
+const ok: Rule = { domain: ['app.example.com'], policy: 'one_factor' };
+
+describe('validateAccessControl: a sound section has no problems', () => {
+  it('accepts every criterion used correctly', () => {
+    assert.deepEqual(validateAccessControl(acl([
+      {
+        domain: ['app.example.com', '*.example.com', '{user}.home.example.com'],
+        domain_regex: ['^(?P<Group>\\w+)\\.team\\.example\\.com$'],
+        resources: ['^/api/', '(?i)^/admin\\z'],
+        subject: ['user:alice', ['group:admins', 'oauth2:client:bot']],
+        methods: ['GET', 'propfind'],
+        networks: ['internal', '10.0.0.0/8', '2001:db8::/32', '192.0.2.1'],
+        policy: 'two_factor',
+      },
+    ], { networks: [{ name: 'internal', networks: ['192.168.0.0/16', 'fd00::/8'] }] })), []);
+  });
+});
+
+describe('validateAccessControl: default_policy', () => {
+  it('deny with no rules is refused, as Authelia does', () => {
+    assert.deepEqual(validateAccessControl(acl([])), [
+      "access_control: 'default_policy' option 'deny' is invalid: when no rules are specified it must be 'two_factor' or 'one_factor'",
+    ]);
+  });
+  it('bypass with no rules is refused', () => {
+    assert.deepEqual(validateAccessControl(acl([], { default_policy: 'bypass' })), [
+      "access_control: 'default_policy' option 'bypass' is invalid: when no rules are specified it must be 'two_factor' or 'one_factor'",
+    ]);
+  });
+  it('two_factor with no rules is accepted, with a warning', () => {
+    const cfg = acl([], { default_policy: 'two_factor' });
+    assert.deepEqual(validateAccessControl(cfg), []);
+    assert.deepEqual(accessControlWarnings(cfg), [
+      "access_control: no rules have been specified so the 'default_policy' of 'two_factor' is going to be applied to all requests",
+    ]);
+  });
+  it('an unknown policy names the allowed ones', () => {
+    assert.deepEqual(validateAccessControl(acl([ok], { default_policy: 'allow' as Policy })), [
+      "access_control: option 'default_policy' must be one of 'bypass', 'one_factor', 'two_factor' or 'deny' but it's configured as 'allow'",
+    ]);
+  });
+});
+
+describe('validateAccessControl: each rule problem names the rule and option', () => {
+  const table: [string, Rule, string[]][] = [
+    ['no domain or domain_regex', { resources: ['^/'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'domain' or 'domain_regex' must be present but are both absent",
+    ]],
+    ['missing policy', { domain: ['a.example.com'] } as Rule, [
+      "access_control: rules[0]: option 'policy' must be present but it's absent",
+    ]],
+    ['unknown policy', { domain: ['a.example.com'], policy: 'allow' as Policy }, [
+      "access_control: rules[0]: option 'policy' must be one of 'bypass', 'one_factor', 'two_factor' or 'deny' but it's configured as 'allow'",
+    ]],
+    ['bad domain_regex', { domain_regex: ['('], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'domain_regex' value '(' is not a valid regular expression: Unterminated group",
+    ]],
+    ['bad resources regex', { domain: ['a.example.com'], resources: ['^/api/[a-'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'resources' value '^/api/[a-' is not a valid regular expression: Unterminated character class",
+    ]],
+    ['unknown subject prefix', { domain: ['a.example.com'], subject: ['admins'], policy: 'one_factor' }, [
+      "access_control: rules[0]: 'subject' option 'admins' is invalid: must start with 'user:', 'group:', or 'oauth2:client:' followed by a name",
+    ]],
+    ['subject prefix without a name', { domain: ['a.example.com'], subject: [['group:admins', 'user: ']], policy: 'one_factor' }, [
+      "access_control: rules[0]: 'subject' option 'user: ' is invalid: must start with 'user:', 'group:', or 'oauth2:client:' followed by a name",
+    ]],
+    ['empty subject list (would match everyone)', { domain: ['a.example.com'], subject: [[]], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'subject' must not contain an empty list",
+    ]],
+    ['unknown method', { domain: ['a.example.com'], methods: ['GET', 'FETCH'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'methods' must only have the values 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'CONNECT', 'OPTIONS', 'COPY', 'LOCK', 'MKCOL', 'MOVE', 'PROPFIND', 'PROPPATCH' or 'UNLOCK' but the values 'FETCH' are present",
+    ]],
+    ['duplicate method', { domain: ['a.example.com'], methods: ['GET', 'get'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'methods' must have unique values but the values 'GET' are duplicated",
+    ]],
+    ['bad CIDR', { domain: ['a.example.com'], networks: ['10.0.0.0/33'], policy: 'one_factor' }, [
+      "access_control: rules[0]: the network '10.0.0.0/33' is not a valid Group Name, IP, or CIDR notation",
+    ]],
+    ['unknown named network', { domain: ['a.example.com'], networks: ['office'], policy: 'one_factor' }, [
+      "access_control: rules[0]: the network 'office' is not a valid Group Name, IP, or CIDR notation",
+    ]],
+    ['bypass with subject', { domain: ['a.example.com'], subject: ['group:admins'], policy: 'bypass' }, [
+      "access_control: rules[0]: 'policy' option 'bypass' is not supported when 'subject' option is configured: see https://www.authelia.com/c/acl#bypass",
+    ]],
+    ['bypass with a {user} domain', { domain: ['{user}.example.com'], policy: 'bypass' }, [
+      "access_control: rules[0]: 'policy' option 'bypass' is not supported when 'domain' option contains the '{user}' or '{group}' placeholders: see https://www.authelia.com/c/acl-match-concept-2",
+    ]],
+    ['bypass with a User regex group', { domain_regex: ['(?P<User>\\w+)\\.example\\.com'], policy: 'bypass' }, [
+      "access_control: rules[0]: 'policy' option 'bypass' is not supported when 'domain_regex' option contains the user or group named matches. For more information see: https://www.authelia.com/c/acl-match-concept-2",
+    ]],
+    ['query (unsupported: ignoring it would widen the rule)', { domain: ['a.example.com'], query: [[{ key: 'x' }]], policy: 'bypass' }, [
+      "access_control: rules[0]: option 'query' is not supported: express the condition with 'resources' (the regex sees the path and '?query')",
+    ]],
+  ];
+  for (const [name, rule, expected] of table) {
+    it(name, () => assert.deepEqual(validateAccessControl(acl([rule])), expected));
+  }
+
+  it('counts rules from 0, as the config path does', () => {
+    const problems = validateAccessControl(acl([ok, ok, { domain_regex: ['('], policy: 'one_factor' }]));
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /^access_control: rules\[2\]: option 'domain_regex' value '\(' is not a valid regular expression: /);
+  });
+
+  it('lists every problem at once', () => {
+    const problems = validateAccessControl(acl([
+      { policy: 'allow' as Policy, methods: ['FETCH'], networks: ['nowhere'] },
+    ]));
+    assert.equal(problems.length, 4);
+  });
+});
+
+describe('validateAccessControl: named networks', () => {
+  it('reports a bad entry with the group name', () => {
+    assert.deepEqual(validateAccessControl(acl([ok], { networks: [{ name: 'internal', networks: ['abc.def.ghi.jkl'] }] })), [
+      "access_control: networks[0]: network group 'internal' is invalid: the network 'abc.def.ghi.jkl' is not a valid IP or CIDR notation",
+    ]);
+  });
+  it('reports a duplicate name', () => {
+    const n = { name: 'lan', networks: ['10.0.0.0/8'] };
+    assert.deepEqual(validateAccessControl(acl([ok], { networks: [n, n] })), [
+      "access_control: networks[1]: network group 'lan' is defined more than once",
+    ]);
+  });
+});
+
+describe('accessControlWarnings', () => {
+  it('flags a wildcard without a dot, as Authelia does', () => {
+    assert.deepEqual(accessControlWarnings(acl([{ domain: ['*example.com'], policy: 'one_factor' }])), [
+      "access_control: rules[0]: domain[0]: domain '*example.com' is ineffective and should probably be '*.example.com' instead",
+    ]);
+  });
+});
