@@ -1,0 +1,249 @@
+/**
+ * Reads the configuration: YAML files merged in order, then `GATEHOUSE_<PATH>` environment overrides,
+ * then `GATEHOUSE_<PATH>_FILE` secrets; parses it against the schema and runs the cross-field checks.
+ * Every problem is collected and reported at once as `config: <path>: <message>`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { gatewayConfigSchema, gatewayJsonSchema, SECRET_KEY_SUFFIXES, type GatewayConfig } from './schema.ts';
+import { validateGatewayConfig } from './validate.ts';
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** Weaker-than-default or ignored settings; logged at startup. */
+  warnings: string[];
+  files: string[];
+}
+
+export interface LoadOptions {
+  files: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Values merged after the files and before the environment (used by the embedded default). */
+  defaults?: Record<string, unknown>;
+  envPrefix?: string;
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; lists and scalars from later files replace earlier ones. */
+export function deepMerge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function readYamlFile(file: string, problems: string[]): Plain {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.push(`config: ${file}: cannot read the file (${code ?? 'error'}); check the path given to --config`);
+    return {};
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const where = err.linePos?.[0] ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}: ` : '';
+      problems.push(`config: ${file}: ${where}${err.message.split('\n')[0]}`);
+    }
+    return {};
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) {
+    problems.push(`config: ${file}: the top level must be a mapping of sections (server:, session:, …)`);
+    return {};
+  }
+  return value;
+}
+
+type LeafKind = 'string' | 'number' | 'boolean' | 'list' | 'duration';
+interface EnvLeaf {
+  path: string[];
+  kind: LeafKind;
+}
+
+function leafKind(node: Plain): LeafKind | null {
+  const variants = Array.isArray(node.anyOf) ? (node.anyOf as Plain[]) : [node];
+  const types = new Set(variants.map((v) => v.type as string | undefined));
+  if (types.has('object')) return null;
+  if (types.has('array')) {
+    const items = variants.find((v) => v.type === 'array')?.items as Plain | undefined;
+    return items?.type === 'string' ? 'list' : null;
+  }
+  if (types.has('string') && (types.has('number') || types.has('integer'))) return 'duration';
+  if (types.has('boolean') && types.size === 1) return 'boolean';
+  if ((types.has('number') || types.has('integer')) && types.size === 1) return 'number';
+  if (types.has('string') || node.enum || node.const !== undefined) return 'string';
+  return null;
+}
+
+function collectEnvLeaves(node: Plain, path: string[], out: Map<string, EnvLeaf>, prefix: string): void {
+  const properties = node.properties as Record<string, Plain> | undefined;
+  if (properties) {
+    for (const [key, child] of Object.entries(properties)) collectEnvLeaves(child, [...path, key], out, prefix);
+    return;
+  }
+  if (path.length === 0) return;
+  const kind = leafKind(node);
+  // lists of objects and maps can't be expressed in one variable (as in Authelia); they stay file-only
+  if (kind) out.set(`${prefix}${path.join('_').toUpperCase()}`, { path, kind });
+}
+
+const leavesByPrefix = new Map<string, Map<string, EnvLeaf>>();
+function envLeaves(prefix: string): Map<string, EnvLeaf> {
+  let leaves = leavesByPrefix.get(prefix);
+  if (!leaves) {
+    leaves = new Map();
+    collectEnvLeaves(gatewayJsonSchema(), [], leaves, prefix);
+    leavesByPrefix.set(prefix, leaves);
+  }
+  return leaves;
+}
+
+function coerceEnvValue(raw: string, kind: LeafKind): unknown {
+  switch (kind) {
+    case 'boolean':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    default:
+      return raw;
+  }
+}
+
+function setPath(target: Plain, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (!isPlainObject(node[key])) node[key] = {};
+    node = node[key] as Plain;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+/** Prefixes that belong to other parts of Gatehouse and are not gateway keys. */
+const FOREIGN_ENV = [/^GATEHOUSE_MONITOR_/, /^GATEHOUSE_DATA$/, /^GATEHOUSE_CONFIG$/];
+
+function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, prefix: string, problems: string[], warnings: string[]): Plain {
+  const leaves = envLeaves(prefix);
+  const out = structuredClone(raw);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || value === undefined) continue;
+    if (prefix === 'GATEHOUSE_' && FOREIGN_ENV.some((re) => re.test(name))) continue;
+    const leaf = leaves.get(name);
+    if (leaf) {
+      setPath(out, leaf.path, coerceEnvValue(value, leaf.kind));
+      continue;
+    }
+    if (name.endsWith('_FILE')) {
+      const secretLeaf = leaves.get(name.slice(0, -'_FILE'.length));
+      const lastKey = secretLeaf?.path.at(-1) ?? '';
+      if (secretLeaf && SECRET_KEY_SUFFIXES.some((suffix) => lastKey.endsWith(suffix))) {
+        if (env[name.slice(0, -'_FILE'.length)] !== undefined) {
+          problems.push(`config: ${secretLeaf.path.join('.')}: set both by ${name.slice(0, -5)} and ${name}; use one`);
+          continue;
+        }
+        try {
+          setPath(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
+        } catch (error) {
+          problems.push(`config: ${secretLeaf.path.join('.')}: cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+        continue;
+      }
+    }
+    warnings.push(`environment variable ${name} is not a configuration key and was ignored`);
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string[] {
+  const path = formatPath(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map(
+        (key) => `config: ${formatPath([...issue.path, key])}: unknown key; check its spelling against config/gatehouse.schema.json`,
+      );
+    case 'invalid_type': {
+      const actual = valueAt(input, issue.path);
+      if (actual === undefined) return [`config: ${path}: is required`];
+      return [`config: ${path}: must be ${article(issue.expected)}, not ${describeValue(actual)}`];
+    }
+    case 'invalid_value':
+      return [`config: ${path}: must be one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`];
+    case 'invalid_union': {
+      const actual = valueAt(input, issue.path);
+      const nested = issue.errors.flat().find((e) => e.code === 'custom');
+      if (nested) return [`config: ${path}: ${nested.message}`];
+      return [`config: ${path}: ${describeValue(actual)} is not a valid value here`];
+    }
+    default:
+      return [`config: ${path}: ${issue.message.replace(/^Invalid input: /, '')}`];
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+/** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */
+export function parseGatewayConfig(raw: Plain, problems: string[] = [], warnings: string[] = []): { config: GatewayConfig; warnings: string[] } {
+  const result = gatewayConfigSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(...describeIssue(issue, raw));
+    throw new ConfigError(problems);
+  }
+  const config = result.data;
+  const checked = validateGatewayConfig(config);
+  problems.push(...checked.problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings: [...warnings, ...checked.warnings] };
+}
+
+/** Load, merge, override and validate. Throws ConfigError with every problem found. */
+export function loadGatewayConfig(options: LoadOptions): LoadedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
+  for (const file of options.files) raw = deepMerge(raw, readYamlFile(file, problems));
+  raw = applyEnvironment(raw, options.env ?? process.env, options.envPrefix ?? 'GATEHOUSE_', problems, warnings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const parsed = parseGatewayConfig(raw, problems, warnings);
+  return { config: parsed.config, warnings: parsed.warnings, files: options.files };
+}

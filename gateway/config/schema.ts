@@ -1,0 +1,223 @@
+/**
+ * The gateway's configuration: types and defaults in one place, with Authelia's key names wherever the
+ * meaning is the same. Cross-field checks and their messages live in validate.ts.
+ */
+import { z } from 'zod';
+import { parseDuration, DURATION_HELP } from './duration.ts';
+
+/** A duration in the file (string or seconds) that parses to whole seconds. */
+function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
+  const seconds = parseDuration(value);
+  if (seconds === null) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_HELP}` });
+    return z.NEVER;
+  }
+  return seconds;
+}
+
+function duration(): z.ZodPipe<z.ZodUnion<[z.ZodString, z.ZodNumber]>, z.ZodTransform<number, string | number>>;
+function duration(defaultValue: string): z.ZodPipe<z.ZodDefault<z.ZodUnion<[z.ZodString, z.ZodNumber]>>, z.ZodTransform<number, string | number>>;
+function duration(defaultValue?: string) {
+  const input = z.union([z.string(), z.number()]);
+  return defaultValue === undefined ? input.transform(toSeconds) : input.default(defaultValue).transform(toSeconds);
+}
+
+/** Authelia accepts a single value wherever a list is expected. */
+function stringList() {
+  return z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
+}
+
+const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
+
+const accessControlRule = z.strictObject({
+  domain: stringList().optional(),
+  domain_regex: stringList().optional(),
+  resources: stringList().optional(),
+  subject: z
+    .union([z.string(), z.array(z.union([z.string(), z.array(z.string())]))])
+    .transform((v) => (typeof v === 'string' ? [v] : v))
+    .optional(),
+  methods: stringList().optional(),
+  networks: stringList().optional(),
+  policy,
+});
+
+const accessControl = z.strictObject({
+  default_policy: policy.default('deny'),
+  networks: z.array(z.strictObject({ name: z.string().min(1), networks: stringList() })).default([]),
+  rules: z.array(accessControlRule).default([]),
+});
+
+const cookie = z.strictObject({
+  domain: z.string().min(1),
+  /** Where the portal is served for this domain. `portal_url` is accepted as an alias. */
+  authelia_url: z.string().optional(),
+  portal_url: z.string().optional(),
+  default_redirection_url: z.string().optional(),
+  name: z.string().optional(),
+  same_site: z.enum(['lax', 'strict', 'none']).optional(),
+  expiration: duration().optional(),
+  inactivity: duration().optional(),
+  remember_me: duration().optional(),
+});
+
+const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(26379) });
+
+const redis = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65535).default(6379),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  database_index: z.number().int().min(0).default(0),
+  maximum_active_connections: z.number().int().min(1).default(8),
+  minimum_idle_connections: z.number().int().min(0).default(0),
+  timeout: duration('5s'),
+  tls: z
+    .strictObject({
+      server_name: z.string().optional(),
+      skip_verify: z.boolean().default(false),
+      minimum_version: z.enum(['TLS1.2', 'TLS1.3']).default('TLS1.2'),
+    })
+    .optional(),
+  high_availability: z
+    .strictObject({
+      sentinel_name: z.string().min(1),
+      sentinel_username: z.string().optional(),
+      sentinel_password: z.string().optional(),
+      nodes: z.array(redisNode).default([]),
+      route_by_latency: z.boolean().default(false),
+      route_randomly: z.boolean().default(false),
+    })
+    .optional(),
+});
+
+const session = z.strictObject({
+  /** Signs the cookie and encrypts the session in Redis. Required with Redis; generated per run otherwise. */
+  secret: z.string().optional(),
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . -').default('gatehouse_session'),
+  same_site: z.enum(['lax', 'strict', 'none']).default('lax'),
+  expiration: duration('1h'),
+  inactivity: duration('5m'),
+  remember_me: duration('1M'),
+  cookies: z.array(cookie).default([]),
+  redis: redis.optional(),
+});
+
+const argon2 = z.strictObject({
+  variant: z.literal('argon2id').default('argon2id'),
+  iterations: z.number().int().min(1).max(100).default(3),
+  memory: z.number().int().min(1024).max(4_194_304).default(65536),
+  parallelism: z.number().int().min(1).max(64).default(4),
+  key_length: z.number().int().min(16).max(128).default(32),
+  salt_length: z.number().int().min(8).max(64).default(16),
+});
+
+const fileBackend = z.strictObject({
+  path: z.string().min(1),
+  /** Reload the file when it changes. Authelia's default is false; ours is on because operators expect edits to apply. */
+  watch: z.boolean().default(true),
+  search: z
+    .strictObject({ email: z.boolean().default(false), case_insensitive: z.boolean().default(false) })
+    .prefault({}),
+  password: z
+    .strictObject({ algorithm: z.literal('argon2').default('argon2'), argon2: argon2.prefault({}) })
+    .prefault({}),
+});
+
+const authenticationBackend = z.strictObject({
+  password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
+  refresh_interval: z.union([z.literal('always'), z.literal('never'), duration()]).prefault('5m'),
+  file: fileBackend.optional(),
+});
+
+const regulation = z.strictObject({
+  modes: z.array(z.enum(['user', 'ip'])).min(1).default(['user']),
+  max_retries: z.number().int().min(0).default(3),
+  find_time: duration('2m'),
+  ban_time: duration('5m'),
+});
+
+const storage = z.strictObject({
+  encryption_key: z.string().optional(),
+  local: z.strictObject({ path: z.string().min(1) }).optional(),
+  postgres: z
+    .strictObject({
+      address: z.string().default('tcp://127.0.0.1:5432'),
+      database: z.string().min(1),
+      schema: z.string().default('public'),
+      username: z.string().min(1),
+      password: z.string().default(''),
+      timeout: duration('5s'),
+    })
+    .optional(),
+});
+
+const smtp = z.strictObject({
+  address: z.string().default('smtp://localhost:25'),
+  timeout: duration('5s'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  sender: z.string().min(1),
+  identifier: z.string().default('localhost'),
+  subject: z.string().default('[Gatehouse] {title}'),
+  startup_check_address: z.string().default('test@gatehouse.local'),
+  disable_require_tls: z.boolean().default(false),
+  disable_starttls: z.boolean().default(false),
+  disable_html_emails: z.boolean().default(false),
+});
+
+const notifier = z.strictObject({
+  disable_startup_check: z.boolean().default(false),
+  filesystem: z.strictObject({ filename: z.string().min(1) }).optional(),
+  smtp: smtp.optional(),
+});
+
+const server = z.strictObject({
+  address: z.string().default('tcp://127.0.0.1:9091'),
+  tls: z.strictObject({ certificate: z.string().min(1), key: z.string().min(1) }).optional(),
+  /** Peers whose X-Forwarded-* / X-Original-* headers are believed. Everyone else's are ignored. */
+  trusted_proxies: stringList().default(['127.0.0.1/32', '::1/128']),
+  /** The embedded reverse proxy: request host (or `default`) → upstream URL. */
+  upstreams: z.record(z.string(), z.string()).default({}),
+});
+
+const log = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  format: z.enum(['json', 'text']).default('json'),
+  file_path: z.string().optional(),
+  keep_stdout: z.boolean().default(false),
+});
+
+export const gatewayConfigSchema = z.strictObject({
+  /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference. */
+  theme: z.string().optional(),
+  server: server.prefault({}),
+  log: log.prefault({}),
+  authentication_backend: authenticationBackend.prefault({}),
+  access_control: accessControl.prefault({}),
+  session: session.prefault({}),
+  regulation: regulation.prefault({}),
+  storage: storage.prefault({}),
+  notifier: notifier.optional(),
+});
+
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type SessionConfig = GatewayConfig['session'];
+export type CookieConfig = SessionConfig['cookies'][number];
+export type RedisConfig = NonNullable<SessionConfig['redis']>;
+export type AccessControlConfig = GatewayConfig['access_control'];
+export type Policy = z.output<typeof policy>;
+
+/** Keys whose value may come from `GATEHOUSE_<PATH>_FILE` (Authelia's rule: names ending in these words). */
+export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
+
+/** The JSON Schema editors use to check a config file (written to config/gatehouse.schema.json). */
+export function gatewayJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(gatewayConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    ...schema,
+    $id: 'https://gatehouse.invalid/schemas/gateway.json',
+    title: 'Gatehouse gateway configuration',
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Cross-field checks of a parsed configuration. Every message names its section and option, as the
+ * operator will read it: `config: <path>: <what is wrong and what is allowed>`.
+ */
+import { validateAccessControl } from '../authz/rules.ts';
+import { isLoopbackHost, parseCidr, parseListenAddress } from '../net/address.ts';
+import type { CookieConfig, GatewayConfig } from './schema.ts';
+
+export interface ValidationResult {
+  problems: string[];
+  warnings: string[];
+}
+
+const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** The cookie domain `url` belongs to, if its host is that domain or below it. */
+export function hostWithinDomain(host: string, domain: string): boolean {
+  const h = host.toLowerCase();
+  return h === domain || h.endsWith(`.${domain}`);
+}
+
+function checkSiteUrl(value: string, where: string, domain: string, problems: string[]): URL | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`config: ${where}: '${value}' is not an absolute URL (like https://auth.${domain}/)`);
+    return null;
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    problems.push(`config: ${where}: '${value}' must use https (plain http is accepted only for localhost)`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    problems.push(`config: ${where}: '${value}' must not carry credentials, a query or a fragment`);
+  }
+  if (!hostWithinDomain(url.hostname, domain)) {
+    problems.push(`config: ${where}: the host '${url.hostname}' is not '${domain}' or below it, so the session cookie would not reach it`);
+  }
+  return url;
+}
+
+function checkCookie(cookie: CookieConfig, index: number, problems: string[], warnings: string[]): void {
+  const where = `session.cookies[${index}]`;
+  const domain = cookie.domain;
+  if (domain !== domain.toLowerCase()) problems.push(`config: ${where}.domain: '${domain}' must be lower-case`);
+  else if (domain.startsWith('.') || domain.includes('*')) {
+    problems.push(`config: ${where}.domain: '${domain}' must be a plain domain without a leading dot or wildcard (it already covers every subdomain)`);
+  } else if (domain.includes(':') || domain.includes('/')) {
+    problems.push(`config: ${where}.domain: '${domain}' must be a domain name only, without scheme, port or path`);
+  } else if (!DOMAIN_RE.test(domain) || (!domain.includes('.') && domain !== 'localhost')) {
+    problems.push(`config: ${where}.domain: '${domain}' is not a valid cookie domain (a name with at least one dot, or localhost)`);
+  }
+  if (cookie.authelia_url && cookie.portal_url && cookie.authelia_url !== cookie.portal_url) {
+    problems.push(`config: ${where}: 'authelia_url' and 'portal_url' are the same option; set only one`);
+  }
+  const portal = cookie.authelia_url ?? cookie.portal_url;
+  if (!portal) {
+    problems.push(`config: ${where}.authelia_url: is required: the URL of the Gatehouse portal for '${domain}' (for example https://auth.${domain}/)`);
+    return;
+  }
+  const portalUrl = checkSiteUrl(portal, `${where}.authelia_url`, domain, problems);
+  if (cookie.default_redirection_url !== undefined) {
+    const target = checkSiteUrl(cookie.default_redirection_url, `${where}.default_redirection_url`, domain, problems);
+    if (target && portalUrl && target.href === portalUrl.href) {
+      problems.push(`config: ${where}.default_redirection_url: must differ from authelia_url, or users would land on the portal again`);
+    }
+  }
+  if (cookie.same_site === 'none') warnings.push(`${where}.same_site is 'none': the session cookie is sent on cross-site requests`);
+  if (cookie.remember_me === -1) warnings.push(`${where}.remember_me is -1: "keep me logged in" is disabled for this domain`);
+}
+
+export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  // server
+  if (!parseListenAddress(config.server.address)) {
+    problems.push(`config: server.address: '${config.server.address}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`);
+  }
+  config.server.trusted_proxies.forEach((cidr, i) => {
+    const parsed = parseCidr(cidr);
+    if (!parsed) problems.push(`config: server.trusted_proxies[${i}]: '${cidr}' is not an IP address or CIDR range`);
+    else if (parsed.prefix === 0) {
+      warnings.push(`server.trusted_proxies contains '${cidr}': any client can set X-Forwarded-* headers and choose the URL and address Gatehouse sees`);
+    }
+  });
+  for (const [host, upstream] of Object.entries(config.server.upstreams)) {
+    let url: URL | null = null;
+    try {
+      url = new URL(upstream);
+    } catch {
+      /* reported below */
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      problems.push(`config: server.upstreams.${host}: '${upstream}' must be an http:// or https:// URL`);
+    }
+    if (host !== 'default' && !DOMAIN_RE.test(host)) {
+      problems.push(`config: server.upstreams.${host}: the key must be a lower-case host name or 'default'`);
+    }
+  }
+
+  // authentication backend
+  const file = config.authentication_backend.file;
+  if (!file) {
+    problems.push(`config: authentication_backend.file: is required: set authentication_backend.file.path to a users file (created if missing)`);
+  } else {
+    const a = file.password.argon2;
+    if (a.memory < 65536 || a.iterations < 3) {
+      warnings.push(`authentication_backend.file.password.argon2 is weaker than the default (memory ${a.memory} KiB, iterations ${a.iterations}; default 65536 KiB, 3)`);
+    }
+  }
+  if (config.authentication_backend.refresh_interval === 'never') {
+    warnings.push('authentication_backend.refresh_interval is never: removed or disabled users keep their sessions until they expire');
+  }
+
+  // session
+  const session = config.session;
+  if (session.cookies.length === 0) {
+    problems.push(`config: session.cookies: is required: add at least one entry with 'domain' and 'authelia_url'`);
+  }
+  const seen = new Map<string, number>();
+  session.cookies.forEach((cookie, i) => {
+    checkCookie(cookie, i, problems, warnings);
+    const previous = seen.get(cookie.domain);
+    if (previous !== undefined) problems.push(`config: session.cookies[${i}].domain: '${cookie.domain}' is already configured by session.cookies[${previous}]`);
+    seen.set(cookie.domain, i);
+  });
+  for (const [i, a] of session.cookies.entries()) {
+    for (const b of session.cookies.slice(i + 1)) {
+      if (a.domain !== b.domain && (hostWithinDomain(a.domain, b.domain) || hostWithinDomain(b.domain, a.domain))) {
+        problems.push(`config: session.cookies: '${a.domain}' and '${b.domain}' overlap; a host must belong to exactly one cookie domain`);
+      }
+    }
+  }
+  if (session.secret !== undefined && session.secret.length < 20) {
+    problems.push(`config: session.secret: must be at least 20 characters (use a long random string)`);
+  }
+  if (session.redis) {
+    if (!session.secret) problems.push(`config: session.secret: is required when session.redis is set, so that every instance can read the sessions`);
+    if (session.redis.tls?.skip_verify) warnings.push(`session.redis.tls.skip_verify is true: the Redis server's certificate is not checked`);
+  }
+  if (session.same_site === 'none') warnings.push(`session.same_site is 'none': the session cookie is sent on cross-site requests`);
+  if (session.inactivity > session.expiration) {
+    warnings.push(`session.inactivity (${session.inactivity}s) is longer than session.expiration (${session.expiration}s), so it never applies`);
+  }
+
+  // regulation
+  const r = config.regulation;
+  if (r.max_retries === 0) warnings.push('regulation.max_retries is 0: brute-force protection is disabled');
+  else if (r.find_time > r.ban_time) {
+    problems.push(`config: regulation.find_time: must be less than or equal to regulation.ban_time (${r.find_time}s > ${r.ban_time}s)`);
+  }
+
+  // storage
+  const storage = config.storage;
+  if (!storage.encryption_key) {
+    problems.push(`config: storage.encryption_key: is required: a random string of at least 20 characters that encrypts secrets at rest`);
+  } else if (storage.encryption_key.length < 20) {
+    problems.push(`config: storage.encryption_key: must be at least 20 characters`);
+  }
+  if (storage.local && storage.postgres) problems.push(`config: storage: set one of 'local' and 'postgres', not both`);
+  if (!storage.local && !storage.postgres) problems.push(`config: storage: is required: set storage.local.path (SQLite) or storage.postgres`);
+
+  // notifier
+  if (config.notifier && config.notifier.filesystem && config.notifier.smtp) {
+    problems.push(`config: notifier: set one of 'filesystem' and 'smtp', not both`);
+  }
+  if (config.notifier?.smtp?.disable_require_tls) warnings.push('notifier.smtp.disable_require_tls is true: mail may be sent in clear text');
+
+  // access control
+  problems.push(...validateAccessControl(config.access_control).map((p) => `config: ${p}`));
+  if (config.access_control.default_policy === 'bypass') {
+    warnings.push(`access_control.default_policy is 'bypass': every host no rule matches is open to anyone`);
+  }
+  return { problems, warnings };
+}
