@@ -1,0 +1,67 @@
+/**
+ * The one password check every entrance uses (portal login, Basic credentials): regulation first,
+ * then the backend, then the attempt is recorded and audited. A banned user is answered exactly like
+ * a wrong password, and the password is still verified so the timing says nothing either.
+ */
+import type { AuditLog } from '../log/audit.ts';
+import type { Regulator } from '../regulation/regulator.ts';
+import type { UserDetails, UserProvider } from '../users/provider.ts';
+
+export interface FirstFactorAttempt {
+  username: string;
+  password: string;
+  ip: string;
+  method: 'portal' | 'basic';
+  requestUri: string;
+  requestMethod: string;
+}
+
+export type FirstFactorResult = { ok: true; user: UserDetails } | { ok: false };
+
+export interface FirstFactor {
+  verify(attempt: FirstFactorAttempt): Promise<FirstFactorResult>;
+}
+
+const MAX_USERNAME = 256;
+const MAX_PASSWORD = 1024;
+
+export interface FirstFactorOptions {
+  /** Every failure is answered no sooner than this after the attempt began, whatever failed. */
+  minFailureDelayMs: number;
+  now?: () => number;
+}
+
+export function createFirstFactor(users: UserProvider, regulator: Regulator, audit: AuditLog, options: FirstFactorOptions): FirstFactor {
+  const now = options.now ?? Date.now;
+  const fail = async (startedAt: number): Promise<FirstFactorResult> => {
+    const wait = startedAt + options.minFailureDelayMs - now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return { ok: false };
+  };
+  return {
+    async verify(a) {
+      const startedAt = now();
+      if (a.username.length === 0 || a.username.length > MAX_USERNAME || a.password.length > MAX_PASSWORD) {
+        audit.failure({ rhost: a.ip, user: a.username.slice(0, 64), method: a.method, reason: 'malformed credentials' });
+        return fail(startedAt);
+      }
+      const [ban, user] = await Promise.all([regulator.isBanned(a.username, a.ip), users.checkPassword(a.username, a.password)]);
+      const authType = a.method === 'portal' ? '1fa' : 'basic';
+      const successful = user !== null && !ban.banned;
+      await regulator.mark({
+        username: a.username,
+        ip: a.ip,
+        successful,
+        authType,
+        requestUri: a.requestUri,
+        requestMethod: a.requestMethod,
+      });
+      if (successful) {
+        audit.success({ rhost: a.ip, user: user.username, method: a.method });
+        return { ok: true, user };
+      }
+      audit.failure({ rhost: a.ip, user: a.username, method: a.method, reason: ban.banned ? 'banned' : 'bad credentials' });
+      return fail(startedAt);
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The forward-auth endpoints (nginx auth_request, Traefik/Caddy forwardAuth, legacy /api/verify).
+ * This is the hot path: a plain node:http handler that reads the session straight from the store,
+ * evaluates the precompiled rules and answers. Fail closed is decided once, in `handleAuthz`: any
+ * error becomes a deny, and only `allow` ever writes 200.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { FirstFactor } from '../authn/first-factor.ts';
+import { clientIp } from '../net/client-ip.ts';
+import { normaliseIp } from '../net/address.ts';
+import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
+import { readSession } from '../session/reader.ts';
+import type { SessionStore } from '../session/store.ts';
+import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
+import type { UserProvider } from '../users/provider.ts';
+import { isSafeRedirect } from './redirect.ts';
+import { requiredLevel, type Authorizer } from './rules.ts';
+import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } from './target.ts';
+
+export interface AuthzDeps {
+  cookieDomains: readonly CookieDomain[];
+  sessions: SessionStore;
+  sessionSecret: string;
+  authorizer: Authorizer;
+  users: UserProvider;
+  firstFactor: FirstFactor;
+  isTrustedProxy: (ip: string) => boolean;
+  logger: Logger;
+  now: () => number;
+  /** Extra headers for an authorized answer (the signed identity assertion, in a later issue). */
+  onAuthorized?: (identity: SessionIdentity | null, headers: Record<string, string>) => void;
+}
+
+export type Verdict =
+  | { kind: 'allow'; identity: SessionIdentity | null }
+  | { kind: 'forbidden' }
+  | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean }
+  | { kind: 'bad-credentials' }
+  | { kind: 'bad-request'; reason: string };
+
+const BASIC_CHALLENGE = 'Basic realm="Authorization Required"';
+
+/** Header values travel as UTF-8 bytes (Node writes latin1 strings byte for byte); line breaks never pass. */
+export function headerValue(value: string | undefined): string {
+  if (!value) return '';
+  return Buffer.from(value.replace(/[\r\n\0]/g, ' '), 'utf8').toString('latin1');
+}
+
+function parseBasic(header: string): { username: string; password: string } | null | undefined {
+  const space = header.indexOf(' ');
+  if (space === -1 || header.slice(0, space).toLowerCase() !== 'basic') return undefined; // not ours: another scheme
+  const decoded = Buffer.from(header.slice(space + 1).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * Who is asking for what, and may they. `locate` names the target (from forwarding headers, or the
+ * request itself for the embedded proxy); it throws BadAuthzRequest when it can't.
+ */
+export async function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => AuthzTarget, deps: AuthzDeps): Promise<Verdict> {
+  const peer = normaliseIp(req.socket.remoteAddress ?? '');
+  const trusted = deps.isTrustedProxy(peer);
+  let target: AuthzTarget;
+  try {
+    target = locate(trusted);
+  } catch (error) {
+    if (error instanceof BadAuthzRequest) return { kind: 'bad-request', reason: error.message };
+    throw error;
+  }
+  const domain = cookieDomainFor(target.host, deps.cookieDomains);
+  // deny: the target host is outside every cookie domain, so no session could ever be valid there
+  if (!domain) return { kind: 'bad-request', reason: `host '${target.host}' is not under any session.cookies domain` };
+  const ip = clientIp(peer, req.headers['x-forwarded-for'], deps.isTrustedProxy);
+
+  let identity: SessionIdentity | null = null;
+  let level = 0;
+  let basic = false;
+  const authorization = req.headers['proxy-authorization'] ?? req.headers.authorization;
+  const credentials = authorization ? parseBasic(authorization) : undefined;
+  if (credentials === null) return { kind: 'bad-credentials' };
+  if (credentials) {
+    basic = true;
+    const result = await deps.firstFactor.verify({
+      ...credentials,
+      ip,
+      method: 'basic',
+      requestUri: target.url.href,
+      requestMethod: target.method,
+    });
+    if (!result.ok) return { kind: 'bad-credentials' };
+    identity = result.user;
+    level = 1; // Basic credentials only ever prove one factor
+  } else {
+    const session = await readSession(req.headers.cookie, domain, {
+      sessions: deps.sessions,
+      secret: deps.sessionSecret,
+      logger: deps.logger,
+      now: deps.now,
+    });
+    if (session) {
+      // groups, name and e-mail come from the backend now; a removed or disabled user has no session
+      const current = deps.users.getDetails(session.data.identity!.username);
+      if (current) {
+        identity = current;
+        level = authenticationLevel(session.data.amr);
+      }
+    }
+  }
+
+  const decision = deps.authorizer.evaluate(
+    { host: target.host, path: target.path, method: target.method, ip },
+    identity ? { username: identity.username, groups: identity.groups } : null,
+  );
+  if (decision.policy === 'bypass') return { kind: 'allow', identity };
+  if (decision.policy === 'deny') {
+    // an anonymous user on a rule that names subjects may be one of them: log in first
+    return identity || !decision.hasSubjects ? { kind: 'forbidden' } : { kind: 'login', target, domain, basic };
+  }
+  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity };
+  return { kind: 'login', target, domain, basic };
+}
+
+export function wantsRedirect(req: IncomingMessage): boolean {
+  if (req.headers['x-requested-with']?.toString().toLowerCase() === 'xmlhttprequest') return false;
+  const accept = req.headers.accept;
+  if (!accept) return false;
+  const first = accept.split(',')[0]!.trim().split(';')[0]!.trim();
+  return first === '*/*' || accept.includes('text/html');
+}
+
+export function portalRedirect(portal: URL, target: AuthzTarget): string {
+  const url = new URL(portal.href);
+  url.searchParams.set('rd', target.url.href);
+  url.searchParams.set('rm', target.method);
+  return url.href;
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void {
+  headers['Cache-Control'] = 'no-store';
+  if (body) headers['Content-Type'] = 'text/html; charset=utf-8';
+  res.writeHead(status, headers);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect, verdict: Verdict, deps: AuthzDeps): void {
+  switch (verdict.kind) {
+    case 'allow': {
+      const id = verdict.identity;
+      // all four, even when empty: Caddy 2.6 would otherwise forward its literal placeholder upstream
+      const headers: Record<string, string> = {
+        'Remote-User': headerValue(id?.username),
+        'Remote-Groups': headerValue(id?.groups.join(',')),
+        'Remote-Name': headerValue(id?.displayName),
+        'Remote-Email': headerValue(id?.emails[0]),
+      };
+      deps.onAuthorized?.(id, headers);
+      return send(res, 200, headers);
+    }
+    case 'forbidden':
+      return send(res, 403, {}, '403 Forbidden');
+    case 'bad-credentials':
+      return send(res, 401, { 'WWW-Authenticate': BASIC_CHALLENGE }, '401 Unauthorized');
+    case 'bad-request':
+      deps.logger.debug({ reason: verdict.reason, dialect }, 'authz: malformed question denied');
+      return send(res, dialect === 'legacy' ? 401 : 400, {}, dialect === 'legacy' ? '401 Unauthorized' : '400 Bad Request');
+    case 'login': {
+      if (verdict.basic) return send(res, 401, { 'WWW-Authenticate': BASIC_CHALLENGE }, '401 Unauthorized');
+      let portal: URL | null = verdict.domain.portalUrl;
+      if (dialect === 'legacy') {
+        const rd = new URL(req.url ?? '/', 'http://x').searchParams.get('rd');
+        portal = rd ? isSafeRedirect(rd, [verdict.domain.domain]) : null;
+        if (!portal) return send(res, 401, {}, '401 Unauthorized');
+      }
+      const location = portalRedirect(portal, verdict.target);
+      if (dialect === 'auth-request') return send(res, 401, { Location: location }, '401 Unauthorized');
+      if (!wantsRedirect(req)) return send(res, 401, {}, '401 Unauthorized');
+      const safe = ['GET', 'HEAD', 'OPTIONS'].includes(verdict.target.method);
+      return send(res, safe ? 302 : 303, { Location: location }, `<a href="${escapeHtml(location)}">${safe ? 302 : 303}</a>`);
+    }
+  }
+}
+
+/** The request handler for one dialect. The only place an authz error is turned into an answer. */
+export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const allowedMethods = dialect === 'legacy' ? null : new Set(['GET', 'HEAD']);
+  return (req, res) => {
+    if (allowedMethods && !allowedMethods.has(req.method ?? '')) {
+      return send(res, 405, { Allow: 'GET, HEAD' });
+    }
+    decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps)
+      .then((verdict) => answer(req, res, dialect, verdict, deps))
+      .catch((error: Error) => {
+        // deny: the store or a backend failed; this question gets no answer but "no"
+        deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
+        if (!res.headersSent) send(res, 500, {}, '500 Internal Server Error');
+        else res.destroy();
+      });
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * What a Gatehouse session holds. The authentication level is derived from the factors used (RFC 8176
+ * AMR values), never stored as a flag, so no code path can set "level 2" without a second factor.
+ */
+import 'express-session';
+
+export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'pin' | 'kba';
+
+export interface SessionIdentity {
+  username: string;
+  displayName: string;
+  emails: string[];
+  groups: string[];
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    identity: SessionIdentity;
+    /** Factors proven in this session. */
+    amr: AuthenticationMethod[];
+    firstFactorAt: number;
+    secondFactorAt: number;
+    keepMeLoggedIn: boolean;
+    /** Epoch ms of the last request seen; inactivity is measured from it. */
+    lastActivity: number;
+    /** The cookie domain the session was created for; a session is never honoured on another. */
+    cookieDomain: string;
+  }
+}
+
+const KNOWLEDGE: ReadonlySet<string> = new Set(['pwd', 'pin', 'kba']);
+const POSSESSION: ReadonlySet<string> = new Set(['otp', 'hwk', 'swk']);
+
+export type AuthenticationLevel = 0 | 1 | 2;
+
+export function authenticationLevel(amr: readonly string[] | undefined): AuthenticationLevel {
+  if (!amr || amr.length === 0) return 0;
+  const knowledge = amr.some((m) => KNOWLEDGE.has(m));
+  const possession = amr.some((m) => POSSESSION.has(m));
+  if (knowledge && possession) return 2;
+  return knowledge || possession ? 1 : 0;
+}
