@@ -1,0 +1,157 @@
+/**
+ * The composition root: builds every service from the configuration, wires them into the route table
+ * and starts listening. Nothing here is global, so two gateways can run in one process (tests do).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { createFirstFactor } from './authn/first-factor.ts';
+import { compileAccessControl } from './authz/rules.ts';
+import type { GatewayConfig } from './config/schema.ts';
+import { createAuditLog } from './log/audit.ts';
+import { makeAddressMatcher, parseListenAddress } from './net/address.ts';
+import { createFirstRunSetup } from './portal/setup.ts';
+import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
+import { Regulator } from './regulation/regulator.ts';
+import { buildRoutes } from './routes.ts';
+import { resolveCookieDomains } from './session/cookie-domains.ts';
+import { openSessionStore } from './session/store.ts';
+import { openStorage } from './storage/open.ts';
+import { FileUserProvider } from './users/file-provider.ts';
+
+export interface GatewayOptions {
+  logger: Logger;
+  now?: () => number;
+  /** Pads failed logins to this many ms (tests shorten it). */
+  minFailureDelayMs?: number;
+}
+
+export interface Gateway {
+  server: Server;
+  /** Where the gateway listens, e.g. http://127.0.0.1:9091 */
+  url: string;
+  port: number;
+  /** The one-time first-run URL while no user exists, else null. */
+  setupUrl(): string | null;
+  users: FileUserProvider;
+  close(): Promise<void>;
+}
+
+const TEMPLATES = fileURLToPath(new URL('../templates/portal/', import.meta.url));
+export const DEFAULT_MIN_FAILURE_DELAY_MS = 500;
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step failed'));
+  };
+  try {
+    const storageCfg = config.storage;
+    const storage = await openStorage(
+      {
+        encryption_key: storageCfg.encryption_key!,
+        local: storageCfg.local,
+        postgres: storageCfg.postgres ? { ...storageCfg.postgres, timeout: storageCfg.postgres.timeout * 1000 } : undefined,
+      },
+      { logger, migrate: true },
+    );
+    cleanups.push(() => storage.close());
+
+    const fileCfg = config.authentication_backend.file!;
+    const users = await FileUserProvider.open({ path: fileCfg.path, watch: fileCfg.watch, search: fileCfg.search, password: fileCfg.password, logger });
+    cleanups.push(() => users.close());
+
+    const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
+    if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
+    const sessions = await openSessionStore(config.session.redis, sessionSecret, logger);
+    cleanups.push(() => sessions.close());
+
+    const regulator = new Regulator({ options: config.regulation, storage, logger, now });
+    const audit = createAuditLog(logger);
+    const firstFactor = createFirstFactor(users, regulator, audit, { minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS, now });
+    const authorizer = compileAccessControl(config.access_control);
+    const cookieDomains = resolveCookieDomains(config);
+    const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
+    const setup = createFirstRunSetup(users);
+
+    const authzDeps = { cookieDomains, sessions, sessionSecret, authorizer, users, firstFactor, isTrustedProxy, logger, now };
+    const scheme = config.server.tls ? 'https' : 'http';
+    const proxy = Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps) : null;
+    const routes = buildRoutes({
+      authz: authzDeps,
+      portal: {
+        firstFactor,
+        authorizer,
+        sessions,
+        isTrustedProxy,
+        eta: new Eta({ views: TEMPLATES, cache: true, autoEscape: true }),
+        logger,
+        now,
+        setup,
+        storageReady: async () => {
+          await sql`select 1`.execute(storage.db);
+          return true;
+        },
+      },
+      cookieDomains,
+      sessionSecret,
+      proxy,
+    });
+
+    const server = config.server.tls
+      ? createHttpsServer({ cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
+      : createHttpServer();
+    server.on('request', routes.request);
+    server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
+    server.keepAliveTimeout = 65_000; // longer than the proxies' idle timeouts, so they never reuse a closing socket
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 60_000;
+
+    const listen = parseListenAddress(config.server.address)!;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // requests still running after a grace period are cut
+          setTimeout(() => server.closeAllConnections(), 5_000).unref();
+        }),
+    );
+    const port = (server.address() as AddressInfo).port;
+    const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+    const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    logger.info({ address: url, sessions: sessions.kind, storage: storage.dialect, domains: cookieDomains.map((d) => d.domain) }, 'gateway listening');
+
+    return {
+      server,
+      url,
+      port,
+      users,
+      setupUrl() {
+        const token = setup.token;
+        if (!token) return null;
+        const portal = cookieDomains[0]!.portalUrl;
+        return new URL(`setup?token=${token}`, portal.href.endsWith('/') ? portal.href : `${portal.href}/`).href;
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,172 @@
+/** `gatehouse <command>`: the one command-line entry point. Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
+import { writeFileSync } from 'node:fs';
+import { ConfigError } from '../errors.ts';
+import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
+import { gatewayJsonSchema } from '../config/schema.ts';
+import { embeddedDefaults } from '../embedded.ts';
+import { runAccessControlCheck } from '../authz/check-cli.ts';
+import { runHashPassword, runUsers } from '../users/cli.ts';
+import { migrateStorage } from '../storage/open.ts';
+import { createLogger } from '../log/logger.ts';
+import type { CliIO } from './io.ts';
+
+const HELP = `Gatehouse: a self-hosted identity gateway.
+
+Usage: gatehouse <command> [options]
+
+Commands:
+  start [--config F]...              run with the embedded defaults (data in ./data or $GATEHOUSE_DATA);
+                                     files given are merged on top
+  gateway --config F [--config F]    run the gateway from configuration files (merged in order)
+  config validate [--config F]...    check a configuration and list every problem
+  config schema [--output F]         print the configuration's JSON Schema
+  hash-password [--password-stdin]   print an argon2id hash for the users file
+  users add|passwd|delete|list       manage the users file named by the configuration
+  access-control check --url U       show which rule applies to a request, and its policy
+  storage migrate                    apply pending database migrations
+
+Every command takes --help. Without --config, commands that need a configuration use the
+embedded defaults (the same as 'start'). $GATEHOUSE_CONFIG may name files, comma-separated.
+`;
+
+const CONFIG_HELP = `Usage: gatehouse config validate [--config F]...
+       gatehouse config schema [--output F]
+
+validate  loads the files (merged in order) plus GATEHOUSE_* environment overrides and prints
+          'config: OK', or every problem as 'config: <path>: <message>' and exits 2.
+schema    prints the JSON Schema of the configuration (or writes it to F).
+`;
+
+const RUN_HELP = (name: string) => `Usage: gatehouse ${name} ${name === 'start' ? '[--config F]...' : '--config F [--config F]...'}
+
+Runs the gateway${name === 'start' ? ' with the embedded defaults (portal at http://localhost:9091/, data in ./data\nor $GATEHOUSE_DATA); files given are merged on top' : ' from configuration files, merged in order'}. SIGTERM or Ctrl-C stops it cleanly;
+SIGHUP reloads the users file.
+`;
+
+const STORAGE_HELP = `Usage: gatehouse storage migrate [--config F]...
+
+Applies pending database migrations (the gateway also applies them at startup) and lists them.
+`;
+
+/** `--config F` / `--config=F` / `-c F` anywhere in args; the rest is passed on. */
+export function takeConfigFiles(args: string[], env: NodeJS.ProcessEnv): { files: string[]; rest: string[] } {
+  const files: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--config' || arg === '-c') {
+      const value = args[++i];
+      if (value === undefined || value.startsWith('-')) throw new UsageError(`${arg} needs a file name`);
+      files.push(value);
+    } else if (arg.startsWith('--config=')) files.push(arg.slice('--config='.length));
+    else rest.push(arg);
+  }
+  if (files.length === 0 && env.GATEHOUSE_CONFIG) files.push(...env.GATEHOUSE_CONFIG.split(',').map((f) => f.trim()).filter(Boolean));
+  return { files, rest };
+}
+
+class UsageError extends Error {}
+
+function say(io: CliIO, text: string, code: number): number {
+  (code === 0 ? io.stdout : io.stderr).write(text);
+  return code;
+}
+
+function wantsHelp(args: string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean): Promise<LoadedConfig> {
+  return loadGatewayConfig({ files, env, defaults: embedded ? await embeddedDefaults(env) : undefined });
+}
+
+export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stdout.write(HELP);
+        return command === undefined ? 2 : 0;
+      case '--version':
+        io.stdout.write('gatehouse 0.1.0\n');
+        return 0;
+      case 'start':
+      case 'gateway': {
+        if (wantsHelp(args)) return say(io, RUN_HELP(command), 0);
+        const { files, rest } = takeConfigFiles(args, env);
+        if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+        if (command === 'gateway' && files.length === 0) throw new UsageError('gateway needs --config FILE (or use "gatehouse start" for the embedded defaults)');
+        const { runGateway } = await import('../main.ts');
+        await runGateway(await load(files, env, command === 'start'), io.stdout);
+        return -1; // keeps running; exit happens on a signal
+      }
+      case 'config': {
+        const [sub, ...rest] = args;
+        if (sub === undefined || wantsHelp(args)) return say(io, CONFIG_HELP, sub === undefined ? 2 : 0);
+        if (sub === 'schema') {
+          const out = rest[0] === '--output' ? rest[1] : undefined;
+          const text = `${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`;
+          if (out) writeFileSync(out, text);
+          else io.stdout.write(text);
+          return 0;
+        }
+        if (sub !== 'validate') throw new UsageError(`unknown config command '${sub}'`);
+        const { files, rest: extra } = takeConfigFiles(rest, env);
+        if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+        const loaded = await load(files, env, files.length === 0);
+        for (const warning of loaded.warnings) io.stderr.write(`warning: ${warning}\n`);
+        io.stdout.write('config: OK\n');
+        return 0;
+      }
+      case 'hash-password':
+        return await runHashPassword(args, io);
+      case 'users': {
+        if (args.length === 0 || args[0] === '--help' || args[0] === '-h') return await runUsers(args, io, { path: '', argon2: {} as never });
+        const { files, rest } = takeConfigFiles(args, env);
+        const { config } = await load(files, env, files.length === 0);
+        const file = config.authentication_backend.file!;
+        return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search });
+      }
+      case 'access-control': {
+        const [sub, ...rest] = args;
+        if (sub !== 'check') throw new UsageError("the only access-control command is 'check' (gatehouse access-control check --help)");
+        if (wantsHelp(rest)) return await runAccessControlCheck(rest, io, { default_policy: 'deny', networks: [], rules: [] });
+        const { files, rest: checkArgs } = takeConfigFiles(rest, env);
+        const { config } = await load(files, env, files.length === 0);
+        return await runAccessControlCheck(checkArgs, io, config.access_control);
+      }
+      case 'storage': {
+        const [sub, ...rest] = args;
+        if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
+        if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
+        const { files, rest: extra } = takeConfigFiles(rest, env);
+        if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+        const { config } = await load(files, env, files.length === 0);
+        const s = config.storage;
+        const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
+        const applied = await migrateStorage(
+          { encryption_key: s.encryption_key!, local: s.local, postgres: s.postgres ? { ...s.postgres, timeout: s.postgres.timeout * 1000 } : undefined },
+          logger,
+        );
+        io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`${error.problems.join('\n')}\n`);
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`gatehouse: ${error.message}\nRun 'gatehouse --help' for the commands.\n`);
+      return 2;
+    }
+    io.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `npm start` with no configuration: everything under ./data (or $GATEHOUSE_DATA), secrets generated
+ * on first run and kept 0600, SQLite storage, in-memory sessions, the filesystem notifier, and the
+ * portal at http://localhost:9091/. Files given with --config are merged on top.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from './fs-atomic.ts';
+
+interface EmbeddedSecrets {
+  session_secret: string;
+  storage_encryption_key: string;
+}
+
+export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.GATEHOUSE_DATA ?? 'data');
+}
+
+async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
+  const path = join(dir, 'secrets.json');
+  try {
+    const stored = JSON.parse(readFileSync(path, 'utf8')) as Partial<EmbeddedSecrets>;
+    if (typeof stored.session_secret === 'string' && typeof stored.storage_encryption_key === 'string') {
+      return { session_secret: stored.session_secret, storage_encryption_key: stored.storage_encryption_key };
+    }
+    throw new Error(`${path} is missing keys`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      // never regenerate over an unreadable file: the storage key inside it decrypts the database
+      throw new Error(`cannot use ${path}: ${(error as Error).message}. Restore it from a backup, or move the data directory away to start afresh.`);
+    }
+  }
+  const secrets: EmbeddedSecrets = {
+    session_secret: randomBytes(32).toString('base64url'),
+    storage_encryption_key: randomBytes(32).toString('base64url'),
+  };
+  await writeFileAtomic(path, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
+  return secrets;
+}
+
+/** The embedded default configuration, as a raw config object (files and env override it). */
+export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown>> {
+  const dir = dataDirectory(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secrets = await loadOrCreateSecrets(dir);
+  return {
+    server: { address: 'tcp://127.0.0.1:9091' },
+    log: { level: 'info', format: 'text' },
+    authentication_backend: { file: { path: join(dir, 'users.yml') } },
+    access_control: { default_policy: 'one_factor' },
+    session: {
+      secret: secrets.session_secret,
+      cookies: [{ domain: 'localhost', authelia_url: 'http://localhost:9091/' }],
+    },
+    storage: { encryption_key: secrets.storage_encryption_key, local: { path: join(dir, 'gatehouse.sqlite3') } },
+    notifier: { filesystem: { filename: join(dir, 'notifications.txt') } },
+  };
+}

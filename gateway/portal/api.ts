@@ -1,0 +1,105 @@
+/** The portal's JSON API, Authelia-compatible: `{status:"OK",data}` or `{status:"KO",message}`. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { authenticationLevel } from '../session/user-session.ts';
+import { sessionState } from '../session/reader.ts';
+import { requestIp, type PortalDeps } from './deps.ts';
+import { destroy } from './session-middleware.ts';
+import { establishSession, redirectAfterLogin } from './login.ts';
+
+const AUTH_FAILED = 'Authentication failed. Check your credentials.';
+
+const firstFactorBody = z.object({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(1024),
+  keepMeLoggedIn: z.boolean().optional(),
+  targetURL: z.string().max(4096).optional(),
+  requestMethod: z.string().max(16).optional(),
+});
+
+function ok(res: Response, data?: unknown): void {
+  res.json(data === undefined ? { status: 'OK' } : { status: 'OK', data });
+}
+
+function ko(res: Response, status: number, message: string): void {
+  res.status(status).json({ status: 'KO', message });
+}
+
+/** The session as the portal should see it: null unless current (domain, expiry, inactivity). */
+export function currentIdentity(req: Request, deps: PortalDeps) {
+  const s = req.session;
+  if (!s?.identity || !req.cookieDomain) return null;
+  return sessionState(s, req.cookieDomain, deps.now()) === 'current' ? s.identity : null;
+}
+
+export function firstFactorHandler(deps: PortalDeps) {
+  return async (req: Request, res: Response) => {
+    const parsed = firstFactorBody.safeParse(req.body);
+    if (!parsed.success) return ko(res, 400, 'Send username and password as strings.');
+    const body = parsed.data;
+    const ip = requestIp(req, deps);
+    const result = await deps.firstFactor.verify({
+      username: body.username,
+      password: body.password,
+      ip,
+      method: 'portal',
+      requestUri: body.targetURL ?? '',
+      requestMethod: body.requestMethod ?? '',
+    });
+    if (!result.ok) return ko(res, 401, AUTH_FAILED);
+    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now());
+    const next = redirectAfterLogin(req, body.targetURL, body.requestMethod, deps.authorizer, ip);
+    if (next && 'redirect' in next) return ok(res, { redirect: next.redirect });
+    return ok(res);
+  };
+}
+
+export function logoutHandler() {
+  return async (req: Request, res: Response) => {
+    if (req.session?.identity) await destroy(req);
+    const domain = req.cookieDomain!;
+    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    ok(res);
+  };
+}
+
+export function stateHandler(deps: PortalDeps) {
+  return (req: Request, res: Response) => {
+    const identity = currentIdentity(req, deps);
+    ok(res, {
+      username: identity?.username ?? '',
+      authentication_level: identity ? authenticationLevel(req.session.amr) : 0,
+      default_redirection_url: req.cookieDomain?.defaultRedirectionUrl?.href ?? '',
+    });
+  };
+}
+
+export function userInfoHandler(deps: PortalDeps) {
+  return (req: Request, res: Response) => {
+    const identity = currentIdentity(req, deps);
+    if (!identity) return ko(res, 403, 'Unauthorized');
+    ok(res, {
+      display_name: identity.displayName,
+      emails: identity.emails,
+      groups: identity.groups,
+      method: '',
+      has_totp: false,
+      has_webauthn: false,
+      has_duo: false,
+    });
+  };
+}
+
+/** Liveness and readiness for probes: a plain node handler, answered on any host. */
+export function healthHandler(deps: Pick<PortalDeps, 'sessions' | 'storageReady'>) {
+  return (_req: IncomingMessage, res: ServerResponse) => {
+    Promise.all([deps.sessions.ping(), deps.storageReady().catch(() => false)]).then(([sessions, storage]) => {
+      const body = sessions && storage
+        ? { status: 'OK' }
+        : { status: 'KO', message: `Not ready: ${[!sessions && 'session store', !storage && 'storage'].filter(Boolean).join(' and ')} unreachable.` };
+      res.writeHead(sessions && storage ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(JSON.stringify(body));
+    });
+  };
+}

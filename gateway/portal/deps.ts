@@ -1,0 +1,25 @@
+import type { Request } from 'express';
+import type { Eta } from 'eta';
+import type { Logger } from 'pino';
+import type { FirstFactor } from '../authn/first-factor.ts';
+import type { Authorizer } from '../authz/rules.ts';
+import { clientIp } from '../net/client-ip.ts';
+import type { SessionStore } from '../session/store.ts';
+import type { FirstRunSetup } from './setup.ts';
+
+export interface PortalDeps {
+  firstFactor: FirstFactor;
+  authorizer: Authorizer;
+  sessions: SessionStore;
+  isTrustedProxy: (ip: string) => boolean;
+  eta: Eta;
+  logger: Logger;
+  now: () => number;
+  setup: FirstRunSetup;
+  /** Readiness of the storage (database) for /api/health. */
+  storageReady: () => Promise<boolean>;
+}
+
+export function requestIp(req: Request, deps: Pick<PortalDeps, 'isTrustedProxy'>): string {
+  return clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], deps.isTrustedProxy);
+}

@@ -1,0 +1,48 @@
+/** What happens after a correct password: a fresh session (no fixation) and where to send the user. */
+import type { Request } from 'express';
+import { isSafeRedirect } from '../authz/redirect.ts';
+import { requiredLevel, type Authorizer } from '../authz/rules.ts';
+import { normalisePath } from '../authz/path.ts';
+import { authenticationLevel } from '../session/user-session.ts';
+import type { UserDetails } from '../users/provider.ts';
+import { regenerate, save } from './session-middleware.ts';
+
+export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number): Promise<void> {
+  const domain = req.cookieDomain!;
+  await regenerate(req);
+  const keep = keepMeLoggedIn && domain.rememberMe > 0;
+  req.session.identity = { username: user.username, displayName: user.displayName, emails: user.emails, groups: user.groups };
+  req.session.amr = ['pwd'];
+  req.session.firstFactorAt = now;
+  req.session.lastActivity = now;
+  req.session.cookieDomain = domain.domain;
+  req.session.keepMeLoggedIn = keep;
+  req.session.cookie.maxAge = (keep ? domain.rememberMe : domain.expiration) * 1000;
+  await save(req);
+}
+
+export type AfterLogin = { redirect: string } | { secondFactorRequired: true } | null;
+
+/**
+ * Follow `target` only when it is safe and this session's level is enough for it; when the target
+ * needs a second factor the portal carries on there; otherwise the domain's default URL, if any.
+ */
+export function redirectAfterLogin(req: Request, target: string | undefined, method: string | undefined, authorizer: Authorizer, ip: string): AfterLogin {
+  const domain = req.cookieDomain!;
+  const identity = req.session.identity;
+  if (!identity) return null;
+  const level = authenticationLevel(req.session.amr);
+  const url = target ? isSafeRedirect(target, [domain.domain]) : null;
+  if (url) {
+    const path = normalisePath(url.pathname + url.search);
+    if (path !== null) {
+      const decision = authorizer.evaluate(
+        { host: url.hostname.toLowerCase(), path, method: /^[A-Z]{1,16}$/.test(method ?? '') ? method! : 'GET', ip },
+        { username: identity.username, groups: identity.groups },
+      );
+      if (decision.policy !== 'deny' && level >= requiredLevel(decision.policy)) return { redirect: url.href };
+      if (decision.policy === 'two_factor' && level < 2) return { secondFactorRequired: true };
+    }
+  }
+  return domain.defaultRedirectionUrl ? { redirect: domain.defaultRedirectionUrl.href } : null;
+}

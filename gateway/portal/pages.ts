@@ -1,0 +1,110 @@
+/** The portal's HTML pages. They work without JavaScript: plain forms posting to the same origin. */
+import type { Request, Response } from 'express';
+import { isSafeRedirect } from '../authz/redirect.ts';
+import { currentIdentity } from './api.ts';
+import { requestIp, type PortalDeps } from './deps.ts';
+import { establishSession, redirectAfterLogin } from './login.ts';
+import { destroy } from './session-middleware.ts';
+
+const MIN_ADMIN_PASSWORD = 10;
+
+function field(body: unknown, name: string): string {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The portal's own path (`/`, or `/auth/` when it shares a host with a proxied app). */
+export function portalBase(req: Request): string {
+  return `${req.baseUrl}/`;
+}
+
+function render(res: Response, deps: PortalDeps, template: string, data: Record<string, unknown>, status = 200): void {
+  res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), ...data }));
+}
+
+function loginView(req: Request, rd: string, rm: string, username = '', error = '') {
+  return { rd, rm, username, error, rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0 };
+}
+
+export function loginPage(deps: PortalDeps) {
+  return (req: Request, res: Response) => {
+    const rd = typeof req.query.rd === 'string' ? req.query.rd : '';
+    const rm = typeof req.query.rm === 'string' ? req.query.rm : '';
+    const identity = currentIdentity(req, deps);
+    if (!identity) {
+      if (deps.setup.isOpen()) {
+        return render(res, deps, 'message', { title: 'Setup required', message: 'No user exists yet. Open the one-time setup link printed in the Gatehouse log to create the administrator.' });
+      }
+      return render(res, deps, 'login', loginView(req, rd, rm));
+    }
+    const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, requestIp(req, deps));
+    if (rd && next && 'redirect' in next) return res.redirect(302, next.redirect);
+    render(res, deps, 'signed-in', {
+      username: identity.username,
+      displayName: identity.displayName,
+      continueUrl: next && 'redirect' in next ? next.redirect : '',
+      notice: next && 'secondFactorRequired' in next ? 'This site requires a second factor, which is not enrolled for your account yet.' : rd && !(next && 'redirect' in next) ? 'You are not allowed to open the page you came from.' : '',
+    });
+  };
+}
+
+export function loginForm(deps: PortalDeps) {
+  return async (req: Request, res: Response) => {
+    const username = field(req.body, 'username');
+    const password = field(req.body, 'password');
+    const rd = field(req.body, 'rd');
+    const rm = field(req.body, 'rm');
+    const ip = requestIp(req, deps);
+    const result = username && password
+      ? await deps.firstFactor.verify({ username, password, ip, method: 'portal', requestUri: rd, requestMethod: rm })
+      : { ok: false as const };
+    if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
+    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now());
+    const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
+    const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
+    res.redirect(303, to);
+  };
+}
+
+export function logoutForm() {
+  return async (req: Request, res: Response) => {
+    if (req.session?.identity) await destroy(req);
+    const domain = req.cookieDomain!;
+    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    res.redirect(303, portalBase(req));
+  };
+}
+
+export function setupPage(deps: PortalDeps) {
+  return (req: Request, res: Response) => {
+    if (!deps.setup.check(req.query.token)) {
+      return render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
+    }
+    render(res, deps, 'setup', { token: req.query.token, username: '', displayName: '', email: '', error: '' });
+  };
+}
+
+export function setupForm(deps: PortalDeps) {
+  return async (req: Request, res: Response) => {
+    const token = field(req.body, 'token');
+    if (!deps.setup.check(token)) {
+      return render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
+    }
+    const input = {
+      username: field(req.body, 'username').trim(),
+      displayName: field(req.body, 'displayName').trim(),
+      email: field(req.body, 'email').trim(),
+      password: field(req.body, 'password'),
+    };
+    const again = (error: string) => render(res, deps, 'setup', { token, ...input, error }, 400);
+    if (input.password.length < MIN_ADMIN_PASSWORD) return again(`The password must have at least ${MIN_ADMIN_PASSWORD} characters.`);
+    if (input.password !== field(req.body, 'confirm')) return again('The two passwords differ.');
+    try {
+      await deps.setup.createAdmin({ username: input.username, password: input.password, displayName: input.displayName || input.username, email: input.email || undefined });
+    } catch (error) {
+      return again((error as Error).message);
+    }
+    deps.logger.info({ user: input.username }, 'first-run setup: administrator created');
+    render(res, deps, 'message', { title: 'Administrator created', message: `The account ${input.username} is ready.`, link: { href: portalBase(req), text: 'Sign in' } });
+  };
+}

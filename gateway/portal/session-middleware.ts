@@ -1,0 +1,62 @@
+/**
+ * express-session for the portal, one cookie per configured domain: the request's host picks the
+ * domain (and so the cookie name, Domain attribute and lifetimes).
+ */
+import session from 'express-session';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
+import type { SessionStore } from '../session/store.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The cookie domain this portal request belongs to (set by the session middleware). */
+    cookieDomain?: CookieDomain;
+  }
+}
+
+export function portalSessions(domains: readonly CookieDomain[], store: SessionStore, secret: string): RequestHandler {
+  const byDomain = new Map<string, RequestHandler>();
+  for (const d of domains) {
+    byDomain.set(
+      d.domain,
+      session({
+        name: d.name,
+        secret,
+        store: store.store,
+        resave: false,
+        saveUninitialized: false,
+        rolling: false,
+        unset: 'destroy',
+        cookie: {
+          domain: d.cookieDomainAttribute,
+          path: '/',
+          httpOnly: true,
+          secure: d.secure,
+          sameSite: d.sameSite,
+          maxAge: d.expiration * 1000,
+        },
+      }),
+    );
+  }
+  return (req: Request, res: Response, next: NextFunction) => {
+    const domain = cookieDomainFor(req.hostname.toLowerCase(), domains);
+    if (!domain) {
+      res.status(400).json({ status: 'KO', message: `The host '${req.hostname}' is not under any session.cookies domain.` });
+      return;
+    }
+    req.cookieDomain = domain;
+    byDomain.get(domain.domain)!(req, res, next);
+  };
+}
+
+export function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+export function save(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+export function destroy(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+}

@@ -1,0 +1,145 @@
+/**
+ * The embedded reverse proxy: Gatehouse in front of an app without nginx/Traefik/Caddy. Every request
+ * and WebSocket upgrade gets the same access-control decision as forward auth, identity headers the
+ * client sent are removed, and the ones Gatehouse vouches for are added.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
+import { targetFromRequest } from '../authz/target.ts';
+
+/** `remote-user`, `Remote_User`, `REMOTE-GROUPS`…: any header an upstream could read as our identity. */
+export function isIdentityHeader(name: string): boolean {
+  return name.toLowerCase().replace(/_/g, '-').startsWith('remote-');
+}
+
+export function stripIdentityHeaders(req: IncomingMessage): void {
+  for (const name of Object.keys(req.headers)) if (isIdentityHeader(name)) delete req.headers[name];
+  // rawHeaders is what some upstream code inspects; keep it consistent with headers
+  for (let i = req.rawHeaders.length - 2; i >= 0; i -= 2) {
+    if (isIdentityHeader(req.rawHeaders[i]!)) req.rawHeaders.splice(i, 2);
+  }
+}
+
+/** A Cookie header without the named cookies ('' when nothing is left). */
+export function withoutCookies(header: string, names: ReadonlySet<string>): string {
+  return header
+    .split(';')
+    .filter((pair) => !names.has(pair.slice(0, pair.indexOf('=') === -1 ? undefined : pair.indexOf('=')).trim()))
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '')
+    .join('; ');
+}
+
+export interface EmbeddedProxy {
+  /** The upstream for a host, or null when the host is not proxied. */
+  upstreamFor(host: string): string | null;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+}
+
+export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps): EmbeddedProxy {
+  const sessionCookieNames = new Set(deps.cookieDomains.map((d) => d.name));
+  const handlers = new Map<string, RequestHandler>();
+  for (const [host, target] of Object.entries(upstreams)) {
+    handlers.set(
+      host.toLowerCase(),
+      createProxyMiddleware({
+        target,
+        changeOrigin: false,
+        xfwd: true,
+        ws: false, // upgrades are routed by `upgrade` below, after the decision
+        on: {
+          error: (error, _req, res) => {
+            deps.logger.warn({ err: error.message, upstream: target }, 'proxy: upstream unreachable');
+            if ('writeHead' in res && !res.headersSent) {
+              res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' });
+              res.end('502 Bad Gateway: the application behind Gatehouse did not answer.');
+            } else if ('destroy' in res) res.destroy();
+          },
+        },
+      }),
+    );
+  }
+  const handlerFor = (host: string) => handlers.get(host) ?? handlers.get('default') ?? null;
+  const hostOf = (req: IncomingMessage) => (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+
+  async function authorise(req: IncomingMessage): Promise<Verdict> {
+    stripIdentityHeaders(req);
+    const verdict = await decide(req, (trusted) => targetFromRequest(req, scheme, trusted), deps);
+    if (verdict.kind === 'allow') {
+      const id = verdict.identity;
+      const headers: Record<string, string> = {
+        'remote-user': headerValue(id?.username),
+        'remote-groups': headerValue(id?.groups.join(',')),
+        'remote-name': headerValue(id?.displayName),
+        'remote-email': headerValue(id?.emails[0]),
+      };
+      deps.onAuthorized?.(id, headers);
+      for (const [name, value] of Object.entries(headers)) if (value) req.headers[name.toLowerCase()] = value;
+      // the session cookie is a bearer credential for every app in the domain: the app never sees it
+      const cookie = req.headers.cookie;
+      if (cookie) {
+        const kept = withoutCookies(cookie, sessionCookieNames);
+        if (kept) req.headers.cookie = kept;
+        else delete req.headers.cookie;
+      }
+    }
+    return verdict;
+  }
+
+  function refuse(req: IncomingMessage, res: ServerResponse, verdict: Exclude<Verdict, { kind: 'allow' }>): void {
+    const plain = (status: number, text: string, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...extra });
+      res.end(text);
+    };
+    switch (verdict.kind) {
+      case 'forbidden':
+        return plain(403, '403 Forbidden: your account is not allowed here.');
+      case 'bad-credentials':
+        return plain(401, '401 Unauthorized', { 'WWW-Authenticate': 'Basic realm="Authorization Required"' });
+      case 'bad-request':
+        return plain(400, '400 Bad Request');
+      case 'login': {
+        if (verdict.basic || !wantsRedirect(req)) return plain(401, '401 Unauthorized');
+        const location = portalRedirect(verdict.domain.portalUrl, verdict.target);
+        const safe = ['GET', 'HEAD', 'OPTIONS'].includes(verdict.target.method);
+        res.writeHead(safe ? 302 : 303, { Location: location, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(`<a href="${escapeHtml(location)}">Sign in</a>`);
+      }
+    }
+  }
+
+  return {
+    upstreamFor(host) {
+      return upstreams[host] ?? upstreams.default ?? null;
+    },
+    handle(req, res) {
+      const handler = handlerFor(hostOf(req));
+      if (!handler) return void res.writeHead(404).end();
+      authorise(req)
+        .then((verdict) => (verdict.kind === 'allow' ? handler(req, res) : refuse(req, res, verdict)))
+        .catch((error: Error) => {
+          // deny: whatever failed, the request does not reach the app
+          deps.logger.error({ err: error.message }, 'proxy: error while deciding; denied');
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 Internal Server Error');
+          else res.destroy();
+        });
+    },
+    upgrade(req, socket, head) {
+      const handler = handlerFor(hostOf(req));
+      if (!handler) return void socket.destroy();
+      authorise(req)
+        .then((verdict) => {
+          if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
+          const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';
+          socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        })
+        .catch((error: Error) => {
+          deps.logger.error({ err: error.message }, 'proxy: error while deciding a WebSocket upgrade; denied');
+          socket.destroy();
+        });
+    },
+  };
+}

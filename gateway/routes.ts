@@ -1,0 +1,141 @@
+/**
+ * Every endpoint of the gateway and the guards in front of it, in one table. Auditing "what is
+ * public?" is reading this file: nothing registers a route anywhere else.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
+import type { CookieDomain } from './session/cookie-domains.ts';
+import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
+import { firstFactorHandler, healthHandler, logoutHandler, stateHandler, userInfoHandler } from './portal/api.ts';
+import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
+import type { PortalDeps } from './portal/deps.ts';
+import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
+import { portalSessions } from './portal/session-middleware.ts';
+
+export interface RouteDeps {
+  authz: AuthzDeps;
+  portal: PortalDeps;
+  cookieDomains: readonly CookieDomain[];
+  sessionSecret: string;
+  proxy: EmbeddedProxy | null;
+}
+
+export interface Routes {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+}
+
+type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
+
+/** Wrap an async express handler so a rejection reaches the error handler (which hides its text). */
+function safe(handler: (req: Request, res: Response) => unknown) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve(handler(req, res)).catch(next);
+  };
+}
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.set({
+    'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin',
+    'X-Frame-Options': 'DENY',
+    'Cache-Control': 'no-store',
+  });
+  next();
+}
+
+function portalRouter(deps: RouteDeps): express.Router {
+  const p = deps.portal;
+  const json = express.json({ limit: '16kb', type: 'application/json' });
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  const sessions = portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret);
+  const r = express.Router({ strict: false });
+
+  // public, no session
+  r.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+
+  // everything below reads the session of the request's cookie domain
+  r.use(sessions);
+  r.get('/', safe(loginPage(p)));
+  r.post('/login', form, requireFormSameOrigin, safe(loginForm(p)));
+  r.post('/logout', form, requireFormSameOrigin, safe(logoutForm()));
+  r.get('/setup', safe(setupPage(p)));
+  r.post('/setup', form, requireFormSameOrigin, safe(setupForm(p)));
+
+  r.post('/api/firstfactor', requireJsonSameOrigin, json, safe(firstFactorHandler(p)));
+  r.post('/api/logout', requireJsonSameOrigin, json, safe(logoutHandler()));
+  r.get('/api/state', safe(stateHandler(p)));
+  r.get('/api/user/info', safe(userInfoHandler(p)));
+  return r;
+}
+
+export function buildRoutes(deps: RouteDeps): Routes {
+  /** Plain node handlers, no express or session middleware: the forward-auth hot path. Any host. */
+  const fast = new Map<string, NodeHandler>([
+    ['/api/authz/auth-request', createAuthzHandler('auth-request', deps.authz)],
+    ['/api/authz/forward-auth', createAuthzHandler('forward-auth', deps.authz)],
+    ['/api/verify', createAuthzHandler('legacy', deps.authz)],
+    ['/api/health', healthHandler(deps.portal)],
+  ]);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
+  app.set('query parser', 'simple');
+  app.use(securityHeaders);
+  const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
+  for (const path of portalPaths) {
+    if (path === '') app.use(portalRouter(deps));
+    else {
+      app.get(path, (req, res) => res.redirect(301, `${path}/${req.url.slice(path.length)}`));
+      app.use(path, portalRouter(deps));
+    }
+  }
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ status: 'KO', message: 'Not found.' });
+  });
+  app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    // body-parser's client errors keep their status; anything else is ours and its text stays in the log
+    if (error.status && error.status >= 400 && error.status < 500) {
+      res.status(error.status).json({ status: 'KO', message: error.type === 'entity.too.large' ? 'Request body too large.' : 'Malformed request.' });
+      return;
+    }
+    deps.portal.logger.error({ err: error }, 'portal: unexpected error');
+    if (!res.headersSent) res.status(500).json({ status: 'KO', message: 'Internal error.' });
+  });
+
+  // a host with an upstream goes to the app, except the portal's own paths on the portal's host
+  const portalHosts = new Map(deps.cookieDomains.map((d) => [d.portalUrl.hostname, d.portalUrl.pathname]));
+  const isPortal = (host: string, path: string) => {
+    const base = portalHosts.get(host);
+    return base !== undefined && (path === base.replace(/\/$/, '') || path.startsWith(base.endsWith('/') ? base : `${base}/`));
+  };
+  const hostOf = (req: IncomingMessage) => (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const pathOf = (req: IncomingMessage) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    return q === -1 ? url : url.slice(0, q);
+  };
+
+  return {
+    request(req, res) {
+      const path = pathOf(req);
+      const handler = fast.get(path);
+      if (handler) return handler(req, res);
+      const host = hostOf(req);
+      if (deps.proxy?.upstreamFor(host) && !isPortal(host, path)) return deps.proxy.handle(req, res);
+      app(req, res);
+    },
+    upgrade(req, socket, head) {
+      const host = hostOf(req);
+      if (deps.proxy?.upstreamFor(host) && !isPortal(host, pathOf(req))) return deps.proxy.upgrade(req, socket, head);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    },
+  };
+}
