@@ -22,6 +22,8 @@ import { Regulator } from './regulation/regulator.ts';
 import { buildRoutes } from './routes.ts';
 import { resolveCookieDomains } from './session/cookie-domains.ts';
 import { openSessionStore } from './session/store.ts';
+import { cookieSigningKey } from './session/signed-cookie.ts';
+import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
 import { FileUserProvider } from './users/file-provider.ts';
 
@@ -71,7 +73,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
     const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
     if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
-    const sessions = await openSessionStore(config.session.redis, sessionSecret, logger);
+    const sessions = await openSessionStore(config.session.redis, sessionSecret, logger, now);
     cleanups.push(() => sessions.close());
 
     const regulator = new Regulator({ options: config.regulation, storage, logger, now });
@@ -82,7 +84,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
     const setup = createFirstRunSetup(users);
 
-    const authzDeps = { cookieDomains, sessions, sessionSecret, authorizer, users, firstFactor, isTrustedProxy, logger, now };
+    const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
+    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now };
     const scheme = config.server.tls ? 'https' : 'http';
     const proxy = Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps) : null;
     const routes = buildRoutes({

@@ -10,7 +10,7 @@ import type { FirstFactor } from '../authn/first-factor.ts';
 import { clientIp } from '../net/client-ip.ts';
 import { normaliseIp } from '../net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
-import { readSession } from '../session/reader.ts';
+import type { SessionReader } from '../session/reader.ts';
 import type { SessionStore } from '../session/store.ts';
 import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
 import type { UserProvider } from '../users/provider.ts';
@@ -21,7 +21,7 @@ import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } f
 export interface AuthzDeps {
   cookieDomains: readonly CookieDomain[];
   sessions: SessionStore;
-  sessionSecret: string;
+  sessionReader: SessionReader;
   authorizer: Authorizer;
   users: UserProvider;
   firstFactor: FirstFactor;
@@ -42,8 +42,11 @@ export type Verdict =
 const BASIC_CHALLENGE = 'Basic realm="Authorization Required"';
 
 /** Header values travel as UTF-8 bytes (Node writes latin1 strings byte for byte); line breaks never pass. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 export function headerValue(value: string | undefined): string {
   if (!value) return '';
+  if (PRINTABLE_ASCII.test(value)) return value;
   return Buffer.from(value.replace(/[\r\n\0]/g, ' '), 'utf8').toString('latin1');
 }
 
@@ -94,12 +97,7 @@ export async function decide(req: IncomingMessage, locate: (trustedPeer: boolean
     identity = result.user;
     level = 1; // Basic credentials only ever prove one factor
   } else {
-    const session = await readSession(req.headers.cookie, domain, {
-      sessions: deps.sessions,
-      secret: deps.sessionSecret,
-      logger: deps.logger,
-      now: deps.now,
-    });
+    const session = await deps.sessionReader.read(req.headers.cookie, domain);
     if (session) {
       // groups, name and e-mail come from the backend now; a removed or disabled user has no session
       const current = deps.users.getDetails(session.data.identity!.username);
@@ -141,6 +139,8 @@ export function portalRedirect(portal: URL, target: AuthzTarget): string {
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void {
   headers['Cache-Control'] = 'no-store';
   if (body) headers['Content-Type'] = 'text/html; charset=utf-8';
+  // a known length lets headers and body leave in one write instead of a chunked stream
+  headers['Content-Length'] = String(Buffer.byteLength(body));
   res.writeHead(status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -34,10 +34,18 @@ export function makeAddressMatcher(cidrs: readonly string[]): (ip: string) => bo
     const parsed = parseCidr(cidr);
     if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
   }
+  // the same few proxy addresses ask on every request: remember their answers (bounded)
+  const known = new Map<string, boolean>();
   return (ip: string) => {
-    const plain = normaliseIp(ip);
-    const family = isIP(plain);
-    return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+    let answer = known.get(ip);
+    if (answer === undefined) {
+      const plain = normaliseIp(ip);
+      const family = isIP(plain);
+      answer = family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+      if (known.size >= 1024) known.clear();
+      known.set(ip, answer);
+    }
+    return answer;
   };
 }
 

@@ -2,7 +2,7 @@
  * Sessions are stored encrypted and authenticated (AES-256-GCM, key derived from session.secret), so
  * whoever can read or write the session store can neither read who is logged in nor forge a session.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 
 export interface SessionCodec {
   stringify(value: unknown): string;
@@ -12,7 +12,7 @@ export interface SessionCodec {
 const VERSION = 'g1.';
 
 export function createSessionCodec(secret: string): SessionCodec {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'gatehouse-session', 'session-store-encryption:v1', 32));
+  const key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'gatehouse-session', 'session-store-encryption:v1', 32)));
   return {
     stringify(value) {
       const iv = randomBytes(12);

@@ -3,6 +3,7 @@
  * what makes a session current (its cookie domain, expiry and inactivity), and activity is written
  * back at most once per ACTIVITY_REFRESH_MS.
  */
+import type { KeyObject } from 'node:crypto';
 import type { SessionData } from 'express-session';
 import type { Logger } from 'pino';
 import type { CookieDomain } from './cookie-domains.ts';
@@ -10,42 +11,81 @@ import { readCookie, unsignSessionId } from './signed-cookie.ts';
 import type { SessionStore } from './store.ts';
 
 export const ACTIVITY_REFRESH_MS = 5_000;
+const VERIFIED_COOKIES_MAX = 20_000;
 
 export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';
 
 /** Why a stored session may not be used now ('current' when it may). */
+// parsing the stored date string on every forward-auth request shows in profiles; a session read from
+// the cache is the same object each time, so its parsed expiry is kept beside it
+const parsedExpiry = new WeakMap<object, number>();
+
+function expiresAt(data: Partial<SessionData>): number {
+  const cookie = data.cookie;
+  if (!cookie?.expires) return NaN;
+  let value = parsedExpiry.get(cookie);
+  if (value === undefined) {
+    value = new Date(cookie.expires).getTime();
+    parsedExpiry.set(cookie, value);
+  }
+  return value;
+}
+
 export function sessionState(data: Partial<SessionData>, domain: CookieDomain, now: number): SessionState {
   if (data.cookieDomain !== domain.domain) return 'foreign';
-  const expires = data.cookie?.expires ? new Date(data.cookie.expires).getTime() : NaN;
+  const expires = expiresAt(data);
   if (!(expires > now)) return 'expired';
   if (!data.keepMeLoggedIn && domain.inactivity > 0 && !(now - (data.lastActivity ?? 0) <= domain.inactivity * 1000)) return 'inactive';
   return 'current';
 }
 
-export interface ReadSessionDeps {
+export interface SessionReaderDeps {
   sessions: SessionStore;
-  secret: string;
+  /** The cookie signing key (see cookieSigningKey). */
+  key: KeyObject;
   logger: Logger;
   now: () => number;
 }
 
-/** The current session named by the request's cookie for `domain`, or null. Store errors propagate (deny). */
-export async function readSession(cookieHeader: string | undefined, domain: CookieDomain, deps: ReadSessionDeps): Promise<{ sid: string; data: SessionData } | null> {
-  const raw = readCookie(cookieHeader, domain.name);
-  if (raw === null) return null;
-  const sid = unsignSessionId(raw, deps.secret);
-  if (sid === null) return null;
-  const data = await deps.sessions.get(sid);
-  if (!data || !data.identity) return null;
-  const now = deps.now();
-  const state = sessionState(data, domain, now);
-  if (state !== 'current') {
-    if (state !== 'foreign') deps.sessions.destroy(sid).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not destroy an expired session'));
-    return null;
-  }
-  if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
-    data.lastActivity = now;
-    deps.sessions.set(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
-  }
-  return { sid, data };
+export interface SessionReader {
+  /** The current session named by the request's cookie for `domain`, or null. Store errors propagate (deny). */
+  read(cookieHeader: string | undefined, domain: CookieDomain): Promise<{ sid: string; data: SessionData } | null>;
+}
+
+export function createSessionReader(deps: SessionReaderDeps): SessionReader {
+  // cookie values whose signature was already checked, so a repeat costs a lookup, not an HMAC;
+  // only values that verified are ever stored, so a hit is as good as the check
+  const verified = new Map<string, string>();
+  const sessionIdOf = (raw: string): string | null => {
+    const known = verified.get(raw);
+    if (known !== undefined) return known;
+    const sid = unsignSessionId(raw, deps.key);
+    if (sid !== null) {
+      if (verified.size >= VERIFIED_COOKIES_MAX) verified.clear();
+      verified.set(raw, sid);
+    }
+    return sid;
+  };
+
+  return {
+    async read(cookieHeader, domain) {
+      const raw = readCookie(cookieHeader, domain.name);
+      if (raw === null) return null;
+      const sid = sessionIdOf(raw);
+      if (sid === null) return null;
+      const data = await deps.sessions.get(sid);
+      if (!data || !data.identity) return null;
+      const now = deps.now();
+      const state = sessionState(data, domain, now);
+      if (state !== 'current') {
+        if (state !== 'foreign') deps.sessions.destroy(sid).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not destroy an expired session'));
+        return null;
+      }
+      if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
+        data.lastActivity = now;
+        deps.sessions.set(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
+      }
+      return { sid, data };
+    },
+  };
 }

@@ -2,20 +2,29 @@
  * express-session's cookie value: `s:<sid>.<base64 HMAC-SHA256(secret, sid) without padding>`.
  * The forward-auth hot path reads it without running express-session, so the check lives here too.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
-export function signSessionId(sid: string, secret: string): string {
-  return `s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`;
+/** The signing key, imported once: importing a raw secret on every request costs more than the HMAC. */
+export function cookieSigningKey(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, 'utf8'));
+}
+
+function signature(sid: string, key: KeyObject | string): string {
+  return createHmac('sha256', key).update(sid).digest('base64').replace(/=+$/, '');
+}
+
+export function signSessionId(sid: string, key: KeyObject | string): string {
+  return `s:${sid}.${signature(sid, key)}`;
 }
 
 /** The session id if the signature is valid, else null. */
-export function unsignSessionId(value: string, secret: string): string | null {
+export function unsignSessionId(value: string, key: KeyObject | string): string | null {
   if (!value.startsWith('s:')) return null;
   const dot = value.lastIndexOf('.');
   if (dot < 3) return null;
   const sid = value.slice(2, dot);
   const given = Buffer.from(value.slice(dot + 1));
-  const expected = Buffer.from(createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, ''));
+  const expected = Buffer.from(signature(sid, key));
   return given.length === expected.length && timingSafeEqual(given, expected) ? sid : null;
 }
 

@@ -1,4 +1,10 @@
-/** The session store: in memory by default, Redis (standalone or Sentinel) when `session.redis` is set. */
+/**
+ * The session store: in memory by default, Redis (standalone or Sentinel) when `session.redis` is set.
+ *
+ * Reads for forward auth go through a short-lived in-process cache. Every write or destroy, from this
+ * process or express-session, evicts the entry here and, with Redis, is announced on a pub/sub channel
+ * so every other instance evicts it too; the cache's TTL bounds staleness if a message is ever lost.
+ */
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -19,6 +25,10 @@ export interface SessionStore {
 }
 
 export const SESSION_KEY_PREFIX = 'gatehouse-session:';
+export const INVALIDATION_CHANNEL = 'gatehouse-session-invalidate';
+/** How long a read may be served from memory. Writes anywhere evict at once; this bounds a lost message. */
+export const CACHE_TTL_MS = 2_000;
+const CACHE_MAX_ENTRIES = 50_000;
 
 export function redisOptions(cfg: RedisConfig): RedisOptions {
   const common: RedisOptions = {
@@ -49,7 +59,6 @@ export function redisOptions(cfg: RedisConfig): RedisOptions {
       sentinels: [{ host: cfg.host, port: cfg.port || 26379 }, ...ha.nodes.map((n) => ({ host: n.host, port: n.port }))],
       sentinelUsername: ha.sentinel_username,
       sentinelPassword: ha.sentinel_password,
-      preferredSlaves: undefined,
     };
   }
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
@@ -59,11 +68,74 @@ function promisify<T>(fn: (cb: (err: unknown, value?: T) => void) => void): Prom
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-function wrap(store: session.Store, kind: 'memory' | 'redis', ping: () => Promise<boolean>, close: () => Promise<void>): SessionStore {
+/** Recently read sessions, evicted by writes and by age. */
+class SessionCache {
+  readonly #entries = new Map<string, { data: session.SessionData | null; until: number }>();
+  readonly #now: () => number;
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+  get(sid: string): session.SessionData | null | undefined {
+    const hit = this.#entries.get(sid);
+    if (!hit) return undefined;
+    if (hit.until <= this.#now()) {
+      this.#entries.delete(sid);
+      return undefined;
+    }
+    return hit.data;
+  }
+  put(sid: string, data: session.SessionData | null): void {
+    if (this.#entries.size >= CACHE_MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(sid, { data, until: this.#now() + CACHE_TTL_MS });
+  }
+  evict(sid: string): void {
+    this.#entries.delete(sid);
+  }
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/**
+ * Route every write of `store` (ours and express-session's) through `onWrite` first, so no reader
+ * anywhere keeps serving the old value.
+ */
+function announceWrites(store: session.Store, onWrite: (sid: string) => void): void {
+  const set = store.set.bind(store);
+  const destroy = store.destroy.bind(store);
+  store.set = (sid, data, cb) => {
+    onWrite(sid);
+    set(sid, data, (err?: unknown) => {
+      onWrite(sid); // a read that raced the write may have cached the old value
+      cb?.(err);
+    });
+  };
+  store.destroy = (sid, cb) => {
+    onWrite(sid);
+    destroy(sid, (err?: unknown) => {
+      onWrite(sid);
+      cb?.(err);
+    });
+  };
+}
+
+function wrap(
+  store: session.Store,
+  kind: 'memory' | 'redis',
+  cache: SessionCache,
+  ping: () => Promise<boolean>,
+  close: () => Promise<void>,
+): SessionStore {
   return {
     store,
     kind,
-    get: async (sid) => (await promisify<session.SessionData | null>((cb) => store.get(sid, cb))) ?? null,
+    async get(sid) {
+      const cached = cache.get(sid);
+      if (cached !== undefined) return cached;
+      const data = (await promisify<session.SessionData | null>((cb) => store.get(sid, cb))) ?? null;
+      cache.put(sid, data);
+      return data;
+    },
     set: async (sid, data) => {
       await promisify((cb) => store.set(sid, data, cb));
     },
@@ -75,28 +147,39 @@ function wrap(store: session.Store, kind: 'memory' | 'redis', ping: () => Promis
   };
 }
 
-export async function openSessionStore(cfg: RedisConfig | undefined, secret: string, logger: Logger): Promise<SessionStore> {
+export async function openSessionStore(cfg: RedisConfig | undefined, secret: string, logger: Logger, now: () => number = Date.now): Promise<SessionStore> {
+  const cache = new SessionCache(now);
   if (!cfg) {
     const store = new session.MemoryStore();
-    return wrap(store, 'memory', async () => true, async () => {});
+    announceWrites(store, (sid) => cache.evict(sid));
+    return wrap(store, 'memory', cache, async () => true, async () => {});
   }
-  const client = new Redis(redisOptions(cfg));
-  client.on('error', (error: Error) => logger.error({ err: error.message }, 'session store: redis error'));
+  const options = redisOptions(cfg);
+  const client = new Redis(options);
+  // a connection in subscriber mode can do nothing else, hence a second one
+  const subscriber = new Redis({ ...options, enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined });
+  for (const c of [client, subscriber]) c.on('error', (error: Error) => logger.error({ err: error.message }, 'session store: redis error'));
   try {
-    await client.connect();
+    await Promise.all([client.connect(), subscriber.connect()]);
+    await subscriber.subscribe(INVALIDATION_CHANNEL);
   } catch (error) {
     client.disconnect();
+    subscriber.disconnect();
     throw new Error(`session.redis: cannot connect to Redis at ${cfg.host}:${cfg.port} (${(error as Error).message})`);
   }
-  const store = new RedisStore({
-    client,
-    prefix: SESSION_KEY_PREFIX,
-    serializer: createSessionCodec(secret),
-    disableTouch: true,
+  subscriber.on('message', (_channel: string, sid: string) => cache.evict(sid));
+  // after a reconnect messages may have been missed: start from an empty cache
+  subscriber.on('ready', () => cache.clear());
+
+  const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: createSessionCodec(secret), disableTouch: true });
+  announceWrites(store, (sid) => {
+    cache.evict(sid);
+    client.publish(INVALIDATION_CHANNEL, sid).catch((error: Error) => logger.warn({ err: error.message }, 'session store: could not announce a session change'));
   });
   return wrap(
     store,
     'redis',
+    cache,
     async () => {
       try {
         return (await client.ping()) === 'PONG';
@@ -105,7 +188,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
       }
     },
     async () => {
-      await client.quit().catch(() => client.disconnect());
+      await Promise.all([client.quit().catch(() => client.disconnect()), subscriber.quit().catch(() => subscriber.disconnect())]);
     },
   );
 }
