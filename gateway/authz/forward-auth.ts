@@ -10,7 +10,7 @@ import type { FirstFactor } from '../authn/first-factor.ts';
 import { clientIp } from '../net/client-ip.ts';
 import { normaliseIp } from '../net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
-import type { SessionReader } from '../session/reader.ts';
+import type { ReadSession, SessionReader } from '../session/reader.ts';
 import type { SessionStore } from '../session/store.ts';
 import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
 import type { UserProvider } from '../users/provider.ts';
@@ -59,11 +59,41 @@ function parseBasic(header: string): { username: string; password: string } | nu
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+interface Question {
+  target: AuthzTarget;
+  domain: CookieDomain;
+  ip: string;
+  basic: boolean;
+}
+
+/** The rules' answer for an identity at a level (0 anonymous, 1 one factor, 2 two factors). */
+function judge(q: Question, identity: SessionIdentity | null, level: number, deps: AuthzDeps): Verdict {
+  const decision = deps.authorizer.evaluate(
+    { host: q.target.host, path: q.target.path, method: q.target.method, ip: q.ip },
+    identity ? { username: identity.username, groups: identity.groups } : null,
+  );
+  if (decision.policy === 'bypass') return { kind: 'allow', identity };
+  if (decision.policy === 'deny') {
+    // an anonymous user on a rule that names subjects may be one of them: log in first
+    return identity || !decision.hasSubjects ? { kind: 'forbidden' } : { kind: 'login', target: q.target, domain: q.domain, basic: q.basic };
+  }
+  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity };
+  return { kind: 'login', target: q.target, domain: q.domain, basic: q.basic };
+}
+
+function judgeSession(q: Question, session: ReadSession | null, deps: AuthzDeps): Verdict {
+  if (!session) return judge(q, null, 0, deps);
+  // groups, name and e-mail come from the backend now; a removed or disabled user has no session
+  const current = deps.users.getDetails(session.data.identity!.username);
+  return current ? judge(q, current, authenticationLevel(session.data.amr), deps) : judge(q, null, 0, deps);
+}
+
 /**
  * Who is asking for what, and may they. `locate` names the target (from forwarding headers, or the
- * request itself for the embedded proxy); it throws BadAuthzRequest when it can't.
+ * request itself for the embedded proxy); it throws BadAuthzRequest when it can't. The answer is
+ * immediate when the session is in memory (the common case) and a promise otherwise.
  */
-export async function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => AuthzTarget, deps: AuthzDeps): Promise<Verdict> {
+export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => AuthzTarget, deps: AuthzDeps): Verdict | Promise<Verdict> {
   const peer = normaliseIp(req.socket.remoteAddress ?? '');
   const trusted = deps.isTrustedProxy(peer);
   let target: AuthzTarget;
@@ -78,47 +108,19 @@ export async function decide(req: IncomingMessage, locate: (trustedPeer: boolean
   if (!domain) return { kind: 'bad-request', reason: `host '${target.host}' is not under any session.cookies domain` };
   const ip = clientIp(peer, req.headers['x-forwarded-for'], deps.isTrustedProxy);
 
-  let identity: SessionIdentity | null = null;
-  let level = 0;
-  let basic = false;
   const authorization = req.headers['proxy-authorization'] ?? req.headers.authorization;
   const credentials = authorization ? parseBasic(authorization) : undefined;
   if (credentials === null) return { kind: 'bad-credentials' };
   if (credentials) {
-    basic = true;
-    const result = await deps.firstFactor.verify({
-      ...credentials,
-      ip,
-      method: 'basic',
-      requestUri: target.url.href,
-      requestMethod: target.method,
-    });
-    if (!result.ok) return { kind: 'bad-credentials' };
-    identity = result.user;
-    level = 1; // Basic credentials only ever prove one factor
-  } else {
-    const session = await deps.sessionReader.read(req.headers.cookie, domain);
-    if (session) {
-      // groups, name and e-mail come from the backend now; a removed or disabled user has no session
-      const current = deps.users.getDetails(session.data.identity!.username);
-      if (current) {
-        identity = current;
-        level = authenticationLevel(session.data.amr);
-      }
-    }
+    const q: Question = { target, domain, ip, basic: true };
+    return deps.firstFactor
+      .verify({ ...credentials, ip, method: 'basic', requestUri: target.url.href, requestMethod: target.method })
+      // Basic credentials only ever prove one factor
+      .then((result): Verdict => (result.ok ? judge(q, result.user, 1, deps) : { kind: 'bad-credentials' }));
   }
-
-  const decision = deps.authorizer.evaluate(
-    { host: target.host, path: target.path, method: target.method, ip },
-    identity ? { username: identity.username, groups: identity.groups } : null,
-  );
-  if (decision.policy === 'bypass') return { kind: 'allow', identity };
-  if (decision.policy === 'deny') {
-    // an anonymous user on a rule that names subjects may be one of them: log in first
-    return identity || !decision.hasSubjects ? { kind: 'forbidden' } : { kind: 'login', target, domain, basic };
-  }
-  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity };
-  return { kind: 'login', target, domain, basic };
+  const q: Question = { target, domain, ip, basic: false };
+  const session = deps.sessionReader.read(req.headers.cookie, domain);
+  return session instanceof Promise ? session.then((s) => judgeSession(q, s, deps)) : judgeSession(q, session, deps);
 }
 
 export function wantsRedirect(req: IncomingMessage): boolean {
@@ -190,17 +192,25 @@ function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect
 /** The request handler for one dialect. The only place an authz error is turned into an answer. */
 export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const allowedMethods = dialect === 'legacy' ? null : new Set(['GET', 'HEAD']);
+  const fail = (res: ServerResponse, error: Error) => {
+    // deny: the store or a backend failed; this question gets no answer but "no"
+    deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
+    if (!res.headersSent) send(res, 500, {}, '500 Internal Server Error');
+    else res.destroy();
+  };
   return (req, res) => {
     if (allowedMethods && !allowedMethods.has(req.method ?? '')) {
       return send(res, 405, { Allow: 'GET, HEAD' });
     }
-    decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps)
-      .then((verdict) => answer(req, res, dialect, verdict, deps))
-      .catch((error: Error) => {
-        // deny: the store or a backend failed; this question gets no answer but "no"
-        deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
-        if (!res.headersSent) send(res, 500, {}, '500 Internal Server Error');
-        else res.destroy();
-      });
+    try {
+      const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps);
+      if (verdict instanceof Promise) {
+        verdict.then((v) => answer(req, res, dialect, v, deps)).catch((error: Error) => fail(res, error));
+      } else {
+        answer(req, res, dialect, verdict, deps);
+      }
+    } catch (error) {
+      fail(res, error as Error);
+    }
   };
 }

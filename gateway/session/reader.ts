@@ -47,9 +47,17 @@ export interface SessionReaderDeps {
   now: () => number;
 }
 
+export interface ReadSession {
+  sid: string;
+  data: SessionData;
+}
+
 export interface SessionReader {
-  /** The current session named by the request's cookie for `domain`, or null. Store errors propagate (deny). */
-  read(cookieHeader: string | undefined, domain: CookieDomain): Promise<{ sid: string; data: SessionData } | null>;
+  /**
+   * The current session named by the request's cookie for `domain`, or null: at once when the session
+   * is in memory, else a promise. Store errors propagate (and become a deny).
+   */
+  read(cookieHeader: string | undefined, domain: CookieDomain): ReadSession | null | Promise<ReadSession | null>;
 }
 
 export function createSessionReader(deps: SessionReaderDeps): SessionReader {
@@ -67,25 +75,30 @@ export function createSessionReader(deps: SessionReaderDeps): SessionReader {
     return sid;
   };
 
+  const current = (sid: string, data: SessionData | null, domain: CookieDomain): ReadSession | null => {
+    if (!data || !data.identity) return null;
+    const now = deps.now();
+    const state = sessionState(data, domain, now);
+    if (state !== 'current') {
+      if (state !== 'foreign') deps.sessions.destroy(sid).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not destroy an expired session'));
+      return null;
+    }
+    if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
+      data.lastActivity = now;
+      deps.sessions.set(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
+    }
+    return { sid, data };
+  };
+
   return {
-    async read(cookieHeader, domain) {
+    read(cookieHeader, domain) {
       const raw = readCookie(cookieHeader, domain.name);
       if (raw === null) return null;
       const sid = sessionIdOf(raw);
       if (sid === null) return null;
-      const data = await deps.sessions.get(sid);
-      if (!data || !data.identity) return null;
-      const now = deps.now();
-      const state = sessionState(data, domain, now);
-      if (state !== 'current') {
-        if (state !== 'foreign') deps.sessions.destroy(sid).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not destroy an expired session'));
-        return null;
-      }
-      if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
-        data.lastActivity = now;
-        deps.sessions.set(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
-      }
-      return { sid, data };
+      const cached = deps.sessions.peek(sid);
+      if (cached !== undefined) return current(sid, cached, domain);
+      return deps.sessions.get(sid).then((data) => current(sid, data, domain));
     },
   };
 }

@@ -17,6 +17,8 @@ export interface SessionStore {
   kind: 'memory' | 'redis';
   /** Read a session by id: the hot path's only store call. Rejects when the store is unreachable. */
   get(sid: string): Promise<session.SessionData | null>;
+  /** The session if it is in the in-memory cache (null: known not to exist), else undefined. */
+  peek(sid: string): session.SessionData | null | undefined;
   set(sid: string, data: session.SessionData): Promise<void>;
   destroy(sid: string): Promise<void>;
   /** True when the store answers now (used by /api/health). */
@@ -129,6 +131,7 @@ function wrap(
   return {
     store,
     kind,
+    peek: (sid) => cache.get(sid),
     async get(sid) {
       const cached = cache.get(sid);
       if (cached !== undefined) return cached;
