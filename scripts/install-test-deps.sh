@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real on a Debian machine: Redis, PostgreSQL, nginx, Caddy,
+# fail2ban-regex (the shipped filter is checked with it),
 # OpenSSL (test certificates) and wrk (the benchmark). Safe to run again; needs root (or sudo).
 set -euo pipefail
 SUDO=""
@@ -13,6 +14,7 @@ declare -A PACKAGE_FOR=(
   [psql]=postgresql
   [pg_ctlcluster]=postgresql
   [wrk]=wrk
+  [fail2ban-regex]=fail2ban
 )
 missing=()
 for cmd in "${!PACKAGE_FOR[@]}"; do
