@@ -124,7 +124,8 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
       case 'hash-password':
         return await runHashPassword(args, io);
       case 'users': {
-        if (args.length === 0 || args[0] === '--help' || args[0] === '-h') return await runUsers(args, io, { path: '', argon2: {} as never });
+        // help never loads a configuration: with none given that would create ./data and its secrets
+        if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });
         const { files, rest } = takeConfigFiles(args, env);
         const { config } = await load(files, env, files.length === 0);
         const file = config.authentication_backend.file!;
@@ -132,6 +133,7 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
       }
       case 'access-control': {
         const [sub, ...rest] = args;
+        if (sub === '--help' || sub === '-h') return await runAccessControlCheck(['--help'], io, { default_policy: 'deny', networks: [], rules: [] });
         if (sub !== 'check') throw new UsageError("the only access-control command is 'check' (gatehouse access-control check --help)");
         if (wantsHelp(rest)) return await runAccessControlCheck(rest, io, { default_policy: 'deny', networks: [], rules: [] });
         const { files, rest: checkArgs } = takeConfigFiles(rest, env);

@@ -4,7 +4,7 @@
  * Every problem is collected and reported at once as `config: <path>: <message>`.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { gatewayConfigSchema, gatewayJsonSchema, SECRET_KEY_SUFFIXES, type GatewayConfig } from './schema.ts';
@@ -59,11 +59,13 @@ function readYamlFile(file: string, problems: string[]): Plain {
     problems.push(`config: ${file}: cannot read the file (${code ?? 'error'}); check the path given to --config`);
     return {};
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      const where = err.linePos?.[0] ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}: ` : '';
-      problems.push(`config: ${file}: ${where}${err.message.split('\n')[0]}`);
+      const at = lineCounter.linePos(err.pos[0]);
+      problems.push(`config: ${file}: line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`);
     }
     return {};
   }
@@ -84,7 +86,8 @@ interface EnvLeaf {
 
 function leafKind(node: Plain): LeafKind | null {
   const variants = Array.isArray(node.anyOf) ? (node.anyOf as Plain[]) : [node];
-  const types = new Set(variants.map((v) => v.type as string | undefined));
+  // a duration is `type: ["string", "number"]`: a list of types, not one
+  const types = new Set(variants.flatMap((v) => (Array.isArray(v.type) ? (v.type as string[]) : [v.type as string | undefined])));
   if (types.has('object')) return null;
   if (types.has('array')) {
     const items = variants.find((v) => v.type === 'array')?.items as Plain | undefined;
@@ -142,6 +145,9 @@ function setPath(target: Plain, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
+/** Keys whose names end like a secret but hold a file path (Authelia excludes the same one). */
+const NOT_SECRETS = new Set(['server.tls.key']);
+
 /** Prefixes that belong to other parts of Gatehouse and are not gateway keys. */
 const FOREIGN_ENV = [/^GATEHOUSE_MONITOR_/, /^GATEHOUSE_DATA$/, /^GATEHOUSE_CONFIG$/];
 
@@ -159,7 +165,7 @@ function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, prefix: string, pr
     if (name.endsWith('_FILE')) {
       const secretLeaf = leaves.get(name.slice(0, -'_FILE'.length));
       const lastKey = secretLeaf?.path.at(-1) ?? '';
-      if (secretLeaf && SECRET_KEY_SUFFIXES.some((suffix) => lastKey.endsWith(suffix))) {
+      if (secretLeaf && !NOT_SECRETS.has(secretLeaf.path.join('.')) && SECRET_KEY_SUFFIXES.some((suffix) => lastKey.endsWith(suffix))) {
         if (env[name.slice(0, -'_FILE'.length)] !== undefined) {
           problems.push(`config: ${secretLeaf.path.join('.')}: set both by ${name.slice(0, -5)} and ${name}; use one`);
           continue;
@@ -169,6 +175,12 @@ function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, prefix: string, pr
         } catch (error) {
           problems.push(`config: ${secretLeaf.path.join('.')}: cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         }
+        continue;
+      }
+      if (secretLeaf) {
+        warnings.push(
+          `environment variable ${name} was ignored: ${secretLeaf.path.join('.')} is not a secret, so it is not read from a file; set ${name.slice(0, -5)} instead`,
+        );
         continue;
       }
     }
@@ -222,11 +234,57 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return node;
 }
 
+function pathWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+}
+
+/** Drop the value at `path`; a bad list element drops its whole list, so later indexes keep their meaning. */
+function removeAt(target: Plain, path: readonly PropertyKey[]): readonly PropertyKey[] {
+  const parentPath = path.slice(0, -1);
+  const parent = valueAt(target, parentPath);
+  if (Array.isArray(parent)) return parentPath.length === 0 ? path : removeAt(target, parentPath);
+  if (parent !== null && typeof parent === 'object') delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]!];
+  return path;
+}
+
+/**
+ * The cross-field checks need a parsed configuration. When the schema rejects some values, they run on a
+ * copy without those values (defaults fill in), so the operator sees every problem in one go. A finding
+ * at or below a removed value would only restate it and is dropped; so is one above a removed list or
+ * section (`storage: is required` once storage.local went), which the removal itself caused.
+ */
+function crossFieldProblemsDespite(raw: Plain, issues: readonly z.core.$ZodIssue[]): string[] {
+  const candidate = structuredClone(raw);
+  const removed: { path: string; wide: boolean }[] = [];
+  let pending = issues;
+  for (let round = 0; round < 3; round++) {
+    for (const issue of pending) {
+      // a value that is still missing after its first removal takes its parent with it
+      const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [round === 0 ? issue.path : issue.path.slice(0, -1)];
+      for (const path of paths) {
+        if (path.length === 0) return [];
+        const gone = removeAt(candidate, path);
+        removed.push({ path: formatPath(gone), wide: round > 0 || gone.length !== path.length });
+      }
+    }
+    const result = gatewayConfigSchema.safeParse(candidate);
+    if (result.success) {
+      return validateGatewayConfig(result.data).problems.filter((problem) => {
+        const path = /^config: (.+?): /.exec(problem)?.[1];
+        return path !== undefined && !removed.some((r) => pathWithin(path, r.path) || (r.wide && pathWithin(r.path, path)));
+      });
+    }
+    pending = result.error.issues;
+  }
+  return [];
+}
+
 /** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */
 export function parseGatewayConfig(raw: Plain, problems: string[] = [], warnings: string[] = []): { config: GatewayConfig; warnings: string[] } {
   const result = gatewayConfigSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(...describeIssue(issue, raw));
+    problems.push(...crossFieldProblemsDespite(raw, result.error.issues));
     throw new ConfigError(problems);
   }
   const config = result.data;

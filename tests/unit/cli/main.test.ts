@@ -1,0 +1,324 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../../gateway/cli/main.ts';
+import { repoPath } from '../../helpers/repo.ts';
+import { makeTempDir } from '../../helpers/tmp.ts';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+let dir: string;
+let cleanup: () => Promise<void>;
+/** GATEHOUSE_DATA points into the temp directory, so the embedded defaults never touch ./data. */
+let env: NodeJS.ProcessEnv;
+
+/** `gatehouse <argv>` through main() with in-memory streams and exactly `env` as its environment. */
+async function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  stdin.end(options.stdin ?? '');
+  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, options.env ?? env);
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, out, err };
+}
+
+function config(extra = ''): string {
+  return `
+authentication_backend:
+  file:
+    path: '${dir}/users.yml'
+    password:
+      argon2:
+        iterations: 1
+        memory: 1024
+        parallelism: 1
+access_control:
+  default_policy: deny
+  rules:
+    - domain: www.example.com
+      policy: bypass
+    - domain: admin.example.com
+      subject: 'group:admins'
+      policy: two_factor
+    - domain: '*.example.com'
+      policy: one_factor
+session:
+  cookies:
+    - domain: example.com
+      authelia_url: https://auth.example.com
+storage:
+  encryption_key: 0123456789abcdef0123456789abcdef
+  local:
+    path: '${dir}/gatehouse.sqlite3'
+${extra}`;
+}
+
+async function writeConfig(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+let fast: string;
+before(async () => {
+  ({ dir, cleanup } = await makeTempDir('gatehouse-cli-'));
+  env = { GATEHOUSE_DATA: join(dir, 'data') };
+  fast = await writeConfig('fast.yml', config());
+});
+after(() => cleanup());
+
+describe('gatehouse config validate', () => {
+  it("prints 'config: OK' and exits 0 for a sound file", async () => {
+    const good = await writeConfig('good.yml', config().replace(/ {4}password:\n(?: {6}.*\n)+/, ''));
+    const r = await gatehouse(['config', 'validate', '--config', good]);
+    assert.deepEqual(r, { code: 0, out: 'config: OK\n', err: '' });
+  });
+
+  it('still exits 0 for weaker-than-default settings, and prints each as a warning', async () => {
+    const weak = await writeConfig('weak.yml', config('regulation:\n  max_retries: 0\n'));
+    const r = await gatehouse(['config', 'validate', '--config', weak]);
+    assert.equal(r.code, 0);
+    assert.equal(r.out, 'config: OK\n');
+    assert.match(r.err, /^warning: regulation\.max_retries is 0: brute-force protection is disabled$/m);
+    assert.match(r.err, /^warning: authentication_backend\.file\.password\.argon2 is weaker than the default/m);
+  });
+
+  it('exits 2 and prints every problem, one per line, for a bad file', async () => {
+    const bad = await writeConfig('bad.yml', config(`
+server:
+  trusted_proxies: [not-an-address]
+regulation:
+  max_retries: many
+  find_time: 1h
+  ban_time: 1m
+`).replace('0123456789abcdef0123456789abcdef', 'short').replace('https://auth.example.com', 'http://auth.example.com'));
+    const r = await gatehouse(['config', 'validate', '--config', bad]);
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    const lines = r.err.trimEnd().split('\n');
+    assert.ok(lines.every((line) => line.startsWith('config: ')), r.err);
+    for (const expected of [
+      'config: regulation.max_retries: must be a number, not string "many"',
+      "config: server.trusted_proxies[0]: 'not-an-address' is not an IP address or CIDR range",
+      "config: session.cookies[0].authelia_url: 'http://auth.example.com' must use https (plain http is accepted only for localhost)",
+      'config: regulation.find_time: must be less than or equal to regulation.ban_time (3600s > 60s)',
+      'config: storage.encryption_key: must be at least 20 characters',
+    ]) {
+      assert.ok(lines.includes(expected), `missing '${expected}' in:\n${r.err}`);
+    }
+    assert.equal(lines.length, 5);
+  });
+
+  it('exits 2 naming a missing file', async () => {
+    const missing = join(dir, 'nope.yml');
+    const r = await gatehouse(['config', 'validate', '--config', missing]);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, `config: ${missing}: cannot read the file (ENOENT); check the path given to --config\n`);
+  });
+
+  it('merges --config F and --config=F in order; $GATEHOUSE_CONFIG names files when no --config is given', async () => {
+    const override = await writeConfig('override.yml', 'storage:\n  encryption_key: short\n');
+    const both = await gatehouse(['config', 'validate', '--config', fast, `--config=${override}`]);
+    assert.equal(both.code, 2);
+    assert.equal(both.err, 'config: storage.encryption_key: must be at least 20 characters\n');
+    const fromEnv = await gatehouse(['config', 'validate'], { env: { ...env, GATEHOUSE_CONFIG: `${fast}, ${override}` } });
+    assert.equal(fromEnv.err, both.err);
+  });
+
+  it('applies GATEHOUSE_* overrides', async () => {
+    const r = await gatehouse(['config', 'validate', '--config', fast], { env: { ...env, GATEHOUSE_REGULATION_MAX_RETRIES: 'x' } });
+    assert.equal(r.code, 2);
+    assert.equal(r.err, 'config: regulation.max_retries: must be a number, not string "x"\n');
+  });
+
+  it('without --config checks the embedded defaults, creating their secrets 0600 in $GATEHOUSE_DATA', async () => {
+    const data = join(dir, 'embedded-data');
+    const r = await gatehouse(['config', 'validate'], { env: { GATEHOUSE_DATA: data } });
+    assert.deepEqual(r, { code: 0, out: 'config: OK\n', err: '' });
+    assert.equal((await stat(join(data, 'secrets.json'))).mode & 0o777, 0o600);
+  });
+});
+
+describe('gatehouse config schema', () => {
+  it('prints the committed config/gatehouse.schema.json', async () => {
+    const r = await gatehouse(['config', 'schema']);
+    assert.equal(r.code, 0);
+    assert.equal(r.out, await readFile(repoPath('config', 'gatehouse.schema.json'), 'utf8'));
+  });
+
+  it('--output F writes it to a file', async () => {
+    const out = join(dir, 'schema.json');
+    const r = await gatehouse(['config', 'schema', '--output', out]);
+    assert.deepEqual(r, { code: 0, out: '', err: '' });
+    assert.equal(await readFile(out, 'utf8'), await readFile(repoPath('config', 'gatehouse.schema.json'), 'utf8'));
+  });
+});
+
+describe('--help on every command prints its usage and exits 0, without loading a configuration', () => {
+  const cases: [string[], RegExp][] = [
+    [['--help'], /^Usage: gatehouse <command>/m],
+    [['help'], /^Usage: gatehouse <command>/m],
+    [['start', '--help'], /^Usage: gatehouse start/m],
+    [['gateway', '--help'], /^Usage: gatehouse gateway --config F/m],
+    [['config', '--help'], /^Usage: gatehouse config validate/m],
+    [['config', 'validate', '--help'], /^Usage: gatehouse config validate/m],
+    [['hash-password', '--help'], /^Usage: gatehouse hash-password/m],
+    [['users', '--help'], /^Usage: gatehouse users <command>/m],
+    [['users', 'add', '--help'], /^Usage: gatehouse users add NAME/m],
+    [['users', 'list', '--help'], /^Usage: gatehouse users list/m],
+    [['access-control', '--help'], /^Usage: gatehouse access-control check --url URL/m],
+    [['access-control', 'check', '--help'], /^Usage: gatehouse access-control check --url URL/m],
+    [['storage', '--help'], /^Usage: gatehouse storage migrate/m],
+    [['storage', 'migrate', '--help'], /^Usage: gatehouse storage migrate/m],
+  ];
+  for (const [argv, usage] of cases) {
+    it(`gatehouse ${argv.join(' ')}`, async () => {
+      const data = join(dir, 'help-data');
+      const r = await gatehouse(argv, { env: { GATEHOUSE_DATA: data } });
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, usage);
+      assert.equal(r.err, '');
+      assert.equal(existsSync(data), false, 'asking for help must not create the data directory');
+    });
+  }
+});
+
+describe('usage errors exit 2 with a message on stderr', () => {
+  it('an unknown command', async () => {
+    const r = await gatehouse(['frobnicate']);
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    assert.equal(r.err, "gatehouse: unknown command 'frobnicate'\nRun 'gatehouse --help' for the commands.\n");
+  });
+
+  it('no command at all prints the overview', async () => {
+    const r = await gatehouse([]);
+    assert.equal(r.code, 2);
+    assert.match(r.out, /^Usage: gatehouse <command>/m);
+  });
+
+  it('unknown subcommands of config, storage and access-control', async () => {
+    for (const argv of [['config', 'frob'], ['storage', 'frob'], ['access-control', 'frob']]) {
+      const r = await gatehouse(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err, /^gatehouse: /, argv.join(' '));
+    }
+  });
+
+  it('gateway without --config', async () => {
+    const r = await gatehouse(['gateway']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^gatehouse: gateway needs --config FILE \(or use "gatehouse start" for the embedded defaults\)$/m);
+  });
+
+  it('gateway with an invalid file exits 2 with the problems and starts nothing', async () => {
+    const bad = await writeConfig('gateway-bad.yml', config().replace('0123456789abcdef0123456789abcdef', 'short'));
+    const r = await gatehouse(['gateway', '--config', bad]);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, 'config: storage.encryption_key: must be at least 20 characters\n');
+  });
+
+  it('--config without a file name', async () => {
+    const r = await gatehouse(['config', 'validate', '--config']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^gatehouse: --config needs a file name$/m);
+  });
+});
+
+describe('gatehouse storage migrate', () => {
+  it('applies the migrations to a new SQLite file, then says it is up to date', async () => {
+    const first = await gatehouse(['storage', 'migrate', '--config', fast]);
+    assert.equal(first.code, 0, first.err);
+    assert.deepEqual(first.out.trimEnd().split('\n'), [
+      'storage: applied 0001-authentication-logs',
+      'storage: applied 0002-bans',
+      'storage: applied 0003-encryption',
+    ]);
+    assert.ok((await stat(join(dir, 'gatehouse.sqlite3'))).size > 0);
+    const second = await gatehouse(['storage', 'migrate', '--config', fast]);
+    assert.deepEqual(second, { code: 0, out: 'storage: up to date\n', err: '' });
+  });
+
+  it('refuses another encryption key for the same database, exit 1', async () => {
+    await gatehouse(['storage', 'migrate', '--config', fast]);
+    const r = await gatehouse(['storage', 'migrate', '--config', fast], {
+      env: { ...env, GATEHOUSE_STORAGE_ENCRYPTION_KEY: 'another-key-of-more-than-20-characters' },
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.out, '');
+    assert.equal(r.err, 'gatehouse: storage: the encryption_key does not match the one this database was created with\n');
+  });
+});
+
+describe('gatehouse access-control check', () => {
+  it('prints the decision for a user and groups', async () => {
+    const r = await gatehouse(['access-control', 'check', '--config', fast, '--url', 'https://admin.example.com/settings', '--user', 'alice', '--groups', 'admins,dev']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^Checking GET https:\/\/admin\.example\.com\/settings as user 'alice' groups 'admins,dev'\.$/m);
+    assert.match(r.out, /\npolicy: two_factor \(rule #2\)\n$/);
+  });
+
+  it('an anonymous visitor of the public site is let through', async () => {
+    const r = await gatehouse(['access-control', 'check', '--config', fast, '--url', 'https://www.example.com/']);
+    assert.match(r.out, /\npolicy: bypass \(rule #1\)\n$/);
+  });
+
+  it('a host outside every rule gets the default policy', async () => {
+    const r = await gatehouse(['access-control', 'check', '--config', fast, '--url', 'https://example.org/', '--user', 'bob']);
+    assert.match(r.out, /\npolicy: deny \(default policy\)\n$/);
+  });
+
+  it('without --url: exit 2 and the usage', async () => {
+    const r = await gatehouse(['access-control', 'check', '--config', fast]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--url' is required/);
+  });
+});
+
+describe('gatehouse users add, then users list, on the file the configuration names', () => {
+  it('adds a user with the configured argon2 parameters and lists it', async () => {
+    const add = await gatehouse(
+      ['users', 'add', 'alice', '--config', fast, '--password-stdin', '--display-name', 'Alice Example', '--email', 'alice@example.com', '--group', 'admins', '--group', 'dev'],
+      { stdin: 'correct horse battery staple\n' },
+    );
+    assert.equal(add.code, 0, add.err);
+    assert.equal(add.out, `added user 'alice' to ${join(dir, 'users.yml')}\n`);
+    assert.match(await readFile(join(dir, 'users.yml'), 'utf8'), /\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+
+    const list = await gatehouse(['users', 'list', '--config', fast]);
+    assert.equal(list.code, 0, list.err);
+    const rows = list.out.trimEnd().split('\n');
+    assert.match(rows[0] ?? '', /^USERNAME\s+DISPLAY NAME\s+EMAIL\s+GROUPS\s+STATUS$/);
+    assert.match(rows[1] ?? '', /^alice\s+Alice Example\s+alice@example\.com\s+admins,dev\s+enabled$/);
+
+    const json = await gatehouse(['users', 'list', '--json', '--config', fast]);
+    const users = JSON.parse(json.out) as { username: string; groups: string[] }[];
+    assert.deepEqual(users.map((u) => [u.username, u.groups]), [['alice', ['admins', 'dev']]]);
+  });
+
+  it('users with an invalid configuration exits 2 before touching any file', async () => {
+    const r = await gatehouse(['users', 'list', '--config', join(dir, 'absent.yml')]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^config: .*absent\.yml: cannot read the file/);
+  });
+});
+
+describe('gatehouse hash-password', () => {
+  it('prints an argon2id hash of the first stdin line', async () => {
+    const r = await gatehouse(['hash-password', '--password-stdin'], { stdin: 'a long enough password\n' });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
+  });
+});
