@@ -1,4 +1,7 @@
-/** Durations as Authelia writes them: `90s`, `5m`, `1h`, `1d`, `1w`, `1M` (30 days), `1y`, combined (`1h30m`), or plain seconds. */
+/**
+ * Durations as Authelia writes them: `90s`, `5m`, `1h`, `1d`, `1w`, `1M` (30 days), `1y`, combined
+ * (`1h30m`), spelled out as in Authelia's template (`5 minutes`, `1 hour and 30 minutes`), or plain seconds.
+ */
 const UNIT_SECONDS: Record<string, number> = {
   s: 1,
   m: 60,
@@ -9,18 +12,33 @@ const UNIT_SECONDS: Record<string, number> = {
   y: 365 * 86_400,
 };
 
-const DURATION_RE = /^(?:\d+[smhdwMy])+$/;
-const PART_RE = /(\d+)([smhdwMy])/g;
+const LONG_UNITS: Record<string, string> = {
+  second: 's', minute: 'm', hour: 'h', day: 'd', week: 'w', month: 'M', year: 'y',
+};
+
+function unitSeconds(unit: string): number | undefined {
+  if (unit in UNIT_SECONDS) return UNIT_SECONDS[unit];
+  const singular = unit.toLowerCase().replace(/s$/, '');
+  const short = LONG_UNITS[singular];
+  return short === undefined ? undefined : UNIT_SECONDS[short];
+}
+
+const DURATION_RE = /^\d+ ?[A-Za-z]+(?:(?: and | |)\d+ ?[A-Za-z]+)*$/;
+const PART_RE = /(\d+) ?([A-Za-z]+)/g;
 
 /** Seconds for a duration, or null when the text is not a duration. `-1` passes through (Authelia's "disabled"). */
 export function parseDuration(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= -1 ? value : null;
-  const text = value.trim();
+  const text = value.trim().replace(/\s+/g, ' ');
   if (/^-?\d+$/.test(text)) return parseDuration(Number(text));
   if (!DURATION_RE.test(text)) return null;
   let total = 0;
-  for (const [, amount, unit] of text.matchAll(PART_RE)) total += Number(amount) * UNIT_SECONDS[unit!]!;
+  for (const [, amount, unit] of text.matchAll(PART_RE)) {
+    const seconds = unitSeconds(unit!);
+    if (seconds === undefined) return null;
+    total += Number(amount) * seconds;
+  }
   return total;
 }
 
-export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y' or a number of seconds";
+export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y', '5 minutes' or a number of seconds";

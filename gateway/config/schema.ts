@@ -27,6 +27,22 @@ function stringList() {
   return z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
 }
 
+/**
+ * Authelia options for features Gatehouse does not have yet. They are accepted, so an Authelia file
+ * loads, and ignored with a warning at every start; ignoring them never opens anything (a two_factor
+ * rule without TOTP configured stays unreachable, it does not become one_factor).
+ */
+const notYetSupported = z.unknown().optional();
+
+export const NOT_YET_SUPPORTED = [
+  'totp', 'webauthn', 'duo_api', 'identity_validation', 'identity_providers', 'default_2fa_method',
+  'ntp', 'password_policy', 'telemetry', 'definitions', 'privacy_policy',
+  'server.buffers', 'server.timeouts', 'server.endpoints', 'server.headers',
+  'authentication_backend.ldap',
+  'authentication_backend.file.password.scrypt', 'authentication_backend.file.password.pbkdf2',
+  'authentication_backend.file.password.sha2crypt', 'authentication_backend.file.password.bcrypt',
+] as const;
+
 const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
 
 const accessControlRule = z.strictObject({
@@ -61,6 +77,13 @@ const cookie = z.strictObject({
   remember_me: duration().optional(),
 });
 
+const tlsClient = z.strictObject({
+  server_name: z.string().optional(),
+  skip_verify: z.boolean().default(false),
+  minimum_version: z.enum(['TLS1.2', 'TLS1.3']).default('TLS1.2'),
+  maximum_version: z.enum(['TLS1.2', 'TLS1.3']).optional(),
+});
+
 const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(26379) });
 
 const redis = z.strictObject({
@@ -72,13 +95,7 @@ const redis = z.strictObject({
   maximum_active_connections: z.number().int().min(1).default(8),
   minimum_idle_connections: z.number().int().min(0).default(0),
   timeout: duration('5s'),
-  tls: z
-    .strictObject({
-      server_name: z.string().optional(),
-      skip_verify: z.boolean().default(false),
-      minimum_version: z.enum(['TLS1.2', 'TLS1.3']).default('TLS1.2'),
-    })
-    .optional(),
+  tls: tlsClient.optional(),
   high_availability: z
     .strictObject({
       sentinel_name: z.string().min(1),
@@ -120,7 +137,14 @@ const fileBackend = z.strictObject({
     .strictObject({ email: z.boolean().default(false), case_insensitive: z.boolean().default(false) })
     .prefault({}),
   password: z
-    .strictObject({ algorithm: z.literal('argon2').default('argon2'), argon2: argon2.prefault({}) })
+    .strictObject({
+      algorithm: z.literal('argon2').default('argon2'),
+      argon2: argon2.prefault({}),
+      scrypt: notYetSupported,
+      pbkdf2: notYetSupported,
+      sha2crypt: notYetSupported,
+      bcrypt: notYetSupported,
+    })
     .prefault({}),
 });
 
@@ -128,6 +152,7 @@ const authenticationBackend = z.strictObject({
   password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
   refresh_interval: z.union([z.literal('always'), z.literal('never'), duration()]).prefault('5m'),
   file: fileBackend.optional(),
+  ldap: notYetSupported,
 });
 
 const regulation = z.strictObject({
@@ -164,6 +189,7 @@ const smtp = z.strictObject({
   disable_require_tls: z.boolean().default(false),
   disable_starttls: z.boolean().default(false),
   disable_html_emails: z.boolean().default(false),
+  tls: tlsClient.optional(),
 });
 
 const notifier = z.strictObject({
@@ -179,6 +205,10 @@ const server = z.strictObject({
   trusted_proxies: stringList().default(['127.0.0.1/32', '::1/128']),
   /** The embedded reverse proxy: request host (or `default`) → upstream URL. */
   upstreams: z.record(z.string(), z.string()).default({}),
+  buffers: notYetSupported,
+  timeouts: notYetSupported,
+  endpoints: notYetSupported,
+  headers: notYetSupported,
 });
 
 const log = z.strictObject({
@@ -199,6 +229,17 @@ export const gatewayConfigSchema = z.strictObject({
   regulation: regulation.prefault({}),
   storage: storage.prefault({}),
   notifier: notifier.optional(),
+  totp: notYetSupported,
+  webauthn: notYetSupported,
+  duo_api: notYetSupported,
+  identity_validation: notYetSupported,
+  identity_providers: notYetSupported,
+  default_2fa_method: notYetSupported,
+  ntp: notYetSupported,
+  password_policy: notYetSupported,
+  telemetry: notYetSupported,
+  definitions: notYetSupported,
+  privacy_policy: notYetSupported,
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

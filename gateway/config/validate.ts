@@ -4,7 +4,7 @@
  */
 import { validateAccessControl } from '../authz/rules.ts';
 import { isLoopbackHost, parseCidr, parseListenAddress } from '../net/address.ts';
-import type { CookieConfig, GatewayConfig } from './schema.ts';
+import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
 
 export interface ValidationResult {
   problems: string[];
@@ -69,9 +69,22 @@ function checkCookie(cookie: CookieConfig, index: number, problems: string[], wa
   if (cookie.remember_me === -1) warnings.push(`${where}.remember_me is -1: "keep me logged in" is disabled for this domain`);
 }
 
+function isSet(config: unknown, path: string): boolean {
+  let node: unknown = config;
+  for (const key of path.split('.')) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== undefined;
+}
+
 export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   const problems: string[] = [];
   const warnings: string[] = [];
+
+  for (const path of NOT_YET_SUPPORTED) {
+    if (isSet(config, path)) warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
+  }
 
   // server
   if (!parseListenAddress(config.server.address)) {
@@ -125,10 +138,11 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
     if (previous !== undefined) problems.push(`config: session.cookies[${i}].domain: '${cookie.domain}' is already configured by session.cookies[${previous}]`);
     seen.set(cookie.domain, i);
   });
-  for (const [i, a] of session.cookies.entries()) {
-    for (const b of session.cookies.slice(i + 1)) {
-      if (a.domain !== b.domain && (hostWithinDomain(a.domain, b.domain) || hostWithinDomain(b.domain, a.domain))) {
-        problems.push(`config: session.cookies: '${a.domain}' and '${b.domain}' overlap; a host must belong to exactly one cookie domain`);
+  const domains = [...new Set(session.cookies.map((c) => c.domain))];
+  for (const [i, a] of domains.entries()) {
+    for (const b of domains.slice(i + 1)) {
+      if (hostWithinDomain(a, b) || hostWithinDomain(b, a)) {
+        problems.push(`config: session.cookies: '${a}' and '${b}' overlap; a host must belong to exactly one cookie domain`);
       }
     }
   }

@@ -81,8 +81,8 @@ storage:
   });
 
   it('an unknown section is an error too, not ignored', async () => {
-    const file = await t.write('unknown-section.yml', `${MINIMAL_CONFIG}\ntotp:\n  skewy: 1\n`);
-    assert.deepEqual(t.problems([file]), ['config: totp: unknown key; check its spelling against config/gatehouse.schema.json']);
+    const file = await t.write('unknown-section.yml', `${MINIMAL_CONFIG}\ntotps:\n  skew: 1\n`);
+    assert.deepEqual(t.problems([file]), ['config: totps: unknown key; check its spelling against config/gatehouse.schema.json']);
   });
 
   it('an empty configuration lists every required section', async () => {
