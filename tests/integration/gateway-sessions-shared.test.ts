@@ -1,0 +1,102 @@
+/**
+ * Several gateways sharing sessions through Redis, reached the way operators run it in high
+ * availability: through Redis Sentinel (`session.redis.high_availability`). Forward auth serves
+ * sessions from a short in-memory cache, so the point here is that a logout or a new login on one
+ * instance takes effect on the others at once, not when the cache entry ages out.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { requireBinary } from '../helpers/binaries.ts';
+import { freePort, waitForPort } from '../helpers/ports.ts';
+import { startService, type ServiceProcess } from '../helpers/processes.ts';
+import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
+import { askAuthz, login, portal, PORTAL_ORIGIN, startInProcessGateway, writeUsersFile, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+
+const run = promisify(execFile);
+const TARGET = 'https://app.example.test/dashboard';
+
+async function startSentinel(masterPort: number, dir: string): Promise<{ port: number; service: ServiceProcess }> {
+  const binary = requireBinary('redis-server', 'redis-server');
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  // sentinel rewrites its own config file, so it must be writable and private to this test
+  await writeFile(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor gatehouse-test 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds gatehouse-test 2000\n`);
+  const service = startService('redis-sentinel', binary, [conf, '--sentinel'], { cwd: dir });
+  await waitForPort(port);
+  return { port, service };
+}
+
+describe('sessions shared by two gateways through Redis Sentinel', () => {
+  let master: RedisServer;
+  let sentinel: { port: number; service: ServiceProcess };
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let a: InProcessGateway;
+  let b: InProcessGateway;
+
+  before(async () => {
+    temp = await makeTempDir();
+    master = await startRedis();
+    sentinel = await startSentinel(master.port, temp.dir);
+    await writeUsersFile(join(temp.dir, 'users.yml'), { alice: { password: 'alice-password-1', groups: ['dev'] } });
+    const config = {
+      session: {
+        secret: 'a shared session secret for both instances',
+        cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }],
+        redis: { host: '127.0.0.1', port: sentinel.port, high_availability: { sentinel_name: 'gatehouse-test' } },
+      },
+      access_control: { default_policy: 'deny', rules: [{ domain: 'app.example.test', policy: 'one_factor' }] },
+    };
+    // both instances share the users file and the database, as a real deployment would
+    a = await startInProcessGateway({ dir: temp.dir, config });
+    b = await startInProcessGateway({ dir: temp.dir, config });
+  });
+
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await sentinel?.service.stop();
+    await master?.stop();
+    await temp?.cleanup();
+  });
+
+  it('finds the master through Sentinel and stores the session there', async () => {
+    const cookie = await login(a, 'alice', 'alice-password-1');
+    const { stdout } = await run(requireBinary('redis-cli', 'redis-server'), ['-p', String(master.port), '--scan', '--pattern', 'gatehouse-session:*']);
+    assert.equal(stdout.trim().split('\n').filter(Boolean).length, 1, 'exactly one session key on the master');
+    const answer = await askAuthz(b, 'auth-request', TARGET, { cookie });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['remote-user'], 'alice');
+  });
+
+  it('a logout on one instance is honoured by the other at once, although it had the session cached', async () => {
+    const cookie = await login(a, 'alice', 'alice-password-1');
+    // b reads (and caches) the session
+    assert.equal((await askAuthz(b, 'auth-request', TARGET, { cookie })).status, 200);
+    assert.equal((await askAuthz(b, 'auth-request', TARGET, { cookie })).status, 200);
+    const out = await portal(a, '/api/logout', { method: 'POST', json: {}, headers: { cookie, origin: PORTAL_ORIGIN } });
+    assert.equal(out.status, 200);
+    // well inside the cache's lifetime: only the pub/sub eviction can make this a 401
+    const started = Date.now();
+    let status = 0;
+    while (Date.now() - started < 1_000) {
+      status = (await askAuthz(b, 'auth-request', TARGET, { cookie })).status;
+      if (status === 401) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(status, 401, 'b still authorised a session that a destroyed');
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  it('a session created on one instance is authorised on the other right away (no stale "no session" cached)', async () => {
+    const stale = await login(a, 'alice', 'alice-password-1');
+    await portal(a, '/api/logout', { method: 'POST', json: {}, headers: { cookie: stale, origin: PORTAL_ORIGIN } });
+    assert.equal((await askAuthz(b, 'auth-request', TARGET, { cookie: stale })).status, 401);
+    const fresh = await login(a, 'alice', 'alice-password-1');
+    assert.equal((await askAuthz(b, 'auth-request', TARGET, { cookie: fresh })).status, 200);
+  });
+});
