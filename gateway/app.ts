@@ -94,6 +94,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         firstFactor,
         authorizer,
         sessions,
+        users,
         isTrustedProxy,
         eta: new Eta({ views: TEMPLATES, cache: true, autoEscape: true }),
         logger,

@@ -93,7 +93,11 @@ export function buildRoutes(deps: RouteDeps): Routes {
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(deps));
     else {
-      app.get(path, (req, res) => res.redirect(301, `${path}/${req.url.slice(path.length)}`));
+      app.get(path, (req, res, next) => {
+        // only the bare path: non-strict routing matches `/auth/` here too, and that is the portal itself
+        if (req.path !== path) return next();
+        res.redirect(301, `${path}/${req.url.slice(path.length)}`);
+      });
       app.use(path, portalRouter(deps));
     }
   }
@@ -130,7 +134,15 @@ export function buildRoutes(deps: RouteDeps): Routes {
       if (handler) return handler(req, res);
       const host = hostOf(req);
       if (deps.proxy?.upstreamFor(host) && !isPortal(host, path)) return deps.proxy.handle(req, res);
-      app(req, res);
+      // an error after the error handler answered (express-session reports a failed store write when the
+      // response ends) goes to our log; express's default handler would print its stack on stderr
+      app(req as Request, res as Response, (error?: unknown) => {
+        if (error) deps.portal.logger.error({ err: error }, 'portal: error after the response');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+          res.end(JSON.stringify({ status: 'KO', message: 'Internal error.' }));
+        }
+      });
     },
     upgrade(req, socket, head) {
       const host = hostOf(req);

@@ -26,11 +26,13 @@ function ko(res: Response, status: number, message: string): void {
   res.status(status).json({ status: 'KO', message });
 }
 
-/** The session as the portal should see it: null unless current (domain, expiry, inactivity). */
+/** The session's user as the portal should see it: null unless current (domain, expiry, inactivity). */
 export function currentIdentity(req: Request, deps: PortalDeps) {
   const s = req.session;
   if (!s?.identity || !req.cookieDomain) return null;
-  return sessionState(s, req.cookieDomain, deps.now()) === 'current' ? s.identity : null;
+  if (sessionState(s, req.cookieDomain, deps.now()) !== 'current') return null;
+  // as forward auth does: details from the backend now; a removed or disabled user is not logged in
+  return deps.users.getDetails(s.identity.username);
 }
 
 export function firstFactorHandler(deps: PortalDeps) {

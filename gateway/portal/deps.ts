@@ -5,12 +5,15 @@ import type { FirstFactor } from '../authn/first-factor.ts';
 import type { Authorizer } from '../authz/rules.ts';
 import { clientIp } from '../net/client-ip.ts';
 import type { SessionStore } from '../session/store.ts';
+import type { UserProvider } from '../users/provider.ts';
 import type { FirstRunSetup } from './setup.ts';
 
 export interface PortalDeps {
   firstFactor: FirstFactor;
   authorizer: Authorizer;
   sessions: SessionStore;
+  /** Who the session's user is now (groups, name, e-mail; null once removed or disabled). */
+  users: UserProvider;
   isTrustedProxy: (ip: string) => boolean;
   eta: Eta;
   logger: Logger;

@@ -17,7 +17,8 @@ export async function establishSession(req: Request, user: UserDetails, keepMeLo
   req.session.lastActivity = now;
   req.session.cookieDomain = domain.domain;
   req.session.keepMeLoggedIn = keep;
-  req.session.cookie.maxAge = (keep ? domain.rememberMe : domain.expiration) * 1000;
+  // measured on the clock that checks it (sessionState), not express-session's own Date.now()
+  req.session.cookie.expires = new Date(now + (keep ? domain.rememberMe : domain.expiration) * 1000);
   await save(req);
 }
 

@@ -1,4 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { acceptWebSocketEcho } from './websocket-echo.ts';
 
 export interface EchoedRequest {
   method: string;
@@ -19,9 +21,10 @@ export interface EchoUpstream {
 
 /**
  * The app behind the proxy: answers every request with 200 and JSON `{method, url, headers, body}`
- * of what reached it, and records it, so a test sees exactly what the proxy forwarded.
+ * of what reached it, and records it, so a test sees exactly what the proxy forwarded. With
+ * `websocket: true` it also accepts WebSocket upgrades (recorded too, body '') and echoes messages.
  */
-export async function startEchoUpstream(): Promise<EchoUpstream> {
+export async function startEchoUpstream(options: { websocket?: boolean } = {}): Promise<EchoUpstream> {
   const requests: EchoedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -39,6 +42,15 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       res.end(payload);
     });
   });
+  const upgraded = new Set<Duplex>();
+  if (options.websocket) {
+    server.on('upgrade', (req, socket, head) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
+      acceptWebSocketEcho(req, socket, head);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -53,6 +65,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
       }),
   };
 }

@@ -26,6 +26,8 @@ export interface GatewayProcess {
   logs(): string;
   /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
   stop(): Promise<void>;
+  /** Resolves with the exit code or signal once the process has exited (whoever stopped it). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function listenPort(configYaml: string): number {
@@ -74,5 +76,5 @@ export async function startGatewayProcess(options: StartGatewayOptions): Promise
     await service.stop();
     throw error;
   }
-  return { port, url, configPath, pid: service.pid, logs: () => service.output(), stop: () => service.stop() };
+  return { port, url, configPath, pid: service.pid, logs: () => service.output(), stop: () => service.stop(), exited: service.exited };
 }

@@ -15,6 +15,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Stops and starts it again on the same port; its data is gone (nothing is persisted). */
   restart(): Promise<void>;
+  /** Stops the server, keeping its port and directory, so a test can act while Redis is down. */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port (empty). */
+  resume(): Promise<void>;
   output(): string;
 }
 
@@ -87,6 +91,12 @@ export async function startRedis(): Promise<RedisServer> {
     async restart() {
       await service.stop();
       service = await launch();
+    },
+    async pause() {
+      await service.stop();
+    },
+    async resume() {
+      if (service.hasExited()) service = await launch();
     },
   };
 }
