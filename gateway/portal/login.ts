@@ -18,7 +18,8 @@ export async function establishSession(req: Request, user: UserDetails, keepMeLo
   req.session.cookieDomain = domain.domain;
   req.session.keepMeLoggedIn = keep;
   // measured on the clock that checks it (sessionState), not express-session's own Date.now()
-  req.session.cookie.expires = new Date(now + (keep ? domain.rememberMe : domain.expiration) * 1000);
+  req.session.expiresAt = now + (keep ? domain.rememberMe : domain.expiration) * 1000;
+  req.session.cookie.expires = new Date(req.session.expiresAt);
   await save(req);
 }
 

@@ -11,7 +11,8 @@ export interface SessionCodec {
 
 const VERSION = 'g1.';
 
-export function createSessionCodec(secret: string): SessionCodec {
+/** `onInvalid` hears of values that fail to decrypt; they read as no session (the user logs in again). */
+export function createSessionCodec(secret: string, onInvalid: (reason: string) => void = () => {}): SessionCodec {
   const key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'gatehouse-session', 'session-store-encryption:v1', 32)));
   return {
     stringify(value) {
@@ -21,14 +22,25 @@ export function createSessionCodec(secret: string): SessionCodec {
       return VERSION + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
     },
     parse(text) {
-      // a value that is not ours (or was tampered with) throws, and the caller treats it as no session
-      if (!text.startsWith(VERSION)) throw new Error('session payload has an unknown format');
+      // a value that is not ours (written without the secret, or tampered with) is no session at all
+      if (!text.startsWith(VERSION)) {
+        onInvalid('unknown format');
+        return null;
+      }
       const raw = Buffer.from(text.slice(VERSION.length), 'base64');
-      if (raw.length < 29) throw new Error('session payload is truncated');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
-      return JSON.parse(plain.toString('utf8'));
+      if (raw.length < 29) {
+        onInvalid('truncated');
+        return null;
+      }
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
+        const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+        return JSON.parse(plain.toString('utf8'));
+      } catch {
+        onInvalid('does not decrypt with session.secret');
+        return null;
+      }
     },
   };
 }

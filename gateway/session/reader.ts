@@ -16,25 +16,10 @@ const VERIFIED_COOKIES_MAX = 20_000;
 export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';
 
 /** Why a stored session may not be used now ('current' when it may). */
-// parsing the stored date string on every forward-auth request shows in profiles; a session read from
-// the cache is the same object each time, so its parsed expiry is kept beside it
-const parsedExpiry = new WeakMap<object, number>();
-
-function expiresAt(data: Partial<SessionData>): number {
-  const cookie = data.cookie;
-  if (!cookie?.expires) return NaN;
-  let value = parsedExpiry.get(cookie);
-  if (value === undefined) {
-    value = new Date(cookie.expires).getTime();
-    parsedExpiry.set(cookie, value);
-  }
-  return value;
-}
-
 export function sessionState(data: Partial<SessionData>, domain: CookieDomain, now: number): SessionState {
   if (data.cookieDomain !== domain.domain) return 'foreign';
-  const expires = expiresAt(data);
-  if (!(expires > now)) return 'expired';
+  // a session without an absolute expiry was not made by a login: never current
+  if (!(typeof data.expiresAt === 'number' && data.expiresAt > now)) return 'expired';
   if (!data.keepMeLoggedIn && domain.inactivity > 0 && !(now - (data.lastActivity ?? 0) <= domain.inactivity * 1000)) return 'inactive';
   return 'current';
 }
@@ -85,7 +70,7 @@ export function createSessionReader(deps: SessionReaderDeps): SessionReader {
     }
     if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
       data.lastActivity = now;
-      deps.sessions.set(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
+      deps.sessions.refresh(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
     }
     return { sid, data };
   };

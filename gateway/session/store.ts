@@ -20,6 +20,11 @@ export interface SessionStore {
   /** The session if it is in the in-memory cache (null: known not to exist), else undefined. */
   peek(sid: string): session.SessionData | null | undefined;
   set(sid: string, data: session.SessionData): Promise<void>;
+  /**
+   * Write back a session only if it still exists: an activity refresh racing a logout (here or on
+   * another instance) must never bring the session back.
+   */
+  refresh(sid: string, data: session.SessionData): Promise<void>;
   destroy(sid: string): Promise<void>;
   /** True when the store answers now (used by /api/health). */
   ping(): Promise<boolean>;
@@ -125,12 +130,14 @@ function wrap(
   store: session.Store,
   kind: 'memory' | 'redis',
   cache: SessionCache,
+  refresh: (sid: string, data: session.SessionData) => Promise<void>,
   ping: () => Promise<boolean>,
   close: () => Promise<void>,
 ): SessionStore {
   return {
     store,
     kind,
+    refresh,
     peek: (sid) => cache.get(sid),
     async get(sid) {
       const cached = cache.get(sid);
@@ -155,7 +162,14 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   if (!cfg) {
     const store = new session.MemoryStore();
     announceWrites(store, (sid) => cache.evict(sid));
-    return wrap(store, 'memory', cache, async () => true, async () => {});
+    // MemoryStore keeps its sessions in a plain object; checking it and setting happen in one turn
+    const held = (store as unknown as { sessions: Record<string, string> }).sessions;
+    const refresh = (sid: string, data: session.SessionData) =>
+      new Promise<void>((resolve, reject) => {
+        if (!(sid in held)) return resolve();
+        store.set(sid, data, (err?: unknown) => (err ? reject(err) : resolve()));
+      });
+    return wrap(store, 'memory', cache, refresh, async () => true, async () => {});
   }
   const options = redisOptions(cfg);
   const client = new Redis(options);
@@ -174,15 +188,25 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   // after a reconnect messages may have been missed: start from an empty cache
   subscriber.on('ready', () => cache.clear());
 
-  const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: createSessionCodec(secret), disableTouch: true });
-  announceWrites(store, (sid) => {
+  const codec = createSessionCodec(secret, (reason) => logger.warn({ reason }, 'session store: a stored session was not written by Gatehouse with this session.secret; treated as no session'));
+  const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: codec, disableTouch: true });
+  const announce = (sid: string) => {
     cache.evict(sid);
     client.publish(INVALIDATION_CHANNEL, sid).catch((error: Error) => logger.warn({ err: error.message }, 'session store: could not announce a session change'));
-  });
+  };
+  announceWrites(store, announce);
+  const refresh = async (sid: string, data: session.SessionData) => {
+    const ttl = (data.expiresAt ?? 0) - now();
+    if (ttl <= 0) return;
+    // XX: only if the key is still there, so a concurrent logout stays a logout
+    await client.set(SESSION_KEY_PREFIX + sid, codec.stringify(data), 'PX', ttl, 'XX');
+    announce(sid);
+  };
   return wrap(
     store,
     'redis',
     cache,
+    refresh,
     async () => {
       try {
         return (await client.ping()) === 'PONG';

@@ -19,6 +19,11 @@ declare module 'express-session' {
     /** Factors proven in this session. */
     amr: AuthenticationMethod[];
     firstFactorAt: number;
+    /**
+     * Epoch ms when the session ends, whatever happens in between: set once at login. express-session
+     * slides its own cookie expiry on every request it sees, so that one is not used for the decision.
+     */
+    expiresAt: number;
     secondFactorAt: number;
     keepMeLoggedIn: boolean;
     /** Epoch ms of the last request seen; inactivity is measured from it. */

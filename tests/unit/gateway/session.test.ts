@@ -47,15 +47,17 @@ describe('session cookies are signed: only ids the gateway issued are looked up'
 });
 
 describe('stored sessions are encrypted and authenticated', () => {
-  it('the stored text reveals nothing, and a tampered or foreign value does not parse', () => {
-    const codec = createSessionCodec('a-session-secret-long-enough');
+  it('the stored text reveals nothing, and a tampered or foreign value reads as no session', () => {
+    const invalid: string[] = [];
+    const codec = createSessionCodec('a-session-secret-long-enough', (reason) => invalid.push(reason));
     const text = codec.stringify({ identity: { username: 'alice' } });
     assert.ok(!text.includes('alice'));
     assert.deepEqual(codec.parse(text), { identity: { username: 'alice' } });
     const flipped = text.slice(0, -2) + (text.at(-2) === 'A' ? 'B' : 'A') + text.at(-1);
-    assert.throws(() => codec.parse(flipped));
-    assert.throws(() => createSessionCodec('another-secret-long-enough').parse(text));
-    assert.throws(() => codec.parse(JSON.stringify({ identity: { username: 'alice' } })), 'plain JSON someone wrote into Redis');
+    assert.equal(codec.parse(flipped), null);
+    assert.equal(createSessionCodec('another-secret-long-enough').parse(text), null);
+    assert.equal(codec.parse(JSON.stringify({ identity: { username: 'alice' } })), null, 'plain JSON someone wrote into Redis');
+    assert.deepEqual(invalid, ['does not decrypt with session.secret', 'unknown format']);
   });
 });
 
@@ -90,6 +92,7 @@ describe('whether a stored session may be used now', () => {
   const now = 1_800_000_000_000;
   const session = (overrides: Record<string, unknown> = {}) => ({
     cookieDomain: 'example.test',
+    expiresAt: now + 60_000,
     cookie: { expires: new Date(now + 60_000).toISOString() },
     lastActivity: now - 1_000,
     keepMeLoggedIn: false,
@@ -104,10 +107,14 @@ describe('whether a stored session may be used now', () => {
     assert.equal(sessionState(session({ cookieDomain: 'other.test' }), domain!, now), 'foreign');
   });
 
-  it('expired at the expiry instant, or when the expiry is missing or unreadable', () => {
-    assert.equal(sessionState(session({ cookie: { expires: new Date(now).toISOString() } }), domain!, now), 'expired');
-    assert.equal(sessionState(session({ cookie: {} }), domain!, now), 'expired');
-    assert.equal(sessionState(session({ cookie: { expires: 'soon' } }), domain!, now), 'expired');
+  it('expired at the absolute expiry set at login, or when it is missing or not a number', () => {
+    assert.equal(sessionState(session({ expiresAt: now }), domain!, now), 'expired');
+    assert.equal(sessionState(session({ expiresAt: undefined }), domain!, now), 'expired');
+    assert.equal(sessionState(session({ expiresAt: String(now + 60_000) }), domain!, now), 'expired');
+  });
+
+  it("express-session's sliding cookie expiry does not extend the session", () => {
+    assert.equal(sessionState(session({ expiresAt: now - 1, cookie: { expires: new Date(now + 3_600_000).toISOString() } }), domain!, now), 'expired');
   });
 
   it('inactive after 5 minutes without a request, unless "keep me logged in"', () => {
