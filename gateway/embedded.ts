@@ -39,19 +39,24 @@ async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
   return secrets;
 }
 
-/** The embedded default configuration, as a raw config object (files and env override it). */
-export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown>> {
+export const EMBEDDED_PORT = 9091;
+
+/**
+ * The embedded default configuration, as a raw config object (files and env override it). `port` is
+ * where the gateway will really listen, so the portal URL it hands out points there.
+ */
+export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env, port = EMBEDDED_PORT): Promise<Record<string, unknown>> {
   const dir = dataDirectory(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secrets = await loadOrCreateSecrets(dir);
   return {
-    server: { address: 'tcp://127.0.0.1:9091' },
+    server: { address: `tcp://127.0.0.1:${EMBEDDED_PORT}` },
     log: { level: 'info', format: 'text' },
     authentication_backend: { file: { path: join(dir, 'users.yml') } },
     access_control: { default_policy: 'one_factor' },
     session: {
       secret: secrets.session_secret,
-      cookies: [{ domain: 'localhost', authelia_url: 'http://localhost:9091/' }],
+      cookies: [{ domain: 'localhost', authelia_url: `http://localhost:${port}/` }],
     },
     storage: { encryption_key: secrets.storage_encryption_key, local: { path: join(dir, 'gatehouse.sqlite3') } },
     notifier: { filesystem: { filename: join(dir, 'notifications.txt') } },

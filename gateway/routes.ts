@@ -50,7 +50,7 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
   next();
 }
 
-function portalRouter(deps: RouteDeps): express.Router {
+function portalRouter(deps: RouteDeps, health: NodeHandler): express.Router {
   const p = deps.portal;
   const json = express.json({ limit: '16kb', type: 'application/json' });
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
@@ -58,6 +58,7 @@ function portalRouter(deps: RouteDeps): express.Router {
   const r = express.Router({ strict: false });
 
   // public, no session
+  r.get('/api/health', (req, res) => health(req, res));
   r.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
 
   // everything below reads the session of the request's cookie domain
@@ -81,8 +82,9 @@ export function buildRoutes(deps: RouteDeps): Routes {
     ['/api/authz/auth-request', createAuthzHandler('auth-request', deps.authz)],
     ['/api/authz/forward-auth', createAuthzHandler('forward-auth', deps.authz)],
     ['/api/verify', createAuthzHandler('legacy', deps.authz)],
-    ['/api/health', healthHandler(deps.portal)],
   ]);
+  /** Public, no session: on every host except a proxied app's, whose own /api/health it would hide. */
+  const health = healthHandler(deps.portal);
 
   const app = express();
   app.disable('x-powered-by');
@@ -91,14 +93,14 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(securityHeaders);
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
-    if (path === '') app.use(portalRouter(deps));
+    if (path === '') app.use(portalRouter(deps, health));
     else {
       app.get(path, (req, res, next) => {
         // only the bare path: non-strict routing matches `/auth/` here too, and that is the portal itself
         if (req.path !== path) return next();
         res.redirect(301, `${path}/${req.url.slice(path.length)}`);
       });
-      app.use(path, portalRouter(deps));
+      app.use(path, portalRouter(deps, health));
     }
   }
   app.use((_req: Request, res: Response) => {
@@ -134,6 +136,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
       if (handler) return handler(req, res);
       const host = hostOf(req);
       if (deps.proxy?.upstreamFor(host) && !isPortal(host, path)) return deps.proxy.handle(req, res);
+      if (path === '/api/health') return health(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr
       app(req as Request, res as Response, (error?: unknown) => {

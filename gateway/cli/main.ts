@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
 import { gatewayJsonSchema } from '../config/schema.ts';
-import { embeddedDefaults } from '../embedded.ts';
+import { EMBEDDED_PORT, embeddedDefaults } from '../embedded.ts';
+import { parseListenAddress } from '../net/address.ts';
 import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { migrateStorage } from '../storage/open.ts';
@@ -77,7 +78,12 @@ function wantsHelp(args: string[]): boolean {
 }
 
 async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean): Promise<LoadedConfig> {
-  return loadGatewayConfig({ files, env, defaults: embedded ? await embeddedDefaults(env) : undefined });
+  if (!embedded) return loadGatewayConfig({ files, env });
+  const loaded = loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env) });
+  // the default portal URL names the default port: follow a port moved by a file or GATEHOUSE_SERVER_ADDRESS
+  const port = parseListenAddress(loaded.config.server.address)?.port;
+  if (port === undefined || port === 0 || port === EMBEDDED_PORT) return loaded;
+  return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port) });
 }
 
 export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {

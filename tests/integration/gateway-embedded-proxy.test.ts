@@ -43,7 +43,7 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
         access_control: {
           default_policy: 'one_factor',
           rules: [
-            { domain: 'localhost', resources: ['^/open/'], policy: 'bypass' },
+            { domain: 'localhost', resources: ['^/open/', '^/api/health$'], policy: 'bypass' },
             { domain: 'localhost', resources: ['^/admin/'], subject: 'group:admins', policy: 'one_factor' },
             { domain: 'localhost', resources: ['^/admin/'], policy: 'deny' },
           ],
@@ -60,6 +60,27 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
   after(async () => {
     await gw?.close();
     await echo?.close();
+  });
+
+  describe("the gateway's own paths and the app's on a shared host", () => {
+    it("/api/health on the proxied host is the app's (a rule lets it through), the portal's is under /auth/", async () => {
+      const app = await during(() => request(`${base}/api/health`));
+      assert.equal(app.response.status, 200);
+      assert.equal(only(app.seen).url, '/api/health');
+      const gateway = await during(() => request(`${base}/auth/api/health`));
+      assert.equal(gateway.response.status, 200);
+      assert.equal(gateway.response.json<{ status: string }>().status, 'OK');
+      assert.equal(gateway.seen.length, 0);
+    });
+
+    it('/api/authz/* stays the gateway\'s on every host: proxies ask there', async () => {
+      const { response, seen } = await during(() =>
+        request(`${base}/api/authz/auth-request`, { headers: { 'x-original-url': `${base}/app/x`, 'x-original-method': 'GET', cookie } }),
+      );
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['remote-user'], 'alice');
+      assert.equal(seen.length, 0);
+    });
   });
 
   describe('an anonymous visitor never reaches the app', () => {
