@@ -110,14 +110,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       proxy,
     });
 
+    const serverOptions = {
+      // longer than the proxies' idle timeouts, so they never reuse a socket we are closing
+      keepAliveTimeout: 65_000,
+      headersTimeout: 66_000,
+      requestTimeout: 70_000,
+    };
     const server = config.server.tls
-      ? createHttpsServer({ cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
-      : createHttpServer();
+      ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
+      : createHttpServer(serverOptions);
     server.on('request', routes.request);
     server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
-    server.keepAliveTimeout = 65_000; // longer than the proxies' idle timeouts, so they never reuse a closing socket
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 60_000;
 
     const listen = parseListenAddress(config.server.address)!;
     await new Promise<void>((resolve, reject) => {

@@ -76,7 +76,6 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         'remote-name': headerValue(id?.displayName),
         'remote-email': headerValue(id?.emails[0]),
       };
-      deps.onAuthorized?.(id, headers);
       for (const [name, value] of Object.entries(headers)) if (value) req.headers[name.toLowerCase()] = value;
       // the session cookie is a bearer credential for every app in the domain: the app never sees it
       const cookie = req.headers.cookie;

@@ -22,10 +22,13 @@ import { waitForPort } from '../helpers/ports.ts';
 
 const run = promisify(execFile);
 
-const HELP = `Usage: npm run bench:authz -- [--duration S] [--connections N] [--tool wrk|autocannon]
+const HELP = `Usage: npm run bench:authz -- [--duration S] [--rounds N] [--connections N] [--tool wrk|autocannon]
 
 Measures forward auth (nginx auth_request, Redis session) against a bare node:http baseline.
-  --duration S      seconds per measured run (default 10; a 3 s warm-up precedes each)
+Baseline and gateway runs alternate for several rounds; the medians are reported, so a noisy
+neighbour during one run does not decide the result.
+  --duration S      seconds per measured run (default 5)
+  --rounds N        baseline/gateway pairs (default 3; a 3 s warm-up of each comes first)
   --connections N   concurrent connections (default 50)
   --tool T          load generator: wrk (default when installed) or autocannon
 `;
@@ -84,7 +87,8 @@ async function autocannonRun(url: string, headers: Record<string, string>, secon
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
       tool: { type: 'string' },
       help: { type: 'boolean' },
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
     return;
   }
   const seconds = Math.min(Math.max(Number(values.duration), 1), 60);
+  const rounds = Math.min(Math.max(Math.trunc(Number(values.rounds)), 1), 10);
   const connections = Math.min(Math.max(Number(values.connections), 1), 500);
   const tool = values.tool ?? ((await haveWrk()) ? 'wrk' : 'autocannon');
   const load = tool === 'wrk' ? wrk : autocannonRun;
@@ -143,22 +148,45 @@ access_control:
     stops.unshift(() => bare.stop());
     await waitForPort(barePort);
 
-    process.stdout.write(`load generator: ${tool}, ${connections} connections, ${seconds}s per run after a 3s warm-up; node ${process.version}\n`);
+    process.stdout.write(`load generator: ${tool}, ${connections} connections, ${rounds} rounds of ${seconds}s each, alternating; node ${process.version}\n`);
+    const bareUrl = `http://127.0.0.1:${barePort}/`;
+    const authzUrl = `${gateway.url}/api/authz/auth-request`;
     // the baseline receives the very same request, so the ratio is the cost of deciding, not of parsing
-    await load(`http://127.0.0.1:${barePort}/`, headers, 3, connections);
-    const baseline = await load(`http://127.0.0.1:${barePort}/`, headers, seconds, connections);
-    await load(`${gateway.url}/api/authz/auth-request`, headers, 3, connections);
-    const authz = await load(`${gateway.url}/api/authz/auth-request`, headers, seconds, connections);
+    await load(bareUrl, headers, 3, connections);
+    await load(authzUrl, headers, 3, connections);
+    const baselines: Result[] = [];
+    const authzs: Result[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      baselines.push(await load(bareUrl, headers, seconds, connections));
+      authzs.push(await load(authzUrl, headers, seconds, connections));
+      const ratio = authzs.at(-1)!.rps / baselines.at(-1)!.rps;
+      process.stdout.write(`  round ${round}: baseline ${baselines.at(-1)!.rps.toFixed(0)} req/s, auth-request ${authzs.at(-1)!.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(2)}\n`);
+    }
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    };
+    const summary = (runs: Result[]): Result => ({
+      rps: median(runs.map((r) => r.rps)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      errors: runs.reduce((n, r) => n + r.errors, 0),
+      non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+      requests: runs.reduce((n, r) => n + r.requests, 0),
+    });
+    const baseline = summary(baselines);
+    const authz = summary(authzs);
 
     const row = (name: string, r: Result) =>
       `${name.padEnd(34)} ${r.rps.toFixed(0).padStart(9)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.errors + r.non2xx).padStart(7)}\n`;
-    process.stdout.write(`\n${'server'.padEnd(34)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}\n`);
+    process.stdout.write(`\nmedians over ${rounds} rounds\n${'server'.padEnd(34)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}\n`);
     process.stdout.write(row('bare node:http (baseline)', baseline));
     process.stdout.write(row('auth-request, Redis session', authz));
-    const ratio = authz.rps / baseline.rps;
-    process.stdout.write(`\nratio (authz / baseline): ${ratio.toFixed(2)}   target >= 0.60\n`);
+    const ratio = median(authzs.map((r, i) => r.rps / baselines[i]!.rps));
+    process.stdout.write(`\nratio (authz / baseline, median of rounds): ${ratio.toFixed(2)}   target >= 0.60\n`);
     process.stdout.write(`authz p99: ${authz.p99.toFixed(2)} ms   target <= 10 ms\n`);
-    process.stdout.write(`authz errors: ${authz.errors + authz.non2xx}   target 0\n`);
+    process.stdout.write(`authz errors: ${authz.errors + authz.non2xx} of ${authz.requests} requests   target 0\n`);
     const met = ratio >= 0.6 && authz.p99 <= 10 && authz.errors + authz.non2xx === 0;
     process.stdout.write(met ? 'targets: met\n' : 'targets: NOT met\n');
     process.exitCode = met ? 0 : 1;
