@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { captureLogs } from './logs.ts';
 import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../../gateway/app.ts';
 import { deepMerge, parseGatewayConfig } from '../../gateway/config/load.ts';
@@ -104,14 +103,7 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
     };
     const raw = options.config ? deepMerge(defaults, options.config) : defaults;
     const { config, warnings } = parseGatewayConfig(raw);
-    const chunks: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        chunks.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const logger = pino({ level: 'debug' }, sink);
+    const { logger, records, text } = captureLogs();
     const clock = options.clock ?? makeClock();
     const gateway = await startGateway(config, { logger, now: clock.now, minFailureDelayMs: options.minFailureDelayMs ?? 20 });
     return {
@@ -124,13 +116,8 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
       warnings,
       sessionSecret: config.session.secret!,
       clock,
-      logText: () => chunks.join(''),
-      logs: () =>
-        chunks
-          .join('')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      logText: text,
+      logs: () => records,
       async close() {
         await gateway.close();
         await temp?.cleanup();

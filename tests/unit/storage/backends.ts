@@ -1,10 +1,10 @@
 // Shared by the storage and regulation tests: every behaviour runs on SQLite and on PostgreSQL.
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { pino } from 'pino';
+import { captureLogs } from '../../helpers/logs.ts';
 import type { Logger } from 'pino';
 import type { StorageOptions } from '../../../gateway/storage/options.ts';
 import { createTestDatabase } from '../../helpers/postgres.ts';
@@ -37,23 +37,8 @@ export const BACKENDS: readonly Backend[] = [
 
 /** A pino logger whose JSON lines the test can read back. */
 export function recordingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug' }, sink);
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  const { logger, records } = captureLogs();
+  return { logger, lines: () => records };
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
