@@ -15,7 +15,7 @@ import { createFirstFactor } from './authn/first-factor.ts';
 import { compileAccessControl } from './authz/rules.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
-import { makeAddressMatcher, parseListenAddress } from './net/address.ts';
+import { makeAddressMatcher, parseListenAddress } from '../lib/net/address.ts';
 import { createFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';

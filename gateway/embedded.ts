@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from './fs-atomic.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
 
 interface EmbeddedSecrets {
   session_secret: string;

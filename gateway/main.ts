@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { startGateway } from './app.ts';
 import type { LoadedConfig } from './config/load.ts';
-import { createLogger } from './log/logger.ts';
+import { createLogger } from '../lib/logger.ts';
 
 export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<void> {
   const logger: Logger = createLogger(loaded.config.log, stdout);

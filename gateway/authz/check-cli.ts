@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../lib/errors.ts';
 import { normalisePath } from './path.ts';
 import { compileAccessControl } from './rules.ts';
 import type { AccessControlConfig, AccessSubject, RuleCheck } from './rules.ts';

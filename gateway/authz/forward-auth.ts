@@ -7,8 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FirstFactor } from '../authn/first-factor.ts';
-import { clientIp } from '../net/client-ip.ts';
-import { normaliseIp } from '../net/address.ts';
+import { clientIp } from '../../lib/net/client-ip.ts';
+import { normaliseIp } from '../../lib/net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
 import type { ReadSession, SessionReader } from '../session/reader.ts';
 import type { SessionStore } from '../session/store.ts';

@@ -4,7 +4,7 @@
  * Everything else goes to the default URL: an open redirect on the login page is a phishing tool.
  */
 import { domainToASCII } from 'node:url';
-import { isLoopbackHost } from '../net/address.ts';
+import { isLoopbackHost } from '../../lib/net/address.ts';
 
 const MAX_REDIRECT_LENGTH = 8192;
 

@@ -3,8 +3,8 @@
  * request. First matching rule wins, else `default_policy`.
  */
 import { domainToASCII } from 'node:url';
-import { ConfigError } from '../errors.ts';
-import { makeAddressMatcher, parseCidr } from '../net/address.ts';
+import { ConfigError } from '../../lib/errors.ts';
+import { makeAddressMatcher, parseCidr } from '../../lib/net/address.ts';
 
 export type Policy = 'bypass' | 'one_factor' | 'two_factor' | 'deny';
 

@@ -3,7 +3,7 @@
  * a trusted proxy; from anyone else they are absent, so the question is malformed and denied.
  */
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackHost } from '../net/address.ts';
+import { isLoopbackHost } from '../../lib/net/address.ts';
 import { normalisePath } from './path.ts';
 
 export type AuthzDialect = 'auth-request' | 'forward-auth' | 'legacy';

@@ -1,15 +1,15 @@
 /** `gatehouse <command>`: the one command-line entry point. Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 import { writeFileSync } from 'node:fs';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../lib/errors.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
 import { gatewayJsonSchema } from '../config/schema.ts';
 import { EMBEDDED_PORT, embeddedDefaults } from '../embedded.ts';
-import { parseListenAddress } from '../net/address.ts';
+import { parseListenAddress } from '../../lib/net/address.ts';
 import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { migrateStorage } from '../storage/open.ts';
-import { createLogger } from '../log/logger.ts';
-import type { CliIO } from './io.ts';
+import { createLogger } from '../../lib/logger.ts';
+import type { CliIO } from '../../lib/cli-io.ts';
 
 const HELP = `Gatehouse: a self-hosted identity gateway.
 

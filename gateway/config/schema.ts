@@ -3,7 +3,7 @@
  * meaning is the same. Cross-field checks and their messages live in validate.ts.
  */
 import { z } from 'zod';
-import { parseDuration, DURATION_HELP } from './duration.ts';
+import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */
 function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
@@ -250,8 +250,6 @@ export type RedisConfig = NonNullable<SessionConfig['redis']>;
 export type AccessControlConfig = GatewayConfig['access_control'];
 export type Policy = z.output<typeof policy>;
 
-/** Keys whose value may come from `GATEHOUSE_<PATH>_FILE` (Authelia's rule: names ending in these words). */
-export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
 
 /** The JSON Schema editors use to check a config file (written to config/gatehouse.schema.json). */
 export function gatewayJsonSchema(): Record<string, unknown> {

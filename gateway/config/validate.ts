@@ -3,13 +3,10 @@
  * operator will read it: `config: <path>: <what is wrong and what is allowed>`.
  */
 import { validateAccessControl } from '../authz/rules.ts';
-import { isLoopbackHost, parseCidr, parseListenAddress } from '../net/address.ts';
+import { isLoopbackHost, parseCidr, parseListenAddress } from '../../lib/net/address.ts';
 import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
 
-export interface ValidationResult {
-  problems: string[];
-  warnings: string[];
-}
+import type { ValidationResult } from '../../lib/config-loader.ts';
 
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 

@@ -3,7 +3,7 @@ import type { Eta } from 'eta';
 import type { Logger } from 'pino';
 import type { FirstFactor } from '../authn/first-factor.ts';
 import type { Authorizer } from '../authz/rules.ts';
-import { clientIp } from '../net/client-ip.ts';
+import { clientIp } from '../../lib/net/client-ip.ts';
 import type { SessionStore } from '../session/store.ts';
 import type { UserProvider } from '../users/provider.ts';
 import type { FirstRunSetup } from './setup.ts';

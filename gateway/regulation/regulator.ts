@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../lib/errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AuthenticationType } from '../storage/types.ts';
 import { validateRegulation } from './options.ts';

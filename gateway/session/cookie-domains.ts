@@ -1,6 +1,6 @@
 /** Per-domain session settings: each `session.cookies[]` entry with the global defaults filled in. */
 import type { GatewayConfig } from '../config/schema.ts';
-import { isLoopbackHost } from '../net/address.ts';
+import { isLoopbackHost } from '../../lib/net/address.ts';
 
 export interface CookieDomain {
   domain: string;

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../../lib/errors.ts';
 
 export type StorageErrorCode =
   | 'invalid_options'

@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../cli/io.ts';
-import { GatehouseError } from '../errors.ts';
-import { hashPassword, type Argon2Params } from './password-hash.ts';
+import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
+import { GatehouseError } from '../../lib/errors.ts';
+import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { FileUserProvider, type ListedUser } from './file-provider.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import type { UsersSearchOptions } from './users-file.ts';

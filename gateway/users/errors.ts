@@ -1,4 +1,4 @@
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../../lib/errors.ts';
 
 /** The users file cannot be used; `problems` lists every reason, each as `<yaml path>: <what is wrong>`. */
 export class UsersFileError extends GatehouseError {

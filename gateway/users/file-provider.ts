@@ -4,8 +4,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
-import { writeFileAtomic } from '../fs-atomic.ts';
-import { DEFAULT_ARGON2_PARAMS, hashPassword, verifyPassword, type Argon2Params } from './password-hash.ts';
+import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,

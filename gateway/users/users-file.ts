@@ -1,6 +1,6 @@
 import { Document, isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
-import { hashFormatProblem } from './password-hash.ts';
+import { hashFormatProblem } from '../../lib/password-hash.ts';
 import { UsersFileError } from './errors.ts';
 import type { UserDetails } from './provider.ts';
 

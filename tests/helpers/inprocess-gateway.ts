@@ -5,8 +5,8 @@ import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../../gateway/app.ts';
 import { deepMerge, parseGatewayConfig } from '../../gateway/config/load.ts';
 import type { GatewayConfig } from '../../gateway/config/schema.ts';
-import { writeFileAtomic } from '../../gateway/fs-atomic.ts';
-import { hashPassword } from '../../gateway/users/password-hash.ts';
+import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { hashPassword } from '../../lib/password-hash.ts';
 import { request, type HttpResponse, type RequestOptions } from './http.ts';
 import { makeTempDir } from './tmp.ts';
 

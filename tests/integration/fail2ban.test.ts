@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createAuditLog } from '../../gateway/log/audit.ts';
-import { createLogger } from '../../gateway/log/logger.ts';
+import { createLogger } from '../../lib/logger.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';

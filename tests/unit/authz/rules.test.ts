@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../gateway/errors.ts';
+import { ConfigError } from '../../../lib/errors.ts';
 import {
   compileAccessControl,
   isSecondFactorRequiredAnywhere,

@@ -1,7 +1,7 @@
 /** Helpers shared by the configuration tests: a temp directory with YAML files in it. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../../../gateway/errors.ts';
+import { ConfigError } from '../../../lib/errors.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../../../gateway/config/load.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration } from '../../../gateway/config/duration.ts';
+import { parseDuration } from '../../../lib/duration.ts';
 
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;

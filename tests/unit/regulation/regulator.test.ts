@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../gateway/errors.ts';
+import { ConfigError } from '../../../lib/errors.ts';
 import { Regulator } from '../../../gateway/regulation/regulator.ts';
 import type { AttemptRecord } from '../../../gateway/regulation/regulator.ts';
 import type { RegulationOptions } from '../../../gateway/regulation/options.ts';

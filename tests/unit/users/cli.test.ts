@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { makeTempDir } from '../../helpers/tmp.ts';
-import type { CliIO } from '../../../gateway/cli/io.ts';
+import type { CliIO } from '../../../lib/cli-io.ts';
 import { runHashPassword, runUsers } from '../../../gateway/users/cli.ts';
 import { FileUserProvider } from '../../../gateway/users/file-provider.ts';
-import { verifyPassword } from '../../../gateway/users/password-hash.ts';
+import { verifyPassword } from '../../../lib/password-hash.ts';
 
 const FAST_ARGON2 = { iterations: 1, memory: 1024, parallelism: 1, key_length: 32, salt_length: 16 };
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { makeTempDir } from '../../helpers/tmp.ts';
 import { FileUserProvider, type FileUserProviderOptions } from '../../../gateway/users/file-provider.ts';
-import { hashPassword } from '../../../gateway/users/password-hash.ts';
+import { hashPassword } from '../../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from '../../../gateway/users/errors.ts';
 import { captureLogs, LEVEL, type LogRecord } from './log-capture.ts';
 

@@ -9,7 +9,7 @@ import {
   isSupportedHash,
   needsRehash,
   verifyPassword,
-} from '../../../gateway/users/password-hash.ts';
+} from '../../../lib/password-hash.ts';
 
 const FAST_ARGON2 = { iterations: 1, memory: 1024, parallelism: 1, key_length: 32, salt_length: 16 };
 

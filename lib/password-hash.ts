@@ -2,7 +2,7 @@ import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from './errors.ts';
 
 const pbkdf2Async = promisify(pbkdf2);
 
