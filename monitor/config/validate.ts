@@ -1,0 +1,30 @@
+/** Cross-field checks of the monitor's configuration, each message naming its option. */
+import type { ValidationResult } from '../../lib/config-loader.ts';
+import { parseCidr, parseListenAddress } from '../../lib/net/address.ts';
+import type { MonitorConfig } from './schema.ts';
+
+export function validateMonitorConfig(config: MonitorConfig): ValidationResult {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (!parseListenAddress(config.server.address)) {
+    problems.push(`config: server.address: '${config.server.address}' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008'`);
+  }
+  config.trusted_proxies.forEach((cidr, i) => {
+    const parsed = parseCidr(cidr);
+    if (!parsed) problems.push(`config: trusted_proxies[${i}]: '${cidr}' is not an IP address or CIDR range`);
+    else if (parsed.prefix === 0) warnings.push(`trusted_proxies contains '${cidr}': anyone can claim any identity with a Remote-User header`);
+  });
+  const assertion = config.remote_user.assertion;
+  if (assertion) {
+    const url = new URL(assertion.jwks_url);
+    if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      problems.push(`config: remote_user.assertion.jwks_url: '${assertion.jwks_url}' must be https (plain http only on loopback)`);
+    }
+    if (assertion.max_age > 300) warnings.push(`remote_user.assertion.max_age is ${assertion.max_age}s: a captured assertion can be replayed that long`);
+  }
+  if (config.remote_user.default_scope === 'full_admin') {
+    warnings.push('remote_user.default_scope is full_admin: every gateway user gets the terminal and can change the monitor\'s security settings');
+  }
+  if (config.terminal.allow_root) warnings.push('terminal.allow_root is true: the web terminal can be a root shell');
+  return { problems, warnings };
+}
