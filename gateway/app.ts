@@ -12,6 +12,7 @@ import { Eta } from 'eta';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { createFirstFactor } from './authn/first-factor.ts';
+import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
@@ -85,7 +86,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const setup = createFirstRunSetup(users);
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
-    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now };
+    const assertionCfg = config.identity_assertion;
+    const assertions = assertionCfg
+      ? await createAssertionIssuer(await loadOrCreateAssertionKey(assertionCfg.key_path), {
+          audience: assertionCfg.audience,
+          lifespan: assertionCfg.lifespan,
+          issuer: cookieDomains[0]!.portalUrl.origin,
+          now,
+        })
+      : undefined;
+    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions };
     const scheme = config.server.tls ? 'https' : 'http';
     const proxy = Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps) : null;
     const routes = buildRoutes({

@@ -83,6 +83,15 @@ export function buildRoutes(deps: RouteDeps): Routes {
     ['/api/authz/forward-auth', createAuthzHandler('forward-auth', deps.authz)],
     ['/api/verify', createAuthzHandler('legacy', deps.authz)],
   ]);
+  // public: the key apps use to check the identity assertion (identity_assertion)
+  const assertions = deps.authz.assertions;
+  if (assertions) {
+    const body = JSON.stringify(assertions.jwks);
+    fast.set('/jwks.json', (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=300', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  }
   /** Public, no session: on every host except a proxied app's, whose own /api/health it would hide. */
   const health = healthHandler(deps.portal);
 

@@ -16,12 +16,15 @@ import { authenticationLevel, type SessionIdentity } from '../session/user-sessi
 import type { UserProvider } from '../users/provider.ts';
 import { isSafeRedirect } from './redirect.ts';
 import { requiredLevel, type Authorizer } from './rules.ts';
+import { ASSERTION_HEADER, type AssertionIssuer } from '../identity/assertion.ts';
 import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } from './target.ts';
 
 export interface AuthzDeps {
   cookieDomains: readonly CookieDomain[];
   sessions: SessionStore;
   sessionReader: SessionReader;
+  /** Signs the identity assertion sent beside Remote-User, when identity_assertion is configured. */
+  assertions?: AssertionIssuer;
   authorizer: Authorizer;
   users: UserProvider;
   firstFactor: FirstFactor;
@@ -149,19 +152,21 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect, verdict: Verdict, deps: AuthzDeps): void {
+function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect, verdict: Verdict, deps: AuthzDeps, assertion = ''): void {
   switch (verdict.kind) {
     case 'allow': {
       const id = verdict.identity;
       // all four, even when empty: Caddy 2.6 would otherwise forward its literal placeholder upstream.
       // Only the proxy reads this answer, so no Cache-Control; the flat list skips an object walk.
-      res.writeHead(200, [
+      const headers = [
         'Remote-User', headerValue(id?.username),
         'Remote-Groups', headerValue(id?.groups.join(',')),
         'Remote-Name', headerValue(id?.displayName),
         'Remote-Email', headerValue(id?.emails[0]),
         'Content-Length', '0',
-      ]);
+      ];
+      if (deps.assertions) headers.push(ASSERTION_HEADER, assertion);
+      res.writeHead(200, headers);
       res.end();
       return;
     }
@@ -204,10 +209,16 @@ export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req
     }
     try {
       const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps);
+      const signed = (v: Verdict): string | Promise<string> =>
+        v.kind === 'allow' && v.identity && deps.assertions ? (deps.assertions.cachedAssertionFor(v.identity) ?? deps.assertions.assertionFor(v.identity)) : '';
       if (verdict instanceof Promise) {
-        verdict.then((v) => answer(req, res, dialect, v, deps)).catch((error: Error) => fail(res, error));
+        verdict
+          .then(async (v) => answer(req, res, dialect, v, deps, await signed(v)))
+          .catch((error: Error) => fail(res, error));
       } else {
-        answer(req, res, dialect, verdict, deps);
+        const assertion = signed(verdict);
+        if (typeof assertion === 'string') answer(req, res, dialect, verdict, deps, assertion);
+        else assertion.then((jws) => answer(req, res, dialect, verdict, deps, jws)).catch((error: Error) => fail(res, error));
       }
     } catch (error) {
       fail(res, error as Error);

@@ -211,6 +211,15 @@ const server = z.strictObject({
   headers: notYetSupported,
 });
 
+/** The signed identity assertion sent beside Remote-User (see gateway/identity/assertion.ts). */
+const identityAssertion = z.strictObject({
+  /** The `aud` the app checks (the monitor's remote_user.assertion.audience). */
+  audience: z.string().min(1).default('monitor'),
+  lifespan: duration('60s'),
+  /** ES256 private key (PEM); created with mode 0600 on first start if missing. */
+  key_path: z.string().min(1),
+});
+
 const log = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['json', 'text']).default('json'),
@@ -229,6 +238,7 @@ export const gatewayConfigSchema = z.strictObject({
   regulation: regulation.prefault({}),
   storage: storage.prefault({}),
   notifier: notifier.optional(),
+  identity_assertion: identityAssertion.optional(),
   totp: notYetSupported,
   webauthn: notYetSupported,
   duo_api: notYetSupported,

@@ -178,6 +178,12 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   }
   if (config.notifier?.smtp?.disable_require_tls) warnings.push('notifier.smtp.disable_require_tls is true: mail may be sent in clear text');
 
+  // identity assertion
+  const assertion = config.identity_assertion;
+  if (assertion && (assertion.lifespan < 10 || assertion.lifespan > 300)) {
+    problems.push(`config: identity_assertion.lifespan: must be between 10s and 5m (${assertion.lifespan}s); a longer-lived assertion can be replayed longer`);
+  }
+
   // access control
   problems.push(...validateAccessControl(config.access_control).map((p) => `config: ${p}`));
   if (config.access_control.default_policy === 'bypass') {

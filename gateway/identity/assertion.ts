@@ -1,0 +1,90 @@
+/**
+ * The identity assertion: a short-lived ES256 JWS saying "the gateway vouches that this request is from
+ * <user> in <groups>", sent beside Remote-User so an app (the monitor) can tell the gateway's header
+ * from one forged by anything else on the trusted network. The public key is published at /jwks.json.
+ *
+ * Signing costs far more than the rest of a forward-auth decision, so an assertion is reused for a
+ * quarter of its lifetime for the same user and groups; the app only requires it to be fresh.
+ */
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
+import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import type { SessionIdentity } from '../session/user-session.ts';
+
+export const ASSERTION_HEADER = 'Remote-Assertion';
+const CACHE_MAX_ENTRIES = 10_000;
+
+export interface AssertionOptions {
+  audience: string;
+  /** Seconds. */
+  lifespan: number;
+  issuer: string;
+  now: () => number;
+}
+
+export interface AssertionIssuer {
+  /** The JWS for this identity (cached), or '' for an anonymous request. */
+  assertionFor(identity: SessionIdentity | null): Promise<string>;
+  /** Synchronous when cached: lets the hot path stay synchronous for a repeat visitor. */
+  cachedAssertionFor(identity: SessionIdentity): string | undefined;
+  jwks: { keys: JWK[] };
+}
+
+/** The signing key from `path`, created there (0600) on first use. */
+export async function loadOrCreateAssertionKey(path: string): Promise<KeyObject> {
+  try {
+    return createPrivateKey(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`identity_assertion.key_path: cannot use ${path} (${(error as Error).message}); restore it or remove it to create a new key`);
+    }
+  }
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  await writeFileAtomic(path, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
+  return privateKey;
+}
+
+export async function createAssertionIssuer(privateKey: KeyObject, options: AssertionOptions): Promise<AssertionIssuer> {
+  const publicJwk = await exportJWK(privateKey);
+  delete publicJwk.d;
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const jwk: JWK = { ...publicJwk, kid, alg: 'ES256', use: 'sig' };
+  const cache = new Map<string, { jws: string; renewAt: number }>();
+  const reuseMs = (options.lifespan * 1000) / 4;
+
+  const keyFor = (identity: SessionIdentity) =>
+    createHash('sha256').update(JSON.stringify([identity.username, identity.groups, identity.displayName, identity.emails[0] ?? ''])).digest('base64url');
+
+  const cachedAssertionFor = (identity: SessionIdentity) => {
+    const hit = cache.get(keyFor(identity));
+    return hit && hit.renewAt > options.now() ? hit.jws : undefined;
+  };
+
+  return {
+    jwks: { keys: [jwk] },
+    cachedAssertionFor,
+    async assertionFor(identity) {
+      if (!identity) return '';
+      const cached = cachedAssertionFor(identity);
+      if (cached) return cached;
+      const now = options.now();
+      const iat = Math.floor(now / 1000);
+      const jws = await new SignJWT({
+        groups: identity.groups,
+        name: identity.displayName,
+        email: identity.emails[0] ?? '',
+      })
+        .setProtectedHeader({ alg: 'ES256', kid, typ: 'gatehouse-assertion+jwt' })
+        .setIssuer(options.issuer)
+        .setSubject(identity.username)
+        .setAudience(options.audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + options.lifespan)
+        .sign(privateKey);
+      if (cache.size >= CACHE_MAX_ENTRIES) cache.clear();
+      cache.set(keyFor(identity), { jws, renewAt: now + reuseMs });
+      return jws;
+    },
+  };
+}
