@@ -10,7 +10,7 @@ import type { FirstFactor } from '../authn/first-factor.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
-import type { ReadSession, SessionReader } from '../session/reader.ts';
+import { currentUser, type ReadSession, type SessionReader } from '../session/reader.ts';
 import type { SessionStore } from '../session/store.ts';
 import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
 import type { UserProvider } from '../users/provider.ts';
@@ -84,8 +84,9 @@ function judge(q: Question, identity: SessionIdentity | null, level: number, dep
 
 function judgeSession(q: Question, session: ReadSession | null, deps: AuthzDeps): Verdict {
   if (!session) return judge(q, null, 0, deps);
-  // groups, name and e-mail come from the backend now; a removed or disabled user has no session
-  const current = deps.users.getDetails(session.data.identity!.username);
+  // groups, name and e-mail come from the backend now; a removed or disabled user, or one whose
+  // password changed since, has no session
+  const current = currentUser(session.data, deps.users);
   return current ? judge(q, current, authenticationLevel(session.data.amr), deps) : judge(q, null, 0, deps);
 }
 

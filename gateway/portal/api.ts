@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { authenticationLevel } from '../session/user-session.ts';
-import { sessionState } from '../session/reader.ts';
+import { currentUser, sessionState } from '../session/reader.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { destroy } from './session-middleware.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
@@ -30,9 +30,9 @@ function ko(res: Response, status: number, message: string): void {
 export function currentIdentity(req: Request, deps: PortalDeps) {
   const s = req.session;
   if (!s?.identity || !req.cookieDomain) return null;
-  if (sessionState(s, req.cookieDomain, deps.now()) !== 'current') return null;
+  if (s.sid !== req.sessionID || sessionState(s, req.cookieDomain, deps.now()) !== 'current') return null;
   // as forward auth does: details from the backend now; a removed or disabled user is not logged in
-  return deps.users.getDetails(s.identity.username);
+  return currentUser(s, deps.users);
 }
 
 export function firstFactorHandler(deps: PortalDeps) {

@@ -12,6 +12,8 @@ export async function establishSession(req: Request, user: UserDetails, keepMeLo
   await regenerate(req);
   const keep = keepMeLoggedIn && domain.rememberMe > 0;
   req.session.identity = { username: user.username, displayName: user.displayName, emails: user.emails, groups: user.groups };
+  req.session.sid = req.sessionID;
+  req.session.credentialStamp = user.credentialStamp;
   req.session.amr = ['pwd'];
   req.session.firstFactorAt = now;
   req.session.lastActivity = now;

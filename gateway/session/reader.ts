@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { CookieDomain } from './cookie-domains.ts';
 import { readCookie, unsignSessionId } from './signed-cookie.ts';
 import type { SessionStore } from './store.ts';
+import type { UserDetails, UserProvider } from '../users/provider.ts';
 
 export const ACTIVITY_REFRESH_MS = 5_000;
 const VERIFIED_COOKIES_MAX = 20_000;
@@ -16,6 +17,16 @@ const VERIFIED_COOKIES_MAX = 20_000;
 export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';
 
 /** Why a stored session may not be used now ('current' when it may). */
+/**
+ * The session's user as the backend knows them now, or null: removed, disabled, or their credential
+ * changed since this session was made. Forward auth and the portal both ask here.
+ */
+export function currentUser(data: Partial<SessionData>, users: Pick<UserProvider, 'getDetails'>): UserDetails | null {
+  if (!data.identity) return null;
+  const user = users.getDetails(data.identity.username);
+  return user && user.credentialStamp === data.credentialStamp ? user : null;
+}
+
 export function sessionState(data: Partial<SessionData>, domain: CookieDomain, now: number): SessionState {
   if (data.cookieDomain !== domain.domain) return 'foreign';
   // a session without an absolute expiry was not made by a login: never current
@@ -62,6 +73,8 @@ export function createSessionReader(deps: SessionReaderDeps): SessionReader {
 
   const current = (sid: string, data: SessionData | null, domain: CookieDomain): ReadSession | null => {
     if (!data || !data.identity) return null;
+    // deny: a value copied from another session's key (see SessionData.sid)
+    if (data.sid !== sid) return null;
     const now = deps.now();
     const state = sessionState(data, domain, now);
     if (state !== 'current') {

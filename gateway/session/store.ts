@@ -75,12 +75,23 @@ function promisify<T>(fn: (cb: (err: unknown, value?: T) => void) => void): Prom
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-/** Recently read sessions, evicted by writes and by age. */
+/**
+ * Recently read sessions, evicted by writes and by age. A read that was already on its way to the store
+ * when an eviction arrived may carry the old value: `mayCache` keeps such a read out of the cache.
+ */
 class SessionCache {
   readonly #entries = new Map<string, { data: session.SessionData | null; until: number }>();
   readonly #now: () => number;
+  /** Counts evictions; a read remembers the count it started at. */
+  #generation = 0;
+  readonly #evictedAt = new Map<string, number>();
+  /** Reads that started before this generation may not be cached (the eviction record was trimmed). */
+  #floor = 0;
   constructor(now: () => number) {
     this.#now = now;
+  }
+  get generation(): number {
+    return this.#generation;
   }
   get(sid: string): session.SessionData | null | undefined {
     const hit = this.#entries.get(sid);
@@ -91,15 +102,23 @@ class SessionCache {
     }
     return hit.data;
   }
-  put(sid: string, data: session.SessionData | null): void {
+  /** Cache a value read since `startedAt` (a generation), unless an eviction overtook the read. */
+  put(sid: string, data: session.SessionData | null, startedAt: number): void {
+    if (startedAt < this.#floor || (this.#evictedAt.get(sid) ?? -1) >= startedAt) return;
     if (this.#entries.size >= CACHE_MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(sid, { data, until: this.#now() + CACHE_TTL_MS });
   }
   evict(sid: string): void {
     this.#entries.delete(sid);
+    this.#evictedAt.set(sid, this.#generation++);
+    if (this.#evictedAt.size > CACHE_MAX_ENTRIES) {
+      this.#evictedAt.clear();
+      this.#floor = this.#generation;
+    }
   }
   clear(): void {
     this.#entries.clear();
+    this.#floor = ++this.#generation;
   }
 }
 
@@ -142,8 +161,9 @@ function wrap(
     async get(sid) {
       const cached = cache.get(sid);
       if (cached !== undefined) return cached;
+      const startedAt = cache.generation;
       const data = (await promisify<session.SessionData | null>((cb) => store.get(sid, cb))) ?? null;
-      cache.put(sid, data);
+      cache.put(sid, data, startedAt);
       return data;
     },
     set: async (sid, data) => {

@@ -30,6 +30,13 @@ declare module 'express-session' {
     lastActivity: number;
     /** The cookie domain the session was created for; a session is never honoured on another. */
     cookieDomain: string;
+    /**
+     * The id the session was stored under. The value is encrypted but could be copied to another key
+     * by whoever can write the store; a session read under any other id is no session.
+     */
+    sid: string;
+    /** The user's credential stamp at login: a changed password ends the session. */
+    credentialStamp: string;
   }
 }
 

@@ -41,7 +41,7 @@ export interface NewUser {
   groups?: string[];
 }
 
-export type ListedUser = UserDetails & { disabled: boolean };
+export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean };
 
 export type ReloadResult =
   | { status: 'loaded'; users: number }
@@ -123,7 +123,7 @@ export class FileUserProvider implements UserProvider {
 
   /** Every user, disabled ones included, in file order. */
   listUsers(): ListedUser[] {
-    return [...this.#db.users.values()].map((record) => ({ ...record.details, disabled: record.disabled }));
+    return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled }) => ({ ...details, disabled }));
   }
 
   /** Re-read the file now (the watcher and SIGHUP use this); a malformed file keeps the last good users. */

@@ -4,6 +4,11 @@ export interface UserDetails {
   displayName: string;
   emails: string[];
   groups: string[];
+  /**
+   * Changes whenever the user's credential changes (a new password, or the account deleted and made
+   * again): sessions remember it, so they end with the credential they were made with.
+   */
+  credentialStamp: string;
 }
 
 /** The user backend the rest of the gateway talks to (file today, LDAP later). */

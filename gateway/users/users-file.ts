@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
@@ -220,6 +221,8 @@ function toRecord(username: string, entry: UserEntry): UserRecord {
     displayName: entry.displayname ?? username,
     emails: Object.freeze([...emails]) as string[],
     groups: Object.freeze([...(entry.groups ?? [])]) as string[],
+    // a digest of the stored hash: it changes with the password, and reveals nothing about it
+    credentialStamp: createHash('sha256').update(`gatehouse-credential:${username}:${entry.password}`).digest('base64url').slice(0, 22),
   });
   return { details, passwordHash: entry.password, disabled: entry.disabled === true };
 }

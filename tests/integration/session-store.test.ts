@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const logger = pino({ level: 'silent' });
 const SECRET = 'a session secret for the store tests';
 
-function sessionData(expiresInMs = 60_000): SessionData {
+function sessionData(expiresInMs = 60_000, sid = 'sid'): SessionData {
   const expiresAt = Date.now() + expiresInMs;
   return {
     cookie: { originalMaxAge: expiresInMs, expires: new Date(expiresAt) } as SessionData['cookie'],
@@ -28,6 +28,8 @@ function sessionData(expiresInMs = 60_000): SessionData {
     keepMeLoggedIn: false,
     lastActivity: Date.now(),
     cookieDomain: 'example.test',
+    sid,
+    credentialStamp: 'stamp',
   };
 }
 

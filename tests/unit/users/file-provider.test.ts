@@ -82,12 +82,14 @@ describe('checkPassword: only an enabled user with the right password gets in', 
   });
 
   it('right password → the user details (e-mail as string or list)', async () => {
-    assert.deepEqual(await provider.checkPassword('alice', 'alice-password'), {
+    const { credentialStamp, ...details } = (await provider.checkPassword('alice', 'alice-password'))!;
+    assert.deepEqual(details, {
       username: 'alice',
       displayName: 'Alice Liddell',
       emails: ['alice@example.com'],
       groups: ['admins', 'dev'],
     });
+    assert.match(credentialStamp, /^[\w-]{22}$/);
     assert.deepEqual((await provider.checkPassword('bob', 'bob-password'))?.emails, ['bob@example.com', 'robert@example.org']);
   });
 
@@ -382,7 +384,8 @@ describe('user mutations rewrite the file atomically and keep everything else', 
       email: 'carol@example.com',
       groups: ['dev'],
     });
-    assert.deepEqual(details, { username: 'carol', displayName: 'Carol', emails: ['carol@example.com'], groups: ['dev'] });
+    const { credentialStamp: _stamp, ...shown } = details;
+    assert.deepEqual(shown, { username: 'carol', displayName: 'Carol', emails: ['carol@example.com'], groups: ['dev'] });
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     const text = await readFile(path, 'utf8');
     assert.match(text, /^# managed by hand$/m);
@@ -439,5 +442,28 @@ describe('user mutations rewrite the file atomically and keep everything else', 
     await writeFile(path, broken);
     await assert.rejects(provider.addUser({ username: 'erin', password: 'erin-password' }), UsersFileError);
     assert.equal(await readFile(path, 'utf8'), broken);
+  });
+});
+
+describe('the credential stamp follows the password, so sessions can end with it', () => {
+  it('changes when the password changes and when a user is deleted and made again, and only then', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    const path = join(dir, 'users.yml');
+    const provider = await FileUserProvider.open({ path, watch: false, logger: captureLogs().logger, password: { algorithm: 'argon2', argon2: FAST_ARGON2 } });
+    try {
+      await provider.addUser({ username: 'dora', password: 'first-password-1' });
+      const first = provider.getDetails('dora')!.credentialStamp;
+      await provider.addUser({ username: 'erin', password: 'erin-password-1' });
+      assert.equal(provider.getDetails('dora')!.credentialStamp, first, 'another user changing does not move it');
+      await provider.setPassword('dora', 'second-password-2');
+      const second = provider.getDetails('dora')!.credentialStamp;
+      assert.notEqual(second, first);
+      await provider.deleteUser('dora');
+      await provider.addUser({ username: 'dora', password: 'second-password-2' });
+      assert.notEqual(provider.getDetails('dora')!.credentialStamp, second, 'a new account with the same name and password is a new credential (new salt)');
+    } finally {
+      await provider.close();
+      await cleanup();
+    }
   });
 });
