@@ -1,11 +1,24 @@
 #!/usr/bin/env node
+// The one command line for both services. Only this entry point imports both: the gateway and the
+// monitor never import each other.
 import { main } from '../gateway/cli/main.ts';
+import { runMonitorCommand } from '../monitor/cli.ts';
 
-const code = await main(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  isTTY: process.stdin.isTTY === true,
-});
+const code = await main(
+  process.argv.slice(2),
+  { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: process.stdin.isTTY === true },
+  process.env,
+  {
+    monitorCommand: runMonitorCommand,
+    async startMonitor({ gatewayPort, env, stdout }) {
+      const { loadMonitorConfig } = await import('../monitor/config/load.ts');
+      const { embeddedMonitorDefaults } = await import('../monitor/embedded.ts');
+      const { runMonitor } = await import('../monitor/main.ts');
+      const files = env.GATEHOUSE_MONITOR_CONFIG ? env.GATEHOUSE_MONITOR_CONFIG.split(',').map((f) => f.trim()).filter(Boolean) : [];
+      const monitor = await runMonitor(loadMonitorConfig({ files, env, defaults: embeddedMonitorDefaults(env, gatewayPort) }), stdout);
+      return () => monitor.close();
+    },
+  },
+);
 // -1: a server is running and exits on its own signal
 if (code >= 0) process.exitCode = code;

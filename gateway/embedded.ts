@@ -1,12 +1,14 @@
 /**
  * `npm start` with no configuration: everything under ./data (or $GATEHOUSE_DATA), secrets generated
- * on first run and kept 0600, SQLite storage, in-memory sessions, the filesystem notifier, and the
- * portal at http://localhost:9091/. Files given with --config are merged on top.
+ * on first run and kept 0600, SQLite storage, in-memory sessions, the filesystem notifier, the monitor
+ * as the embedded proxy's app at http://localhost:9091/ and the portal at /auth/. Files given with
+ * --config are merged on top.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../lib/fs-atomic.ts';
+import { parseListenAddress } from '../lib/net/address.ts';
 
 interface EmbeddedSecrets {
   session_secret: string;
@@ -40,6 +42,7 @@ async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
 }
 
 export const EMBEDDED_PORT = 9091;
+export const EMBEDDED_MONITOR_ADDRESS = 'tcp://127.0.0.1:8008';
 
 /**
  * The embedded default configuration, as a raw config object (files and env override it). `port` is
@@ -49,14 +52,21 @@ export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env, por
   const dir = dataDirectory(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secrets = await loadOrCreateSecrets(dir);
+  // the monitor runs beside the gateway and is its default upstream: the whole dashboard at /
+  const monitor = parseListenAddress(env.GATEHOUSE_MONITOR_SERVER_ADDRESS ?? EMBEDDED_MONITOR_ADDRESS);
   return {
-    server: { address: `tcp://127.0.0.1:${EMBEDDED_PORT}` },
+    server: {
+      address: `tcp://127.0.0.1:${EMBEDDED_PORT}`,
+      upstreams: { default: `http://127.0.0.1:${monitor?.port ?? 8008}` },
+    },
+    identity_assertion: { audience: 'monitor', key_path: join(dir, 'assertion-key.pem') },
     log: { level: 'info', format: 'text' },
     authentication_backend: { file: { path: join(dir, 'users.yml') } },
     access_control: { default_policy: 'one_factor' },
     session: {
       secret: secrets.session_secret,
-      cookies: [{ domain: 'localhost', authelia_url: `http://localhost:${port}/` }],
+      // the portal shares the host with the dashboard, so it lives under /auth/
+      cookies: [{ domain: 'localhost', authelia_url: `http://localhost:${port}/auth/`, default_redirection_url: `http://localhost:${port}/` }],
     },
     storage: { encryption_key: secrets.storage_encryption_key, local: { path: join(dir, 'gatehouse.sqlite3') } },
     notifier: { filesystem: { filename: join(dir, 'notifications.txt') } },

@@ -1,34 +1,50 @@
 /** Runs the gateway until SIGTERM/SIGINT; SIGHUP reloads the users file. */
 import type { Logger } from 'pino';
-import { startGateway } from './app.ts';
+import { startGateway, type Gateway } from './app.ts';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger } from '../lib/logger.ts';
 
-export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<void> {
+/** Start the gateway from a loaded configuration, saying every warning and the first-run link. */
+export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<{ gateway: Gateway; logger: Logger }> {
   const logger: Logger = createLogger(loaded.config.log, stdout);
   // anything weaker than the defaults is said out loud, every start
   for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
   const gateway = await startGateway(loaded.config, { logger });
   const setupUrl = gateway.setupUrl();
-  if (setupUrl) {
-    logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);
-  }
+  if (setupUrl) logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);
+  process.on('SIGHUP', () => {
+    gateway.users.reload().then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'));
+  });
+  return { gateway, logger };
+}
+
+/**
+ * Close everything once on SIGTERM/SIGINT, then exit 0 (1 if a close failed). Installed before anything
+ * starts, so a signal during startup is not the default (abrupt) exit; `add` registers each service as
+ * it comes up.
+ */
+export function stopOnSignals(): { add(close: () => Promise<void>): void; useLogger(logger: Logger): void } {
+  const closers: Array<() => Promise<void>> = [];
+  let logger: Logger | null = null;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    gateway.close().then(
+    logger?.info({ signal }, 'shutting down');
+    Promise.all(closers.map((close) => close())).then(
       () => process.exit(0),
       (error: Error) => {
-        logger.error({ err: error.message }, 'shutdown failed');
+        logger?.error({ err: error.message }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    gateway.users.reload().then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'));
-  });
+  return {
+    add: (close) => closers.push(close),
+    useLogger: (l) => {
+      logger = l;
+    },
+  };
 }

@@ -86,7 +86,14 @@ async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean):
   return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port) });
 }
 
-export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export interface MainOptions {
+  /** `start` also runs the monitor behind the gateway: given by the entry point, which may import both services. */
+  startMonitor?: (context: { gatewayPort: number; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }) => Promise<() => Promise<void>>;
+  /** `monitor …` commands, likewise. */
+  monitorCommand?: (args: string[], io: CliIO, env: NodeJS.ProcessEnv) => Promise<number>;
+}
+
+export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
@@ -105,8 +112,21 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const { files, rest } = takeConfigFiles(args, env);
         if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
         if (command === 'gateway' && files.length === 0) throw new UsageError('gateway needs --config FILE (or use "gatehouse start" for the embedded defaults)');
-        const { runGateway } = await import('../main.ts');
-        await runGateway(await load(files, env, command === 'start'), io.stdout);
+        const { runGateway, stopOnSignals } = await import('../main.ts');
+        const loaded = await load(files, env, command === 'start');
+        const running = stopOnSignals();
+        const { gateway, logger } = await runGateway(loaded, io.stdout);
+        running.useLogger(logger);
+        running.add(() => gateway.close());
+        if (command === 'start' && options.startMonitor) {
+          const listen = parseListenAddress(loaded.config.server.address)!;
+          try {
+            running.add(await options.startMonitor({ gatewayPort: listen.port, env, stdout: io.stdout }));
+          } catch (error) {
+            await gateway.close(); // half a start is no start
+            throw error;
+          }
+        }
         return -1; // keeps running; exit happens on a signal
       }
       case 'config': {
@@ -127,6 +147,9 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         io.stdout.write('config: OK\n');
         return 0;
       }
+      case 'monitor':
+        if (!options.monitorCommand) throw new UsageError('the monitor is not available in this build');
+        return await options.monitorCommand(args, io, env);
       case 'hash-password':
         return await runHashPassword(args, io);
       case 'users': {

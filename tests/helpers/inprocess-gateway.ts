@@ -21,13 +21,27 @@ export interface TestUser {
   disabled?: boolean;
 }
 
+// an operator editing groups leaves the password hash alone: so does rewriting the file here (a new
+// hash, even of the same password, is a new credential and ends the user's sessions)
+const hashes = new Map<string, string>();
+
+async function hashOnce(name: string, password: string): Promise<string> {
+  const key = `${name}\0${password}`;
+  let hash = hashes.get(key);
+  if (!hash) {
+    hash = await hashPassword(password, FAST_ARGON2);
+    hashes.set(key, hash);
+  }
+  return hash;
+}
+
 /** An Authelia-format users file (0600) with argon2id hashes of the given passwords. */
 export async function writeUsersFile(path: string, users: Record<string, TestUser>): Promise<void> {
   const entries: Record<string, unknown> = {};
   for (const [name, user] of Object.entries(users)) {
     entries[name] = {
       displayname: user.displayname ?? name,
-      password: await hashPassword(user.password, FAST_ARGON2),
+      password: await hashOnce(name, user.password),
       ...(user.email ? { email: user.email } : {}),
       groups: user.groups ?? [],
       ...(user.disabled ? { disabled: true } : {}),

@@ -142,11 +142,17 @@ describe('`gatehouse start` with no configuration (the embedded default)', () =>
   let temp: { dir: string; cleanup: () => Promise<void> };
   let running: ServiceProcess | null = null;
   let port: number;
+  let monitorPort: number;
 
   const start = async () => {
     running = startService('gatehouse start', process.execPath, [CLI, 'start'], {
       cwd: repoRoot,
-      env: { ...process.env, GATEHOUSE_DATA: join(temp.dir, 'data'), GATEHOUSE_SERVER_ADDRESS: `tcp://127.0.0.1:${port}` },
+      env: {
+        ...process.env,
+        GATEHOUSE_DATA: join(temp.dir, 'data'),
+        GATEHOUSE_SERVER_ADDRESS: `tcp://127.0.0.1:${port}`,
+        GATEHOUSE_MONITOR_SERVER_ADDRESS: `tcp://127.0.0.1:${monitorPort}`,
+      },
     });
     return running;
   };
@@ -161,6 +167,7 @@ describe('`gatehouse start` with no configuration (the embedded default)', () =>
   before(async () => {
     temp = await makeTempDir('gatehouse-start-');
     port = await freePort();
+    monitorPort = await freePort();
   });
   after(async () => {
     await running?.stop();
@@ -176,7 +183,8 @@ describe('`gatehouse start` with no configuration (the embedded default)', () =>
     const match = await waitForOutput(service, /first run: no user exists yet\. Create the administrator at (\S+)/);
     printedUrl = match[1]!;
     const url = new URL(printedUrl);
-    assert.equal(url.pathname, '/setup');
+    // the dashboard (the monitor) has the host's root; the portal lives under /auth/
+    assert.equal(url.pathname, '/auth/setup');
     assert.ok((url.searchParams.get('token') ?? '').length >= 20);
 
     const secretsPath = join(temp.dir, 'data', 'secrets.json');
@@ -188,7 +196,7 @@ describe('`gatehouse start` with no configuration (the embedded default)', () =>
     assert.ok((secrets.session_secret ?? '').length >= 32 && (secrets.storage_encryption_key ?? '').length >= 32);
 
     // the token works on the port the gateway actually listens on
-    const page = await request(`http://localhost:${port}/setup${url.search}`);
+    const page = await request(`http://localhost:${port}/auth/setup${url.search}`);
     assert.equal(page.status, 200);
     assert.match(page.body, /Create the administrator/);
     await stop();

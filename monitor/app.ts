@@ -1,0 +1,91 @@
+/**
+ * The monitor's composition root: builds the auth services, the terminal and the route table from the
+ * configuration and starts listening. Nothing global: two monitors can run in one process (tests do).
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { parseListenAddress } from '../lib/net/address.ts';
+import { clientIp } from '../lib/net/client-ip.ts';
+import type { Argon2Params } from '../lib/password-hash.ts';
+import type { MonitorConfig } from './config/schema.ts';
+import { createMonitorAuth, type MonitorAuthDeps } from './auth/deps.ts';
+import { buildMonitorRoutes } from './routes.ts';
+import { createTerminalServer } from './terminal/server.ts';
+import { TicketStore } from './terminal/tickets.ts';
+
+export interface MonitorOptions {
+  logger: Logger;
+  now?: () => number;
+  /** Hash parameters for new passwords (tests make them cheap). */
+  argon2?: Partial<Argon2Params>;
+}
+
+export interface Monitor {
+  server: Server;
+  url: string;
+  port: number;
+  auth: MonitorAuthDeps;
+  close(): Promise<void>;
+}
+
+export async function startMonitor(config: MonitorConfig, options: MonitorOptions): Promise<Monitor> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const auth = createMonitorAuth(config, { logger, now, argon2: options.argon2 });
+  // a corrupt auth.json is reported now, loudly; the service still starts and answers 503 (fail closed)
+  await auth.store.read().catch((error: Error) => logger.error({ err: error.message }, 'monitor: auth.json is unusable; protected endpoints answer 503 until it is fixed'));
+
+  const tickets = new TicketStore<{ username: string }>({ now });
+  const terminal = createTerminalServer({
+    config,
+    tickets,
+    logger,
+    now,
+    clientAddress: (req) => clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], auth.isTrustedProxy),
+    audit: (event) => {
+      if (event.type === 'terminal_refused' && event.reason === 'unauthorized') {
+        auth.audit.failure({ rhost: event.rhost, user: null, method: 'terminal', reason: 'bad_ticket' });
+      }
+    },
+  });
+  const routes = buildMonitorRoutes({ auth, tickets, logger, terminalUpgrade: terminal.handleUpgrade });
+
+  const serverOptions = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000 };
+  const server = config.server.tls
+    ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
+    : createHttpServer(serverOptions);
+  server.on('request', routes.request);
+  server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
+
+  const listen = parseListenAddress(config.server.address)!;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = config.server.tls ? 'https' : 'http';
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const url = `${scheme}://${host}:${port}`;
+  logger.info({ address: url, data_dir: config.data_dir }, 'monitor listening');
+  return {
+    server,
+    url,
+    port,
+    auth,
+    async close() {
+      await terminal.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      });
+    },
+  };
+}
