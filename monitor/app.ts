@@ -12,6 +12,7 @@ import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from './auth/deps.ts';
+import { readSslSettings } from './auth/ssl-settings.ts';
 import { buildMonitorRoutes } from './routes.ts';
 import { createTerminalServer } from './terminal/server.ts';
 import { TicketStore } from './terminal/tickets.ts';
@@ -54,9 +55,12 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   });
   const routes = buildMonitorRoutes({ auth, tickets, logger, terminalUpgrade: terminal.handleUpgrade });
 
+  // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
+  const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
+  const tls = config.server.tls ?? (stored?.enabled && stored.cert_path && stored.key_path ? { certificate: stored.cert_path, key: stored.key_path } : undefined);
   const serverOptions = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000 };
-  const server = config.server.tls
-    ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
+  const server = tls
+    ? createHttpsServer({ ...serverOptions, cert: readFileSync(tls.certificate), key: readFileSync(tls.key) })
     : createHttpServer(serverOptions);
   server.on('request', routes.request);
   server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
@@ -70,7 +74,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const scheme = config.server.tls ? 'https' : 'http';
+  const scheme = tls ? 'https' : 'http';
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = `${scheme}://${host}:${port}`;
   logger.info({ address: url, data_dir: config.data_dir }, 'monitor listening');

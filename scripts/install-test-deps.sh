@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real on a Debian machine: Redis, PostgreSQL, nginx, Caddy,
-# fail2ban-regex (the shipped filter is checked with it),
+# fail2ban-regex (the shipped filters are checked with it), Chromium (the dashboard test),
 # OpenSSL (test certificates) and wrk (the benchmark). Safe to run again; needs root (or sudo).
 set -euo pipefail
 SUDO=""
@@ -15,6 +15,8 @@ declare -A PACKAGE_FOR=(
   [pg_ctlcluster]=postgresql
   [wrk]=wrk
   [fail2ban-regex]=fail2ban
+  [chromium]=chromium
+  [setpriv]=util-linux
 )
 missing=()
 for cmd in "${!PACKAGE_FOR[@]}"; do
