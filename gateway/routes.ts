@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
+import { canonicalRequestHost } from './authz/target.ts';
 import type { CookieDomain } from './session/cookie-domains.ts';
 import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { firstFactorHandler, healthHandler, logoutHandler, stateHandler, userInfoHandler } from './portal/api.ts';
@@ -131,7 +132,10 @@ export function buildRoutes(deps: RouteDeps): Routes {
     const base = portalHosts.get(host);
     return base !== undefined && (path === base.replace(/\/$/, '') || path.startsWith(base.endsWith('/') ? base : `${base}/`));
   };
-  const hostOf = (req: IncomingMessage) => (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const badHost = (res: ServerResponse) => {
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end('400 Bad Request: the Host header is missing or not in canonical form.');
+  };
   const pathOf = (req: IncomingMessage) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -143,8 +147,13 @@ export function buildRoutes(deps: RouteDeps): Routes {
       const path = pathOf(req);
       const handler = fast.get(path);
       if (handler) return handler(req, res);
-      const host = hostOf(req);
-      if (deps.proxy?.upstreamFor(host) && !isPortal(host, path)) return deps.proxy.handle(req, res);
+      if (deps.proxy) {
+        // route on the host the rules will judge, computed once: a Host the URL parser reads as another
+        // host (`www.example.test.`, `www%2eexample.test`) would otherwise pick `default` under www's rule
+        const host = canonicalRequestHost(req.headers.host);
+        if (host === null) return badHost(res);
+        if (deps.proxy.proxies(host) && !isPortal(host, path)) return deps.proxy.handle(req, res, host);
+      }
       if (path === '/api/health') return health(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr
@@ -157,8 +166,12 @@ export function buildRoutes(deps: RouteDeps): Routes {
       });
     },
     upgrade(req, socket, head) {
-      const host = hostOf(req);
-      if (deps.proxy?.upstreamFor(host) && !isPortal(host, pathOf(req))) return deps.proxy.upgrade(req, socket, head);
+      if (deps.proxy) {
+        // the same canonical host as for requests (see above)
+        const host = canonicalRequestHost(req.headers.host);
+        if (host === null) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        if (deps.proxy.proxies(host) && !isPortal(host, pathOf(req))) return deps.proxy.upgrade(req, socket, head, host);
+      }
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     },
   };

@@ -105,7 +105,7 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
 
   const path = normalisePath(rawPath);
   if (path === null) {
-    out.write(`\nThe path '${rawPath}' is malformed or ambiguous (encoded '/', '\\', ';', control characters, double encoding); the gateway denies it before any rule.\npolicy: deny (malformed path)\n`);
+    out.write(`\nThe path '${rawPath}' is malformed or ambiguous ('.'/'..' segments, encoded '/', '\\', ';', control characters, double encoding); the gateway denies it before any rule.\npolicy: deny (malformed path)\n`);
     return 0;
   }
   out.write(`Host '${host}', path as matched '${path}'.\n\n`);

@@ -4,9 +4,9 @@
  *
  * Canonical form (RFC 3986 §6.2.2): percent-encoded unreserved characters are decoded, every other
  * percent-encoding is kept with upper-case hex, characters that may not appear raw in a path are
- * encoded, `.`/`..` segments are resolved (never above `/`), empty segments are dropped, a trailing
- * slash is kept. The `?query` is validated and kept as sent (Authelia matches `resources` against the
- * cleaned path plus the raw query).
+ * encoded, empty segments are dropped, a trailing slash is kept. A `.` or `..` segment, raw or
+ * percent-encoded, is refused rather than resolved. The `?query` is validated and kept as sent
+ * (Authelia matches `resources` against the cleaned path plus the raw query).
  *
  * `null` means "the backend could read this path differently from us": the caller denies.
  */
@@ -59,7 +59,7 @@ export function normalisePath(rawPathWithQuery: string): string | null {
   return isValidQuery(raw, q + 1) ? path + raw.slice(q) : null;
 }
 
-/** Fast path for the common case: only raw pchars, no empty, `.` or `..` segment before the end. */
+/** Fast path for the common case: only raw pchars, no empty, `.` or `..` segment (the slow path refuses those). */
 function isCanonicalPath(raw: string, end: number): boolean {
   let segmentStart = 1;
   for (let i = 1; i <= end; i++) {
@@ -84,11 +84,11 @@ function normaliseRawPath(raw: string, end: number): string | null {
 
   for (let i = 1; i <= end; i++) {
     if (i === end || raw.charCodeAt(i) === SLASH) {
-      // dot segments are resolved after decoding, so `%2e%2e` is `..` here exactly as at the backend
-      if (segment === '..') out.pop();
-      else if (segment !== '.' && segment !== '') out.push(segment); // `//` collapses
-      // a path ending in `/`, `/.` or `/..` names a directory (RFC 3986 §5.2.4)
-      if (i === end) trailingSlash = segment === '' || segment === '.' || segment === '..';
+      // deny: a `.`/`..` segment (checked after decoding, so `%2e%2e` too): browsers resolve them before
+      // sending, and upstreams that get the raw path (Express, Go, Werkzeug…) route on it unresolved
+      if (segment === '.' || segment === '..') return null;
+      if (segment !== '') out.push(segment); // `//` collapses
+      if (i === end) trailingSlash = segment === '';
       segment = '';
       continue;
     }

@@ -29,15 +29,39 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** The path and query exactly as sent, before WHATWG URL parsing resolves `..` and turns `\\` into `/`. */
-function rawPathOf(raw: string): string | null {
-  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*(.*)$/is.exec(raw);
-  if (!match) return null;
-  let rest = match[1]!;
-  const hash = rest.indexOf('#');
-  if (hash !== -1) rest = rest.slice(0, hash);
-  if (rest === '') return '/';
-  return rest.startsWith('?') ? `/${rest}` : rest;
+/**
+ * The authority and the path plus query exactly as sent, before WHATWG URL parsing rewrites them
+ * (resolves `..`, turns `\\` into `/`, decodes and IDNA-maps the host). `#` is not cut off: the
+ * caller refuses it, since a server or proxy may keep it in the path it acts on.
+ */
+const RAW_URL_RE = /^[a-z][a-z0-9+.-]*:\/\/([^/?#\\]*)(.*)$/is;
+const HOST_HEADER_BAD_RE = /[\s/\\@?#]/;
+
+/**
+ * The canonical host (lower-case, no port) when the raw authority reads as exactly `url.hostname`.
+ * Throws otherwise: proxies route and apps read Host on the raw text, the rules would see the rewrite
+ * (`%2e`, soft hyphen, tab, full-width letters, `。`, an empty authority that takes the path's first
+ * segment as host). One pass, no regex or allocation: this runs on every forward-auth request.
+ */
+function canonicalHostOf(authority: string, url: URL): string {
+  const host = url.hostname; // always ASCII (IDNA output), lower-case
+  const n = host.length;
+  if (authority.length < n) throw new BadAuthzRequest('the target host is missing or not in canonical form');
+  for (let i = 0; i < n; i++) {
+    let c = authority.charCodeAt(i);
+    // ASCII-only case folding: toLowerCase would map some non-ASCII onto ASCII (U+212A KELVIN SIGN is `k`)
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== host.charCodeAt(i)) throw new BadAuthzRequest('the target host is not in canonical form');
+  }
+  // after the host only `:port` (digits, possibly none)
+  if (authority.length > n && authority.charCodeAt(n) !== 0x3a) throw new BadAuthzRequest('the target host is not in canonical form');
+  for (let i = n + 1; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) throw new BadAuthzRequest('the target port is not in canonical form');
+  }
+  // deny: `host.` is the same DNS name to the URL parser but another vhost/upstream key to proxies
+  if (host.charCodeAt(n - 1) === 0x2e) throw new BadAuthzRequest('the target host ends with a dot');
+  return host;
 }
 
 export function parseTarget(raw: string, method: string): AuthzTarget {
@@ -52,11 +76,33 @@ export function parseTarget(raw: string, method: string): AuthzTarget {
   const loopbackPlain = (url.protocol === 'http:' || url.protocol === 'ws:') && isLoopbackHost(url.hostname);
   if (!secure && !loopbackPlain) throw new BadAuthzRequest(`the target scheme '${url.protocol}' is not https`);
   if (url.username || url.password) throw new BadAuthzRequest('the target URL carries credentials');
-  // rules see the path the upstream will route on, normalised by us, not by the URL parser
-  const rawPath = rawPathOf(raw);
-  const path = rawPath === null ? null : normalisePath(rawPath);
+  const match = RAW_URL_RE.exec(raw);
+  if (!match) throw new BadAuthzRequest('the target URL is malformed');
+  const host = canonicalHostOf(match[1]!, url);
+  // rules see the path the upstream will route on, normalised by us, not by the URL parser.
+  // deny: a raw `#` is kept in the path by some servers (Go's r.URL.Path) and forwarded by proxies,
+  // so cutting the path there would judge a shorter path than the one served
+  let rest = match[2]!;
+  if (rest.includes('#')) throw new BadAuthzRequest('the target contains a fragment');
+  if (rest === '') rest = '/';
+  else if (rest.startsWith('?')) rest = `/${rest}`;
+  const path = normalisePath(rest);
   if (path === null) throw new BadAuthzRequest('the target path is malformed');
-  return { url, host: url.hostname.toLowerCase().replace(/\.$/, ''), path, method };
+  return { url, host, path, method };
+}
+
+/**
+ * The canonical host of a Host header (lower-case, no port) as parseTarget would judge it, or null when
+ * it is missing or would be read as another host. The embedded proxy routes on this, so the upstream
+ * chosen and the rules evaluated name the same host.
+ */
+export function canonicalRequestHost(hostHeader: string | undefined): string | null {
+  if (!hostHeader || HOST_HEADER_BAD_RE.test(hostHeader)) return null;
+  try {
+    return canonicalHostOf(hostHeader, new URL(`http://${hostHeader}/`));
+  } catch {
+    return null;
+  }
 }
 
 function fromOriginal(req: IncomingMessage, fallbackMethod?: string): AuthzTarget | null {
@@ -93,10 +139,20 @@ export function resolveTarget(req: IncomingMessage, dialect: AuthzDialect, trust
       target = fromForwarded(req);
       if (!target) throw new BadAuthzRequest('X-Forwarded-Host is missing');
       return target;
-    case 'legacy':
-      target = fromOriginal(req, req.method) ?? fromForwarded(req, req.method);
+    case 'legacy': {
+      const original = fromOriginal(req, req.method);
+      const forwarded = fromForwarded(req, req.method);
+      // deny: Caddy and Traefik set X-Forwarded-* but pass the client's own X-Original-URL through, so
+      // with both present neither may win alone. Scheme, host, path and method must agree (the port is
+      // not compared: rules do not see it, and proxies differ on whether X-Forwarded-Host carries it).
+      if (original && forwarded && (original.url.protocol !== forwarded.url.protocol || original.host !== forwarded.host
+        || original.path !== forwarded.path || original.method !== forwarded.method)) {
+        throw new BadAuthzRequest('X-Original-URL and X-Forwarded-* name different requests');
+      }
+      target = original ?? forwarded;
       if (!target) throw new BadAuthzRequest('neither X-Original-URL nor X-Forwarded-Host is present');
       return target;
+    }
   }
 }
 
@@ -106,7 +162,7 @@ export function targetFromRequest(req: IncomingMessage, scheme: 'http' | 'https'
   const forwardedProto = trusted ? header(req, 'x-forwarded-proto') : undefined;
   const proto = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : scheme;
   const host = req.headers.host;
-  if (!host || /[\s/\\@?#]/.test(host)) throw new BadAuthzRequest('the Host header is missing or malformed');
+  if (!host || HOST_HEADER_BAD_RE.test(host)) throw new BadAuthzRequest('the Host header is missing or malformed');
   if (!req.url?.startsWith('/')) throw new BadAuthzRequest('the request target is not a path');
   const websocket = req.headers.upgrade?.toLowerCase() === 'websocket';
   return parseTarget(`${websocket ? (proto === 'https' ? 'wss' : 'ws') : proto}://${host}${req.url}`, req.method ?? 'GET');

@@ -6,8 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { normaliseIp } from '../../lib/net/address.ts';
+import { clientIp } from '../../lib/net/client-ip.ts';
 import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
-import { targetFromRequest } from '../authz/target.ts';
+import { BadAuthzRequest, targetFromRequest, type AuthzTarget } from '../authz/target.ts';
 
 /** `remote-user`, `Remote_User`, `REMOTE-GROUPS`…: any header an upstream could read as our identity. */
 export function isIdentityHeader(name: string): boolean {
@@ -22,6 +24,11 @@ export function stripIdentityHeaders(req: IncomingMessage): void {
   }
 }
 
+/** Forwarding headers the client may have written; the app gets Gatehouse's own values instead. */
+const FORWARDING_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'];
+
+const isBasic = (value: string | undefined) => value !== undefined && /^basic(\s|$)/i.test(value);
+
 /** A Cookie header without the named cookies ('' when nothing is left). */
 export function withoutCookies(header: string, names: ReadonlySet<string>): string {
   return header
@@ -33,10 +40,11 @@ export function withoutCookies(header: string, names: ReadonlySet<string>): stri
 }
 
 export interface EmbeddedProxy {
-  /** The upstream for a host, or null when the host is not proxied. */
-  upstreamFor(host: string): string | null;
-  handle(req: IncomingMessage, res: ServerResponse): void;
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+  /** Whether a canonical host (see canonicalRequestHost) is proxied: its own upstream or `default`. */
+  proxies(host: string): boolean;
+  /** `host` is the request's canonical host, computed once by the caller; routing and rules both use it. */
+  handle(req: IncomingMessage, res: ServerResponse, host: string): void;
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, host: string): void;
 }
 
 export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps): EmbeddedProxy {
@@ -48,7 +56,8 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       createProxyMiddleware({
         target,
         changeOrigin: false,
-        xfwd: true,
+        // the library would keep (append to) the client's X-Forwarded-*; authorise() writes ours
+        xfwd: false,
         ws: false, // upgrades are routed by `upgrade` below, after the decision
         on: {
           error: (error, _req, res) => {
@@ -63,12 +72,30 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     );
   }
   const handlerFor = (host: string) => handlers.get(host) ?? handlers.get('default') ?? null;
-  const hostOf = (req: IncomingMessage) => (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
 
-  async function authorise(req: IncomingMessage): Promise<Verdict> {
+  async function authorise(req: IncomingMessage, host: string): Promise<Verdict> {
     stripIdentityHeaders(req);
-    const verdict = await decide(req, (trusted) => targetFromRequest(req, scheme, trusted), deps);
-    if (verdict.kind === 'allow') {
+    let target: AuthzTarget | undefined;
+    const verdict = await decide(req, (trusted) => {
+      target = targetFromRequest(req, scheme, trusted);
+      // deny: the rules must judge the very host the upstream was chosen by
+      if (target.host !== host) throw new BadAuthzRequest(`the target host '${target.host}' is not the routed host '${host}'`);
+      return target;
+    }, deps);
+    if (verdict.kind === 'allow' && target) {
+      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+      const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
+      const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
+      for (const name of FORWARDING_HEADERS) delete req.headers[name];
+      req.headers['x-forwarded-for'] = ip;
+      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
+      req.headers['x-forwarded-host'] = hostHeader;
+      // the Basic credentials were the gateway password: the app never sees them (an app's own Bearer stays)
+      const used = req.headers['proxy-authorization'] ?? req.headers.authorization;
+      if (isBasic(used)) {
+        if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
+        if (isBasic(req.headers.authorization)) delete req.headers.authorization;
+      }
       const id = verdict.identity;
       const headers: Record<string, string> = {
         'remote-user': headerValue(id?.username),
@@ -112,13 +139,13 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
   }
 
   return {
-    upstreamFor(host) {
-      return upstreams[host] ?? upstreams.default ?? null;
+    proxies(host) {
+      return handlerFor(host) !== null;
     },
-    handle(req, res) {
-      const handler = handlerFor(hostOf(req));
+    handle(req, res, host) {
+      const handler = handlerFor(host);
       if (!handler) return void res.writeHead(404).end();
-      authorise(req)
+      authorise(req, host)
         .then((verdict) => (verdict.kind === 'allow' ? handler(req, res) : refuse(req, res, verdict)))
         .catch((error: Error) => {
           // deny: whatever failed, the request does not reach the app
@@ -127,10 +154,10 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
           else res.destroy();
         });
     },
-    upgrade(req, socket, head) {
-      const handler = handlerFor(hostOf(req));
+    upgrade(req, socket, head, host) {
+      const handler = handlerFor(host);
       if (!handler) return void socket.destroy();
-      authorise(req)
+      authorise(req, host)
         .then((verdict) => {
           if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
           const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';

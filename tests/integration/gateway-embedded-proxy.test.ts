@@ -180,6 +180,44 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
     });
   });
 
+  describe('Basic credentials are the gateway password: the app never sees them', () => {
+    const basic = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+
+    it('Authorization: Basic that got the request through is removed', async () => {
+      const { response, seen } = await during(() => browse('/app/', { headers: { authorization: basic, accept: 'application/json' } }));
+      assert.equal(response.status, 200);
+      const upstream = only(seen);
+      assert.equal(upstream.headers['remote-user'], 'alice');
+      assert.equal(upstream.headers.authorization, undefined);
+    });
+
+    it('Proxy-Authorization: Basic is removed; the app’s own Bearer token stays', async () => {
+      const { seen } = await during(() => browse('/app/', { headers: { 'proxy-authorization': basic, authorization: 'Bearer app-token' } }));
+      const upstream = only(seen);
+      assert.equal(upstream.headers['proxy-authorization'], undefined);
+      assert.equal(upstream.headers.authorization, 'Bearer app-token');
+    });
+
+    it('a session user’s Bearer token for the app is passed on untouched', async () => {
+      const { seen } = await during(() => browse('/app/', { headers: { cookie, authorization: 'Bearer app-token' } }));
+      assert.equal(only(seen).headers.authorization, 'Bearer app-token');
+    });
+  });
+
+  // (the untrusted-client case is in review-embedded-proxy-host.test.ts; 127.0.0.1 is a trusted proxy here)
+  describe('X-Forwarded-* are written by Gatehouse: one client address, the target scheme, the Host', () => {
+    it('behind a trusted proxy the app gets the client Gatehouse settled on, not the whole chain', async () => {
+      const { seen } = await during(() => browse('/app/', {
+        headers: { cookie, 'x-forwarded-for': '198.51.100.9, 203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-port': '8443', forwarded: 'for=198.51.100.9', 'x-real-ip': '198.51.100.9' },
+      }));
+      const headers = only(seen).headers;
+      assert.equal(headers['x-forwarded-for'], '203.0.113.7', 'the right-most address that is not a trusted proxy');
+      assert.equal(headers['x-forwarded-proto'], 'https', 'the scheme the trusted proxy reported, which the rules used');
+      assert.equal(headers['x-forwarded-host'], `localhost:${gw.port}`);
+      for (const name of ['x-forwarded-port', 'forwarded', 'x-real-ip']) assert.equal(headers[name], undefined, name);
+    });
+  });
+
   describe('WebSocket upgrades are proxied only when authorised', () => {
     it('logged in: the socket opens through Gatehouse and messages echo; the app sees the identity, not the session cookie', async () => {
       const before = echo.requests.length;

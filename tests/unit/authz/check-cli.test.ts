@@ -61,9 +61,14 @@ describe('access-control check: prints each rule and the decision', () => {
   });
 
   it('the path is normalised as the gateway does before rules see it', async () => {
-    const r = await run(['--url', 'https://app.example.com/public/%2e%2e/admin', '--user', 'bob']);
+    const r = await run(['--url', 'https://app.example.com//%61dmin', '--user', 'bob']);
     assert.match(r.out, /path as matched '\/admin'/);
     assert.doesNotMatch(r.out, /policy: bypass/);
+  });
+
+  it('dot segments are denied, not resolved, as the gateway does', async () => {
+    const r = await run(['--url', 'https://app.example.com/public/%2e%2e/admin', '--user', 'bob']);
+    assert.match(r.out, /policy: deny \(malformed path\)\n$/);
   });
 
   it('an ambiguous path is reported as denied', async () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { BadAuthzRequest, parseTarget, resolveTarget, targetFromRequest } from '../../../gateway/authz/target.ts';
+import { BadAuthzRequest, canonicalRequestHost, parseTarget, resolveTarget, targetFromRequest } from '../../../gateway/authz/target.ts';
 
 function req(headers: Record<string, string | string[]>, extra: Partial<IncomingMessage> = {}): IncomingMessage {
   return { headers, method: 'GET', url: '/', ...extra } as unknown as IncomingMessage;
@@ -21,8 +21,8 @@ describe('the target of a forward-auth question, per dialect', () => {
   });
 
   it('Traefik/Caddy: X-Forwarded-Proto/Host/Uri/Method', () => {
-    const target = resolveTarget(traefik('https', 'app.example.test', '/x/./y/../z?q'), 'forward-auth', true);
-    assert.equal(target.url.href, 'https://app.example.test/x/z?q');
+    const target = resolveTarget(traefik('https', 'app.example.test', '/x//%7a?q'), 'forward-auth', true);
+    assert.equal(target.url.href, 'https://app.example.test/x//%7a?q');
     assert.equal(target.path, '/x/z?q', 'rules see the normalised path');
   });
 
@@ -74,9 +74,34 @@ describe('a question that cannot be understood exactly is refused (BadAuthzReque
     assert.throws(() => resolveTarget(traefik('https', 'a.example.test', '/'), 'forward-auth', false), BadAuthzRequest);
   });
 
-  it('dot segments resolve before rules see the path: /public/../admin is /admin', () => {
-    assert.equal(parseTarget('https://a.example.test/public/../admin', 'GET').path, '/admin');
-    assert.equal(parseTarget('https://a.example.test/public/%2e%2E/admin', 'GET').path, '/admin');
+  it('dot segments are refused, not resolved: the upstream gets /public/../admin raw and may route it as /public', () => {
+    assert.throws(() => parseTarget('https://a.example.test/public/../admin', 'GET'), BadAuthzRequest);
+    assert.throws(() => parseTarget('https://a.example.test/public/%2e%2E/admin', 'GET'), BadAuthzRequest);
+  });
+
+  it('a host the URL parser would rewrite, or with a trailing dot, is refused (not stripped)', () => {
+    for (const url of ['https://a.example.test./', 'https://A.Example.Test./x', 'https://a%2eexample.test/', 'https://\u212Aa.example.test/', 'https:///a.example.test/']) {
+      assert.throws(() => parseTarget(url, 'GET'), BadAuthzRequest, url);
+    }
+    assert.equal(parseTarget('https://A.Example.Test:443/x', 'GET').host, 'a.example.test');
+    assert.equal(parseTarget('http://[::1]:9091/', 'GET').host, '[::1]');
+  });
+
+  it("a '#' in the target is refused, not cut off", () => {
+    assert.throws(() => parseTarget('https://a.example.test/public/x#/../../admin', 'GET'), BadAuthzRequest);
+    assert.throws(() => parseTarget('https://a.example.test/public?x#y', 'GET'), BadAuthzRequest);
+  });
+
+  it('legacy: X-Original-URL and a complete X-Forwarded-* set must name the same request', () => {
+    const both = (original: string, host: string, uri: string, method = 'GET') =>
+      req({ 'x-original-url': original, 'x-forwarded-proto': 'https', 'x-forwarded-host': host, 'x-forwarded-uri': uri, 'x-forwarded-method': method }, { method: 'GET' });
+    // a client-added X-Original-URL (Caddy/Traefik pass it through) naming a bypass host
+    assert.throws(() => resolveTarget(both('https://public.example.test/', 'app.example.test', '/secret'), 'legacy', true), BadAuthzRequest);
+    assert.throws(() => resolveTarget(both('https://app.example.test/public', 'app.example.test', '/secret'), 'legacy', true), BadAuthzRequest);
+    assert.throws(() => resolveTarget(both('https://app.example.test/x', 'app.example.test', '/x', 'POST'), 'legacy', true), BadAuthzRequest, 'methods differ');
+    // Authelia's nginx snippets send both, built from the same variables
+    const agreed = resolveTarget(both('https://app.example.test:8443/x?y=1', 'app.example.test', '/x?y=1'), 'legacy', true);
+    assert.equal(agreed.url.href, 'https://app.example.test:8443/x?y=1');
   });
 
   it('plain http is accepted for loopback hosts only', () => {
@@ -94,6 +119,14 @@ describe('the embedded proxy takes its target from the request itself', () => {
   it('a WebSocket upgrade is a ws(s) target', () => {
     const request = req({ host: 'app.example.test', upgrade: 'websocket' }, { url: '/socket' });
     assert.equal(targetFromRequest(request, 'https', false).url.protocol, 'wss:');
+  });
+
+  it('canonicalRequestHost: the host the rules will see, or null for a Host they would read differently', () => {
+    assert.equal(canonicalRequestHost('WWW.Example.Test:8080'), 'www.example.test');
+    assert.equal(canonicalRequestHost('[::1]:9091'), '[::1]');
+    for (const host of [undefined, '', 'www.example.test.', 'www%2eexample.test', 'WWW.Example.Test.', 'a.example.test/x', 'evil.test@a.example.test', 'www\uff0eexample.test', '\u212Aey.example.test']) {
+      assert.equal(canonicalRequestHost(host), null, JSON.stringify(host));
+    }
   });
 
   it('a missing or malformed Host, or an absolute-form request target, is refused', () => {
