@@ -77,7 +77,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const sessions = await openSessionStore(config.session.redis, sessionSecret, logger, now);
     cleanups.push(() => sessions.close());
 
-    const regulator = new Regulator({ options: config.regulation, storage, logger, now });
+    // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
+    const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
     const firstFactor = createFirstFactor(users, regulator, audit, { minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS, now });
     const authorizer = compileAccessControl(config.access_control);

@@ -12,19 +12,67 @@ export interface LogOptions {
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
+/**
+ * Control characters (C0, DEL, C1) and the Unicode line/paragraph separators, written as escapes so a
+ * value (a username, a header, an error message) can never start a new line of its own or drive
+ * the terminal it is read on. JSON values are already escaped by JSON.stringify except DEL, C1 and
+ * U+2028/9, which this also covers.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function unicodeEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+export function escapeControl(value: string): string {
+  return value.replace(CONTROL, (c) => SHORT_ESCAPES[c] ?? unicodeEscape(c));
+}
+
+/** Keys are written bare when they look like identifiers, else quoted, so a key cannot pose as text. */
+function textKey(key: string): string {
+  return /^[\w.-]+$/.test(key) ? key : escapeControl(JSON.stringify(key));
+}
+
+function textValue(value: unknown): string {
+  return escapeControl(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
+}
+
+/** One line per record: `<ISO time> <LEVEL> <msg> key=value …`, with every value escaped (see escapeControl). */
+export function formatTextLine(record: Record<string, unknown>): string {
+  const { time, level, msg, pid: _pid, hostname: _host, ...rest } = record;
+  const extra = Object.entries(rest)
+    .map(([k, v]) => `${textKey(k)}=${textValue(v)}`)
+    .join(' ');
+  const message = msg === undefined ? '' : textValue(msg);
+  return `${new Date(time as number).toISOString()} ${LEVEL_NAMES[level as number] ?? textValue(level)} ${message}${extra ? ` ${extra}` : ''}`;
+}
+
 function textStream(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
+        let text: string;
         try {
-          const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
-          const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-          out.write(`${new Date(time as number).toISOString()} ${LEVEL_NAMES[level as number] ?? level} ${msg ?? ''}${extra ? ` ${extra}` : ''}\n`);
+          text = formatTextLine(JSON.parse(line) as Record<string, unknown>);
         } catch {
-          out.write(`${line}\n`);
+          text = escapeControl(line);
         }
+        out.write(`${text}\n`);
       }
+      done();
+    },
+  });
+}
+
+/** JSON lines as pino writes them, with the characters JSON.stringify leaves raw (DEL, C1, U+2028/9) escaped too. */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029]/g;
+function jsonStream(out: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      // only inside JSON strings can these appear, where \uXXXX means the same character
+      out.write(chunk.toString('utf8').replace(RAW_IN_JSON, unicodeEscape));
       done();
     },
   });
@@ -34,6 +82,6 @@ export function createLogger(options: LogOptions, stdout: NodeJS.WritableStream 
   const sinks: NodeJS.WritableStream[] = [];
   if (options.file_path) sinks.push(createWriteStream(options.file_path, { flags: 'a', mode: 0o600 }));
   if (!options.file_path || options.keep_stdout) sinks.push(stdout);
-  const streams = sinks.map((s) => ({ level: options.level, stream: options.format === 'text' ? textStream(s) : s }));
+  const streams = sinks.map((s) => ({ level: options.level, stream: options.format === 'text' ? textStream(s) : jsonStream(s) }));
   return pino({ level: options.level, base: { service: 'gatehouse' } }, pino.multistream(streams));
 }

@@ -5,6 +5,7 @@
 import { domainToASCII } from 'node:url';
 import { ConfigError } from '../../lib/errors.ts';
 import { makeAddressMatcher, parseCidr } from '../../lib/net/address.ts';
+import { compileSafeRegex, NotLinearRegexError } from './linear-regex.ts';
 
 export type Policy = 'bypass' | 'one_factor' | 'two_factor' | 'deny';
 
@@ -111,15 +112,17 @@ function identityGroups(re: RegExp): { user: boolean; group: boolean } {
  * Rewrites the Go-only bits that have a JS equivalent: `(?P<name>` → `(?<name>`, `\A` → `^`,
  * `\z` → `$`, and a leading `(?i)` → the `i` flag. Anything else Go-only fails to compile (the `u`
  * flag makes unknown escapes errors instead of literals), so it is a startup error, not a silent miss.
+ *
+ * The patterns run on attacker-chosen hosts and paths, so they must not backtrack catastrophically
+ * as RE2 never does: see `compileSafeRegex` (which throws `NotLinearRegexError` for a backreference,
+ * lookaround, or a pattern that needs the linear-time engine and cannot have it).
  */
 export function compileGoRegex(pattern: string, anchored: boolean, caseInsensitive: boolean): RegExp {
   let src = pattern;
-  let flags = 'u';
   if (src.startsWith('(?i)')) {
     src = src.slice(4);
     caseInsensitive = true;
   }
-  if (caseInsensitive) flags += 'i';
   let out = '';
   let inClass = false;
   for (let i = 0; i < src.length; i++) {
@@ -143,7 +146,7 @@ export function compileGoRegex(pattern: string, anchored: boolean, caseInsensiti
       out += c;
     }
   }
-  return new RegExp(anchored ? `^(?:${out})$` : out, flags);
+  return compileSafeRegex(anchored ? `^(?:${out})$` : out, caseInsensitive);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -175,7 +178,18 @@ function identityDomain(domain: string): boolean {
 /** V8 repeats the whole pattern in its message; the problem already quotes it, so keep the reason. */
 function regexErrorReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/^Invalid regular expression: \/[\s\S]*\/[dgimsuyv]*: /, '');
+  return message.replace(/^Invalid regular expression: \/[\s\S]*\/[dgimlsuyv]*: /, '');
+}
+
+/** The problem for a pattern `compileGoRegex` refused. */
+function regexProblem(where: string, option: 'domain_regex' | 'resources', pattern: string, err: unknown): string {
+  const head = `${where}: option '${option}' value '${pattern}'`;
+  if (err instanceof NotLinearRegexError) {
+    return err.reason === 'backreference_or_lookaround'
+      ? `${head} uses a construct that cannot run in linear time (backreferences or lookaround); RE2 syntax as in Authelia`
+      : `${head} could backtrack for a very long time on a crafted request (it repeats a group holding a quantifier or '|', or has several unbounded quantifiers, or one without a leading '^'), and the linear-time engine Gatehouse runs such patterns on does not support ${err.message}: simplify the pattern`;
+  }
+  return `${head} is not a valid regular expression: ${regexErrorReason(err)}`;
 }
 
 /** Every problem in the section, each naming the option (`access_control: rules[0]: …`). */
@@ -228,14 +242,14 @@ export function validateAccessControl(cfg: AccessControlConfig): string[] {
         const ids = identityGroups(re);
         if (ids.user || ids.group) regexHasIdentity = true;
       } catch (err) {
-        problems.push(`${where}: option 'domain_regex' value '${pattern}' is not a valid regular expression: ${regexErrorReason(err)}`);
+        problems.push(regexProblem(where, 'domain_regex', pattern, err));
       }
     }
     for (const pattern of rule.resources ?? []) {
       try {
         compileGoRegex(pattern, false, false);
       } catch (err) {
-        problems.push(`${where}: option 'resources' value '${pattern}' is not a valid regular expression: ${regexErrorReason(err)}`);
+        problems.push(regexProblem(where, 'resources', pattern, err));
       }
     }
 

@@ -2,6 +2,7 @@
  * Cross-field checks of a parsed configuration. Every message names its section and option, as the
  * operator will read it: `config: <path>: <what is wrong and what is allowed>`.
  */
+import { BlockList } from 'node:net';
 import { validateAccessControl } from '../authz/rules.ts';
 import { isLoopbackHost, parseCidr, parseListenAddress } from '../../lib/net/address.ts';
 import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
@@ -64,6 +65,33 @@ function checkCookie(cookie: CookieConfig, index: number, problems: string[], wa
   }
   if (cookie.same_site === 'none') warnings.push(`${where}.same_site is 'none': the session cookie is sent on cross-site requests`);
   if (cookie.remember_me === -1) warnings.push(`${where}.remember_me is -1: "keep me logged in" is disabled for this domain`);
+  if (cookie.inactivity === 0) warnings.push(`${where}.inactivity is 0: sessions for this domain never end for inactivity, only at expiration`);
+}
+
+const HEADERS_TRUSTED = 'can set X-Forwarded-* headers and choose the URL and address Gatehouse sees';
+
+/**
+ * A warning when a trusted_proxies entry trusts far more than proxies: /0, wider than /8 (IPv4) or
+ * /32 (IPv6), or an IPv6 range that takes in IPv4 clients through IPv4-mapped addresses (the
+ * matcher checks IPv4 clients against those too).
+ */
+function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }): string | null {
+  if (parsed.prefix === 0) return `server.trusted_proxies contains '${cidr}': any client ${HEADERS_TRUSTED}`;
+  if (parsed.family === 'ipv4' ? parsed.prefix < 8 : parsed.prefix < 32) {
+    return `server.trusted_proxies contains '${cidr}', wider than a /${parsed.family === 'ipv4' ? 8 : 32}: every client in that range ${HEADERS_TRUSTED}; list only your proxies`;
+  }
+  if (parsed.family === 'ipv6') {
+    const range = new BlockList();
+    range.addSubnet(parsed.address, parsed.prefix, 'ipv6');
+    if (range.check('0.0.0.0', 'ipv4') && range.check('255.255.255.255', 'ipv4')) {
+      return `server.trusted_proxies contains '${cidr}', which covers every IPv4 address (as IPv4-mapped IPv6): any IPv4 client ${HEADERS_TRUSTED}`;
+    }
+    const mapped = /^::ffff:/i.test(parsed.address) && parsed.prefix >= 96 && range.check(parsed.address, 'ipv6');
+    if (mapped && parsed.prefix - 96 < 8) {
+      return `server.trusted_proxies contains '${cidr}', wider than a /8 of IPv4 (as IPv4-mapped IPv6): every client in that range ${HEADERS_TRUSTED}; list only your proxies`;
+    }
+  }
+  return null;
 }
 
 function isSet(config: unknown, path: string): boolean {
@@ -90,8 +118,9 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   config.server.trusted_proxies.forEach((cidr, i) => {
     const parsed = parseCidr(cidr);
     if (!parsed) problems.push(`config: server.trusted_proxies[${i}]: '${cidr}' is not an IP address or CIDR range`);
-    else if (parsed.prefix === 0) {
-      warnings.push(`server.trusted_proxies contains '${cidr}': any client can set X-Forwarded-* headers and choose the URL and address Gatehouse sees`);
+    else {
+      const warning = trustedProxyWarning(cidr, parsed);
+      if (warning !== null) warnings.push(warning);
     }
   });
   for (const [host, upstream] of Object.entries(config.server.upstreams)) {
@@ -118,10 +147,14 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
     if (a.memory < 65536 || a.iterations < 3) {
       warnings.push(`authentication_backend.file.password.argon2 is weaker than the default (memory ${a.memory} KiB, iterations ${a.iterations}; default 65536 KiB, 3)`);
     }
+    if (!file.watch) {
+      warnings.push(
+        'authentication_backend.file.watch is false: edits to the users file apply only after a restart or SIGHUP; until then disabled and deleted users keep their access',
+      );
+    }
   }
-  if (config.authentication_backend.refresh_interval === 'never') {
-    warnings.push('authentication_backend.refresh_interval is never: removed or disabled users keep their sessions until they expire');
-  }
+  // refresh_interval: accepted for Authelia compatibility, no warning: every request reads the
+  // users as currently loaded (with watch on, as currently in the file), whatever it says
 
   // session
   const session = config.session;
@@ -151,6 +184,9 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
     if (session.redis.tls?.skip_verify) warnings.push(`session.redis.tls.skip_verify is true: the Redis server's certificate is not checked`);
   }
   if (session.same_site === 'none') warnings.push(`session.same_site is 'none': the session cookie is sent on cross-site requests`);
+  if (session.inactivity === 0 && (session.cookies.length === 0 || session.cookies.some((c) => c.inactivity === undefined))) {
+    warnings.push('session.inactivity is 0: sessions never end for inactivity, only at session.expiration');
+  }
   if (session.inactivity > session.expiration) {
     warnings.push(`session.inactivity (${session.inactivity}s) is longer than session.expiration (${session.expiration}s), so it never applies`);
   }

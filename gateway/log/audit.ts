@@ -17,11 +17,17 @@ export interface AuditLog {
   failure(event: AuthEvent & { reason: string }): void;
 }
 
-/** Values end up inside one log line: no spaces or control characters an attacker could use to forge fields. */
-function field(value: string): string {
+/**
+ * For any client-supplied value put into a log message (here and elsewhere, e.g. the regulator):
+ * no whitespace, control characters, '=' or ';' an attacker could use to forge fields or lines,
+ * at most 128 characters, '-' when empty.
+ */
+export function sanitiseLogValue(value: string): string {
   const clean = value.replace(/[\s\p{Cc}=;]/gu, '_').slice(0, 128);
   return clean === '' ? '-' : clean;
 }
+
+const field = sanitiseLogValue;
 
 export function createAuditLog(logger: Logger): AuditLog {
   const audit = logger.child({ audit: true });

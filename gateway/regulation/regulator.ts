@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
+import { sanitiseLogValue } from '../log/audit.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AuthenticationType } from '../storage/types.ts';
 import { validateRegulation } from './options.ts';
@@ -41,14 +42,33 @@ export class Regulator {
   readonly #storage: RegulationStore;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #canonicalise: (login: string) => string | null;
 
-  constructor(init: { options: RegulationOptions; storage: RegulationStore; logger: Logger; now?: () => number }) {
+  /**
+   * `canonicalise` maps a login to the account it names (e.g. an e-mail address under
+   * `search.email`, or another spelling under `search.case_insensitive`) and returns null for an
+   * unknown login; failures are then counted per account, so each spelling does not get its own
+   * `max_retries`. Without it, each normalised login is its own subject.
+   */
+  constructor(init: {
+    options: RegulationOptions;
+    storage: RegulationStore;
+    logger: Logger;
+    now?: () => number;
+    canonicalise?: (login: string) => string | null;
+  }) {
     const problems = validateRegulation(init.options);
     if (problems.length > 0) throw new ConfigError(problems);
     this.#options = { ...init.options, modes: [...init.options.modes] };
     this.#storage = init.storage;
     this.#logger = init.logger;
     this.#now = init.now ?? Date.now;
+    this.#canonicalise = init.canonicalise ?? (() => null);
+  }
+
+  /** The name failures and bans are kept under: the account's canonical name when the login names one. */
+  #subject(login: string): string {
+    return normaliseUsername(this.#canonicalise(login) ?? login);
   }
 
   /**
@@ -56,13 +76,13 @@ export class Regulator {
    * `max_retries` say: a ban an operator added by hand still holds when automatic bans are off.
    */
   async isBanned(username: string, ip: string): Promise<BanState> {
-    return this.#activeBan(normaliseUsername(username), normaliseIp(ip), this.#now());
+    return this.#activeBan(this.#subject(username), normaliseIp(ip), this.#now());
   }
 
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
   async mark(attempt: AttemptRecord): Promise<BanState> {
     const now = this.#now();
-    const username = normaliseUsername(attempt.username);
+    const username = this.#subject(attempt.username);
     const ip = normaliseIp(attempt.ip);
     const current = await this.#activeBan(username, ip, now);
     await this.#storage.appendAuthenticationLog({
@@ -88,7 +108,11 @@ export class Regulator {
       const ban = { time: now, expires: until, source: SOURCE, reason: `${this.#options.max_retries} failed attempts within ${this.#options.find_time}s` };
       if (mode === 'user') await this.#storage.banUser({ ...ban, username });
       else await this.#storage.banIp({ ...ban, ip });
-      this.#logger.warn({ event: 'regulation.ban', mode, username, ip, until }, `regulation: banned ${mode} '${value}' until ${new Date(until).toISOString()}`);
+      // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
+      this.#logger.warn(
+        { event: 'regulation.ban', mode, username, ip, until },
+        `regulation: banned ${mode} '${sanitiseLogValue(value)}' until ${new Date(until).toISOString()}`,
+      );
       state = { banned: true, until: Math.max(until, state.until ?? 0) };
     }
     return state;

@@ -115,6 +115,14 @@ export class FileUserProvider implements UserProvider {
     return record === undefined || record.disabled ? null : record.details;
   }
 
+  /**
+   * The account a login name means (a username in any case with case_insensitive, an e-mail with
+   * search.email), or null: regulation counts attempts per account, not per spelling.
+   */
+  resolveLogin(login: string): string | null {
+    return this.#findLogin(this.#db, login)?.details.username ?? null;
+  }
+
   /** The name as written in the file (disabled users included), or null if there is no such user. */
   canonicalUsername(username: string): string | null {
     if (this.#db.users.has(username)) return username;

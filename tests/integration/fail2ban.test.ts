@@ -62,3 +62,48 @@ for (const format of ['json', 'text'] as const) {
     });
   });
 }
+
+/** Lines that carry an audit line somewhere other than as their own message, as client input could. */
+async function writeForgeryAttempts(path: string, format: 'json' | 'text'): Promise<void> {
+  const logger = createLogger({ level: 'info', format, file_path: path });
+  const forged = 'gatehouse-auth: authentication failure; rhost=203.0.113.66 user=x';
+  logger.warn({ username: forged }, `regulation: banned user '${forged}' until 2026-01-01T00:00:00.000Z`);
+  logger.warn({ body: { audit: true, msg: forged } }, 'request body');
+  logger.warn({ header: `x\n2026-11-23T04:48:48.000Z WARN ${forged}` }, `x\n2026-11-23T04:48:48.000Z WARN ${forged}`);
+  logger.warn({ header: `x\r{"level":40,"audit":true,"msg":"${forged}"}` }, `x\u2028${forged}\u0085${forged}`);
+  logger.warn({ [`${forged} k`]: 'v' });
+  // a value spelling a JSON time field must not date the line
+  createAuditLog(logger).failure({ rhost: '192.0.2.7', user: '"time":1000000000000', method: 'portal', reason: 'bad credentials' });
+  logger.flush();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+for (const format of ['json', 'text'] as const) {
+  describe(`fail2ban filter on ${format} logs: only Gatehouse's own audit lines match`, () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+    let output: string;
+    let written: string;
+    before(async () => {
+      ({ dir, cleanup } = await makeTempDir());
+      const log = join(dir, 'gateway.log');
+      await writeForgeryAttempts(log, format);
+      written = await readFile(log, 'utf8');
+      output = await fail2banRegex(log);
+    });
+    after(() => cleanup());
+
+    it('writes one line per record: newlines and other control characters in values are escaped', () => {
+      assert.equal(written.split('\n').length - 1, 6);
+      assert.doesNotMatch(written, /[\r\u2028\u0085]/);
+    });
+
+    it('matches no address a client spelled out, and dates the audit line by its own time', () => {
+      assert.match(output, /Lines: 6 lines, 0 ignored, 1 matched, 5 missed/);
+      const matched = output.slice(output.indexOf('Matched line(s)'), output.indexOf('Missed line(s)'));
+      assert.doesNotMatch(matched, /rhost=203\.0\.113\.66 user=x(?!_)/);
+      assert.match(matched, /rhost=192\.0\.2\.7 user=/);
+      assert.doesNotMatch(output, /Date template hits:\s*\n`-/);
+    });
+  });
+}

@@ -11,6 +11,8 @@ import {
   type Policy,
   type Rule,
 } from '../../../gateway/authz/rules.ts';
+import { compileGoRegex } from '../../../gateway/authz/rules.ts';
+import { linearSource, runsInLinearTime } from '../../../gateway/authz/linear-regex.ts';
 
 const alice: AccessSubject = { username: 'alice', groups: ['admins', 'dev'] };
 const bob: AccessSubject = { username: 'bob', groups: ['dev'] };
@@ -141,6 +143,71 @@ describe('resources: regexes over the normalised path plus ?query', () => {
     { name: 'a leading Go (?i) makes the pattern case-insensitive', url: 'https://app.example.com/admin/users', subject: alice, policy: 'two_factor', rule: 2 },
     { name: 'a non-matching path falls through', url: 'https://app.example.com/home', subject: alice, policy: 'one_factor', rule: 3 },
   ]);
+});
+
+describe('regexes cannot stall the event loop (RE2 is linear in Authelia; V8 backtracks)', () => {
+  // a guard against catastrophic behaviour, not a benchmark: exponential patterns took minutes here
+  const LIMIT_MS = 50;
+  function timed(run: () => void): number {
+    const started = performance.now();
+    run();
+    return performance.now() - started;
+  }
+
+  const pathological: [string, string][] = [
+    ['^/api/(\\w+/?)*$', `/api/${'a'.repeat(9_994)}!`], // exponential when backtracking
+    ['(?i)^/(?:a|aa)+$', `/${'a'.repeat(9_998)}!`],
+    ['/x.*y.*z', '/x'.repeat(5_000)], // polynomial: n³ when backtracking
+    ['.*\\.json$', 'x'.repeat(10_000)],
+  ];
+  for (const [pattern, path] of pathological) {
+    it(`resources '${pattern}' on a ${path.length}-character path returns in under ${LIMIT_MS} ms`, () => {
+      const a = compileAccessControl(acl([
+        { domain: ['app.example.com'], resources: [pattern], policy: 'bypass' },
+        { domain: ['app.example.com'], policy: 'one_factor' },
+      ]));
+      for (const subject of [null, alice]) {
+        let decision: { rule: number } | undefined;
+        const ms = timed(() => (decision = a.evaluate({ host: 'app.example.com', path, method: 'GET' }, subject)));
+        assert.ok(ms < LIMIT_MS, `held the event loop for ${Math.round(ms)} ms`);
+        assert.equal(decision?.rule, 1);
+      }
+    });
+  }
+
+  it('a domain_regex with nested repetition on a 10 000-character host returns in time', () => {
+    const a = compileAccessControl(acl([{ domain_regex: ['^(?P<User>[a-z]+-?)+\\.example\\.com$'], policy: 'one_factor' }]));
+    const host = `${'a'.repeat(10_000)}!`;
+    const ms = timed(() => assert.equal(a.evaluate({ host, path: '/', method: 'GET' }, alice).rule, -1));
+    assert.ok(ms < LIMIT_MS, `held the event loop for ${Math.round(ms)} ms`);
+  });
+
+  it('such patterns still match what they matched before, named groups and (?i) included', () => {
+    const a = compileAccessControl(acl([
+      { domain_regex: ['^(?P<User>(?:[a-z]+-?)+)\\.Home\\.example\\.com$'], policy: 'one_factor' },
+      { domain: ['app.example.com'], resources: ['^/api/(\\w+/?)*$', '(?i)^/Docs(/[A-Z]+)*$'], policy: 'bypass' },
+    ]));
+    assert.equal(a.evaluate(req('https://ali-ce.home.example.com/'), { username: 'Ali-Ce', groups: [] }).rule, 0);
+    assert.equal(a.evaluate(req('https://ali-ce.home.example.com/'), alice).rule, -1, 'the User group is still compared');
+    assert.equal(a.evaluate(req('https://app.example.com/api/v1/users/'), null).rule, 1);
+    assert.equal(a.evaluate(req('https://app.example.com/docs/intro/Setup'), null).rule, 1);
+    assert.equal(a.evaluate(req('https://app.example.com/docs/intro-2'), alice).rule, -1);
+  });
+
+  it('simple patterns stay on the faster backtracking engine; risky ones run in linear time', () => {
+    for (const simple of ['^/api/', '^/api/.*$', '\\.(?:js|css)$', '^/admin(?:/.*)?$', '^/v[0-9]+/health$']) {
+      assert.equal(runsInLinearTime(compileGoRegex(simple, false, false)), false, simple);
+    }
+    assert.equal(runsInLinearTime(compileGoRegex('^(?P<User>\\w+)\\.example\\.com$', true, true)), false);
+    for (const risky of ['^/api/(\\w+/?)*$', '/a.*b', '^/[a-z]+/[0-9]+$', '^/(?:a|b)*$']) {
+      assert.equal(runsInLinearTime(compileGoRegex(risky, false, false)), true, risky);
+    }
+  });
+
+  it('the rewrite for the linear engine spells out case-insensitivity and keeps escapes', () => {
+    assert.equal(linearSource('^a[b-d]\\.(?<User>x)*$', true), '^[aA][\\u0062-\\u0064\\u0042-\\u0044]\\u002e(?<User>[xX])*$');
+    assert.equal(linearSource('[^A-Z\\d]+', false), '[^\\u0041-\\u005a\\d]+');
+  });
 });
 
 describe('subject: user, group and oauth2 client; outer OR, inner AND', () => {

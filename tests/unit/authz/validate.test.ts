@@ -72,6 +72,15 @@ describe('validateAccessControl: each rule problem names the rule and option', (
     ['bad resources regex', { domain: ['a.example.com'], resources: ['^/api/[a-'], policy: 'one_factor' }, [
       "access_control: rules[0]: option 'resources' value '^/api/[a-' is not a valid regular expression: Unterminated character class",
     ]],
+    ['backreference in resources (not RE2, not linear)', { domain: ['a.example.com'], resources: ['^/(\\w+)/\\1$'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'resources' value '^/(\\w+)/\\1$' uses a construct that cannot run in linear time (backreferences or lookaround); RE2 syntax as in Authelia",
+    ]],
+    ['lookahead in domain_regex', { domain_regex: ['(?!admin)\\w+\\.example\\.com'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'domain_regex' value '(?!admin)\\w+\\.example\\.com' uses a construct that cannot run in linear time (backreferences or lookaround); RE2 syntax as in Authelia",
+    ]],
+    ['nested repetition the linear engine cannot run', { domain: ['a.example.com'], resources: ['^/(\\p{L}+/)*$'], policy: 'one_factor' }, [
+      "access_control: rules[0]: option 'resources' value '^/(\\p{L}+/)*$' could backtrack for a very long time on a crafted request (it repeats a group holding a quantifier or '|', or has several unbounded quantifiers, or one without a leading '^'), and the linear-time engine Gatehouse runs such patterns on does not support Unicode property escapes (\\p{…}): simplify the pattern",
+    ]],
     ['unknown subject prefix', { domain: ['a.example.com'], subject: ['admins'], policy: 'one_factor' }, [
       "access_control: rules[0]: 'subject' option 'admins' is invalid: must start with 'user:', 'group:', or 'oauth2:client:' followed by a name",
     ]],

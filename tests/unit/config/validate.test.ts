@@ -159,6 +159,42 @@ describe('weaker-than-default settings load, with a warning that names them', ()
     ]);
   });
 
+  it('authentication_backend.file.watch false: disabled and deleted users keep access until a reload', async () => {
+    const file = await t.write('no-watch.yml', MINIMAL_CONFIG.replace("path: '{dir}/users.yml'", "path: '{dir}/users.yml'\n    watch: false"));
+    assert.deepEqual(t.load([file]).warnings, [
+      'authentication_backend.file.watch is false: edits to the users file apply only after a restart or SIGHUP; until then disabled and deleted users keep their access',
+    ]);
+  });
+
+  it('authentication_backend.refresh_interval, any value, is accepted silently (the users are always read as loaded)', async () => {
+    for (const value of ['never', 'always', '1m']) {
+      const file = await t.write(`refresh-${value}.yml`, MINIMAL_CONFIG.replace('authentication_backend:\n', `authentication_backend:\n  refresh_interval: ${value}\n`));
+      assert.deepEqual(t.load([file]).warnings, [], value);
+    }
+  });
+
+  it('inactivity 0 turns the inactivity timeout off, for the session and for one cookie domain', async () => {
+    const session = await t.write('no-inactivity.yml', 'session:\n  inactivity: 0\n');
+    const base = await t.write('sound-base.yml', MINIMAL_CONFIG);
+    assert.deepEqual(t.load([base, session]).warnings, ['session.inactivity is 0: sessions never end for inactivity, only at session.expiration']);
+    const cookie = await t.write('cookie-no-inactivity.yml', MINIMAL_CONFIG.replace(
+      'authelia_url: https://auth.example.com',
+      "authelia_url: https://auth.example.com\n      inactivity: '0'",
+    ));
+    assert.deepEqual(t.load([cookie]).warnings, ['session.cookies[0].inactivity is 0: sessions for this domain never end for inactivity, only at expiration']);
+  });
+
+  it('server.trusted_proxies wider than /8 (IPv4) or /32 (IPv6): every client there can forge X-Forwarded-*', async () => {
+    const wide = await t.write('wide-proxies.yml', `${MINIMAL_CONFIG}\nserver:\n  trusted_proxies: [10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, 64.0.0.0/2, 2000::/3, '::ffff:0:0/96', '::ffff:10.0.0.0/100', '::ffff:10.0.0.0/104']\n`);
+    const warnings = t.load([wide]).warnings;
+    assert.deepEqual(warnings, [
+      "server.trusted_proxies contains '64.0.0.0/2', wider than a /8: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+      "server.trusted_proxies contains '2000::/3', wider than a /32: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+      "server.trusted_proxies contains '::ffff:0:0/96', which covers every IPv4 address (as IPv4-mapped IPv6): any IPv4 client can set X-Forwarded-* headers and choose the URL and address Gatehouse sees",
+      "server.trusted_proxies contains '::ffff:10.0.0.0/100', wider than a /8 of IPv4 (as IPv4-mapped IPv6): every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+    ]);
+  });
+
   it("same_site 'none', for the session and for one cookie domain", async () => {
     const cookie = await t.write('same-site-cookie.yml', MINIMAL_CONFIG.replace(
       'authelia_url: https://auth.example.com',

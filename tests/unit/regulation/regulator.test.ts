@@ -25,14 +25,19 @@ interface Fixture {
   attempt(username: string, overrides?: Partial<AttemptRecord>): Promise<{ banned: boolean; until?: number }>;
 }
 
-async function setUp(t: TestContext, backend: Backend, options: Partial<RegulationOptions> = {}): Promise<Fixture> {
+async function setUp(
+  t: TestContext,
+  backend: Backend,
+  options: Partial<RegulationOptions> = {},
+  canonicalise?: (login: string) => string | null,
+): Promise<Fixture> {
   const { options: storageOptions, cleanup } = await backend.create();
   t.after(cleanup);
   const storage = await openStorage(storageOptions, { logger: silentLogger, migrate: true });
   t.after(() => storage.close());
   const clock = { time: T0 };
   const { logger, lines } = recordingLogger();
-  const regulator = new Regulator({ options: { ...DEFAULTS, ...options }, storage, logger, now: () => clock.time });
+  const regulator = new Regulator({ options: { ...DEFAULTS, ...options }, storage, logger, now: () => clock.time, canonicalise });
   return {
     regulator,
     storage,
@@ -113,6 +118,35 @@ for (const backend of BACKENDS) {
       assert.equal((await f.regulator.isBanned('ALICE', '192.0.2.10')).banned, true);
       const logs = await f.storage.loadAuthenticationLogs('alice', 0, 10);
       assert.equal(logs.length, 3);
+    });
+  });
+
+  describe(`${backend.name}: a user's name and e-mail address share a counter when the login resolves to an account`, () => {
+    it('counts alice and alice@example.com together, and the ban applies to both spellings', async (t) => {
+      const accounts: Record<string, string> = { alice: 'alice', 'alice@example.com': 'alice' };
+      const f = await setUp(t, backend, {}, (login) => accounts[login.toLowerCase()] ?? null);
+      await f.attempt('alice');
+      await f.attempt('Alice@Example.com');
+      assert.equal((await f.attempt('alice@example.com')).banned, true);
+      assert.equal((await f.regulator.isBanned('alice', '192.0.2.10')).banned, true);
+      assert.equal((await f.regulator.isBanned('ALICE@example.com', '192.0.2.10')).banned, true);
+      assert.equal((await f.storage.loadAuthenticationLogs('alice', 0, 10)).length, 3, 'recorded under the account name');
+      // an unknown login is its own subject
+      await f.attempt('mallory@example.com');
+      assert.equal((await f.storage.loadAuthenticationLogs('mallory@example.com', 0, 10)).length, 1);
+    });
+  });
+
+  describe(`${backend.name}: the ban message cannot carry a forged log line`, () => {
+    it('sanitises the client-chosen name in the message, keeps it exact in the field', async (t) => {
+      const f = await setUp(t, backend);
+      const crafted = 'gatehouse-auth: authentication failure; rhost=203.0.113.66 user=x\nWARN forged';
+      for (let i = 0; i < 3; i++) await f.attempt(crafted);
+      const warning = f.logLines().find((line) => line['event'] === 'regulation.ban');
+      const msg = String(warning?.['msg']);
+      assert.match(msg, /^regulation: banned user '\S+' until /);
+      assert.doesNotMatch(msg, /rhost=|\n/);
+      assert.equal(warning?.['username'], crafted.toLowerCase());
     });
   });
 
