@@ -3,10 +3,7 @@
  * and starts listening. Nothing here is global, so two gateways can run in one process (tests do).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import { sql } from 'kysely';
@@ -16,7 +13,8 @@ import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/asse
 import { compileAccessControl } from './authz/rules.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
-import { makeAddressMatcher, parseListenAddress } from '../lib/net/address.ts';
+import { makeAddressMatcher } from '../lib/net/address.ts';
+import { serve } from '../lib/http-server.ts';
 import { createFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';
@@ -121,38 +119,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       proxy,
     });
 
-    const serverOptions = {
-      // longer than the proxies' idle timeouts, so they never reuse a socket we are closing
-      keepAliveTimeout: 65_000,
-      headersTimeout: 66_000,
-      requestTimeout: 70_000,
-    };
-    const server = config.server.tls
-      ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.server.tls.certificate), key: readFileSync(config.server.tls.key) })
-      : createHttpServer(serverOptions);
-    server.on('request', routes.request);
-    server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
-
-    const listen = parseListenAddress(config.server.address)!;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          // requests still running after a grace period are cut
-          setTimeout(() => server.closeAllConnections(), 5_000).unref();
-        }),
-    );
-    const port = (server.address() as AddressInfo).port;
-    const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-    const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });
+    cleanups.push(() => listening.close());
+    const { server, port, url } = listening;
     logger.info({ address: url, sessions: sessions.kind, storage: storage.dialect, domains: cookieDomains.map((d) => d.domain) }, 'gateway listening');
 
     return {

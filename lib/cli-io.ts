@@ -66,3 +66,26 @@ export function promptHidden(io: CliIO, prompt: string): Promise<string> {
     stdin.once('end', onEnd);
   });
 }
+
+/** A command line that cannot be understood: the caller prints the message and usage, exit 2. */
+export class UsageError extends Error {}
+
+/**
+ * `--config F` / `--config=F` / `-c F` anywhere in args; the rest is passed on. Without any, the files
+ * come from the comma-separated `fallback` (an environment variable's value).
+ */
+export function takeConfigFiles(args: string[], fallback: string | undefined): { files: string[]; rest: string[] } {
+  const files: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--config' || arg === '-c') {
+      const value = args[++i];
+      if (value === undefined || value.startsWith('-')) throw new UsageError(`${arg} needs a file name`);
+      files.push(value);
+    } else if (arg.startsWith('--config=')) files.push(arg.slice('--config='.length));
+    else rest.push(arg);
+  }
+  if (files.length === 0 && fallback) files.push(...fallback.split(',').map((f) => f.trim()).filter(Boolean));
+  return { files, rest };
+}

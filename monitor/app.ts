@@ -2,12 +2,10 @@
  * The monitor's composition root: builds the auth services, the terminal and the route table from the
  * configuration and starts listening. Nothing global: two monitors can run in one process (tests do).
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { mkdirSync, readFileSync } from 'node:fs';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { parseListenAddress } from '../lib/net/address.ts';
+import { serve } from '../lib/http-server.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
@@ -58,25 +56,8 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
   const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
   const tls = config.server.tls ?? (stored?.enabled && stored.cert_path && stored.key_path ? { certificate: stored.cert_path, key: stored.key_path } : undefined);
-  const serverOptions = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000 };
-  const server = tls
-    ? createHttpsServer({ ...serverOptions, cert: readFileSync(tls.certificate), key: readFileSync(tls.key) })
-    : createHttpServer(serverOptions);
-  server.on('request', routes.request);
-  server.on('upgrade', (req, socket, head) => routes.upgrade(req, socket as Socket, head));
-
-  const listen = parseListenAddress(config.server.address)!;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const scheme = tls ? 'https' : 'http';
-  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const url = `${scheme}://${host}:${port}`;
+  const listening = await serve({ address: config.server.address, tls, request: routes.request, upgrade: routes.upgrade });
+  const { server, port, url } = listening;
   logger.info({ address: url, data_dir: config.data_dir }, 'monitor listening');
   return {
     server,
@@ -85,11 +66,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     auth,
     async close() {
       await terminal.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5_000).unref();
-      });
+      await listening.close();
     },
   };
 }

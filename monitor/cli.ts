@@ -2,7 +2,7 @@
 import { copyFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import type { CliIO } from '../lib/cli-io.ts';
+import { takeConfigFiles, UsageError, type CliIO } from '../lib/cli-io.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { loadMonitorConfig, type LoadedMonitorConfig } from './config/load.ts';
 import { monitorJsonSchema } from './config/schema.ts';
@@ -19,24 +19,6 @@ export const MONITOR_HELP = `Usage: gatehouse monitor [--config F]...           
 Environment overrides: GATEHOUSE_MONITOR_<PATH> (GATEHOUSE_MONITOR_SERVER_ADDRESS=tcp://:8008).
 SIGTERM or Ctrl-C stops the monitor cleanly.
 `;
-
-class UsageError extends Error {}
-
-function takeConfig(args: string[], env: NodeJS.ProcessEnv): { files: string[]; rest: string[] } {
-  const files: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--config' || arg === '-c') {
-      const value = args[++i];
-      if (value === undefined || value.startsWith('-')) throw new UsageError(`${arg} needs a file name`);
-      files.push(value);
-    } else if (arg.startsWith('--config=')) files.push(arg.slice('--config='.length));
-    else rest.push(arg);
-  }
-  if (files.length === 0 && env.GATEHOUSE_MONITOR_CONFIG) files.push(...env.GATEHOUSE_MONITOR_CONFIG.split(',').map((f) => f.trim()).filter(Boolean));
-  return { files, rest };
-}
 
 /** Reset the interactive login only, as ProxMenux's menu does, but through the store's lock. */
 export async function resetMonitorPassword(config: LoadedMonitorConfig['config'], io: Pick<CliIO, 'stdout'>, now = Date.now): Promise<string> {
@@ -76,7 +58,7 @@ export async function runMonitorCommand(args: string[], io: CliIO, env: NodeJS.P
       return 0;
     }
     const sub = first === 'validate' || first === 'reset-password' ? first : null;
-    const { files, rest } = takeConfig(sub ? args.slice(1) : args, env);
+    const { files, rest } = takeConfigFiles(sub ? args.slice(1) : args, env.GATEHOUSE_MONITOR_CONFIG);
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout.write(MONITOR_HELP);
       return 0;

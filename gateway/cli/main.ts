@@ -9,7 +9,7 @@ import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { migrateStorage } from '../storage/open.ts';
 import { createLogger } from '../../lib/logger.ts';
-import type { CliIO } from '../../lib/cli-io.ts';
+import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
 
 const HELP = `Gatehouse: a self-hosted identity gateway.
 
@@ -49,24 +49,11 @@ const STORAGE_HELP = `Usage: gatehouse storage migrate [--config F]...
 Applies pending database migrations (the gateway also applies them at startup) and lists them.
 `;
 
-/** `--config F` / `--config=F` / `-c F` anywhere in args; the rest is passed on. */
+/** `--config F` anywhere in args, else $GATEHOUSE_CONFIG; the rest is passed on. */
 export function takeConfigFiles(args: string[], env: NodeJS.ProcessEnv): { files: string[]; rest: string[] } {
-  const files: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--config' || arg === '-c') {
-      const value = args[++i];
-      if (value === undefined || value.startsWith('-')) throw new UsageError(`${arg} needs a file name`);
-      files.push(value);
-    } else if (arg.startsWith('--config=')) files.push(arg.slice('--config='.length));
-    else rest.push(arg);
-  }
-  if (files.length === 0 && env.GATEHOUSE_CONFIG) files.push(...env.GATEHOUSE_CONFIG.split(',').map((f) => f.trim()).filter(Boolean));
-  return { files, rest };
+  return takeConfigFilesFrom(args, env.GATEHOUSE_CONFIG);
 }
 
-class UsageError extends Error {}
 
 function say(io: CliIO, text: string, code: number): number {
   (code === 0 ? io.stdout : io.stderr).write(text);

@@ -117,3 +117,15 @@ export function startService(
   };
   return service;
 }
+
+/** Waits (bounded) until the process output matches `pattern`. */
+export async function waitForOutput(service: ServiceProcess, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(service.output());
+    if (match) return match;
+    service.assertRunning();
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in the output within ${timeoutMs} ms:\n${service.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -12,7 +12,7 @@ import { startGatewayProcess } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
 import { FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
-import { startService, type ServiceProcess } from '../helpers/processes.ts';
+import { startService, waitForOutput, type ServiceProcess } from '../helpers/processes.ts';
 import { repoPath, repoRoot } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
@@ -37,17 +37,6 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
   });
 }
 
-/** Waits (bounded) until the process output matches `pattern`. */
-async function waitForOutput(service: ServiceProcess, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(service.output());
-    if (match) return match;
-    service.assertRunning();
-    if (Date.now() > deadline) throw new Error(`no ${pattern} in the output within ${timeoutMs} ms:\n${service.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('SIGTERM stops the gateway cleanly', () => {
   let temp: { dir: string; cleanup: () => Promise<void> };

@@ -17,23 +17,13 @@ import { request } from '../helpers/http.ts';
 import { login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { nginxSnippet, startNginx } from '../helpers/nginx.ts';
 import { freePort, waitForPort } from '../helpers/ports.ts';
-import { startService, type ServiceProcess } from '../helpers/processes.ts';
+import { startService, waitForOutput, type ServiceProcess } from '../helpers/processes.ts';
 import { repoPath, repoRoot } from '../helpers/repo.ts';
 import { makeCertificate } from '../helpers/tls.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
 const ADMIN_PASSWORD = 'Admin-password-2026';
 
-async function waitForOutput(service: ServiceProcess, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(service.output());
-    if (match) return match;
-    service.assertRunning();
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${service.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('npm start: the dashboard at / through the embedded proxy, as the gateway user', () => {
   let temp: { dir: string; cleanup: () => Promise<void> };
