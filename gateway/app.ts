@@ -88,7 +88,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const assertionCfg = config.identity_assertion;
     const assertions = assertionCfg
       ? await createAssertionIssuer(await loadOrCreateAssertionKey(assertionCfg.key_path), {
-          audience: assertionCfg.audience,
+          audiences: assertionCfg.audiences,
           lifespan: assertionCfg.lifespan,
           issuer: cookieDomains[0]!.portalUrl.origin,
           now,

@@ -59,7 +59,7 @@ export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env, por
       address: `tcp://127.0.0.1:${EMBEDDED_PORT}`,
       upstreams: { default: `http://127.0.0.1:${monitor?.port ?? 8008}` },
     },
-    identity_assertion: { audience: 'monitor', key_path: join(dir, 'assertion-key.pem') },
+    identity_assertion: { audiences: { localhost: 'monitor' }, key_path: join(dir, 'assertion-key.pem') },
     log: { level: 'info', format: 'text' },
     authentication_backend: { file: { path: join(dir, 'users.yml') } },
     access_control: { default_policy: 'one_factor' },

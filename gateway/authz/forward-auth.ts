@@ -34,7 +34,7 @@ export interface AuthzDeps {
 }
 
 export type Verdict =
-  | { kind: 'allow'; identity: SessionIdentity | null }
+  | { kind: 'allow'; identity: SessionIdentity | null; host: string }
   | { kind: 'forbidden' }
   | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean }
   | { kind: 'bad-credentials' }
@@ -73,12 +73,12 @@ function judge(q: Question, identity: SessionIdentity | null, level: number, dep
     { host: q.target.host, path: q.target.path, method: q.target.method, ip: q.ip },
     identity ? { username: identity.username, groups: identity.groups } : null,
   );
-  if (decision.policy === 'bypass') return { kind: 'allow', identity };
+  if (decision.policy === 'bypass') return { kind: 'allow', identity, host: q.target.host };
   if (decision.policy === 'deny') {
     // an anonymous user on a rule that names subjects may be one of them: log in first
     return identity || !decision.hasSubjects ? { kind: 'forbidden' } : { kind: 'login', target: q.target, domain: q.domain, basic: q.basic };
   }
-  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity };
+  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity, host: q.target.host };
   return { kind: 'login', target: q.target, domain: q.domain, basic: q.basic };
 }
 
@@ -211,7 +211,7 @@ export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req
     try {
       const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps);
       const signed = (v: Verdict): string | Promise<string> =>
-        v.kind === 'allow' && v.identity && deps.assertions ? (deps.assertions.cachedAssertionFor(v.identity) ?? deps.assertions.assertionFor(v.identity)) : '';
+        v.kind === 'allow' && v.identity && deps.assertions ? (deps.assertions.cachedAssertionFor(v.identity, v.host) ?? deps.assertions.assertionFor(v.identity, v.host)) : '';
       if (verdict instanceof Promise) {
         verdict
           .then(async (v) => answer(req, res, dialect, v, deps, await signed(v)))

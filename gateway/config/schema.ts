@@ -213,8 +213,11 @@ const server = z.strictObject({
 
 /** The signed identity assertion sent beside Remote-User (see gateway/identity/assertion.ts). */
 const identityAssertion = z.strictObject({
-  /** The `aud` the app checks (the monitor's remote_user.assertion.audience). */
-  audience: z.string().min(1).default('monitor'),
+  /**
+   * Which apps get an assertion, each with the `aud` it checks: target host → audience. No other app
+   * receives one, so an app behind the gateway cannot replay its users' assertions at the monitor.
+   */
+  audiences: z.record(z.string(), z.string().min(1)),
   lifespan: duration('60s'),
   /** ES256 private key (PEM); created with mode 0600 on first start if missing. */
   key_path: z.string().min(1),

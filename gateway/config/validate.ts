@@ -216,6 +216,14 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
 
   // identity assertion
   const assertion = config.identity_assertion;
+  if (assertion) {
+    if (Object.keys(assertion.audiences).length === 0) {
+      problems.push(`config: identity_assertion.audiences: name at least one app host and the audience it checks (e.g. monitor.example.com: monitor)`);
+    }
+    for (const host of Object.keys(assertion.audiences)) {
+      if (!DOMAIN_RE.test(host)) problems.push(`config: identity_assertion.audiences.${host}: the key must be a lower-case host name`);
+    }
+  }
   if (assertion && (assertion.lifespan < 10 || assertion.lifespan > 300)) {
     problems.push(`config: identity_assertion.lifespan: must be between 10s and 5m (${assertion.lifespan}s); a longer-lived assertion can be replayed longer`);
   }

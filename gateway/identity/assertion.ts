@@ -16,7 +16,8 @@ export const ASSERTION_HEADER = 'Remote-Assertion';
 const CACHE_MAX_ENTRIES = 10_000;
 
 export interface AssertionOptions {
-  audience: string;
+  /** Target host → the audience that app checks; other hosts get no assertion. */
+  audiences: Record<string, string>;
   /** Seconds. */
   lifespan: number;
   issuer: string;
@@ -24,10 +25,10 @@ export interface AssertionOptions {
 }
 
 export interface AssertionIssuer {
-  /** The JWS for this identity (cached), or '' for an anonymous request. */
-  assertionFor(identity: SessionIdentity | null): Promise<string>;
-  /** Synchronous when cached: lets the hot path stay synchronous for a repeat visitor. */
-  cachedAssertionFor(identity: SessionIdentity): string | undefined;
+  /** The JWS for this identity at this target host (cached), or '' when anonymous or the host gets none. */
+  assertionFor(identity: SessionIdentity | null, host: string): Promise<string>;
+  /** Synchronous when cached (or when the host gets none): keeps the hot path synchronous for a repeat visitor. */
+  cachedAssertionFor(identity: SessionIdentity, host: string): string | undefined;
   jwks: { keys: JWK[] };
 }
 
@@ -53,20 +54,25 @@ export async function createAssertionIssuer(privateKey: KeyObject, options: Asse
   const cache = new Map<string, { jws: string; renewAt: number }>();
   const reuseMs = (options.lifespan * 1000) / 4;
 
-  const keyFor = (identity: SessionIdentity) =>
-    createHash('sha256').update(JSON.stringify([identity.username, identity.groups, identity.displayName, identity.emails[0] ?? ''])).digest('base64url');
+  const audiences = new Map(Object.entries(options.audiences).map(([host, audience]) => [host.toLowerCase(), audience]));
+  const keyFor = (identity: SessionIdentity, audience: string) =>
+    createHash('sha256').update(JSON.stringify([audience, identity.username, identity.groups, identity.displayName, identity.emails[0] ?? ''])).digest('base64url');
 
-  const cachedAssertionFor = (identity: SessionIdentity) => {
-    const hit = cache.get(keyFor(identity));
+  const cachedAssertionFor = (identity: SessionIdentity, host: string) => {
+    const audience = audiences.get(host);
+    if (audience === undefined) return '';
+    const hit = cache.get(keyFor(identity, audience));
     return hit && hit.renewAt > options.now() ? hit.jws : undefined;
   };
 
   return {
     jwks: { keys: [jwk] },
     cachedAssertionFor,
-    async assertionFor(identity) {
+    async assertionFor(identity, host) {
       if (!identity) return '';
-      const cached = cachedAssertionFor(identity);
+      const audience = audiences.get(host);
+      if (audience === undefined) return ''; // this app was not named in identity_assertion.audiences
+      const cached = cachedAssertionFor(identity, host);
       if (cached) return cached;
       const now = options.now();
       const iat = Math.floor(now / 1000);
@@ -78,12 +84,12 @@ export async function createAssertionIssuer(privateKey: KeyObject, options: Asse
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'gatehouse-assertion+jwt' })
         .setIssuer(options.issuer)
         .setSubject(identity.username)
-        .setAudience(options.audience)
+        .setAudience(audience)
         .setIssuedAt(iat)
         .setExpirationTime(iat + options.lifespan)
         .sign(privateKey);
       if (cache.size >= CACHE_MAX_ENTRIES) cache.clear();
-      cache.set(keyFor(identity), { jws, renewAt: now + reuseMs });
+      cache.set(keyFor(identity, audience), { jws, renewAt: now + reuseMs });
       return jws;
     },
   };

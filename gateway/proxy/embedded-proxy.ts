@@ -103,7 +103,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         'remote-name': headerValue(id?.displayName),
         'remote-email': headerValue(id?.emails[0]),
       };
-      if (deps.assertions && id) headers['remote-assertion'] = await deps.assertions.assertionFor(id);
+      if (deps.assertions && id) headers['remote-assertion'] = await deps.assertions.assertionFor(id, host);
       for (const [name, value] of Object.entries(headers)) if (value) req.headers[name.toLowerCase()] = value;
       // the session cookie is a bearer credential for every app in the domain: the app never sees it
       const cookie = req.headers.cookie;

@@ -74,12 +74,15 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     if (countRaw(req, userHeader) !== 1 || !isPlausibleUsername(user)) {
       return refuse('malformed_remote_user', `The ${ru.user_header} header is malformed or repeated`);
     }
+    let signedGroups: string[] | null = null;
     if (deps.assertions) {
       const check = await deps.assertions.verify(single(req.headers[deps.assertions.header]), user, deps.now());
+      if (check.ok) signedGroups = check.groups;
       if (!check.ok && check.reason === 'assertion_unverifiable') {
         // our problem, not the client's: no failure line (Fail2Ban would ban the users)
         deps.logger.error({ rhost, user, detail: check.detail }, 'cannot verify the gateway assertion');
-        req.authProblem = { status: 503, message: `Cannot verify the gateway's identity assertion: ${check.detail}` };
+        // the detail (the JWKS address) is for the log, not for whoever is asking
+        req.authProblem = { status: 503, message: "Cannot verify the gateway's identity assertion right now; try again later" };
         return;
       }
       if (!check.ok) {
@@ -87,7 +90,8 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
         return refuse(check.reason, `${ru.user_header} refused: the gateway's signed assertion is missing or invalid`);
       }
     }
-    const groups = parseGroups(single(req.headers[groupsHeader]));
+    // with an assertion, its signed groups decide; the Remote-Groups header is only trusted without one
+    const groups = signedGroups ?? parseGroups(single(req.headers[groupsHeader]));
     req.identity = { username: user, scope: scopeForGroups(groups, ru), via: 'remote_user' };
   }
 

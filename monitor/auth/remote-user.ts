@@ -78,7 +78,10 @@ export function parseGroups(value: string | undefined): string[] {
   return value.split(',').map((g) => g.trim()).filter((g) => g !== '');
 }
 
-export type AssertionCheck = { ok: true } | { ok: false; reason: 'missing_assertion' | 'invalid_assertion' | 'assertion_unverifiable'; detail: string };
+export type AssertionCheck =
+  /** `groups`: the gateway's signed groups; they, not the Remote-Groups header, decide the scope. */
+  | { ok: true; groups: string[] }
+  | { ok: false; reason: 'missing_assertion' | 'invalid_assertion' | 'assertion_unverifiable'; detail: string };
 
 export interface AssertionVerifier {
   readonly header: string;
@@ -94,6 +97,8 @@ const INVALID_CODES = new Set([
   'ERR_JWT_EXPIRED', 'ERR_JWS_INVALID', 'ERR_JWT_INVALID', 'ERR_JOSE_ALG_NOT_ALLOWED', 'ERR_JOSE_NOT_SUPPORTED',
 ]);
 const CLOCK_TOLERANCE_SECONDS = 5;
+/** The JWS `typ` the gateway writes: a JWT minted for another purpose with the same key is not an assertion. */
+const ASSERTION_TYPE = 'gatehouse-assertion+jwt';
 
 export function createAssertionVerifier(config: AssertionConfig, keys?: JWTVerifyGetKey): AssertionVerifier {
   const jwks = keys ?? createRemoteJWKSet(new URL(config.jwks_url), { timeoutDuration: 3000, cooldownDuration: 30_000 });
@@ -105,6 +110,7 @@ export function createAssertionVerifier(config: AssertionConfig, keys?: JWTVerif
       try {
         const { payload } = await jwtVerify(assertion, jwks, {
           algorithms: ASYMMETRIC_ALGORITHMS,
+          typ: ASSERTION_TYPE,
           audience: config.audience,
           maxTokenAge: config.max_age,
           requiredClaims: ['sub', 'iat', 'exp'],
@@ -116,13 +122,18 @@ export function createAssertionVerifier(config: AssertionConfig, keys?: JWTVerif
         if (payload.exp! - payload.iat! > config.max_age + CLOCK_TOLERANCE_SECONDS) {
           return { ok: false, reason: 'invalid_assertion', detail: `it is valid for longer than ${config.max_age}s` };
         }
-        return { ok: true };
+        // the header beside it is unsigned: anyone holding a genuine assertion could claim other groups
+        const groups = payload.groups;
+        if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) {
+          return { ok: false, reason: 'invalid_assertion', detail: 'it carries no groups claim' };
+        }
+        return { ok: true, groups };
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (typeof code === 'string' && INVALID_CODES.has(code)) {
           return { ok: false, reason: 'invalid_assertion', detail: (error as Error).message };
         }
-        return { ok: false, reason: 'assertion_unverifiable', detail: `cannot fetch the gateway's keys from ${config.jwks_url}` };
+        return { ok: false, reason: 'assertion_unverifiable', detail: `cannot fetch the gateway's keys (${config.jwks_url})` };
       }
     },
   };

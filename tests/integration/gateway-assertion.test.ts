@@ -20,7 +20,7 @@ const ACCESS = {
   default_policy: 'deny',
   rules: [
     { domain: 'public.example.test', policy: 'bypass' },
-    { domain: 'monitor.example.test', policy: 'one_factor' },
+    { domain: ['monitor.example.test', 'wiki.example.test'], policy: 'one_factor' },
   ],
 };
 
@@ -35,7 +35,7 @@ describe('forward auth with identity_assertion', () => {
     gw = await startInProcessGateway({
       dir: temp.dir,
       users: USERS,
-      config: { access_control: ACCESS, identity_assertion: { audience: 'monitor', lifespan: '60s', key_path: keyPath() } },
+      config: { access_control: ACCESS, identity_assertion: { audiences: { 'monitor.example.test': 'monitor' }, lifespan: '60s', key_path: keyPath() } },
     });
     cookie = await login(gw, 'alice', PASSWORD);
   });
@@ -55,6 +55,13 @@ describe('forward auth with identity_assertion', () => {
     assert.deepEqual(payload.groups, ['admins', 'dev']);
     assert.equal(payload.exp! - payload.iat!, 60);
     assert.equal(protectedHeader.typ, 'gatehouse-assertion+jwt');
+  });
+
+  it('an app not named in identity_assertion.audiences gets no assertion it could replay at the monitor', async () => {
+    const answer = await askAuthz(gw, 'auth-request', 'https://wiki.example.test/', { cookie });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['remote-user'], 'alice');
+    assert.equal(answer.headers['remote-assertion'], '');
   });
 
   it('a different audience does not verify', async () => {
@@ -82,7 +89,7 @@ describe('forward auth with identity_assertion', () => {
     const kidBefore = (JSON.parse((await request(`${gw.url}/jwks.json`)).body) as { keys: { kid: string }[] }).keys[0]!.kid;
     const again = await startInProcessGateway({
       dir: temp.dir,
-      config: { access_control: ACCESS, identity_assertion: { audience: 'monitor', key_path: keyPath() } },
+      config: { access_control: ACCESS, identity_assertion: { audiences: { 'monitor.example.test': 'monitor' }, key_path: keyPath() } },
     });
     try {
       const kidAfter = (JSON.parse((await request(`${again.url}/jwks.json`)).body) as { keys: { kid: string }[] }).keys[0]!.kid;
@@ -111,7 +118,7 @@ describe('the embedded proxy sends the assertion and never a client\'s', () => {
         server: { address: `tcp://127.0.0.1:${port}`, upstreams: { default: echo.url } },
         session: { cookies: [{ domain: 'localhost', authelia_url: `${base}/auth/` }] },
         access_control: { default_policy: 'one_factor' },
-        identity_assertion: { audience: 'monitor', key_path: join(temp.dir, 'key.pem') },
+        identity_assertion: { audiences: { localhost: 'monitor' }, key_path: join(temp.dir, 'key.pem') },
       },
     });
   });

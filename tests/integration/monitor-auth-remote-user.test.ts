@@ -152,10 +152,10 @@ describe('the gateway assertion, when configured', () => {
     await jwks.close();
   });
 
-  const assertion = (o: { sub?: string; aud?: string; iat?: number; exp?: number; key?: CryptoKey; kid?: string } = {}) => {
+  const assertion = (o: { sub?: string; aud?: string; iat?: number; exp?: number; key?: CryptoKey; kid?: string; typ?: string; groups?: unknown } = {}) => {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: o.kid ?? 'gw-1' })
+    return new SignJWT('groups' in o ? { groups: o.groups } : { groups: ['admins'] })
+      .setProtectedHeader({ alg: 'ES256', kid: o.kid ?? 'gw-1', typ: o.typ ?? 'gatehouse-assertion+jwt' })
       .setSubject(o.sub ?? 'alice')
       .setAudience(o.aud ?? 'monitor')
       .setIssuedAt(o.iat ?? now)
@@ -171,6 +171,12 @@ describe('the gateway assertion, when configured', () => {
     assert.equal(reply.json.identity.scope, 'full_admin');
   });
 
+  it('takes the groups from the signed assertion, not from the Remote-Groups header beside it', async () => {
+    const reply = await send(await assertion({ groups: ['dev'] }));
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(reply.json.identity.scope, 'read_only');
+  });
+
   const now = () => Math.floor(Date.now() / 1000);
   const refused: [string, () => Promise<string | undefined>, string][] = [
     ['missing', async () => undefined, 'missing_assertion'],
@@ -181,6 +187,8 @@ describe('the gateway assertion, when configured', () => {
     ['for another user', () => assertion({ sub: 'mallory' }), 'invalid_assertion'],
     ['signed by another key', () => assertion({ key: otherKey }), 'invalid_assertion'],
     ['not a JWS', async () => 'not.a.jws', 'invalid_assertion'],
+    ['of another type (a JWT minted for something else)', () => assertion({ typ: 'JWT' }), 'invalid_assertion'],
+    ['without a groups claim', () => assertion({ groups: undefined }), 'invalid_assertion'],
   ];
   for (const [what, make, reason] of refused) {
     it(`refuses the Remote-User with an assertion ${what} (401), and audits it`, async () => {

@@ -117,7 +117,7 @@ describe('nginx in front of the gateway and the monitor (shipped snippets, asser
       config: {
         session: { cookies: [{ domain: 'example.test', authelia_url: `https://auth.example.test:${proxyPort}/` }] },
         access_control: { default_policy: 'deny', rules: [{ domain: 'monitor.example.test', policy: 'one_factor' }] },
-        identity_assertion: { audience: 'monitor', key_path: join(temp.dir, 'assertion.pem') },
+        identity_assertion: { audiences: { 'monitor.example.test': 'monitor' }, key_path: join(temp.dir, 'assertion.pem') },
       },
     });
     const monitorPort = await freePort();
