@@ -9,10 +9,11 @@ import { serve } from '../lib/http-server.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
+import type { EndedCredential } from './api/auth-routes.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from './auth/deps.ts';
 import { readSslSettings } from './auth/ssl-settings.ts';
 import { buildMonitorRoutes } from './routes.ts';
-import { createTerminalServer } from './terminal/server.ts';
+import { createTerminalServer, type SessionOwner } from './terminal/server.ts';
 import { TicketStore } from './terminal/tickets.ts';
 
 export interface MonitorOptions {
@@ -27,8 +28,13 @@ export interface Monitor {
   url: string;
   port: number;
   auth: MonitorAuthDeps;
+  /** The one-time setup code while no login is set up (logged at warn level); null otherwise. */
+  setupCode(): string | null;
   close(): Promise<void>;
 }
+
+/** How often the monitor looks at auth.json for changes made outside it (reset-password). */
+const STORE_WATCH_MS = 5_000;
 
 export async function startMonitor(config: MonitorConfig, options: MonitorOptions): Promise<Monitor> {
   const { logger } = options;
@@ -36,9 +42,13 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const auth = createMonitorAuth(config, { logger, now, argon2: options.argon2 });
   // a corrupt auth.json is reported now, loudly; the service still starts and answers 503 (fail closed)
-  await auth.store.read().catch((error: Error) => logger.error({ err: error.message }, 'monitor: auth.json is unusable; protected endpoints answer 503 until it is fixed'));
+  const initial = await auth.store
+    .read()
+    .catch((error: Error) => void logger.error({ err: error.message }, 'monitor: auth.json is unusable; protected endpoints answer 503 until it is fixed'));
+  // no login yet: the setup code that authorises creating one goes to the log now (H1)
+  if (initial) auth.setupCode.refresh(initial);
 
-  const tickets = new TicketStore<{ username: string }>({ now });
+  const tickets = new TicketStore<SessionOwner>({ now });
   const terminal = createTerminalServer({
     config,
     tickets,
@@ -51,7 +61,24 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
       }
     },
   });
-  const routes = buildMonitorRoutes({ auth, tickets, logger, terminalUpgrade: terminal.handleUpgrade });
+  // a terminal lives no longer than the credential that opened it (L4)
+  const closeTerminals = (ended: EndedCredential): void => {
+    if ('jti' in ended) terminal.closeSessions((owner) => owner.jti === ended.jti);
+    else terminal.closeSessions((owner) => owner.via === 'session');
+  };
+  const routes = buildMonitorRoutes({ auth, tickets, logger, terminalUpgrade: terminal.handleUpgrade, onCredentialEnded: closeTerminals });
+  // changes made outside this process too (reset-password): end terminals whose session ended, log a new setup code
+  const watch = setInterval(() => {
+    auth.store.read().then(
+      (state) => {
+        const revoked = new Set(state.revoked_jtis.map((r) => r.jti));
+        terminal.closeSessions((o) => (o.jti !== undefined && revoked.has(o.jti)) || (o.via === 'session' && o.generation !== state.session_generation));
+        auth.setupCode.refresh(state);
+      },
+      () => {}, // reported by every request meanwhile (503)
+    );
+  }, STORE_WATCH_MS);
+  watch.unref();
 
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
   const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
@@ -64,7 +91,9 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     url,
     port,
     auth,
+    setupCode: () => auth.setupCode.current(),
     async close() {
+      clearInterval(watch);
       await terminal.close();
       await listening.close();
     },

@@ -9,15 +9,18 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { createAuthRouter } from './api/auth-routes.ts';
+import { createAuthRouter, requireJson, type EndedCredential } from './api/auth-routes.ts';
 import { createHostRouter } from './api/host-routes.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from './auth/identity.ts';
+import type { SessionOwner } from './terminal/server.ts';
 import type { TicketStore } from './terminal/tickets.ts';
 
 export interface MonitorRouteDeps {
   auth: MonitorAuthDeps;
-  tickets: TicketStore<{ username: string }>;
+  tickets: TicketStore<SessionOwner>;
+  /** A credential ended (logout, revocation, password change, disable): close what it opened. */
+  onCredentialEnded?: (ended: EndedCredential) => void;
   logger: Logger;
   /** `true` when the path was a WebSocket endpoint the terminal took. */
   terminalUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => boolean;
@@ -56,9 +59,11 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   // who is asking: trusted Remote-User (+ assertion), Bearer, or Basic with an API token
   app.use('/api', identify(deps.auth));
   app.get(['/api/system-info', '/api/health'], host);
-  app.use(createAuthRouter(deps.auth));
-  app.post('/api/terminal/ticket', requireScope('full_admin'), (req: Request, res: Response) => {
-    res.set('Cache-Control', 'no-store').json(deps.tickets.issue({ username: req.identity!.username }));
+  app.use(createAuthRouter(deps.auth, { onCredentialEnded: deps.onCredentialEnded }));
+  // JSON only, like every other POST: no form can ask for a shell (L3); the owner is kept so the session ends with its credential (L4)
+  app.post('/api/terminal/ticket', requireScope('full_admin'), requireJson, (req: Request, res: Response) => {
+    const { username, via, jti, sessionGeneration: generation } = req.identity!;
+    res.set('Cache-Control', 'no-store').json(deps.tickets.issue({ username, via, jti, generation }));
   });
   // everything else under /api needs an identity; read_only may only read
   app.use('/api', requireAuth, readOnlyGuard);

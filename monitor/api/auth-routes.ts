@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Scope } from '../config/schema.ts';
 import { AvatarFiles, MAX_AVATAR_BYTES, sniffImageType } from '../auth/avatar.ts';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
+import type { RateLimitAttempt } from '../auth/rate-limit.ts';
 import { readOnlyGuard, requireAuth, requireScope } from '../auth/identity.ts';
 import { passwordPolicyProblem } from '../auth/passwords.ts';
 import {
@@ -28,7 +29,8 @@ import { AuthStoreUnavailable, hasCredentials, type AuthState } from '../auth/st
 import { describeApiToken, issueApiToken, issueSession, revokeJti } from '../auth/tokens.ts';
 import { checkTotp, consumeSecondFactor, generateBackupCodes, newTotpSecret, provisioningUri, qrCodeDataUrl, type SecondFactorCheck } from '../auth/totp.ts';
 
-/** Paths this router serves without authentication (the rest need an identity; see each route). */
+/** Paths this router serves without authentication (the rest need an identity; see each route). Setup,
+ * skip and decline also need a full_admin identity or the setup code from the monitor's log. */
 export const PUBLIC_AUTH_PATHS = ['/api/auth/status', '/api/auth/setup', '/api/auth/skip', '/api/auth/decline', '/api/auth/login'] as const;
 
 const JSON_LIMIT = '64kb';
@@ -66,7 +68,7 @@ function hasNoBody(req: Request): boolean {
  * JSON bodies only: a cross-site form can post urlencoded, multipart or text/plain without a CORS
  * preflight, never application/json, so this also keeps gateway-cookie users safe from CSRF.
  */
-function requireJson(req: Request, res: Response, next: NextFunction): void {
+export function requireJson(req: Request, res: Response, next: NextFunction): void {
   if (req.headers['content-type'] === undefined ? hasNoBody(req) : req.is('application/json')) return next();
   fail(res, 415, 'Send the request body as JSON (Content-Type: application/json)');
 }
@@ -96,6 +98,15 @@ const tokenNameRule = z
 
 type SecondFactorProblem = Exclude<SecondFactorCheck, { ok: true }>['reason'];
 
+/** A credential that just stopped working: app.ts closes the terminal sessions opened with it. */
+export type EndedCredential = { jti: string } | { localAccount: string };
+
+export interface AuthRouterOptions {
+  onCredentialEnded?: (ended: EndedCredential) => void;
+}
+
+const SETUP_CODE_REQUIRED = "Setup code required: see the monitor's log";
+
 /** Why a credential change did not happen (inside AuthStore.update, so nothing was written). */
 interface Refusal {
   ok: false;
@@ -109,8 +120,9 @@ const SECOND_FACTOR_MESSAGES: Record<SecondFactorProblem, string> = {
   replayed: '2FA code already used; wait for the next one',
 };
 
-export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
-  const { store, audit, rateLimiter, passwords, config } = deps;
+export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptions = {}): express.Router {
+  const { store, audit, rateLimiter, passwords, config, setupCode } = deps;
+  const credentialEnded = (ended: EndedCredential) => options.onCredentialEnded?.(ended);
   const avatars = new AvatarFiles(config.data_dir);
   const json = [requireJson, express.json({ limit: JSON_LIMIT, type: 'application/json' })];
   const admin = requireScope('full_admin');
@@ -126,10 +138,31 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
     return true;
   };
 
-  /** A wrong credential: counted for the rate limit and written for Fail2Ban. */
-  const failed = (req: Request, user: string | null, method: string, reason: string): void => {
-    rateLimiter.fail({ ip: req.clientIp!, user });
+  /** Counts the attempt before it is checked (see RateLimiter.reserve); answers 429 and returns null when limited. */
+  const reserve = (req: Request, res: Response, user: string | null, method: string): Extract<RateLimitAttempt, { limited: false }> | null => {
+    const attempt = rateLimiter.reserve({ ip: req.clientIp!, user });
+    if (!attempt.limited) return attempt;
+    audit.rateLimited({ rhost: req.clientIp!, user, method, retryAfterSeconds: attempt.retryAfterSeconds });
+    res.set('Retry-After', String(attempt.retryAfterSeconds));
+    fail(res, 429, 'Too many attempts. Please wait and try again.', { retry_after: attempt.retryAfterSeconds });
+    return null;
+  };
+
+  /** A wrong credential: counted for the rate limit (unless a reservation already counts it) and written for Fail2Ban. */
+  const failed = (req: Request, user: string | null, method: string, reason: string, reserved = false): void => {
+    if (!reserved) rateLimiter.fail({ ip: req.clientIp!, user });
     audit.failure({ rhost: req.clientIp!, user, method, reason });
+  };
+
+  /**
+   * Setup, skip and decline while unconfigured: a full_admin caller, or the setup code. Answers 403 (an
+   * audited, rate-limited failure) and returns false otherwise. Synchronous: check and count are one step.
+   */
+  const setupAllowed = (req: Request, res: Response, method: string): boolean => {
+    if (req.identity?.scope === 'full_admin' || setupCode.matches(bodyOf(req).setup_code)) return true;
+    failed(req, null, method, 'bad_setup_code');
+    res.status(403).json({ success: false, error: SETUP_CODE_REQUIRED, message: SETUP_CODE_REQUIRED });
+    return false;
   };
 
   const succeeded = (req: Request, user: string | null, method: string): void => {
@@ -152,17 +185,21 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
       fail(res, 400, 'Authentication is not configured');
       return null;
     }
-    if (limited(req, res, state.username, method)) return null;
+    // reserved before the slow check so parallel guesses cannot all pass the limit (released when right)
+    const attempt = reserve(req, res, state.username, method);
+    if (!attempt) return null;
     if (!password) {
+      attempt.release();
       fail(res, 400, 'Password required');
       return null;
     }
     const check = await passwords.verify(state.password_hash, password);
     if (!check.ok) {
-      failed(req, state.username, method, 'bad_password');
+      failed(req, state.username, method, 'bad_password', true);
       fail(res, wrongStatus, method === 'change_password' ? 'Current password is incorrect' : 'Invalid password');
       return null;
     }
+    attempt.release();
     return state;
   };
 
@@ -192,6 +229,8 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
   // ── status, first run ─────────────────────────────────────────────────────────────────────────
   r.get('/api/auth/status', safe(async (req, res) => {
     const state = await store.read();
+    // an unconfigured store (again, after disable or reset-password) gets its setup code logged now
+    setupCode.refresh(state);
     const id = req.identity ?? null;
     // the username and 2FA state are the caller's business only once authenticated (ProxMenux leaked them)
     res.json({
@@ -212,6 +251,15 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
     const username = text(body, 'username')?.trim();
     const password = text(body, 'password');
     if (limited(req, res, null, 'setup')) return;
+    const callerIsAdmin = req.identity?.scope === 'full_admin';
+    const current = await store.read();
+    setupCode.refresh(current);
+    if (hasCredentials(current) || current.enabled || (current.configured && !callerIsAdmin)) {
+      failed(req, username ?? null, 'setup', 'already_configured');
+      return setupFail(400, 'Authentication is already configured');
+    }
+    // not public while unconfigured: a full_admin identity or the logged setup code (H1)
+    if (limited(req, res, null, 'setup') || !setupAllowed(req, res, 'setup')) return;
     if (!username || !password) return setupFail(400, 'Username and password are required');
     if (!usernameRule.safeParse(username).success) {
       return setupFail(400, `Username must be 1–${MAX_USERNAME} characters: letters, digits, . _ @ -`);
@@ -219,7 +267,6 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
     const policy = passwordPolicyProblem(password, username);
     if (policy) return setupFail(400, policy);
     const hash = await passwords.hash(password);
-    const callerIsAdmin = req.identity?.scope === 'full_admin';
     const token = await store.update(async (draft) => {
       // never over existing credentials; after "decline" only an authenticated admin may add a login
       if (hasCredentials(draft) || draft.enabled || (draft.configured && !callerIsAdmin)) return null;
@@ -228,7 +275,9 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
         totp_enabled: false, totp_secret: null, last_totp_counter: null, backup_codes: [], totp_pending: null,
         // sessions of an earlier account with the same name (before a disable) stay void
         sessions_not_before: nowSeconds(),
+        session_generation: draft.session_generation + 1, // and those of its last second too (L2)
       });
+      setupCode.refresh(draft); // spent: single use
       return (await issueSession(draft, username, config.session_lifetime, deps.now())).token;
     });
     if (token === null) {
@@ -240,13 +289,20 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
   }));
 
   const decline = (path: 'skip' | 'decline') =>
-    safe(async (_req, res) => {
+    safe(async (req, res) => {
+      if (limited(req, res, null, path)) return;
+      const current = await store.read();
+      setupCode.refresh(current);
+      if (current.configured) return fail(res, 403, `Authentication is already configured; cannot ${path}.`);
+      // like setup: a full_admin identity or the logged setup code, never anyone who can reach the port (H1)
+      if (limited(req, res, null, path) || !setupAllowed(req, res, path)) return;
       const declined = await store.update((draft) => {
         if (draft.configured) return false;
         Object.assign(draft, {
           enabled: false, declined: true, configured: true, username: null, password_hash: null,
           totp_enabled: false, totp_secret: null, last_totp_counter: null, backup_codes: [], totp_pending: null,
         });
+        setupCode.refresh(draft); // spent: single use
         return true;
       });
       if (!declined) return fail(res, 403, `Authentication is already configured; cannot ${path}.`);
@@ -261,44 +317,54 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
     const username = text(body, 'username')?.trim() ?? '';
     const password = text(body, 'password') ?? '';
     const code = text(body, 'totp_token');
-    if (limited(req, res, username || null, 'login')) return;
-    if (!username || !password) return fail(res, 400, 'Username and password are required', { requires_totp: false });
-    const state = await store.read();
-    if (!state.enabled || !hasCredentials(state)) return fail(res, 401, 'Authentication is not enabled', { requires_totp: false });
-    const known = username === state.username;
-    const check = await passwords.verify(known ? state.password_hash : null, password);
-    if (!check.ok) {
-      failed(req, username, 'login', known ? 'bad_password' : 'unknown_user');
-      return fail(res, 401, 'Invalid username or password', { requires_totp: false });
-    }
-    if (state.totp_enabled && !code) return res.json({ success: false, requires_totp: true, message: '2FA code required' });
-    const upgraded = check.upgrade ? await passwords.hash(password) : null;
-    const outcome = await store.update(async (draft) => {
-      if (!unchanged(draft, state) || !draft.enabled) return { ok: false as const, reason: 'changed' as const };
-      let second: SecondFactorCheck | null = null;
-      if (draft.totp_enabled) {
-        second = consumeSecondFactor(draft, code, deps.now());
-        if (!second.ok) return { ok: false as const, reason: second.reason };
+    // counted before the slow password check so parallel guesses cannot all pass the limit (M2)
+    const attempt = reserve(req, res, username || null, 'login');
+    if (!attempt) return;
+    let wrongCredential = false;
+    try {
+      if (!username || !password) return fail(res, 400, 'Username and password are required', { requires_totp: false });
+      const state = await store.read();
+      if (!state.enabled || !hasCredentials(state)) return fail(res, 401, 'Authentication is not enabled', { requires_totp: false });
+      const known = username === state.username;
+      const check = await passwords.verify(known ? state.password_hash : null, password);
+      if (!check.ok) {
+        wrongCredential = true;
+        failed(req, username, 'login', known ? 'bad_password' : 'unknown_user', true);
+        return fail(res, 401, 'Invalid username or password', { requires_totp: false });
       }
-      // a ProxMenux pbkdf2 (or any non-argon2id) hash is replaced now that we know the password
-      if (upgraded) draft.password_hash = upgraded;
-      const session = await issueSession(draft, username, config.session_lifetime, deps.now());
-      const backupLeft = second?.ok && second.method === 'backup_code' ? draft.backup_codes.filter((c) => !c.used).length : null;
-      return { ok: true as const, token: session.token, backupLeft };
-    });
-    if (!outcome.ok) {
-      if (outcome.reason === 'changed') return fail(res, 401, 'Invalid username or password', { requires_totp: false });
-      if (outcome.reason === 'missing') return res.json({ success: false, requires_totp: true, message: '2FA code required' });
-      failed(req, username, 'login', outcome.reason === 'replayed' ? 'code_reused' : 'bad_2fa_code');
-      return fail(res, 401, SECOND_FACTOR_MESSAGES[outcome.reason], { requires_totp: true });
+      if (state.totp_enabled && !code) return res.json({ success: false, requires_totp: true, message: '2FA code required' });
+      const upgraded = check.upgrade ? await passwords.hash(password) : null;
+      const outcome = await store.update(async (draft) => {
+        if (!unchanged(draft, state) || !draft.enabled) return { ok: false as const, reason: 'changed' as const };
+        let second: SecondFactorCheck | null = null;
+        if (draft.totp_enabled) {
+          second = consumeSecondFactor(draft, code, deps.now());
+          if (!second.ok) return { ok: false as const, reason: second.reason };
+        }
+        // a ProxMenux pbkdf2 (or any non-argon2id) hash is replaced now that we know the password
+        if (upgraded) draft.password_hash = upgraded;
+        const session = await issueSession(draft, username, config.session_lifetime, deps.now());
+        const backupLeft = second?.ok && second.method === 'backup_code' ? draft.backup_codes.filter((c) => !c.used).length : null;
+        return { ok: true as const, token: session.token, backupLeft };
+      });
+      if (!outcome.ok) {
+        if (outcome.reason === 'changed') return fail(res, 401, 'Invalid username or password', { requires_totp: false });
+        if (outcome.reason === 'missing') return res.json({ success: false, requires_totp: true, message: '2FA code required' });
+        wrongCredential = true;
+        failed(req, username, 'login', outcome.reason === 'replayed' ? 'code_reused' : 'bad_2fa_code', true);
+        return fail(res, 401, SECOND_FACTOR_MESSAGES[outcome.reason], { requires_totp: true });
+      }
+      succeeded(req, username, 'login');
+      res.json({
+        success: true,
+        token: outcome.token,
+        message: 'Authentication successful',
+        ...(outcome.backupLeft === null ? {} : { backup_codes_remaining: outcome.backupLeft }),
+      });
+    } finally {
+      // the reservation counts as a failure until released: only a wrong credential keeps it (M2)
+      if (!wrongCredential) attempt.release();
     }
-    succeeded(req, username, 'login');
-    res.json({
-      success: true,
-      token: outcome.token,
-      message: 'Authentication successful',
-      ...(outcome.backupLeft === null ? {} : { backup_codes_remaining: outcome.backupLeft }),
-    });
   }));
 
   r.post('/api/auth/logout', requireAuth, json, safe(async (req, res) => {
@@ -308,6 +374,7 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
     }
     const { jti, expiresAt } = id;
     await store.update((draft) => revokeJti(draft, jti, expiresAt));
+    credentialEnded({ jti }); // its terminal sessions end with it (L4)
     res.json({ success: true, message: 'Logged out' });
   }));
 
@@ -330,11 +397,13 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
       draft.password_hash = hash;
       // every other session ends with the old password (ProxMenux kept them all)
       draft.sessions_not_before = nowSeconds();
+      draft.session_generation += 1; // including those issued in this same second (L2)
       if (id.tokenUse === 'session' && id.jti && id.expiresAt) revokeJti(draft, id.jti, id.expiresAt);
       const token = id.tokenUse === 'session' ? (await issueSession(draft, draft.username!, config.session_lifetime, deps.now())).token : null;
       return { ok: true as const, token };
     });
     if (!outcome.ok) return refuse(req, res, state.username, 'change_password', outcome);
+    credentialEnded({ localAccount: state.username! }); // open terminals of the old password end too (L4)
     succeeded(req, state.username, 'change_password');
     res.json({ success: true, message: 'Password changed successfully', ...(outcome.token ? { token: outcome.token } : {}) });
   }));
@@ -354,11 +423,14 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
         enabled: false, configured: false, declined: false, username: null, password_hash: null,
         totp_enabled: false, totp_secret: null, last_totp_counter: null, backup_codes: [], totp_pending: null,
         sessions_not_before: nowSeconds(),
+        session_generation: draft.session_generation + 1, // sessions of this second end too (L2)
       });
       if (id.tokenUse === 'session' && id.jti && id.expiresAt) revokeJti(draft, id.jti, id.expiresAt);
+      setupCode.refresh(draft); // unconfigured again: a new setup code, logged (H1)
       return { ok: true as const };
     });
     if (!outcome.ok) return refuse(req, res, state.username, 'disable', outcome);
+    credentialEnded({ localAccount: state.username! }); // and the terminals opened with them (L4)
     succeeded(req, state.username, 'disable');
     res.json({ success: true, message: 'Authentication disabled. Sessions have ended; API tokens keep working until revoked.' });
   }));
@@ -491,6 +563,7 @@ export function createAuthRouter(deps: MonitorAuthDeps): express.Router {
       return entry;
     });
     if (removed === null) return fail(res, 400, 'Token not found');
+    if (removed.jti) credentialEnded({ jti: removed.jti }); // terminals opened with it end too (L4)
     deps.logger.info({ token_id: removed.id, name: removed.name, by: req.identity!.username }, 'API token revoked');
     res.json({ success: true, message: 'Token revoked successfully' });
   }));

@@ -12,6 +12,7 @@ import { createAuditLog, type AuditLog } from './audit.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 import { createRateLimiter, type RateLimiter, type WindowRule } from './rate-limit.ts';
 import { createAssertionVerifier, remoteHeaderPolicy, type AssertionVerifier, type RemoteHeaderPolicy } from './remote-user.ts';
+import { createSetupCode, type SetupCode } from './setup-code.ts';
 import { AuthStore } from './store.ts';
 
 export interface MonitorAuthDeps {
@@ -29,6 +30,8 @@ export interface MonitorAuthDeps {
   assertions: AssertionVerifier | null;
   /** Where Proxmox VE keeps the node's certificates (`/etc/pve/local`), for `/api/ssl/*`. */
   proxmoxCertDir: string;
+  /** The logged one-time code that authorises setup, skip and decline while unconfigured. */
+  setupCode: SetupCode;
 }
 
 export interface MonitorAuthOptions {
@@ -65,5 +68,6 @@ export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOpt
     remoteHeaders: remoteHeaderPolicy(config.remote_user),
     assertions: assertion ? createAssertionVerifier(assertion, options.assertionKeys) : null,
     proxmoxCertDir: options.proxmoxCertDir ?? '/etc/pve/local',
+    setupCode: createSetupCode(logger),
   };
 }

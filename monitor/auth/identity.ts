@@ -28,11 +28,13 @@ export interface Identity {
   expiresAt?: number;
   /** Which kind of bearer token it was (also for Basic, which carries one). */
   tokenUse?: TokenUse;
+  /** Session tokens: the login generation they belong to (a terminal opened with one ends with it). */
+  sessionGeneration?: number;
 }
 
 /** Why the request has no identity, answered by the guards. */
 export interface AuthProblem {
-  status: 401 | 429 | 503;
+  status: 401 | 403 | 429 | 503;
   message: string;
   retryAfterSeconds?: number;
 }
@@ -51,6 +53,23 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Sec-Fetch-Site says same-origin (or none: typed, bookmarked), or Origin is the host the request was sent to. */
+function sameOrigin(req: Request): boolean {
+  const site = single(req.headers['sec-fetch-site'])?.trim().toLowerCase();
+  if (site === 'same-origin' || site === 'none') return true;
+  const origin = single(req.headers.origin)?.trim();
+  if (!origin || origin === 'null') return false;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    return false;
+  }
+  // the proxy's X-Forwarded-Host when it rewrote Host (only proxies we trust get this far with Remote-User)
+  const hosts = [req.headers.host, single(req.headers['x-forwarded-host'])?.split(',')[0]];
+  return hosts.some((h) => h !== undefined && h.trim().toLowerCase() === originHost);
 }
 
 function countRaw(req: Request, lowerName: string): number {
@@ -97,21 +116,26 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
 
   async function fromToken(req: Request, state: AuthState, token: string, basicUser: string | null): Promise<void> {
     const rhost = req.clientIp!;
+    let release = (): void => {};
     if (basicUser !== null) {
-      const limit = deps.rateLimiter.check({ ip: rhost, user: basicUser });
-      if (limit.limited) {
-        deps.audit.rateLimited({ rhost, user: basicUser, method: 'basic', retryAfterSeconds: limit.retryAfterSeconds });
-        req.authProblem = { status: 429, message: 'Too many failed attempts. Please wait and try again.', retryAfterSeconds: limit.retryAfterSeconds };
+      // counted before the check, released when right: parallel guesses cannot all pass the limit (M2)
+      const attempt = deps.rateLimiter.reserve({ ip: rhost, user: basicUser });
+      if (attempt.limited) {
+        deps.audit.rateLimited({ rhost, user: basicUser, method: 'basic', retryAfterSeconds: attempt.retryAfterSeconds });
+        req.authProblem = { status: 429, message: 'Too many failed attempts. Please wait and try again.', retryAfterSeconds: attempt.retryAfterSeconds };
         return;
       }
+      release = attempt.release;
     }
-    const check = await checkToken(state, token, deps.now());
+    const check = await checkToken(state, token, deps.now()).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     const mismatch = check.ok && basicUser !== null && check.claims.username !== basicUser;
     if (!check.ok || mismatch) {
       const reason = check.ok ? 'username_mismatch' : check.reason;
       if (basicUser !== null) {
-        // Basic carries a username and a secret, like a password form: count it and let Fail2Ban see it
-        deps.rateLimiter.fail({ ip: rhost, user: basicUser });
+        // Basic carries a username and a secret, like a password form: counted (the reservation stays) and audited for Fail2Ban
         deps.audit.failure({ rhost, user: basicUser, method: 'basic', reason });
       } else {
         deps.audit.tokenRefused({ rhost, user: check.ok ? check.claims.username : null, method: 'bearer', reason });
@@ -119,9 +143,11 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
       req.authProblem = { status: 401, message: reason === 'revoked' ? 'This token has been revoked' : 'Invalid or expired token' };
       return;
     }
+    release();
     const c = check.claims;
     const via = basicUser !== null ? 'basic' : c.token_use;
-    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use };
+    const generation = c.session_generation === undefined ? {} : { sessionGeneration: c.session_generation };
+    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
   }
 
   async function identifyRequest(req: Request): Promise<void> {
@@ -150,8 +176,23 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
       storeProblem = { status: 503, message: error.message };
     }
     await identifyCaller(req, state, trusted);
+    refuseCrossSite(req);
     // whatever the credential, protected routes answer this 503 (requireAuth checks it first)
     if (storeProblem) req.authProblem = storeProblem;
+  }
+
+  /**
+   * A gateway identity rides on the browser's cookie, so any page can make the browser send one: an
+   * unsafe request counts only when the browser says it came from this origin (L3).
+   */
+  function refuseCrossSite(req: Request): void {
+    if (req.identity?.via !== 'remote_user' || SAFE_METHODS.has(req.method) || sameOrigin(req)) return;
+    deps.logger.warn(
+      { rhost: req.clientIp, user: req.identity.username, method: req.method, path: req.path, origin: single(req.headers.origin), site: single(req.headers['sec-fetch-site']) },
+      'cross-site request with a gateway identity refused',
+    );
+    req.identity = null;
+    req.authProblem = { status: 403, message: 'Cross-site request refused: send it from the dashboard itself' };
   }
 
   async function identifyCaller(req: Request, state: AuthState | null, trusted: boolean): Promise<void> {

@@ -23,6 +23,8 @@ const claimsSchema = z.object({
   jti: z.string().min(1),
   scope: z.enum(['read_only', 'full_admin']),
   token_use: z.enum(['session', 'api_token']),
+  /** Sessions: auth.json's session_generation when issued (tokens.ts refuses a session without it). */
+  session_generation: z.number().int().nonnegative().optional(),
 });
 
 export type TokenClaims = z.output<typeof claimsSchema>;
@@ -33,6 +35,8 @@ export interface IssueOptions {
   use: TokenUse;
   lifetimeSeconds: number;
   nowMs: number;
+  /** Sessions only: the login's generation, bumped when a password change or reset must end them. */
+  sessionGeneration?: number;
 }
 
 export interface IssuedToken {
@@ -51,7 +55,8 @@ export async function issueToken(secret: string, o: IssueOptions): Promise<Issue
   const iat = Math.floor(o.nowMs / 1000);
   const exp = iat + Math.max(1, Math.floor(o.lifetimeSeconds));
   const jti = randomUUID();
-  const token = await new SignJWT({ username: o.username, scope: o.scope, token_use: o.use })
+  const generation = o.sessionGeneration === undefined ? {} : { session_generation: o.sessionGeneration };
+  const token = await new SignJWT({ username: o.username, scope: o.scope, token_use: o.use, ...generation })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(o.username)
     .setIssuer(TOKEN_ISSUER)

@@ -5,8 +5,9 @@
  * compared RSA moduli with openssl).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { constants } from 'node:fs';
+import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
@@ -74,19 +75,48 @@ export function describeCertificate(cert: X509Certificate): CertificateInfo {
   return { subject: cert.subject.replaceAll('\n', ', '), issuer: cert.issuer.replaceAll('\n', ', '), expires: new Date(cert.validTo).toISOString(), is_self_signed: selfSigned };
 }
 
-/** Read a PEM file without ever echoing its content. */
+/** Kernel file systems: never a certificate, and reading them discloses process and device state. */
+const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev'];
+
+function underForbiddenRoot(path: string): boolean {
+  return FORBIDDEN_ROOTS.some((root) => path === root || path.startsWith(`${root}/`));
+}
+
+/**
+ * Read a PEM file without ever echoing its content: not under /proc, /sys or /dev (by name or by a
+ * symlinked directory), not a symlink itself, a regular file of at most 1 MB checked on the open file.
+ */
 async function readPem(path: string, what: string): Promise<{ ok: true; pem: string } | { ok: false; message: string }> {
   if (!isAbsolute(path)) return { ok: false, message: `The ${what} path must be absolute` };
+  const notAllowed = { ok: false as const, message: `The ${what} path must not be under /proc, /sys or /dev: ${path}` };
+  if (underForbiddenRoot(resolve(path))) return notAllowed;
+  let file: FileHandle | null = null;
   try {
-    const info = await stat(path);
+    // the directories on the way, resolved; the last component itself may not be a symlink (O_NOFOLLOW)
+    if (underForbiddenRoot(await realpath(path))) return notAllowed;
+    // O_NONBLOCK: a FIFO planted at the path cannot hang the request before the fstat below
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const info = await file.stat();
     if (!info.isFile()) return { ok: false, message: `The ${what} path is not a regular file: ${path}` };
     if (info.size > MAX_PEM_BYTES) return { ok: false, message: `The ${what} file is too large to be PEM: ${path}` };
-    const pem = await readFile(path, 'utf8');
+    // read at most one byte past the limit, whatever the size said (a file can grow meanwhile)
+    const buffer = Buffer.alloc(MAX_PEM_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_PEM_BYTES) return { ok: false, message: `The ${what} file is too large to be PEM: ${path}` };
+    }
+    const pem = buffer.subarray(0, length).toString('utf8');
     if (!pem.includes('-----BEGIN ')) return { ok: false, message: `The ${what} file is not PEM: ${path}` };
     return { ok: true, pem };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { ok: false, message: `The ${what} path is a symbolic link; give the file it points to: ${path}` };
     return { ok: false, message: code === 'ENOENT' ? `The ${what} file does not exist: ${path}` : `Cannot read the ${what} file ${path} (${code ?? 'error'})` };
+  } finally {
+    await file?.close();
   }
 }
 

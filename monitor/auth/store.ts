@@ -80,6 +80,8 @@ const authFileSchema = z
     revoked_jtis: z.array(z.looseObject({ jti: z.string().min(1), expires_at: z.number() })).default([]),
     /** Ours: sessions issued before this (epoch seconds) are void; set by change-password and disable. */
     sessions_not_before: z.number().nullable().default(null),
+    /** Ours: sessions carry this as a claim; bumped by setup, change-password, disable and reset-password. */
+    session_generation: z.number().int().nonnegative().default(0),
     /** Ours: a TOTP enrolment awaiting its first code; the active secret stays until it is confirmed. */
     totp_pending: z
       .looseObject({ secret: z.string().min(1), backup_codes: z.array(backupCode), created_at: z.number() })

@@ -1,7 +1,8 @@
 /**
  * What makes a bearer token acceptable beyond its signature: not revoked (by jti or, as ProxMenux
- * recorded it, by sha256), a session not older than the last password change or disable, an API
- * token still listed in auth.json. Also the records written when a token is issued or revoked.
+ * recorded it, by sha256), a session of the current `session_generation` and not older than the last
+ * password change or disable, an API token still listed in auth.json. Also the records written when
+ * a token is issued or revoked.
  */
 import type { Scope } from '../config/schema.ts';
 import { issueToken, secretFingerprint, tokenHash, verifyToken, type IssuedToken, type TokenClaims } from './jwt.ts';
@@ -21,6 +22,8 @@ export async function checkToken(state: AuthState, token: string, nowMs: number)
     // a session belongs to the current login: gone with a disable, a reset or a new username
     if (!state.enabled || !hasCredentials(state) || claims.username !== state.username) return { ok: false, reason: 'superseded' };
     if (state.sessions_not_before !== null && claims.iat < state.sessions_not_before) return { ok: false, reason: 'superseded' };
+    // iat has 1 s resolution: the generation also ends sessions issued in the second of a change (missing: refused)
+    if (claims.session_generation !== state.session_generation) return { ok: false, reason: 'superseded' };
   } else if (!state.api_tokens.some((t) => t.jti === claims.jti && t.token_hash === hash)) {
     // deleted from the list (or never issued here): API tokens live only as long as their entry
     return { ok: false, reason: 'not_listed' };
@@ -34,7 +37,7 @@ export function revokeJti(draft: AuthState, jti: string, expiresAtSeconds: numbe
 }
 
 export function issueSession(state: AuthState, username: string, lifetimeSeconds: number, nowMs: number): Promise<IssuedToken> {
-  return issueToken(state.jwt_secret, { username, scope: 'full_admin', use: 'session', lifetimeSeconds, nowMs });
+  return issueToken(state.jwt_secret, { username, scope: 'full_admin', use: 'session', lifetimeSeconds, nowMs, sessionGeneration: state.session_generation });
 }
 
 export interface NewApiToken {

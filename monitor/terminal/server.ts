@@ -45,9 +45,18 @@ export type TerminalAuditEvent =
       signal: number | null;
     };
 
+/** Who opened a session: the ticket's identity, with the credential it came from when known. */
+export interface SessionOwner extends TicketIdentity {
+  via?: 'session' | 'api_token' | 'remote_user' | 'basic';
+  /** The bearer token's id (session and API tokens). */
+  jti?: string;
+  /** Session tokens: auth.json's session_generation they were issued in. */
+  generation?: number;
+}
+
 /** What the terminal needs of the ticket store (tickets.ts). */
 export interface TicketRedeemer {
-  consume(ticket: string | null | undefined): TicketIdentity | null;
+  consume(ticket: string | null | undefined): SessionOwner | null;
 }
 
 export interface TerminalServerOptions {
@@ -69,6 +78,8 @@ export interface TerminalServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Closes every session (1001), kills the shells and waits for them to exit. */
   close(): Promise<void>;
+  /** Closes the sessions whose owner matches (4401, e.g. their credential ended) and hangs up their shells; how many. */
+  closeSessions(predicate: (owner: SessionOwner) => boolean, reason?: string): number;
   activeSessions(): number;
 }
 
@@ -76,6 +87,7 @@ interface Session {
   ws: WebSocket;
   pty: IPty;
   user: string;
+  owner: SessionOwner;
   account: ShellAccount;
   rhost: string;
   startedAt: number;
@@ -202,7 +214,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
     }, killGraceMs);
   }
 
-  function startSession(ws: WebSocket, identity: TicketIdentity, rhost: string): void {
+  function startSession(ws: WebSocket, identity: SessionOwner, rhost: string): void {
     const account = shellAccountFor(terminal);
     const pty = spawnShell({ shell: terminal.shell, account, setprivPath });
     let markExited = (): void => {};
@@ -210,6 +222,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
       ws,
       pty,
       user: identity.username,
+      owner: { ...identity },
       account,
       rhost,
       startedAt: now(),
@@ -241,7 +254,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
     ws.on('close', () => hangUp(session));
   }
 
-  function onConnection(ws: WebSocket, identity: TicketIdentity | null, rhost: string): void {
+  function onConnection(ws: WebSocket, identity: SessionOwner | null, rhost: string): void {
     ws.on('error', (error) => logger.debug({ err: error.message, rhost }, 'terminal socket error'));
     if (identity === null) {
       logger.warn({ rhost }, 'terminal refused: missing, unknown, used or expired ticket');
@@ -302,6 +315,18 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
 
     activeSessions() {
       return sessions.size;
+    },
+
+    closeSessions(predicate, reason = 'Your sign-in ended') {
+      let closedCount = 0;
+      for (const session of [...sessions]) {
+        if (session.hungUp || !predicate(session.owner)) continue;
+        logger.info({ user: session.user, via: session.owner.via, rhost: session.rhost, reason }, 'terminal session closed: its credential ended');
+        if (session.ws.readyState === WebSocket.OPEN) refuse(session.ws, CLOSE_UNAUTHORIZED, reason);
+        hangUp(session);
+        closedCount++;
+      }
+      return closedCount;
     },
   };
 }

@@ -22,18 +22,34 @@ export function createAuthScreens({ showView, onToken, onSkipped, onSetupBack })
   // a decision is required: Escape does not dismiss the question
   dialog.addEventListener('cancel', (event) => event.preventDefault());
 
+  /** The setup code from the monitor's log: both answers need it, unless a gateway admin is signed in. */
+  let setupCode = '';
+  const codeInput = byId('first-launch-code');
+
+  function readSetupCode() {
+    const code = codeInput.value.trim();
+    if (code !== '') return code;
+    showMessage(byId('first-launch-error'), "Enter the setup code from the monitor's log first.");
+    codeInput.focus();
+    return null;
+  }
+
   byId('first-launch-setup').addEventListener('click', () => {
+    const code = readSetupCode();
+    if (code === null) return;
     dialog.close();
-    showSetup();
+    showSetup(code);
   });
 
   byId('first-launch-skip').addEventListener('click', async (event) => {
     const button = event.currentTarget;
     const errorBox = byId('first-launch-error');
     showMessage(errorBox, '');
+    const code = readSetupCode();
+    if (code === null) return;
     button.disabled = true;
     try {
-      await api('POST', '/api/auth/skip');
+      await api('POST', '/api/auth/skip', { json: { setup_code: code } });
       dialog.close();
       onSkipped();
     } catch (error) {
@@ -46,15 +62,18 @@ export function createAuthScreens({ showView, onToken, onSkipped, onSetupBack })
   function showFirstLaunch() {
     showView(null); // the question stands alone over an empty page
     showMessage(byId('first-launch-error'), '');
+    codeInput.value = setupCode;
     if (!dialog.open) dialog.showModal();
-    byId('first-launch-setup').focus();
+    codeInput.focus();
   }
 
   // ---- setup ----------------------------------------------------------------------------------
 
   const setupForm = byId('setup-form');
 
-  function showSetup() {
+  /** `code`: the setup code from the first-launch question; none when a gateway admin adds a login. */
+  function showSetup(code = '') {
+    setupCode = code;
     setupForm.reset();
     showMessage(byId('setup-error'), '');
     showView('setup');
@@ -74,9 +93,12 @@ export function createAuthScreens({ showView, onToken, onSkipped, onSetupBack })
     }
     await whileBusy(setupForm, async () => {
       try {
-        const answer = await api('POST', '/api/auth/setup', { json: { username, password }, checksCredentials: true });
+        const json = setupCode === '' ? { username, password } : { username, password, setup_code: setupCode };
+        const answer = await api('POST', '/api/auth/setup', { json, checksCredentials: true });
         if (answer?.success === false || !answer?.token) throw new Error(answer?.message ?? answer?.error ?? 'The login was not created.');
         setupForm.reset();
+        setupCode = '';
+        codeInput.value = '';
         await onToken(answer.token);
       } catch (error) {
         showMessage(errorBox, error.message);

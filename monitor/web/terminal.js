@@ -170,7 +170,8 @@ export function createTerminal() {
     setStatus('Connecting…', 'connecting');
     try {
       await loadXterm();
-      const { ticket } = await api('POST', '/api/terminal/ticket');
+      // JSON like every other POST: the monitor refuses anything a cross-site form could send
+      const { ticket } = await api('POST', '/api/terminal/ticket', { json: {} });
       const url = new URL('/ws/terminal', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
       url.search = new URLSearchParams({ ticket }).toString();

@@ -34,7 +34,7 @@ describe('monitor dashboard in Chromium', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let monitor: { url: string; close(): Promise<void> };
+  let monitor: { url: string; setupCode(): string | null; close(): Promise<void> };
   let cleanup: () => Promise<void>;
   /** Console errors, uncaught exceptions and CSP violations seen by the page. */
   const pageProblems: string[] = [];
@@ -86,6 +86,12 @@ describe('monitor dashboard in Chromium', () => {
     const question = page.getByRole('dialog', { name: 'Protect your dashboard?' });
     await question.waitFor();
     await screenshot('01-first-launch');
+    // the code the monitor logged at start: without it, neither answer is taken
+    await question.getByRole('button', { name: 'Set up a login' }).click();
+    await question.locator('#first-launch-error', { hasText: "setup code from the monitor's log" }).waitFor();
+    const code = monitor.setupCode();
+    assert.match(code ?? '', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    await question.getByLabel('Setup code').fill(code!);
     await question.getByRole('button', { name: 'Set up a login' }).click();
 
     const form = page.locator('#setup-form');

@@ -5,8 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { issueToken } from '../../monitor/auth/jwt.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
 import { makeApiToken, PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
@@ -42,13 +44,34 @@ describe('first run: status, setup, skip and decline', () => {
     await assertPrivate(join(server.config.data_dir, 'auth.json'));
   });
 
+  it('refuses setup, skip and decline without the setup code the monitor logged (403, audited)', async () => {
+    const code = await server.setupCode();
+    assert.match(code ?? '', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    const logged = server.logs.filter((r) => r.level === 40 && String(r.msg).includes(`the setup code is ${code} (shown once)`));
+    assert.equal(logged.length, 1, 'logged once, at warn level');
+    for (const [path, extra] of [['/api/auth/setup', {}], ['/api/auth/setup', { setup_code: 'AAAA-BBBB-CCCC' }], ['/api/auth/skip', {}], ['/api/auth/decline', { setup_code: '' }]] as const) {
+      const reply = await server.send(path, { json: { username: 'mallory', password: 'Mallory-Owns-It-1', ...extra } });
+      assert.equal(reply.status, 403, `${path}: ${reply.body}`);
+      assert.deepEqual({ success: reply.json.success, error: reply.json.error }, { success: false, error: "Setup code required: see the monitor's log" });
+    }
+    assert.equal((await authFile(server)).configured, false);
+    assert.match(await auditText(server), /authentication failure; rhost=127\.0\.0\.1 user=- reason=bad_setup_code method=setup/);
+  });
+
   it('sets up the account and logs in at once', async () => {
-    const reply = await server.send('/api/auth/setup', { json: { username: 'admin', password: PASSWORD } });
+    // the code is not case- or dash-sensitive, and is spent by the setup
+    const code = (await server.setupCode())!.toLowerCase().replaceAll('-', ' ');
+    const reply = await server.send('/api/auth/setup', { json: { username: 'admin', password: PASSWORD, setup_code: code } });
     assert.equal(reply.status, 200);
+    assert.equal(await server.setupCode(), null, 'single use');
     assert.equal(reply.json.success, true);
     const me = await server.send('/api/system', { token: reply.json.token });
     assert.equal(me.status, 200);
-    assert.deepEqual({ ...me.json.identity, jti: undefined, expiresAt: undefined }, { username: 'admin', scope: 'full_admin', via: 'session', tokenUse: 'session', jti: undefined, expiresAt: undefined });
+    assert.deepEqual(
+      { ...me.json.identity, jti: undefined, expiresAt: undefined },
+      { username: 'admin', scope: 'full_admin', via: 'session', tokenUse: 'session', sessionGeneration: 1, jti: undefined, expiresAt: undefined },
+    );
+    assert.equal((await authFile(server)).session_generation, 1);
     const file = await authFile(server);
     assert.match(file.password_hash, /^\$argon2id\$/);
     assert.equal(file.enabled, true);
@@ -92,7 +115,7 @@ describe('decline: no local login, and no anonymous way to add one later', () =>
   after(() => server.close());
 
   it('records the choice; skip answers auth_declined', async () => {
-    const reply = await server.send('/api/auth/skip', { json: {} });
+    const reply = await server.send('/api/auth/skip', { json: { setup_code: await server.setupCode() } });
     assert.equal(reply.status, 200);
     assert.equal(reply.json.auth_declined, true);
     const status = await server.send('/api/auth/status');
@@ -124,7 +147,7 @@ describe('password policy (setup and change-password)', () => {
     ['Administrator1', 'Password must not be the username'],
   ] as const) {
     it(`refuses '${password}': ${message}`, async () => {
-      const reply = await server.send('/api/auth/setup', { json: { username: 'Administrator1', password } });
+      const reply = await server.send('/api/auth/setup', { json: { username: 'Administrator1', password, setup_code: await server.setupCode() } });
       assert.equal(reply.status, 400);
       assert.equal(reply.json.error, message);
     });
@@ -164,7 +187,8 @@ describe('login', () => {
     assert.equal(reply.json.message, 'Authentication successful');
     const [, payload] = String(reply.json.token).split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8'));
-    assert.deepEqual(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub', 'token_use', 'username']);
+    assert.deepEqual(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'scope', 'session_generation', 'sub', 'token_use', 'username']);
+    assert.equal(claims.session_generation, 1, 'the generation of the login set up once');
     assert.equal(claims.iss, 'gatehouse-monitor');
     assert.equal(claims.aud, 'api');
     assert.equal(claims.exp - claims.iat, server.config.session_lifetime);
@@ -188,6 +212,17 @@ describe('login', () => {
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.`;
     const tampered = `${header}.${payload}.${Buffer.alloc(32).toString('base64url')}`;
     for (const bad of [none, tampered]) assert.equal((await server.send('/api/system', { token: bad })).status, 401);
+  });
+
+  it('refuses a well-signed session token without session_generation, or of another generation', async () => {
+    const state = await server.deps.store.read();
+    const base = { username: 'admin', scope: 'full_admin', use: 'session', lifetimeSeconds: 600, nowMs: server.clock.now() } as const;
+    const without = await issueToken(state.jwt_secret, base);
+    const stale = await issueToken(state.jwt_secret, { ...base, sessionGeneration: state.session_generation - 1 });
+    const current = await issueToken(state.jwt_secret, { ...base, sessionGeneration: state.session_generation });
+    assert.equal((await server.send('/api/system', { token: without.token })).status, 401);
+    assert.equal((await server.send('/api/system', { token: stale.token })).status, 401);
+    assert.equal((await server.send('/api/system', { token: current.token })).status, 200);
   });
 });
 
@@ -399,6 +434,10 @@ describe('change-password and disable need the password, and the 2FA code when 2
     assert.equal(file.jwt_secret, before.jwt_secret);
     assert.equal((await server.send('/api/system', { token: session })).status, 401, 'the session ended with the login');
     assert.equal((await server.send('/api/system', { token: older })).status, 401);
+    // unconfigured again: a new setup code is logged at once
+    const code = server.deps.setupCode.current();
+    assert.match(code ?? '', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    assert.ok(server.logs.some((r) => r.level === 40 && String(r.msg).includes(`the setup code is ${code}`)));
   });
 
   it('setting the login up again (same username) does not revive the old sessions', async () => {
@@ -698,6 +737,25 @@ describe('HTTPS settings', () => {
     const notPem = await server.send('/api/ssl/validate', { token: session, json: { cert_path: join(server.config.data_dir, 'auth.json'), key_path: cert.keyPath } });
     assert.equal(notPem.status, 400);
     assert.doesNotMatch(notPem.body, /jwt_secret/);
+  });
+
+  it('refuses /proc, /sys and /dev (by name or through a symlinked directory), a symlink, a FIFO and a file over 1 MB', async () => {
+    const validate = (certPath: string) => server.send('/api/ssl/validate', { token: session, json: { cert_path: certPath, key_path: cert.keyPath } });
+    for (const path of ['/proc/self/environ', '/sys/kernel/notes', '/dev/zero', '/tmp/../proc/self/status']) {
+      const reply = await validate(path);
+      assert.equal(reply.status, 400, path);
+      assert.match(reply.json.message, /must not be under \/proc, \/sys or \/dev/, path);
+    }
+    const dir = join(server.dir, 'paths');
+    await mkdir(dir, { recursive: true });
+    await symlink('/proc/self', join(dir, 'me'));
+    assert.match((await validate(join(dir, 'me', 'environ'))).json.message, /must not be under/);
+    await symlink(cert.certPath, join(dir, 'link.pem'));
+    assert.match((await validate(join(dir, 'link.pem'))).json.message, /symbolic link/);
+    execFileSync('mkfifo', [join(dir, 'fifo.pem')]);
+    assert.match((await validate(join(dir, 'fifo.pem'))).json.message, /not a regular file/);
+    await writeFile(join(dir, 'big.pem'), Buffer.alloc(1024 * 1024 + 1, 'A'));
+    assert.match((await validate(join(dir, 'big.pem'))).json.message, /too large/);
   });
 
   it('configures a custom pair into ssl_config.json (0600) without restarting, and disables it', async () => {

@@ -47,8 +47,10 @@ export interface AuthServer {
   auditPath: string;
   clock: { advance(ms: number): void; now(): number };
   send(path: string, options?: SendOptions): Promise<Reply>;
-  /** Set up the account (username admin) and return its session token. */
+  /** Set up the account (username admin), with the setup code the monitor logged, and return its session token. */
   setup(username?: string): Promise<string>;
+  /** The setup code the monitor logs while no login is set up (made now if need be); null once configured. */
+  setupCode(): Promise<string | null>;
   login(username?: string, extra?: Record<string, unknown>): Promise<Reply>;
   /** A TOTP code for `secret` at the test clock, `stepOffset` periods away. */
   totp(secret: string, stepOffset?: number): string;
@@ -143,8 +145,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     clock,
     send,
     totp,
+    setupCode: async () => deps.setupCode.refresh(await deps.store.read()),
     async setup(username = 'admin') {
-      const reply = await send('/api/auth/setup', { json: { username, password: PASSWORD } });
+      const setupCode = deps.setupCode.refresh(await deps.store.read());
+      const reply = await send('/api/auth/setup', { json: { username, password: PASSWORD, setup_code: setupCode } });
       if (reply.status !== 200) throw new Error(`setup failed: ${reply.status} ${reply.body}`);
       return reply.json.token as string;
     },

@@ -55,6 +55,25 @@ describe('Remote-User from an untrusted peer is ignored, stripped and audited', 
   });
 });
 
+describe('first run behind the gateway', () => {
+  let server: AuthServer;
+  before(async () => {
+    server = await startAuthServer({ config: { trusted_proxies: ['127.0.0.1/32'], remote_user: { group_scopes: { admins: 'full_admin' }, default_scope: 'read_only' } } });
+  });
+  after(() => server.close());
+
+  it('a gateway user who is not full_admin needs the setup code like anyone else', async () => {
+    const reply = await server.send('/api/auth/setup', { json: { username: 'bob', password: 'Bob-Sets-It-Up-1' }, headers: { 'Remote-User': 'bob', 'Remote-Groups': 'dev', 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(reply.status, 403, reply.body);
+  });
+
+  it('a gateway admin (full_admin) sets up the login without the setup code', async () => {
+    const reply = await server.send('/api/auth/setup', { json: { username: 'alice', password: 'Alice-Sets-It-Up-1' }, headers: { 'Remote-User': 'alice', 'Remote-Groups': 'admins', 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(server.deps.setupCode.current(), null, 'the setup code is gone with the need for it');
+  });
+});
+
 describe('Remote-User from a trusted proxy', () => {
   let server: AuthServer;
   before(async () => {
@@ -78,8 +97,24 @@ describe('Remote-User from a trusted proxy', () => {
   });
 
   it('enforces the mapped scope on mutating routes', async () => {
-    assert.equal((await server.send('/api/terminal/ticket', { method: 'POST', json: {}, headers: as('bob', 'viewers') })).status, 403);
-    assert.equal((await server.send('/api/terminal/ticket', { method: 'POST', json: {}, headers: as('alice', 'admins') })).status, 200);
+    const sameOrigin = { 'Sec-Fetch-Site': 'same-origin' };
+    assert.equal((await server.send('/api/terminal/ticket', { method: 'POST', json: {}, headers: { ...as('bob', 'viewers'), ...sameOrigin } })).status, 403);
+    assert.equal((await server.send('/api/terminal/ticket', { method: 'POST', json: {}, headers: { ...as('alice', 'admins'), ...sameOrigin } })).status, 200);
+  });
+
+  it('takes an unsafe request only from the same origin: Sec-Fetch-Site same-origin/none, or Origin = Host', async () => {
+    const post = (headers: Record<string, string>) => server.send('/api/terminal/ticket', { method: 'POST', json: {}, headers: { ...as('alice', 'admins'), ...headers } });
+    const host = new URL(server.url).host;
+    assert.equal((await post({ 'Sec-Fetch-Site': 'none' })).status, 200);
+    assert.equal((await post({ Origin: `http://${host}` })).status, 200);
+    assert.equal((await post({ Origin: 'http://elsewhere.example', 'X-Forwarded-Host': host })).status, 403, 'Origin is compared, not just present');
+    assert.equal((await post({ Origin: 'http://evil.example' })).status, 403);
+    assert.equal((await post({ 'Sec-Fetch-Site': 'cross-site', Origin: 'null' })).status, 403);
+    const bare = await post({});
+    assert.equal(bare.status, 403, 'no Origin and no Sec-Fetch-Site: not from the dashboard');
+    assert.match(bare.json.message, /Cross-site request refused/);
+    // reads are unaffected; a Bearer token is not sent by a browser on its own, so it needs none of this
+    assert.equal((await server.send('/api/system', { headers: as('alice', 'admins') })).status, 200);
   });
 
   it('reports the gateway user in status', async () => {

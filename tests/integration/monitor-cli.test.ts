@@ -59,7 +59,7 @@ describe('gatehouse monitor (command line)', () => {
     const monitor = await startMonitor(config, { logger: pino({ level: 'silent' }), argon2: { memory: 1024, iterations: 1, parallelism: 1 } });
     let apiToken = '';
     try {
-      const setup = await request(`${monitor.url}/api/auth/setup`, { method: 'POST', json: { username: 'operator', password: 'Operator-pass-2026' } });
+      const setup = await request(`${monitor.url}/api/auth/setup`, { method: 'POST', json: { username: 'operator', password: 'Operator-pass-2026', setup_code: monitor.setupCode() } });
       assert.equal(setup.status, 200, setup.body);
       const session = setup.json<{ token: string }>().token;
       const made = await request(`${monitor.url}/api/auth/generate-api-token`, {
@@ -87,6 +87,7 @@ describe('gatehouse monitor (command line)', () => {
     assert.equal(after.jwt_secret, before.jwt_secret);
     assert.deepEqual(after.api_tokens, before.api_tokens);
     assert.deepEqual(after.revoked_tokens, before.revoked_tokens);
+    assert.equal(after.session_generation, (before.session_generation as number) + 1, 'every session of the old login ends');
     assert.equal((await stat(authPath)).mode & 0o777, 0o600);
     const backups = (await readdir(join(temp.dir, 'data'))).filter((name) => name.startsWith('auth.json.bak-'));
     assert.equal(backups.length, 1);
@@ -98,6 +99,7 @@ describe('gatehouse monitor (command line)', () => {
     try {
       assert.equal((await request(`${again.url}/api/system`, { headers: { authorization: `Bearer ${apiToken}` } })).status, 200);
       assert.equal((await request(`${again.url}/api/auth/status`)).json<{ auth_configured: boolean }>().auth_configured, false);
+      assert.match(again.setupCode() ?? '', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/, 'a new setup code for the new login');
     } finally {
       await again.close();
     }

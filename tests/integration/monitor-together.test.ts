@@ -77,7 +77,9 @@ describe('npm start: the dashboard at / through the embedded proxy, as the gatew
     const body = status.json<{ authenticated: boolean; username: string; via: string; scope: string }>();
     assert.deepEqual({ authenticated: body.authenticated, username: body.username, via: body.via, scope: body.scope }, { authenticated: true, username: 'admin', via: 'remote_user', scope: 'full_admin' });
     assert.equal((await request(`${base}/api/system`, { headers: { cookie } })).status, 200);
-    assert.equal((await request(`${base}/api/terminal/ticket`, { method: 'POST', headers: { cookie } })).status, 200);
+    // what the dashboard's fetch sends: a gateway cookie alone is not enough for a POST (cross-site check)
+    assert.equal((await request(`${base}/api/terminal/ticket`, { method: 'POST', json: {}, headers: { cookie, 'sec-fetch-site': 'same-origin' } })).status, 200);
+    assert.equal((await request(`${base}/api/terminal/ticket`, { method: 'POST', headers: { cookie, origin: 'http://wiki.example.test', 'sec-fetch-site': 'same-site' } })).status, 403);
   });
 
   it('a Remote-User sent straight to the monitor from a trusted address is refused without the gateway\'s assertion', async () => {
@@ -181,7 +183,7 @@ server {
     assert.equal(status.json<{ username: string; scope: string }>().username, 'alice');
     assert.equal(status.json<{ scope: string }>().scope, 'full_admin');
     const bob = await signIn('bob');
-    const ticket = await request(url('monitor', '/api/terminal/ticket'), { ca, method: 'POST', headers: { cookie: bob } });
+    const ticket = await request(url('monitor', '/api/terminal/ticket'), { ca, method: 'POST', json: {}, headers: { cookie: bob, 'sec-fetch-site': 'same-origin' } });
     assert.equal(ticket.status, 403, 'bob (group dev) is read_only: no terminal');
     assert.equal((await request(url('monitor', '/api/system'), { ca, headers: { cookie: bob } })).status, 200);
   });
