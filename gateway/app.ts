@@ -15,6 +15,7 @@ import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
+import { createGatewayMetrics } from './metrics/metrics.ts';
 import { createFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';
@@ -76,9 +77,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => sessions.close());
 
     // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
+    const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;
     const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
-    const firstFactor = createFirstFactor(users, regulator, audit, { minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS, now });
+    const firstFactor = createFirstFactor(users, regulator, audit, { minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS, now, metrics });
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
@@ -94,7 +96,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           now,
         })
       : undefined;
-    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions };
+    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics };
     const scheme = config.server.tls ? 'https' : 'http';
     const proxy = Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps) : null;
     const routes = buildRoutes({
@@ -121,6 +123,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });
     cleanups.push(() => listening.close());
+    if (metrics) {
+      const metricsServer = await serve({
+        address: config.telemetry.metrics.address,
+        request: (req, res) => {
+          if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
+          metrics.registry.metrics().then(
+            (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+            () => res.writeHead(500).end(),
+          );
+        },
+        upgrade: (_req, socket) => socket.destroy(),
+      });
+      cleanups.push(() => metricsServer.close());
+      logger.info({ address: metricsServer.url }, 'metrics listening at /metrics');
+    }
     const { server, port, url } = listening;
     logger.info({ address: url, sessions: sessions.kind, storage: storage.dialect, domains: cookieDomains.map((d) => d.domain) }, 'gateway listening');
 

@@ -4,6 +4,7 @@
  * a wrong password, and the password is still verified so the timing says nothing either.
  */
 import type { AuditLog } from '../log/audit.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { Regulator } from '../regulation/regulator.ts';
 import type { UserDetails, UserProvider } from '../users/provider.ts';
 
@@ -26,6 +27,7 @@ const MAX_USERNAME = 256;
 const MAX_PASSWORD = 1024;
 
 export interface FirstFactorOptions {
+  metrics?: GatewayMetrics;
   /** Every failure is answered no sooner than this after the attempt began, whatever failed. */
   minFailureDelayMs: number;
   now?: () => number;
@@ -59,6 +61,7 @@ export function createFirstFactor(users: UserProvider, regulator: Regulator, aud
         requestUri: a.requestUri,
         requestMethod: a.requestMethod,
       });
+      options.metrics?.attempt(a.method, successful ? 'success' : ban.banned ? 'banned' : 'failure');
       if (successful) {
         audit.success({ rhost: a.ip, user: user.username, method: a.method });
         return { ok: true, user };

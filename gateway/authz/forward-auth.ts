@@ -17,12 +17,15 @@ import type { UserProvider } from '../users/provider.ts';
 import { isSafeRedirect } from './redirect.ts';
 import { requiredLevel, type Authorizer } from './rules.ts';
 import { ASSERTION_HEADER, type AssertionIssuer } from '../identity/assertion.ts';
+import type { AuthzOutcome, GatewayMetrics } from '../metrics/metrics.ts';
 import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } from './target.ts';
 
 export interface AuthzDeps {
   cookieDomains: readonly CookieDomain[];
   sessions: SessionStore;
   sessionReader: SessionReader;
+  /** Counts and times every answer, when telemetry.metrics is on. */
+  metrics?: GatewayMetrics;
   /** Signs the identity assertion sent beside Remote-User, when identity_assertion is configured. */
   assertions?: AssertionIssuer;
   authorizer: Authorizer;
@@ -195,34 +198,50 @@ function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect
   }
 }
 
+const OUTCOME: Record<Verdict['kind'], AuthzOutcome> = {
+  allow: 'allow',
+  login: 'login',
+  forbidden: 'forbidden',
+  'bad-credentials': 'bad_credentials',
+  'bad-request': 'bad_request',
+};
+
 /** The request handler for one dialect. The only place an authz error is turned into an answer. */
 export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const allowedMethods = dialect === 'legacy' ? null : new Set(['GET', 'HEAD']);
-  const fail = (res: ServerResponse, error: Error) => {
+  const metrics = deps.metrics;
+  const record = (started: number, outcome: AuthzOutcome) => metrics?.authz(dialect, outcome, (performance.now() - started) / 1000);
+  const fail = (res: ServerResponse, error: Error, started: number) => {
     // deny: the store or a backend failed; this question gets no answer but "no"
     deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
     if (!res.headersSent) send(res, 500, {}, '500 Internal Server Error');
     else res.destroy();
+    record(started, 'error');
+  };
+  const respond = (req: IncomingMessage, res: ServerResponse, verdict: Verdict, assertion: string, started: number) => {
+    answer(req, res, dialect, verdict, deps, assertion);
+    record(started, OUTCOME[verdict.kind]);
   };
   return (req, res) => {
     if (allowedMethods && !allowedMethods.has(req.method ?? '')) {
       return send(res, 405, { Allow: 'GET, HEAD' });
     }
+    const started = metrics ? performance.now() : 0;
     try {
       const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps);
       const signed = (v: Verdict): string | Promise<string> =>
         v.kind === 'allow' && v.identity && deps.assertions ? (deps.assertions.cachedAssertionFor(v.identity, v.host) ?? deps.assertions.assertionFor(v.identity, v.host)) : '';
       if (verdict instanceof Promise) {
         verdict
-          .then(async (v) => answer(req, res, dialect, v, deps, await signed(v)))
-          .catch((error: Error) => fail(res, error));
+          .then(async (v) => respond(req, res, v, await signed(v), started))
+          .catch((error: Error) => fail(res, error, started));
       } else {
         const assertion = signed(verdict);
-        if (typeof assertion === 'string') answer(req, res, dialect, verdict, deps, assertion);
-        else assertion.then((jws) => answer(req, res, dialect, verdict, deps, jws)).catch((error: Error) => fail(res, error));
+        if (typeof assertion === 'string') respond(req, res, verdict, assertion, started);
+        else assertion.then((jws) => respond(req, res, verdict, jws, started)).catch((error: Error) => fail(res, error, started));
       }
     } catch (error) {
-      fail(res, error as Error);
+      fail(res, error as Error, started);
     }
   };
 }

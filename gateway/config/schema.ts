@@ -36,7 +36,8 @@ const notYetSupported = z.unknown().optional();
 
 export const NOT_YET_SUPPORTED = [
   'totp', 'webauthn', 'duo_api', 'identity_validation', 'identity_providers', 'default_2fa_method',
-  'ntp', 'password_policy', 'telemetry', 'definitions', 'privacy_policy',
+  'ntp', 'password_policy', 'definitions', 'privacy_policy',
+  'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
   'server.buffers', 'server.timeouts', 'server.endpoints', 'server.headers',
   'authentication_backend.ldap',
   'authentication_backend.file.password.scrypt', 'authentication_backend.file.password.pbkdf2',
@@ -223,6 +224,18 @@ const identityAssertion = z.strictObject({
   key_path: z.string().min(1),
 });
 
+/** Prometheus metrics on a listener of their own (Authelia's keys and port). */
+const telemetry = z.strictObject({
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      address: z.string().default('tcp://127.0.0.1:9959'),
+      buffers: notYetSupported,
+      timeouts: notYetSupported,
+    })
+    .prefault({}),
+});
+
 const log = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['json', 'text']).default('json'),
@@ -250,7 +263,7 @@ export const gatewayConfigSchema = z.strictObject({
   default_2fa_method: notYetSupported,
   ntp: notYetSupported,
   password_policy: notYetSupported,
-  telemetry: notYetSupported,
+  telemetry: telemetry.prefault({}),
   definitions: notYetSupported,
   privacy_policy: notYetSupported,
 });

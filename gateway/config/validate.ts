@@ -214,6 +214,16 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   }
   if (config.notifier?.smtp?.disable_require_tls) warnings.push('notifier.smtp.disable_require_tls is true: mail may be sent in clear text');
 
+  // telemetry
+  const metricsCfg = config.telemetry.metrics;
+  if (metricsCfg.enabled) {
+    const listen = parseListenAddress(metricsCfg.address);
+    if (!listen) problems.push(`config: telemetry.metrics.address: '${metricsCfg.address}' must look like 'tcp://127.0.0.1:9959'`);
+    else if (!['127.0.0.1', '::1', 'localhost'].includes(listen.host)) {
+      warnings.push(`telemetry.metrics.address listens on ${listen.host}: anyone who can reach it can read the gateway's metrics`);
+    }
+  }
+
   // identity assertion
   const assertion = config.identity_assertion;
   if (assertion) {
