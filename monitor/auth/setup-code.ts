@@ -48,7 +48,8 @@ export function createSetupCode(logger: Logger): SetupCode {
       }
       if (code === null) {
         code = newCode();
-        logger.warn(`monitor: first launch: no login yet; the setup code is ${code} (shown once)`);
+        // behind the gateway nobody needs a local login; the code is for opening the monitor directly
+        logger.warn(`monitor: no local login yet (not needed through the gateway); to create one on the monitor itself, the setup code is ${code} (shown once)`);
       }
       return code;
     },
