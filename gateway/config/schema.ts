@@ -269,7 +269,6 @@ export const gatewayConfigSchema = z.strictObject({
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
-export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type SessionConfig = GatewayConfig['session'];
 export type CookieConfig = SessionConfig['cookies'][number];
 export type RedisConfig = NonNullable<SessionConfig['redis']>;

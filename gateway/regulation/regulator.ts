@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
-import { sanitiseLogValue } from '../log/audit.ts';
+import { logField } from '../../lib/log-field.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AuthenticationType } from '../storage/types.ts';
 import { validateRegulation } from './options.ts';
 import type { RegulationMode, RegulationOptions } from './options.ts';
-import { normaliseIp, normaliseUsername } from './subjects.ts';
+import { normaliseIp } from '../../lib/net/address.ts';
+import { normaliseUsername } from './subjects.ts';
 
 /** The part of Storage the regulator uses (a test can hand in anything with these methods). */
 export type RegulationStore = Pick<
@@ -111,7 +112,7 @@ export class Regulator {
       // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
       this.#logger.warn(
         { event: 'regulation.ban', mode, username, ip, until },
-        `regulation: banned ${mode} '${sanitiseLogValue(value)}' until ${new Date(until).toISOString()}`,
+        `regulation: banned ${mode} '${logField(value)}' until ${new Date(until).toISOString()}`,
       );
       state = { banned: true, until: Math.max(until, state.until ?? 0) };
     }

@@ -10,9 +10,10 @@ export function parseListenAddress(address: string): { host: string; port: numbe
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-/** `::ffff:192.0.2.1` is the IPv4 peer 192.0.2.1: compare it as such. */
+/** `::ffff:192.0.2.1` is the IPv4 peer 192.0.2.1 (on a dual-stack socket): compare and count it as such. */
 export function normaliseIp(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  const text = /[\sA-F]/.test(ip) ? ip.trim().toLowerCase() : ip;
+  return text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text;
 }
 
 /** Parse `a.b.c.d/n`, `x::/n` or a bare address (a /32 or /128). */

@@ -29,9 +29,6 @@ import { AuthStoreUnavailable, hasCredentials, type AuthState } from '../auth/st
 import { describeApiToken, issueApiToken, issueSession, revokeJti } from '../auth/tokens.ts';
 import { checkTotp, consumeSecondFactor, generateBackupCodes, newTotpSecret, provisioningUri, qrCodeDataUrl, type SecondFactorCheck } from '../auth/totp.ts';
 
-/** Paths this router serves without authentication (the rest need an identity; see each route). Setup,
- * skip and decline also need a full_admin identity or the setup code from the monitor's log. */
-export const PUBLIC_AUTH_PATHS = ['/api/auth/status', '/api/auth/setup', '/api/auth/skip', '/api/auth/decline', '/api/auth/login'] as const;
 
 const JSON_LIMIT = '64kb';
 const MAX_USERNAME = 64;

@@ -5,6 +5,7 @@
  * Only "authentication failure" lines are meant for Fail2Ban; successes, refused (stale) tokens and
  * rate-limit notices use other words. Each event also goes to the pino logger.
  */
+import { logField } from '../../lib/log-field.ts';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,11 +28,6 @@ export interface AuditLog {
   flush(): Promise<void>;
 }
 
-/** One field value: no spaces, `=`, `;` or control characters a client could use to forge fields. */
-export function auditField(value: string | null | undefined): string {
-  const clean = (value ?? '').replace(/[\s\p{Cc}\p{Cf}=;]/gu, '_').slice(0, 128);
-  return clean === '' ? '-' : clean;
-}
 
 export interface AuditLogOptions {
   path: string;
@@ -57,8 +53,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       });
   };
 
-  const who = (e: AuditEvent) => `rhost=${auditField(e.rhost)} user=${auditField(e.user)}`;
-  const how = (e: AuditEvent) => (e.method ? ` method=${auditField(e.method)}` : '');
+  const who = (e: AuditEvent) => `rhost=${logField(e.rhost)} user=${logField(e.user)}`;
+  const how = (e: AuditEvent) => (e.method ? ` method=${logField(e.method)}` : '');
 
   return {
     success(e) {
@@ -67,11 +63,11 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     },
     failure(e) {
       logger.warn({ rhost: e.rhost, user: e.user, method: e.method, reason: e.reason }, 'authentication failure');
-      write(`authentication failure; ${who(e)} reason=${auditField(e.reason)}${how(e)}`);
+      write(`authentication failure; ${who(e)} reason=${logField(e.reason)}${how(e)}`);
     },
     tokenRefused(e) {
       logger.info({ rhost: e.rhost, user: e.user, method: e.method, reason: e.reason }, 'token refused');
-      write(`token refused; ${who(e)} reason=${auditField(e.reason)}${how(e)}`);
+      write(`token refused; ${who(e)} reason=${logField(e.reason)}${how(e)}`);
     },
     rateLimited(e) {
       logger.warn({ rhost: e.rhost, user: e.user, method: e.method, retry_after: e.retryAfterSeconds }, 'rate limit exceeded');

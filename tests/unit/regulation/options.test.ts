@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateRegulation } from '../../../gateway/regulation/options.ts';
 import type { RegulationMode } from '../../../gateway/regulation/options.ts';
-import { normaliseIp, normaliseUsername } from '../../../gateway/regulation/subjects.ts';
+import { normaliseIp } from '../../../lib/net/address.ts';
+import { normaliseUsername } from '../../../gateway/regulation/subjects.ts';
 
 describe('regulation options are validated with messages naming the option', () => {
   it("accepts Authelia's defaults and max_retries 0", () => {

@@ -3,7 +3,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { auditField, createAuditLog } from '../../../../monitor/auth/audit.ts';
+import { logField as auditField } from '../../../../lib/log-field.ts';
+import { createAuditLog } from '../../../../monitor/auth/audit.ts';
 import { captureLogs } from '../../../helpers/logs.ts';
 import { makeTempDir } from '../../../helpers/tmp.ts';
 
