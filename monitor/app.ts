@@ -83,7 +83,15 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
   const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
   const tls = config.server.tls ?? (stored?.enabled && stored.cert_path && stored.key_path ? { certificate: stored.cert_path, key: stored.key_path } : undefined);
-  const listening = await serve({ address: config.server.address, tls, request: routes.request, upgrade: routes.upgrade });
+  let listening: Awaited<ReturnType<typeof serve>>;
+  try {
+    listening = await serve({ address: config.server.address, tls, request: routes.request, upgrade: routes.upgrade });
+  } catch (error) {
+    // a monitor that cannot listen leaves nothing running behind it
+    clearInterval(watch);
+    await terminal.close();
+    throw error;
+  }
   const { server, port, url } = listening;
   logger.info({ address: url, data_dir: config.data_dir }, 'monitor listening');
   return {
