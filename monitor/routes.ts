@@ -15,12 +15,15 @@ import type { MonitorAuthDeps } from './auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from './auth/identity.ts';
 import { requestPathProblem } from './request-path.ts';
 import { TERMINAL_PATH } from './terminal/protocol.ts';
+import type { TerminalIdentityCheck } from './terminal/identity-check.ts';
 import type { SessionOwner } from './terminal/server.ts';
 import type { TicketStore } from './terminal/tickets.ts';
 
 export interface MonitorRouteDeps {
   auth: MonitorAuthDeps;
   tickets: TicketStore<SessionOwner>;
+  /** Binds each terminal to the identity that opened it; the page renews a gateway identity through it. */
+  terminalIdentity: Pick<TerminalIdentityCheck, 'bind' | 'renew' | 'renewSeconds'>;
   /** A credential ended (logout, revocation, password change, disable): close what it opened. */
   onCredentialEnded?: (ended: EndedCredential) => void;
   logger: Logger;
@@ -64,8 +67,20 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   app.use(createAuthRouter(deps.auth, { onCredentialEnded: deps.onCredentialEnded }));
   // JSON only, like every other POST: no form can ask for a shell (L3); the owner is kept so the session ends with its credential (L4)
   app.post('/api/terminal/ticket', requireScope('full_admin'), requireJson, (req: Request, res: Response) => {
-    const { username, via, jti, sessionGeneration: generation } = req.identity!;
-    res.set('Cache-Control', 'no-store').json(deps.tickets.issue({ username, via, jti, generation }));
+    const { username, via, jti, sessionGeneration: generation, bearer } = req.identity!;
+    const binding = deps.terminalIdentity.bind();
+    const ticket = deps.tickets.issue({ username, via, jti, generation, bearer, binding });
+    // `session` and `renew_seconds`: the page re-confirms a gateway sign-in with them (terminal/identity-check.ts)
+    res.set('Cache-Control', 'no-store').json({ ...ticket, session: binding, renew_seconds: deps.terminalIdentity.renewSeconds });
+  });
+  // sent through the gateway while the terminal is open: it only arrives while the gateway still vouches for the user
+  app.post('/api/terminal/renew', requireScope('full_admin'), requireJson, express.json({ limit: '1kb', type: 'application/json' }), (req: Request, res: Response) => {
+    const body: unknown = req.body;
+    const binding = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).session : undefined;
+    const outcome = deps.terminalIdentity.renew(binding, req.identity!);
+    res.set('Cache-Control', 'no-store');
+    if (outcome.ok) res.json({ success: true, renew_seconds: deps.terminalIdentity.renewSeconds });
+    else res.status(outcome.status).json({ success: false, message: outcome.message });
   });
   // everything else under /api needs an identity; read_only may only read
   app.use('/api', requireAuth, readOnlyGuard);

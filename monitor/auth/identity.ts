@@ -30,6 +30,8 @@ export interface Identity {
   tokenUse?: TokenUse;
   /** Session tokens: the login generation they belong to (a terminal opened with one ends with it). */
   sessionGeneration?: number;
+  /** The bearer token itself (session and API tokens, Basic too): a terminal re-checks it while it runs. Never logged. */
+  bearer?: string;
 }
 
 /** Why the request has no identity, answered by the guards. */
@@ -147,7 +149,7 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     const c = check.claims;
     const via = basicUser !== null ? 'basic' : c.token_use;
     const generation = c.session_generation === undefined ? {} : { sessionGeneration: c.session_generation };
-    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
+    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation, bearer: token };
   }
 
   async function identifyRequest(req: Request): Promise<void> {

@@ -33,6 +33,9 @@ export function validateMonitorConfig(config: MonitorConfig): ValidationResult {
   if (config.remote_user.default_scope === 'full_admin') {
     warnings.push('remote_user.default_scope is full_admin: every gateway user gets the terminal and can change the monitor\'s security settings');
   }
+  const refresh = config.terminal.refresh_interval;
+  if (refresh < 3) problems.push(`config: terminal.refresh_interval: ${refresh}s is too short: at least 3s (the dashboard re-confirms every third of it)`);
+  else if (refresh > 30) warnings.push(`terminal.refresh_interval is ${refresh}s: a terminal can outlive the sign-in that opened it by that long`);
   if (config.terminal.allow_root) warnings.push('terminal.allow_root is true: the web terminal can be a root shell');
   return { problems, warnings };
 }
