@@ -67,9 +67,9 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   app.use(createAuthRouter(deps.auth, { onCredentialEnded: deps.onCredentialEnded }));
   // JSON only, like every other POST: no form can ask for a shell (L3); the owner is kept so the session ends with its credential (L4)
   app.post('/api/terminal/ticket', requireScope('full_admin'), requireJson, (req: Request, res: Response) => {
-    const { username, via, jti, sessionGeneration: generation, bearer } = req.identity!;
+    const { username, via, jti, sessionGeneration: generation } = req.identity!;
     const binding = deps.terminalIdentity.bind();
-    const ticket = deps.tickets.issue({ username, via, jti, generation, bearer, binding });
+    const ticket = deps.tickets.issue({ username, via, jti, generation, bearer: req.bearerToken, binding });
     // `session` and `renew_seconds`: the page re-confirms a gateway sign-in with them (terminal/identity-check.ts)
     res.set('Cache-Control', 'no-store').json({ ...ticket, session: binding, renew_seconds: deps.terminalIdentity.renewSeconds });
   });

@@ -30,8 +30,6 @@ export interface Identity {
   tokenUse?: TokenUse;
   /** Session tokens: the login generation they belong to (a terminal opened with one ends with it). */
   sessionGeneration?: number;
-  /** The bearer token itself (session and API tokens, Basic too): a terminal re-checks it while it runs. Never logged. */
-  bearer?: string;
 }
 
 /** Why the request has no identity, answered by the guards. */
@@ -48,6 +46,11 @@ declare module 'express-serve-static-core' {
     /** The client's address (X-Forwarded-For believed only from trusted proxies). */
     clientIp?: string;
     authProblem?: AuthProblem;
+    /**
+     * The token the identity came from (Bearer, or Basic's API token), kept apart from `identity` so
+     * nothing that logs or returns the identity carries it: a terminal re-checks it while it runs.
+     */
+    bearerToken?: string;
   }
 }
 
@@ -149,7 +152,8 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     const c = check.claims;
     const via = basicUser !== null ? 'basic' : c.token_use;
     const generation = c.session_generation === undefined ? {} : { sessionGeneration: c.session_generation };
-    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation, bearer: token };
+    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
+    req.bearerToken = token;
   }
 
   async function identifyRequest(req: Request): Promise<void> {
