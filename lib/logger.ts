@@ -78,10 +78,11 @@ function jsonStream(out: NodeJS.WritableStream): Writable {
   });
 }
 
-export function createLogger(options: LogOptions, stdout: NodeJS.WritableStream = process.stdout): Logger {
+/** `service` names the process in every line (once: a child logger adding it again would repeat the key). */
+export function createLogger(options: LogOptions, stdout: NodeJS.WritableStream = process.stdout, service = 'gatehouse'): Logger {
   const sinks: NodeJS.WritableStream[] = [];
   if (options.file_path) sinks.push(createWriteStream(options.file_path, { flags: 'a', mode: 0o600 }));
   if (!options.file_path || options.keep_stdout) sinks.push(stdout);
   const streams = sinks.map((s) => ({ level: options.level, stream: options.format === 'text' ? textStream(s) : jsonStream(s) }));
-  return pino({ level: options.level, base: { service: 'gatehouse' } }, pino.multistream(streams));
+  return pino({ level: options.level, base: { service } }, pino.multistream(streams));
 }

@@ -9,10 +9,10 @@ import { serve } from '../lib/http-server.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
-import type { EndedCredential } from './api/auth-routes.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from './auth/deps.ts';
 import { readSslSettings } from './auth/ssl-settings.ts';
 import { buildMonitorRoutes } from './routes.ts';
+import { createTerminalIdentityCheck } from './terminal/identity-check.ts';
 import { createTerminalServer, type SessionOwner } from './terminal/server.ts';
 import { TicketStore } from './terminal/tickets.ts';
 
@@ -21,6 +21,17 @@ export interface MonitorOptions {
   now?: () => number;
   /** Hash parameters for new passwords (tests make them cheap). */
   argon2?: Partial<Argon2Params>;
+  /**
+   * Runs `task` every `everyMs` until the returned function is called (default: an unref'd
+   * setInterval). Tests pass their own and run the task themselves after moving `now`.
+   */
+  schedule?: (task: () => Promise<void>, everyMs: number) => () => void;
+}
+
+function scheduleEvery(task: () => Promise<void>, everyMs: number): () => void {
+  const timer = setInterval(() => void task(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export interface Monitor {
@@ -33,7 +44,7 @@ export interface Monitor {
   close(): Promise<void>;
 }
 
-/** How often the monitor looks at auth.json for changes made outside it (reset-password). */
+/** How often the monitor looks at auth.json for changes made outside it (reset-password, another instance). */
 const STORE_WATCH_MS = 5_000;
 
 export async function startMonitor(config: MonitorConfig, options: MonitorOptions): Promise<Monitor> {
@@ -61,24 +72,19 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
       }
     },
   });
-  // a terminal lives no longer than the credential that opened it (L4)
-  const closeTerminals = (ended: EndedCredential): void => {
-    if ('jti' in ended) terminal.closeSessions((owner) => owner.jti === ended.jti);
-    else terminal.closeSessions((owner) => owner.via === 'session');
+  // a terminal lives no longer than the identity that opened it (L4): checked again on every tick and on every change made here
+  const terminalIdentity = createTerminalIdentityCheck({ terminal, now, refreshIntervalMs: config.terminal.refresh_interval * 1000 });
+  let checking: Promise<void> = Promise.resolve();
+  const checkAuthState = (): Promise<void> => {
+    checking = checking.then(async () => {
+      const state = await auth.store.read().catch(() => null); // unusable: every request reports it (503); token terminals close
+      if (state) auth.setupCode.refresh(state); // changed outside this process (reset-password): log a new setup code
+      await terminalIdentity.recheck(state);
+    }).catch((error: unknown) => logger.error({ err: error }, 'monitor: checking the open terminals failed'));
+    return checking;
   };
-  const routes = buildMonitorRoutes({ auth, tickets, logger, terminalUpgrade: terminal.handleUpgrade, onCredentialEnded: closeTerminals });
-  // changes made outside this process too (reset-password): end terminals whose session ended, log a new setup code
-  const watch = setInterval(() => {
-    auth.store.read().then(
-      (state) => {
-        const revoked = new Set(state.revoked_jtis.map((r) => r.jti));
-        terminal.closeSessions((o) => (o.jti !== undefined && revoked.has(o.jti)) || (o.via === 'session' && o.generation !== state.session_generation));
-        auth.setupCode.refresh(state);
-      },
-      () => {}, // reported by every request meanwhile (503)
-    );
-  }, STORE_WATCH_MS);
-  watch.unref();
+  const routes = buildMonitorRoutes({ auth, tickets, terminalIdentity, logger, terminalUpgrade: terminal.handleUpgrade, onCredentialEnded: () => void checkAuthState() });
+  const stopWatch = (options.schedule ?? scheduleEvery)(checkAuthState, Math.min(STORE_WATCH_MS, config.terminal.refresh_interval * 1000));
 
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
   const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
@@ -88,7 +94,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     listening = await serve({ address: config.server.address, tls, request: routes.request, upgrade: routes.upgrade });
   } catch (error) {
     // a monitor that cannot listen leaves nothing running behind it
-    clearInterval(watch);
+    stopWatch();
     await terminal.close();
     throw error;
   }
@@ -101,7 +107,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     auth,
     setupCode: () => auth.setupCode.current(),
     async close() {
-      clearInterval(watch);
+      stopWatch();
       await terminal.close();
       await listening.close();
     },

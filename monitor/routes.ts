@@ -13,12 +13,17 @@ import { createAuthRouter, requireJson, type EndedCredential } from './api/auth-
 import { createHostRouter } from './api/host-routes.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from './auth/identity.ts';
+import { requestPathProblem } from './request-path.ts';
+import { TERMINAL_PATH } from './terminal/protocol.ts';
+import type { TerminalIdentityCheck } from './terminal/identity-check.ts';
 import type { SessionOwner } from './terminal/server.ts';
 import type { TicketStore } from './terminal/tickets.ts';
 
 export interface MonitorRouteDeps {
   auth: MonitorAuthDeps;
   tickets: TicketStore<SessionOwner>;
+  /** Binds each terminal to the identity that opened it; the page renews a gateway identity through it. */
+  terminalIdentity: Pick<TerminalIdentityCheck, 'bind' | 'renew' | 'renewSeconds'>;
   /** A credential ended (logout, revocation, password change, disable): close what it opened. */
   onCredentialEnded?: (ended: EndedCredential) => void;
   logger: Logger;
@@ -63,7 +68,19 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   // JSON only, like every other POST: no form can ask for a shell (L3); the owner is kept so the session ends with its credential (L4)
   app.post('/api/terminal/ticket', requireScope('full_admin'), requireJson, (req: Request, res: Response) => {
     const { username, via, jti, sessionGeneration: generation } = req.identity!;
-    res.set('Cache-Control', 'no-store').json(deps.tickets.issue({ username, via, jti, generation }));
+    const binding = deps.terminalIdentity.bind();
+    const ticket = deps.tickets.issue({ username, via, jti, generation, bearer: req.bearerToken, binding });
+    // `session` and `renew_seconds`: the page re-confirms a gateway sign-in with them (terminal/identity-check.ts)
+    res.set('Cache-Control', 'no-store').json({ ...ticket, session: binding, renew_seconds: deps.terminalIdentity.renewSeconds });
+  });
+  // sent through the gateway while the terminal is open: it only arrives while the gateway still vouches for the user
+  app.post('/api/terminal/renew', requireScope('full_admin'), requireJson, express.json({ limit: '1kb', type: 'application/json' }), (req: Request, res: Response) => {
+    const body: unknown = req.body;
+    const binding = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).session : undefined;
+    const outcome = deps.terminalIdentity.renew(binding, req.identity!);
+    res.set('Cache-Control', 'no-store');
+    if (outcome.ok) res.json({ success: true, renew_seconds: deps.terminalIdentity.renewSeconds });
+    else res.status(outcome.status).json({ success: false, message: outcome.message });
   });
   // everything else under /api needs an identity; read_only may only read
   app.use('/api', requireAuth, readOnlyGuard);
@@ -71,7 +88,14 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   app.use('/api', (_req: Request, res: Response) => {
     res.status(404).json({ success: false, message: 'Not found' });
   });
+  // the terminal's path without an Upgrade: a WebSocket endpoint, nothing to serve over plain HTTP
+  app.all(TERMINAL_PATH, (_req: Request, res: Response) => {
+    res.status(400).json({ success: false, message: 'This is a WebSocket endpoint: connect with Upgrade: websocket and a ticket' });
+  });
   app.use(express.static(WEB_DIR, { index: 'index.html' }));
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ success: false, message: 'Not found' });
+  });
   app.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     if (error.status && error.status >= 400 && error.status < 500) {
       res.status(error.status).json({ success: false, message: 'Malformed request' });
@@ -82,12 +106,22 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   });
 
   return {
-    request: (req, res) =>
+    request: (req, res) => {
+      // one reading of the path for every route below: anything else is refused before routing
+      const problem = requestPathProblem(req.url);
+      if (problem !== null) {
+        deps.logger.info({ rhost: req.socket.remoteAddress, problem }, 'monitor: request path refused');
+        res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+        res.end(JSON.stringify({ success: false, message: `Malformed request path: ${problem}` }));
+        return;
+      }
       app(req as Request, res as Response, (error?: unknown) => {
         if (error) deps.logger.error({ err: error }, 'monitor: error after the response');
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"success":false,"message":"Internal error"}');
-      }),
+      });
+    },
     upgrade: (req, socket, head) => {
+      if (requestPathProblem(req.url) !== null) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       if (!deps.terminalUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     },
   };

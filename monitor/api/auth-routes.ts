@@ -61,12 +61,21 @@ function hasNoBody(req: Request): boolean {
   return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
 }
 
+/** `application/json`, with or without parameters (charset). */
+function saysJson(contentType: string): boolean {
+  return contentType.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
 /**
  * JSON bodies only: a cross-site form can post urlencoded, multipart or text/plain without a CORS
  * preflight, never application/json, so this also keeps gateway-cookie users safe from CSRF.
+ * A request without a body, untyped or typed JSON (as ProxMenux's frontend sends DELETE and its
+ * body-less POSTs), is an empty JSON object; req.is() alone would call it "no type" and refuse it.
  */
 export function requireJson(req: Request, res: Response, next: NextFunction): void {
-  if (req.headers['content-type'] === undefined ? hasNoBody(req) : req.is('application/json')) return next();
+  const type = req.headers['content-type'];
+  if (hasNoBody(req) && (type === undefined || saysJson(type))) return next();
+  if (type !== undefined && req.is('application/json')) return next();
   fail(res, 415, 'Send the request body as JSON (Content-Type: application/json)');
 }
 

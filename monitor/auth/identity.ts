@@ -46,6 +46,11 @@ declare module 'express-serve-static-core' {
     /** The client's address (X-Forwarded-For believed only from trusted proxies). */
     clientIp?: string;
     authProblem?: AuthProblem;
+    /**
+     * The token the identity came from (Bearer, or Basic's API token), kept apart from `identity` so
+     * nothing that logs or returns the identity carries it: a terminal re-checks it while it runs.
+     */
+    bearerToken?: string;
   }
 }
 
@@ -148,6 +153,7 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     const via = basicUser !== null ? 'basic' : c.token_use;
     const generation = c.session_generation === undefined ? {} : { sessionGeneration: c.session_generation };
     req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
+    req.bearerToken = token;
   }
 
   async function identifyRequest(req: Request): Promise<void> {

@@ -4,7 +4,7 @@
  * verified and flagged for upgrade.
  */
 import { randomBytes } from 'node:crypto';
-import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { hashPassword, needsRehash, verifyPassword as verifyStoredPassword, type Argon2Params } from '../../lib/password-hash.ts';
 
 export const MIN_PASSWORD_LENGTH = 10;
 export const MAX_PASSWORD_LENGTH = 1024;
@@ -39,8 +39,11 @@ export interface PasswordHasher {
   verify(storedHash: string | null, password: string): Promise<PasswordCheck>;
 }
 
-/** `argon2` overrides the hash parameters (tests use cheap ones; production keeps the defaults). */
-export function createPasswordHasher(argon2: Partial<Argon2Params> = {}): PasswordHasher {
+/**
+ * `argon2` overrides the hash parameters (tests use cheap ones; production keeps the defaults);
+ * `verify` replaces lib/password-hash's verifier (tests count what it is asked).
+ */
+export function createPasswordHasher(argon2: Partial<Argon2Params> = {}, verifyPassword: (hash: string, password: string) => Promise<boolean> = verifyStoredPassword): PasswordHasher {
   let dummy: Promise<string> | undefined;
   const dummyHash = () => (dummy ??= hashPassword(randomBytes(24).toString('base64url'), argon2));
   return {

@@ -55,6 +55,12 @@ const terminal = z.strictObject({
   /** Account the shell runs as when the monitor runs as root; root itself only with allow_root. */
   user: z.string().min(1).default('nobody'),
   allow_root: z.boolean().default(false),
+  /**
+   * How long an open terminal runs on an identity not checked again (Authelia's refresh_interval, for
+   * terminals): tokens are re-checked at least this often, and a gateway sign-in must be re-confirmed
+   * through the gateway within it (the dashboard does so every third of it) or the terminal closes.
+   */
+  refresh_interval: seconds('30s'),
 });
 
 const log = z.strictObject({

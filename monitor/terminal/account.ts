@@ -52,7 +52,7 @@ export interface ShellAccountOptions {
   passwdFile?: string;
 }
 
-export function shellAccountFor(terminal: MonitorConfig['terminal'], options: ShellAccountOptions = {}): ShellAccount {
+export function shellAccountFor(terminal: Omit<MonitorConfig['terminal'], 'refresh_interval'>, options: ShellAccountOptions = {}): ShellAccount {
   const processUid = options.processUid ?? process.getuid?.() ?? -1;
   if (processUid !== 0 || terminal.allow_root) {
     const self = userInfo();

@@ -52,6 +52,10 @@ export interface SessionOwner extends TicketIdentity {
   jti?: string;
   /** Session tokens: auth.json's session_generation they were issued in. */
   generation?: number;
+  /** The bearer token (session and API tokens, Basic), re-checked while the session runs (identity-check.ts). */
+  bearer?: string;
+  /** The id the page renews a gateway identity with (identity-check.ts). */
+  binding?: string;
 }
 
 /** What the terminal needs of the ticket store (tickets.ts). */
@@ -60,7 +64,8 @@ export interface TicketRedeemer {
 }
 
 export interface TerminalServerOptions {
-  config: Pick<MonitorConfig, 'terminal'>;
+  /** The shell settings (refresh_interval belongs to identity-check.ts). */
+  config: { terminal: Omit<MonitorConfig['terminal'], 'refresh_interval'> };
   tickets: TicketRedeemer;
   logger: Logger;
   audit?: (event: TerminalAuditEvent) => void;
@@ -81,6 +86,8 @@ export interface TerminalServer {
   /** Closes the sessions whose owner matches (4401, e.g. their credential ended) and hangs up their shells; how many. */
   closeSessions(predicate: (owner: SessionOwner) => boolean, reason?: string): number;
   activeSessions(): number;
+  /** The owners of the sessions still running (not hung up), as closeSessions() sees them. */
+  owners(): SessionOwner[];
 }
 
 interface Session {
@@ -315,6 +322,10 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
 
     activeSessions() {
       return sessions.size;
+    },
+
+    owners() {
+      return [...sessions].filter((session) => !session.hungUp).map((session) => session.owner);
     },
 
     closeSessions(predicate, reason = 'Your sign-in ended') {

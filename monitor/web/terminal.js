@@ -2,6 +2,9 @@
  * The Terminal tab: xterm.js (served from /vendor, never a CDN) bridged to WS /ws/terminal.
  * A WebSocket cannot carry the Bearer header, so POST /api/terminal/ticket first hands out a
  * single-use ticket that lives 5 seconds; that ticket is the only thing in the socket's URL.
+ * While the socket is open, the page re-confirms the sign-in every `renew_seconds` with
+ * POST /api/terminal/renew: through the gateway, that request only arrives while the gateway still
+ * vouches for the user, and the monitor closes a terminal whose sign-in stops being confirmed.
  *
  * Wire protocol (monitor/terminal/protocol.ts): keystrokes go as binary frames, so a pasted
  * '{"type":…}' is typed, never taken for a control message; control messages are JSON text frames
@@ -19,7 +22,7 @@ const CLOSE_REASONS = {
   1001: 'The monitor is shutting down.',
   1006: 'The connection was lost.',
   1011: 'The terminal cannot be started on this host.',
-  4401: 'The terminal refused the ticket. Reconnect to try again.',
+  4401: 'The terminal refused the ticket, or your sign-in ended. Reconnect to try again.',
   4429: 'Too many terminals are open. Close one, then reconnect.',
 };
 
@@ -62,6 +65,7 @@ export function createTerminal() {
   let fitAddon = null;
   let socket = null;
   let pingTimer = null;
+  let renewTimer = null;
   let connecting = false;
   /** idle (never opened since sign-in), connecting, connected or disconnected. */
   let state = 'idle';
@@ -125,6 +129,16 @@ export function createTerminal() {
   function stopPing() {
     clearInterval(pingTimer);
     pingTimer = null;
+    clearInterval(renewTimer);
+    renewTimer = null;
+  }
+
+  /** Re-confirms the sign-in that opened the terminal; a refusal is answered by the monitor closing the socket. */
+  function startRenewing(session, seconds) {
+    if (typeof session !== 'string' || !(seconds > 0)) return;
+    renewTimer = setInterval(() => {
+      api('POST', '/api/terminal/renew', { json: { session } }).catch(() => {});
+    }, seconds * 1000);
   }
 
   function disconnect() {
@@ -171,7 +185,7 @@ export function createTerminal() {
     try {
       await loadXterm();
       // JSON like every other POST: the monitor refuses anything a cross-site form could send
-      const { ticket } = await api('POST', '/api/terminal/ticket', { json: {} });
+      const { ticket, session, renew_seconds: renewSeconds } = await api('POST', '/api/terminal/ticket', { json: {} });
       const url = new URL('/ws/terminal', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
       url.search = new URLSearchParams({ ticket }).toString();
@@ -183,6 +197,7 @@ export function createTerminal() {
         fit();
         sendResize();
         pingTimer = setInterval(() => send(JSON.stringify({ type: 'ping' })), PING_MS);
+        startRenewing(session, renewSeconds);
         terminal.focus();
       };
       ws.onmessage = onMessage;
@@ -190,7 +205,9 @@ export function createTerminal() {
         if (socket !== ws) return;
         socket = null;
         stopPing();
-        const reason = CLOSE_REASONS[event.code] ?? `The connection closed (code ${event.code}).`;
+        // the monitor's own reason when it gives one ("Your sign-in ended: …")
+        const told = event.code === 4401 && event.reason ? `${event.reason}.` : null;
+        const reason = told ?? CLOSE_REASONS[event.code] ?? `The connection closed (code ${event.code}).`;
         setStatus('Disconnected', 'disconnected');
         if (event.code !== 1000) showMessage(errorBox, errorBox.hidden ? reason : `${errorBox.textContent} ${reason}`);
         else showMessage(errorBox, '');

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import express from 'express';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createHostRouter, HOST_PATHS, PUBLIC_HOST_PATHS, type HostRouterOptions } from '../../monitor/api/host-routes.ts';
+import { startMonitor, type Monitor } from '../../monitor/app.ts';
+import { parseMonitorConfig } from '../../monitor/config/load.ts';
 import { request } from '../helpers/http.ts';
 import { makeClock } from '../helpers/inprocess-gateway.ts';
 import { captureLogs, LEVEL } from '../helpers/logs.ts';
@@ -26,10 +28,36 @@ async function serve(options: Omit<HostRouterOptions, 'logger'> = {}) {
   return { base, logs, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-describe('the route list the caller mounts from', () => {
-  it('public paths are system-info and health, both answered by the router', () => {
-    assert.deepEqual([...PUBLIC_HOST_PATHS].sort(), ['/api/health', '/api/system-info']);
-    for (const path of PUBLIC_HOST_PATHS) assert.ok(HOST_PATHS.includes(path));
+describe('through the monitor\'s route table, only system-info and health answer anonymously', () => {
+  let monitor: Monitor;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const temp = await makeTempDir('gatehouse-host-routes-public-');
+    cleanup = temp.cleanup;
+    const { config } = parseMonitorConfig({ server: { address: 'tcp://127.0.0.1:0' }, data_dir: temp.dir });
+    monitor = await startMonitor(config, { logger: captureLogs().logger, argon2: { memory: 1024, iterations: 1, parallelism: 1 } });
+  });
+  after(async () => {
+    await monitor?.close();
+    await cleanup?.();
+  });
+
+  it('anonymous: /api/system-info and /api/health are 200, every other host path 401', async () => {
+    const open: string[] = [];
+    for (const path of HOST_PATHS) {
+      const res = await request(`${monitor.url}${path}`);
+      assert.ok(res.status === 200 || res.status === 401, `${path}: ${res.status} ${res.body}`);
+      if (res.status === 200) open.push(path);
+    }
+    assert.deepEqual(open.sort(), ['/api/health', '/api/system-info']);
+    assert.deepEqual([...PUBLIC_HOST_PATHS].sort(), open, 'the list the router documents is what is open');
+  });
+
+  it('with a session every host path answers 200', async () => {
+    const setup = await request(`${monitor.url}/api/auth/setup`, { method: 'POST', json: { username: 'operator', password: 'Operator-pass-2026', setup_code: monitor.setupCode() } });
+    assert.equal(setup.status, 200, setup.body);
+    const authorization = `Bearer ${setup.json<{ token: string }>().token}`;
+    for (const path of HOST_PATHS) assert.equal((await request(`${monitor.url}${path}`, { headers: { authorization } })).status, 200, path);
   });
 });
 

@@ -2,7 +2,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { networkRates, parseNetDev, readNetDev, readNetwork } from '../../../../monitor/api/host/network.ts';
 import { createHostSampler } from '../../../../monitor/api/host/sampler.ts';
 import { procNetDevBytes, sendOverLoopback } from './host-tools.ts';
@@ -47,10 +46,11 @@ describe('interface counters are /proc/net/dev\'s', () => {
 
 describe('rates are bytes per second since the sampler\'s previous reading', () => {
   it('are above 0 after traffic and equal the counter growth over the interval', async () => {
-    const sampler = createHostSampler();
+    let now = Date.now();
+    const sampler = createHostSampler({ now: () => now });
     const first = lo(await readNetwork({ sampler }));
     await sendOverLoopback(TRAFFIC);
-    await sleep(150); // a poll a moment later: readings closer than 100 ms reuse the previous result
+    now += 1_000; // a poll a second later (readings closer than 100 ms reuse the previous result)
     const status = await readNetwork({ sampler });
     const second = lo(status);
     assert.ok(second.rx.bytes_per_second > 0 && second.tx.bytes_per_second > 0, 'rates after traffic');

@@ -1,0 +1,118 @@
+/**
+ * An open terminal lives no longer than the identity that opened it. Every session is bound to that
+ * identity and checked again, at least every `terminal.refresh_interval`, and whenever auth.json
+ * changes (app.ts calls recheck()):
+ *  - a session or API token (Bearer or Basic) is run through checkToken() again, as a new request
+ *    would be: revoked, deleted, expired, superseded by a logout, password change, disable, reset or
+ *    a new jwt_secret all end it;
+ *  - a gateway identity (Remote-User) cannot be asked of auth.json: the gateway alone knows whether
+ *    its session still holds. So the page that opened the terminal re-confirms it by sending
+ *    `POST /api/terminal/renew` through the gateway (every third of the interval): the gateway lets
+ *    the request through only while the sign-in holds and the user exists and is enabled, and adds a
+ *    fresh signed assertion. A terminal whose last confirmation is older than the interval, or whose
+ *    confirmation names another user, is closed.
+ * Closing sends 4401 with "Your sign-in ended: <why>" and hangs up the shell.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Identity } from '../auth/identity.ts';
+import type { AuthState } from '../auth/store.ts';
+import { checkToken, type TokenRefusal } from '../auth/tokens.ts';
+import type { SessionOwner, TerminalServer } from './server.ts';
+
+const ENDED = 'Your sign-in ended';
+
+const TOKEN_ENDINGS: Record<TokenRefusal, string> = {
+  revoked: `${ENDED}: its token was revoked`,
+  superseded: `${ENDED}: signed out, password changed or login disabled`,
+  not_listed: `${ENDED}: its API token was deleted`,
+  invalid: `${ENDED}: its token expired or is no longer valid`,
+};
+export const GATEWAY_STOPPED = `${ENDED}: the gateway no longer vouches for it (signed out, removed or disabled)`;
+export const GATEWAY_OTHER_USER = `${ENDED}: the gateway now signs in another user`;
+const UNCHECKABLE = `${ENDED}: the monitor cannot check it (its account file is unreadable)`;
+
+/** Pending bindings (tickets not redeemed yet) kept at most; the oldest go first. */
+const MAX_BINDINGS = 1024;
+
+export type RenewOutcome = { ok: true } | { ok: false; status: 403 | 404; message: string };
+
+export interface TerminalIdentityCheck {
+  /** A new binding id for a ticket about to be issued: the page renews the terminal with it. */
+  bind(): string;
+  /** Seconds between the page's renewals. */
+  readonly renewSeconds: number;
+  /** The page re-confirms the identity of the terminal bound to `binding` with this request's identity. */
+  renew(binding: unknown, identity: Identity): RenewOutcome;
+  /** Checks every open terminal against `state` (null: auth.json unusable) and the clock; closes those whose identity ended. */
+  recheck(state: AuthState | null): Promise<number>;
+}
+
+export interface TerminalIdentityCheckOptions {
+  terminal: Pick<TerminalServer, 'closeSessions' | 'owners'>;
+  /** terminal.refresh_interval, in milliseconds. */
+  refreshIntervalMs: number;
+  now: () => number;
+  randomBytes?: (size: number) => Buffer;
+}
+
+export function createTerminalIdentityCheck(options: TerminalIdentityCheckOptions): TerminalIdentityCheck {
+  const { terminal, refreshIntervalMs, now } = options;
+  const random = options.randomBytes ?? randomBytes;
+  /** binding → when the gateway last vouched for its owner (epoch ms). */
+  const confirmed = new Map<string, number>();
+
+  const ownerOf = (binding: string): SessionOwner | undefined => terminal.owners().find((o) => o.binding === binding);
+
+  async function whyEnded(owner: SessionOwner, state: AuthState | null, at: number): Promise<string | null> {
+    if (owner.via === 'remote_user') {
+      const last = owner.binding === undefined ? undefined : confirmed.get(owner.binding);
+      return last !== undefined && at - last <= refreshIntervalMs ? null : GATEWAY_STOPPED;
+    }
+    // fail closed: a token terminal whose token we cannot check again does not keep running
+    if (owner.bearer === undefined) return TOKEN_ENDINGS.invalid;
+    if (state === null) return UNCHECKABLE;
+    const check = await checkToken(state, owner.bearer, at);
+    return check.ok ? null : TOKEN_ENDINGS[check.reason];
+  }
+
+  return {
+    renewSeconds: Math.max(1, Math.floor(refreshIntervalMs / 3000)),
+
+    bind() {
+      while (confirmed.size >= MAX_BINDINGS) confirmed.delete(confirmed.keys().next().value!);
+      const binding = random(32).toString('base64url');
+      confirmed.set(binding, now());
+      return binding;
+    },
+
+    renew(binding, identity) {
+      const owner = typeof binding === 'string' && confirmed.has(binding) ? ownerOf(binding) : undefined;
+      if (owner === undefined || typeof binding !== 'string') return { ok: false, status: 404, message: 'No open terminal with that session id' };
+      if (owner.via !== 'remote_user') return { ok: true }; // its token is re-checked here, nothing to confirm
+      if (identity.via !== 'remote_user' || identity.username !== owner.username) {
+        // the browser now carries another sign-in: the terminal of the previous one ends now
+        terminal.closeSessions((o) => o === owner, GATEWAY_OTHER_USER);
+        return { ok: false, status: 403, message: 'This terminal was opened by another sign-in; it has been closed' };
+      }
+      confirmed.set(binding, now());
+      return { ok: true };
+    },
+
+    async recheck(state) {
+      const at = now();
+      const owners = terminal.owners();
+      const live = new Set(owners.map((o) => o.binding));
+      // a binding whose ticket was never redeemed is dropped once it could not confirm anything any more
+      for (const [binding, last] of confirmed) if (!live.has(binding) && at - last > refreshIntervalMs) confirmed.delete(binding);
+      const endings = new Map<SessionOwner, string>();
+      for (const owner of owners) {
+        const why = await whyEnded(owner, state, at);
+        if (why !== null) endings.set(owner, why);
+      }
+      let closed = 0;
+      for (const why of new Set(endings.values())) closed += terminal.closeSessions((o) => endings.get(o) === why, why);
+      for (const owner of endings.keys()) if (owner.binding !== undefined) confirmed.delete(owner.binding);
+      return closed;
+    },
+  };
+}
