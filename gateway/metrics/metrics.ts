@@ -3,19 +3,22 @@
  * authentication attempts. Served on a listener of their own (default 127.0.0.1:9959, as Authelia's
  * port), never on the portal's host.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PasswordCheckStats } from '../../lib/password-checks.ts';
 
-export type AuthzOutcome = 'allow' | 'login' | 'forbidden' | 'bad_credentials' | 'bad_request' | 'error';
-export type AttemptResult = 'success' | 'failure' | 'banned';
+export type AuthzOutcome = 'allow' | 'login' | 'forbidden' | 'bad_credentials' | 'busy' | 'bad_request' | 'error';
+export type AttemptResult = 'success' | 'failure' | 'banned' | 'busy';
 
 export interface GatewayMetrics {
   registry: Registry;
   /** One forward-auth answer: which endpoint, what it said, how long it took (seconds). */
   authz(dialect: string, outcome: AuthzOutcome, seconds: number): void;
   attempt(method: 'portal' | 'basic', result: AttemptResult): void;
+  /** Reports the password-check limiter's running and queued checks and its refusals at each scrape. */
+  watchPasswordChecks(stats: () => PasswordCheckStats): void;
 }
 
-const OUTCOMES: AuthzOutcome[] = ['allow', 'login', 'forbidden', 'bad_credentials', 'bad_request', 'error'];
+const OUTCOMES: AuthzOutcome[] = ['allow', 'login', 'forbidden', 'bad_credentials', 'busy', 'bad_request', 'error'];
 const DIALECTS = ['auth-request', 'forward-auth', 'legacy', 'embedded'];
 
 export function createGatewayMetrics(): GatewayMetrics {
@@ -55,6 +58,33 @@ export function createGatewayMetrics(): GatewayMetrics {
     },
     attempt(method, result) {
       attempts.labels(method, result).inc();
+    },
+    watchPasswordChecks(stats) {
+      new Gauge({
+        name: 'gatehouse_password_checks_running',
+        help: 'Password verifications being computed now.',
+        registers: [registry],
+        collect() {
+          this.set(stats().running);
+        },
+      });
+      new Gauge({
+        name: 'gatehouse_password_checks_queued',
+        help: 'Password verifications waiting for a free slot (the queue depth).',
+        registers: [registry],
+        collect() {
+          this.set(stats().queued);
+        },
+      });
+      new Gauge({
+        name: 'gatehouse_password_checks_rejected',
+        help: 'Password verifications refused with 429 since start, by the limit that refused them (client, queue, wait).',
+        labelNames: ['limit'] as const,
+        registers: [registry],
+        collect() {
+          for (const [limit, count] of Object.entries(stats().rejected)) this.labels(limit).set(count);
+        },
+      });
     },
   };
 }
