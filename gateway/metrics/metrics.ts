@@ -3,8 +3,9 @@
  * authentication attempts. Served on a listener of their own (default 127.0.0.1:9959, as Authelia's
  * port), never on the portal's host.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PasswordCheckStats } from '../../lib/password-checks.ts';
+import { registerPasswordCheckMetrics } from '../../lib/password-checks-metrics.ts';
 
 export type AuthzOutcome = 'allow' | 'login' | 'forbidden' | 'bad_credentials' | 'busy' | 'bad_request' | 'error';
 export type AttemptResult = 'success' | 'failure' | 'banned' | 'busy';
@@ -60,31 +61,7 @@ export function createGatewayMetrics(): GatewayMetrics {
       attempts.labels(method, result).inc();
     },
     watchPasswordChecks(stats) {
-      new Gauge({
-        name: 'gatehouse_password_checks_running',
-        help: 'Password verifications being computed now.',
-        registers: [registry],
-        collect() {
-          this.set(stats().running);
-        },
-      });
-      new Gauge({
-        name: 'gatehouse_password_checks_queued',
-        help: 'Password verifications waiting for a free slot (the queue depth).',
-        registers: [registry],
-        collect() {
-          this.set(stats().queued);
-        },
-      });
-      new Gauge({
-        name: 'gatehouse_password_checks_rejected',
-        help: 'Password verifications refused with 429 since start, by the limit that refused them (client, queue, wait).',
-        labelNames: ['limit'] as const,
-        registers: [registry],
-        collect() {
-          for (const [limit, count] of Object.entries(stats().rejected)) this.labels(limit).set(count);
-        },
-      });
+      registerPasswordCheckMetrics(registry, 'gatehouse_', stats);
     },
   };
 }
