@@ -98,7 +98,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ...(checks.queue === undefined ? {} : { queue: checks.queue }),
       maxWaitMs: checks.max_wait * 1000,
       perClient: checks.per_client,
-    });
+    }, fileCfg.password.argon2.parallelism);
     metrics?.watchPasswordChecks(passwordChecks.stats);
     const firstFactor = createFirstFactor(users, regulator, audit, {
       minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS,

@@ -3,12 +3,18 @@
  * check for unknown users): at most `concurrency` run at once, a short bounded queue waits, and one
  * client may have only `perClient` checks running or waiting. Anything over a limit is refused at
  * once with a Retry-After, so a flood of guesses never becomes an ever-growing wait for everyone.
+ * A freed slot goes to the waiting client with the fewest checks in flight (the oldest among equals),
+ * so a flooding client's waiting checks do not stand in front of everyone else's.
  */
 import { availableParallelism } from 'node:os';
 import { GatehouseError } from './errors.ts';
 
 export interface PasswordCheckLimits {
-  /** Verifications running at once (default: the number of CPUs). */
+  /**
+   * Verifications running at once. Default: the number of CPUs divided by the threads one check keeps
+   * busy (argon2's parallelism; at least 1), so the running checks fill the CPUs without sharing them:
+   * a check that shares its CPU with another takes twice as long, and so does every login.
+   */
   concurrency: number;
   /** Verifications waiting for a free slot (default: 4 × concurrency). */
   queue: number;
@@ -21,9 +27,10 @@ export interface PasswordCheckLimits {
 export const DEFAULT_MAX_WAIT_MS = 3_000;
 export const DEFAULT_PER_CLIENT = 4;
 
-/** Limits with every unset one at its default. */
-export function passwordCheckLimits(limits: Partial<PasswordCheckLimits> = {}): PasswordCheckLimits {
-  const concurrency = limits.concurrency ?? availableParallelism();
+/** Limits with every unset one at its default; `threadsPerCheck` is the configured argon2 parallelism. */
+export function passwordCheckLimits(limits: Partial<PasswordCheckLimits> = {}, threadsPerCheck = 1): PasswordCheckLimits {
+  const cpus = availableParallelism();
+  const concurrency = limits.concurrency ?? Math.max(1, Math.floor(cpus / Math.min(Math.max(1, threadsPerCheck), cpus)));
   return {
     concurrency,
     queue: limits.queue ?? 4 * concurrency,
@@ -60,12 +67,13 @@ export interface PasswordCheckLimiter {
 }
 
 interface Waiter {
+  client: string;
   start(): void;
   timer: NodeJS.Timeout;
 }
 
-export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> = {}): PasswordCheckLimiter {
-  const l = passwordCheckLimits(limits);
+export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> = {}, threadsPerCheck = 1): PasswordCheckLimiter {
+  const l = passwordCheckLimits(limits, threadsPerCheck);
   const retryAfterSeconds = Math.max(1, Math.ceil(l.maxWaitMs / 1000));
   const perClient = new Map<string, number>();
   const waiting: Waiter[] = [];
@@ -76,16 +84,20 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
     rejected[reason]++;
     throw new PasswordChecksBusy(reason, retryAfterSeconds);
   };
-  const leave = (client: string) => {
-    const n = (perClient.get(client) ?? 1) - 1;
-    if (n <= 0) perClient.delete(client);
-    else perClient.set(client, n);
-  };
   const next = () => {
-    const waiter = waiting.shift();
-    if (waiter === undefined) return;
-    clearTimeout(waiter.timer);
-    waiter.start();
+    let pick = -1;
+    for (let i = 0; i < waiting.length; i++) {
+      if (pick === -1 || (perClient.get(waiting[i]!.client) ?? 0) < (perClient.get(waiting[pick]!.client) ?? 0)) pick = i;
+    }
+    if (pick === -1) return;
+    const [waiter] = waiting.splice(pick, 1);
+    clearTimeout(waiter!.timer);
+    waiter!.start();
+  };
+  const count = (map: Map<string, number>, client: string, delta: number) => {
+    const n = (map.get(client) ?? 0) + delta;
+    if (n <= 0) map.delete(client);
+    else map.set(client, n);
   };
 
   return {
@@ -93,11 +105,12 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
     async run(client, check) {
       if ((perClient.get(client) ?? 0) >= l.perClient) refuse('client');
       if (running >= l.concurrency && waiting.length >= l.queue) refuse('queue');
-      perClient.set(client, (perClient.get(client) ?? 0) + 1);
+      count(perClient, client, 1);
       try {
         if (running >= l.concurrency) {
           await new Promise<void>((resolve, reject) => {
             const waiter: Waiter = {
+              client,
               start: resolve,
               timer: setTimeout(() => {
                 waiting.splice(waiting.indexOf(waiter), 1);
@@ -119,7 +132,7 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
           next();
         }
       } finally {
-        leave(client);
+        count(perClient, client, -1);
       }
     },
     stats: () => ({ running, queued: waiting.length, rejected: { ...rejected } }),

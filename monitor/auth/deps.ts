@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
-import type { Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../../lib/password-hash.ts';
 import { makeAddressMatcher } from '../../lib/net/address.ts';
 import type { MonitorConfig } from '../config/schema.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
@@ -71,7 +71,7 @@ export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOpt
         ...(config.password_checks.queue === undefined ? {} : { queue: config.password_checks.queue }),
         maxWaitMs: config.password_checks.max_wait * 1000,
         perClient: config.password_checks.per_client,
-      }),
+      }, options.argon2?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism),
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     }),
     now,

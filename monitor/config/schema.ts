@@ -62,7 +62,7 @@ const terminal = z.strictObject({
  * refused with 429 and Retry-After instead of waiting behind a flood of guesses.
  */
 const passwordChecks = z.strictObject({
-  /** Checks computed at once; default: the number of CPUs. */
+  /** Checks computed at once; default: the number of CPUs ÷ argon2 parallelism (at least 1). */
   concurrency: z.number().int().min(1).max(1024).optional(),
   /** Checks waiting for a free slot; default: 4 × concurrency. */
   queue: z.number().int().min(0).max(100_000).optional(),

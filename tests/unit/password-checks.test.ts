@@ -47,6 +47,21 @@ describe('password check limiter: bounded concurrency, queue and per-client shar
     assert.equal(await user, 'checked');
   });
 
+  it('a freed slot goes to the client with the fewest checks in flight, not to the flood queued first', async () => {
+    const limiter = createPasswordCheckLimiter({ concurrency: 1, queue: 10, perClient: 4, maxWaitMs: 60_000 });
+    const order: string[] = [];
+    const g = gate();
+    const run = (client: string) => limiter.run(client, async () => {
+      order.push(client);
+      await g.check();
+    });
+    const runs = [run('flood'), run('flood'), run('flood'), run('user')];
+    await tick();
+    g.open();
+    await Promise.all(runs);
+    assert.deepEqual(order, ['flood', 'user', 'flood', 'flood']);
+  });
+
   it('a check that waited longer than maxWait is refused, and a failed check frees its slot', async () => {
     const limiter = createPasswordCheckLimiter({ concurrency: 1, queue: 1, perClient: 5, maxWaitMs: 1 });
     const g = gate();
