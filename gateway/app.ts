@@ -25,13 +25,16 @@ import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
-import { FileUserProvider } from './users/file-provider.ts';
+import { FileUserProvider, type PasswordVerifier } from './users/file-provider.ts';
+import { createPasswordCheckLimiter, type PasswordCheckLimiter } from '../lib/password-checks.ts';
 
 export interface GatewayOptions {
   logger: Logger;
   now?: () => number;
   /** Pads failed logins to this many ms (tests shorten it). */
   minFailureDelayMs?: number;
+  /** Checks a password against a stored hash (tests count or hold the calls); lib/password-hash's by default. */
+  verifyPassword?: PasswordVerifier;
 }
 
 export interface Gateway {
@@ -42,6 +45,8 @@ export interface Gateway {
   /** The one-time first-run URL while no user exists, else null. */
   setupUrl(): string | null;
   users: FileUserProvider;
+  /** The gate every password check of this gateway goes through. */
+  passwordChecks: PasswordCheckLimiter;
   close(): Promise<void>;
 }
 
@@ -68,7 +73,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => storage.close());
 
     const fileCfg = config.authentication_backend.file!;
-    const users = await FileUserProvider.open({ path: fileCfg.path, watch: fileCfg.watch, search: fileCfg.search, password: fileCfg.password, logger });
+    const users = await FileUserProvider.open({
+      path: fileCfg.path,
+      watch: fileCfg.watch,
+      search: fileCfg.search,
+      password: fileCfg.password,
+      logger,
+      ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
+    });
     cleanups.push(() => users.close());
 
     const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
@@ -80,7 +92,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;
     const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
-    const firstFactor = createFirstFactor(users, regulator, audit, { minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS, now, metrics });
+    const checks = config.authentication_backend.password_checks;
+    const passwordChecks = createPasswordCheckLimiter({
+      ...(checks.concurrency === undefined ? {} : { concurrency: checks.concurrency }),
+      ...(checks.queue === undefined ? {} : { queue: checks.queue }),
+      maxWaitMs: checks.max_wait * 1000,
+      perClient: checks.per_client,
+    }, fileCfg.password.argon2.parallelism);
+    metrics?.watchPasswordChecks(passwordChecks.stats);
+    const firstFactor = createFirstFactor(users, regulator, audit, {
+      minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS,
+      now,
+      metrics,
+      limiter: passwordChecks,
+    });
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
@@ -146,6 +171,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       url,
       port,
       users,
+      passwordChecks,
       setupUrl() {
         const token = setup.token;
         if (!token) return null;

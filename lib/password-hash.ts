@@ -123,15 +123,34 @@ export function hashFormatProblem(encoded: string): string | null {
   }
 }
 
-/** True for anything that is not a valid argon2id hash: such users get re-hashed on their next password change. */
-export function needsRehash(encoded: string): boolean {
+/**
+ * True when the hash should be replaced now that the password is known: anything that is not a valid
+ * argon2id hash (bcrypt, pbkdf2, argon2i/d) and, given the configured `params`, an argon2id hash with
+ * less memory, fewer iterations, less parallelism or a shorter key than they ask for. A weaker hash is
+ * also a faster one, and the difference tells an observer which usernames exist.
+ */
+export function needsRehash(encoded: string, params?: Partial<Argon2Params>): boolean {
   try {
     const parsed = parseHash(encoded);
-    return !(parsed.kind === 'argon2' && parsed.variant === 'argon2id');
+    if (!(parsed.kind === 'argon2' && parsed.variant === 'argon2id')) return true;
+    if (params === undefined) return false;
+    const want = { ...DEFAULT_ARGON2_PARAMS, ...params };
+    const have = argon2Parameters(parsed.encoded);
+    return have.version !== 19 || have.memory < want.memory || have.iterations < want.iterations || have.parallelism < want.parallelism || have.keyLength < want.key_length;
   } catch (error) {
     if (error instanceof UnsupportedHashError) return true;
     throw error;
   }
+}
+
+/** The parameters of an argon2 PHC string that parseArgon2 accepted. */
+function argon2Parameters(encoded: string): { version: number; memory: number; iterations: number; parallelism: number; keyLength: number } {
+  const parts = encoded.split('$');
+  const version = parts[2]?.startsWith('v=') ? Number(parts[2].slice(2)) : 16;
+  const paramText = parts[parts.length - 3] ?? '';
+  const values = Object.fromEntries(paramText.split(',').map((pair) => [pair[0], Number(pair.slice(2))]));
+  const key = Buffer.from(parts[parts.length - 1] ?? '', 'base64');
+  return { version, memory: values['m'] ?? 0, iterations: values['t'] ?? 0, parallelism: values['p'] ?? 0, keyLength: key.length };
 }
 
 function parseHash(encoded: string): ParsedHash {

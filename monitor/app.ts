@@ -26,6 +26,8 @@ export interface MonitorOptions {
    * setInterval). Tests pass their own and run the task themselves after moving `now`.
    */
   schedule?: (task: () => Promise<void>, everyMs: number) => () => void;
+  /** Replaces the password verifier (tests count or hold the calls). */
+  verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
 }
 
 function scheduleEvery(task: () => Promise<void>, everyMs: number): () => void {
@@ -51,7 +53,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   const { logger } = options;
   const now = options.now ?? Date.now;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const auth = createMonitorAuth(config, { logger, now, argon2: options.argon2 });
+  const auth = createMonitorAuth(config, { logger, now, argon2: options.argon2, ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}) });
   // a corrupt auth.json is reported now, loudly; the service still starts and answers 503 (fail closed)
   const initial = await auth.store
     .read()

@@ -59,7 +59,7 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   // public, no identity needed
   app.use('/vendor/xterm', express.static(XTERM_DIR, { index: false, fallthrough: false }));
   app.use('/vendor/xterm-addon-fit', express.static(XTERM_FIT_DIR, { index: false, fallthrough: false }));
-  const host = createHostRouter({ logger: deps.logger });
+  const host = createHostRouter({ logger: deps.logger, passwordChecks: deps.auth.passwords.limiter.stats });
 
   // who is asking: trusted Remote-User (+ assertion), Bearer, or Basic with an API token
   app.use('/api', identify(deps.auth));

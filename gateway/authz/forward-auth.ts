@@ -41,6 +41,8 @@ export type Verdict =
   | { kind: 'forbidden' }
   | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean }
   | { kind: 'bad-credentials' }
+  /** Basic credentials not checked: too many password checks in flight (never a 200) */
+  | { kind: 'busy'; retryAfterSeconds: number }
   | { kind: 'bad-request'; reason: string };
 
 const BASIC_CHALLENGE = 'Basic realm="Authorization Required"';
@@ -121,7 +123,9 @@ export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => A
     return deps.firstFactor
       .verify({ ...credentials, ip, method: 'basic', requestUri: target.url.href, requestMethod: target.method })
       // Basic credentials only ever prove one factor
-      .then((result): Verdict => (result.ok ? judge(q, result.user, 1, deps) : { kind: 'bad-credentials' }));
+      .then((result): Verdict =>
+        result.ok ? judge(q, result.user, 1, deps) : result.busy ? { kind: 'busy', retryAfterSeconds: result.busy.retryAfterSeconds } : { kind: 'bad-credentials' },
+      );
   }
   const q: Question = { target, domain, ip, basic: false };
   const session = deps.sessionReader.read(req.headers.cookie, domain);
@@ -178,6 +182,8 @@ function answer(req: IncomingMessage, res: ServerResponse, dialect: AuthzDialect
       return send(res, 403, {}, '403 Forbidden');
     case 'bad-credentials':
       return send(res, 401, { 'WWW-Authenticate': BASIC_CHALLENGE }, '401 Unauthorized');
+    case 'busy':
+      return send(res, 429, { 'Retry-After': String(verdict.retryAfterSeconds) }, '429 Too Many Requests');
     case 'bad-request':
       deps.logger.debug({ reason: verdict.reason, dialect }, 'authz: malformed question denied');
       return send(res, dialect === 'legacy' ? 401 : 400, {}, dialect === 'legacy' ? '401 Unauthorized' : '400 Bad Request');
@@ -203,6 +209,7 @@ const OUTCOME: Record<Verdict['kind'], AuthzOutcome> = {
   login: 'login',
   forbidden: 'forbidden',
   'bad-credentials': 'bad_credentials',
+  busy: 'busy',
   'bad-request': 'bad_request',
 };
 

@@ -141,6 +141,12 @@ const fileBackend = z.strictObject({
     .strictObject({
       algorithm: z.literal('argon2').default('argon2'),
       argon2: argon2.prefault({}),
+      /**
+       * Replace a user's bcrypt, pbkdf2 or weaker argon2 hash with one made with the settings above at
+       * their next successful login (an atomic write of the users file). Turn off when another tool
+       * manages the users file.
+       */
+      rehash_on_login: z.boolean().default(true),
       scrypt: notYetSupported,
       pbkdf2: notYetSupported,
       sha2crypt: notYetSupported,
@@ -149,8 +155,24 @@ const fileBackend = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * The one gate in front of every password check (lib/password-checks.ts): more than this in flight is
+ * refused with 429 and Retry-After instead of waiting behind a flood of guesses.
+ */
+const passwordChecks = z.strictObject({
+  /** Checks computed at once; default: the number of CPUs ÷ argon2 parallelism (at least 1). */
+  concurrency: z.number().int().min(1).max(1024).optional(),
+  /** Checks waiting for a free slot; default: 4 × concurrency. */
+  queue: z.number().int().min(0).max(100_000).optional(),
+  /** Longest a check waits in the queue before it is refused. */
+  max_wait: duration('3s'),
+  /** Checks one client address may have running or waiting. */
+  per_client: z.number().int().min(1).max(1024).default(4),
+});
+
 const authenticationBackend = z.strictObject({
   password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
+  password_checks: passwordChecks.prefault({}),
   refresh_interval: z.union([z.literal('always'), z.literal('never'), duration()]).prefault('5m'),
   file: fileBackend.optional(),
   ldap: notYetSupported,

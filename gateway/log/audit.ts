@@ -16,6 +16,8 @@ export interface AuthEvent {
 export interface AuditLog {
   success(event: AuthEvent): void;
   failure(event: AuthEvent & { reason: string }): void;
+  /** Not checked at all (too many checks in flight): other words than `failure`, so Fail2Ban does not count it. */
+  refused(event: AuthEvent & { reason: string }): void;
 }
 
 export function createAuditLog(logger: Logger): AuditLog {
@@ -26,6 +28,9 @@ export function createAuditLog(logger: Logger): AuditLog {
     },
     failure(e) {
       audit.warn(`gatehouse-auth: authentication failure; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);
+    },
+    refused(e) {
+      audit.warn(`gatehouse-auth: authentication not checked; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);
     },
   };
 }

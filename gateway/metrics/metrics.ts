@@ -4,18 +4,22 @@
  * port), never on the portal's host.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PasswordCheckStats } from '../../lib/password-checks.ts';
+import { registerPasswordCheckMetrics } from '../../lib/password-checks-metrics.ts';
 
-export type AuthzOutcome = 'allow' | 'login' | 'forbidden' | 'bad_credentials' | 'bad_request' | 'error';
-export type AttemptResult = 'success' | 'failure' | 'banned';
+export type AuthzOutcome = 'allow' | 'login' | 'forbidden' | 'bad_credentials' | 'busy' | 'bad_request' | 'error';
+export type AttemptResult = 'success' | 'failure' | 'banned' | 'busy';
 
 export interface GatewayMetrics {
   registry: Registry;
   /** One forward-auth answer: which endpoint, what it said, how long it took (seconds). */
   authz(dialect: string, outcome: AuthzOutcome, seconds: number): void;
   attempt(method: 'portal' | 'basic', result: AttemptResult): void;
+  /** Reports the password-check limiter's running and queued checks and its refusals at each scrape. */
+  watchPasswordChecks(stats: () => PasswordCheckStats): void;
 }
 
-const OUTCOMES: AuthzOutcome[] = ['allow', 'login', 'forbidden', 'bad_credentials', 'bad_request', 'error'];
+const OUTCOMES: AuthzOutcome[] = ['allow', 'login', 'forbidden', 'bad_credentials', 'busy', 'bad_request', 'error'];
 const DIALECTS = ['auth-request', 'forward-auth', 'legacy', 'embedded'];
 
 export function createGatewayMetrics(): GatewayMetrics {
@@ -55,6 +59,9 @@ export function createGatewayMetrics(): GatewayMetrics {
     },
     attempt(method, result) {
       attempts.labels(method, result).inc();
+    },
+    watchPasswordChecks(stats) {
+      registerPasswordCheckMetrics(registry, 'gatehouse_', stats);
     },
   };
 }

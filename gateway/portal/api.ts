@@ -49,6 +49,10 @@ export function firstFactorHandler(deps: PortalDeps) {
       requestUri: body.targetURL ?? '',
       requestMethod: body.requestMethod ?? '',
     });
+    if (!result.ok && result.busy) {
+      res.set('Retry-After', String(result.busy.retryAfterSeconds));
+      return ko(res, 429, result.busy.message);
+    }
     if (!result.ok) return ko(res, 401, AUTH_FAILED);
     await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now());
     const next = redirectAfterLogin(req, body.targetURL, body.requestMethod, deps.authorizer, ip);

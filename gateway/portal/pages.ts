@@ -58,6 +58,10 @@ export function loginForm(deps: PortalDeps) {
     const result = username && password
       ? await deps.firstFactor.verify({ username, password, ip, method: 'portal', requestUri: rd, requestMethod: rm })
       : { ok: false as const };
+    if (!result.ok && result.busy) {
+      res.set('Retry-After', String(result.busy.retryAfterSeconds));
+      return render(res, deps, 'login', loginView(req, rd, rm, username, result.busy.message), 429);
+    }
     if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
     await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now());
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);

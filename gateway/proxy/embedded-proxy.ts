@@ -126,6 +126,8 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         return plain(403, '403 Forbidden: your account is not allowed here.');
       case 'bad-credentials':
         return plain(401, '401 Unauthorized', { 'WWW-Authenticate': 'Basic realm="Authorization Required"' });
+      case 'busy':
+        return plain(429, '429 Too Many Requests: too many sign-in attempts are being checked; try again shortly.', { 'Retry-After': String(verdict.retryAfterSeconds) });
       case 'bad-request':
         return plain(400, '400 Bad Request');
       case 'login': {

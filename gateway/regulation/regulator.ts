@@ -11,8 +11,22 @@ import { normaliseUsername } from './subjects.ts';
 /** The part of Storage the regulator uses (a test can hand in anything with these methods). */
 export type RegulationStore = Pick<
   Storage,
-  'appendAuthenticationLog' | 'loadAuthenticationLogs' | 'loadAuthenticationLogsByIp' | 'banUser' | 'banIp' | 'activeUserBan' | 'activeIpBan'
+  | 'appendAuthenticationLog'
+  | 'loadAuthenticationLogs'
+  | 'loadAuthenticationLogsByIp'
+  | 'banUser'
+  | 'banIp'
+  | 'activeUserBan'
+  | 'activeIpBan'
+  | 'exclusively'
+  | 'insertAttemptReservation'
+  | 'countAttemptReservations'
+  | 'deleteAttemptReservation'
+  | 'deleteExpiredAttemptReservations'
 >;
+
+/** The storage a reservation's transaction sees (the same methods, bound to the transaction). */
+type ReservationTx = Pick<Storage, 'loadAuthenticationLogs' | 'loadAuthenticationLogsByIp' | 'activeUserBan' | 'activeIpBan' | 'insertAttemptReservation' | 'countAttemptReservations' | 'deleteAttemptReservation' | 'deleteExpiredAttemptReservations'>;
 
 export interface BanState {
   banned: boolean;
@@ -28,6 +42,26 @@ export interface AttemptRecord {
   requestUri: string;
   requestMethod: string;
 }
+
+/**
+ * A first-factor attempt, counted before its password is checked. `admitted: false` means the
+ * password must not be checked at all: a ban is in force, or the failures so far plus the attempts
+ * being checked right now already reach max_retries.
+ */
+export type Reservation =
+  | { admitted: true; id: number; username: string; ip: string }
+  | { admitted: false; reason: 'banned' | 'attempts_in_flight'; ban: BanState };
+
+export interface AttemptContext {
+  username: string;
+  ip: string;
+  authType: AuthenticationType;
+  requestUri: string;
+  requestMethod: string;
+}
+
+/** A reservation nobody settles (the instance crashed or hung) stops counting after this long. */
+export const RESERVATION_TTL_MS = 60_000;
 
 // Only a failed password can ban: a wrong TOTP code comes after the password already succeeded.
 const FIRST_FACTOR: readonly AuthenticationType[] = ['1fa', 'basic'];
@@ -80,6 +114,69 @@ export class Regulator {
     return this.#activeBan(this.#subject(username), normaliseIp(ip), this.#now());
   }
 
+  /**
+   * Counts the attempt before any password is hashed, atomically for every instance sharing the
+   * database: per account and per client address (as `modes` says), the failures in a row so far plus
+   * the attempts still being checked must stay under max_retries, else the attempt is refused
+   * unchecked (and recorded as refused). An admitted attempt counts as a failure until settle() or
+   * cancel(); if neither comes, it expires after RESERVATION_TTL_MS.
+   */
+  async reserve(attempt: AttemptContext): Promise<Reservation> {
+    const now = this.#now();
+    const username = this.#subject(attempt.username);
+    const ip = normaliseIp(attempt.ip);
+    const { max_retries, modes } = this.#options;
+    const counted = FIRST_FACTOR.includes(attempt.authType) && max_retries > 0;
+    const outcome = await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx): Promise<Reservation> => {
+      // a write first: on SQLite it takes the database's write lock, so the reads below see every
+      // other instance's reservations (PostgreSQL: the advisory locks already did that)
+      await tx.deleteExpiredAttemptReservations(now);
+      const ban = await this.#activeBan(username, ip, now, tx);
+      if (ban.banned) return { admitted: false, reason: 'banned', ban };
+      const id = await tx.insertAttemptReservation({ time: now, expires: now + RESERVATION_TTL_MS, username, remoteIp: ip });
+      if (counted) {
+        for (const mode of modes) {
+          const value = mode === 'user' ? username : ip;
+          if (value === '') continue;
+          const failures = await this.#failureStreak(mode, value, now, tx);
+          const inFlight = await tx.countAttemptReservations(mode === 'user' ? 'username' : 'remote_ip', value, now, id);
+          if (failures + inFlight >= max_retries) {
+            await tx.deleteAttemptReservation(id);
+            return { admitted: false, reason: 'attempts_in_flight', ban: { banned: false } };
+          }
+        }
+      }
+      return { admitted: true, id, username, ip };
+    });
+    if (!outcome.admitted) {
+      // recorded as refused (`banned`): it was never checked, so it does not count towards a later ban
+      await this.#storage.appendAuthenticationLog({
+        time: now,
+        successful: false,
+        banned: true,
+        username,
+        authType: attempt.authType,
+        remoteIp: ip,
+        requestUri: attempt.requestUri,
+        requestMethod: attempt.requestMethod,
+      });
+    }
+    return outcome;
+  }
+
+  /** The checked attempt's result: recorded (a failure may ban, as mark() does), then the reservation goes. */
+  async settle(reservation: Extract<Reservation, { admitted: true }>, attempt: AttemptRecord): Promise<BanState> {
+    // in this order: between the two, the attempt counts twice rather than not at all
+    const state = await this.mark(attempt);
+    await this.#storage.deleteAttemptReservation(reservation.id);
+    return state;
+  }
+
+  /** The attempt was not checked after all (e.g. too many password checks in flight): it does not count. */
+  async cancel(reservation: Extract<Reservation, { admitted: true }>): Promise<void> {
+    await this.#storage.deleteAttemptReservation(reservation.id);
+  }
+
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
   async mark(attempt: AttemptRecord): Promise<BanState> {
     const now = this.#now();
@@ -121,22 +218,27 @@ export class Regulator {
 
   /** max_retries failures in a row (newest first, back to the last success) within find_time. */
   async #streakReached(mode: RegulationMode, value: string, now: number): Promise<boolean> {
+    return (await this.#failureStreak(mode, value, now, this.#storage)) >= this.#options.max_retries;
+  }
+
+  /** Failures in a row, newest first, back to the last success, within find_time (at most max_retries). */
+  async #failureStreak(mode: RegulationMode, value: string, now: number, storage: ReservationTx): Promise<number> {
     const { max_retries, find_time } = this.#options;
     const since = now - find_time * 1000;
     // attempts refused during a ban do not count towards the next one
     const filter = { authTypes: FIRST_FACTOR, banned: false };
     const recent =
       mode === 'user'
-        ? await this.#storage.loadAuthenticationLogs(value, since, max_retries, filter)
-        : await this.#storage.loadAuthenticationLogsByIp(value, since, max_retries, filter);
-    return recent.length >= max_retries && recent.every((attempt) => !attempt.successful);
+        ? await storage.loadAuthenticationLogs(value, since, max_retries, filter)
+        : await storage.loadAuthenticationLogsByIp(value, since, max_retries, filter);
+    const success = recent.findIndex((attempt) => attempt.successful);
+    return success === -1 ? recent.length : success;
   }
 
-  async #activeBan(username: string, ip: string, now: number): Promise<BanState> {
-    const [userBan, ipBan] = await Promise.all([
-      username === '' ? undefined : this.#storage.activeUserBan(username, now),
-      ip === '' ? undefined : this.#storage.activeIpBan(ip, now),
-    ]);
+  async #activeBan(username: string, ip: string, now: number, storage: Pick<ReservationTx, 'activeUserBan' | 'activeIpBan'> = this.#storage): Promise<BanState> {
+    // one after the other: inside a SQLite transaction the queries share one connection
+    const userBan = username === '' ? undefined : await storage.activeUserBan(username, now);
+    const ipBan = ip === '' ? undefined : await storage.activeIpBan(ip, now);
     const bans = [userBan, ipBan].filter((ban) => ban !== undefined);
     if (bans.length === 0) return { banned: false };
     if (bans.some((ban) => ban.expires === null)) return { banned: true };

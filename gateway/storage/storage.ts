@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Kysely, Selectable, SqlBool } from 'kysely';
 import type { StorageKeys } from './encryption.ts';
 import { StorageError } from './errors.ts';
@@ -142,6 +143,61 @@ export class Storage {
 
   listIpBans(nowMs: number): Promise<IpBan[]> {
     return this.#activeBans(IP_BANS, nowMs).then((rows) => rows.map((row) => ({ ...toBan(row), ip: String(row.ip) })));
+  }
+
+  /**
+   * Runs `work` in one transaction, alone among everyone holding any of `keys`, across every instance
+   * sharing this database. PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two
+   * callers never wait on each other. SQLite: writes are serialised; the transaction holds the
+   * database's write lock from its first write on, so `work` should write before it reads.
+   * Inside `work`, use only the Storage it is given (on SQLite the connection is this transaction's).
+   */
+  exclusively<T>(keys: readonly string[], work: (tx: Storage) => Promise<T>): Promise<T> {
+    return this.#run('run a transaction', () =>
+      this.db.transaction().execute(async (trx) => {
+        if (this.dialect === 'postgres') {
+          for (const key of [...new Set(keys)].sort()) {
+            await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${key}`}, 0))`.execute(trx);
+          }
+        }
+        return work(new Storage({ db: trx, dialect: this.dialect, encryption: this.encryption, appliedMigrations: [] }));
+      }),
+    );
+  }
+
+  /** Records a first-factor attempt whose password is about to be checked; returns its id. */
+  insertAttemptReservation(entry: { time: number; expires: number; username: string; remoteIp: string }): Promise<number> {
+    return this.#run('reserve an authentication attempt', async () => {
+      const row = await this.db
+        .insertInto('attempt_reservations')
+        .values({ time: entry.time, expires: entry.expires, username: entry.username, remote_ip: entry.remoteIp })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return Number(row.id);
+    });
+  }
+
+  /** Reservations of `username` or from `ip` still in force at `nowMs`, but `exceptId`. */
+  countAttemptReservations(column: 'username' | 'remote_ip', value: string, nowMs: number, exceptId: number): Promise<number> {
+    return this.#run('count reserved authentication attempts', async () => {
+      const row = await this.db
+        .selectFrom('attempt_reservations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where(column, '=', value)
+        .where('expires', '>', nowMs)
+        .where('id', '!=', exceptId)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    });
+  }
+
+  async deleteAttemptReservation(id: number): Promise<void> {
+    await this.#run('settle a reserved authentication attempt', () => this.db.deleteFrom('attempt_reservations').where('id', '=', id).execute());
+  }
+
+  /** Forgets reservations an instance never settled (it crashed or hung); a write, so it also takes SQLite's lock. */
+  async deleteExpiredAttemptReservations(nowMs: number): Promise<void> {
+    await this.#run('forget expired authentication reservations', () => this.db.deleteFrom('attempt_reservations').where('expires', '<=', nowMs).execute());
   }
 
   async close(): Promise<void> {

@@ -41,8 +41,17 @@ export interface EncryptionTable {
   value: string;
 }
 
+export interface AttemptReservationTable {
+  id: Generated<number>;
+  time: number;
+  expires: number;
+  username: string;
+  remote_ip: string;
+}
+
 export interface Database {
   authentication_logs: AuthenticationLogTable;
+  attempt_reservations: AttemptReservationTable;
   banned_user: BannedUserTable;
   banned_ip: BannedIpTable;
   encryption: EncryptionTable;

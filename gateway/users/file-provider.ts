@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
-import { DEFAULT_ARGON2_PARAMS, hashPassword, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,
@@ -29,9 +29,13 @@ export interface FileUserProviderOptions {
   path: string;
   watch: boolean;
   search?: UsersSearchOptions;
-  password?: { algorithm: 'argon2'; argon2: Argon2Params };
+  password?: { algorithm: 'argon2'; argon2: Argon2Params; rehash_on_login?: boolean };
   logger: Logger;
+  /** Checks a password against a stored hash (tests count or hold the calls); lib/password-hash's by default. */
+  verifyPassword?: PasswordVerifier;
 }
+
+export type PasswordVerifier = (encoded: string, password: string) => Promise<boolean>;
 
 export interface NewUser {
   username: string;
@@ -57,6 +61,8 @@ export class FileUserProvider implements UserProvider {
   readonly #argon2: Argon2Params;
   readonly #logger: Logger;
   readonly #dummyHash: string;
+  readonly #verify: PasswordVerifier;
+  readonly #rehashOnLogin: boolean;
   #db: UsersDatabase;
   #text: string;
   #lock: Promise<unknown> = Promise.resolve();
@@ -64,8 +70,19 @@ export class FileUserProvider implements UserProvider {
   #debounce: NodeJS.Timeout | null = null;
   #closed = false;
 
-  private constructor(path: string, search: UsersSearchOptions, argon2: Argon2Params, logger: Logger, dummyHash: string, text: string, db: UsersDatabase) {
+  private constructor(
+    path: string,
+    search: UsersSearchOptions,
+    argon2: Argon2Params,
+    logger: Logger,
+    dummyHash: string,
+    text: string,
+    db: UsersDatabase,
+    checks: { verify: PasswordVerifier; rehashOnLogin: boolean },
+  ) {
     this.path = path;
+    this.#verify = checks.verify;
+    this.#rehashOnLogin = checks.rehashOnLogin;
     this.#search = search;
     this.#argon2 = argon2;
     this.#logger = logger;
@@ -87,9 +104,11 @@ export class FileUserProvider implements UserProvider {
     if ((mode & 0o077) !== 0) {
       logger.warn({ path, mode: mode.toString(8) }, 'users file is readable by other users: run chmod 600 on it');
     }
-    // unknown and disabled users are checked against this hash so a failed login takes as long either way
+    // unknown and disabled users are checked against this hash, made with the configured parameters, so
+    // a failed login costs what a user's costs (and users with older or weaker hashes are re-hashed below)
     const dummyHash = await hashPassword(randomBytes(18).toString('base64'), argon2);
-    const provider = new FileUserProvider(path, search, argon2, logger, dummyHash, text, db);
+    const rehashOnLogin = options.password?.rehash_on_login ?? true;
+    const provider = new FileUserProvider(path, search, argon2, logger, dummyHash, text, db, { verify: options.verifyPassword ?? verifyPassword, rehashOnLogin });
     if (options.watch) provider.#startWatching();
     logger.info({ path, users: db.users.size }, 'users file loaded');
     return provider;
@@ -98,15 +117,48 @@ export class FileUserProvider implements UserProvider {
   async checkPassword(login: string, password: string): Promise<UserDetails | null> {
     const record = this.#findLogin(this.#db, login);
     if (record === undefined || record.disabled || password.length === 0) {
-      await verifyPassword(this.#dummyHash, password).catch(() => false);
+      await this.#verify(this.#dummyHash, password).catch(() => false);
       return null;
     }
+    let ok: boolean;
     try {
-      return (await verifyPassword(record.passwordHash, password)) ? record.details : null;
+      ok = await this.#verify(record.passwordHash, password);
     } catch (error) {
       // deny: the hash passed validation at load, so this is unexpected; the operator needs to see it
       this.#logger.error({ err: error, path: this.path, user: record.details.username }, 'password check failed');
       return null;
+    }
+    if (!ok) return null;
+    if (this.#rehashOnLogin && needsRehash(record.passwordHash, this.#argon2)) return this.#rehash(record, password);
+    return record.details;
+  }
+
+  /**
+   * Replaces a legacy or weaker hash with one made with the configured parameters, now that the
+   * password is known: the time a login takes then no longer tells this user from an unknown one.
+   * Written only if the file still holds the hash just checked. The new hash is a new credential
+   * stamp, so the details returned carry it (the session made now stays valid; older sessions of
+   * this user end once, as after a password change). Any failure keeps the login and the old hash.
+   */
+  async #rehash(record: UserRecord, password: string): Promise<UserDetails> {
+    const username = record.details.username;
+    try {
+      const passwordHash = await hashPassword(password, this.#argon2);
+      const db = await this.#mutate((doc, current) => {
+        if (current.users.get(username)?.passwordHash !== record.passwordHash) throw new StaleHash();
+        setPasswordInDocument(doc, username, passwordHash);
+      });
+      const from = hashScheme(record.passwordHash);
+      this.#logger.info(
+        { audit: true, event: 'users.password_rehashed', user: username, from, path: this.path },
+        `users file: upgraded the password hash of '${username}' from ${from} to argon2id with the configured parameters`,
+      );
+      return db.users.get(username)?.details ?? record.details;
+    } catch (error) {
+      if (!(error instanceof StaleHash)) {
+        this.#logger.warn({ err: error, path: this.path, user: username }, 'users file: could not upgrade the password hash; the old one stays');
+      }
+      return record.details;
     }
   }
 
@@ -260,6 +312,15 @@ export class FileUserProvider implements UserProvider {
     this.#debounce.unref();
   }
 }
+
+/** `bcrypt`, `pbkdf2-sha512`, `pbkdf2_sha256`, `argon2id` (weaker parameters): for the log, never the hash itself. */
+function hashScheme(encoded: string): string {
+  const scheme = encoded.startsWith('$') ? (encoded.split('$')[1] ?? '') : (encoded.split('$')[0] ?? '');
+  return /^2[aby]$/.test(scheme) ? 'bcrypt' : scheme;
+}
+
+/** The users file changed under a re-hash: someone else set a password meanwhile, theirs wins. */
+class StaleHash extends Error {}
 
 async function readOrCreate(path: string, logger: Logger): Promise<string> {
   try {

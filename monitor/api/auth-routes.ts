@@ -14,7 +14,8 @@ import { AvatarFiles, MAX_AVATAR_BYTES, sniffImageType } from '../auth/avatar.ts
 import type { MonitorAuthDeps } from '../auth/deps.ts';
 import type { RateLimitAttempt } from '../auth/rate-limit.ts';
 import { readOnlyGuard, requireAuth, requireScope } from '../auth/identity.ts';
-import { passwordPolicyProblem } from '../auth/passwords.ts';
+import { passwordPolicyProblem, type PasswordCheck } from '../auth/passwords.ts';
+import { PasswordChecksBusy } from '../../lib/password-checks.ts';
 import {
   SSL_DISABLED,
   SslSettingsError,
@@ -154,6 +155,22 @@ export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptio
     return null;
   };
 
+  /**
+   * The password checked behind the process's password-check limiter. Too many checks in flight:
+   * answers 429 with Retry-After (nothing was checked, so nothing is counted) and returns null.
+   */
+  const checkPassword = async (req: Request, res: Response, storedHash: string | null, password: string, user: string | null, method: string): Promise<PasswordCheck | null> => {
+    try {
+      return await passwords.verify(storedHash, password, req.clientIp!);
+    } catch (error) {
+      if (!(error instanceof PasswordChecksBusy)) throw error;
+      audit.rateLimited({ rhost: req.clientIp!, user, method, retryAfterSeconds: error.retryAfterSeconds });
+      res.set('Retry-After', String(error.retryAfterSeconds));
+      fail(res, 429, error.message, { retry_after: error.retryAfterSeconds });
+      return null;
+    }
+  };
+
   /** A wrong credential: counted for the rate limit (unless a reservation already counts it) and written for Fail2Ban. */
   const failed = (req: Request, user: string | null, method: string, reason: string, reserved = false): void => {
     if (!reserved) rateLimiter.fail({ ip: req.clientIp!, user });
@@ -199,7 +216,11 @@ export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptio
       fail(res, 400, 'Password required');
       return null;
     }
-    const check = await passwords.verify(state.password_hash, password);
+    const check = await checkPassword(req, res, state.password_hash, password, state.username, method);
+    if (check === null) {
+      attempt.release();
+      return null;
+    }
     if (!check.ok) {
       failed(req, state.username, method, 'bad_password', true);
       fail(res, wrongStatus, method === 'change_password' ? 'Current password is incorrect' : 'Invalid password');
@@ -332,7 +353,8 @@ export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptio
       const state = await store.read();
       if (!state.enabled || !hasCredentials(state)) return fail(res, 401, 'Authentication is not enabled', { requires_totp: false });
       const known = username === state.username;
-      const check = await passwords.verify(known ? state.password_hash : null, password);
+      const check = await checkPassword(req, res, known ? state.password_hash : null, password, username, 'login');
+      if (check === null) return; // released below: it was not checked
       if (!check.ok) {
         wrongCredential = true;
         failed(req, username, 'login', known ? 'bad_password' : 'unknown_user', true);

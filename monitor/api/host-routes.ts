@@ -5,6 +5,8 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { readNetwork } from './host/network.ts';
 import type { ProcOptions } from './host/proc.ts';
 import { createHostMetricsRegistry } from './host/prometheus.ts';
+import type { PasswordCheckStats } from '../../lib/password-checks.ts';
+import { registerPasswordCheckMetrics } from '../../lib/password-checks-metrics.ts';
 import { createHostSampler, type HostSampler } from './host/sampler.ts';
 import { readStorage } from './host/storage.ts';
 import { reuseFor } from './host/reuse.ts';
@@ -25,6 +27,8 @@ export interface HostRouterOptions extends ProcOptions {
   /** CPU and network readings shared by the JSON routes (the Prometheus registry keeps its own). */
   sampler?: HostSampler;
   registry?: Registry;
+  /** The password-check limiter's state, exported in /api/prometheus (queue depth, running, refusals). */
+  passwordChecks?: () => PasswordCheckStats;
   /**
    * How long the public health figure is reused. It stats every mount, and the route needs no
    * login, so a caller must not be able to make the host do that on every request.
@@ -43,6 +47,7 @@ export function createHostRouter(options: HostRouterOptions): express.Router {
   const proc: ProcOptions = options.procRoot === undefined ? {} : { procRoot: options.procRoot };
   const sampler = options.sampler ?? createHostSampler({ now });
   const registry = options.registry ?? createHostMetricsRegistry({ ...proc, now });
+  if (options.passwordChecks) registerPasswordCheckMetrics(registry, 'gatehouse_monitor_', options.passwordChecks);
   const health = reuseFor(options.healthCacheMs ?? 30_000, now, () => readHealth(proc));
 
   const router = express.Router();

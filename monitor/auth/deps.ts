@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
-import type { Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../../lib/password-hash.ts';
 import { makeAddressMatcher } from '../../lib/net/address.ts';
 import type { MonitorConfig } from '../config/schema.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
+import { createPasswordCheckLimiter } from '../../lib/password-checks.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 import { createRateLimiter, type RateLimiter, type WindowRule } from './rate-limit.ts';
 import { createAssertionVerifier, remoteHeaderPolicy, type AssertionVerifier, type RemoteHeaderPolicy } from './remote-user.ts';
@@ -43,6 +44,8 @@ export interface MonitorAuthOptions {
   /** Replaces fetching `remote_user.assertion.jwks_url` (tests). */
   assertionKeys?: JWTVerifyGetKey;
   proxmoxCertDir?: string;
+  /** Replaces the password verifier (tests count or hold the calls). */
+  verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
 }
 
 export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOptions): MonitorAuthDeps {
@@ -62,7 +65,15 @@ export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOpt
     logger,
     audit: createAuditLog({ path: config.audit_log ?? join(config.data_dir, 'auth.log'), logger, now }),
     rateLimiter: createRateLimiter({ ...options.rateLimits, now }),
-    passwords: createPasswordHasher(options.argon2),
+    passwords: createPasswordHasher(options.argon2, {
+      limiter: createPasswordCheckLimiter({
+        ...(config.password_checks.concurrency === undefined ? {} : { concurrency: config.password_checks.concurrency }),
+        ...(config.password_checks.queue === undefined ? {} : { queue: config.password_checks.queue }),
+        maxWaitMs: config.password_checks.max_wait * 1000,
+        perClient: config.password_checks.per_client,
+      }, options.argon2?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism),
+      ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
+    }),
     now,
     isTrustedProxy: makeAddressMatcher(config.trusted_proxies),
     remoteHeaders: remoteHeaderPolicy(config.remote_user),

@@ -4,7 +4,9 @@
  * verified and flagged for upgrade.
  */
 import { randomBytes } from 'node:crypto';
-import { hashPassword, needsRehash, verifyPassword as verifyStoredPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { createPasswordCheckLimiter, type PasswordCheckLimiter } from '../../lib/password-checks.ts';
+import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { clientKey } from './rate-limit.ts';
 
 export const MIN_PASSWORD_LENGTH = 10;
 export const MAX_PASSWORD_LENGTH = 1024;
@@ -29,34 +31,51 @@ export function passwordPolicyProblem(password: string, username?: string | null
 
 export interface PasswordCheck {
   ok: boolean;
-  /** The stored hash is not argon2id: replace it now that the password is known. */
+  /** The stored hash is not argon2id, or weaker than the configured parameters: replace it now that the password is known. */
   upgrade: boolean;
 }
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  /** Verify against the stored hash; with null (no such user) spends the same time and fails. */
-  verify(storedHash: string | null, password: string): Promise<PasswordCheck>;
+  /**
+   * Verify against the stored hash, for the client at `client` (an address; absent: one shared
+   * budget for every caller that names none); with null (no such user)
+   * spends the same time and fails. Throws PasswordChecksBusy, unchecked, when too many checks are in
+   * flight (the process's one limiter, unknown users included).
+   */
+  verify(storedHash: string | null, password: string, client?: string): Promise<PasswordCheck>;
+  /** The gate every verification goes through (its stats are exported as metrics). */
+  readonly limiter: PasswordCheckLimiter;
 }
 
-/**
- * `argon2` overrides the hash parameters (tests use cheap ones; production keeps the defaults);
- * `verify` replaces lib/password-hash's verifier (tests count what it is asked).
- */
-export function createPasswordHasher(argon2: Partial<Argon2Params> = {}, verifyPassword: (hash: string, password: string) => Promise<boolean> = verifyStoredPassword): PasswordHasher {
+export interface PasswordHasherOptions {
+  limiter?: PasswordCheckLimiter;
+  /** Replaces lib/password-hash's verifier (tests count or hold the calls). */
+  verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
+}
+
+/** `argon2` overrides the hash parameters (tests use cheap ones; production keeps the defaults). */
+export function createPasswordHasher(argon2: Partial<Argon2Params> = {}, options: PasswordHasherOptions = {}): PasswordHasher {
   let dummy: Promise<string> | undefined;
+  // made with the configured parameters: an unknown user costs what the real one does
   const dummyHash = () => (dummy ??= hashPassword(randomBytes(24).toString('base64url'), argon2));
+  const limiter = options.limiter ?? createPasswordCheckLimiter();
+  const verify = options.verifyPassword ?? verifyPassword;
   return {
+    limiter,
     hash: (password) => hashPassword(password, argon2),
-    async verify(storedHash, password) {
+    async verify(storedHash, password, client) {
       if (password.length > MAX_PASSWORD_LENGTH) return { ok: false, upgrade: false };
-      if (storedHash === null) {
-        // same work as a real check, so response time does not tell whether the user exists
-        await verifyPassword(await dummyHash(), password);
-        return { ok: false, upgrade: false };
-      }
-      const ok = await verifyPassword(storedHash, password);
-      return { ok, upgrade: ok && needsRehash(storedHash) };
+      const dummyFor = storedHash === null ? await dummyHash() : null;
+      return limiter.run(client === undefined ? 'unnamed' : clientKey(client), async () => {
+        if (dummyFor !== null) {
+          // same work as a real check, so response time does not tell whether the user exists
+          await verify(dummyFor, password);
+          return { ok: false, upgrade: false };
+        }
+        const ok = await verify(storedHash!, password);
+        return { ok, upgrade: ok && needsRehash(storedHash!, argon2) };
+      });
     },
   };
 }

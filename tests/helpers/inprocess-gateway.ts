@@ -6,7 +6,7 @@ import { startGateway, type Gateway } from '../../gateway/app.ts';
 import { deepMerge, parseGatewayConfig } from '../../gateway/config/load.ts';
 import type { GatewayConfig } from '../../gateway/config/schema.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
-import { hashPassword } from '../../lib/password-hash.ts';
+import { hashPassword, verifyPassword } from '../../lib/password-hash.ts';
 import { request, type HttpResponse, type RequestOptions } from './http.ts';
 import { makeTempDir } from './tmp.ts';
 
@@ -94,6 +94,8 @@ export interface InProcessGatewayOptions {
   clock?: TestClock;
   /** Reuse a directory (and its users file) instead of a fresh one; the caller removes it. */
   dir?: string;
+  /** Replaces the password verifier (count or hold the calls; see countingVerifier). */
+  verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
 }
 
 /**
@@ -119,7 +121,12 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
     const { config, warnings } = parseGatewayConfig(raw);
     const { logger, records, text } = captureLogs();
     const clock = options.clock ?? makeClock();
-    const gateway = await startGateway(config, { logger, now: clock.now, minFailureDelayMs: options.minFailureDelayMs ?? 20 });
+    const gateway = await startGateway(config, {
+      logger,
+      now: clock.now,
+      minFailureDelayMs: options.minFailureDelayMs ?? 20,
+      ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
+    });
     return {
       gateway,
       url: gateway.url,
@@ -141,6 +148,38 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
     await temp?.cleanup();
     throw error;
   }
+}
+
+/**
+ * The real password verifier, counted, and held at a gate the test opens: lets a test assert how many
+ * hashes ran and what was in flight at once, without depending on how fast hashing is.
+ */
+export interface CountingVerifier {
+  verify: (encoded: string, password: string) => Promise<boolean>;
+  /** Verifications started so far. */
+  readonly started: number;
+  /** The hash strings verifications were handed, in order. */
+  readonly hashes: readonly string[];
+  /** Lets every held and later verification run. */
+  open(): void;
+}
+
+export function countingVerifier(options: { held?: boolean } = {}): CountingVerifier {
+  let open!: () => void;
+  const gate = options.held ? new Promise<void>((resolve) => (open = resolve)) : Promise.resolve();
+  const hashes: string[] = [];
+  return {
+    async verify(encoded, password) {
+      hashes.push(encoded);
+      await gate;
+      return verifyPassword(encoded, password);
+    },
+    get started() {
+      return hashes.length;
+    },
+    hashes,
+    open: () => open?.(),
+  };
 }
 
 // ---- talking to it as a proxy and as a browser would ----

@@ -63,6 +63,8 @@ export interface AuthServerOptions {
   assertionKeys?: JWTVerifyGetKey;
   proxmoxCertDir?: string;
   dir?: string;
+  /** Replaces the password verifier (count or hold the calls). */
+  verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
 }
 
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -78,6 +80,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     argon2: FAST_ARGON2,
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.assertionKeys ? { assertionKeys: options.assertionKeys } : {}),
+    ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     proxmoxCertDir: options.proxmoxCertDir ?? join(temp.dir, 'no-pve'),
   });
 

@@ -245,6 +245,7 @@ describe('gatehouse storage migrate', () => {
       'storage: applied 0001-authentication-logs',
       'storage: applied 0002-bans',
       'storage: applied 0003-encryption',
+      'storage: applied 0004-attempt-reservations',
     ]);
     assert.ok((await stat(join(dir, 'gatehouse.sqlite3'))).size > 0);
     const second = await gatehouse(['storage', 'migrate', '--config', fast]);

@@ -35,6 +35,8 @@ describe("an Authelia configuration.yml for the supported features loads unchang
       password: {
         algorithm: 'argon2',
         argon2: { variant: 'argon2id', iterations: 3, memory: 65536, parallelism: 4, key_length: 32, salt_length: 16 },
+        // Gatehouse's own, on by default: legacy hashes become argon2id at the next login
+        rehash_on_login: true,
       },
     });
   });

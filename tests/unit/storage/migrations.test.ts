@@ -5,7 +5,7 @@ import { migrateStorage, openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
 import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
 
-const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption'];
+const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations'];
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: numbered migrations apply once`, () => {
@@ -92,7 +92,7 @@ for (const backend of BACKENDS) {
 
       await rawQuery(options, 'drop table banned_ip');
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
-      assert.deepEqual(storage.appliedMigrations, ['0002-bans', '0003-encryption']);
+      assert.deepEqual(storage.appliedMigrations, ['0002-bans', '0003-encryption', '0004-attempt-reservations']);
       await storage.close();
     });
   });

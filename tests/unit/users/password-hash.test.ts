@@ -143,4 +143,12 @@ describe('needsRehash: everything but argon2id should be upgraded', () => {
     assert.equal(needsRehash(proxmenuxPbkdf2('x', 1000)), true);
     assert.equal(needsRehash('plaintext'), true);
   });
+
+  it('with the configured parameters: an argon2id hash weaker than them → true, as strong or stronger → false', async () => {
+    const configured = { ...FAST_ARGON2, memory: 2048, iterations: 2 };
+    assert.equal(needsRehash(await hashPassword('x', FAST_ARGON2), configured), true);
+    assert.equal(needsRehash(await hashPassword('x', { ...configured, iterations: 1 }), configured), true);
+    assert.equal(needsRehash(await hashPassword('x', configured), configured), false);
+    assert.equal(needsRehash(await hashPassword('x', { ...configured, memory: 4096 }), configured), false);
+  });
 });
