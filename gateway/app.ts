@@ -103,6 +103,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authz: authzDeps,
       portal: {
         firstFactor,
+        audit,
         authorizer,
         sessions,
         users,

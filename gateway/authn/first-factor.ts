@@ -15,6 +15,8 @@ export interface FirstFactorAttempt {
   method: 'portal' | 'basic';
   requestUri: string;
   requestMethod: string;
+  /** The caller audits the success itself once the session it makes is saved (a portal login). */
+  deferSuccessAudit?: boolean;
 }
 
 export type FirstFactorResult = { ok: true; user: UserDetails } | { ok: false };
@@ -63,7 +65,7 @@ export function createFirstFactor(users: UserProvider, regulator: Regulator, aud
       });
       options.metrics?.attempt(a.method, successful ? 'success' : ban.banned ? 'banned' : 'failure');
       if (successful) {
-        audit.success({ rhost: a.ip, user: user.username, method: a.method });
+        if (!a.deferSuccessAudit) audit.success({ rhost: a.ip, user: user.username, method: a.method });
         return { ok: true, user };
       }
       audit.failure({ rhost: a.ip, user: a.username, method: a.method, reason: ban.banned ? 'banned' : 'bad credentials' });

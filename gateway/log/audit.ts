@@ -16,6 +16,8 @@ export interface AuthEvent {
 export interface AuditLog {
   success(event: AuthEvent): void;
   failure(event: AuthEvent & { reason: string }): void;
+  /** The credential was right but the session could not be saved: no login happened (not a failure for Fail2Ban). */
+  notSaved(event: AuthEvent & { reason: string }): void;
 }
 
 export function createAuditLog(logger: Logger): AuditLog {
@@ -23,6 +25,9 @@ export function createAuditLog(logger: Logger): AuditLog {
   return {
     success(e) {
       audit.info(`gatehouse-auth: authentication success; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)}`);
+    },
+    notSaved(e) {
+      audit.warn(`gatehouse-auth: authentication success but no session; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);
     },
     failure(e) {
       audit.warn(`gatehouse-auth: authentication failure; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);

@@ -48,9 +48,10 @@ export function firstFactorHandler(deps: PortalDeps) {
       method: 'portal',
       requestUri: body.targetURL ?? '',
       requestMethod: body.requestMethod ?? '',
+      deferSuccessAudit: true,
     });
     if (!result.ok) return ko(res, 401, AUTH_FAILED);
-    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now());
+    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now(), deps.audit, ip);
     const next = redirectAfterLogin(req, body.targetURL, body.requestMethod, deps.authorizer, ip);
     if (next && 'redirect' in next) return ok(res, { redirect: next.redirect });
     return ok(res);
