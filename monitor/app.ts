@@ -103,7 +103,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     async close() {
       clearInterval(watch);
       await terminal.close();
-      await listening.close();
+      await listening.close(config.server.shutdown_timeout);
     },
   };
 }
