@@ -128,6 +128,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authz: authzDeps,
       portal: {
         firstFactor,
+        audit,
         authorizer,
         sessions,
         users,
@@ -147,7 +148,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });
-    cleanups.push(() => listening.close());
+    // first to close on shutdown (cleanups run in reverse): running requests finish, then the stores close
+    cleanups.push(() => listening.close(config.server.shutdown_timeout));
     if (metrics) {
       const metricsServer = await serve({
         address: config.telemetry.metrics.address,
@@ -160,7 +162,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         },
         upgrade: (_req, socket) => socket.destroy(),
       });
-      cleanups.push(() => metricsServer.close());
+      cleanups.push(() => metricsServer.close(config.server.shutdown_timeout));
       logger.info({ address: metricsServer.url }, 'metrics listening at /metrics');
     }
     const { server, port, url } = listening;

@@ -18,33 +18,5 @@ export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableSt
   return { gateway, logger };
 }
 
-/**
- * Close everything once on SIGTERM/SIGINT, then exit 0 (1 if a close failed). Installed before anything
- * starts, so a signal during startup is not the default (abrupt) exit; `add` registers each service as
- * it comes up.
- */
-export function stopOnSignals(): { add(close: () => Promise<void>): void; useLogger(logger: Logger): void } {
-  const closers: Array<() => Promise<void>> = [];
-  let logger: Logger | null = null;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger?.info({ signal }, 'shutting down');
-    Promise.all(closers.map((close) => close())).then(
-      () => process.exit(0),
-      (error: Error) => {
-        logger?.error({ err: error.message }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  return {
-    add: (close) => closers.push(close),
-    useLogger: (l) => {
-      logger = l;
-    },
-  };
-}
+/** Shutdown on signals is shared with the monitor (lib/shutdown.ts). */
+export { stopOnSignals } from '../lib/shutdown.ts';

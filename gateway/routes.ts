@@ -15,6 +15,8 @@ import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
 import type { PortalDeps } from './portal/deps.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
+import { SessionStoreUnavailable } from './session/store.ts';
+import { StorageError } from './storage/errors.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -30,6 +32,16 @@ export interface Routes {
 }
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Seconds a client is asked to wait after a 503 (a backend that did not answer). */
+const RETRY_AFTER_S = 5;
+
+/** The user-facing message when a backend did not answer, or null for any other error. */
+function unavailableMessage(error: unknown): string | null {
+  if (error instanceof SessionStoreUnavailable) return 'Sessions are unavailable, try again shortly.';
+  if (error instanceof StorageError && error.code === 'unreachable') return 'The database is unavailable, try again shortly.';
+  return null;
+}
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 
@@ -116,10 +128,18 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ status: 'KO', message: 'Not found.' });
   });
-  app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     // body-parser's client errors keep their status; anything else is ours and its text stays in the log
     if (error.status && error.status >= 400 && error.status < 500) {
       res.status(error.status).json({ status: 'KO', message: error.type === 'entity.too.large' ? 'Request body too large.' : 'Malformed request.' });
+      return;
+    }
+    const unavailable = unavailableMessage(error);
+    if (unavailable !== null) {
+      // a session that was never saved must not get a cookie: express-session sets none without req.session
+      (req as { session?: unknown }).session = undefined;
+      // the store's outage log reports the failure once, not per request
+      if (!res.headersSent) res.status(503).set('Retry-After', String(RETRY_AFTER_S)).json({ status: 'KO', message: unavailable });
       return;
     }
     deps.portal.logger.error({ err: error }, 'portal: unexpected error');

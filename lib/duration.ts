@@ -42,3 +42,27 @@ export function parseDuration(value: string | number): number | null {
 }
 
 export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y', '5 minutes' or a number of seconds";
+
+/**
+ * Milliseconds for a duration that may be shorter than a second (`500ms`, `1s500ms`, `2s`, or plain
+ * seconds as everywhere else), or null. Used by timeouts, where whole seconds are too coarse.
+ */
+export function parseDurationMs(value: string | number): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value * 1000 : null;
+  const text = value.trim().replace(/\s+/g, ' ');
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!DURATION_RE.test(text)) return null;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(PART_RE)) {
+    if (unit === 'ms') {
+      total += Number(amount);
+      continue;
+    }
+    const seconds = unitSeconds(unit!);
+    if (seconds === undefined) return null;
+    total += Number(amount) * seconds * 1000;
+  }
+  return total;
+}
+
+export const DURATION_MS_HELP = "a duration such as '500ms', '2s', '1m' or a number of seconds";

@@ -13,8 +13,12 @@ export interface ServiceServer {
   port: number;
   /** e.g. http://127.0.0.1:9091 (loopback when listening on every interface). */
   url: string;
-  /** Stop accepting, let running requests finish for up to 5 s, then cut them. */
-  close(): Promise<void>;
+  /**
+   * Stop accepting, let running requests finish (their answers say `Connection: close` and the
+   * connection ends after them; idle keep-alive connections end at once) for up to `graceMs`
+   * (default 5 s), then cut whatever is left.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface ServeOptions {
@@ -24,12 +28,48 @@ export interface ServeOptions {
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 }
 
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive']);
+
+/** writeHead's headers argument (object or flat list) without Connection and Keep-Alive; anything else as is. */
+function withoutConnectionHeaders(arg: unknown): unknown {
+  if (Array.isArray(arg)) {
+    const kept: unknown[] = [];
+    for (let i = 0; i + 1 < arg.length; i += 2) if (!CONNECTION_HEADERS.has(String(arg[i]).toLowerCase())) kept.push(arg[i], arg[i + 1]);
+    return kept;
+  }
+  if (arg && typeof arg === 'object') return Object.fromEntries(Object.entries(arg).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase())));
+  return arg;
+}
+
 export async function serve(options: ServeOptions): Promise<ServiceServer> {
   const timeouts = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000 };
   const server = options.tls
     ? createHttpsServer({ ...timeouts, cert: readFileSync(options.tls.certificate), key: readFileSync(options.tls.key) })
     : createHttpServer(timeouts);
-  server.on('request', options.request);
+  // responses still to be answered, so a shutdown can tell each to end its connection
+  const running = new Set<ServerResponse>();
+  let draining = false;
+  const endConnectionAfter = (res: ServerResponse) => {
+    if (res.headersSent) return;
+    res.shouldKeepAlive = false;
+    // whatever the handler says (a proxied app's own `Connection: keep-alive` too), this connection ends
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((status: number, ...rest: unknown[]) => {
+      res.removeHeader('Keep-Alive');
+      res.setHeader('Connection', 'close');
+      return writeHead(status, ...rest.map(withoutConnectionHeaders));
+    }) as ServerResponse['writeHead'];
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (draining) endConnectionAfter(res);
+    running.add(res);
+    res.once('close', () => {
+      running.delete(res);
+      // a connection whose answer went out before the drain began may be idle now
+      if (draining) server.closeIdleConnections();
+    });
+    options.request(req, res);
+  });
   server.on('upgrade', (req, socket, head) => options.upgrade(req, socket as Socket, head));
   const listen = parseListenAddress(options.address);
   if (!listen) throw new Error(`cannot listen on '${options.address}'`);
@@ -46,11 +86,17 @@ export async function serve(options: ServeOptions): Promise<ServiceServer> {
     server,
     port,
     url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
-    close: () =>
+    close: (graceMs = 5_000) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        draining = true;
+        for (const res of running) endConnectionAfter(res);
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        cut.unref();
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5_000).unref();
       }),
   };
 }

@@ -111,7 +111,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     async close() {
       stopWatch();
       await terminal.close();
-      await listening.close();
+      await listening.close(config.server.shutdown_timeout);
     },
   };
 }

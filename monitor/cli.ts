@@ -78,10 +78,11 @@ export async function runMonitorCommand(args: string[], io: CliIO, env: NodeJS.P
       return 0;
     }
     const { runMonitor } = await import('./main.ts');
+    const { stopOnSignals } = await import('../lib/shutdown.ts');
+    const running = stopOnSignals();
+    running.useDeadline(loaded.config.server.shutdown_timeout);
     const monitor = await runMonitor(loaded, io.stdout);
-    const stop = () => monitor.close().then(() => process.exit(0), () => process.exit(1));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    running.add(() => monitor.close());
     return -1;
   } catch (error) {
     if (error instanceof ConfigError) {

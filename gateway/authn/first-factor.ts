@@ -18,6 +18,8 @@ export interface FirstFactorAttempt {
   method: 'portal' | 'basic';
   requestUri: string;
   requestMethod: string;
+  /** The caller audits the success itself once the session it makes is saved (a portal login). */
+  deferSuccessAudit?: boolean;
 }
 
 /**
@@ -80,7 +82,7 @@ export function createFirstFactor(users: UserProvider, regulator: Regulator, aud
       await regulator.settle(reservation, { ...context, successful: user !== null });
       options.metrics?.attempt(a.method, user !== null ? 'success' : 'failure');
       if (user !== null) {
-        audit.success({ rhost: a.ip, user: user.username, method: a.method });
+        if (!a.deferSuccessAudit) audit.success({ rhost: a.ip, user: user.username, method: a.method });
         return { ok: true, user };
       }
       audit.failure({ rhost: a.ip, user: a.username, method: a.method, reason: 'bad credentials' });

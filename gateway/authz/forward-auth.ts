@@ -11,7 +11,7 @@ import { clientIp } from '../../lib/net/client-ip.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
 import { currentUser, type ReadSession, type SessionReader } from '../session/reader.ts';
-import type { SessionStore } from '../session/store.ts';
+import { SessionStoreUnavailable, type SessionStore } from '../session/store.ts';
 import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
 import type { UserProvider } from '../users/provider.ts';
 import { isSafeRedirect } from './redirect.ts';
@@ -129,7 +129,16 @@ export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => A
   }
   const q: Question = { target, domain, ip, basic: false };
   const session = deps.sessionReader.read(req.headers.cookie, domain);
-  return session instanceof Promise ? session.then((s) => judgeSession(q, s, deps)) : judgeSession(q, session, deps);
+  if (!(session instanceof Promise)) return judgeSession(q, session, deps);
+  return session.then(
+    (s) => judgeSession(q, s, deps),
+    (error: unknown) => {
+      // deny: the session store did not answer in time. A cookie that cannot be checked passes no rule,
+      // not even bypass: log in again (401 / the portal redirect). The store's outage log reports it.
+      if (error instanceof SessionStoreUnavailable) return { kind: 'login', target, domain, basic: false };
+      throw error;
+    },
+  );
 }
 
 export function wantsRedirect(req: IncomingMessage): boolean {

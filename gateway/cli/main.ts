@@ -104,6 +104,7 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const running = stopOnSignals();
         const { gateway, logger } = await runGateway(loaded, io.stdout);
         running.useLogger(logger);
+        running.useDeadline(loaded.config.server.shutdown_timeout);
         running.add(() => gateway.close());
         if (command === 'start' && options.startMonitor) {
           const listen = parseListenAddress(loaded.config.server.address)!;

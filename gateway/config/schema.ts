@@ -3,7 +3,7 @@
  * meaning is the same. Cross-field checks and their messages live in validate.ts.
  */
 import { z } from 'zod';
-import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
+import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from '../../lib/duration.ts';
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */
 function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
@@ -20,6 +20,21 @@ function duration(defaultValue: string): z.ZodPipe<z.ZodDefault<z.ZodUnion<[z.Zo
 function duration(defaultValue?: string) {
   const input = z.union([z.string(), z.number()]);
   return defaultValue === undefined ? input.transform(toSeconds) : input.default(defaultValue).transform(toSeconds);
+}
+
+/** A timeout in the file (`500ms`, `2s`, or seconds) as milliseconds, at least 1 ms. */
+function timeoutMs(defaultValue: string) {
+  return z
+    .union([z.string(), z.number()])
+    .default(defaultValue)
+    .transform((value, ctx) => {
+      const ms = parseDurationMs(value);
+      if (ms === null || ms < 1) {
+        ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 }
 
 /** Authelia accepts a single value wherever a list is expected. */
@@ -95,7 +110,13 @@ const redis = z.strictObject({
   database_index: z.number().int().min(0).default(0),
   maximum_active_connections: z.number().int().min(1).default(8),
   minimum_idle_connections: z.number().int().min(0).default(0),
+  /** Connecting (Authelia's key). */
   timeout: duration('5s'),
+  /**
+   * Each command, in ms. Short: forward auth waits this long at most for a hung Redis before it denies,
+   * and a login answers 503 instead of waiting.
+   */
+  command_timeout: timeoutMs('500ms'),
   tls: tlsClient.optional(),
   high_availability: z
     .strictObject({
@@ -195,7 +216,12 @@ const storage = z.strictObject({
       schema: z.string().default('public'),
       username: z.string().min(1),
       password: z.string().default(''),
+      /** Connecting (Authelia's key). */
       timeout: duration('5s'),
+      /** Each query, in ms: a hung database fails the request with 503 after this long. */
+      statement_timeout: timeoutMs('5s'),
+      /** An unused pooled connection is closed after this long, in ms. */
+      idle_timeout: timeoutMs('30s'),
     })
     .optional(),
 });
@@ -228,6 +254,8 @@ const server = z.strictObject({
   trusted_proxies: stringList().default(['127.0.0.1/32', '::1/128']),
   /** The embedded reverse proxy: request host (or `default`) → upstream URL. */
   upstreams: z.record(z.string(), z.string()).default({}),
+  /** On SIGTERM/SIGINT, how long running requests may finish before the process exits anyway, in ms. */
+  shutdown_timeout: timeoutMs('10s'),
   buffers: notYetSupported,
   timeouts: notYetSupported,
   endpoints: notYetSupported,

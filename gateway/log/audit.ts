@@ -18,6 +18,8 @@ export interface AuditLog {
   failure(event: AuthEvent & { reason: string }): void;
   /** Not checked at all (too many checks in flight): other words than `failure`, so Fail2Ban does not count it. */
   refused(event: AuthEvent & { reason: string }): void;
+  /** The credential was right but the session could not be saved: no login happened (not a failure for Fail2Ban). */
+  notSaved(event: AuthEvent & { reason: string }): void;
 }
 
 export function createAuditLog(logger: Logger): AuditLog {
@@ -25,6 +27,9 @@ export function createAuditLog(logger: Logger): AuditLog {
   return {
     success(e) {
       audit.info(`gatehouse-auth: authentication success; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)}`);
+    },
+    notSaved(e) {
+      audit.warn(`gatehouse-auth: authentication success but no session; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);
     },
     failure(e) {
       audit.warn(`gatehouse-auth: authentication failure; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);

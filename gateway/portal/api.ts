@@ -48,13 +48,14 @@ export function firstFactorHandler(deps: PortalDeps) {
       method: 'portal',
       requestUri: body.targetURL ?? '',
       requestMethod: body.requestMethod ?? '',
+      deferSuccessAudit: true,
     });
     if (!result.ok && result.busy) {
       res.set('Retry-After', String(result.busy.retryAfterSeconds));
       return ko(res, 429, result.busy.message);
     }
     if (!result.ok) return ko(res, 401, AUTH_FAILED);
-    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now());
+    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now(), deps.audit, ip);
     const next = redirectAfterLogin(req, body.targetURL, body.requestMethod, deps.authorizer, ip);
     if (next && 'redirect' in next) return ok(res, { redirect: next.redirect });
     return ok(res);

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { Eta } from 'eta';
 import type { Logger } from 'pino';
 import type { FirstFactor } from '../authn/first-factor.ts';
+import type { AuditLog } from '../log/audit.ts';
 import type { Authorizer } from '../authz/rules.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
 import type { SessionStore } from '../session/store.ts';
@@ -10,6 +11,8 @@ import type { FirstRunSetup } from './setup.ts';
 
 export interface PortalDeps {
   firstFactor: FirstFactor;
+  /** A portal login's success is audited once its session is saved (see establishSession). */
+  audit: AuditLog;
   authorizer: Authorizer;
   sessions: SessionStore;
   /** Who the session's user is now (groups, name, e-mail; null once removed or disabled). */

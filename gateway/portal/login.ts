@@ -4,10 +4,26 @@ import { isSafeRedirect } from '../authz/redirect.ts';
 import { requiredLevel, type Authorizer } from '../authz/rules.ts';
 import { normalisePath } from '../authz/path.ts';
 import { authenticationLevel } from '../session/user-session.ts';
+import type { AuditLog } from '../log/audit.ts';
+import { SessionStoreUnavailable } from '../session/store.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { regenerate, save } from './session-middleware.ts';
 
-export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number): Promise<void> {
+/**
+ * The login is audited as a success only once its session is saved; when the store fails the audit
+ * says so and SessionStoreUnavailable propagates (the portal answers 503 and sets no cookie).
+ */
+export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string): Promise<void> {
+  try {
+    await saveNewSession(req, user, keepMeLoggedIn, now);
+  } catch (error) {
+    if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: 'portal', reason: 'session store unavailable' });
+    throw error;
+  }
+  audit.success({ rhost: ip, user: user.username, method: 'portal' });
+}
+
+async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number): Promise<void> {
   const domain = req.cookieDomain!;
   await regenerate(req);
   const keep = keepMeLoggedIn && domain.rememberMe > 0;

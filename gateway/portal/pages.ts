@@ -56,14 +56,14 @@ export function loginForm(deps: PortalDeps) {
     const rm = field(req.body, 'rm');
     const ip = requestIp(req, deps);
     const result = username && password
-      ? await deps.firstFactor.verify({ username, password, ip, method: 'portal', requestUri: rd, requestMethod: rm })
+      ? await deps.firstFactor.verify({ username, password, ip, method: 'portal', requestUri: rd, requestMethod: rm, deferSuccessAudit: true })
       : { ok: false as const };
     if (!result.ok && result.busy) {
       res.set('Retry-After', String(result.busy.retryAfterSeconds));
       return render(res, deps, 'login', loginView(req, rd, rm, username, result.busy.message), 429);
     }
     if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
-    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now());
+    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
     res.redirect(303, to);

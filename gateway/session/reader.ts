@@ -78,12 +78,13 @@ export function createSessionReader(deps: SessionReaderDeps): SessionReader {
     const now = deps.now();
     const state = sessionState(data, domain, now);
     if (state !== 'current') {
-      if (state !== 'foreign') deps.sessions.destroy(sid).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not destroy an expired session'));
+      // a failure is the store's to report (its outage log), not one line per request here
+      if (state !== 'foreign') deps.sessions.destroy(sid).catch(() => {});
       return null;
     }
     if (now - (data.lastActivity ?? 0) >= ACTIVITY_REFRESH_MS) {
       data.lastActivity = now;
-      deps.sessions.refresh(sid, data).catch((error: Error) => deps.logger.warn({ err: error.message }, 'session: could not record activity'));
+      deps.sessions.refresh(sid, data).catch(() => {});
     }
     return { sid, data };
   };

@@ -4,11 +4,20 @@
  * Reads for forward auth go through a short-lived in-process cache. Every write or destroy, from this
  * process or express-session, evicts the entry here and, with Redis, is announced on a pub/sub channel
  * so every other instance evicts it too; the cache's TTL bounds staleness if a message is ever lost.
+ *
+ * Redis failing: every command has a short timeout (`command_timeout`), nothing queues while
+ * disconnected, and once a command failed only one at a time is sent until one succeeds (the others
+ * fail at once), so a hung Redis costs a request one timeout at most and never builds a pile-up. Every
+ * failure is a SessionStoreUnavailable; forward auth treats it as no session, the portal as 503. The
+ * in-process cache is not stretched during an outage: its 2 s TTL stands, since the evictions that
+ * keep it honest (logouts elsewhere) cannot reach us while Redis is away.
  */
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { GatehouseError } from '../../lib/errors.ts';
+import { createOutageLog, type OutageLog } from '../../lib/outage-log.ts';
 import type { RedisConfig } from '../config/schema.ts';
 import { createSessionCodec } from './codec.ts';
 
@@ -31,6 +40,14 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
+/** The session store did not answer (timeout, connection lost, or failing fast while it is known down). */
+export class SessionStoreUnavailable extends GatehouseError {
+  declare readonly code: 'session_store_unavailable';
+  constructor(cause: unknown) {
+    super('session_store_unavailable', 'Sessions are unavailable, try again shortly.', { cause });
+  }
+}
+
 export const SESSION_KEY_PREFIX = 'gatehouse-session:';
 export const INVALIDATION_CHANNEL = 'gatehouse-session-invalidate';
 /** How long a read may be served from memory. Writes anywhere evict at once; this bounds a lost message. */
@@ -43,10 +60,11 @@ export function redisOptions(cfg: RedisConfig): RedisOptions {
     password: cfg.password,
     db: cfg.database_index,
     connectTimeout: cfg.timeout * 1000,
-    commandTimeout: cfg.timeout * 1000,
-    maxRetriesPerRequest: 1,
-    // many concurrent forward-auth reads share one round trip
-    enableAutoPipelining: true,
+    // short: a hung Redis costs forward auth this much at most before it denies
+    commandTimeout: cfg.command_timeout,
+    maxRetriesPerRequest: 0,
+    // no batching behind a stalled round trip: each command stands alone with its own timeout
+    enableAutoPipelining: false,
     // fail fast instead of queueing while disconnected: the authz path turns the error into a deny
     enableOfflineQueue: false,
     lazyConnect: true,
@@ -145,6 +163,65 @@ function announceWrites(store: session.Store, onWrite: (sid: string) => void): v
   };
 }
 
+/**
+ * Every call of `store` goes through here: a failure becomes SessionStoreUnavailable and is counted
+ * in the outage log; after a failure one call at a time probes the store while the rest fail at once.
+ */
+class StoreGuard {
+  readonly #outage: OutageLog;
+  #failing = false;
+  #probing = false;
+  constructor(outage: OutageLog) {
+    this.#outage = outage;
+  }
+  /** Run `op` unless a probe is already out while the store is failing. */
+  run<T>(op: (cb: (err: unknown, value?: T) => void) => void, cb: (err: unknown, value?: T) => void): void {
+    if (this.#failing && this.#probing) {
+      const error = new SessionStoreUnavailable(new Error('the session store is failing; a probe is in flight'));
+      this.#outage.failure(error.cause);
+      return cb(error);
+    }
+    const probe = this.#failing;
+    if (probe) this.#probing = true;
+    op((err, value) => {
+      if (probe) this.#probing = false;
+      if (err) {
+        this.#failing = true;
+        this.#outage.failure(err);
+        return cb(err instanceof SessionStoreUnavailable ? err : new SessionStoreUnavailable(err));
+      }
+      this.#failing = false;
+      this.#outage.success();
+      cb(null, value);
+    });
+  }
+  async call<T>(op: () => Promise<T>): Promise<T> {
+    return (await promisify<T>((cb) => this.run<T>((done) => op().then((v) => done(null, v), done), cb))) as T;
+  }
+}
+
+/** Route `store`'s reads and writes (express-session's too) through `guard`. */
+function guardStore(store: session.Store, guard: StoreGuard): void {
+  const get = store.get.bind(store);
+  const set = store.set.bind(store);
+  const destroy = store.destroy.bind(store);
+  store.get = (sid, cb) => guard.run((done) => get(sid, done), cb);
+  store.set = (sid, data, cb) => guard.run((done) => set(sid, data, (err?: unknown) => done(err)), (err) => cb?.(err));
+  store.destroy = (sid, cb) => guard.run((done) => destroy(sid, (err?: unknown) => done(err)), (err) => cb?.(err));
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first. */
+function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
+}
+
 function wrap(
   store: session.Store,
   kind: 'memory' | 'redis',
@@ -194,8 +271,10 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   const options = redisOptions(cfg);
   const client = new Redis(options);
   // a connection in subscriber mode can do nothing else, hence a second one
-  const subscriber = new Redis({ ...options, enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined });
-  for (const c of [client, subscriber]) c.on('error', (error: Error) => logger.error({ err: error.message }, 'session store: redis error'));
+  const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined });
+  const outage = createOutageLog(logger, 'session store (redis)', { now });
+  // ioredis reports every failed reconnect: one outage, one summary every few seconds
+  for (const c of [client, subscriber]) c.on('error', (error: Error) => outage.failure(error));
   try {
     await Promise.all([client.connect(), subscriber.connect()]);
     await subscriber.subscribe(INVALIDATION_CHANNEL);
@@ -208,20 +287,25 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   // after a reconnect messages may have been missed: start from an empty cache
   subscriber.on('ready', () => cache.clear());
 
+  const guard = new StoreGuard(outage);
   const codec = createSessionCodec(secret, (reason) => logger.warn({ reason }, 'session store: a stored session was not written by Gatehouse with this session.secret; treated as no session'));
   const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: codec, disableTouch: true });
+  guardStore(store, guard);
   const announce = (sid: string) => {
     cache.evict(sid);
-    client.publish(INVALIDATION_CHANNEL, sid).catch((error: Error) => logger.warn({ err: error.message }, 'session store: could not announce a session change'));
+    // a lost announcement is bounded by the cache TTL; the outage log already reports a failing Redis
+    client.publish(INVALIDATION_CHANNEL, sid).catch(() => {});
   };
   announceWrites(store, announce);
   const refresh = async (sid: string, data: session.SessionData) => {
     const ttl = (data.expiresAt ?? 0) - now();
     if (ttl <= 0) return;
     // XX: only if the key is still there, so a concurrent logout stays a logout
-    await client.set(SESSION_KEY_PREFIX + sid, codec.stringify(data), 'PX', ttl, 'XX');
+    await guard.call(() => client.set(SESSION_KEY_PREFIX + sid, codec.stringify(data), 'PX', ttl, 'XX'));
     announce(sid);
   };
+  // QUIT waits for Redis to answer; a hung Redis must not hold the process: give it one command timeout
+  const quit = (c: Redis) => settleWithin(c.quit(), cfg.command_timeout).then(() => c.disconnect());
   return wrap(
     store,
     'redis',
@@ -235,7 +319,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
       }
     },
     async () => {
-      await Promise.all([client.quit().catch(() => client.disconnect()), subscriber.quit().catch(() => subscriber.disconnect())]);
+      await Promise.all([quit(client), quit(subscriber)]);
     },
   );
 }

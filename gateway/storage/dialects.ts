@@ -9,6 +9,7 @@ import { StorageError } from './errors.ts';
 import { parsePostgresAddress } from './options.ts';
 import type { PostgresStorageOptions } from './options.ts';
 
+// a writer waits this long for another's lock (a second instance, the CLI) before SQLITE_BUSY (a 503)
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 const PG_INT8_OID = 20;
 
@@ -68,20 +69,52 @@ function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+const QUERY_READ_TIMEOUT = 'Query read timeout'; // pg's message for query_timeout; it has no code
+
+/**
+ * A client whose timed-out query also ends its connection: pg leaves the hung query active on the
+ * socket (and a transaction possibly open), so the pool must not hand that connection out again.
+ */
+class TimeoutClient extends pg.Client {
+  // @ts-expect-error pg's overloads; Kysely calls query(text, values) and awaits the promise
+  override query(...args: unknown[]): unknown {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    if (result instanceof Promise) {
+      return result.catch((error: unknown) => {
+        if ((error as Error)?.message === QUERY_READ_TIMEOUT) (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        throw error;
+      });
+    }
+    return result;
+  }
+}
+
 export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
   const { host, port } = parsePostgresAddress(options.address);
+  const statementTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
+    Client: TimeoutClient as unknown as typeof pg.Client,
     host,
     port,
     database: options.database,
     user: options.username,
     password: options.password,
+    // connecting, and waiting for a free pooled connection
     connectionTimeoutMillis: options.timeout,
+    // a hung server or network: the client gives up; a slow query: the server cancels it
+    query_timeout: statementTimeout,
+    statement_timeout: statementTimeout,
+    idle_in_transaction_session_timeout: statementTimeout,
+    idleTimeoutMillis: options.idle_timeout ?? DEFAULT_IDLE_TIMEOUT_MS,
+    keepAlive: true,
     application_name: 'gatehouse',
     types: pgTypes,
   });
-  // without a listener, an idle connection dropped by the server would crash the process
-  pool.on('error', (error) => logger.error({ err: error }, 'storage: an idle PostgreSQL connection failed'));
+  // without a listener, an idle connection dropped by the server would crash the process; the
+  // storage's outage log reports the failures requests see
+  pool.on('error', (error) => logger.debug({ err: error.message }, 'storage: an idle PostgreSQL connection failed'));
   const searchPath = CompiledQuery.raw(`set search_path to ${quoteIdentifier(options.schema || 'public')}`);
   const dialect = new PostgresDialect({
     pool,

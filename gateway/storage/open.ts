@@ -5,6 +5,7 @@ import { createPostgresDialect, createSqliteDialect } from './dialects.ts';
 import { deriveKeys } from './encryption.ts';
 import type { StorageKeys } from './encryption.ts';
 import { StorageError } from './errors.ts';
+import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
 import { parsePostgresAddress } from './options.ts';
@@ -59,7 +60,7 @@ export async function openStorage(options: StorageOptions, context: OpenStorageC
       }
     }
     await wrapped('open_failed', 'storage: could not check the encryption key', () => checkEncryptionKey(db, encryption, logger));
-    return new Storage({ db, dialect: target.dialect, encryption, appliedMigrations: applied });
+    return new Storage({ db, dialect: target.dialect, encryption, appliedMigrations: applied, outage: createOutageLog(logger, `storage (${target.dialect})`) });
   } catch (error) {
     await db.destroy().catch(() => {});
     throw error;

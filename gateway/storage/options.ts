@@ -21,6 +21,10 @@ export interface PostgresStorageOptions {
   password: string;
   /** connect timeout, ms */
   timeout: number;
+  /** each query, ms (client side, and the server's statement_timeout); default 5000 */
+  statement_timeout?: number;
+  /** an unused pooled connection is closed after this, ms; default 30000 */
+  idle_timeout?: number;
 }
 
 export interface PostgresEndpoint {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Kysely, Selectable, SqlBool } from 'kysely';
 import type { StorageKeys } from './encryption.ts';
 import { StorageError } from './errors.ts';
+import type { OutageLog } from '../../lib/outage-log.ts';
 import type {
   AuthenticationAttempt,
   AuthenticationLog,
@@ -61,6 +62,20 @@ function longest<B extends Ban>(bans: B[]): B | undefined {
 }
 
 /**
+ * Whether a failed query says the database is unreachable or overloaded (try again later) rather than
+ * that the query itself is wrong: no answer in time, a lost or refused connection, a server shutting
+ * down or cancelling on statement_timeout, or SQLite's lock wait running out.
+ */
+export function isUnreachable(error: unknown, dialect: StorageDialect): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (dialect === 'sqlite') return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  // pg's own timeouts and lost connections carry no SQLSTATE
+  if (typeof code !== 'string') return true;
+  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || ['57014', '57P01', '57P02', '57P03', '53300'].includes(code);
+  return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE …
+}
+
+/**
  * Gatehouse's database: a typed repository over Kysely (SQLite or PostgreSQL). Times are integer
  * milliseconds since the epoch, passed in by the caller. Every failure is a StorageError whose
  * message names the operation, never the SQL (that stays in `cause`).
@@ -74,8 +89,10 @@ export class Storage {
   /** migrations this process applied when it opened the database (empty when up to date) */
   readonly appliedMigrations: readonly string[];
   #closed = false;
+  readonly #outage: OutageLog | undefined;
 
-  constructor(init: { db: Kysely<Database>; dialect: StorageDialect; encryption: StorageKeys; appliedMigrations: readonly string[] }) {
+  constructor(init: { db: Kysely<Database>; dialect: StorageDialect; encryption: StorageKeys; appliedMigrations: readonly string[]; outage?: OutageLog }) {
+    this.#outage = init.outage;
     this.db = init.db;
     this.dialect = init.dialect;
     this.encryption = init.encryption;
@@ -214,8 +231,15 @@ export class Storage {
   async #run<T>(action: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StorageError('closed', `storage: could not ${action}: the database is closed`);
     try {
-      return await work();
+      const result = await work();
+      this.#outage?.success();
+      return result;
     } catch (error) {
+      if (isUnreachable(error, this.dialect)) {
+        // one line per outage (the outage log), and a 503 for the request
+        this.#outage?.failure(error);
+        throw new StorageError('unreachable', `storage: could not ${action}: the database did not answer`, { cause: error });
+      }
       throw new StorageError('query_failed', `storage: could not ${action}`, { cause: error });
     }
   }

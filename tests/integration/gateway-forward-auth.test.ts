@@ -215,7 +215,7 @@ describe('forward auth with sessions in Redis', () => {
 
   // Last: it stops Redis.
   describe('when Redis is unreachable nothing is let through, and service resumes when it is back', () => {
-    it('once the short read cache has lapsed, forward auth answers 500 (never 200), health 503, the portal 500 without exception text; then recovers', async (t) => {
+    it('once the short read cache has lapsed, forward auth denies (never 200), health 503, the portal 503 without exception text; then recovers', async (t) => {
       const stderr = t.mock.method(console, 'error', () => {});
       const target = 'https://app.example.test/';
       const cookie = await login(gw, 'alice', PASSWORD);
@@ -227,7 +227,8 @@ describe('forward auth with sessions in Redis', () => {
       try {
         for (const dialect of DIALECTS) {
           const response = await askAuthz(gw, dialect, target, { cookie, headers: { accept: BROWSER_ACCEPT } });
-          assert.equal(response.status, 500, `${dialect}: ${response.status} ${response.body}`);
+          // issue 7 item 12: a deny the proxy understands (401, or the portal redirect for a browser), no longer 500
+          assert.equal(response.status, dialect === 'forward-auth' ? 302 : 401, `${dialect}: ${response.status} ${response.body}`);
           assert.doesNotMatch(response.body, /redis|ECONNREFUSED|Connection|Error:|at /i);
         }
         const bypass = await askAuthz(gw, 'auth-request', 'https://public.example.test/', { cookie });
@@ -238,14 +239,15 @@ describe('forward auth with sessions in Redis', () => {
         assert.deepEqual(health.json(), { status: 'KO', message: 'Not ready: session store unreachable.' });
 
         const loginAttempt = await firstFactor(gw, { username: 'alice', password: PASSWORD });
-        assert.equal(loginAttempt.status, 500);
-        assert.deepEqual(loginAttempt.json(), { status: 'KO', message: 'Internal error.' });
+        // issue 7 item 13: 503 with a message that says what is wrong
+        assert.equal(loginAttempt.status, 503);
+        assert.deepEqual(loginAttempt.json(), { status: 'KO', message: 'Sessions are unavailable, try again shortly.' });
         const page = await portal(gw, '/', { headers: { cookie, accept: BROWSER_ACCEPT } });
-        assert.equal(page.status, 500);
+        assert.equal(page.status, 503);
         assert.doesNotMatch(page.body, /redis|ECONNREFUSED|stream|Error:|at /i);
         await new Promise((resolve) => setTimeout(resolve, 50)); // errors reported after the response
         assert.equal(stderr.mock.callCount(), 0, `printed on stderr instead of the JSON log: ${String(stderr.mock.calls[0]?.arguments[0])}`);
-        assert.ok(gw.logs().some((line) => line.level === 50 && /portal/.test(String(line.msg))), 'the failure is in the JSON log');
+        assert.ok(gw.logs().some((line) => line.level === 50 && /session store/.test(String(line.msg))), 'the failure is in the JSON log');
       } finally {
         await redis.resume();
       }

@@ -40,7 +40,7 @@ describe('Redis session store', () => {
 
   before(async () => {
     redis = await startRedis();
-    store = await openSessionStore({ host: '127.0.0.1', port: redis.port, database_index: 0, maximum_active_connections: 8, minimum_idle_connections: 0, timeout: 5 }, SECRET, logger);
+    store = await openSessionStore({ host: '127.0.0.1', port: redis.port, database_index: 0, maximum_active_connections: 8, minimum_idle_connections: 0, timeout: 5, command_timeout: 500 }, SECRET, logger);
   });
   after(async () => {
     await store?.close();

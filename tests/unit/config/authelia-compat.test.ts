@@ -93,6 +93,7 @@ describe("an Authelia configuration.yml for the supported features loads unchang
       maximum_active_connections: 8,
       minimum_idle_connections: 0,
       timeout: 5,
+      command_timeout: 500, // Gatehouse's own, default 500ms (issue 7 item 12)
     });
   });
 

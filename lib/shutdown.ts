@@ -1,0 +1,55 @@
+/**
+ * Process shutdown on SIGTERM/SIGINT, for both services: close everything once (listeners drain,
+ * then stores close), exit 0 when done, 1 if a close failed or the deadline passed first; a second
+ * signal exits at once. Installed before anything starts, so a signal during startup is not the
+ * default (abrupt) exit; `add` registers each service as it comes up.
+ */
+import type { Logger } from 'pino';
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export interface Shutdown {
+  add(close: () => Promise<void>): void;
+  useLogger(logger: Logger): void;
+  /** The deadline from the configuration (the longest asked for wins). */
+  useDeadline(ms: number): void;
+}
+
+export function stopOnSignals(exit: (code: number) => void = (code) => process.exit(code)): Shutdown {
+  const closers: Array<() => Promise<void>> = [];
+  let logger: Logger | null = null;
+  let deadlineMs = 0;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger?.warn({ signal }, 'second signal: exiting now');
+      return exit(1);
+    }
+    stopping = true;
+    const deadline = deadlineMs || DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    logger?.info({ signal, deadline_ms: deadline }, 'shutting down: finishing running requests, then closing stores');
+    // a hung store or a request that never ends must not hold the process
+    setTimeout(() => {
+      logger?.error({ deadline_ms: deadline }, 'shutdown deadline passed: exiting with work unfinished');
+      exit(1);
+    }, deadline).unref();
+    Promise.all(closers.map((close) => close())).then(
+      () => exit(0),
+      (error: Error) => {
+        logger?.error({ err: error.message }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return {
+    add: (close) => closers.push(close),
+    useLogger: (l) => {
+      logger = l;
+    },
+    useDeadline: (ms) => {
+      deadlineMs = Math.max(deadlineMs, ms);
+    },
+  };
+}

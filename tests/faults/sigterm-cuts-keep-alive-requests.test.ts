@@ -1,0 +1,181 @@
+/**
+ * Issue 7, item 15: SIGTERM used to cut a request in flight on a keep-alive connection after 5 s and
+ * leave keep-alive connections to be reused after the answer, and a hung Redis kept the process from
+ * ever exiting. Now: listeners stop accepting, a running request finishes and its answer says
+ * `Connection: close`, the stores close (a hung Redis within its command timeout), the process exits
+ * 0 within `server.shutdown_timeout`; a second signal exits at once.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway.ts';
+import { FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
+
+const secret = () => randomBytes(32).toString('base64url');
+
+/** An upstream app that holds every request until the test lets it answer. */
+async function startHeldUpstream(): Promise<{ server: Server; port: number; arrived: Promise<void>; release(): void }> {
+  const held: ServerResponse[] = [];
+  let arrivedResolve!: () => void;
+  const arrived = new Promise<void>((resolve) => (arrivedResolve = resolve));
+  const server = createServer((_req, res) => {
+    held.push(res);
+    arrivedResolve();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { server, port, arrived, release: () => held.splice(0).forEach((res) => res.end('slow answer')) };
+}
+
+function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** A raw keep-alive connection: send a request, collect what comes back and whether the peer closed it. */
+function keepAliveConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.once('error', reject);
+    socket.once('connect', () => resolve({ socket, received: () => data, closed }));
+  });
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function gatewayConfig(dir: string, extra: Record<string, unknown>): Promise<{ yaml: string; port: number }> {
+  const port = await freePort();
+  await writeUsersFile(join(dir, 'users.yml'), { alice: { password: 'alice-password' } });
+  const base = {
+    server: { address: `tcp://127.0.0.1:${port}` },
+    log: { level: 'info', format: 'json' },
+    authentication_backend: { file: { path: join(dir, 'users.yml'), password: { argon2: FAST_ARGON2 } } },
+    session: { secret: secret(), cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
+    storage: { encryption_key: secret(), local: { path: join(dir, 'db.sqlite3') } },
+    access_control: { default_policy: 'one_factor', rules: [{ domain: 'app.example.test', policy: 'bypass' }] },
+  };
+  const merged = { ...base, ...extra, server: { ...base.server, ...(extra.server as object) }, session: { ...base.session, ...(extra.session as object) } };
+  return { yaml: stringify(merged), port };
+}
+
+describe('SIGTERM lets a keep-alive request in flight finish, answers it with Connection: close, then exits 0', () => {
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let upstream: Awaited<ReturnType<typeof startHeldUpstream>>;
+  let gateway: GatewayProcess;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-sigterm-');
+    upstream = await startHeldUpstream();
+    const { yaml } = await gatewayConfig(temp.dir, { server: { upstreams: { 'app.example.test': `http://127.0.0.1:${upstream.port}` } } });
+    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+  });
+  after(async () => {
+    upstream?.release();
+    await gateway?.stop();
+    upstream?.server.close();
+    await temp?.cleanup();
+  });
+
+  it('finishes the request, closes its connection, refuses new ones, exits 0', { timeout: 30_000 }, async () => {
+    const conn = await keepAliveConnection(gateway.port);
+    // first a quick answer on the connection, so it is a reused keep-alive connection
+    conn.socket.write('GET /api/health HTTP/1.1\r\nHost: auth.example.test\r\n\r\n');
+    await waitFor('the health answer', () => conn.received().endsWith('\r\n0\r\n\r\n'));
+    assert.match(conn.received(), /^HTTP\/1\.1 200/);
+    assert.match(conn.received(), /\r\nConnection: keep-alive\r\n/i);
+    const afterFirst = conn.received().length;
+    conn.socket.write('GET /slow HTTP/1.1\r\nHost: app.example.test\r\nX-Forwarded-Proto: https\r\n\r\n');
+    await upstream.arrived;
+
+    process.kill(gateway.pid, 'SIGTERM');
+    await waitFor('the shutdown to begin', () => gateway.logs().includes('shutting down'));
+    assert.equal(await portRefuses(gateway.port), true, 'a new connection is refused while draining');
+
+    upstream.release();
+    await conn.closed;
+    const answer = conn.received().slice(afterFirst);
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    assert.match(answer, /\r\nConnection: close\r\n/i);
+    assert.ok(answer.endsWith('slow answer'), answer);
+    assert.deepEqual(await gateway.exited, { code: 0, signal: null });
+  });
+});
+
+describe('SIGTERM with Redis hung: the process still exits within server.shutdown_timeout', () => {
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let redis: RedisServer;
+  let proxy: StallProxy;
+  let gateway: GatewayProcess;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-sigterm-redis-');
+    redis = await startRedis();
+    proxy = await startStallProxy({ host: redis.host, port: redis.port });
+    const { yaml } = await gatewayConfig(temp.dir, { server: { shutdown_timeout: '1s' }, session: { redis: { host: proxy.host, port: proxy.port } } });
+    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+  });
+  after(async () => {
+    proxy?.resume();
+    await gateway?.stop();
+    await proxy?.close();
+    await redis?.stop();
+    await temp?.cleanup();
+  });
+
+  it('exits instead of waiting for Redis forever', { timeout: 30_000 }, async () => {
+    proxy.stall();
+    process.kill(gateway.pid, 'SIGTERM');
+    // generous bound on a wait that used to be endless; the deadline configured is 1 s
+    const exited = await Promise.race([gateway.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 8_000))]);
+    assert.notEqual(exited, 'still running', gateway.logs());
+    assert.equal((exited as { signal: unknown }).signal, null, 'it exited by itself, not killed');
+  });
+});
+
+describe('a second SIGTERM exits at once, even with a request still running', () => {
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let upstream: Awaited<ReturnType<typeof startHeldUpstream>>;
+  let gateway: GatewayProcess;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-sigterm-twice-');
+    upstream = await startHeldUpstream();
+    const { yaml } = await gatewayConfig(temp.dir, { server: { upstreams: { 'app.example.test': `http://127.0.0.1:${upstream.port}` } } });
+    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+  });
+  after(async () => {
+    upstream?.release();
+    await gateway?.stop();
+    upstream?.server.close();
+    await temp?.cleanup();
+  });
+
+  it('exits 1 on the second signal without waiting for the running request', { timeout: 30_000 }, async () => {
+    const conn = await keepAliveConnection(gateway.port);
+    conn.socket.write('GET /slow HTTP/1.1\r\nHost: app.example.test\r\nX-Forwarded-Proto: https\r\n\r\n');
+    await Promise.race([upstream.arrived, conn.closed.then(() => assert.fail(`the gateway answered: ${conn.received()}`))]);
+    process.kill(gateway.pid, 'SIGTERM');
+    await waitFor('the shutdown to begin', () => gateway.logs().includes('shutting down'));
+    process.kill(gateway.pid, 'SIGTERM');
+    assert.deepEqual(await gateway.exited, { code: 1, signal: null });
+    assert.match(gateway.logs(), /second signal: exiting now/);
+    conn.socket.destroy();
+  });
+});
