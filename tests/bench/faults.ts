@@ -68,8 +68,12 @@ export interface RedisHangFigures {
   timeouts: number;
 }
 
-/** (a) Forward auth while Redis hangs (after the 2 s in-process cache has lapsed). */
-export async function runRedisHang(): Promise<RedisHangFigures> {
+/**
+ * (a) Forward auth while Redis hangs (after the 2 s in-process cache has lapsed). `stall: false` runs
+ * the same load with Redis answering: the baseline.
+ */
+export async function runRedisHang(options: { stall?: boolean } = {}): Promise<RedisHangFigures> {
+  const stall = options.stall ?? true;
   const temp = await makeTempDir('gatehouse-bench-hang-');
   const redis = await startRedis();
   const proxy = await startStallProxy({ host: redis.host, port: redis.port });
@@ -77,7 +81,7 @@ export async function runRedisHang(): Promise<RedisHangFigures> {
   try {
     gw = await startGateway(temp.dir, { redis: { host: proxy.host, port: proxy.port } });
     const cookie = await loginCookie(gw);
-    proxy.stall();
+    if (stall) proxy.stall();
     await new Promise((resolve) => setTimeout(resolve, 2_500)); // past the session cache's TTL
     const r = await load(`${gw.url}/api/authz/auth-request`, cookie, SECONDS);
     const codes = r.statusCodeStats as unknown as Record<string, { count: number }>;
@@ -110,8 +114,12 @@ export interface SigtermFigures {
   exit_code: number | null;
 }
 
-/** (b) SIGTERM while 20 connections keep asking (memory sessions): signal to exit. */
-export async function runSigtermUnderLoad(): Promise<SigtermFigures> {
+/**
+ * (b) SIGTERM while 20 connections keep asking (memory sessions): signal to exit. `connections: 0`
+ * sends the signal to an idle gateway: the baseline.
+ */
+export async function runSigtermUnderLoad(options: { connections?: number } = {}): Promise<SigtermFigures> {
+  const connections = options.connections ?? CONNECTIONS;
   const temp = await makeTempDir('gatehouse-bench-sigterm-');
   let gw: GatewayProcess | undefined;
   try {
@@ -120,13 +128,12 @@ export async function runSigtermUnderLoad(): Promise<SigtermFigures> {
     const started = Date.now();
     let answered = 0;
     let signalledAt = 0;
-    let finished!: Promise<unknown>;
-    const instance = autocannon(
-      { url: `${gw.url}/api/authz/auth-request`, headers: { ...TARGET_HEADERS, cookie }, connections: CONNECTIONS, duration: SECONDS, timeout: 5 },
-      () => {},
-    );
-    finished = new Promise((resolve) => instance.once('done', resolve));
-    instance.on('response', () => {
+    const instance =
+      connections === 0
+        ? undefined
+        : autocannon({ url: `${gw.url}/api/authz/auth-request`, headers: { ...TARGET_HEADERS, cookie }, connections, duration: SECONDS, timeout: 5 }, () => {});
+    const finished = instance ? new Promise((resolve) => instance.once('done', resolve)) : Promise.resolve();
+    instance?.on('response', () => {
       if (!signalledAt) answered++;
     });
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -134,7 +141,7 @@ export async function runSigtermUnderLoad(): Promise<SigtermFigures> {
     process.kill(gw.pid, 'SIGTERM');
     const exit = await gw.exited;
     const exitedAt = Date.now();
-    instance.stop();
+    instance?.stop();
     await finished;
     return {
       answers_before_signal_per_s: Math.round(answered / ((signalledAt - started) / 1000)),

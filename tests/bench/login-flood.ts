@@ -25,8 +25,10 @@ function median(values: number[]): number {
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
 }
 
-export async function runLoginFlood(options: { seconds?: number; concurrency?: number } = {}): Promise<Record<string, number | string>> {
+/** `flood: 0` measures the same real user alone: the baseline the flood is compared with. */
+export async function runLoginFlood(options: { seconds?: number; concurrency?: number; flood?: number } = {}): Promise<Record<string, number | string>> {
   const seconds = options.seconds ?? 10;
+  const floodSize = options.flood ?? FLOOD;
   const checks = options.concurrency === undefined ? {} : { password_checks: { concurrency: options.concurrency } };
   const temp = await makeTempDir('gatehouse-login-flood-');
   // default argon2id parameters, as `gatehouse users add` writes them
@@ -58,7 +60,7 @@ export async function runLoginFlood(options: { seconds?: number; concurrency?: n
     };
     const realUser = async () => {
       // let the flood fill every slot first
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (floodSize > 0) await new Promise((resolve) => setTimeout(resolve, 300));
       while (Date.now() < deadline) {
         const started = performance.now();
         const r = await firstFactor(gw, { username: 'alice', password: PASSWORD }, { 'x-forwarded-for': '203.0.113.5' }).catch(() => null);
@@ -67,11 +69,12 @@ export async function runLoginFlood(options: { seconds?: number; concurrency?: n
       }
     };
     const started = performance.now();
-    await Promise.all([...Array.from({ length: FLOOD }, (_, worker) => flooder(worker)), realUser()]);
+    await Promise.all([...Array.from({ length: floodSize }, (_, worker) => flooder(worker)), realUser()]);
     const elapsed = (performance.now() - started) / 1000;
     const stats = gw.gateway.passwordChecks.stats();
     return {
       cpus: availableParallelism(),
+      flood_clients: floodSize,
       password_checks_concurrency: gw.gateway.passwordChecks.limits.concurrency,
       seconds: Number(elapsed.toFixed(1)),
       real_user_logins: latencies.length,
