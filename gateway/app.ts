@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import { sql } from 'kysely';
@@ -15,6 +16,7 @@ import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
+import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { createGatewayMetrics } from './metrics/metrics.ts';
 import { createFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
@@ -68,6 +70,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => storage.close());
 
     const fileCfg = config.authentication_backend.file!;
+    // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
+    await cleanUpInterruptedWrites([dirname(fileCfg.path), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
     const users = await FileUserProvider.open({ path: fileCfg.path, watch: fileCfg.watch, search: fileCfg.search, password: fileCfg.password, logger });
     cleanups.push(() => users.close());
 
