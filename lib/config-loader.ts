@@ -36,6 +36,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Values merged before the files (used by embedded defaults). */
   defaults?: Record<string, unknown>;
+  /** Files the defaults came from that hold credentials (the embedded secrets), checked like the rest. */
+  defaultsFiles?: string[];
 }
 
 export interface Loaded<T> {
@@ -43,6 +45,8 @@ export interface Loaded<T> {
   /** Weaker-than-default or ignored settings; logged at startup. */
   warnings: string[];
   files: string[];
+  /** Every file read that holds a credential: config files setting a secret, `_FILE` secrets, defaultsFiles. */
+  credentialFiles: string[];
 }
 
 export interface ConfigLoader<T> {
@@ -162,7 +166,26 @@ function setPath(target: Plain, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
-function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, spec: ConfigSpec<z.ZodType>, leaves: Map<string, EnvLeaf>, problems: string[], warnings: string[]): Plain {
+/** Whether a secret-named key (`…key`, `…secret`, `…password`, `…token`) has a value in `node`. */
+function setsSecret(node: unknown, notSecrets: readonly string[], path: string[] = []): boolean {
+  if (Array.isArray(node)) return node.some((item) => setsSecret(item, notSecrets, path));
+  if (!isPlainObject(node)) return false;
+  return Object.entries(node).some(([key, value]) => {
+    const at = [...path, key];
+    if (typeof value === 'string' && value !== '' && SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix))) return !notSecrets.includes(at.join('.'));
+    return setsSecret(value, notSecrets, at);
+  });
+}
+
+function applyEnvironment(
+  raw: Plain,
+  env: NodeJS.ProcessEnv,
+  spec: ConfigSpec<z.ZodType>,
+  leaves: Map<string, EnvLeaf>,
+  problems: string[],
+  warnings: string[],
+  secretFiles: string[],
+): Plain {
   const prefix = spec.envPrefix;
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
@@ -183,6 +206,7 @@ function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, spec: ConfigSpec<z
         }
         try {
           setPath(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
+          secretFiles.push(value);
         } catch (error) {
           problems.push(`config: ${secretLeaf.path.join('.')}: cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         }
@@ -317,12 +341,17 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     load(options) {
       const problems: string[] = [];
       const warnings: string[] = [];
+      const credentialFiles = [...(options.defaultsFiles ?? [])];
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
-      for (const file of options.files) raw = deepMerge(raw, readYamlFile(file, problems));
-      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings);
+      for (const file of options.files) {
+        const values = readYamlFile(file, problems);
+        if (setsSecret(values, spec.notSecrets)) credentialFiles.push(file);
+        raw = deepMerge(raw, values);
+      }
+      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings, credentialFiles);
       if (problems.length > 0) throw new ConfigError(problems);
       const parsed = parse(raw, problems, warnings);
-      return { config: parsed.config, warnings: parsed.warnings, files: options.files };
+      return { config: parsed.config, warnings: parsed.warnings, files: options.files, credentialFiles };
     },
   };
 }

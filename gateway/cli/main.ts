@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
 import { gatewayJsonSchema } from '../config/schema.ts';
-import { EMBEDDED_PORT, embeddedDefaults } from '../embedded.ts';
+import { EMBEDDED_PORT, embeddedDefaults, embeddedSecretsFile } from '../embedded.ts';
 import { parseListenAddress } from '../../lib/net/address.ts';
 import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
@@ -66,11 +66,12 @@ function wantsHelp(args: string[]): boolean {
 
 async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean): Promise<LoadedConfig> {
   if (!embedded) return loadGatewayConfig({ files, env });
-  const loaded = loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env) });
+  const defaultsFiles = [embeddedSecretsFile(env)];
+  const loaded = loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env), defaultsFiles });
   // the default portal URL names the default port: follow a port moved by a file or GATEHOUSE_SERVER_ADDRESS
   const port = parseListenAddress(loaded.config.server.address)?.port;
   if (port === undefined || port === 0 || port === EMBEDDED_PORT) return loaded;
-  return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port) });
+  return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port), defaultsFiles });
 }
 
 export interface MainOptions {
