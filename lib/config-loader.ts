@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 
 /** Keys whose value may come from `<PATH>_FILE` (Authelia's rule: names ending in these words). */
 export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
@@ -29,6 +30,8 @@ export interface ConfigSpec<S extends z.ZodType> {
   /** Named in the unknown-key message. */
   schemaFile: string;
   validate: (config: z.output<S>) => ValidationResult;
+  /** Secrets the service's own checks judge in full; every other secret-named value is checked for placeholders here. */
+  checkedSecrets?: readonly string[];
 }
 
 export interface LoadOptions {
@@ -314,6 +317,25 @@ function crossFieldProblemsDespite<S extends z.ZodType>(spec: ConfigSpec<S>, raw
   return [];
 }
 
+/**
+ * A shipped or documented placeholder in any secret (a Redis, PostgreSQL or SMTP password, or an Authelia
+ * secret Gatehouse does not use yet) is refused: it was copied, not chosen.
+ */
+function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>, path: string[] = []): string[] {
+  if (Array.isArray(config)) return config.flatMap((item, i) => placeholderSecretProblems(item, spec, envLeaves, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]));
+  if (!isPlainObject(config)) return [];
+  return Object.entries(config).flatMap(([key, value]) => {
+    const at = [...path, key];
+    const option = at.join('.');
+    if (typeof value !== 'string') return placeholderSecretProblems(value, spec, envLeaves, at);
+    if (!SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix)) || spec.notSecrets.includes(option) || spec.checkedSecrets?.includes(option)) return [];
+    const word = placeholderWord(value);
+    if (word === null) return [];
+    const variable = `${spec.envPrefix}${at.join('_').toUpperCase()}`;
+    return [weakSecretProblem(option, `is a placeholder (it contains '${word}'), not a secret`, envLeaves().has(variable) ? variable : undefined)];
+  });
+}
+
 export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): ConfigLoader<z.output<S>> {
   let leaves: Map<string, EnvLeaf> | undefined;
   const envLeaves = () => {
@@ -332,7 +354,7 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     }
     const config = result.data as z.output<S>;
     const checked = spec.validate(config);
-    problems.push(...checked.problems);
+    problems.push(...checked.problems, ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves));
     if (problems.length > 0) throw new ConfigError(problems);
     return { config, warnings: [...warnings, ...checked.warnings] };
   };

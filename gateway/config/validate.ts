@@ -8,6 +8,16 @@ import { isLoopbackHost, parseCidr, parseListenAddress } from '../../lib/net/add
 import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
 
 import type { ValidationResult } from '../../lib/config-loader.ts';
+import { GENERATE_SECRET, weakSecretProblem, weakSecretReason } from '../../lib/secret-strength.ts';
+
+/** Secrets Gatehouse itself keys things with: Authelia's minimum length (20), and no placeholder or pattern. */
+export const OWN_SECRETS = ['session.secret', 'storage.encryption_key'] as const;
+const OWN_SECRET_MIN_LENGTH = 20;
+
+function ownSecretProblem(option: (typeof OWN_SECRETS)[number], value: string): string | null {
+  const reason = weakSecretReason(value, OWN_SECRET_MIN_LENGTH);
+  return reason === null ? null : weakSecretProblem(option, reason, `GATEHOUSE_${option.replace('.', '_').toUpperCase()}`);
+}
 
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -176,9 +186,8 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
       }
     }
   }
-  if (session.secret !== undefined && session.secret.length < 20) {
-    problems.push(`config: session.secret: must be at least 20 characters (use a long random string)`);
-  }
+  const secretProblem = session.secret === undefined ? null : ownSecretProblem('session.secret', session.secret);
+  if (secretProblem !== null) problems.push(secretProblem);
   if (session.redis) {
     if (!session.secret) problems.push(`config: session.secret: is required when session.redis is set, so that every instance can read the sessions`);
     if (session.redis.tls?.skip_verify) warnings.push(`session.redis.tls.skip_verify is true: the Redis server's certificate is not checked`);
@@ -201,9 +210,10 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   // storage
   const storage = config.storage;
   if (!storage.encryption_key) {
-    problems.push(`config: storage.encryption_key: is required: a random string of at least 20 characters that encrypts secrets at rest`);
-  } else if (storage.encryption_key.length < 20) {
-    problems.push(`config: storage.encryption_key: must be at least 20 characters`);
+    problems.push(`config: storage.encryption_key: is required: a random string of at least 20 characters that encrypts secrets at rest; generate one with: ${GENERATE_SECRET}`);
+  } else {
+    const keyProblem = ownSecretProblem('storage.encryption_key', storage.encryption_key);
+    if (keyProblem !== null) problems.push(keyProblem);
   }
   if (storage.local && storage.postgres) problems.push(`config: storage: set one of 'local' and 'postgres', not both`);
   if (!storage.local && !storage.postgres) problems.push(`config: storage: is required: set storage.local.path (SQLite) or storage.postgres`);
