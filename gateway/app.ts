@@ -18,7 +18,7 @@ import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { createGatewayMetrics } from './metrics/metrics.ts';
-import { createFirstRunSetup } from './portal/setup.ts';
+import { openFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';
 import { buildRoutes } from './routes.ts';
@@ -88,7 +88,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = createFirstRunSetup(users);
+    const setup = await openFirstRunSetup(users, storage, { logger, now, usersPath: fileCfg.path });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;

@@ -144,6 +144,25 @@ export class Storage {
     return this.#activeBans(IP_BANS, nowMs).then((rows) => rows.map((row) => ({ ...toBan(row), ip: String(row.ip) })));
   }
 
+  /** When the one-time step `name` was completed (ms), or null if it never was. */
+  async setupCompletedAt(name: string): Promise<number | null> {
+    const row = await this.#run('read the setup state', () =>
+      this.db.selectFrom('setup_state').select('completed_at').where('name', '=', name).executeTakeFirst(),
+    );
+    return row ? Number(row.completed_at) : null;
+  }
+
+  /** Records that the one-time step `name` is done; the first record stands (several instances may race). */
+  async markSetupComplete(name: string, time: number): Promise<void> {
+    await this.#run('record the setup state', () =>
+      this.db
+        .insertInto('setup_state')
+        .values({ name, completed_at: time })
+        .onConflict((conflict) => conflict.column('name').doNothing())
+        .execute(),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -41,11 +41,17 @@ export interface EncryptionTable {
   value: string;
 }
 
+export interface SetupStateTable {
+  name: string;
+  completed_at: number;
+}
+
 export interface Database {
   authentication_logs: AuthenticationLogTable;
   banned_user: BannedUserTable;
   banned_ip: BannedIpTable;
   encryption: EncryptionTable;
+  setup_state: SetupStateTable;
 }
 
 // ---- what the repository API takes and returns ----

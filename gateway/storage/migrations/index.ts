@@ -4,6 +4,7 @@ import type { StorageDialect } from '../types.ts';
 import * as authenticationLogs from './0001-authentication-logs.ts';
 import * as bans from './0002-bans.ts';
 import * as encryption from './0003-encryption.ts';
+import * as setupState from './0004-setup-state.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -15,6 +16,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0001-authentication-logs': authenticationLogs,
   '0002-bans': bans,
   '0003-encryption': encryption,
+  '0004-setup-state': setupState,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);
