@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { createFirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
+import { configuredAuthzEndpoints } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
@@ -123,6 +124,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       cookieDomains,
       sessionSecret,
       proxy,
+      authzEndpoints: configuredAuthzEndpoints(config.server.endpoints?.authz),
     });
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });

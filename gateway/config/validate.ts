@@ -104,13 +104,52 @@ function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: nu
   return null;
 }
 
-function isSet(config: unknown, path: string): boolean {
+function valueAt(config: unknown, path: string): unknown {
   let node: unknown = config;
   for (const key of path.split('.')) {
-    if (node === null || typeof node !== 'object') return false;
+    if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<string, unknown>)[key];
   }
-  return node !== undefined;
+  return node;
+}
+
+function isSet(config: unknown, path: string): boolean {
+  return valueAt(config, path) !== undefined;
+}
+
+const enabled = (section: unknown) => typeof section === 'object' && section !== null && (section as { enabled?: unknown }).enabled === true;
+
+/**
+ * Authelia options Gatehouse does not implement yet whose effect would be to refuse more than Gatehouse
+ * does. Ignoring one would leave things more open than the operator asked, so each is an error.
+ */
+const NOT_YET_SUPPORTED_NARROWING: readonly { path: string; applies: (value: unknown) => boolean; effect: string }[] = [
+  { path: 'server.endpoints.rate_limits', applies: () => true, effect: 'it limits how often a client may try' },
+  { path: 'authentication_backend.ldap', applies: () => true, effect: 'its filters and groups decide who may log in' },
+  {
+    path: 'password_policy',
+    applies: (value) => enabled((value as { standard?: unknown })?.standard) || enabled((value as { zxcvbn?: unknown })?.zxcvbn),
+    effect: 'it refuses weak new passwords',
+  },
+];
+
+/** server.endpoints.authz: what Gatehouse implements, and an error for anything it would not honour. */
+function checkAuthzEndpoints(config: GatewayConfig, problems: string[], warnings: string[]): void {
+  for (const [name, endpoint] of Object.entries(config.server.endpoints?.authz ?? {})) {
+    const where = `server.endpoints.authz.${name}`;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push(`config: ${where}: the endpoint name must be lower-case letters, digits and '-' (it becomes /api/authz/${name})`);
+    if (endpoint.implementation === 'ExtAuthz') {
+      problems.push(`config: ${where}.implementation: 'ExtAuthz' (Envoy) is not implemented by Gatehouse; use 'ForwardAuth', 'AuthRequest' or 'Legacy'`);
+    }
+    endpoint.authn_strategies?.forEach((strategy, i) => {
+      if (strategy.schemes?.includes('Bearer')) {
+        problems.push(`config: ${where}.authn_strategies[${i}].schemes: Gatehouse reads only 'Basic' credentials; 'Bearer' is not implemented`);
+      }
+      if (strategy.scheme_basic_cache_lifespan) {
+        warnings.push(`${where}.authn_strategies[${i}].scheme_basic_cache_lifespan is not implemented: every Basic request is verified`);
+      }
+    });
+  }
 }
 
 export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
@@ -120,6 +159,16 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   for (const path of NOT_YET_SUPPORTED) {
     if (isSet(config, path)) warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
   }
+  for (const { path, applies, effect } of NOT_YET_SUPPORTED_NARROWING) {
+    const value = valueAt(config, path);
+    if (value === undefined) continue;
+    if (applies(value)) {
+      problems.push(`config: ${path}: is an Authelia option Gatehouse does not implement yet, and ${effect}: ignoring it would leave Gatehouse more open than configured, so it is refused; remove it to start without it`);
+    } else {
+      warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
+    }
+  }
+  checkAuthzEndpoints(config, problems, warnings);
 
   // server
   if (!parseListenAddress(config.server.address)) {
