@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../gateway/cli/main.ts';
+import { AuthStore } from '../../monitor/auth/store.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
 
@@ -113,6 +114,21 @@ describe('the embedded defaults (gatehouse start) refuse a weakened secrets.json
     const r = await gatehouse(['config', 'validate'], { GATEHOUSE_DATA: data });
     assert.equal(r.code, 2);
     assert.match(r.err, /^config: session\.secret: is a placeholder/m);
+  });
+});
+
+describe("the monitor's jwt_secret in auth.json", () => {
+  it('a placeholder or a pattern, however long, is replaced by a random one (and the change is reported)', async () => {
+    for (const weak of ['CHANGE-ME-jwt-secret-'.padEnd(80, '0123456789'), 'ab'.repeat(40)]) {
+      const dir = join(t.dir, `monitor-${weak.length}-${weak.slice(0, 2)}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'auth.json'), JSON.stringify({ enabled: false, jwt_secret: weak }), { mode: 0o600 });
+      const reasons: string[] = [];
+      const state = await new AuthStore({ dataDir: dir, onSecretGenerated: (reason) => void reasons.push(reason) }).read();
+      assert.notEqual(state.jwt_secret, weak);
+      assert.ok(state.jwt_secret.length >= 64);
+      assert.deepEqual(reasons, ['weak']);
+    }
   });
 });
 
