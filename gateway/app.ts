@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import { sql } from 'kysely';
@@ -11,12 +12,14 @@ import type { Logger } from 'pino';
 import { createFirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
+import { configuredAuthzEndpoints } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
+import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { createGatewayMetrics } from './metrics/metrics.ts';
-import { createFirstRunSetup } from './portal/setup.ts';
+import { openFirstRunSetup } from './portal/setup.ts';
 import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';
 import { buildRoutes } from './routes.ts';
@@ -73,6 +76,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => storage.close());
 
     const fileCfg = config.authentication_backend.file!;
+    // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
+    await cleanUpInterruptedWrites([dirname(fileCfg.path), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
     const users = await FileUserProvider.open({
       path: fileCfg.path,
       watch: fileCfg.watch,
@@ -109,7 +114,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = createFirstRunSetup(users);
+    const setup = await openFirstRunSetup(users, storage, { logger, now, usersPath: fileCfg.path });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;
@@ -145,6 +150,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       cookieDomains,
       sessionSecret,
       proxy,
+      authzEndpoints: configuredAuthzEndpoints(config.server.endpoints?.authz),
     });
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });

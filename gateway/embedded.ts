@@ -19,6 +19,11 @@ export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.GATEHOUSE_DATA ?? 'data');
 }
 
+/** Where `start` keeps the secrets it generated. */
+export function embeddedSecretsFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(dataDirectory(env), 'secrets.json');
+}
+
 async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
   const path = join(dir, 'secrets.json');
   try {

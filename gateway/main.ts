@@ -3,12 +3,21 @@ import type { Logger } from 'pino';
 import { startGateway, type Gateway } from './app.ts';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger } from '../lib/logger.ts';
+import { credentialFileWarnings } from '../lib/file-permissions.ts';
 
 /** Start the gateway from a loaded configuration, saying every warning and the first-run link. */
 export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<{ gateway: Gateway; logger: Logger }> {
   const logger: Logger = createLogger(loaded.config.log, stdout);
   // anything weaker than the defaults is said out loud, every start
   for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
+  const { config } = loaded;
+  const credentialFiles = [
+    ...loaded.credentialFiles,
+    ...(config.authentication_backend.file ? [config.authentication_backend.file.path] : []),
+    ...(config.identity_assertion ? [config.identity_assertion.key_path] : []),
+    ...(config.server.tls ? [config.server.tls.key] : []),
+  ];
+  for (const warning of credentialFileWarnings(credentialFiles)) logger.warn(`permissions: ${warning}`);
   const gateway = await startGateway(loaded.config, { logger });
   const setupUrl = gateway.setupUrl();
   if (setupUrl) logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);

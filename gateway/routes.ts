@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
 import { canonicalRequestHost } from './authz/target.ts';
+import { DEFAULT_AUTHZ_ENDPOINTS, type AuthzEndpoint } from './authz/authn-strategies.ts';
 import type { CookieDomain } from './session/cookie-domains.ts';
 import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { firstFactorHandler, healthHandler, logoutHandler, stateHandler, userInfoHandler } from './portal/api.ts';
@@ -24,6 +25,8 @@ export interface RouteDeps {
   cookieDomains: readonly CookieDomain[];
   sessionSecret: string;
   proxy: EmbeddedProxy | null;
+  /** The forward-auth endpoints served (server.endpoints.authz); default: all three, every strategy. */
+  authzEndpoints?: readonly AuthzEndpoint[];
 }
 
 export interface Routes {
@@ -91,11 +94,9 @@ function portalRouter(deps: RouteDeps, health: NodeHandler): express.Router {
 
 export function buildRoutes(deps: RouteDeps): Routes {
   /** Plain node handlers, no express or session middleware: the forward-auth hot path. Any host. */
-  const fast = new Map<string, NodeHandler>([
-    ['/api/authz/auth-request', createAuthzHandler('auth-request', deps.authz)],
-    ['/api/authz/forward-auth', createAuthzHandler('forward-auth', deps.authz)],
-    ['/api/verify', createAuthzHandler('legacy', deps.authz)],
-  ]);
+  const fast = new Map<string, NodeHandler>(
+    (deps.authzEndpoints ?? DEFAULT_AUTHZ_ENDPOINTS).map((endpoint) => [endpoint.path, createAuthzHandler(endpoint.dialect, deps.authz, endpoint.strategies)]),
+  );
   // public: the key apps use to check the identity assertion (identity_assertion)
   const assertions = deps.authz.assertions;
   if (assertions) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 
 /** Keys whose value may come from `<PATH>_FILE` (Authelia's rule: names ending in these words). */
 export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
@@ -29,6 +30,8 @@ export interface ConfigSpec<S extends z.ZodType> {
   /** Named in the unknown-key message. */
   schemaFile: string;
   validate: (config: z.output<S>) => ValidationResult;
+  /** Secrets the service's own checks judge in full; every other secret-named value is checked for placeholders here. */
+  checkedSecrets?: readonly string[];
 }
 
 export interface LoadOptions {
@@ -36,6 +39,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Values merged before the files (used by embedded defaults). */
   defaults?: Record<string, unknown>;
+  /** Files the defaults came from that hold credentials (the embedded secrets), checked like the rest. */
+  defaultsFiles?: string[];
 }
 
 export interface Loaded<T> {
@@ -43,6 +48,8 @@ export interface Loaded<T> {
   /** Weaker-than-default or ignored settings; logged at startup. */
   warnings: string[];
   files: string[];
+  /** Every file read that holds a credential: config files setting a secret, `_FILE` secrets, defaultsFiles. */
+  credentialFiles: string[];
 }
 
 export interface ConfigLoader<T> {
@@ -162,7 +169,26 @@ function setPath(target: Plain, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
-function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, spec: ConfigSpec<z.ZodType>, leaves: Map<string, EnvLeaf>, problems: string[], warnings: string[]): Plain {
+/** Whether a secret-named key (`…key`, `…secret`, `…password`, `…token`) has a value in `node`. */
+function setsSecret(node: unknown, notSecrets: readonly string[], path: string[] = []): boolean {
+  if (Array.isArray(node)) return node.some((item) => setsSecret(item, notSecrets, path));
+  if (!isPlainObject(node)) return false;
+  return Object.entries(node).some(([key, value]) => {
+    const at = [...path, key];
+    if (typeof value === 'string' && value !== '' && SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix))) return !notSecrets.includes(at.join('.'));
+    return setsSecret(value, notSecrets, at);
+  });
+}
+
+function applyEnvironment(
+  raw: Plain,
+  env: NodeJS.ProcessEnv,
+  spec: ConfigSpec<z.ZodType>,
+  leaves: Map<string, EnvLeaf>,
+  problems: string[],
+  warnings: string[],
+  secretFiles: string[],
+): Plain {
   const prefix = spec.envPrefix;
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
@@ -183,6 +209,7 @@ function applyEnvironment(raw: Plain, env: NodeJS.ProcessEnv, spec: ConfigSpec<z
         }
         try {
           setPath(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
+          secretFiles.push(value);
         } catch (error) {
           problems.push(`config: ${secretLeaf.path.join('.')}: cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         }
@@ -290,6 +317,25 @@ function crossFieldProblemsDespite<S extends z.ZodType>(spec: ConfigSpec<S>, raw
   return [];
 }
 
+/**
+ * A shipped or documented placeholder in any secret (a Redis, PostgreSQL or SMTP password, or an Authelia
+ * secret Gatehouse does not use yet) is refused: it was copied, not chosen.
+ */
+function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>, path: string[] = []): string[] {
+  if (Array.isArray(config)) return config.flatMap((item, i) => placeholderSecretProblems(item, spec, envLeaves, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]));
+  if (!isPlainObject(config)) return [];
+  return Object.entries(config).flatMap(([key, value]) => {
+    const at = [...path, key];
+    const option = at.join('.');
+    if (typeof value !== 'string') return placeholderSecretProblems(value, spec, envLeaves, at);
+    if (!SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix)) || spec.notSecrets.includes(option) || spec.checkedSecrets?.includes(option)) return [];
+    const word = placeholderWord(value);
+    if (word === null) return [];
+    const variable = `${spec.envPrefix}${at.join('_').toUpperCase()}`;
+    return [weakSecretProblem(option, `is a placeholder (it contains '${word}'), not a secret`, envLeaves().has(variable) ? variable : undefined)];
+  });
+}
+
 export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): ConfigLoader<z.output<S>> {
   let leaves: Map<string, EnvLeaf> | undefined;
   const envLeaves = () => {
@@ -308,7 +354,7 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     }
     const config = result.data as z.output<S>;
     const checked = spec.validate(config);
-    problems.push(...checked.problems);
+    problems.push(...checked.problems, ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves));
     if (problems.length > 0) throw new ConfigError(problems);
     return { config, warnings: [...warnings, ...checked.warnings] };
   };
@@ -317,12 +363,17 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     load(options) {
       const problems: string[] = [];
       const warnings: string[] = [];
+      const credentialFiles = [...(options.defaultsFiles ?? [])];
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
-      for (const file of options.files) raw = deepMerge(raw, readYamlFile(file, problems));
-      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings);
+      for (const file of options.files) {
+        const values = readYamlFile(file, problems);
+        if (setsSecret(values, spec.notSecrets)) credentialFiles.push(file);
+        raw = deepMerge(raw, values);
+      }
+      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings, credentialFiles);
       if (problems.length > 0) throw new ConfigError(problems);
       const parsed = parse(raw, problems, warnings);
-      return { config: parsed.config, warnings: parsed.warnings, files: options.files };
+      return { config: parsed.config, warnings: parsed.warnings, files: options.files, credentialFiles };
     },
   };
 }

@@ -1,6 +1,22 @@
-import { open, rename, unlink, mkdir } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+
+/**
+ * The writer's temp files: `.<name>.<pid>.<12 hex>.gatehouse-tmp` beside the file they replace. The
+ * pid says whose it is, so a later start can tell a crashed writer's leftover from a write in progress.
+ */
+const TEMP_SUFFIX = '.gatehouse-tmp';
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.gatehouse-tmp$/;
+/** What versions before the pid was in the name left behind: judged by age alone. */
+const LEGACY_TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+/** No atomic write takes this long: an older temp file is a leftover whoever's pid it names. */
+export const STALE_TEMP_AGE_MS = 60_000;
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+}
 
 /**
  * Replace `path` with `data` so that a reader sees either the old or the new file, never a torn one:
@@ -9,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -32,5 +48,60 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await dirHandle.sync();
   } finally {
     await dirHandle.close();
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+export interface StaleTempOptions {
+  now?: () => number;
+  isAlive?: (pid: number) => boolean;
+}
+
+/**
+ * Removes the temp files writeFileAtomic left in `dir` when its process died mid-write (kill -9, a
+ * crash, power loss): those whose writer is gone, or older than a minute. Only files named by the
+ * writer's pattern are touched. Returns the paths removed; a missing directory removes nothing.
+ */
+export async function removeStaleTempFiles(dir: string, options: StaleTempOptions = {}): Promise<string[]> {
+  const now = options.now ?? Date.now;
+  const isAlive = options.isAlive ?? processIsAlive;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const ours = TEMP_NAME.exec(name);
+    if (!ours && !LEGACY_TEMP_NAME.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) continue;
+      const old = now() - info.mtimeMs > STALE_TEMP_AGE_MS;
+      const orphaned = ours !== null && !isAlive(Number(ours[1]));
+      if (!old && !orphaned) continue; // a write in progress
+      await unlink(path);
+      removed.push(path);
+    } catch {
+      // gone meanwhile (its writer renamed it), or not ours to remove: leave it
+    }
+  }
+  return removed;
+}
+
+/** removeStaleTempFiles for every directory a service writes atomically into, each removal logged. */
+export async function cleanUpInterruptedWrites(dirs: Iterable<string>, logger: Logger): Promise<void> {
+  for (const dir of new Set(dirs)) {
+    for (const path of await removeStaleTempFiles(dir)) logger.warn({ file: path }, 'removed the temp file of a write that was interrupted (crash or kill)');
   }
 }

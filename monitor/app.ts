@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serve } from '../lib/http-server.ts';
+import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
@@ -53,6 +54,8 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   const { logger } = options;
   const now = options.now ?? Date.now;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  // auth.json, the avatar and the TLS settings are written atomically here: a crash mid-write leaves a temp file
+  await cleanUpInterruptedWrites([config.data_dir], logger);
   const auth = createMonitorAuth(config, { logger, now, argon2: options.argon2, ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}) });
   // a corrupt auth.json is reported now, loudly; the service still starts and answers 503 (fail closed)
   const initial = await auth.store

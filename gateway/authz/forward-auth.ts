@@ -19,6 +19,7 @@ import { requiredLevel, type Authorizer } from './rules.ts';
 import { ASSERTION_HEADER, type AssertionIssuer } from '../identity/assertion.ts';
 import type { AuthzOutcome, GatewayMetrics } from '../metrics/metrics.ts';
 import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } from './target.ts';
+import { credentialHeader, DEFAULT_AUTHN_STRATEGIES, type AuthnStrategies } from './authn-strategies.ts';
 
 export interface AuthzDeps {
   cookieDomains: readonly CookieDomain[];
@@ -100,7 +101,12 @@ function judgeSession(q: Question, session: ReadSession | null, deps: AuthzDeps)
  * request itself for the embedded proxy); it throws BadAuthzRequest when it can't. The answer is
  * immediate when the session is in memory (the common case) and a promise otherwise.
  */
-export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => AuthzTarget, deps: AuthzDeps): Verdict | Promise<Verdict> {
+export function decide(
+  req: IncomingMessage,
+  locate: (trustedPeer: boolean) => AuthzTarget,
+  deps: AuthzDeps,
+  strategies: AuthnStrategies = DEFAULT_AUTHN_STRATEGIES,
+): Verdict | Promise<Verdict> {
   const peer = normaliseIp(req.socket.remoteAddress ?? '');
   const trusted = deps.isTrustedProxy(peer);
   let target: AuthzTarget;
@@ -115,7 +121,8 @@ export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => A
   if (!domain) return { kind: 'bad-request', reason: `host '${target.host}' is not under any session.cookies domain` };
   const ip = clientIp(peer, req.headers['x-forwarded-for'], deps.isTrustedProxy);
 
-  const authorization = req.headers['proxy-authorization'] ?? req.headers.authorization;
+  // only what this endpoint's authn strategies name is read: an unlisted header or cookie is no identity
+  const authorization = credentialHeader(req, strategies);
   const credentials = authorization ? parseBasic(authorization) : undefined;
   if (credentials === null) return { kind: 'bad-credentials' };
   if (credentials) {
@@ -128,6 +135,7 @@ export function decide(req: IncomingMessage, locate: (trustedPeer: boolean) => A
       );
   }
   const q: Question = { target, domain, ip, basic: false };
+  if (!strategies.cookie) return judge(q, null, 0, deps);
   const session = deps.sessionReader.read(req.headers.cookie, domain);
   if (!(session instanceof Promise)) return judgeSession(q, session, deps);
   return session.then(
@@ -223,7 +231,11 @@ const OUTCOME: Record<Verdict['kind'], AuthzOutcome> = {
 };
 
 /** The request handler for one dialect. The only place an authz error is turned into an answer. */
-export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createAuthzHandler(
+  dialect: AuthzDialect,
+  deps: AuthzDeps,
+  strategies: AuthnStrategies = DEFAULT_AUTHN_STRATEGIES,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const allowedMethods = dialect === 'legacy' ? null : new Set(['GET', 'HEAD']);
   const metrics = deps.metrics;
   const record = (started: number, outcome: AuthzOutcome) => metrics?.authz(dialect, outcome, (performance.now() - started) / 1000);
@@ -244,7 +256,7 @@ export function createAuthzHandler(dialect: AuthzDialect, deps: AuthzDeps): (req
     }
     const started = metrics ? performance.now() : 0;
     try {
-      const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps);
+      const verdict = decide(req, (trusted) => resolveTarget(req, dialect, trusted), deps, strategies);
       const signed = (v: Verdict): string | Promise<string> =>
         v.kind === 'allow' && v.identity && deps.assertions ? (deps.assertions.cachedAssertionFor(v.identity, v.host) ?? deps.assertions.assertionFor(v.identity, v.host)) : '';
       if (verdict instanceof Promise) {

@@ -3,10 +3,11 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
 import { gatewayJsonSchema } from '../config/schema.ts';
-import { EMBEDDED_PORT, embeddedDefaults } from '../embedded.ts';
+import { EMBEDDED_PORT, embeddedDefaults, embeddedSecretsFile } from '../embedded.ts';
 import { parseListenAddress } from '../../lib/net/address.ts';
 import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
+import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
@@ -22,6 +23,7 @@ Commands:
   config validate [--config F]...    check a configuration and list every problem
   config schema [--output F]         print the configuration's JSON Schema
   hash-password [--password-stdin]   print an argon2id hash for the users file
+  crypto rand [--length N]           print a random secret (session.secret, storage.encryption_key)
   users add|passwd|delete|list       manage the users file named by the configuration
   access-control check --url U       show which rule applies to a request, and its policy
   storage migrate                    apply pending database migrations
@@ -66,11 +68,12 @@ function wantsHelp(args: string[]): boolean {
 
 async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean): Promise<LoadedConfig> {
   if (!embedded) return loadGatewayConfig({ files, env });
-  const loaded = loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env) });
+  const defaultsFiles = [embeddedSecretsFile(env)];
+  const loaded = loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env), defaultsFiles });
   // the default portal URL names the default port: follow a port moved by a file or GATEHOUSE_SERVER_ADDRESS
   const port = parseListenAddress(loaded.config.server.address)?.port;
   if (port === undefined || port === 0 || port === EMBEDDED_PORT) return loaded;
-  return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port) });
+  return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port), defaultsFiles });
 }
 
 export interface MainOptions {
@@ -140,6 +143,8 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         return await options.monitorCommand(args, io, env);
       case 'hash-password':
         return await runHashPassword(args, io);
+      case 'crypto':
+        return runCrypto(args, io);
       case 'users': {
         // help never loads a configuration: with none given that would create ./data and its secrets
         if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });

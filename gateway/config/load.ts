@@ -1,7 +1,7 @@
 /** The gateway's configuration loader: lib/config-loader.ts with the gateway's schema and checks. */
 import { createConfigLoader, type Loaded, type LoadOptions } from '../../lib/config-loader.ts';
 import { gatewayConfigSchema, gatewayJsonSchema, type GatewayConfig } from './schema.ts';
-import { validateGatewayConfig } from './validate.ts';
+import { OWN_SECRETS, validateGatewayConfig } from './validate.ts';
 
 export { deepMerge, formatPath } from '../../lib/config-loader.ts';
 export type { LoadOptions } from '../../lib/config-loader.ts';
@@ -17,6 +17,7 @@ const loader = createConfigLoader({
   notSecrets: ['server.tls.key'],
   schemaFile: 'config/gatehouse.schema.json',
   validate: validateGatewayConfig,
+  checkedSecrets: OWN_SECRETS,
 });
 
 /** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from '../../lib/duration.ts';
+import { AUTHN_STRATEGY_NAMES } from '../authz/authn-strategies.ts';
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */
 function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
@@ -51,10 +52,9 @@ const notYetSupported = z.unknown().optional();
 
 export const NOT_YET_SUPPORTED = [
   'totp', 'webauthn', 'duo_api', 'identity_validation', 'identity_providers', 'default_2fa_method',
-  'ntp', 'password_policy', 'definitions', 'privacy_policy',
+  'ntp', 'definitions', 'privacy_policy',
   'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
-  'server.buffers', 'server.timeouts', 'server.endpoints', 'server.headers',
-  'authentication_backend.ldap',
+  'server.buffers', 'server.timeouts', 'server.endpoints.enable_pprof', 'server.endpoints.enable_expvars', 'server.headers',
   'authentication_backend.file.password.scrypt', 'authentication_backend.file.password.pbkdf2',
   'authentication_backend.file.password.sha2crypt', 'authentication_backend.file.password.bcrypt',
 ] as const;
@@ -247,6 +247,28 @@ const notifier = z.strictObject({
   smtp: smtp.optional(),
 });
 
+/** Authelia's server.endpoints: the authz endpoints and where each looks for an identity are implemented. */
+const authzEndpoint = z.strictObject({
+  implementation: z.enum(['ForwardAuth', 'AuthRequest', 'Legacy', 'ExtAuthz']),
+  authn_strategies: z
+    .array(
+      z.strictObject({
+        name: z.enum(AUTHN_STRATEGY_NAMES),
+        schemes: z.array(z.enum(['Basic', 'Bearer'])).optional(),
+        scheme_basic_cache_lifespan: duration().optional(),
+      }),
+    )
+    .optional(),
+});
+
+const endpoints = z.strictObject({
+  authz: z.record(z.string(), authzEndpoint).optional(),
+  /** Narrows access (fewer requests per client): refused until implemented, never ignored. */
+  rate_limits: notYetSupported,
+  enable_pprof: notYetSupported,
+  enable_expvars: notYetSupported,
+});
+
 const server = z.strictObject({
   address: z.string().default('tcp://127.0.0.1:9091'),
   tls: z.strictObject({ certificate: z.string().min(1), key: z.string().min(1) }).optional(),
@@ -258,7 +280,7 @@ const server = z.strictObject({
   shutdown_timeout: timeoutMs('10s'),
   buffers: notYetSupported,
   timeouts: notYetSupported,
-  endpoints: notYetSupported,
+  endpoints: endpoints.optional(),
   headers: notYetSupported,
 });
 

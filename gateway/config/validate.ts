@@ -8,6 +8,16 @@ import { isLoopbackHost, parseCidr, parseListenAddress } from '../../lib/net/add
 import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
 
 import type { ValidationResult } from '../../lib/config-loader.ts';
+import { GENERATE_SECRET, weakSecretProblem, weakSecretReason } from '../../lib/secret-strength.ts';
+
+/** Secrets Gatehouse itself keys things with: Authelia's minimum length (20), and no placeholder or pattern. */
+export const OWN_SECRETS = ['session.secret', 'storage.encryption_key'] as const;
+const OWN_SECRET_MIN_LENGTH = 20;
+
+function ownSecretProblem(option: (typeof OWN_SECRETS)[number], value: string): string | null {
+  const reason = weakSecretReason(value, OWN_SECRET_MIN_LENGTH);
+  return reason === null ? null : weakSecretProblem(option, reason, `GATEHOUSE_${option.replace('.', '_').toUpperCase()}`);
+}
 
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -94,13 +104,52 @@ function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: nu
   return null;
 }
 
-function isSet(config: unknown, path: string): boolean {
+function valueAt(config: unknown, path: string): unknown {
   let node: unknown = config;
   for (const key of path.split('.')) {
-    if (node === null || typeof node !== 'object') return false;
+    if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<string, unknown>)[key];
   }
-  return node !== undefined;
+  return node;
+}
+
+function isSet(config: unknown, path: string): boolean {
+  return valueAt(config, path) !== undefined;
+}
+
+const enabled = (section: unknown) => typeof section === 'object' && section !== null && (section as { enabled?: unknown }).enabled === true;
+
+/**
+ * Authelia options Gatehouse does not implement yet whose effect would be to refuse more than Gatehouse
+ * does. Ignoring one would leave things more open than the operator asked, so each is an error.
+ */
+const NOT_YET_SUPPORTED_NARROWING: readonly { path: string; applies: (value: unknown) => boolean; effect: string }[] = [
+  { path: 'server.endpoints.rate_limits', applies: () => true, effect: 'it limits how often a client may try' },
+  { path: 'authentication_backend.ldap', applies: () => true, effect: 'its filters and groups decide who may log in' },
+  {
+    path: 'password_policy',
+    applies: (value) => enabled((value as { standard?: unknown })?.standard) || enabled((value as { zxcvbn?: unknown })?.zxcvbn),
+    effect: 'it refuses weak new passwords',
+  },
+];
+
+/** server.endpoints.authz: what Gatehouse implements, and an error for anything it would not honour. */
+function checkAuthzEndpoints(config: GatewayConfig, problems: string[], warnings: string[]): void {
+  for (const [name, endpoint] of Object.entries(config.server.endpoints?.authz ?? {})) {
+    const where = `server.endpoints.authz.${name}`;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push(`config: ${where}: the endpoint name must be lower-case letters, digits and '-' (it becomes /api/authz/${name})`);
+    if (endpoint.implementation === 'ExtAuthz') {
+      problems.push(`config: ${where}.implementation: 'ExtAuthz' (Envoy) is not implemented by Gatehouse; use 'ForwardAuth', 'AuthRequest' or 'Legacy'`);
+    }
+    endpoint.authn_strategies?.forEach((strategy, i) => {
+      if (strategy.schemes?.includes('Bearer')) {
+        problems.push(`config: ${where}.authn_strategies[${i}].schemes: Gatehouse reads only 'Basic' credentials; 'Bearer' is not implemented`);
+      }
+      if (strategy.scheme_basic_cache_lifespan) {
+        warnings.push(`${where}.authn_strategies[${i}].scheme_basic_cache_lifespan is not implemented: every Basic request is verified`);
+      }
+    });
+  }
 }
 
 export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
@@ -110,6 +159,16 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   for (const path of NOT_YET_SUPPORTED) {
     if (isSet(config, path)) warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
   }
+  for (const { path, applies, effect } of NOT_YET_SUPPORTED_NARROWING) {
+    const value = valueAt(config, path);
+    if (value === undefined) continue;
+    if (applies(value)) {
+      problems.push(`config: ${path}: is an Authelia option Gatehouse does not implement yet, and ${effect}: ignoring it would leave Gatehouse more open than configured, so it is refused; remove it to start without it`);
+    } else {
+      warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
+    }
+  }
+  checkAuthzEndpoints(config, problems, warnings);
 
   // server
   if (!parseListenAddress(config.server.address)) {
@@ -176,9 +235,8 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
       }
     }
   }
-  if (session.secret !== undefined && session.secret.length < 20) {
-    problems.push(`config: session.secret: must be at least 20 characters (use a long random string)`);
-  }
+  const secretProblem = session.secret === undefined ? null : ownSecretProblem('session.secret', session.secret);
+  if (secretProblem !== null) problems.push(secretProblem);
   if (session.redis) {
     if (!session.secret) problems.push(`config: session.secret: is required when session.redis is set, so that every instance can read the sessions`);
     if (session.redis.tls?.skip_verify) warnings.push(`session.redis.tls.skip_verify is true: the Redis server's certificate is not checked`);
@@ -201,9 +259,10 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
   // storage
   const storage = config.storage;
   if (!storage.encryption_key) {
-    problems.push(`config: storage.encryption_key: is required: a random string of at least 20 characters that encrypts secrets at rest`);
-  } else if (storage.encryption_key.length < 20) {
-    problems.push(`config: storage.encryption_key: must be at least 20 characters`);
+    problems.push(`config: storage.encryption_key: is required: a random string of at least 20 characters that encrypts secrets at rest; generate one with: ${GENERATE_SECRET}`);
+  } else {
+    const keyProblem = ownSecretProblem('storage.encryption_key', storage.encryption_key);
+    if (keyProblem !== null) problems.push(keyProblem);
   }
   if (storage.local && storage.postgres) problems.push(`config: storage: set one of 'local' and 'postgres', not both`);
   if (!storage.local && !storage.postgres) problems.push(`config: storage: is required: set storage.local.path (SQLite) or storage.postgres`);

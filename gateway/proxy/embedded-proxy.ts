@@ -24,6 +24,45 @@ export function stripIdentityHeaders(req: IncomingMessage): void {
   }
 }
 
+/** RFC 9110 §7.6.1 and the older ones proxies still meet: meant for one hop, never forwarded. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+/** Headers a client may not name in Connection: dropping them would change the message itself. */
+const FRAMING_HEADERS = new Set(['host', 'content-length']);
+
+/** Names a client listed in Connection (and Proxy-Connection), lower-cased. */
+function connectionOptions(req: IncomingMessage): string[] {
+  return [req.headers.connection, req.headers['proxy-connection']]
+    .flatMap((value) => (Array.isArray(value) ? value : [value ?? '']))
+    .flatMap((value) => value.split(','))
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+}
+
+/**
+ * Removes every hop-by-hop header and every header the client named in Connection, so that nothing
+ * the client chose can make a later hop drop a header Gatehouse sets (`Connection: Remote-User`).
+ * The message keeps its own framing, and a WebSocket upgrade its upgrade, written afresh by Gatehouse.
+ * Returns false when the client named a header that can't be dropped (the request is refused).
+ */
+export function stripHopByHopHeaders(req: IncomingMessage, websocket: boolean): boolean {
+  const named = connectionOptions(req);
+  if (named.some((name) => FRAMING_HEADERS.has(name))) return false;
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const drop = new Set([...HOP_BY_HOP, ...named]);
+  for (const name of Object.keys(req.headers)) if (drop.has(name)) delete req.headers[name];
+  for (let i = req.rawHeaders.length - 2; i >= 0; i -= 2) {
+    if (drop.has(req.rawHeaders[i]!.toLowerCase())) req.rawHeaders.splice(i, 2);
+  }
+  // the body was de-chunked on the way in: the next hop gets it chunked again, by us
+  if (chunked) req.headers['transfer-encoding'] = 'chunked';
+  if (websocket) {
+    req.headers.connection = 'Upgrade';
+    req.headers.upgrade = 'websocket';
+  }
+  return true;
+}
+
 /** Forwarding headers the client may have written; the app gets Gatehouse's own values instead. */
 const FORWARDING_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'];
 
@@ -73,7 +112,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
   }
   const handlerFor = (host: string) => handlers.get(host) ?? handlers.get('default') ?? null;
 
-  async function authorise(req: IncomingMessage, host: string): Promise<Verdict> {
+  async function authorise(req: IncomingMessage, host: string, websocket: boolean): Promise<Verdict> {
     stripIdentityHeaders(req);
     let target: AuthzTarget | undefined;
     const verdict = await decide(req, (trusted) => {
@@ -96,6 +135,8 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
         if (isBasic(req.headers.authorization)) delete req.headers.authorization;
       }
+      // hop-by-hop headers (Proxy-Authorization too) end here, before Gatehouse sets its own
+      if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
       const id = verdict.identity;
       const headers: Record<string, string> = {
         'remote-user': headerValue(id?.username),
@@ -147,7 +188,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     handle(req, res, host) {
       const handler = handlerFor(host);
       if (!handler) return void res.writeHead(404).end();
-      authorise(req, host)
+      authorise(req, host, false)
         .then((verdict) => (verdict.kind === 'allow' ? handler(req, res) : refuse(req, res, verdict)))
         .catch((error: Error) => {
           // deny: whatever failed, the request does not reach the app
@@ -159,7 +200,8 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     upgrade(req, socket, head, host) {
       const handler = handlerFor(host);
       if (!handler) return void socket.destroy();
-      authorise(req, host)
+      // a real WebSocket upgrade keeps its Upgrade; any other upgrade is refused by the proxy library
+      authorise(req, host, (req.headers.upgrade ?? '').toLowerCase() === 'websocket')
         .then((verdict) => {
           if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
           const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';

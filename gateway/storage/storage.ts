@@ -217,6 +217,25 @@ export class Storage {
     await this.#run('forget expired authentication reservations', () => this.db.deleteFrom('attempt_reservations').where('expires', '<=', nowMs).execute());
   }
 
+  /** When the one-time step `name` was completed (ms), or null if it never was. */
+  async setupCompletedAt(name: string): Promise<number | null> {
+    const row = await this.#run('read the setup state', () =>
+      this.db.selectFrom('setup_state').select('completed_at').where('name', '=', name).executeTakeFirst(),
+    );
+    return row ? Number(row.completed_at) : null;
+  }
+
+  /** Records that the one-time step `name` is done; the first record stands (several instances may race). */
+  async markSetupComplete(name: string, time: number): Promise<void> {
+    await this.#run('record the setup state', () =>
+      this.db
+        .insertInto('setup_state')
+        .values({ name, completed_at: time })
+        .onConflict((conflict) => conflict.column('name').doNothing())
+        .execute(),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

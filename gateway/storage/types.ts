@@ -49,12 +49,18 @@ export interface AttemptReservationTable {
   remote_ip: string;
 }
 
+export interface SetupStateTable {
+  name: string;
+  completed_at: number;
+}
+
 export interface Database {
   authentication_logs: AuthenticationLogTable;
   attempt_reservations: AttemptReservationTable;
   banned_user: BannedUserTable;
   banned_ip: BannedIpTable;
   encryption: EncryptionTable;
+  setup_state: SetupStateTable;
 }
 
 // ---- what the repository API takes and returns ----

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { weakSecretReason } from '../../lib/secret-strength.ts';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
 
 export const AUTH_FILE_NAME = 'auth.json';
@@ -108,16 +109,16 @@ export function hasCredentials(state: AuthState): boolean {
   return state.username !== null && state.password_hash !== null;
 }
 
-/** A valid file without a (long enough) secret is not usable yet: the caller adds one under the lock. */
+/** A valid file without a strong secret (long, no placeholder, no pattern) is not usable yet: the caller adds one under the lock. */
 function usable(state: AuthState | null): AuthState | null {
-  return state !== null && state.jwt_secret.length >= MIN_JWT_SECRET_LENGTH ? state : null;
+  return state !== null && weakSecretReason(state.jwt_secret, MIN_JWT_SECRET_LENGTH) === null ? state : null;
 }
 
 export interface AuthStoreOptions {
   dataDir: string;
   now?: () => number;
   /** Told when the store replaces a missing or too short jwt_secret (every token becomes invalid). */
-  onSecretGenerated?: (reason: 'new_file' | 'missing' | 'too_short') => void;
+  onSecretGenerated?: (reason: 'new_file' | 'missing' | 'too_short' | 'weak') => void;
 }
 
 interface Snapshot {
@@ -225,7 +226,7 @@ export class AuthStore {
     if (state !== null) return state;
     const existing = this.#snapshot?.state;
     const fresh: AuthState = existing ? structuredClone(existing) : this.#parse('{}');
-    const reason = existing ? (existing.jwt_secret === '' ? 'missing' : 'too_short') : 'new_file';
+    const reason = !existing ? 'new_file' : existing.jwt_secret === '' ? 'missing' : existing.jwt_secret.length < MIN_JWT_SECRET_LENGTH ? 'too_short' : 'weak';
     fresh.jwt_secret = newJwtSecret();
     await this.#write(fresh);
     this.#onSecretGenerated?.(reason);

@@ -119,10 +119,10 @@ server: { address: 'tcp://127.0.0.1:${gwPort}' }
 log: { level: warn }
 authentication_backend: { file: { path: '${join(dir, 'users.yml')}' } }
 session:
-  secret: '${'s'.repeat(40)}'
+  secret: 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeUZt'
   cookies: [{ domain: example.test, authelia_url: 'https://auth.example.test/' }]
   redis: { host: 127.0.0.1, port: ${redis.port} }
-storage: { encryption_key: '${'k'.repeat(40)}', local: { path: '${join(dir, 'db.sqlite3')}' } }
+storage: { encryption_key: 'Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuEWq', local: { path: '${join(dir, 'db.sqlite3')}' } }
 access_control:
   default_policy: deny
   rules:

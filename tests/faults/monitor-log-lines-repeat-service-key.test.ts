@@ -19,7 +19,7 @@ describe('monitor log lines name their service once', () => {
     const { config, warnings } = parseMonitorConfig({ server: { address: 'tcp://127.0.0.1:0' }, data_dir: temp.dir, log: { level: 'info', format: 'json' } });
     const stdout = new PassThrough();
     stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-    monitor = await runMonitor({ config, warnings, files: [] }, stdout);
+    monitor = await runMonitor({ config, warnings, files: [], credentialFiles: [] }, stdout);
   });
   after(async () => {
     await monitor?.close();

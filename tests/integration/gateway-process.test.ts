@@ -54,7 +54,7 @@ describe('SIGTERM stops the gateway cleanly', () => {
         server: { address: `tcp://127.0.0.1:${port}` },
         log: { level: 'info' },
         authentication_backend: { file: { path: join(temp.dir, 'users.yml'), password: { argon2: FAST_ARGON2 } } },
-        session: { secret: 'a-session-secret-long-enough', cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
+        session: { secret: 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeU', cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
         storage: { encryption_key: 'an-encryption-key-long-enough', local: { path: join(temp.dir, 'db.sqlite3') } },
         access_control: { default_policy: 'one_factor' },
       }),

@@ -45,7 +45,7 @@ describe('sessions shared by two gateways through Redis Sentinel', () => {
     await writeUsersFile(join(temp.dir, 'users.yml'), { alice: { password: 'alice-password-1', groups: ['dev'] } });
     const config = {
       session: {
-        secret: 'a shared session secret for both instances',
+        secret: 'R8tYw3ZqLm6NpV2cXk9BhJ4dG7sFa5Ue-shared-by-both-instances',
         cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }],
         redis: { host: '127.0.0.1', port: sentinel.port, high_availability: { sentinel_name: 'gatehouse-test' } },
       },

@@ -87,7 +87,7 @@ describe('trusted Remote-* headers without the assertion that can grant full_adm
     out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
     const raw = { ...base, server: { address: 'tcp://127.0.0.1:0' }, data_dir: temp.dir, remote_user: { group_scopes: { admins: 'full_admin' } } };
     const { config, warnings } = parseMonitorConfig(raw);
-    const monitor = await runMonitor({ config, warnings, files: [] }, out);
+    const monitor = await runMonitor({ config, warnings, files: [], credentialFiles: [] }, out);
     try {
       const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
       assert.ok(lines.some((l) => l.level >= 40 && /^config: INSECURE: remote_user\.assertion is not set/.test(l.msg)), text);

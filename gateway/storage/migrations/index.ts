@@ -5,6 +5,7 @@ import * as authenticationLogs from './0001-authentication-logs.ts';
 import * as bans from './0002-bans.ts';
 import * as encryption from './0003-encryption.ts';
 import * as attemptReservations from './0004-attempt-reservations.ts';
+import * as setupState from './0005-setup-state.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0002-bans': bans,
   '0003-encryption': encryption,
   '0004-attempt-reservations': attemptReservations,
+  '0005-setup-state': setupState,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

@@ -59,7 +59,7 @@ session:
     - domain: example.com
       authelia_url: https://auth.example.com
 storage:
-  encryption_key: 0123456789abcdef0123456789abcdef
+  encryption_key: Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE
   local:
     path: '${dir}/gatehouse.sqlite3'
 ${extra}`;
@@ -103,7 +103,7 @@ regulation:
   max_retries: many
   find_time: 1h
   ban_time: 1m
-`).replace('0123456789abcdef0123456789abcdef', 'short').replace('https://auth.example.com', 'http://auth.example.com'));
+`).replace('Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE', 'short').replace('https://auth.example.com', 'http://auth.example.com'));
     const r = await gatehouse(['config', 'validate', '--config', bad]);
     assert.equal(r.code, 2);
     assert.equal(r.out, '');
@@ -114,7 +114,7 @@ regulation:
       "config: server.trusted_proxies[0]: 'not-an-address' is not an IP address or CIDR range",
       "config: session.cookies[0].authelia_url: 'http://auth.example.com' must use https (plain http is accepted only for localhost)",
       'config: regulation.find_time: must be less than or equal to regulation.ban_time (3600s > 60s)',
-      'config: storage.encryption_key: must be at least 20 characters',
+      'config: storage.encryption_key: must be at least 20 characters; generate one with: gatehouse crypto rand --length 64 --charset alphanumeric (or put it in a file named by GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE)',
     ]) {
       assert.ok(lines.includes(expected), `missing '${expected}' in:\n${r.err}`);
     }
@@ -132,7 +132,7 @@ regulation:
     const override = await writeConfig('override.yml', 'storage:\n  encryption_key: short\n');
     const both = await gatehouse(['config', 'validate', '--config', fast, `--config=${override}`]);
     assert.equal(both.code, 2);
-    assert.equal(both.err, 'config: storage.encryption_key: must be at least 20 characters\n');
+    assert.equal(both.err, 'config: storage.encryption_key: must be at least 20 characters; generate one with: gatehouse crypto rand --length 64 --charset alphanumeric (or put it in a file named by GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE)\n');
     const fromEnv = await gatehouse(['config', 'validate'], { env: { ...env, GATEHOUSE_CONFIG: `${fast}, ${override}` } });
     assert.equal(fromEnv.err, both.err);
   });
@@ -224,10 +224,10 @@ describe('usage errors exit 2 with a message on stderr', () => {
   });
 
   it('gateway with an invalid file exits 2 with the problems and starts nothing', async () => {
-    const bad = await writeConfig('gateway-bad.yml', config().replace('0123456789abcdef0123456789abcdef', 'short'));
+    const bad = await writeConfig('gateway-bad.yml', config().replace('Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE', 'short'));
     const r = await gatehouse(['gateway', '--config', bad]);
     assert.equal(r.code, 2);
-    assert.equal(r.err, 'config: storage.encryption_key: must be at least 20 characters\n');
+    assert.equal(r.err, 'config: storage.encryption_key: must be at least 20 characters; generate one with: gatehouse crypto rand --length 64 --charset alphanumeric (or put it in a file named by GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE)\n');
   });
 
   it('--config without a file name', async () => {
@@ -246,6 +246,7 @@ describe('gatehouse storage migrate', () => {
       'storage: applied 0002-bans',
       'storage: applied 0003-encryption',
       'storage: applied 0004-attempt-reservations',
+      'storage: applied 0005-setup-state',
     ]);
     assert.ok((await stat(join(dir, 'gatehouse.sqlite3'))).size > 0);
     const second = await gatehouse(['storage', 'migrate', '--config', fast]);

@@ -84,11 +84,11 @@ describe("an Authelia configuration.yml for the supported features loads unchang
         remember_me: 86_400,
       },
     ]);
-    assert.equal(session.secret, 'insecure_session_secret_change_me_0123456789');
+    assert.equal(session.secret, 'Kd8wQ3nVz7LrT2pYx6HmB9cJf4GsA5tE');
     assert.deepEqual(session.redis, {
       host: 'redis',
       port: 6379,
-      password: 'insecure_redis_password',
+      password: 'r3D7sPw9QkZ2vLx8NtYb',
       database_index: 0,
       maximum_active_connections: 8,
       minimum_idle_connections: 0,
@@ -100,14 +100,14 @@ describe("an Authelia configuration.yml for the supported features loads unchang
   it('regulation, storage.local and notifier.smtp', () => {
     const { regulation, storage, notifier } = t.load([AUTHELIA_FILE]).config;
     assert.deepEqual(regulation, { modes: ['user'], max_retries: 3, find_time: 120, ban_time: 300 });
-    assert.deepEqual(storage, { encryption_key: 'you_must_generate_a_random_string_of_more_than_twenty_chars', local: { path: '/config/db.sqlite3' } });
+    assert.deepEqual(storage, { encryption_key: 'Mv6nC2xZq9LwR4tYp8HbJ3dK7fGs5AeU', local: { path: '/config/db.sqlite3' } });
     assert.equal(notifier?.disable_startup_check, false);
     assert.equal(notifier?.filesystem, undefined);
     assert.deepEqual(notifier?.smtp, {
       address: 'submission://smtp.gmail.com:587',
       timeout: 5,
       username: 'authelia@example.com',
-      password: 'insecure_smtp_app_password',
+      password: 'qzvt mwkr hpla xneb',
       sender: 'Authelia <authelia@example.com>',
       identifier: 'localhost',
       subject: '[Authelia] {title}',
@@ -141,7 +141,7 @@ access_control:
     - domain: secure.example.com
       policy: two_factor
 storage:
-  encryption_key: a_very_important_secret_of_40_characters!
+  encryption_key: Zr5Nw8Qp2Lt7Vx3Hc9Jb4Kd6Fg1Sm0AeTyUi!
   local:
     path: /config/db.sqlite3
 `);
@@ -214,7 +214,7 @@ describe('Authelia sections for features Gatehouse does not have yet', () => {
       [
         'totp: { issuer: example.com }',
         'webauthn: { display_name: Example }',
-        'identity_validation: { reset_password: { jwt_secret: a_very_important_secret_value } }',
+        'identity_validation: { reset_password: { jwt_secret: Wn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAe } }',
         'identity_providers: { oidc: { hmac_secret: x } }',
         'server: { timeouts: { read: 6s } }',
         'authentication_backend: { file: { password: { scrypt: { iterations: 16 } } } }',

@@ -17,7 +17,7 @@ session:
     - domain: example.com
       authelia_url: https://auth.example.com
 storage:
-  encryption_key: 0123456789abcdef0123456789abcdef
+  encryption_key: Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE
   local:
     path: '{dir}/db.sqlite3'
 `;

@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -50,9 +51,28 @@ before(async () => {
 });
 after(() => t.cleanup());
 
+/** The secrets an operator adds as the example says: each in a file named by GATEHOUSE_<PATH>_FILE. */
+let SECRETS: NodeJS.ProcessEnv;
+
 describe('config/gateway.yml, the example users copy', () => {
-  it('validates as shipped, placeholders included, without warnings', () => {
-    const { config, warnings } = t.load([GATEWAY_EXAMPLE]);
+  before(async () => {
+    const secret = async (name: string) => t.write(name, `${randomBytes(32).toString('base64url')}\n`);
+    SECRETS = {
+      GATEHOUSE_SESSION_SECRET_FILE: await secret('session_secret'),
+      GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE: await secret('encryption_key'),
+    };
+  });
+
+  it('refuses its placeholder secrets, naming each option and the command that makes a real one', () => {
+    const problems = t.problems([GATEWAY_EXAMPLE]);
+    assert.equal(problems.length, 2, problems.join('\n'));
+    for (const [i, option] of ['session.secret', 'storage.encryption_key'].entries()) {
+      assert.match(problems[i]!, new RegExp(`^config: ${option}: is a placeholder .*gatehouse crypto rand --length 64 --charset alphanumeric`));
+    }
+  });
+
+  it('validates with the secrets in files named by GATEHOUSE_*_FILE, without warnings', () => {
+    const { config, warnings } = t.load([GATEWAY_EXAMPLE], SECRETS);
     assert.deepEqual(warnings, []);
     assert.equal(config.session.cookies[0]?.domain, 'example.com');
     assert.equal(config.session.cookies[0]?.authelia_url, 'https://auth.example.com');
@@ -67,13 +87,13 @@ describe('config/gateway.yml, the example users copy', () => {
 
   it('the Redis block validates once uncommented', async () => {
     const withRedis = await t.write('gateway-redis.yml', uncommentBlock(readFileSync(GATEWAY_EXAMPLE, 'utf8'), 'redis'));
-    const { config } = t.load([withRedis]);
+    const { config } = t.load([withRedis], { ...SECRETS, GATEHOUSE_SESSION_REDIS_PASSWORD: randomBytes(24).toString('base64url') });
     assert.equal(config.session.redis?.host, '127.0.0.1');
     assert.equal(config.session.redis?.port, 6379);
   });
 
   it('its rules give the public site, the admin app and the one-factor apps the intended policies', () => {
-    const authorizer = compileAccessControl(t.load([GATEWAY_EXAMPLE]).config.access_control);
+    const authorizer = compileAccessControl(t.load([GATEWAY_EXAMPLE], SECRETS).config.access_control);
     const policy = (url: string, subject: { username: string; groups: string[] } | null, ip?: string) => {
       const u = new URL(url);
       return authorizer.evaluate({ host: u.hostname, path: u.pathname, method: 'GET', ip }, subject).policy;

@@ -71,11 +71,11 @@ describe('GATEHOUSE_<PATH> environment variables override the files', () => {
   it('GATEHOUSE_SESSION_REDIS_HOST creates session.redis with its defaults', () => {
     const { config } = t.load([base], {
       GATEHOUSE_SESSION_REDIS_HOST: 'redis.internal',
-      GATEHOUSE_SESSION_SECRET: 'a-session-secret-of-32-characters',
+      GATEHOUSE_SESSION_SECRET: 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeU',
     });
     assert.equal(config.session.redis?.host, 'redis.internal');
     assert.equal(config.session.redis?.port, 6379);
-    assert.equal(config.session.secret, 'a-session-secret-of-32-characters');
+    assert.equal(config.session.secret, 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeU');
   });
 
   it('numbers are coerced: GATEHOUSE_REGULATION_MAX_RETRIES=7 and GATEHOUSE_SESSION_REDIS_PORT=6380', () => {
@@ -83,7 +83,7 @@ describe('GATEHOUSE_<PATH> environment variables override the files', () => {
       GATEHOUSE_REGULATION_MAX_RETRIES: '7',
       GATEHOUSE_SESSION_REDIS_HOST: 'redis',
       GATEHOUSE_SESSION_REDIS_PORT: '6380',
-      GATEHOUSE_SESSION_SECRET: 'a-session-secret-of-32-characters',
+      GATEHOUSE_SESSION_SECRET: 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeU',
     });
     assert.equal(config.regulation.max_retries, 7);
     assert.equal(config.session.redis?.port, 6380);
@@ -133,26 +133,26 @@ describe('GATEHOUSE_<PATH> environment variables override the files', () => {
 describe('GATEHOUSE_<PATH>_FILE reads a secret from a file', () => {
   it('GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE replaces the key, without the trailing newline', async () => {
     const keyFile = join(t.dir, 'encryption_key');
-    await writeFile(keyFile, 'key-from-a-docker-secret-0123456789\n');
+    await writeFile(keyFile, 'P4mZt8WqR2vLx6NcYb9HkJ3dG7fSa5Eu\n');
     const { config, warnings } = t.load([base], { GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE: keyFile });
-    assert.equal(config.storage.encryption_key, 'key-from-a-docker-secret-0123456789');
+    assert.equal(config.storage.encryption_key, 'P4mZt8WqR2vLx6NcYb9HkJ3dG7fSa5Eu');
     assert.deepEqual(warnings, []);
   });
 
   it('a Windows line ending is stripped too; inner spaces are kept', async () => {
     const secretFile = join(t.dir, 'redis_password');
-    await writeFile(secretFile, 'pass word with spaces\r\n');
+    await writeFile(secretFile, 'Tq9 vL2 with spaces kX7\r\n');
     const { config } = t.load([base], {
       GATEHOUSE_SESSION_REDIS_HOST: 'redis',
       GATEHOUSE_SESSION_REDIS_PASSWORD_FILE: secretFile,
-      GATEHOUSE_SESSION_SECRET: 'a-session-secret-of-32-characters',
+      GATEHOUSE_SESSION_SECRET: 'hV3kPz8QmW2rT6yN9cLb4XjD7fGs5AeU',
     });
-    assert.equal(config.session.redis?.password, 'pass word with spaces');
+    assert.equal(config.session.redis?.password, 'Tq9 vL2 with spaces kX7');
   });
 
   it('setting a secret both directly and by file is an error', async () => {
     const keyFile = join(t.dir, 'encryption_key_both');
-    await writeFile(keyFile, 'key-from-a-docker-secret-0123456789\n');
+    await writeFile(keyFile, 'P4mZt8WqR2vLx6NcYb9HkJ3dG7fSa5Eu\n');
     assert.deepEqual(
       t.problems([base], { GATEHOUSE_STORAGE_ENCRYPTION_KEY: 'key-from-the-environment-0123456789', GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE: keyFile }),
       ['config: storage.encryption_key: set both by GATEHOUSE_STORAGE_ENCRYPTION_KEY and GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE; use one'],

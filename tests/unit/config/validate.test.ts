@@ -69,7 +69,7 @@ storage:
       ['session.cookies', /^'example\.net' and 'home\.example\.net' overlap/],
       ['session.secret', /^is required when session\.redis is set/],
       ['regulation.find_time', /^must be less than or equal to regulation\.ban_time \(3600s > 300s\)$/],
-      ['storage.encryption_key', /^must be at least 20 characters$/],
+      ['storage.encryption_key', /^must be at least 20 characters; generate one with: gatehouse crypto rand --length 64 --charset alphanumeric \(or put it in a file named by GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE\)$/],
     ]);
   });
 

@@ -5,7 +5,7 @@ import { migrateStorage, openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
 import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
 
-const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations'];
+const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations', '0005-setup-state'];
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: numbered migrations apply once`, () => {
@@ -15,7 +15,7 @@ for (const backend of BACKENDS) {
 
       const first = await openStorage(options, { logger: silentLogger, migrate: true });
       assert.deepEqual(first.appliedMigrations, ALL);
-      for (const table of ['authentication_logs', 'banned_user', 'banned_ip', 'encryption'] as const) {
+      for (const table of ['authentication_logs', 'attempt_reservations', 'banned_user', 'banned_ip', 'encryption', 'setup_state'] as const) {
         const rows = await first.db.selectFrom(table).selectAll().execute();
         assert.ok(Array.isArray(rows), `${table} exists`);
       }
@@ -92,7 +92,7 @@ for (const backend of BACKENDS) {
 
       await rawQuery(options, 'drop table banned_ip');
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
-      assert.deepEqual(storage.appliedMigrations, ['0002-bans', '0003-encryption', '0004-attempt-reservations']);
+      assert.deepEqual(storage.appliedMigrations, ALL.slice(1));
       await storage.close();
     });
   });

@@ -18,7 +18,7 @@ describe("postgres: option 'schema' keeps every table, the migration history inc
       where table_schema in ('public', 'Gate House') order by table_name`.execute(storage.db);
     assert.deepEqual(
       rows.map((row) => `${row.table_schema}.${row.table_name}`),
-      ['Gate House.attempt_reservations', 'Gate House.authentication_logs', 'Gate House.banned_ip', 'Gate House.banned_user', 'Gate House.encryption', 'Gate House.migrations', 'Gate House.migrations_lock'],
+      ['Gate House.attempt_reservations', 'Gate House.authentication_logs', 'Gate House.banned_ip', 'Gate House.banned_user', 'Gate House.encryption', 'Gate House.migrations', 'Gate House.migrations_lock', 'Gate House.setup_state'],
     );
 
     await storage.banUser({ username: 'alice', time: 1, expires: null, source: 'cli' });

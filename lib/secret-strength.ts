@@ -1,0 +1,68 @@
+/**
+ * What a secret Gatehouse relies on must not be: a shipped or documented placeholder, short, or made of
+ * a few characters or a repeated pattern. One judgement for every secret option of both services.
+ */
+
+/** The command every weak-secret message names. */
+export const GENERATE_SECRET = 'gatehouse crypto rand --length 64 --charset alphanumeric';
+
+/**
+ * Words of the placeholders people ship and copy: ours (`CHANGE-ME-…`), Authelia's documentation
+ * (`insecure_session_secret`, `you_must_generate_a_random_string_of_more_than_twenty_chars`,
+ * `a_very_important_secret`), and the usual ones. Compared without case and separators; each is long
+ * enough that a random string contains it by chance with a negligible probability.
+ */
+const PLACEHOLDER_WORDS = ['changeme', 'replaceme', 'insecure', 'secret', 'password', 'passwd', 'example', 'placeholder', 'generate', 'randomstring', 'fixme', 'xxxxxx'];
+
+/** Fewer distinct characters than this is a pattern, not a random string (64 hex digits have ~16). */
+const MIN_DISTINCT_CHARACTERS = 10;
+
+/** The placeholder word `value` contains, or null. */
+export function placeholderWord(value: string): string | null {
+  const folded = value.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return PLACEHOLDER_WORDS.find((word) => folded.includes(word)) ?? null;
+}
+
+/** Whether `value` is one shorter string repeated (`abcabcabc…`). */
+function isRepetition(value: string): boolean {
+  for (let period = 1; period <= value.length / 2; period++) {
+    if (value.length % period === 0 && value.slice(0, period).repeat(value.length / period) === value) return true;
+  }
+  return false;
+}
+
+/** Why `value` is not a usable secret (a phrase to follow the option's name), or null when it is. */
+export function weakSecretReason(value: string, minLength: number): string | null {
+  const word = placeholderWord(value);
+  if (word !== null) return `is a placeholder (it contains '${word}'), not a secret`;
+  if (value.length < minLength) return `must be at least ${minLength} characters`;
+  if (new Set(value).size < MIN_DISTINCT_CHARACTERS || isRepetition(value)) {
+    return `is too predictable (fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters, or a repeated pattern)`;
+  }
+  return null;
+}
+
+/** The full problem line for a config option, naming the command (and the `_FILE` variable) that help. */
+export function weakSecretProblem(option: string, reason: string, envVariable?: string): string {
+  const file = envVariable ? ` (or put it in a file named by ${envVariable}_FILE)` : '';
+  return `config: ${option}: ${reason}; generate one with: ${GENERATE_SECRET}${file}`;
+}
+
+export type Charset = 'alphanumeric' | 'alphabetic' | 'numeric' | 'hexadecimal' | 'base64url' | 'ascii';
+
+export const CHARSETS: Readonly<Record<Charset, string>> = {
+  alphanumeric: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
+  alphabetic: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+  numeric: '0123456789',
+  hexadecimal: '0123456789abcdef',
+  base64url: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+  // printable ASCII without space, quotes and backslash, so the value pastes into YAML and shells as is
+  ascii: '!#$%&()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz{|}~',
+};
+
+/** `length` characters drawn uniformly from `characters` by `randomInt` (crypto's, unbiased). */
+export function randomString(length: number, characters: string, randomInt: (max: number) => number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += characters[randomInt(characters.length)]!;
+  return out;
+}

@@ -1,0 +1,118 @@
+// A client names Remote-User (or any header) in Connection; a later hop would then drop the identity
+// headers Gatehouse set. The embedded proxy must end every hop-by-hop header at itself (RFC 9110 §7.6.1).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { startEchoUpstream, type EchoedRequest, type EchoUpstream } from '../helpers/echo-upstream.ts';
+import { request } from '../helpers/http.ts';
+import { startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { freePort } from '../helpers/ports.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const HOP_BY_HOP = ['keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade'];
+
+/** One raw request through the gateway; resolves with the status (101 for an accepted upgrade). */
+function send(port: number, path: string, headers: OutgoingHttpHeaders, body?: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, agent: false, timeout: 5_000 });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => {
+        req.socket?.destroy(); // the client asked for keep-alive: don't hold the gateway open
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the embedded proxy ends hop-by-hop headers at itself', () => {
+  let echo: EchoUpstream;
+  let gw: InProcessGateway;
+  let cookie: string;
+  let host: string;
+
+  const through = async (path: string, headers: OutgoingHttpHeaders, body?: string): Promise<{ status: number; seen: EchoedRequest | undefined }> => {
+    const before = echo.requests.length;
+    const status = await send(gw.port, path, { host, cookie, ...headers }, body);
+    return { status, seen: echo.requests.slice(before)[0] };
+  };
+
+  before(async () => {
+    echo = await startEchoUpstream({ websocket: true });
+    const port = await freePort();
+    host = `localhost:${port}`;
+    gw = await startInProcessGateway({
+      users: { alice: { password: PASSWORD, groups: ['dev'] } },
+      config: {
+        server: { address: `tcp://127.0.0.1:${port}`, upstreams: { default: echo.url } },
+        session: { cookies: [{ domain: 'localhost', authelia_url: `http://${host}/auth/` }] },
+        access_control: { default_policy: 'one_factor' },
+      },
+    });
+    const login = await request(`http://${host}/auth/api/firstfactor`, { method: 'POST', json: { username: 'alice', password: PASSWORD }, headers: { origin: `http://${host}` } });
+    const set = login.cookies.find((c) => c.name === 'gatehouse_session');
+    assert.ok(set, `login failed: ${login.status} ${login.body}`);
+    cookie = `gatehouse_session=${set.value}`;
+  });
+  after(async () => {
+    await echo?.close(); // first: it ends the proxied WebSocket, which would hold the gateway open
+    await gw?.close();
+  });
+
+  it('HTTP: a header named in Connection never reaches the app, and Remote-User arrives all the same', async () => {
+    const { status, seen } = await through('/app/', {
+      connection: 'keep-alive, Remote-User, Remote-Groups, X-Hop-Only',
+      'x-hop-only': 'for the next hop only',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'proxy-connection': 'Remote-Email',
+    });
+    assert.equal(status, 200);
+    assert.ok(seen, 'the app got the request');
+    assert.equal(seen.headers['remote-user'], 'alice');
+    assert.equal(seen.headers['remote-groups'], 'dev');
+    assert.equal(seen.headers['x-hop-only'], undefined);
+    for (const name of HOP_BY_HOP) assert.equal(seen.headers[name], undefined, `${name} was forwarded`);
+    assert.doesNotMatch(String(seen.headers.connection ?? ''), /remote|x-hop-only/i, 'the app (and any hop after it) is not told to drop anything');
+  });
+
+  it('HTTP: a chunked body still arrives whole, framed afresh', async () => {
+    const { status, seen } = await through('/app/upload', { connection: 'Transfer-Encoding, Remote-User', 'transfer-encoding': 'chunked' }, 'a body in chunks');
+    assert.equal(status, 200);
+    assert.ok(seen);
+    assert.equal(seen.body, 'a body in chunks');
+    assert.equal(seen.headers['remote-user'], 'alice');
+    assert.doesNotMatch(String(seen.headers.connection ?? ''), /remote/i);
+  });
+
+  it('HTTP: naming Host or Content-Length in Connection is refused, never forwarded without them', async () => {
+    const { status, seen } = await through('/app/', { connection: 'Content-Length' }, 'x');
+    assert.equal(status, 400);
+    assert.equal(seen, undefined);
+  });
+
+  it('WebSocket: the upgrade stays an upgrade, the headers named in Connection do not pass', async () => {
+    const { status, seen } = await through('/app/socket', {
+      connection: 'Upgrade, Remote-User, X-Hop-Only',
+      upgrade: 'websocket',
+      'x-hop-only': 'for the next hop only',
+      'keep-alive': 'timeout=5',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    });
+    assert.equal(status, 101);
+    assert.ok(seen, 'the app got the upgrade');
+    assert.equal(seen.headers['remote-user'], 'alice');
+    assert.equal(seen.headers['x-hop-only'], undefined);
+    assert.equal(seen.headers['keep-alive'], undefined);
+    assert.equal(seen.headers.upgrade, 'websocket');
+    assert.equal(String(seen.headers.connection).toLowerCase(), 'upgrade');
+  });
+});

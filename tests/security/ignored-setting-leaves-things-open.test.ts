@@ -1,0 +1,90 @@
+// An Authelia config that limits /api/authz/forward-auth to the session cookie (server.endpoints.authz)
+// used to be "ignored" with a warning while Basic credentials still passed with 200. A setting that
+// narrows access is honoured, or refused at load time: never ignored.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const APP = 'https://app.example.test/';
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** The Authelia server.endpoints block an operator writes to allow only the session cookie on forward-auth. */
+const COOKIE_ONLY_FORWARD_AUTH = {
+  'forward-auth': { implementation: 'ForwardAuth', authn_strategies: [{ name: 'CookieSession' }] },
+  'auth-request': { implementation: 'AuthRequest', authn_strategies: [{ name: 'HeaderProxyAuthorization', schemes: ['Basic'] }, { name: 'CookieSession' }] },
+};
+
+describe('server.endpoints.authz.forward-auth limited to CookieSession', () => {
+  let gw: InProcessGateway;
+  let cookie: string;
+  before(async () => {
+    gw = await startInProcessGateway({
+      users: { alice: { password: PASSWORD } },
+      config: { access_control: { default_policy: 'one_factor' }, server: { endpoints: { authz: COOKIE_ONLY_FORWARD_AUTH } } },
+    });
+    cookie = await login(gw, 'alice', PASSWORD);
+  });
+  after(() => gw?.close());
+
+  it('loads without a warning that it is ignored', () => {
+    assert.deepEqual(gw.warnings.filter((w) => w.includes('server.endpoints')), []);
+  });
+
+  it('correct Basic credentials in Authorization: 401, not 200', async () => {
+    const response = await askAuthz(gw, 'forward-auth', APP, { headers: { authorization: basic('alice', PASSWORD) } });
+    assert.equal(response.status, 401);
+    assert.equal(response.headers['remote-user'], undefined);
+  });
+
+  it('correct Basic credentials in Proxy-Authorization: 401 too', async () => {
+    const response = await askAuthz(gw, 'forward-auth', APP, { headers: { 'proxy-authorization': basic('alice', PASSWORD) } });
+    assert.equal(response.status, 401);
+  });
+
+  it('the session cookie still passes', async () => {
+    const response = await askAuthz(gw, 'forward-auth', APP, { cookie });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['remote-user'], 'alice');
+  });
+
+  it('auth-request reads Basic from Proxy-Authorization only, as its strategies say', async () => {
+    assert.equal((await askAuthz(gw, 'auth-request', APP, { headers: { 'proxy-authorization': basic('alice', PASSWORD) } })).status, 200);
+    assert.equal((await askAuthz(gw, 'auth-request', APP, { headers: { authorization: basic('alice', PASSWORD) } })).status, 401);
+  });
+
+  it('an endpoint the map does not list is not served (a configured map replaces the defaults, as in Authelia)', async () => {
+    const response = await askAuthz(gw, 'legacy', APP, { cookie });
+    assert.notEqual(response.status, 200);
+    assert.equal(response.headers['remote-user'], undefined);
+  });
+});
+
+describe('settings Gatehouse does not implement and that would narrow access are errors, not warnings', () => {
+  let t: ConfigDir;
+  before(async () => {
+    t = await makeConfigDir();
+  });
+  after(() => t?.cleanup());
+
+  const problemsWith = async (name: string, yaml: string) => t.problems([await t.write('base.yml', MINIMAL_CONFIG), await t.write(name, yaml)]);
+
+  for (const [what, yaml, pattern] of [
+    ['ExtAuthz (Envoy)', 'server:\n  endpoints:\n    authz:\n      ext-authz:\n        implementation: ExtAuthz\n', /^config: server\.endpoints\.authz\.ext-authz\.implementation: 'ExtAuthz' \(Envoy\) is not implemented/],
+    ['a Bearer scheme', 'server:\n  endpoints:\n    authz:\n      forward-auth:\n        implementation: ForwardAuth\n        authn_strategies:\n          - name: HeaderAuthorization\n            schemes: [Bearer]\n', /schemes: Gatehouse reads only 'Basic' credentials/],
+    ['server.endpoints.rate_limits', 'server:\n  endpoints:\n    rate_limits:\n      reset_password_finish:\n        enable: true\n', /^config: server\.endpoints\.rate_limits: is an Authelia option Gatehouse does not implement yet, and it limits/],
+    ['authentication_backend.ldap', 'authentication_backend:\n  ldap:\n    address: ldap://127.0.0.1\n', /^config: authentication_backend\.ldap: .*decide who may log in/],
+    ['an enabled password_policy', 'password_policy:\n  standard:\n    enabled: true\n    min_length: 16\n', /^config: password_policy: .*refuses weak new passwords/],
+  ] as const) {
+    it(`${what}: refused, naming the option`, async () => {
+      const problems = await problemsWith(`${what.replace(/\W+/g, '-')}.yml`, yaml);
+      assert.ok(problems.some((p) => pattern.test(p)), problems.join('\n'));
+    });
+  }
+
+  it('a password_policy that is switched off narrows nothing: a warning only', async () => {
+    const { warnings } = t.load([await t.write('policy-off.yml', `${MINIMAL_CONFIG}password_policy:\n  standard:\n    enabled: false\n`)]);
+    assert.ok(warnings.some((w) => w.startsWith('password_policy is an Authelia option Gatehouse does not implement yet')), warnings.join('\n'));
+  });
+});

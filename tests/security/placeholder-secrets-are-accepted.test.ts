@@ -1,0 +1,157 @@
+// Anyone who can read the Redis data can forge session cookies when session.secret is a shipped or
+// documented placeholder, or short or predictable. Such secrets, and placeholders in every other secret
+// option, are refused at load time with the option and the command that makes a good one.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../gateway/cli/main.ts';
+import { AuthStore } from '../../monitor/auth/store.ts';
+import { repoPath } from '../helpers/repo.ts';
+import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
+
+const COMMAND = 'gatehouse crypto rand --length 64 --charset alphanumeric';
+const STRONG = 'Rk4Vn9Zq2Wt7Lx3Hc8Jb5Pd6Fg1Sm0Ae';
+
+async function gatehouse(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const stdin = new PassThrough();
+  stdin.end('');
+  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, env);
+  return { code, out, err };
+}
+
+let t: ConfigDir;
+let base: string;
+before(async () => {
+  t = await makeConfigDir();
+  base = await t.write('base.yml', MINIMAL_CONFIG);
+});
+after(() => t.cleanup());
+
+/** The problem lines for `option` when the configuration is loaded with these overrides. */
+function problemsFor(option: string, env: NodeJS.ProcessEnv): string[] {
+  return t.problems([base], env).filter((p) => p.startsWith(`config: ${option}: `));
+}
+
+describe('the shipped example and the Authelia documentation placeholders are refused', () => {
+  it('config/gateway.yml as shipped: session.secret and storage.encryption_key, each naming the command', () => {
+    const problems = t.problems([repoPath('config', 'gateway.yml')]);
+    assert.deepEqual(problems.map((p) => p.split(':')[1]!.trim()), ['session.secret', 'storage.encryption_key']);
+    for (const problem of problems) {
+      assert.match(problem, /is a placeholder \(it contains 'changeme'\), not a secret/);
+      assert.ok(problem.includes(COMMAND), problem);
+    }
+  });
+
+  for (const [option, variable, value] of [
+    ['session.secret', 'GATEHOUSE_SESSION_SECRET', 'insecure_session_secret'],
+    ['session.secret', 'GATEHOUSE_SESSION_SECRET', 'CHANGE-ME-session-secret-openssl-rand-hex-32'],
+    ['storage.encryption_key', 'GATEHOUSE_STORAGE_ENCRYPTION_KEY', 'you_must_generate_a_random_string_of_more_than_twenty_chars'],
+    ['storage.encryption_key', 'GATEHOUSE_STORAGE_ENCRYPTION_KEY', 'a_very_important_secret'],
+    ['storage.encryption_key', 'GATEHOUSE_STORAGE_ENCRYPTION_KEY', 'ChangeMe-0123456789-QWERTY'],
+  ] as const) {
+    it(`${option} = '${value}' is refused`, () => {
+      const problems = problemsFor(option, { [variable]: value });
+      assert.equal(problems.length, 1, `accepted: ${value}`);
+      assert.match(problems[0]!, /is a placeholder/);
+      assert.ok(problems[0]!.includes(COMMAND) && problems[0]!.includes(`${variable}_FILE`), problems[0]!);
+    });
+  }
+
+  for (const [option, variable] of [
+    ['session.redis.password', 'GATEHOUSE_SESSION_REDIS_PASSWORD'],
+    ['storage.postgres.password', 'GATEHOUSE_STORAGE_POSTGRES_PASSWORD'],
+  ] as const) {
+    it(`${option}: the shipped 'CHANGE-ME-…' placeholder is refused too`, () => {
+      const env = { GATEHOUSE_SESSION_SECRET: STRONG, GATEHOUSE_SESSION_REDIS_HOST: 'redis', GATEHOUSE_STORAGE_POSTGRES_DATABASE: 'g', GATEHOUSE_STORAGE_POSTGRES_USERNAME: 'g', [variable]: 'CHANGE-ME-password' };
+      const problems = problemsFor(option, env);
+      assert.equal(problems.length, 1, t.problems([base], env).join('\n'));
+      assert.ok(problems[0]!.includes(COMMAND));
+    });
+  }
+});
+
+describe('short and predictable secrets are refused', () => {
+  for (const [why, value] of [
+    ['19 characters', 'Rk4Vn9Zq2Wt7Lx3Hc8J'],
+    ['one character repeated', 'a'.repeat(40)],
+    ['a repeated pattern', '0123456789abcdef0123456789abcdef'],
+    ['too few distinct characters', 'abcabcabcabcabcabcabcabcxyz'],
+  ] as const) {
+    it(`session.secret and storage.encryption_key: ${why}`, () => {
+      for (const [option, variable] of [['session.secret', 'GATEHOUSE_SESSION_SECRET'], ['storage.encryption_key', 'GATEHOUSE_STORAGE_ENCRYPTION_KEY']] as const) {
+        const problems = problemsFor(option, { [variable]: value });
+        assert.equal(problems.length, 1, `${option} accepted '${value}'`);
+        assert.ok(problems[0]!.includes(COMMAND), problems[0]!);
+      }
+    });
+  }
+
+  it('a secret read from GATEHOUSE_*_FILE is judged the same', async () => {
+    const file = join(t.dir, 'weak_secret');
+    await writeFile(file, 'CHANGE-ME-please-0123456789\n');
+    assert.equal(problemsFor('session.secret', { GATEHOUSE_SESSION_SECRET_FILE: file }).length, 1);
+  });
+
+  it('a strong random value is accepted', () => {
+    const { config } = t.load([base], { GATEHOUSE_SESSION_SECRET: STRONG });
+    assert.equal(config.session.secret, STRONG);
+  });
+});
+
+describe('the embedded defaults (gatehouse start) refuse a weakened secrets.json', () => {
+  it('a placeholder put into data/secrets.json stops the start, naming the option', async () => {
+    const data = join(t.dir, 'data');
+    await mkdir(data, { recursive: true, mode: 0o700 });
+    await writeFile(join(data, 'secrets.json'), JSON.stringify({ session_secret: 'CHANGE-ME-session-secret-0123', storage_encryption_key: STRONG }), { mode: 0o600 });
+    const r = await gatehouse(['config', 'validate'], { GATEHOUSE_DATA: data });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^config: session\.secret: is a placeholder/m);
+  });
+});
+
+describe("the monitor's jwt_secret in auth.json", () => {
+  it('a placeholder or a pattern, however long, is replaced by a random one (and the change is reported)', async () => {
+    for (const weak of ['CHANGE-ME-jwt-secret-'.padEnd(80, '0123456789'), 'ab'.repeat(40)]) {
+      const dir = join(t.dir, `monitor-${weak.length}-${weak.slice(0, 2)}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'auth.json'), JSON.stringify({ enabled: false, jwt_secret: weak }), { mode: 0o600 });
+      const reasons: string[] = [];
+      const state = await new AuthStore({ dataDir: dir, onSecretGenerated: (reason) => void reasons.push(reason) }).read();
+      assert.notEqual(state.jwt_secret, weak);
+      assert.ok(state.jwt_secret.length >= 64);
+      assert.deepEqual(reasons, ['weak']);
+    }
+  });
+});
+
+describe('gatehouse crypto rand', () => {
+  it('prints a secret the checks accept: 64 alphanumeric characters by default', async () => {
+    const r = await gatehouse(['crypto', 'rand'], {});
+    assert.equal(r.code, 0, r.err);
+    const value = r.out.trimEnd();
+    assert.match(value, /^[A-Za-z0-9]{64}$/);
+    assert.equal(t.load([base], { GATEHOUSE_SESSION_SECRET: value, GATEHOUSE_STORAGE_ENCRYPTION_KEY: value }).config.session.secret, value);
+  });
+
+  it('takes --length and --charset as Authelia does, and refuses a length too short to be a secret', async () => {
+    const hex = await gatehouse(['crypto', 'rand', '--length', '40', '--charset', 'hexadecimal'], {});
+    assert.match(hex.out, /^[0-9a-f]{40}\n$/);
+    const short = await gatehouse(['crypto', 'rand', '--length', '8'], {});
+    assert.equal(short.code, 2);
+    assert.match(short.err, /--length must be a whole number from 20 to 4096/);
+  });
+
+  it('--help says what it is for', async () => {
+    const r = await gatehouse(['crypto', 'rand', '--help'], {});
+    assert.equal(r.code, 0);
+    assert.match(r.out, /session\.secret, storage\.encryption_key/);
+  });
+});
