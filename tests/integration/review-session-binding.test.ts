@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { SESSION_KEY_PREFIX } from '../../gateway/session/store.ts';
+import { CACHE_TTL_MS, SESSION_KEY_PREFIX } from '../../gateway/session/store.ts';
 import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 
@@ -51,7 +51,7 @@ describe('Redis session values are bound to their session id', () => {
     const adminValue = await client.get(SESSION_KEY_PREFIX + sessionId(adminCookie));
     assert.ok(adminValue && adminValue.startsWith('g1.'));
     await client.set(SESSION_KEY_PREFIX + sessionId(malloryCookie), adminValue, 'PX', 600_000);
-    await new Promise((resolve) => setTimeout(resolve, 2_100)); // past the read cache (a publish would do it at once)
+    gw.clock.advance(CACHE_TTL_MS + 1); // past the read cache (a publish would do it at once)
 
     const r = await askAuthz(gw, 'auth-request', 'https://admin.example.test/', { cookie: malloryCookie });
     assert.notEqual(r.status, 200, `mallory's own cookie now authorises as ${String(r.headers['remote-user'])}`);
