@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
-import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,
@@ -60,7 +60,8 @@ export class FileUserProvider implements UserProvider {
   readonly #search: UsersSearchOptions;
   readonly #argon2: Argon2Params;
   readonly #logger: Logger;
-  readonly #dummyHash: string;
+  /** The dummy's hash, made for the users loaded now (see #dummyHash). */
+  #dummy: { db: UsersDatabase; params: string; hash: Promise<string> } | null = null;
   readonly #verify: PasswordVerifier;
   readonly #rehashOnLogin: boolean;
   #db: UsersDatabase;
@@ -75,7 +76,6 @@ export class FileUserProvider implements UserProvider {
     search: UsersSearchOptions,
     argon2: Argon2Params,
     logger: Logger,
-    dummyHash: string,
     text: string,
     db: UsersDatabase,
     checks: { verify: PasswordVerifier; rehashOnLogin: boolean },
@@ -86,7 +86,6 @@ export class FileUserProvider implements UserProvider {
     this.#search = search;
     this.#argon2 = argon2;
     this.#logger = logger;
-    this.#dummyHash = dummyHash;
     this.#text = text;
     this.#db = db;
   }
@@ -104,11 +103,9 @@ export class FileUserProvider implements UserProvider {
     if ((mode & 0o077) !== 0) {
       logger.warn({ path, mode: mode.toString(8) }, 'users file is readable by other users: run chmod 600 on it');
     }
-    // unknown and disabled users are checked against this hash, made with the configured parameters, so
-    // a failed login costs what a user's costs (and users with older or weaker hashes are re-hashed below)
-    const dummyHash = await hashPassword(randomBytes(18).toString('base64'), argon2);
     const rehashOnLogin = options.password?.rehash_on_login ?? true;
-    const provider = new FileUserProvider(path, search, argon2, logger, dummyHash, text, db, { verify: options.verifyPassword ?? verifyPassword, rehashOnLogin });
+    const provider = new FileUserProvider(path, search, argon2, logger, text, db, { verify: options.verifyPassword ?? verifyPassword, rehashOnLogin });
+    await provider.#dummyHash();
     if (options.watch) provider.#startWatching();
     logger.info({ path, users: db.users.size }, 'users file loaded');
     return provider;
@@ -117,7 +114,7 @@ export class FileUserProvider implements UserProvider {
   async checkPassword(login: string, password: string): Promise<UserDetails | null> {
     const record = this.#findLogin(this.#db, login);
     if (record === undefined || record.disabled || password.length === 0) {
-      await this.#verify(this.#dummyHash, password).catch(() => false);
+      await this.#verify(await this.#dummyHash(), password).catch(() => false);
       return null;
     }
     let ok: boolean;
@@ -160,6 +157,29 @@ export class FileUserProvider implements UserProvider {
       }
       return record.details;
     }
+  }
+
+  /**
+   * Unknown and disabled users are checked against this hash, made with the configured parameters
+   * or, where a user's argon2 hash is stronger, with its: a failed login costs at least what any
+   * user's costs, without weakening anyone's hash (weaker and legacy hashes are re-hashed on login).
+   * Made again when the users loaded change the parameters.
+   */
+  #dummyHash(): Promise<string> {
+    if (this.#dummy?.db === this.#db) return this.#dummy.hash;
+    const params = strongestArgon2Params(this.#argon2, [...this.#db.users.values()].map((record) => record.passwordHash));
+    const key = JSON.stringify(params);
+    if (this.#dummy?.params === key) {
+      this.#dummy.db = this.#db;
+    } else {
+      const hash = hashPassword(randomBytes(18).toString('base64'), params);
+      this.#dummy = { db: this.#db, params: key, hash };
+      // a failure is not kept: the next check tries again
+      hash.catch(() => {
+        if (this.#dummy?.hash === hash) this.#dummy = null;
+      });
+    }
+    return this.#dummy.hash;
   }
 
   getDetails(username: string): UserDetails | null {
