@@ -82,14 +82,16 @@ export function createFirstFactor(users: UserProvider, regulator: Regulator, aud
     // counted as well as timed: an injected clock that stands still cannot make it wait forever
     let tries = Math.ceil(maxWaitMs / IN_FLIGHT_POLL_MS);
     let reservation = await regulator.reserve(context);
-    while (!reservation.admitted && reservation.reason === 'attempts_in_flight' && tries-- > 0 && now() < deadline) {
-      waitingForAttempts++;
-      try {
+    if (reservation.admitted || reservation.reason !== 'attempts_in_flight') return reservation;
+    // counted as waiting until it leaves the loop (its tries again included), so the count is steady
+    waitingForAttempts++;
+    try {
+      while (!reservation.admitted && reservation.reason === 'attempts_in_flight' && tries-- > 0 && now() < deadline) {
         await Promise.race([regulator.nextSettle(), sleep(Math.min(IN_FLIGHT_POLL_MS, Math.max(0, deadline - now())))]);
-      } finally {
-        waitingForAttempts--;
+        reservation = await regulator.reserve(context);
       }
-      reservation = await regulator.reserve(context);
+    } finally {
+      waitingForAttempts--;
     }
     return reservation;
   };
