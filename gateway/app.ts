@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { createFirstFactor } from './authn/first-factor.ts';
+import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
 import { configuredAuthzEndpoints } from './authz/authn-strategies.ts';
@@ -50,6 +50,8 @@ export interface Gateway {
   users: FileUserProvider;
   /** The gate every password check of this gateway goes through. */
   passwordChecks: PasswordCheckLimiter;
+  /** Every first-factor check (portal and Basic) goes through it. */
+  firstFactor: FirstFactor;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       port,
       users,
       passwordChecks,
+      firstFactor,
       setupUrl() {
         const token = setup.token;
         if (!token) return null;

@@ -1,10 +1,12 @@
 /**
  * One gate in front of every password verification of a process (argon2, bcrypt, pbkdf2, the dummy
  * check for unknown users): at most `concurrency` run at once, a short bounded queue waits, and one
- * client may have only `perClient` checks running or waiting. Anything over a limit is refused at
- * once with a Retry-After, so a flood of guesses never becomes an ever-growing wait for everyone.
- * A freed slot goes to the waiting client with the fewest checks in flight (the oldest among equals),
- * so a flooding client's waiting checks do not stand in front of everyone else's.
+ * client may have only `perClient` attempts in flight (from its arrival, database work included, to its
+ * answer). Anything over a limit is refused at once with a Retry-After, so a flood of guesses never
+ * becomes an ever-growing wait for everyone. A freed slot goes to the waiting client with the fewest
+ * attempts in flight (the oldest among equals), and when the queue is full a client with fewer attempts
+ * in flight than the heaviest waiting one takes the place of that one's newest queued check: a few
+ * flooding addresses cannot keep everyone else out.
  */
 import { availableParallelism } from 'node:os';
 import { GatehouseError } from './errors.ts';
@@ -59,9 +61,22 @@ export interface PasswordCheckStats {
   rejected: Record<BusyReason, number>;
 }
 
+/** One client's attempt, counted from its arrival until release(). */
+export interface PasswordCheckTicket {
+  /** Runs `check` when a slot is free; throws PasswordChecksBusy (without running it) when over a limit. */
+  check<T>(check: () => Promise<T>): Promise<T>;
+  /** The attempt is over: its client's share is free again (idempotent). */
+  release(): void;
+}
+
 export interface PasswordCheckLimiter {
   readonly limits: PasswordCheckLimits;
-  /** Runs `check` when a slot is free; throws PasswordChecksBusy (without running it) when over a limit. */
+  /**
+   * Counts an attempt of `client` (a clientKey) now, before any work is spent on it; throws
+   * PasswordChecksBusy('client') when that client already has `perClient` attempts in flight.
+   */
+  admit(client: string): PasswordCheckTicket;
+  /** admit(), check() and release() in one. */
   run<T>(client: string, check: () => Promise<T>): Promise<T>;
   stats(): PasswordCheckStats;
 }
@@ -69,6 +84,7 @@ export interface PasswordCheckLimiter {
 interface Waiter {
   client: string;
   start(): void;
+  refuse(reason: BusyReason): void;
   timer: NodeJS.Timeout;
 }
 
@@ -80,45 +96,58 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
   const rejected: Record<BusyReason, number> = { client: 0, queue: 0, wait: 0 };
   let running = 0;
 
-  const refuse = (reason: BusyReason): never => {
+  const busy = (reason: BusyReason): PasswordChecksBusy => {
     rejected[reason]++;
-    throw new PasswordChecksBusy(reason, retryAfterSeconds);
+    return new PasswordChecksBusy(reason, retryAfterSeconds);
   };
+  const inFlight = (client: string) => perClient.get(client) ?? 0;
   const next = () => {
     let pick = -1;
     for (let i = 0; i < waiting.length; i++) {
-      if (pick === -1 || (perClient.get(waiting[i]!.client) ?? 0) < (perClient.get(waiting[pick]!.client) ?? 0)) pick = i;
+      if (pick === -1 || inFlight(waiting[i]!.client) < inFlight(waiting[pick]!.client)) pick = i;
     }
     if (pick === -1) return;
     const [waiter] = waiting.splice(pick, 1);
     clearTimeout(waiter!.timer);
     waiter!.start();
   };
-  const count = (map: Map<string, number>, client: string, delta: number) => {
-    const n = (map.get(client) ?? 0) + delta;
-    if (n <= 0) map.delete(client);
-    else map.set(client, n);
+  /** The newest queued check of the client with the most attempts in flight, if that is more than `than`. */
+  const heaviestWaiter = (than: number): number => {
+    let pick = -1;
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (inFlight(waiting[i]!.client) > (pick === -1 ? than : inFlight(waiting[pick]!.client))) pick = i;
+    }
+    return pick;
+  };
+  const count = (client: string, delta: number) => {
+    const n = inFlight(client) + delta;
+    if (n <= 0) perClient.delete(client);
+    else perClient.set(client, n);
   };
 
-  return {
-    limits: l,
-    async run(client, check) {
-      if ((perClient.get(client) ?? 0) >= l.perClient) refuse('client');
-      if (running >= l.concurrency && waiting.length >= l.queue) refuse('queue');
-      count(perClient, client, 1);
-      try {
+  const admit = (client: string): PasswordCheckTicket => {
+    if (inFlight(client) >= l.perClient) throw busy('client');
+    count(client, 1);
+    let released = false;
+    return {
+      async check(check) {
         if (running >= l.concurrency) {
+          if (waiting.length >= l.queue) {
+            // a lighter client takes the place of the heaviest one's newest queued check
+            const evict = heaviestWaiter(inFlight(client));
+            if (evict === -1) throw busy('queue');
+            const [waiter] = waiting.splice(evict, 1);
+            clearTimeout(waiter!.timer);
+            waiter!.refuse('queue');
+          }
           await new Promise<void>((resolve, reject) => {
             const waiter: Waiter = {
               client,
               start: resolve,
+              refuse: (reason) => reject(busy(reason)),
               timer: setTimeout(() => {
                 waiting.splice(waiting.indexOf(waiter), 1);
-                try {
-                  refuse('wait');
-                } catch (error) {
-                  reject(error);
-                }
+                waiter.refuse('wait');
               }, l.maxWaitMs),
             };
             waiting.push(waiter);
@@ -131,8 +160,24 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
           running--;
           next();
         }
+      },
+      release() {
+        if (released) return;
+        released = true;
+        count(client, -1);
+      },
+    };
+  };
+
+  return {
+    limits: l,
+    admit,
+    async run(client, check) {
+      const ticket = admit(client);
+      try {
+        return await ticket.check(check);
       } finally {
-        count(perClient, client, -1);
+        ticket.release();
       }
     },
     stats: () => ({ running, queued: waiting.length, rejected: { ...rejected } }),

@@ -143,6 +143,33 @@ export function needsRehash(encoded: string, params?: Partial<Argon2Params>): bo
   }
 }
 
+/**
+ * Parameters for a dummy check that costs at least what checking any of `hashes` costs: the
+ * configured ones, raised to the largest memory, iterations, parallelism and key length of every
+ * argon2 hash among them (each already within the bounds verifyPassword accepts). Other formats
+ * are left out: they are re-hashed to argon2id on the next login.
+ */
+export function strongestArgon2Params(configured: Partial<Argon2Params>, hashes: Iterable<string>): Argon2Params {
+  const strongest: Argon2Params = { ...DEFAULT_ARGON2_PARAMS, ...configured };
+  for (const encoded of hashes) {
+    let parsed: ParsedHash;
+    try {
+      parsed = parseHash(encoded);
+    } catch {
+      continue;
+    }
+    if (parsed.kind !== 'argon2') continue;
+    const have = argon2Parameters(parsed.encoded);
+    strongest.memory = Math.max(strongest.memory, have.memory);
+    strongest.iterations = Math.max(strongest.iterations, have.iterations);
+    strongest.parallelism = Math.max(strongest.parallelism, have.parallelism);
+    strongest.key_length = Math.max(strongest.key_length, have.keyLength);
+  }
+  // more lanes need more memory (8 KiB each): keep the combination one argon2 accepts
+  strongest.memory = Math.max(strongest.memory, 8 * strongest.parallelism);
+  return strongest;
+}
+
 /** The parameters of an argon2 PHC string that parseArgon2 accepted. */
 function argon2Parameters(encoded: string): { version: number; memory: number; iterations: number; parallelism: number; keyLength: number } {
   const parts = encoded.split('$');

@@ -26,7 +26,7 @@ export type RegulationStore = Pick<
 >;
 
 /** The storage a reservation's transaction sees (the same methods, bound to the transaction). */
-type ReservationTx = Pick<Storage, 'loadAuthenticationLogs' | 'loadAuthenticationLogsByIp' | 'activeUserBan' | 'activeIpBan' | 'insertAttemptReservation' | 'countAttemptReservations' | 'deleteAttemptReservation' | 'deleteExpiredAttemptReservations'>;
+type ReservationTx = Omit<RegulationStore, 'exclusively'>;
 
 export interface BanState {
   banned: boolean;
@@ -45,8 +45,9 @@ export interface AttemptRecord {
 
 /**
  * A first-factor attempt, counted before its password is checked. `admitted: false` means the
- * password must not be checked at all: a ban is in force, or the failures so far plus the attempts
- * being checked right now already reach max_retries.
+ * password must not be checked now: `banned`, a ban is in force (or the failures so far reach
+ * max_retries); `attempts_in_flight`, the failures so far plus the attempts being checked right now
+ * reach max_retries, so the attempt may be admitted once those are settled (nextSettle()).
  */
 export type Reservation =
   | { admitted: true; id: number; username: string; ip: string }
@@ -78,6 +79,8 @@ export class Regulator {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #canonicalise: (login: string) => string | null;
+  /** Resolved (and replaced) at every settle or cancel in this process. */
+  #settled = Promise.withResolvers<void>();
 
   /**
    * `canonicalise` maps a login to the account it names (e.g. an e-mail address under
@@ -139,16 +142,17 @@ export class Regulator {
           const value = mode === 'user' ? username : ip;
           if (value === '') continue;
           const failures = await this.#failureStreak(mode, value, now, tx);
-          const inFlight = await tx.countAttemptReservations(mode === 'user' ? 'username' : 'remote_ip', value, now, id);
+          const inFlight = failures >= max_retries ? 0 : await tx.countAttemptReservations(mode === 'user' ? 'username' : 'remote_ip', value, now, id);
           if (failures + inFlight >= max_retries) {
             await tx.deleteAttemptReservation(id);
-            return { admitted: false, reason: 'attempts_in_flight', ban: { banned: false } };
+            // only the attempts in flight stand in the way: once they are settled this one may pass
+            return { admitted: false, reason: failures >= max_retries ? 'banned' : 'attempts_in_flight', ban: { banned: false } };
           }
         }
       }
       return { admitted: true, id, username, ip };
     });
-    if (!outcome.admitted) {
+    if (!outcome.admitted && outcome.reason === 'banned') {
       // recorded as refused (`banned`): it was never checked, so it does not count towards a later ban
       await this.#storage.appendAuthenticationLog({
         time: now,
@@ -164,26 +168,58 @@ export class Regulator {
     return outcome;
   }
 
-  /** The checked attempt's result: recorded (a failure may ban, as mark() does), then the reservation goes. */
+  /**
+   * The checked attempt's result: recorded (a failure may ban, as mark() does) and the reservation
+   * removed in one transaction under reserve()'s locks, so a reserve() never sees the reservation gone
+   * and the failure not yet recorded (it would let one guess more through).
+   */
   async settle(reservation: Extract<Reservation, { admitted: true }>, attempt: AttemptRecord): Promise<BanState> {
-    // in this order: between the two, the attempt counts twice rather than not at all
-    const state = await this.mark(attempt);
-    await this.#storage.deleteAttemptReservation(reservation.id);
-    return state;
+    const { username, ip } = reservation;
+    try {
+      return await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx) => {
+        // the delete first: on SQLite it takes the write lock before the reads in #mark
+        await tx.deleteAttemptReservation(reservation.id);
+        return this.#mark(attempt, tx);
+      });
+    } finally {
+      this.#wake();
+    }
   }
 
   /** The attempt was not checked after all (e.g. too many password checks in flight): it does not count. */
   async cancel(reservation: Extract<Reservation, { admitted: true }>): Promise<void> {
-    await this.#storage.deleteAttemptReservation(reservation.id);
+    try {
+      await this.#storage.deleteAttemptReservation(reservation.id);
+    } finally {
+      this.#wake();
+    }
+  }
+
+  /**
+   * Resolves at the next settle() or cancel() in this process. Another instance's settles are not
+   * seen here: a caller waiting for attempts in flight also polls.
+   */
+  nextSettle(): Promise<void> {
+    return this.#settled.promise;
+  }
+
+  #wake(): void {
+    const settled = this.#settled;
+    this.#settled = Promise.withResolvers<void>();
+    settled.resolve();
   }
 
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
-  async mark(attempt: AttemptRecord): Promise<BanState> {
+  mark(attempt: AttemptRecord): Promise<BanState> {
+    return this.#mark(attempt, this.#storage);
+  }
+
+  async #mark(attempt: AttemptRecord, storage: ReservationTx): Promise<BanState> {
     const now = this.#now();
     const username = this.#subject(attempt.username);
     const ip = normaliseIp(attempt.ip);
-    const current = await this.#activeBan(username, ip, now);
-    await this.#storage.appendAuthenticationLog({
+    const current = await this.#activeBan(username, ip, now, storage);
+    await storage.appendAuthenticationLog({
       time: now,
       successful: attempt.successful,
       banned: current.banned,
@@ -199,13 +235,13 @@ export class Regulator {
     let state = current;
     for (const mode of this.#options.modes) {
       const value = mode === 'user' ? username : ip;
-      if (value === '' || !(await this.#streakReached(mode, value, now))) continue;
+      if (value === '' || !((await this.#failureStreak(mode, value, now, storage)) >= this.#options.max_retries)) continue;
       // Expires ban_time after the failure that triggered it (Authelia: after the first failure),
       // so every ban lasts the full ban_time.
       const until = now + this.#options.ban_time * 1000;
       const ban = { time: now, expires: until, source: SOURCE, reason: `${this.#options.max_retries} failed attempts within ${this.#options.find_time}s` };
-      if (mode === 'user') await this.#storage.banUser({ ...ban, username });
-      else await this.#storage.banIp({ ...ban, ip });
+      if (mode === 'user') await storage.banUser({ ...ban, username });
+      else await storage.banIp({ ...ban, ip });
       // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
       this.#logger.warn(
         { event: 'regulation.ban', mode, username, ip, until },
@@ -214,11 +250,6 @@ export class Regulator {
       state = { banned: true, until: Math.max(until, state.until ?? 0) };
     }
     return state;
-  }
-
-  /** max_retries failures in a row (newest first, back to the last success) within find_time. */
-  async #streakReached(mode: RegulationMode, value: string, now: number): Promise<boolean> {
-    return (await this.#failureStreak(mode, value, now, this.#storage)) >= this.#options.max_retries;
   }
 
   /** Failures in a row, newest first, back to the last success, within find_time (at most max_retries). */

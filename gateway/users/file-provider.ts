@@ -1,11 +1,11 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
-import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,
@@ -33,6 +33,8 @@ export interface FileUserProviderOptions {
   logger: Logger;
   /** Checks a password against a stored hash (tests count or hold the calls); lib/password-hash's by default. */
   verifyPassword?: PasswordVerifier;
+  /** Runs after a re-hash read the file and before it writes it (tests: an outside edit lands in between). */
+  beforeRehashWrite?: () => Promise<void>;
 }
 
 export type PasswordVerifier = (encoded: string, password: string) => Promise<boolean>;
@@ -60,9 +62,11 @@ export class FileUserProvider implements UserProvider {
   readonly #search: UsersSearchOptions;
   readonly #argon2: Argon2Params;
   readonly #logger: Logger;
-  readonly #dummyHash: string;
+  /** The dummy's hash, made for the users loaded now (see #dummyHash). */
+  #dummy: { db: UsersDatabase; params: string; hash: Promise<string> } | null = null;
   readonly #verify: PasswordVerifier;
-  readonly #rehashOnLogin: boolean;
+  #rehashOnLogin: boolean;
+  readonly #beforeRehashWrite: () => Promise<void>;
   #db: UsersDatabase;
   #text: string;
   #lock: Promise<unknown> = Promise.resolve();
@@ -75,18 +79,17 @@ export class FileUserProvider implements UserProvider {
     search: UsersSearchOptions,
     argon2: Argon2Params,
     logger: Logger,
-    dummyHash: string,
     text: string,
     db: UsersDatabase,
-    checks: { verify: PasswordVerifier; rehashOnLogin: boolean },
+    checks: { verify: PasswordVerifier; rehashOnLogin: boolean; beforeRehashWrite?: () => Promise<void> },
   ) {
+    this.#beforeRehashWrite = checks.beforeRehashWrite ?? (async () => {});
     this.path = path;
     this.#verify = checks.verify;
     this.#rehashOnLogin = checks.rehashOnLogin;
     this.#search = search;
     this.#argon2 = argon2;
     this.#logger = logger;
-    this.#dummyHash = dummyHash;
     this.#text = text;
     this.#db = db;
   }
@@ -104,11 +107,13 @@ export class FileUserProvider implements UserProvider {
     if ((mode & 0o077) !== 0) {
       logger.warn({ path, mode: mode.toString(8) }, 'users file is readable by other users: run chmod 600 on it');
     }
-    // unknown and disabled users are checked against this hash, made with the configured parameters, so
-    // a failed login costs what a user's costs (and users with older or weaker hashes are re-hashed below)
-    const dummyHash = await hashPassword(randomBytes(18).toString('base64'), argon2);
     const rehashOnLogin = options.password?.rehash_on_login ?? true;
-    const provider = new FileUserProvider(path, search, argon2, logger, dummyHash, text, db, { verify: options.verifyPassword ?? verifyPassword, rehashOnLogin });
+    const provider = new FileUserProvider(path, search, argon2, logger, text, db, {
+      verify: options.verifyPassword ?? verifyPassword,
+      rehashOnLogin,
+      ...(options.beforeRehashWrite ? { beforeRehashWrite: options.beforeRehashWrite } : {}),
+    });
+    await provider.#dummyHash();
     if (options.watch) provider.#startWatching();
     logger.info({ path, users: db.users.size }, 'users file loaded');
     return provider;
@@ -117,7 +122,7 @@ export class FileUserProvider implements UserProvider {
   async checkPassword(login: string, password: string): Promise<UserDetails | null> {
     const record = this.#findLogin(this.#db, login);
     if (record === undefined || record.disabled || password.length === 0) {
-      await this.#verify(this.#dummyHash, password).catch(() => false);
+      await this.#verify(await this.#dummyHash(), password).catch(() => false);
       return null;
     }
     let ok: boolean;
@@ -136,18 +141,24 @@ export class FileUserProvider implements UserProvider {
   /**
    * Replaces a legacy or weaker hash with one made with the configured parameters, now that the
    * password is known: the time a login takes then no longer tells this user from an unknown one.
-   * Written only if the file still holds the hash just checked. The new hash is a new credential
-   * stamp, so the details returned carry it (the session made now stays valid; older sessions of
-   * this user end once, as after a password change). Any failure keeps the login and the old hash.
+   * Written only if the file still holds the hash just checked and nobody edited it between our read
+   * and our write (an operator's edit wins; the re-hash waits for the next login). The new hash is a
+   * new credential stamp, so the details returned carry it (the session made now stays valid; older
+   * sessions of this user end once, as after a password change). Any failure keeps the login and the
+   * old hash; a read-only file turns re-hashing off for the process.
    */
-  async #rehash(record: UserRecord, password: string): Promise<UserDetails> {
+  async #rehash(record: UserRecord, password: string): Promise<UserDetails | null> {
     const username = record.details.username;
     try {
       const passwordHash = await hashPassword(password, this.#argon2);
-      const db = await this.#mutate((doc, current) => {
-        if (current.users.get(username)?.passwordHash !== record.passwordHash) throw new StaleHash();
-        setPasswordInDocument(doc, username, passwordHash);
-      });
+      const db = await this.#mutate(
+        (doc, current) => {
+          const now = current.users.get(username);
+          if (now?.passwordHash !== record.passwordHash) throw new StaleHash(now);
+          setPasswordInDocument(doc, username, passwordHash);
+        },
+        { unchangedSinceRead: true },
+      );
       const from = hashScheme(record.passwordHash);
       this.#logger.info(
         { audit: true, event: 'users.password_rehashed', user: username, from, path: this.path },
@@ -155,11 +166,53 @@ export class FileUserProvider implements UserProvider {
       );
       return db.users.get(username)?.details ?? record.details;
     } catch (error) {
-      if (!(error instanceof StaleHash)) {
-        this.#logger.warn({ err: error, path: this.path, user: username }, 'users file: could not upgrade the password hash; the old one stays');
+      if (error instanceof StaleHash) {
+        // someone else changed the hash meanwhile (another login's re-hash, a new password): the
+        // session must carry the current credential's stamp, so the password is checked against it
+        const current = error.current;
+        if (current === undefined || current.disabled) return null;
+        const ok = await this.#verify(current.passwordHash, password).catch(() => false);
+        return ok ? current.details : null;
       }
+      if (error instanceof FileChangedMeanwhile) {
+        this.#logger.debug({ path: this.path, user: username }, 'users file: changed while re-hashing; the re-hash waits for the next login');
+        return record.details;
+      }
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+        this.#rehashOnLogin = false;
+        this.#logger.warn(
+          { err: error, path: this.path },
+          `users file: cannot write it (${code}); re-hashing on login is off until restart (set authentication_backend.file.password.rehash_on_login: false to say so)`,
+        );
+        return record.details;
+      }
+      this.#logger.warn({ err: error, path: this.path, user: username }, 'users file: could not upgrade the password hash; the old one stays');
       return record.details;
     }
+  }
+
+  /**
+   * Unknown and disabled users are checked against this hash, made with the configured parameters
+   * or, where a user's argon2 hash is stronger, with its: a failed login costs at least what any
+   * user's costs, without weakening anyone's hash (weaker and legacy hashes are re-hashed on login).
+   * Made again when the users loaded change the parameters.
+   */
+  #dummyHash(): Promise<string> {
+    if (this.#dummy?.db === this.#db) return this.#dummy.hash;
+    const params = strongestArgon2Params(this.#argon2, [...this.#db.users.values()].map((record) => record.passwordHash));
+    const key = JSON.stringify(params);
+    if (this.#dummy?.params === key) {
+      this.#dummy.db = this.#db;
+    } else {
+      const hash = hashPassword(randomBytes(18).toString('base64'), params);
+      this.#dummy = { db: this.#db, params: key, hash };
+      // a failure is not kept: the next check tries again
+      hash.catch(() => {
+        if (this.#dummy?.hash === hash) this.#dummy = null;
+      });
+    }
+    return this.#dummy.hash;
   }
 
   getDetails(username: string): UserDetails | null {
@@ -234,18 +287,32 @@ export class FileUserProvider implements UserProvider {
     return record.details.username;
   }
 
-  /** Serialised: re-read the file, edit it, refuse to write anything we would not load, write atomically. */
-  #mutate(edit: (doc: Document, current: UsersDatabase) => void): Promise<UsersDatabase> {
+  /**
+   * Serialised: re-read the file, edit it, refuse to write anything we would not load, write atomically
+   * to the file itself (through a symlink, not over it). `unchangedSinceRead`: read the file again just
+   * before writing and give up (FileChangedMeanwhile) if someone else edited it in between.
+   */
+  #mutate(edit: (doc: Document, current: UsersDatabase) => void, options: { unchangedSinceRead?: boolean } = {}): Promise<UsersDatabase> {
     return this.#withLock(async () => {
-      const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return EMPTY_USERS_FILE;
-        throw error;
-      });
+      const read = () =>
+        readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return EMPTY_USERS_FILE;
+          throw error;
+        });
+      const text = await read();
       const { doc, db } = loadUsersText(text, this.path, this.#search);
       edit(doc, db);
       const next = renderUsersDocument(doc);
       const { db: nextDb } = loadUsersText(next, this.path, this.#search);
-      await writeFileAtomic(this.path, next, 0o600);
+      if (options.unchangedSinceRead) {
+        await this.#beforeRehashWrite();
+        if ((await read()) !== text) throw new FileChangedMeanwhile();
+      }
+      const target = await realpath(this.path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return this.path;
+        throw error;
+      });
+      await writeFileAtomic(target, next, 0o600);
       this.#db = nextDb;
       this.#text = next;
       return nextDb;
@@ -320,7 +387,16 @@ function hashScheme(encoded: string): string {
 }
 
 /** The users file changed under a re-hash: someone else set a password meanwhile, theirs wins. */
-class StaleHash extends Error {}
+class StaleHash extends Error {
+  readonly current: UserRecord | undefined;
+  constructor(current: UserRecord | undefined) {
+    super('the password hash changed meanwhile');
+    this.current = current;
+  }
+}
+
+/** Someone edited the users file between a re-hash's read and its write: their edit wins. */
+class FileChangedMeanwhile extends Error {}
 
 async function readOrCreate(path: string, logger: Logger): Promise<string> {
   try {

@@ -56,3 +56,15 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127(?:\.\d{1,3}){3}$/.test(hostname) || hostname.toLowerCase().endsWith('.localhost');
 }
+
+/** The address as one client: IPv4 as is, IPv6 by its /64 (one host usually holds the whole /64). */
+export function clientKey(ip: string): string {
+  const plain = normaliseIp(ip).split('%')[0]!;
+  if (isIP(plain) !== 6) return plain.toLowerCase();
+  const [head = '', tail] = plain.split('::') as [string, string | undefined];
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const full = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${full.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
+}

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createPasswordCheckLimiter, type PasswordCheckLimiter } from '../../lib/password-checks.ts';
 import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
-import { clientKey } from './rate-limit.ts';
+import { clientKey } from '../../lib/net/address.ts';
 
 export const MIN_PASSWORD_LENGTH = 10;
 export const MAX_PASSWORD_LENGTH = 1024;

@@ -4,8 +4,7 @@
  * process) and bounded: each key keeps at most `max` timestamps, each kind at most `maxKeys` keys, and
  * only keys under their limit are ever forgotten to make room (a lock-out is never evicted).
  */
-import { isIP } from 'node:net';
-import { normaliseIp } from '../../lib/net/address.ts';
+import { clientKey } from '../../lib/net/address.ts';
 
 export interface WindowRule {
   /** Failures allowed inside the window. */
@@ -49,18 +48,6 @@ export interface RateLimiter {
 export const DEFAULT_PER_IP: WindowRule = { max: 10, windowMs: 5 * 60_000 };
 export const DEFAULT_PER_USER: WindowRule = { max: 20, windowMs: 15 * 60_000 };
 const DEFAULT_MAX_KEYS = 10_000;
-
-/** The address as one client: IPv4 as is, IPv6 by its /64 (one host usually holds the whole /64). */
-export function clientKey(ip: string): string {
-  const plain = normaliseIp(ip).split('%')[0]!;
-  if (isIP(plain) !== 6) return plain.toLowerCase();
-  const [head = '', tail] = plain.split('::') as [string, string | undefined];
-  const groups = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const full = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${full.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
-}
 
 interface Table {
   by: 'ip' | 'user';
