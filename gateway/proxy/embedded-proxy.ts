@@ -100,6 +100,15 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         xfwd: false,
         ws: false, // upgrades are routed by `upgrade` below, after the decision
         on: {
+          // the client's socket and the upstream's live and die together: when the gateway ends a
+          // WebSocket (shutdown, a client gone), the app's connection ends too instead of lingering
+          proxyReqWs: (proxyReq, _req, socket) => {
+            socket.once('close', () => proxyReq.destroy());
+            proxyReq.once('upgrade', (_res, upstream: Socket) => {
+              if (socket.destroyed) upstream.destroy();
+              else socket.once('close', () => upstream.destroy());
+            });
+          },
           error: (error, _req, res) => {
             deps.logger.warn({ err: error.message, upstream: target }, 'proxy: upstream unreachable');
             if ('writeHead' in res && !res.headersSent) {
