@@ -13,7 +13,7 @@ import { createAuthRouter, requireJson, type EndedCredential } from './api/auth-
 import { createHostRouter } from './api/host-routes.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from './auth/identity.ts';
-import { requestPathProblem } from './request-path.ts';
+import { requestPathProblem, ROUTING } from './request-path.ts';
 import { TERMINAL_PATH } from './terminal/protocol.ts';
 import type { TerminalIdentityCheck } from './terminal/identity-check.ts';
 import type { SessionOwner } from './terminal/server.ts';
@@ -52,6 +52,9 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 } {
   const app = express();
+  // one spelling per path, as the gateway's rules read it (request-path.ts)
+  app.set('case sensitive routing', ROUTING.caseSensitive);
+  app.set('strict routing', ROUTING.strict);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(securityHeaders);
