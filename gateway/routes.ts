@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
+import { RETRY_AFTER_S, unavailableMessage } from './backend-unavailable.ts';
 import { canonicalRequestHost } from './authz/target.ts';
 import { DEFAULT_AUTHZ_ENDPOINTS, type AuthzEndpoint } from './authz/authn-strategies.ts';
 import type { CookieDomain } from './session/cookie-domains.ts';
@@ -16,8 +17,6 @@ import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
 import type { PortalDeps } from './portal/deps.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
-import { SessionStoreUnavailable } from './session/store.ts';
-import { StorageError } from './storage/errors.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -35,16 +34,6 @@ export interface Routes {
 }
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** Seconds a client is asked to wait after a 503 (a backend that did not answer). */
-const RETRY_AFTER_S = 5;
-
-/** The user-facing message when a backend did not answer, or null for any other error. */
-function unavailableMessage(error: unknown): string | null {
-  if (error instanceof SessionStoreUnavailable) return 'Sessions are unavailable, try again shortly.';
-  if (error instanceof StorageError && error.code === 'unreachable') return 'The database is unavailable, try again shortly.';
-  return null;
-}
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 

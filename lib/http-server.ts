@@ -16,7 +16,8 @@ export interface ServiceServer {
   /**
    * Stop accepting, let running requests finish (their answers say `Connection: close` and the
    * connection ends after them; idle keep-alive connections end at once) for up to `graceMs`
-   * (default 5 s), then cut whatever is left.
+   * (default 5 s), then cut whatever is left. Upgraded connections (WebSockets) end at once, after
+   * what their service wrote last (its close frame) is flushed.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -39,6 +40,14 @@ function withoutConnectionHeaders(arg: unknown): unknown {
   }
   if (arg && typeof arg === 'object') return Object.fromEntries(Object.entries(arg).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase())));
   return arg;
+}
+
+/** Ends `socket` once what was written to it is flushed, without waiting for the peer to end its side. */
+function endAfterFlush(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end();
+  if (socket.writableFinished) socket.destroy();
 }
 
 export async function serve(options: ServeOptions): Promise<ServiceServer> {
@@ -70,7 +79,15 @@ export async function serve(options: ServeOptions): Promise<ServiceServer> {
     });
     options.request(req, res);
   });
-  server.on('upgrade', (req, socket, head) => options.upgrade(req, socket as Socket, head));
+  // upgraded connections (WebSockets, the service's own or proxied): closeAllConnections() does not
+  // see them and server.close() waits for them, so the drain ends them itself
+  const upgraded = new Set<Socket>();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (draining) return void socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    options.upgrade(req, socket, head);
+  });
   const listen = parseListenAddress(options.address);
   if (!listen) throw new Error(`cannot listen on '${options.address}'`);
   await new Promise<void>((resolve, reject) => {
@@ -90,13 +107,19 @@ export async function serve(options: ServeOptions): Promise<ServiceServer> {
       new Promise<void>((resolve) => {
         draining = true;
         for (const res of running) endConnectionAfter(res);
-        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        const cut = setTimeout(() => {
+          server.closeAllConnections();
+          for (const socket of upgraded) socket.destroy();
+        }, graceMs);
         cut.unref();
         server.close(() => {
           clearTimeout(cut);
           resolve();
         });
         server.closeIdleConnections();
+        // a WebSocket has no request to finish: what its service wrote last (a 1001 close frame) goes
+        // out, then the connection ends; a client that does not read is cut with the rest
+        for (const socket of upgraded) endAfterFlush(socket);
       }),
   };
 }

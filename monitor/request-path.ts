@@ -4,7 +4,16 @@
  * `//api/system`, `/x/../api/system` or `/%61pi/system` meant one thing to one of them and another to
  * the next, and ended in a 500. Canonicalise or refuse, never "normalise and hope": a path that is
  * not already in its one canonical form is refused here with 400, so no route ever sees it.
+ * Routing then matches that one form exactly (ROUTING): `/API/system` or `/api/system/` is not
+ * `/api/system` (the gateway's access rules, which guard these paths, are case-sensitive too).
  */
+
+/**
+ * How every router of the monitor matches paths: case-sensitively and with a trailing slash being
+ * part of the path. Express's defaults (neither) let `/API/terminal/ticket` reach the ticket route
+ * while a gateway rule on `^/api/terminal` never saw it.
+ */
+export const ROUTING = { caseSensitive: true, strict: true } as const;
 
 /** Longest request target (path and query) accepted; real ones are far shorter. */
 export const MAX_REQUEST_TARGET = 4096;

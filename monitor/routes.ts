@@ -13,9 +13,9 @@ import { createAuthRouter, requireJson, type EndedCredential } from './api/auth-
 import { createHostRouter } from './api/host-routes.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from './auth/identity.ts';
-import { requestPathProblem } from './request-path.ts';
+import { requestPathProblem, ROUTING } from './request-path.ts';
 import { TERMINAL_PATH } from './terminal/protocol.ts';
-import type { TerminalIdentityCheck } from './terminal/identity-check.ts';
+import { BINDINGS_FULL, type TerminalIdentityCheck } from './terminal/identity-check.ts';
 import type { SessionOwner } from './terminal/server.ts';
 import type { TicketStore } from './terminal/tickets.ts';
 
@@ -52,6 +52,9 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 } {
   const app = express();
+  // one spelling per path, as the gateway's rules read it (request-path.ts)
+  app.set('case sensitive routing', ROUTING.caseSensitive);
+  app.set('strict routing', ROUTING.strict);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(securityHeaders);
@@ -69,6 +72,8 @@ export function buildMonitorRoutes(deps: MonitorRouteDeps): {
   app.post('/api/terminal/ticket', requireScope('full_admin'), requireJson, (req: Request, res: Response) => {
     const { username, via, jti, sessionGeneration: generation } = req.identity!;
     const binding = deps.terminalIdentity.bind();
+    // every binding held keeps a terminal alive: refuse this one rather than close someone else's
+    if (binding === null) return void res.status(503).set({ 'Retry-After': '10', 'Cache-Control': 'no-store' }).json({ success: false, message: BINDINGS_FULL });
     const ticket = deps.tickets.issue({ username, via, jti, generation, bearer: req.bearerToken, binding });
     // `session` and `renew_seconds`: the page re-confirms a gateway sign-in with them (terminal/identity-check.ts)
     res.set('Cache-Control', 'no-store').json({ ...ticket, session: binding, renew_seconds: deps.terminalIdentity.renewSeconds });

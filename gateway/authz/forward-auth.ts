@@ -12,6 +12,7 @@ import { normaliseIp } from '../../lib/net/address.ts';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
 import { currentUser, type ReadSession, type SessionReader } from '../session/reader.ts';
 import { SessionStoreUnavailable, type SessionStore } from '../session/store.ts';
+import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
 import { authenticationLevel, type SessionIdentity } from '../session/user-session.ts';
 import type { UserProvider } from '../users/provider.ts';
 import { isSafeRedirect } from './redirect.ts';
@@ -241,9 +242,12 @@ export function createAuthzHandler(
   const record = (started: number, outcome: AuthzOutcome) => metrics?.authz(dialect, outcome, (performance.now() - started) / 1000);
   const fail = (res: ServerResponse, error: Error, started: number) => {
     // deny: the store or a backend failed; this question gets no answer but "no"
-    deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
-    if (!res.headersSent) send(res, 500, {}, '500 Internal Server Error');
-    else res.destroy();
+    const unavailable = unavailableMessage(error) !== null;
+    // a backend that did not answer is reported once per outage by its outage log, not per request
+    if (!unavailable) deps.logger.error({ err: error.message, dialect }, 'authz: error while deciding; denied');
+    if (res.headersSent) res.destroy();
+    else if (unavailable) send(res, 503, { 'Retry-After': String(RETRY_AFTER_S) }, '503 Service Unavailable');
+    else send(res, 500, {}, '500 Internal Server Error');
     record(started, 'error');
   };
   const respond = (req: IncomingMessage, res: ServerResponse, verdict: Verdict, assertion: string, started: number) => {

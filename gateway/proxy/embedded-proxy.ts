@@ -10,6 +10,7 @@ import { normaliseIp } from '../../lib/net/address.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
 import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
 import { BadAuthzRequest, targetFromRequest, type AuthzTarget } from '../authz/target.ts';
+import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
 
 /** `remote-user`, `Remote_User`, `REMOTE-GROUPS`…: any header an upstream could read as our identity. */
 export function isIdentityHeader(name: string): boolean {
@@ -99,6 +100,15 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         xfwd: false,
         ws: false, // upgrades are routed by `upgrade` below, after the decision
         on: {
+          // the client's socket and the upstream's live and die together: when the gateway ends a
+          // WebSocket (shutdown, a client gone), the app's connection ends too instead of lingering
+          proxyReqWs: (proxyReq, _req, socket) => {
+            socket.once('close', () => proxyReq.destroy());
+            proxyReq.once('upgrade', (_res, upstream: Socket) => {
+              if (socket.destroyed) upstream.destroy();
+              else socket.once('close', () => upstream.destroy());
+            });
+          },
           error: (error, _req, res) => {
             deps.logger.warn({ err: error.message, upstream: target }, 'proxy: upstream unreachable');
             if ('writeHead' in res && !res.headersSent) {
@@ -192,9 +202,14 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
         .then((verdict) => (verdict.kind === 'allow' ? handler(req, res) : refuse(req, res, verdict)))
         .catch((error: Error) => {
           // deny: whatever failed, the request does not reach the app
-          deps.logger.error({ err: error.message }, 'proxy: error while deciding; denied');
-          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 Internal Server Error');
-          else res.destroy();
+          const unavailable = unavailableMessage(error);
+          // a backend that did not answer is reported once per outage by its outage log, not per request
+          if (unavailable === null) deps.logger.error({ err: error.message }, 'proxy: error while deciding; denied');
+          if (res.headersSent) res.destroy();
+          else if (unavailable !== null) {
+            res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': String(RETRY_AFTER_S) });
+            res.end(`503 Service Unavailable: ${unavailable}`);
+          } else res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 Internal Server Error');
         });
     },
     upgrade(req, socket, head, host) {
@@ -208,8 +223,11 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
           socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         })
         .catch((error: Error) => {
-          deps.logger.error({ err: error.message }, 'proxy: error while deciding a WebSocket upgrade; denied');
-          socket.destroy();
+          if (unavailableMessage(error) === null) {
+            deps.logger.error({ err: error.message }, 'proxy: error while deciding a WebSocket upgrade; denied');
+            return void socket.destroy();
+          }
+          socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         });
     },
   };

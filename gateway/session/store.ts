@@ -167,14 +167,18 @@ function announceWrites(store: session.Store, onWrite: (sid: string) => void): v
  * Every call of `store` goes through here: a failure becomes SessionStoreUnavailable and is counted
  * in the outage log; after a failure one call at a time probes the store while the rest fail at once.
  */
-class StoreGuard {
+export class StoreGuard {
   readonly #outage: OutageLog;
   #failing = false;
   #probing = false;
   constructor(outage: OutageLog) {
     this.#outage = outage;
   }
-  /** Run `op` unless a probe is already out while the store is failing. */
+  /**
+   * Run `op` unless a probe is already out while the store is failing. `cb` is called once, whatever
+   * `op` does: an `op` that throws is a failure like any other (the probe ends with it, so the guard
+   * can never stay "probing" and refuse every later call).
+   */
   run<T>(op: (cb: (err: unknown, value?: T) => void) => void, cb: (err: unknown, value?: T) => void): void {
     if (this.#failing && this.#probing) {
       const error = new SessionStoreUnavailable(new Error('the session store is failing; a probe is in flight'));
@@ -183,7 +187,10 @@ class StoreGuard {
     }
     const probe = this.#failing;
     if (probe) this.#probing = true;
-    op((err, value) => {
+    let settled = false;
+    const done = (err: unknown, value?: T) => {
+      if (settled) return;
+      settled = true;
       if (probe) this.#probing = false;
       if (err) {
         this.#failing = true;
@@ -193,7 +200,14 @@ class StoreGuard {
       this.#failing = false;
       this.#outage.success();
       cb(null, value);
-    });
+    };
+    try {
+      op(done);
+    } catch (error) {
+      // a throw after `done` was called belongs to the caller's callback, not to the store
+      if (settled) throw error;
+      done(error ?? new Error('the session store threw'));
+    }
   }
   async call<T>(op: () => Promise<T>): Promise<T> {
     return (await promisify<T>((cb) => this.run<T>((done) => op().then((v) => done(null, v), done), cb))) as T;

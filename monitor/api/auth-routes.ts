@@ -29,6 +29,7 @@ import {
 import { AuthStoreUnavailable, hasCredentials, type AuthState } from '../auth/store.ts';
 import { describeApiToken, issueApiToken, issueSession, revokeJti } from '../auth/tokens.ts';
 import { checkTotp, consumeSecondFactor, generateBackupCodes, newTotpSecret, provisioningUri, qrCodeDataUrl, type SecondFactorCheck } from '../auth/totp.ts';
+import { ROUTING } from '../request-path.ts';
 
 
 const JSON_LIMIT = '64kb';
@@ -250,7 +251,7 @@ export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptio
     fail(res, status, r.message, extra);
   };
 
-  const r = express.Router();
+  const r = express.Router(ROUTING);
   r.use(['/api/auth', '/api/ssl'], noStore, readOnlyGuard);
 
   // ── status, first run ─────────────────────────────────────────────────────────────────────────

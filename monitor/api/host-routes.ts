@@ -12,6 +12,7 @@ import { readStorage } from './host/storage.ts';
 import { reuseFor } from './host/reuse.ts';
 import { readHealth, systemInfo } from './host/system-info.ts';
 import { readSystem } from './host/system.ts';
+import { ROUTING } from '../request-path.ts';
 
 /** Every path this router answers (all GET; HEAD follows). */
 export const HOST_PATHS = ['/api/system-info', '/api/health', '/api/system', '/api/storage', '/api/network', '/api/prometheus'] as const;
@@ -50,7 +51,7 @@ export function createHostRouter(options: HostRouterOptions): express.Router {
   if (options.passwordChecks) registerPasswordCheckMetrics(registry, 'gatehouse_monitor_', options.passwordChecks);
   const health = reuseFor(options.healthCacheMs ?? 30_000, now, () => readHealth(proc));
 
-  const router = express.Router();
+  const router = express.Router(ROUTING);
   // live figures, and most of them only for a logged-in user: no cache may keep them
   router.use([...HOST_PATHS], (_req: Request, res: Response, next: NextFunction) => {
     res.set('Cache-Control', 'no-store');

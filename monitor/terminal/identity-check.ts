@@ -18,6 +18,7 @@ import type { Identity } from '../auth/identity.ts';
 import type { AuthState } from '../auth/store.ts';
 import { checkToken, type TokenRefusal } from '../auth/tokens.ts';
 import type { SessionOwner, TerminalServer } from './server.ts';
+import { TICKET_TTL_SECONDS } from './tickets.ts';
 
 const ENDED = 'Your sign-in ended';
 
@@ -31,14 +32,21 @@ export const GATEWAY_STOPPED = `${ENDED}: the gateway no longer vouches for it (
 export const GATEWAY_OTHER_USER = `${ENDED}: the gateway now signs in another user`;
 const UNCHECKABLE = `${ENDED}: the monitor cannot check it (its account file is unreadable)`;
 
-/** Pending bindings (tickets not redeemed yet) kept at most; the oldest go first. */
-const MAX_BINDINGS = 1024;
+/**
+ * Bindings kept at most. When full, only one that can no longer keep a terminal alive is dropped (no
+ * open terminal and older than a ticket could wait, or a terminal whose confirmation is overdue);
+ * if none can be, the new ticket is refused: a flood of tickets never closes someone else's terminal.
+ */
+export const MAX_BINDINGS = 1024;
+/** How long a binding without a terminal is kept for its ticket (twice as long as a ticket lives). */
+const PENDING_BINDING_MS = 2 * TICKET_TTL_SECONDS * 1000;
+export const BINDINGS_FULL = 'Too many terminals are open or being opened; try again shortly';
 
 export type RenewOutcome = { ok: true } | { ok: false; status: 403 | 404; message: string };
 
 export interface TerminalIdentityCheck {
-  /** A new binding id for a ticket about to be issued: the page renews the terminal with it. */
-  bind(): string;
+  /** A new binding id for a ticket about to be issued (the page renews the terminal with it), or null when every binding held still keeps a terminal alive. */
+  bind(): string | null;
   /** Seconds between the page's renewals. */
   readonly renewSeconds: number;
   /** The page re-confirms the identity of the terminal bound to `binding` with this request's identity. */
@@ -79,7 +87,21 @@ export function createTerminalIdentityCheck(options: TerminalIdentityCheckOption
     renewSeconds: Math.max(1, Math.floor(refreshIntervalMs / 3000)),
 
     bind() {
-      while (confirmed.size >= MAX_BINDINGS) confirmed.delete(confirmed.keys().next().value!);
+      if (confirmed.size >= MAX_BINDINGS) {
+        const at = now();
+        const live = new Map(terminal.owners().map((o) => [o.binding, o]));
+        // never the binding of a running terminal that still holds (that would close it), nor one whose ticket may still be redeemed
+        const spent = (binding: string, last: number) => {
+          const owner = live.get(binding);
+          if (owner === undefined) return at - last > PENDING_BINDING_MS;
+          return owner.via === 'remote_user' && at - last > refreshIntervalMs; // closed at the next check anyway
+        };
+        for (const [binding, last] of confirmed) {
+          if (confirmed.size < MAX_BINDINGS) break;
+          if (spent(binding, last)) confirmed.delete(binding);
+        }
+        if (confirmed.size >= MAX_BINDINGS) return null;
+      }
       const binding = random(32).toString('base64url');
       confirmed.set(binding, now());
       return binding;

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
-import { eventually, firstFactor, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { askAuthz, eventually, firstFactor, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 
 describe('a hung PostgreSQL: a login answers 503 within the timeouts, then works again', () => {
   let database: TestDatabase;
@@ -46,6 +46,24 @@ describe('a hung PostgreSQL: a login answers 503 within the timeouts, then works
     }
     const down = gw.logs().filter((r) => r.msg === 'storage (postgres): unavailable; requests that need it fail until it answers again');
     assert.equal(down.length, 1);
+  });
+
+  it('Basic credentials on forward auth: 503 with Retry-After (not 500, never 200), and no error line per request', { timeout: 30_000 }, async () => {
+    proxy.stall();
+    const before = gw.logs().length;
+    const basic = `Basic ${Buffer.from('alice:alice-password').toString('base64')}`;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => askAuthz(gw, 'forward-auth', 'https://app.example.test/', { headers: { authorization: basic } })),
+    );
+    for (const answer of answers) {
+      assert.equal(answer.status, 503, answer.body);
+      assert.ok(Number(answer.headers['retry-after']) > 0);
+      assert.equal(answer.headers['remote-user'], undefined);
+    }
+    const lines = gw.logs().slice(before);
+    assert.deepEqual(lines.filter((r) => r.msg === 'authz: error while deciding; denied'), [], 'no line per request');
+    // the outage was already logged by the test above: its outage log counts these, for the summary
+    assert.ok(lines.filter((r) => Number(r.level) >= 50).length <= 1, lines.map((r) => r.msg).join('\n'));
   });
 
   it('logs in again once the database answers', { timeout: 30_000 }, async () => {

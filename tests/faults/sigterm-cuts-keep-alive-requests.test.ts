@@ -12,11 +12,17 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { WebSocket } from 'ws';
+import { pino } from 'pino';
+import { startMonitor, type Monitor } from '../../monitor/app.ts';
+import { parseMonitorConfig } from '../../monitor/config/load.ts';
+import { request } from '../helpers/http.ts';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway.ts';
 import { FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
+import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
 const secret = () => randomBytes(32).toString('base64url');
@@ -177,5 +183,77 @@ describe('a second SIGTERM exits at once, even with a request still running', ()
     assert.deepEqual(await gateway.exited, { code: 1, signal: null });
     assert.match(gateway.logs(), /second signal: exiting now/);
     conn.socket.destroy();
+  });
+});
+
+describe('SIGTERM with a WebSocket open through the embedded proxy: it ends and the process exits 0', () => {
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let upstream: EchoUpstream;
+  let gateway: GatewayProcess;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-sigterm-ws-');
+    upstream = await startEchoUpstream({ websocket: true });
+    const { yaml } = await gatewayConfig(temp.dir, { server: { shutdown_timeout: '5s', upstreams: { 'app.example.test': upstream.url } } });
+    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    await temp?.cleanup();
+  });
+
+  it('ends the open WebSocket instead of waiting the whole shutdown_timeout for it, and closes the stores', { timeout: 30_000 }, async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/chat`, { headers: { host: 'app.example.test', 'x-forwarded-proto': 'https' } });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.once('error', () => {});
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))));
+    const echoed = new Promise<string>((resolve) => ws.once('message', (data) => resolve(data.toString())));
+    ws.send('hello through the gateway');
+    assert.equal(await echoed, 'hello through the gateway');
+
+    process.kill(gateway.pid, 'SIGTERM');
+    // bounded below the 5 s deadline: a process that waited for the WebSocket exits 1 at the deadline
+    const exited = await Promise.race([gateway.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000))]);
+    assert.deepEqual(exited, { code: 0, signal: null }, gateway.logs());
+    assert.doesNotMatch(gateway.logs(), /shutdown deadline passed/);
+    const code = await Promise.race([closed, new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), 2_000))]);
+    assert.notEqual(code, 'open', "the client's WebSocket is closed");
+  });
+});
+
+describe("the monitor's shutdown with a terminal open whose client does not answer the close frame", () => {
+  let temp: { dir: string; cleanup: () => Promise<void> };
+  let monitor: Monitor;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-sigterm-terminal-');
+    const { config } = parseMonitorConfig({
+      server: { address: 'tcp://127.0.0.1:0', shutdown_timeout: '5s' },
+      data_dir: temp.dir,
+      terminal: { shell: '/bin/bash', user: 'nobody', max_sessions: 4 },
+    });
+    monitor = await startMonitor(config, { logger: pino({ level: 'silent' }), argon2: FAST_ARGON2 });
+  });
+  after(async () => {
+    await temp?.cleanup();
+  });
+
+  it('sends 1001 "Server shutting down", ends the connection and finishes closing well within server.shutdown_timeout', { timeout: 30_000 }, async () => {
+    const setup = await request(`${monitor.url}/api/auth/setup`, { method: 'POST', json: { username: 'operator', password: 'Operator-pass-2026', setup_code: monitor.setupCode() } });
+    assert.equal(setup.status, 200, setup.body);
+    const token = setup.json<{ token: string }>().token;
+    const issued = await request(`${monitor.url}/api/terminal/ticket`, { method: 'POST', json: {}, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(issued.status, 200, issued.body);
+    const ws = new WebSocket(`${monitor.url.replace(/^http/, 'ws')}/ws/terminal?ticket=${issued.json<{ ticket: string }>().ticket}`);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.once('error', () => {});
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+    // a client that stopped reading: it never answers the close frame
+    (ws as unknown as { _socket: Socket })._socket.pause();
+
+    const closing = monitor.close().then(() => 'closed' as const);
+    // bounded below the 5 s grace: a drain that waited for the WebSocket's close handshake took 30 s
+    assert.equal(await Promise.race([closing, new Promise<'still closing'>((resolve) => setTimeout(() => resolve('still closing'), 4_000))]), 'closed');
+    (ws as unknown as { _socket: Socket })._socket.resume();
+    assert.deepEqual(await closed, { code: 1001, reason: 'Server shutting down' });
   });
 });

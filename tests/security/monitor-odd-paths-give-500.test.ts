@@ -9,6 +9,7 @@ import { startMonitor, type Monitor } from '../../monitor/app.ts';
 import { parseMonitorConfig } from '../../monitor/config/load.ts';
 import { requestPathProblem } from '../../monitor/request-path.ts';
 import { captureLogs, LEVEL } from '../helpers/logs.ts';
+import { request } from '../helpers/http.ts';
 import { rawHttp } from '../helpers/raw-http.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
@@ -78,7 +79,7 @@ describe('odd request paths are refused before routing (400) or unknown (404), n
     assert.equal((await get('/app.js')).status, 200);
     assert.equal((await get('/api/system-info')).status, 200);
     assert.equal((await get('/api/system')).status, 401);
-    assert.equal((await get('/api/system/')).status, 401, 'a trailing slash is one more spelling express already folds');
+    assert.equal((await get('/api/system/')).status, 401, 'anonymous: like any path under /api');
     assert.equal((await get('/no%20such%20page')).status, 404);
   });
 
@@ -101,6 +102,65 @@ describe('odd request paths are refused before routing (400) or unknown (404), n
   it('none of it was an unexpected error in the log', () => {
     const errors = logs.records.filter((r) => r.level >= LEVEL.error);
     assert.deepEqual(errors.map((r) => r.msg), []);
+  });
+});
+
+describe('routing matches the one canonical spelling: another case or a trailing slash is another (unknown) path', () => {
+  let monitor: Monitor;
+  let cleanup: () => Promise<void>;
+  let bearer: string;
+
+  before(async () => {
+    const temp = await makeTempDir('gatehouse-path-case-');
+    cleanup = temp.cleanup;
+    const { config } = parseMonitorConfig({ server: { address: 'tcp://127.0.0.1:0' }, data_dir: temp.dir });
+    monitor = await startMonitor(config, { logger: captureLogs().logger, argon2: { memory: 1024, iterations: 1, parallelism: 1 } });
+    const setup = await request(`${monitor.url}/api/auth/setup`, { method: 'POST', json: { username: 'operator', password: 'Operator-pass-2026', setup_code: monitor.setupCode() } });
+    assert.equal(setup.status, 200, setup.body);
+    bearer = `Authorization: Bearer ${setup.json<{ token: string }>().token}`;
+  });
+  after(async () => {
+    await monitor?.close();
+    await cleanup?.();
+  });
+
+  const send = (method: string, target: string, extra: string[] = [], body = '') =>
+    rawHttp(monitor.port, [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', bearer, ...extra].join('\r\n'), body);
+
+  it('the canonical paths answer (signed in)', async () => {
+    assert.equal((await send('GET', '/api/system')).status, 200);
+    assert.equal((await send('GET', '/api/auth/status')).status, 200);
+  });
+
+  for (const target of ['/API/system', '/Api/System', '/api/SYSTEM', '/api/system/', '/API/AUTH/STATUS', '/api/auth/status/', '/WS/terminal', '/ws/terminal/']) {
+    it(`GET ${target} → 404, not the route it resembles`, async () => {
+      const answer = await send('GET', target);
+      assert.equal(answer.status, 404, answer.body);
+    });
+  }
+
+  it('POST /API/terminal/ticket (past a gateway rule on ^/api/terminal) → 404, no ticket', async () => {
+    for (const target of ['/API/terminal/ticket', '/api/Terminal/ticket', '/api/terminal/ticket/']) {
+      const answer = await send('POST', target, ['Content-Type: application/json', 'Content-Length: 2'], '{}');
+      assert.equal(answer.status, 404, `${target}: ${answer.body}`);
+      assert.doesNotMatch(answer.body, /ticket"/);
+    }
+  });
+
+  it('a WebSocket upgrade on /WS/terminal or /ws/terminal/ → 404, never handed to the terminal', async () => {
+    for (const target of ['/WS/terminal?ticket=x', '/Ws/Terminal?ticket=x', '/ws/terminal/?ticket=x']) {
+      const head = await new Promise<string>((resolve, reject) => {
+        const socket = connect(monitor.port, '127.0.0.1', () =>
+          socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+        );
+        let text = '';
+        socket.setTimeout(5_000, () => socket.destroy(new Error('no answer')));
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(text.split('\r\n')[0] ?? ''));
+      });
+      assert.equal(head, 'HTTP/1.1 404 Not Found', target);
+    }
   });
 });
 
