@@ -73,7 +73,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         local: storageCfg.local,
         postgres: storageCfg.postgres ? { ...storageCfg.postgres, timeout: storageCfg.postgres.timeout * 1000 } : undefined,
       },
-      { logger, migrate: true },
+      { logger, migrate: true, now },
     );
     cleanups.push(() => storage.close());
 

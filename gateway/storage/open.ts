@@ -17,6 +17,8 @@ export interface OpenStorageContext {
   logger: Logger;
   /** apply pending migrations; when false, pending migrations are an error */
   migrate: boolean;
+  /** The clock of the outage log's summaries (tests move it). */
+  now?: () => number;
 }
 
 const KEY_CHECK = 'check';
@@ -60,7 +62,7 @@ export async function openStorage(options: StorageOptions, context: OpenStorageC
       }
     }
     await wrapped('open_failed', 'storage: could not check the encryption key', () => checkEncryptionKey(db, encryption, logger));
-    return new Storage({ db, dialect: target.dialect, encryption, appliedMigrations: applied, outage: createOutageLog(logger, `storage (${target.dialect})`) });
+    return new Storage({ db, dialect: target.dialect, encryption, appliedMigrations: applied, outage: createOutageLog(logger, `storage (${target.dialect})`, { now: context.now }) });
   } catch (error) {
     await db.destroy().catch(() => {});
     throw error;
