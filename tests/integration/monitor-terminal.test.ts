@@ -369,6 +369,8 @@ describe('the shell and the socket end together', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.ok(isAlive(pid), 'still there during the grace period (it ignores SIGHUP)');
     await eventually(() => !isAlive(pid), `shell ${pid} being killed`);
+    // the PTY reports the exit a moment after the process is gone
+    await eventually(() => h.audit.some((event) => event.type === 'terminal_ended'), 'the end being audited');
     const ended = h.audit.find((event) => event.type === 'terminal_ended');
     assert.equal(ended?.type === 'terminal_ended' ? ended.signal : null, 9);
   });
