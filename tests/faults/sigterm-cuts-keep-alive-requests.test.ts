@@ -18,7 +18,7 @@ import { startMonitor, type Monitor } from '../../monitor/app.ts';
 import { parseMonitorConfig } from '../../monitor/config/load.ts';
 import { request } from '../helpers/http.ts';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway.ts';
-import { FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
+import { eventually, FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
@@ -61,14 +61,6 @@ function keepAliveConnection(port: number): Promise<{ socket: Socket; received: 
   });
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function gatewayConfig(dir: string, extra: Record<string, unknown>): Promise<{ yaml: string; port: number }> {
   const port = await freePort();
   await writeUsersFile(join(dir, 'users.yml'), { alice: { password: 'alice-password' } });
@@ -84,28 +76,36 @@ async function gatewayConfig(dir: string, extra: Record<string, unknown>): Promi
   return { yaml: stringify(merged), port };
 }
 
+/** A gateway process whose embedded proxy sends app.example.test to an upstream that holds every request. */
+async function startGatewayBeforeHeldUpstream(prefix: string) {
+  const temp = await makeTempDir(prefix);
+  const upstream = await startHeldUpstream();
+  const { yaml } = await gatewayConfig(temp.dir, { server: { upstreams: { 'app.example.test': `http://127.0.0.1:${upstream.port}` } } });
+  const gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+  return { temp, upstream, gateway };
+}
+
+async function stopGatewayAndHeldUpstream(parts: { temp?: { cleanup(): Promise<void> }; upstream?: Awaited<ReturnType<typeof startHeldUpstream>>; gateway?: GatewayProcess }): Promise<void> {
+  parts.upstream?.release();
+  await parts.gateway?.stop();
+  parts.upstream?.server.close();
+  await parts.temp?.cleanup();
+}
+
 describe('SIGTERM lets a keep-alive request in flight finish, answers it with Connection: close, then exits 0', () => {
   let temp: { dir: string; cleanup: () => Promise<void> };
   let upstream: Awaited<ReturnType<typeof startHeldUpstream>>;
   let gateway: GatewayProcess;
   before(async () => {
-    temp = await makeTempDir('gatehouse-sigterm-');
-    upstream = await startHeldUpstream();
-    const { yaml } = await gatewayConfig(temp.dir, { server: { upstreams: { 'app.example.test': `http://127.0.0.1:${upstream.port}` } } });
-    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+    ({ temp, upstream, gateway } = await startGatewayBeforeHeldUpstream('gatehouse-sigterm-'));
   });
-  after(async () => {
-    upstream?.release();
-    await gateway?.stop();
-    upstream?.server.close();
-    await temp?.cleanup();
-  });
+  after(() => stopGatewayAndHeldUpstream({ temp, upstream, gateway }));
 
   it('finishes the request, closes its connection, refuses new ones, exits 0', { timeout: 30_000 }, async () => {
     const conn = await keepAliveConnection(gateway.port);
     // first a quick answer on the connection, so it is a reused keep-alive connection
     conn.socket.write('GET /api/health HTTP/1.1\r\nHost: auth.example.test\r\n\r\n');
-    await waitFor('the health answer', () => conn.received().endsWith('\r\n0\r\n\r\n'));
+    await eventually('the health answer', () => conn.received().endsWith('\r\n0\r\n\r\n'), 10_000);
     assert.match(conn.received(), /^HTTP\/1\.1 200/);
     assert.match(conn.received(), /\r\nConnection: keep-alive\r\n/i);
     const afterFirst = conn.received().length;
@@ -113,7 +113,7 @@ describe('SIGTERM lets a keep-alive request in flight finish, answers it with Co
     await upstream.arrived;
 
     process.kill(gateway.pid, 'SIGTERM');
-    await waitFor('the shutdown to begin', () => gateway.logs().includes('shutting down'));
+    await eventually('the shutdown to begin', () => gateway.logs().includes('shutting down'), 10_000);
     assert.equal(await portRefuses(gateway.port), true, 'a new connection is refused while draining');
 
     upstream.release();
@@ -161,24 +161,16 @@ describe('a second SIGTERM exits at once, even with a request still running', ()
   let upstream: Awaited<ReturnType<typeof startHeldUpstream>>;
   let gateway: GatewayProcess;
   before(async () => {
-    temp = await makeTempDir('gatehouse-sigterm-twice-');
-    upstream = await startHeldUpstream();
-    const { yaml } = await gatewayConfig(temp.dir, { server: { upstreams: { 'app.example.test': `http://127.0.0.1:${upstream.port}` } } });
-    gateway = await startGatewayProcess({ dir: temp.dir, configYaml: yaml });
+    ({ temp, upstream, gateway } = await startGatewayBeforeHeldUpstream('gatehouse-sigterm-twice-'));
   });
-  after(async () => {
-    upstream?.release();
-    await gateway?.stop();
-    upstream?.server.close();
-    await temp?.cleanup();
-  });
+  after(() => stopGatewayAndHeldUpstream({ temp, upstream, gateway }));
 
   it('exits 1 on the second signal without waiting for the running request', { timeout: 30_000 }, async () => {
     const conn = await keepAliveConnection(gateway.port);
     conn.socket.write('GET /slow HTTP/1.1\r\nHost: app.example.test\r\nX-Forwarded-Proto: https\r\n\r\n');
     await Promise.race([upstream.arrived, conn.closed.then(() => assert.fail(`the gateway answered: ${conn.received()}`))]);
     process.kill(gateway.pid, 'SIGTERM');
-    await waitFor('the shutdown to begin', () => gateway.logs().includes('shutting down'));
+    await eventually('the shutdown to begin', () => gateway.logs().includes('shutting down'), 10_000);
     process.kill(gateway.pid, 'SIGTERM');
     assert.deepEqual(await gateway.exited, { code: 1, signal: null });
     assert.match(gateway.logs(), /second signal: exiting now/);
