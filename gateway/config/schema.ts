@@ -3,7 +3,8 @@
  * meaning is the same. Cross-field checks and their messages live in validate.ts.
  */
 import { z } from 'zod';
-import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from '../../lib/duration.ts';
+import { timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 import { AUTHN_STRATEGY_NAMES } from '../authz/authn-strategies.ts';
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */
@@ -21,26 +22,6 @@ function duration(defaultValue: string): z.ZodPipe<z.ZodDefault<z.ZodUnion<[z.Zo
 function duration(defaultValue?: string) {
   const input = z.union([z.string(), z.number()]);
   return defaultValue === undefined ? input.transform(toSeconds) : input.default(defaultValue).transform(toSeconds);
-}
-
-/** A timeout in the file (`500ms`, `2s`, or seconds) as milliseconds, at least 1 ms. */
-function timeoutMs(defaultValue: string) {
-  return z
-    .union([z.string(), z.number()])
-    .default(defaultValue)
-    .transform((value, ctx) => {
-      const ms = parseDurationMs(value);
-      if (ms === null || ms < 1) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
-
-/** Authelia accepts a single value wherever a list is expected. */
-function stringList() {
-  return z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
 }
 
 /**

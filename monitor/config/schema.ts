@@ -3,11 +3,8 @@
  * same conventions as the gateway (lib/config-loader.ts), with environment variables GATEHOUSE_MONITOR_<PATH>.
  */
 import { z } from 'zod';
-import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from '../../lib/duration.ts';
-
-function stringList() {
-  return z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
-}
+import { timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 
 function seconds(defaultValue: string) {
   return z
@@ -23,27 +20,13 @@ function seconds(defaultValue: string) {
     });
 }
 
-function milliseconds(defaultValue: string) {
-  return z
-    .union([z.string(), z.number()])
-    .default(defaultValue)
-    .transform((value, ctx) => {
-      const parsed = parseDurationMs(value);
-      if (parsed === null || parsed < 1) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
-        return z.NEVER;
-      }
-      return parsed;
-    });
-}
-
 const scope = z.enum(['read_only', 'full_admin']);
 
 const server = z.strictObject({
   address: z.string().default('tcp://127.0.0.1:8008'),
   tls: z.strictObject({ certificate: z.string().min(1), key: z.string().min(1) }).optional(),
   /** On SIGTERM/SIGINT, how long running requests may finish before the process exits anyway, in ms. */
-  shutdown_timeout: milliseconds('10s'),
+  shutdown_timeout: timeoutMs('10s'),
 });
 
 const remoteUser = z.strictObject({
