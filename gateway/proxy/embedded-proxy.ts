@@ -132,21 +132,25 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       return target;
     }, deps);
     if (verdict.kind === 'allow' && target) {
-      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+      // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
+      // named in its Connection was meant for this hop, and this hop judged by it
       const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
       const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
-      for (const name of FORWARDING_HEADERS) delete req.headers[name];
-      req.headers['x-forwarded-for'] = ip;
-      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
-      req.headers['x-forwarded-host'] = hostHeader;
       // the Basic credentials were the gateway password: the app never sees them (an app's own Bearer stays)
       const used = req.headers['proxy-authorization'] ?? req.headers.authorization;
       if (isBasic(used)) {
         if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
         if (isBasic(req.headers.authorization)) delete req.headers.authorization;
       }
-      // hop-by-hop headers (Proxy-Authorization too) end here, before Gatehouse sets its own
+      // hop-by-hop headers (Proxy-Authorization too) and every header the client named in Connection end
+      // here, right after the decision and BEFORE Gatehouse writes any header of its own: naming
+      // X-Forwarded-For or Remote-User in Connection removes the client's copy, never Gatehouse's
       if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
+      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+      for (const name of FORWARDING_HEADERS) delete req.headers[name];
+      req.headers['x-forwarded-for'] = ip;
+      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
+      req.headers['x-forwarded-host'] = hostHeader;
       const id = verdict.identity;
       const headers: Record<string, string> = {
         'remote-user': headerValue(id?.username),

@@ -2,11 +2,13 @@
 // headers Gatehouse set. The embedded proxy must end every hop-by-hop header at itself (RFC 9110 §7.6.1).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { startEchoUpstream, type EchoedRequest, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { request } from '../helpers/http.ts';
 import { startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const HOP_BY_HOP = ['keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade'];
@@ -32,40 +34,46 @@ function send(port: number, path: string, headers: OutgoingHttpHeaders, body?: s
   });
 }
 
+let echo: EchoUpstream;
+let gw: InProcessGateway;
+let temp: { dir: string; cleanup: () => Promise<void> };
+let cookie: string;
+let host: string;
+
+const through = async (path: string, headers: OutgoingHttpHeaders, body?: string): Promise<{ status: number; seen: EchoedRequest | undefined }> => {
+  const before = echo.requests.length;
+  const status = await send(gw.port, path, { host, cookie, ...headers }, body);
+  return { status, seen: echo.requests.slice(before)[0] };
+};
+
+before(async () => {
+  echo = await startEchoUpstream({ websocket: true });
+  temp = await makeTempDir();
+  const port = await freePort();
+  host = `localhost:${port}`;
+  gw = await startInProcessGateway({
+    dir: temp.dir,
+    users: { alice: { password: PASSWORD, groups: ['dev'], displayname: 'Alice A', email: 'alice@example.test' } },
+    config: {
+      server: { address: `tcp://127.0.0.1:${port}`, upstreams: { default: echo.url } },
+      session: { cookies: [{ domain: 'localhost', authelia_url: `http://${host}/auth/` }] },
+      access_control: { default_policy: 'one_factor' },
+      // so that every header Gatehouse can write is written, Remote-Assertion included
+      identity_assertion: { audiences: { localhost: 'app' }, key_path: join(temp.dir, 'assertion-key.pem') },
+    },
+  });
+  const login = await request(`http://${host}/auth/api/firstfactor`, { method: 'POST', json: { username: 'alice', password: PASSWORD }, headers: { origin: `http://${host}` } });
+  const set = login.cookies.find((c) => c.name === 'gatehouse_session');
+  assert.ok(set, `login failed: ${login.status} ${login.body}`);
+  cookie = `gatehouse_session=${set.value}`;
+});
+after(async () => {
+  await echo?.close(); // first: it ends the proxied WebSocket, which would hold the gateway open
+  await gw?.close();
+  await temp?.cleanup();
+});
+
 describe('the embedded proxy ends hop-by-hop headers at itself', () => {
-  let echo: EchoUpstream;
-  let gw: InProcessGateway;
-  let cookie: string;
-  let host: string;
-
-  const through = async (path: string, headers: OutgoingHttpHeaders, body?: string): Promise<{ status: number; seen: EchoedRequest | undefined }> => {
-    const before = echo.requests.length;
-    const status = await send(gw.port, path, { host, cookie, ...headers }, body);
-    return { status, seen: echo.requests.slice(before)[0] };
-  };
-
-  before(async () => {
-    echo = await startEchoUpstream({ websocket: true });
-    const port = await freePort();
-    host = `localhost:${port}`;
-    gw = await startInProcessGateway({
-      users: { alice: { password: PASSWORD, groups: ['dev'] } },
-      config: {
-        server: { address: `tcp://127.0.0.1:${port}`, upstreams: { default: echo.url } },
-        session: { cookies: [{ domain: 'localhost', authelia_url: `http://${host}/auth/` }] },
-        access_control: { default_policy: 'one_factor' },
-      },
-    });
-    const login = await request(`http://${host}/auth/api/firstfactor`, { method: 'POST', json: { username: 'alice', password: PASSWORD }, headers: { origin: `http://${host}` } });
-    const set = login.cookies.find((c) => c.name === 'gatehouse_session');
-    assert.ok(set, `login failed: ${login.status} ${login.body}`);
-    cookie = `gatehouse_session=${set.value}`;
-  });
-  after(async () => {
-    await echo?.close(); // first: it ends the proxied WebSocket, which would hold the gateway open
-    await gw?.close();
-  });
-
   it('HTTP: a header named in Connection never reaches the app, and Remote-User arrives all the same', async () => {
     const { status, seen } = await through('/app/', {
       connection: 'keep-alive, Remote-User, Remote-Groups, X-Hop-Only',
@@ -114,5 +122,51 @@ describe('the embedded proxy ends hop-by-hop headers at itself', () => {
     assert.equal(seen.headers['keep-alive'], undefined);
     assert.equal(seen.headers.upgrade, 'websocket');
     assert.equal(String(seen.headers.connection).toLowerCase(), 'upgrade');
+  });
+});
+
+/** Every header Gatehouse writes on the way to the app, named by a client in Connection. */
+const GATEHOUSE_HEADERS = ['X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'Remote-User', 'Remote-Groups', 'Remote-Name', 'Remote-Email', 'Remote-Assertion'];
+
+/** What the app must see from Gatehouse, whatever the client named in Connection. */
+function assertGatehouseHeaders(seen: EchoedRequest | undefined): void {
+  assert.ok(seen, 'the app got the request');
+  const why = `the app saw ${JSON.stringify(seen.headers)}`;
+  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1', why);
+  assert.equal(seen.headers['x-forwarded-proto'], 'http', why);
+  assert.equal(seen.headers['x-forwarded-host'], host, why);
+  assert.equal(seen.headers['remote-user'], 'alice', why);
+  assert.equal(seen.headers['remote-groups'], 'dev', why);
+  assert.equal(seen.headers['remote-name'], 'Alice A', why);
+  assert.equal(seen.headers['remote-email'], 'alice@example.test', why);
+  assert.match(String(seen.headers['remote-assertion']), /^[\w-]+\.[\w-]+\.[\w-]+$/, why);
+  // the session cookie is still filtered out, never forwarded because the client named Cookie
+  assert.doesNotMatch(String(seen.headers.cookie ?? ''), /gatehouse_session/, why);
+  assert.doesNotMatch(String(seen.headers.connection ?? ''), /forwarded|remote|cookie/i, 'the app (and any hop after it) is not told to drop anything');
+}
+
+describe('a client cannot make Gatehouse drop the headers it writes by naming them in Connection', () => {
+  it('HTTP: X-Forwarded-*, Remote-* and Remote-Assertion all reach the app', async () => {
+    const { status, seen } = await through('/app/', { connection: ['keep-alive', ...GATEHOUSE_HEADERS, 'Cookie'].join(', ') });
+    assert.equal(status, 200);
+    assertGatehouseHeaders(seen);
+  });
+
+  it('HTTP: in Proxy-Connection, and in a second Connection header, too', async () => {
+    const { status, seen } = await through('/app/', { connection: ['keep-alive', GATEHOUSE_HEADERS.slice(0, 4).join(', ')], 'proxy-connection': GATEHOUSE_HEADERS.slice(4).join(', ') });
+    assert.equal(status, 200);
+    assertGatehouseHeaders(seen);
+  });
+
+  it('WebSocket: X-Forwarded-*, Remote-* and Remote-Assertion all reach the app with the upgrade', async () => {
+    const { status, seen } = await through('/app/socket', {
+      connection: ['Upgrade', ...GATEHOUSE_HEADERS, 'Cookie'].join(', '),
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    });
+    assert.equal(status, 101);
+    assertGatehouseHeaders(seen);
+    assert.equal(seen?.headers.upgrade, 'websocket');
   });
 });
