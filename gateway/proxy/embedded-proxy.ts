@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
+import type { AuthnStrategies } from '../authz/authn-strategies.ts';
 import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
 import { BadAuthzRequest, targetFromRequest, type AuthzTarget } from '../authz/target.ts';
 import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
@@ -87,7 +88,11 @@ export interface EmbeddedProxy {
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, host: string): void;
 }
 
-export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps): EmbeddedProxy {
+/**
+ * `strategies`: where the proxy looks for an identity, from server.endpoints.authz (see
+ * embeddedProxyStrategies): the operator's narrowing of the authz endpoints holds here too.
+ */
+export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps, strategies: AuthnStrategies): EmbeddedProxy {
   const sessionCookieNames = new Set(deps.cookieDomains.map((d) => d.name));
   const handlers = new Map<string, RequestHandler>();
   for (const [host, target] of Object.entries(upstreams)) {
@@ -130,7 +135,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       // deny: the rules must judge the very host the upstream was chosen by
       if (target.host !== host) throw new BadAuthzRequest(`the target host '${target.host}' is not the routed host '${host}'`);
       return target;
-    }, deps);
+    }, deps, strategies);
     if (verdict.kind === 'allow' && target) {
       // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
       // named in its Connection was meant for this hop, and this hop judged by it
