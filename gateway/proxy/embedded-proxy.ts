@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { isWebSocketUpgrade } from '../../lib/http-server.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
 import type { AuthnStrategies } from '../authz/authn-strategies.ts';
@@ -224,8 +225,10 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     upgrade(req, socket, head, host) {
       const handler = handlerFor(host);
       if (!handler) return void socket.destroy();
-      // a real WebSocket upgrade keeps its Upgrade; any other upgrade is refused by the proxy library
-      authorise(req, host, (req.headers.upgrade ?? '').toLowerCase() === 'websocket')
+      // serve() hands over WebSocket handshakes only (any other upgrade is a plain request); should
+      // another ever come here, it gets an answer: the proxy library would drop the socket silently
+      if (!isWebSocketUpgrade(req)) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      authorise(req, host, true)
         .then((verdict) => {
           if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
           const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';
