@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
-import { configuredAuthzEndpoints } from './authz/authn-strategies.ts';
+import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
@@ -130,7 +130,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       : undefined;
     const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics };
     const scheme = config.server.tls ? 'https' : 'http';
-    const proxy = Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps) : null;
+    const authzEndpoints = configuredAuthzEndpoints(config.server.endpoints?.authz);
+    const proxy =
+      Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps, embeddedProxyStrategies(authzEndpoints)) : null;
     const routes = buildRoutes({
       authz: authzDeps,
       portal: {
@@ -152,7 +154,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       cookieDomains,
       sessionSecret,
       proxy,
-      authzEndpoints: configuredAuthzEndpoints(config.server.endpoints?.authz),
+      authzEndpoints,
     });
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });

@@ -31,6 +31,19 @@ export interface ServeOptions {
 
 const CONNECTION_HEADERS = new Set(['connection', 'keep-alive']);
 
+/**
+ * A WebSocket opening handshake (RFC 6455 §4.1: a GET asking to upgrade to `websocket`), the only
+ * upgrade either service accepts. Any other (`Upgrade: h2c`, as `curl --http2 http://…` sends, or a
+ * POST naming websocket) is optional for the server to honour (RFC 9110 §7.8): it is served as the
+ * plain request it also is.
+ */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.method === 'GET' && (req.headers.upgrade ?? '').trim().toLowerCase() === 'websocket';
+}
+
+const NOT_A_WEBSOCKET_TEXT = '400 Bad Request: only WebSocket upgrades are accepted; send the request without Upgrade.';
+const NOT_A_WEBSOCKET = `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(NOT_A_WEBSOCKET_TEXT)}\r\n\r\n${NOT_A_WEBSOCKET_TEXT}`;
+
 /** writeHead's headers argument (object or flat list) without Connection and Keep-Alive; anything else as is. */
 function withoutConnectionHeaders(arg: unknown): unknown {
   if (Array.isArray(arg)) {
@@ -51,10 +64,11 @@ function endAfterFlush(socket: Socket): void {
 }
 
 export async function serve(options: ServeOptions): Promise<ServiceServer> {
-  const timeouts = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000 };
+  // only WebSocket handshakes become 'upgrade' events; any other upgrade is a 'request' (Node ≥ 24.9 or 22.21)
+  const settings = { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 70_000, shouldUpgradeCallback: isWebSocketUpgrade };
   const server = options.tls
-    ? createHttpsServer({ ...timeouts, cert: readFileSync(options.tls.certificate), key: readFileSync(options.tls.key) })
-    : createHttpServer(timeouts);
+    ? createHttpsServer({ ...settings, cert: readFileSync(options.tls.certificate), key: readFileSync(options.tls.key) })
+    : createHttpServer(settings);
   // responses still to be answered, so a shutdown can tell each to end its connection
   const running = new Set<ServerResponse>();
   let draining = false;
@@ -84,6 +98,8 @@ export async function serve(options: ServeOptions): Promise<ServiceServer> {
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (draining) return void socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    // a Node without shouldUpgradeCallback hands every upgrade here: a clear answer, never a dropped socket
+    if (!isWebSocketUpgrade(req)) return void socket.end(NOT_A_WEBSOCKET);
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     options.upgrade(req, socket, head);

@@ -95,3 +95,18 @@ export function configuredAuthzEndpoints(
     return [{ path: authzEndpointPath(name), dialect: IMPLEMENTATIONS[endpoint.implementation], strategies: authnStrategies(names) }];
   });
 }
+
+/**
+ * What the embedded proxy reads: it is no endpoint of its own, so it honours server.endpoints.authz
+ * rather than the defaults. The `forward-auth` entry when one is configured (the proxy answers as
+ * forward auth does); else the union of every configured entry's strategies, so the proxy never
+ * accepts a credential that no configured endpoint accepts (no entry lists a header strategy: Basic
+ * is refused). Without server.endpoints.authz the endpoints are the defaults, forward-auth's included.
+ */
+export function embeddedProxyStrategies(endpoints: readonly AuthzEndpoint[]): AuthnStrategies {
+  const forwardAuth = endpoints.find((endpoint) => endpoint.path === authzEndpointPath('forward-auth'));
+  if (forwardAuth) return forwardAuth.strategies;
+  // in the order the entries list them, each header once: the first one present is the one judged
+  const headers = [...new Set(endpoints.flatMap((endpoint) => endpoint.strategies.headers))];
+  return { headers, cookie: endpoints.some((endpoint) => endpoint.strategies.cookie) };
+}

@@ -6,8 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { isWebSocketUpgrade } from '../../lib/http-server.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
+import type { AuthnStrategies } from '../authz/authn-strategies.ts';
 import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
 import { BadAuthzRequest, targetFromRequest, type AuthzTarget } from '../authz/target.ts';
 import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
@@ -87,7 +89,11 @@ export interface EmbeddedProxy {
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, host: string): void;
 }
 
-export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps): EmbeddedProxy {
+/**
+ * `strategies`: where the proxy looks for an identity, from server.endpoints.authz (see
+ * embeddedProxyStrategies): the operator's narrowing of the authz endpoints holds here too.
+ */
+export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: 'http' | 'https', deps: AuthzDeps, strategies: AuthnStrategies): EmbeddedProxy {
   const sessionCookieNames = new Set(deps.cookieDomains.map((d) => d.name));
   const handlers = new Map<string, RequestHandler>();
   for (const [host, target] of Object.entries(upstreams)) {
@@ -130,23 +136,27 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       // deny: the rules must judge the very host the upstream was chosen by
       if (target.host !== host) throw new BadAuthzRequest(`the target host '${target.host}' is not the routed host '${host}'`);
       return target;
-    }, deps);
+    }, deps, strategies);
     if (verdict.kind === 'allow' && target) {
-      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+      // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
+      // named in its Connection was meant for this hop, and this hop judged by it
       const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
       const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
-      for (const name of FORWARDING_HEADERS) delete req.headers[name];
-      req.headers['x-forwarded-for'] = ip;
-      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
-      req.headers['x-forwarded-host'] = hostHeader;
       // the Basic credentials were the gateway password: the app never sees them (an app's own Bearer stays)
       const used = req.headers['proxy-authorization'] ?? req.headers.authorization;
       if (isBasic(used)) {
         if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
         if (isBasic(req.headers.authorization)) delete req.headers.authorization;
       }
-      // hop-by-hop headers (Proxy-Authorization too) end here, before Gatehouse sets its own
+      // hop-by-hop headers (Proxy-Authorization too) and every header the client named in Connection end
+      // here, right after the decision and BEFORE Gatehouse writes any header of its own: naming
+      // X-Forwarded-For or Remote-User in Connection removes the client's copy, never Gatehouse's
       if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
+      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+      for (const name of FORWARDING_HEADERS) delete req.headers[name];
+      req.headers['x-forwarded-for'] = ip;
+      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
+      req.headers['x-forwarded-host'] = hostHeader;
       const id = verdict.identity;
       const headers: Record<string, string> = {
         'remote-user': headerValue(id?.username),
@@ -215,8 +225,10 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     upgrade(req, socket, head, host) {
       const handler = handlerFor(host);
       if (!handler) return void socket.destroy();
-      // a real WebSocket upgrade keeps its Upgrade; any other upgrade is refused by the proxy library
-      authorise(req, host, (req.headers.upgrade ?? '').toLowerCase() === 'websocket')
+      // serve() hands over WebSocket handshakes only (any other upgrade is a plain request); should
+      // another ever come here, it gets an answer: the proxy library would drop the socket silently
+      if (!isWebSocketUpgrade(req)) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      authorise(req, host, true)
         .then((verdict) => {
           if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
           const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';

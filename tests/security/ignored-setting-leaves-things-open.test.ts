@@ -3,7 +3,10 @@
 // narrows access is honoured, or refused at load time: never ignored.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
+import { request } from '../helpers/http.ts';
 import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { freePort } from '../helpers/ports.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -58,6 +61,79 @@ describe('server.endpoints.authz.forward-auth limited to CookieSession', () => {
     const response = await askAuthz(gw, 'legacy', APP, { cookie });
     assert.notEqual(response.status, 200);
     assert.equal(response.headers['remote-user'], undefined);
+  });
+});
+
+/** A gateway with the embedded proxy in front of an echo app and `authz` as server.endpoints.authz; alice logged in. */
+async function proxyWithAuthz(authz: Record<string, unknown>) {
+  const echo = await startEchoUpstream();
+  const port = await freePort();
+  const host = `localhost:${port}`;
+  const gw = await startInProcessGateway({
+    users: { alice: { password: PASSWORD } },
+    config: {
+      server: { address: `tcp://127.0.0.1:${port}`, upstreams: { default: echo.url }, endpoints: { authz } },
+      session: { cookies: [{ domain: 'localhost', authelia_url: `http://${host}/auth/` }] },
+      access_control: { default_policy: 'one_factor' },
+    },
+  });
+  const res = await request(`http://${host}/auth/api/firstfactor`, { method: 'POST', json: { username: 'alice', password: PASSWORD }, headers: { origin: `http://${host}` } });
+  const set = res.cookies.find((c) => c.name === 'gatehouse_session');
+  assert.ok(set, `login failed: ${res.status} ${res.body}`);
+  /** One request through the embedded proxy: its status and whom the app was told it came from. */
+  const through = async (headers: Record<string, string>) => {
+    const before = echo.requests.length;
+    const response = await request(`http://${host}/app/`, { headers });
+    return { status: response.status, remoteUser: echo.requests.slice(before)[0]?.headers['remote-user'] };
+  };
+  return { through, cookie: `gatehouse_session=${set.value}`, close: async () => { await echo.close(); await gw.close(); } };
+}
+
+describe('the embedded proxy honours server.endpoints.authz: the forward-auth entry when there is one', () => {
+  let gw: Awaited<ReturnType<typeof proxyWithAuthz>>;
+  before(async () => {
+    gw = await proxyWithAuthz(COOKIE_ONLY_FORWARD_AUTH);
+  });
+  after(() => gw?.close());
+
+  it('correct Basic credentials in Authorization: 401, and the app sees nothing', async () => {
+    assert.deepEqual(await gw.through({ authorization: basic('alice', PASSWORD) }), { status: 401, remoteUser: undefined });
+  });
+
+  it('correct Basic credentials in Proxy-Authorization: 401 too (auth-request reads them, but the proxy answers as forward-auth)', async () => {
+    assert.deepEqual(await gw.through({ 'proxy-authorization': basic('alice', PASSWORD) }), { status: 401, remoteUser: undefined });
+  });
+
+  it('the session cookie still passes', async () => {
+    assert.deepEqual(await gw.through({ cookie: gw.cookie }), { status: 200, remoteUser: 'alice' });
+  });
+});
+
+describe('the embedded proxy honours server.endpoints.authz: without a forward-auth entry, what any entry accepts', () => {
+  let cookieOnly: Awaited<ReturnType<typeof proxyWithAuthz>>;
+  let proxyHeader: Awaited<ReturnType<typeof proxyWithAuthz>>;
+  before(async () => {
+    cookieOnly = await proxyWithAuthz({ 'auth-request': { implementation: 'AuthRequest', authn_strategies: [{ name: 'CookieSession' }] } });
+    proxyHeader = await proxyWithAuthz({
+      'auth-request': { implementation: 'AuthRequest', authn_strategies: [{ name: 'CookieSession' }] },
+      'ext-auth-request': { implementation: 'AuthRequest', authn_strategies: [{ name: 'HeaderProxyAuthorization' }] },
+    });
+  });
+  after(async () => {
+    await cookieOnly?.close();
+    await proxyHeader?.close();
+  });
+
+  it('no entry lists a header strategy: Basic is refused (401), the cookie passes', async () => {
+    assert.deepEqual(await cookieOnly.through({ authorization: basic('alice', PASSWORD) }), { status: 401, remoteUser: undefined });
+    assert.deepEqual(await cookieOnly.through({ 'proxy-authorization': basic('alice', PASSWORD) }), { status: 401, remoteUser: undefined });
+    assert.deepEqual(await cookieOnly.through({ cookie: cookieOnly.cookie }), { status: 200, remoteUser: 'alice' });
+  });
+
+  it('an entry reads Proxy-Authorization: Basic there passes, Basic in Authorization does not', async () => {
+    assert.deepEqual(await proxyHeader.through({ 'proxy-authorization': basic('alice', PASSWORD) }), { status: 200, remoteUser: 'alice' });
+    assert.deepEqual(await proxyHeader.through({ authorization: basic('alice', PASSWORD) }), { status: 401, remoteUser: undefined });
+    assert.deepEqual(await proxyHeader.through({ cookie: proxyHeader.cookie }), { status: 200, remoteUser: 'alice' });
   });
 });
 
