@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
@@ -79,7 +80,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
     const fileCfg = config.authentication_backend.file!;
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
-    await cleanUpInterruptedWrites([dirname(fileCfg.path), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
+    // (users-file writes go to its real path: a symlinked users file's temp files sit beside the target)
+    await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
     const users = await FileUserProvider.open({
       path: fileCfg.path,
       watch: fileCfg.watch,

@@ -4,7 +4,7 @@
  * as the embedded proxy's app at http://localhost:9091/ and the portal at /auth/. Files given with
  * --config are merged on top.
  */
-import { randomBytes } from 'node:crypto';
+import { generateSecret } from '../lib/secret-strength.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../lib/fs-atomic.ts';
@@ -39,8 +39,9 @@ async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
     }
   }
   const secrets: EmbeddedSecrets = {
-    session_secret: randomBytes(32).toString('base64url'),
-    storage_encryption_key: randomBytes(32).toString('base64url'),
+    // checked at every start like any configured secret: drawn so that the check always accepts them
+    session_secret: generateSecret(),
+    storage_encryption_key: generateSecret(),
   };
   await writeFileAtomic(path, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
   return secrets;

@@ -2,6 +2,7 @@
  * What a secret Gatehouse relies on must not be: a shipped or documented placeholder, short, or made of
  * a few characters or a repeated pattern. One judgement for every secret option of both services.
  */
+import { randomBytes } from 'node:crypto';
 
 /** The command every weak-secret message names. */
 export const GENERATE_SECRET = 'gatehouse crypto rand --length 64 --charset alphanumeric';
@@ -31,6 +32,33 @@ function isRepetition(value: string): boolean {
   return false;
 }
 
+/** Rows of a US keyboard: a character beside the previous one on a row is typed, not drawn (`qwerty`, `asdf`). */
+const KEYBOARD_ROWS = ['`1234567890-=', 'qwertyuiop[]\\', "asdfghjkl;'", 'zxcvbnm,./'];
+
+/** Whether `next` is what a person would type after `prev`: the same again, the next or previous one (`ab`, `32`), or its keyboard neighbour. */
+function followsPredictably(prev: string, next: string): boolean {
+  const a = prev.toLowerCase();
+  const b = next.toLowerCase();
+  if (a === b || Math.abs(a.codePointAt(0)! - b.codePointAt(0)!) === 1) return true;
+  return KEYBOARD_ROWS.some((row) => {
+    const at = row.indexOf(a);
+    return at !== -1 && (row[at + 1] === b || (at > 0 && row[at - 1] === b));
+  });
+}
+
+/**
+ * How many characters of `value` follow the one before predictably (see followsPredictably). A uniform
+ * random draw from 62 or 64 characters has about one in six such; `abcdef…`, `123456…`, `qwertyuiop`,
+ * `aaaa…` have nearly all. Half or more of the string is the line: a guesser who tries runs and keyboard
+ * walks first finds those at once.
+ */
+export function predictableCharacters(value: string): number {
+  const chars = [...value];
+  let count = 0;
+  for (let i = 1; i < chars.length; i++) if (followsPredictably(chars[i - 1]!, chars[i]!)) count++;
+  return count;
+}
+
 /** Why `value` is not a usable secret (a phrase to follow the option's name), or null when it is. */
 export function weakSecretReason(value: string, minLength: number): string | null {
   const word = placeholderWord(value);
@@ -39,7 +67,18 @@ export function weakSecretReason(value: string, minLength: number): string | nul
   if (new Set(value).size < MIN_DISTINCT_CHARACTERS || isRepetition(value)) {
     return `is too predictable (fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters, or a repeated pattern)`;
   }
+  if (predictableCharacters(value) * 2 >= [...value].length) {
+    return 'is too predictable (half or more of its characters repeat the one before, continue a run such as abc or 321, or follow a keyboard row such as qwerty)';
+  }
   return null;
+}
+
+/** A random secret the check above accepts: 32 bytes from the CSPRNG, base64url (43 characters), drawn again in the rare event it is not. */
+export function generateSecret(random: (size: number) => Buffer = randomBytes): string {
+  let value: string;
+  do value = random(32).toString('base64url');
+  while (weakSecretReason(value, 20) !== null);
+  return value;
 }
 
 /** The full problem line for a config option, naming the command (and the `_FILE` variable) that help. */
@@ -56,7 +95,7 @@ export const CHARSETS: Readonly<Record<Charset, string>> = {
   numeric: '0123456789',
   hexadecimal: '0123456789abcdef',
   base64url: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
-  // printable ASCII without space, quotes and backslash, so the value pastes into YAML and shells as is
+  // printable ASCII without space, quotes and backslash (`crypto rand` never starts one with a YAML indicator; shells need quotes)
   ascii: '!#$%&()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz{|}~',
 };
 

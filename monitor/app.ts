@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serve } from '../lib/http-server.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
+import { credentialFileWarnings } from '../lib/file-permissions.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import type { Argon2Params } from '../lib/password-hash.ts';
 import type { MonitorConfig } from './config/schema.ts';
@@ -94,6 +95,8 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)
   const stored = config.server.tls ? null : await readSslSettings(config.data_dir);
   const tls = config.server.tls ?? (stored?.enabled && stored.cert_path && stored.key_path ? { certificate: stored.cert_path, key: stored.key_path } : undefined);
+  // the configured key is checked with the other credential files (main.ts); one chosen from the dashboard here
+  if (!config.server.tls && tls) for (const warning of credentialFileWarnings([tls.key])) logger.warn(`permissions: ${warning}`);
   let listening: Awaited<ReturnType<typeof serve>>;
   try {
     listening = await serve({ address: config.server.address, tls, request: routes.request, upgrade: routes.upgrade });

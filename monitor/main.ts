@@ -11,7 +11,13 @@ export async function runMonitor(loaded: LoadedMonitorConfig, stdout: NodeJS.Wri
   const logger: Logger = createLogger(loaded.config.log, stdout, 'gatehouse-monitor');
   for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
   const { config } = loaded;
-  const credentialFiles = [...loaded.credentialFiles, join(config.data_dir, AUTH_FILE_NAME), ...(config.server.tls ? [config.server.tls.key] : [])];
+  const credentialFiles = [
+    ...loaded.credentialFiles,
+    join(config.data_dir, AUTH_FILE_NAME),
+    ...(config.server.tls ? [config.server.tls.key] : []),
+    // the log receives the setup code; created 0600, but an existing file keeps its mode
+    ...(config.log.file_path ? [config.log.file_path] : []),
+  ];
   for (const warning of credentialFileWarnings(credentialFiles)) logger.warn(`permissions: ${warning}`);
   return startMonitor(loaded.config, { logger });
 }

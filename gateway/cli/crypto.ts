@@ -3,12 +3,28 @@ import { randomInt } from 'node:crypto';
 import { UsageError, type CliIO } from '../../lib/cli-io.ts';
 import { CHARSETS, randomString, weakSecretReason, type Charset } from '../../lib/secret-strength.ts';
 
+/** Fewer bits than this (length × log2 of the charset's size) is not a secret worth the name: refused, not printed. */
+export const MIN_SECRET_BITS = 80;
+/** Characters a YAML plain scalar cannot start with (an indicator): a value starting so would not paste as is. */
+const YAML_INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
+/** Whether `key: value` reads back as the string `value`: no indicator first, no `:` last (that makes it a key). */
+const pastesIntoYaml = (value: string) => !YAML_INDICATORS.has(value[0]!) && !value.endsWith(':');
+/** Draws before giving up; with the bits rule above one draw in three or better is accepted, so never reached. */
+const MAX_DRAWS = 10_000;
+
+/** The shortest --length a charset needs for MIN_SECRET_BITS. */
+export function minimumLength(charset: Charset): number {
+  return Math.max(20, Math.ceil(MIN_SECRET_BITS / Math.log2(CHARSETS[charset].length)));
+}
+
 export const CRYPTO_HELP = `Usage: gatehouse crypto rand [--length N] [--charset NAME]
 
 Prints a random string from the operating system's CSPRNG, for session.secret, storage.encryption_key
-or any other secret (Authelia's 'authelia crypto rand' takes the same flags).
+or any other secret (Authelia's 'authelia crypto rand' takes the same flags). What it prints passes
+Gatehouse's own strength check; an ascii value pastes into YAML as is (quote it for a shell).
 
-  --length N       characters to print (default 64; 20 to 4096)
+  --length N       characters to print (default 64; 20 to 4096, and at least ${MIN_SECRET_BITS} bits:
+                   ${Object.keys(CHARSETS).filter((c) => minimumLength(c as Charset) > 20).map((c) => `${c} needs ${minimumLength(c as Charset)}`).join(', ')})
   --charset NAME   ${Object.keys(CHARSETS).join(', ')} (default alphanumeric)
 
 Example: gatehouse crypto rand --length 64 --charset alphanumeric > /etc/gatehouse/session_secret
@@ -24,6 +40,22 @@ function option(args: string[], name: string): string | undefined {
   return value;
 }
 
+
+/**
+ * A random string of `length` characters of `charset` that the gateway's own check accepts (the check
+ * refuses patterns, runs and placeholder words: drawn again in that event), and, for `ascii`, that pastes
+ * into YAML unquoted.
+ */
+export function drawSecret(length: number, charset: Charset, random: (max: number) => number = randomInt): string {
+  const characters = CHARSETS[charset];
+  for (let draw = 0; draw < MAX_DRAWS; draw++) {
+    const value = randomString(length, characters, random);
+    if (charset === 'ascii' && !pastesIntoYaml(value)) continue;
+    if (weakSecretReason(value, 20) === null) return value;
+  }
+  throw new Error(`no acceptable secret in ${MAX_DRAWS} draws of ${length} ${charset} characters`);
+}
+
 export function runCrypto(argv: string[], io: CliIO): number {
   const [sub, ...rest] = argv;
   if (sub === undefined || rest.includes('--help') || rest.includes('-h') || sub === '--help' || sub === '-h') {
@@ -33,16 +65,17 @@ export function runCrypto(argv: string[], io: CliIO): number {
   if (sub !== 'rand') throw new UsageError(`unknown crypto command '${sub}' (gatehouse crypto --help)`);
   const args = [...rest];
   const lengthText = option(args, '--length') ?? '64';
-  const charset = (option(args, '--charset') ?? 'alphanumeric') as Charset;
+  const charsetName = option(args, '--charset') ?? 'alphanumeric';
   if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
   const length = Number(lengthText);
   if (!Number.isInteger(length) || length < 20 || length > 4096) throw new UsageError('--length must be a whole number from 20 to 4096');
-  const characters = CHARSETS[charset];
-  if (characters === undefined) throw new UsageError(`--charset must be one of ${Object.keys(CHARSETS).join(', ')}`);
-  // the strength check refuses patterns and placeholder words: draw again in the (rare) event of one
-  let value: string;
-  do value = randomString(length, characters, randomInt);
-  while (charset !== 'numeric' && length >= 32 && weakSecretReason(value, 20) !== null);
-  io.stdout.write(`${value}\n`);
+  // own keys only: `constructor` or `hasOwnProperty` are properties of every object, not charsets
+  if (!Object.hasOwn(CHARSETS, charsetName)) throw new UsageError(`--charset must be one of ${Object.keys(CHARSETS).join(', ')}`);
+  const charset = charsetName as Charset;
+  const shortest = minimumLength(charset);
+  if (length < shortest) {
+    throw new UsageError(`--length ${length} of ${charset} characters is ${Math.floor(length * Math.log2(CHARSETS[charset].length))} bits; a secret needs at least ${MIN_SECRET_BITS}: use --length ${shortest} or more, or a larger --charset`);
+  }
+  io.stdout.write(`${drawSecret(length, charset)}\n`);
   return 0;
 }

@@ -5,6 +5,8 @@ import { currentIdentity } from './api.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 import { destroy } from './session-middleware.ts';
+import { SetupClosedError } from './setup.ts';
+import { StorageError } from '../storage/errors.ts';
 
 const MIN_ADMIN_PASSWORD = 10;
 
@@ -79,11 +81,13 @@ export function logoutForm() {
   };
 }
 
+function setupLinkNotValid(req: Request, res: Response, deps: PortalDeps) {
+  render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
+}
+
 export function setupPage(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
-    if (!deps.setup.check(req.query.token)) {
-      return render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
-    }
+  return async (req: Request, res: Response) => {
+    if (!(await deps.setup.check(req.query.token))) return setupLinkNotValid(req, res, deps);
     render(res, deps, 'setup', { token: req.query.token, username: '', displayName: '', email: '', error: '' });
   };
 }
@@ -91,9 +95,7 @@ export function setupPage(deps: PortalDeps) {
 export function setupForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     const token = field(req.body, 'token');
-    if (!deps.setup.check(token)) {
-      return render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
-    }
+    if (!(await deps.setup.check(token))) return setupLinkNotValid(req, res, deps);
     const input = {
       username: field(req.body, 'username').trim(),
       displayName: field(req.body, 'displayName').trim(),
@@ -106,6 +108,8 @@ export function setupForm(deps: PortalDeps) {
     try {
       await deps.setup.createAdmin({ username: input.username, password: input.password, displayName: input.displayName || input.username, email: input.email || undefined });
     } catch (error) {
+      if (error instanceof SetupClosedError) return setupLinkNotValid(req, res, deps);
+      if (error instanceof StorageError) throw error; // the error handler's 503, not a form error
       return again((error as Error).message);
     }
     deps.logger.info({ user: input.username }, 'first-run setup: administrator created');

@@ -8,20 +8,23 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
 import type { Storage } from '../storage/storage.ts';
+import { UsersNotEmptyError } from '../users/errors.ts';
 import type { FileUserProvider } from '../users/file-provider.ts';
 
 export interface FirstRunSetup {
-  /** The token, while setup is still possible. */
+  /** The token, while setup is still possible as far as this instance knows. */
   readonly token: string | null;
   isOpen(): boolean;
-  check(token: unknown): boolean;
+  /** Whether `token` is this instance's and storage has no record of setup (another instance may have done it). */
+  check(token: unknown): Promise<boolean>;
+  /** Claims setup in storage, then writes the first administrator; SetupClosedError when another got there first. */
   createAdmin(input: { username: string; password: string; displayName: string; email?: string }): Promise<void>;
 }
 
 export const ADMIN_GROUP = 'admins';
 const FIRST_ADMIN = 'first_admin';
 
-export type SetupStateStore = Pick<Storage, 'setupCompletedAt' | 'markSetupComplete'>;
+export type SetupStateStore = Pick<Storage, 'setupCompletedAt' | 'markSetupComplete' | 'unmarkSetupComplete'>;
 
 /** Setup was done once, and the users backend is empty now: nobody could log in, and no link is offered. */
 export class UsersGoneAfterSetupError extends GatehouseError {
@@ -32,6 +35,13 @@ export class UsersGoneAfterSetupError extends GatehouseError {
         + 'the setup link is not offered again. Add a user with: gatehouse users add NAME --group admins --config <your config> '
         + '(or restore the users file from a backup), then start Gatehouse again.',
     );
+  }
+}
+
+/** The link was valid, but setup is over: another instance (or the CLI) created a user first. Answered like an old link. */
+export class SetupClosedError extends GatehouseError {
+  constructor() {
+    super('setup_closed', 'Setup is already complete.');
   }
 }
 
@@ -62,25 +72,46 @@ export async function openFirstRunSetup(
     if (token !== null && hasUsers()) close(); // a user appeared some other way (CLI, an edit): setup is over
     return token !== null && !creating;
   };
+  /** Storage is shared by every instance: its record, not this instance's view of the users file, says whether setup is over. */
+  const doneElsewhere = async () => {
+    if ((await store.setupCompletedAt(FIRST_ADMIN)) === null) return false;
+    token = null;
+    return true;
+  };
   return {
     get token() {
       return isOpen() ? token : null;
     },
     isOpen,
-    check(given) {
+    async check(given) {
       if (!isOpen() || typeof given !== 'string') return false;
       const a = Buffer.from(given);
       const b = Buffer.from(token!);
-      return a.length === b.length && timingSafeEqual(a, b);
+      if (!(a.length === b.length && timingSafeEqual(a, b))) return false;
+      return !(await doneElsewhere());
     },
     async createAdmin(input) {
-      if (!isOpen()) throw new Error('Setup is closed: a user already exists.');
+      if (!isOpen()) throw new SetupClosedError();
       creating = true; // a second submission while this one writes is refused, not a second admin
       try {
-        await users.addUser({ ...input, groups: [ADMIN_GROUP] });
+        // claim first, atomically across instances: of two links submitted at once only one creates an admin
         const at = now();
+        if (!(await store.markSetupComplete(FIRST_ADMIN, at))) {
+          token = null;
+          throw new SetupClosedError();
+        }
+        try {
+          await users.addUser({ ...input, groups: [ADMIN_GROUP] }, { onlyIfEmpty: true });
+        } catch (error) {
+          if (error instanceof UsersNotEmptyError) {
+            token = null; // someone wrote a user into the (shared) file meanwhile: setup is over, and the record stands
+            throw new SetupClosedError();
+          }
+          // nothing was written (a bad name, an unwritable file): give the claim back so the link can be used again
+          await store.unmarkSetupComplete(FIRST_ADMIN, at);
+          throw error;
+        }
         token = null;
-        await store.markSetupComplete(FIRST_ADMIN, at).catch((error: Error) => logger.error({ err: error.message }, 'first-run setup: could not record that setup is done'));
       } finally {
         creating = false;
       }

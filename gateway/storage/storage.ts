@@ -225,14 +225,26 @@ export class Storage {
     return row ? Number(row.completed_at) : null;
   }
 
-  /** Records that the one-time step `name` is done; the first record stands (several instances may race). */
-  async markSetupComplete(name: string, time: number): Promise<void> {
-    await this.#run('record the setup state', () =>
+  /**
+   * Records that the one-time step `name` is done; the first record stands (several instances may race).
+   * True when this call made the record, false when it was there already: one insert-if-absent, so of
+   * instances sharing the storage exactly one wins.
+   */
+  async markSetupComplete(name: string, time: number): Promise<boolean> {
+    const result = await this.#run('record the setup state', () =>
       this.db
         .insertInto('setup_state')
         .values({ name, completed_at: time })
         .onConflict((conflict) => conflict.column('name').doNothing())
-        .execute(),
+        .executeTakeFirst(),
+    );
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /** Takes back this instance's record of `name` (made at `time`) when the step it claimed failed. */
+  async unmarkSetupComplete(name: string, time: number): Promise<void> {
+    await this.#run('take back the setup state', () =>
+      this.db.deleteFrom('setup_state').where('name', '=', name).where('completed_at', '=', time).execute(),
     );
   }
 

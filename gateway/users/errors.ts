@@ -18,6 +18,13 @@ export class UserExistsError extends GatehouseError {
   }
 }
 
+/** addUser for the first administrator: the users file (as read just now) has a user already. */
+export class UsersNotEmptyError extends GatehouseError {
+  constructor(path: string) {
+    super('users_not_empty', `users file ${path} has a user already`);
+  }
+}
+
 /** setPassword/deleteUser: no such user in the users file. */
 export class UserNotFoundError extends GatehouseError {
   constructor(username: string) {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
-import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
+import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError, UsersNotEmptyError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,
   hasControlCharacters,
@@ -244,10 +244,12 @@ export class FileUserProvider implements UserProvider {
     return this.#withLock(() => this.#reloadNow());
   }
 
-  async addUser(user: NewUser): Promise<UserDetails> {
+  /** `onlyIfEmpty`: refuse (UsersNotEmptyError) unless the file, read under the lock, has no user (first-run setup). */
+  async addUser(user: NewUser, options: { onlyIfEmpty?: boolean } = {}): Promise<UserDetails> {
     const entry = validateNewUser(user);
     const passwordHash = await hashPassword(user.password, this.#argon2);
     const db = await this.#mutate((doc, current) => {
+      if (options.onlyIfEmpty && current.users.size > 0) throw new UsersNotEmptyError(this.path);
       const taken = current.users.has(user.username)
         ? user.username
         : [...current.users.keys()].find((name) => name.toLowerCase() === user.username.toLowerCase());

@@ -4,13 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMonitorConfig } from '../../monitor/config/load.ts';
 import { startMonitor } from '../../monitor/app.ts';
-import { removeStaleTempFiles, writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { PID_SPACE, removeStaleTempFiles, writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { captureLogs } from '../helpers/logs.ts';
-import { startInProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { startInProcessGateway, writeUsersFile } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
 /** The pid of a process that was killed with SIGKILL: as a writer that crashed mid-write leaves it. */
@@ -23,8 +23,8 @@ async function pidOfAKilledProcess(): Promise<number> {
   return child.pid!;
 }
 
-/** A temp file named as writeFileAtomic names them, for `file`, by process `pid`. */
-const tempName = (file: string, pid: number) => `.${file}.${pid}.0123456789ab.gatehouse-tmp`;
+/** A temp file named as writeFileAtomic names them, for `file`, by process `pid` (of this host and pid namespace unless `space` says otherwise). */
+const tempName = (file: string, pid: number, space = PID_SPACE) => `.${file}.${pid}@${space}.0123456789ab.gatehouse-tmp`;
 
 describe('the temp files a killed writer leaves are removed at the next start', () => {
   let dead: number;
@@ -86,5 +86,53 @@ describe('the temp files a killed writer leaves are removed at the next start', 
     t.after(temp.cleanup);
     await writeFileAtomic(join(temp.dir, 'users.yml'), 'users: {}\n');
     assert.deepEqual(await readdir(temp.dir), ['users.yml']);
+  });
+});
+
+describe('a temp file is judged by its pid only where that pid means something', () => {
+  it("another container's or host's fresh temp file stays (its pid is not ours to test), and its rename then succeeds; after a minute it goes", async (t) => {
+    const temp = await makeTempDir('gatehouse-crash-foreign-');
+    t.after(temp.cleanup);
+    const live = join(temp.dir, tempName('users.yml', 4_000_000, 'other-container-4026532001')); // no such pid here
+    await writeFile(live, 'users: {}\n');
+    assert.deepEqual(await removeStaleTempFiles(temp.dir), []);
+    await rename(live, join(temp.dir, 'users.yml')); // the other writer finishes: ENOENT if we had removed it
+
+    const crashed = join(temp.dir, tempName('users.yml', 4_000_001, 'other-container-4026532001'));
+    await writeFile(crashed, 'half');
+    const minuteAgo = new Date(Date.now() - 61_000);
+    await utimes(crashed, minuteAgo, minuteAgo);
+    assert.deepEqual(await removeStaleTempFiles(temp.dir, { isAlive: () => false }), [crashed]);
+  });
+
+  it('a file naming our own pid is a leftover when it is older than this process (pid 1 again after a container restart), a write in progress otherwise', async (t) => {
+    const temp = await makeTempDir('gatehouse-crash-own-pid-');
+    t.after(temp.cleanup);
+    const now = Date.now();
+    const leftover = join(temp.dir, tempName('users.yml', 1));
+    await writeFile(leftover, 'half a file');
+    const before = new Date(now - 10_000); // ten seconds before this process started: younger than a minute
+    await utimes(leftover, before, before);
+    const writing = join(temp.dir, tempName('auth.json', 1));
+    await writeFile(writing, 'being written');
+    const options = { pid: 1, processStart: now - 5_000, now: () => now, isAlive: () => true };
+    assert.deepEqual(await removeStaleTempFiles(temp.dir, options), [leftover]);
+    assert.equal(existsSync(writing), true);
+  });
+
+  it('gateway: a symlinked users file has its temp files beside the target, and those are removed too', async (t) => {
+    const temp = await makeTempDir('gatehouse-crash-symlink-');
+    t.after(temp.cleanup);
+    const real = join(temp.dir, 'real');
+    await mkdir(real);
+    await writeUsersFile(join(real, 'users.yml'), { alice: { password: 'correct horse battery staple' } });
+    await symlink(join(real, 'users.yml'), join(temp.dir, 'users.yml'));
+    const dead = await pidOfAKilledProcess();
+    const leftover = join(real, tempName('users.yml', dead));
+    await writeFile(leftover, 'users:\n  half a wri');
+
+    const gw = await startInProcessGateway({ dir: temp.dir, config: { access_control: { default_policy: 'one_factor' } } });
+    t.after(() => gw.close());
+    assert.equal(existsSync(leftover), false, 'the crashed write beside the real users file is still there');
   });
 });

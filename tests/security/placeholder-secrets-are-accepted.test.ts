@@ -3,10 +3,15 @@
 // option, are refused at load time with the option and the command that makes a good one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { parse as parseYaml } from 'yaml';
+import { drawSecret, minimumLength } from '../../gateway/cli/crypto.ts';
 import { main } from '../../gateway/cli/main.ts';
+import { CHARSETS, generateSecret, randomString, weakSecretReason, type Charset } from '../../lib/secret-strength.ts';
 import { AuthStore } from '../../monitor/auth/store.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
@@ -154,4 +159,107 @@ describe('gatehouse crypto rand', () => {
     assert.equal(r.code, 0);
     assert.match(r.out, /session\.secret, storage\.encryption_key/);
   });
+});
+
+/** A deterministic stand-in for the CSPRNG (SHA-256 in counter mode): the same draws every run. */
+function seededRandom(seed: string): { bytes: (size: number) => Buffer; int: (max: number) => number } {
+  let counter = 0;
+  let pool = Buffer.alloc(0);
+  const bytes = (size: number) => {
+    while (pool.length < size) pool = Buffer.concat([pool, createHash('sha256').update(`${seed}:${counter++}`).digest()]);
+    const out = Buffer.from(pool.subarray(0, size));
+    pool = pool.subarray(size);
+    return out;
+  };
+  const int = (max: number) => {
+    const limit = Math.floor(2 ** 32 / max) * max; // unbiased, as crypto.randomInt
+    for (;;) {
+      const value = bytes(4).readUInt32BE(0);
+      if (value < limit) return value % max;
+    }
+  };
+  return { bytes, int };
+}
+
+/** `gatehouse crypto rand …` in a child process, so a CLI that never returns fails the test instead of hanging it. */
+function cryptoRandProcess(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [repoPath('bin', 'gatehouse.ts'), 'crypto', 'rand', ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('runs, repeats and keyboard walks are refused however many distinct characters they have', () => {
+  for (const value of ['abcdefghijklmnopqrstuvwxyz', 'qwertyuiopasdfghjklz', '123456789012345678901', 'aaaaaaaaaaaaaaaaaaaaabcdefghij', 'abcdefghij          ', 'ZYXWVUTSRQPONMLKJIHGFEDCBA']) {
+    it(`session.secret and storage.encryption_key: '${value}'`, () => {
+      for (const [option, variable] of [['session.secret', 'GATEHOUSE_SESSION_SECRET'], ['storage.encryption_key', 'GATEHOUSE_STORAGE_ENCRYPTION_KEY']] as const) {
+        const problems = problemsFor(option, { [variable]: value });
+        assert.equal(problems.length, 1, `${option} accepted '${value}'`);
+        assert.match(problems[0]!, /is too predictable/);
+        assert.ok(problems[0]!.includes(COMMAND), problems[0]!);
+      }
+    });
+  }
+});
+
+describe('what Gatehouse generates always passes its own check', () => {
+  const DRAWS = 3000;
+  it(`${DRAWS} draws of 64 alphanumeric characters (crypto rand's default), taken as drawn`, () => {
+    const random = seededRandom('alphanumeric-64');
+    for (let i = 0; i < DRAWS; i++) {
+      const value = randomString(64, CHARSETS.alphanumeric, random.int);
+      assert.equal(weakSecretReason(value, 20), null, value);
+    }
+  });
+
+  it(`${DRAWS} generated secrets (base64url of 32 random bytes, as the embedded defaults make them), taken as drawn`, () => {
+    const random = seededRandom('base64url-32-bytes');
+    for (let i = 0; i < DRAWS; i++) {
+      const value = random.bytes(32).toString('base64url');
+      assert.equal(weakSecretReason(value, 20), null, value);
+    }
+    assert.equal(weakSecretReason(generateSecret(), 20), null);
+  });
+
+  it('crypto rand: every charset at its shortest allowed length prints values the gateway accepts', () => {
+    const random = seededRandom('every-charset');
+    for (const charset of Object.keys(CHARSETS) as Charset[]) {
+      for (let i = 0; i < 300; i++) {
+        const value = drawSecret(minimumLength(charset), charset, random.int);
+        assert.equal(weakSecretReason(value, 20), null, `${charset}: ${value}`);
+      }
+    }
+    const numeric = cryptoRandProcess(['--charset', 'numeric', '--length', '25']);
+    assert.equal(numeric.code, 0, numeric.err);
+    assert.equal(t.load([base], { GATEHOUSE_SESSION_SECRET: numeric.out.trimEnd() }).config.session.secret, numeric.out.trimEnd());
+  });
+
+  it('crypto rand: a charset and length that cannot make 80 bits is a usage error saying the length it needs', () => {
+    const r = cryptoRandProcess(['--charset', 'numeric', '--length', '20']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--length 20 of numeric characters is 66 bits; a secret needs at least 80: use --length 25 or more/);
+  });
+
+  it('crypto rand --charset ascii: 2000 values paste into YAML unquoted and read back unchanged', () => {
+    const random = seededRandom('ascii-yaml');
+    for (let i = 0; i < 2000; i++) {
+      const value = drawSecret(20, 'ascii', random.int);
+      let read: unknown;
+      try {
+        read = (parseYaml(`session:\n  secret: ${value}\n`) as { session?: { secret?: unknown } } | null)?.session?.secret;
+      } catch (error) {
+        read = error;
+      }
+      assert.equal(read, value, `secret: ${value}`);
+    }
+  });
+});
+
+describe("crypto rand --charset takes only the charsets' names", () => {
+  for (const name of ['constructor', 'hasOwnProperty', '__proto__', 'toString']) {
+    it(`--charset ${name}: usage error (exit 2) listing the charsets, nothing printed`, () => {
+      const r = cryptoRandProcess(['--charset', name]);
+      assert.equal(r.code, 2, `exit ${r.code}, printed ${JSON.stringify(r.out.slice(0, 40))}`);
+      assert.equal(r.out, '');
+      assert.match(r.err, /--charset must be one of alphanumeric, alphabetic, numeric, hexadecimal, base64url, ascii/);
+    });
+  }
 });

@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GatehouseError } from '../../lib/errors.ts';
 import { PORTAL_ORIGIN, portal, startInProcessGateway, writeUsersFile, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -99,5 +100,85 @@ describe('the setup link does not come back once the first administrator exists'
     await waitForUserCount(gw, 0);
     assert.equal((await portal(gw, `/setup?token=${token}`)).status, 404);
     assert.equal(gw.gateway.setupUrl(), null);
+  });
+});
+
+/** A gateway on `usersPath` whose storage is the SQLite file `db`, shared with other instances. */
+function startSharing(dir: string, db: string, usersPath: string, watch: boolean): Promise<InProcessGateway> {
+  return startInProcessGateway({
+    dir,
+    config: { ...CONFIG, storage: { local: { path: db } }, authentication_backend: { file: { path: usersPath, watch } } },
+  });
+}
+
+const tokenOf = (gw: InProcessGateway) => new URL(gw.gateway.setupUrl()!).searchParams.get('token')!;
+const submitSetup = (gw: InProcessGateway, token: string, username: string) =>
+  portal(gw, '/setup', {
+    method: 'POST',
+    body: form({ token, username, password: 'long enough password', confirm: 'long enough password' }),
+    headers: { 'content-type': FORM, origin: PORTAL_ORIGIN },
+  });
+
+describe('two instances sharing storage both print a link: only one administrator is ever created', () => {
+  for (const shared of [false, true]) {
+    it(`A completes setup, then B's link is refused like an old one (${shared ? 'one users file, watch off' : 'a users file each'})`, async (t) => {
+      const temp = await makeTempDir('gatehouse-setup-two-');
+      t.after(temp.cleanup);
+      const db = join(temp.dir, 'shared.sqlite3');
+      const usersA = join(temp.dir, 'users-a.yml');
+      const usersB = shared ? usersA : join(temp.dir, 'users-b.yml');
+      const a = await startSharing(temp.dir, db, usersA, false);
+      t.after(() => a.close());
+      const b = await startSharing(temp.dir, db, usersB, false);
+      t.after(() => b.close());
+      const tokenA = tokenOf(a);
+      const tokenB = tokenOf(b);
+
+      assert.equal((await submitSetup(a, tokenA, 'root')).status, 200);
+      assert.equal((await portal(b, `/setup?token=${tokenB}`)).status, 404, "B's setup page still opens");
+      const second = await submitSetup(b, tokenB, 'intruder');
+      assert.equal(second.status, 404, `B accepted its link after A's setup; users of B: ${b.gateway.users.listUsers().map((u) => u.username)}`);
+      assert.equal(b.gateway.setupUrl(), null);
+      await b.gateway.users.reload();
+      assert.deepEqual(b.gateway.users.listUsers().map((u) => u.username), shared ? ['root'] : []);
+    });
+  }
+
+  it('both links submitted at once: exactly one administrator, the other answer is 404', async (t) => {
+    const temp = await makeTempDir('gatehouse-setup-race-');
+    t.after(temp.cleanup);
+    const db = join(temp.dir, 'shared.sqlite3');
+    const usersPath = join(temp.dir, 'users.yml');
+    const a = await startSharing(temp.dir, db, usersPath, false);
+    t.after(() => a.close());
+    const b = await startSharing(temp.dir, db, usersPath, false);
+    t.after(() => b.close());
+    const [ra, rb] = await Promise.all([submitSetup(a, tokenOf(a), 'root-a'), submitSetup(b, tokenOf(b), 'root-b')]);
+    assert.deepEqual([ra.status, rb.status].sort(), [200, 404]);
+    await a.gateway.users.reload();
+    assert.equal(a.gateway.users.listUsers().length, 1);
+  });
+
+  it("a user written into the shared file by other means (nothing recorded yet): B's link is refused, the user stays alone", async (t) => {
+    const temp = await makeTempDir('gatehouse-setup-file-');
+    t.after(temp.cleanup);
+    const usersPath = join(temp.dir, 'users.yml');
+    const b = await startSharing(temp.dir, join(temp.dir, 'shared.sqlite3'), usersPath, false);
+    t.after(() => b.close());
+    const token = tokenOf(b);
+    await writeUsersFile(usersPath, { alice: { password: 'correct horse battery staple' } }); // B does not watch: it still sees no user
+    assert.equal((await submitSetup(b, token, 'intruder')).status, 404);
+    await b.gateway.users.reload();
+    assert.deepEqual(b.gateway.users.listUsers().map((u) => u.username), ['alice']);
+  });
+
+  it('a failed write gives the claim back: the same link works after a refused username', async (t) => {
+    const temp = await makeTempDir('gatehouse-setup-retry-');
+    t.after(temp.cleanup);
+    const gw = await startSharing(temp.dir, join(temp.dir, 'shared.sqlite3'), join(temp.dir, 'users.yml'), false);
+    t.after(() => gw.close());
+    const token = tokenOf(gw);
+    assert.equal((await submitSetup(gw, token, 'bad name\u0001')).status, 400);
+    assert.equal((await submitSetup(gw, token, 'root')).status, 200);
   });
 });
