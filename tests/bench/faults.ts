@@ -6,7 +6,6 @@
  *  (b) SIGTERM under load: time from the signal to the process's exit while 20 connections keep asking.
  * Loopback only; every run is bounded in time.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -18,6 +17,7 @@ import { freePort } from '../helpers/ports.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { startStallProxy } from '../helpers/stall-proxy.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 
 const CONNECTIONS = 20;
 const SECONDS = 5;
@@ -25,7 +25,7 @@ const TARGET_HEADERS = { 'x-original-url': 'https://app.example.test/', 'x-origi
 
 async function startGateway(dir: string, session: Record<string, unknown> = {}): Promise<GatewayProcess> {
   const port = await freePort();
-  const secret = () => randomBytes(32).toString('base64url');
+  const secret = () => generateSecret();
   await writeUsersFile(join(dir, 'users.yml'), { alice: { password: 'alice-password' } });
   return startGatewayProcess({
     dir,

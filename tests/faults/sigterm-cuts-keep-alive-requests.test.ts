@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -24,8 +23,9 @@ import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 
-const secret = () => randomBytes(32).toString('base64url');
+const secret = () => generateSecret();
 
 /** An upstream app that holds every request until the test lets it answer. */
 async function startHeldUpstream(): Promise<{ server: Server; port: number; arrived: Promise<void>; release(): void }> {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { captureLogs } from './logs.ts';
 import { stringify } from 'yaml';
@@ -9,6 +8,7 @@ import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { hashPassword, verifyPassword } from '../../lib/password-hash.ts';
 import { request, type HttpResponse, type RequestOptions } from './http.ts';
 import { makeTempDir } from './tmp.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 
 /** Cheap argon2id parameters for test users and for the gateway under test (it warns about them). */
 export const FAST_ARGON2 = { memory: 1024, iterations: 1, parallelism: 1 };
@@ -109,7 +109,7 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
   const usersPath = join(dir, 'users.yml');
   try {
     if (options.users) await writeUsersFile(usersPath, options.users);
-    const sessionSecret = randomBytes(24).toString('base64url');
+    const sessionSecret = generateSecret();
     const defaults: Record<string, unknown> = {
       server: { address: 'tcp://127.0.0.1:0' },
       authentication_backend: { file: { path: usersPath, password: { argon2: FAST_ARGON2 } } },

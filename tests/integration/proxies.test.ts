@@ -3,7 +3,6 @@
 // with only the address changed): a browser's view over TLS, with a real gateway, Redis and app.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { argon2id, hash } from 'argon2';
@@ -19,6 +18,7 @@ import { startRedis } from '../helpers/redis.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeCertificate } from '../helpers/tls.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 
 type ProxyKind = 'nginx' | 'caddy';
 
@@ -45,7 +45,7 @@ function gatewayConfig(options: { dir: string; gatewayPort: number; proxyPort: n
     log: { level: 'warn' },
     authentication_backend: { file: { path: join(dir, 'users.yml') } },
     session: {
-      secret: randomBytes(30).toString('base64url'),
+      secret: generateSecret(),
       cookies: [
         {
           domain: 'example.test',
@@ -55,7 +55,7 @@ function gatewayConfig(options: { dir: string; gatewayPort: number; proxyPort: n
       ],
       redis: { host: '127.0.0.1', port: redisPort },
     },
-    storage: { encryption_key: randomBytes(30).toString('base64url'), local: { path: join(dir, 'db.sqlite3') } },
+    storage: { encryption_key: generateSecret(), local: { path: join(dir, 'db.sqlite3') } },
     access_control: {
       default_policy: 'deny',
       rules: [

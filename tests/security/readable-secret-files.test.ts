@@ -2,7 +2,6 @@
 // hands them the credentials. Both services say so at startup, naming the file and the chmod that fixes it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +13,7 @@ import { runMonitor } from '../../monitor/main.ts';
 import { FAST_ARGON2, writeUsersFile } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { makeCertificate } from '../helpers/tls.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 
 function output(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -48,10 +48,10 @@ describe('the gateway warns at startup about credential files others can read', 
       authentication_backend: { file: { path: usersFile, password: { argon2: FAST_ARGON2 } } },
       access_control: { default_policy: 'one_factor' },
       session: { cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
-      storage: { encryption_key: randomBytes(32).toString('base64url'), local: { path: join(temp.dir, 'db.sqlite3') } },
+      storage: { encryption_key: generateSecret(), local: { path: join(temp.dir, 'db.sqlite3') } },
     }));
     const secretFile = join(temp.dir, 'session_secret');
-    await writeFile(secretFile, `${randomBytes(32).toString('base64url')}\n`);
+    await writeFile(secretFile, `${generateSecret()}\n`);
     const env = { GATEHOUSE_SESSION_SECRET_FILE: secretFile };
 
     const start = async () => {
@@ -106,8 +106,8 @@ async function gatewayConfigFile(dir: string, usersFile: string, extra: Record<s
     server: { address: 'tcp://127.0.0.1:0' },
     authentication_backend: { file: { path: usersFile, password: { argon2: FAST_ARGON2 } } },
     access_control: { default_policy: 'one_factor' },
-    session: { secret: randomBytes(32).toString('base64url'), cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
-    storage: { encryption_key: randomBytes(32).toString('base64url'), local: { path: join(dir, 'db.sqlite3') } },
+    session: { secret: generateSecret(), cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
+    storage: { encryption_key: generateSecret(), local: { path: join(dir, 'db.sqlite3') } },
     ...extra,
   }), { mode: 0o600 });
   return configFile;

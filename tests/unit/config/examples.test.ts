@@ -1,6 +1,5 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -9,6 +8,7 @@ import { gatewayJsonSchema } from '../../../gateway/config/schema.ts';
 import { FileUserProvider } from '../../../gateway/users/file-provider.ts';
 import { repoPath } from '../../helpers/repo.ts';
 import { makeConfigDir, type ConfigDir } from './config-files.ts';
+import { generateSecret } from '../../../lib/secret-strength.ts';
 
 const GATEWAY_EXAMPLE = repoPath('config', 'gateway.yml');
 const USERS_EXAMPLE = repoPath('config', 'users.yml');
@@ -56,7 +56,7 @@ let SECRETS: NodeJS.ProcessEnv;
 
 describe('config/gateway.yml, the example users copy', () => {
   before(async () => {
-    const secret = async (name: string) => t.write(name, `${randomBytes(32).toString('base64url')}\n`);
+    const secret = async (name: string) => t.write(name, `${generateSecret()}\n`);
     SECRETS = {
       GATEHOUSE_SESSION_SECRET_FILE: await secret('session_secret'),
       GATEHOUSE_STORAGE_ENCRYPTION_KEY_FILE: await secret('encryption_key'),
@@ -87,7 +87,7 @@ describe('config/gateway.yml, the example users copy', () => {
 
   it('the Redis block validates once uncommented', async () => {
     const withRedis = await t.write('gateway-redis.yml', uncommentBlock(readFileSync(GATEWAY_EXAMPLE, 'utf8'), 'redis'));
-    const { config } = t.load([withRedis], { ...SECRETS, GATEHOUSE_SESSION_REDIS_PASSWORD: randomBytes(24).toString('base64url') });
+    const { config } = t.load([withRedis], { ...SECRETS, GATEHOUSE_SESSION_REDIS_PASSWORD: generateSecret() });
     assert.equal(config.session.redis?.host, '127.0.0.1');
     assert.equal(config.session.redis?.port, 6379);
   });
