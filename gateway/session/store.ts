@@ -285,7 +285,9 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   const options = redisOptions(cfg);
   const client = new Redis(options);
   // a connection in subscriber mode can do nothing else, hence a second one
-  const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined });
+  // autoResubscribe off: ioredis would re-subscribe on every reconnect with a promise nobody handles, and a
+  // close during it becomes an unhandled rejection; the 'ready' handler below re-subscribes instead
+  const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
   const outage = createOutageLog(logger, 'session store (redis)', { now });
   // ioredis reports every failed reconnect: one outage, one summary every few seconds
   for (const c of [client, subscriber]) c.on('error', (error: Error) => outage.failure(error));
@@ -298,8 +300,11 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
     throw new Error(`session.redis: cannot connect to Redis at ${cfg.host}:${cfg.port} (${(error as Error).message})`);
   }
   subscriber.on('message', (_channel: string, sid: string) => cache.evict(sid));
-  // after a reconnect messages may have been missed: start from an empty cache
-  subscriber.on('ready', () => cache.clear());
+  // after a reconnect messages may have been missed: start from an empty cache, and listen again
+  subscriber.on('ready', () => {
+    cache.clear();
+    subscriber.subscribe(INVALIDATION_CHANNEL).catch((error: Error) => outage.failure(error));
+  });
 
   const guard = new StoreGuard(outage);
   const codec = createSessionCodec(secret, (reason) => logger.warn({ reason }, 'session store: a stored session was not written by Gatehouse with this session.secret; treated as no session'));
