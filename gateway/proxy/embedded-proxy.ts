@@ -142,12 +142,10 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       // named in its Connection was meant for this hop, and this hop judged by it
       const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
       const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
-      // the Basic credentials were the gateway password: the app never sees them (an app's own Bearer stays)
-      const used = req.headers['proxy-authorization'] ?? req.headers.authorization;
-      if (isBasic(used)) {
-        if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
-        if (isBasic(req.headers.authorization)) delete req.headers.authorization;
-      }
+      // Basic credentials in either header may be the gateway password the decision just checked (which
+      // header it read depends on the strategies): the app never sees them; an app's own Bearer stays
+      if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
+      if (isBasic(req.headers.authorization)) delete req.headers.authorization;
       // hop-by-hop headers (Proxy-Authorization too) and every header the client named in Connection end
       // here, right after the decision and BEFORE Gatehouse writes any header of its own: naming
       // X-Forwarded-For or Remote-User in Connection removes the client's copy, never Gatehouse's

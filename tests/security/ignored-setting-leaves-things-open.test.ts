@@ -86,8 +86,34 @@ async function proxyWithAuthz(authz: Record<string, unknown>) {
     const response = await request(`http://${host}/app/`, { headers });
     return { status: response.status, remoteUser: echo.requests.slice(before)[0]?.headers['remote-user'] };
   };
-  return { through, cookie: `gatehouse_session=${set.value}`, close: async () => { await echo.close(); await gw.close(); } };
+  /** The credential headers the app was handed. */
+  const credentialsSeen = async (headers: Record<string, string>) => {
+    const before = echo.requests.length;
+    const response = await request(`http://${host}/app/`, { headers });
+    const seen = echo.requests.slice(before)[0]?.headers;
+    return { status: response.status, authorization: seen?.['authorization'], proxyAuthorization: seen?.['proxy-authorization'] };
+  };
+  return { through, credentialsSeen, cookie: `gatehouse_session=${set.value}`, close: async () => { await echo.close(); await gw.close(); } };
 }
+
+describe('the embedded proxy never hands the app the gateway password it checked', () => {
+  let gw: Awaited<ReturnType<typeof proxyWithAuthz>>;
+  before(async () => {
+    // ForwardAuth's own defaults: Authorization (Basic) and the cookie, not Proxy-Authorization
+    gw = await proxyWithAuthz({ 'forward-auth': { implementation: 'ForwardAuth' } });
+  });
+  after(() => gw?.close());
+
+  it('Basic in Authorization beside some other Proxy-Authorization: allowed, and the app sees neither', async () => {
+    const seen = await gw.credentialsSeen({ authorization: basic('alice', PASSWORD), 'proxy-authorization': 'Bearer something-else' });
+    assert.deepEqual(seen, { status: 200, authorization: undefined, proxyAuthorization: undefined });
+  });
+
+  it("an app's own Bearer token beside the session cookie still reaches the app", async () => {
+    const seen = await gw.credentialsSeen({ cookie: gw.cookie, authorization: 'Bearer the-apps-own-token' });
+    assert.deepEqual(seen, { status: 200, authorization: 'Bearer the-apps-own-token', proxyAuthorization: undefined });
+  });
+});
 
 describe('the embedded proxy honours server.endpoints.authz: the forward-auth entry when there is one', () => {
   let gw: Awaited<ReturnType<typeof proxyWithAuthz>>;
