@@ -301,9 +301,18 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   }
   subscriber.on('message', (_channel: string, sid: string) => cache.evict(sid));
   // after a reconnect messages may have been missed: start from an empty cache, and listen again
+  let closing = false;
   subscriber.on('ready', () => {
     cache.clear();
-    subscriber.subscribe(INVALIDATION_CHANNEL).catch((error: Error) => outage.failure(error));
+    subscriber.subscribe(INVALIDATION_CHANNEL).then(
+      // what was read between the reconnect and the subscription may have missed an eviction
+      () => cache.clear(),
+      (error: Error) => {
+        outage.failure(error);
+        // a connection that cannot hear evictions is worse than none: reconnect and subscribe again
+        if (!closing) subscriber.disconnect(true);
+      },
+    );
   });
 
   const guard = new StoreGuard(outage);
@@ -338,6 +347,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
       }
     },
     async () => {
+      closing = true;
       await Promise.all([quit(client), quit(subscriber)]);
     },
   );
