@@ -8,103 +8,26 @@
  * guard; routes without one are public.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { Scope } from '../config/schema.ts';
-import { AvatarFiles, MAX_AVATAR_BYTES, sniffImageType } from '../auth/avatar.ts';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
-import type { RateLimitAttempt } from '../auth/rate-limit.ts';
 import { readOnlyGuard, requireAuth, requireScope } from '../auth/identity.ts';
-import { passwordPolicyProblem, type PasswordCheck } from '../auth/passwords.ts';
-import { PasswordChecksBusy } from '../../lib/password-checks.ts';
-import {
-  SSL_DISABLED,
-  SslSettingsError,
-  certificateInfoAt,
-  checkCertificatePair,
-  findProxmoxCertificates,
-  readSslSettings,
-  writeSslSettings,
-  type SslSettings,
-} from '../auth/ssl-settings.ts';
-import { AuthStoreUnavailable, hasCredentials, type AuthState } from '../auth/store.ts';
+import { passwordPolicyProblem } from '../auth/passwords.ts';
+import { AuthStoreUnavailable, hasCredentials } from '../auth/store.ts';
 import { describeApiToken, issueApiToken, issueSession, revokeJti } from '../auth/tokens.ts';
 import { checkTotp, consumeSecondFactor, generateBackupCodes, newTotpSecret, provisioningUri, qrCodeDataUrl, type SecondFactorCheck } from '../auth/totp.ts';
 import { ROUTING } from '../request-path.ts';
+import { bodyOf, fail, JSON_LIMIT, MAX_TOKEN_DAYS, MAX_USERNAME, noStore, requireJson, safe, text, tokenNameRule, usernameRule } from './json-api.ts';
+import { createCredentialChecks, SECOND_FACTOR_MESSAGES } from './credential-check.ts';
+import { addProfileRoutes } from './profile.ts';
+import { addSslRoutes } from './ssl.ts';
 
 
-const JSON_LIMIT = '64kb';
-const MAX_USERNAME = 64;
-const MAX_TOKEN_DAYS = 3650;
-
-type Body = Record<string, unknown>;
-
-/** Wrap an async handler so a rejection reaches the error handler (which hides its text). */
-function safe(handler: (req: Request, res: Response) => Promise<unknown>) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch(next);
-  };
+/** The guards the route files under monitor/api/ share with this router. */
+export interface RouteGuards {
+  admin: express.RequestHandler;
+  json: express.RequestHandler[];
 }
 
-function bodyOf(req: Request): Body {
-  const body: unknown = req.body;
-  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Body) : {};
-}
-
-function text(body: Body, key: string): string | undefined {
-  const value = body[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function fail(res: Response, status: number, message: string, extra: Body = {}): void {
-  res.status(status).json({ success: false, message, ...extra });
-}
-
-function hasNoBody(req: Request): boolean {
-  return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
-}
-
-/** `application/json`, with or without parameters (charset). */
-function saysJson(contentType: string): boolean {
-  return contentType.split(';')[0]!.trim().toLowerCase() === 'application/json';
-}
-
-/**
- * JSON bodies only: a cross-site form can post urlencoded, multipart or text/plain without a CORS
- * preflight, never application/json, so this also keeps gateway-cookie users safe from CSRF.
- * A request without a body, untyped or typed JSON (as ProxMenux's frontend sends DELETE and its
- * body-less POSTs), is an empty JSON object; req.is() alone would call it "no type" and refuse it.
- */
-export function requireJson(req: Request, res: Response, next: NextFunction): void {
-  const type = req.headers['content-type'];
-  if (hasNoBody(req) && (type === undefined || saysJson(type))) return next();
-  if (type !== undefined && req.is('application/json')) return next();
-  fail(res, 415, 'Send the request body as JSON (Content-Type: application/json)');
-}
-
-function noStore(_req: Request, res: Response, next: NextFunction): void {
-  res.set('Cache-Control', 'no-store');
-  next();
-}
-
-const usernameRule = z
-  .string()
-  .min(1)
-  .max(MAX_USERNAME)
-  .regex(/^[A-Za-z0-9._@-]+$/);
-
-const displayNameRule = z
-  .string()
-  .max(64)
-  .refine((v) => !/[\p{Cc}\p{Cf}]/u.test(v));
-
-const tokenNameRule = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .refine((v) => !/[\p{Cc}\p{Cf}]/u.test(v));
-
-type SecondFactorProblem = Exclude<SecondFactorCheck, { ok: true }>['reason'];
 
 /** A credential that just stopped working: app.ts closes the terminal sessions opened with it. */
 export type EndedCredential = { jti: string } | { localAccount: string };
@@ -113,143 +36,14 @@ export interface AuthRouterOptions {
   onCredentialEnded?: (ended: EndedCredential) => void;
 }
 
-const SETUP_CODE_REQUIRED = "Setup code required: see the monitor's log";
-
-/** Why a credential change did not happen (inside AuthStore.update, so nothing was written). */
-interface Refusal {
-  ok: false;
-  message: string;
-  reason?: SecondFactorProblem;
-}
-
-const SECOND_FACTOR_MESSAGES: Record<SecondFactorProblem, string> = {
-  missing: '2FA code required',
-  invalid: 'Invalid 2FA code',
-  replayed: '2FA code already used; wait for the next one',
-};
-
 export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptions = {}): express.Router {
   const { store, audit, rateLimiter, passwords, config, setupCode } = deps;
   const credentialEnded = (ended: EndedCredential) => options.onCredentialEnded?.(ended);
-  const avatars = new AvatarFiles(config.data_dir);
   const json = [requireJson, express.json({ limit: JSON_LIMIT, type: 'application/json' })];
   const admin = requireScope('full_admin');
   const nowSeconds = () => Math.floor(deps.now() / 1000);
 
-  /** Answers 429 and returns true when this client or user must wait. */
-  const limited = (req: Request, res: Response, user: string | null, method: string): boolean => {
-    const decision = rateLimiter.check({ ip: req.clientIp!, user });
-    if (!decision.limited) return false;
-    audit.rateLimited({ rhost: req.clientIp!, user, method, retryAfterSeconds: decision.retryAfterSeconds });
-    res.set('Retry-After', String(decision.retryAfterSeconds));
-    fail(res, 429, 'Too many attempts. Please wait and try again.', { retry_after: decision.retryAfterSeconds });
-    return true;
-  };
-
-  /** Counts the attempt before it is checked (see RateLimiter.reserve); answers 429 and returns null when limited. */
-  const reserve = (req: Request, res: Response, user: string | null, method: string): Extract<RateLimitAttempt, { limited: false }> | null => {
-    const attempt = rateLimiter.reserve({ ip: req.clientIp!, user });
-    if (!attempt.limited) return attempt;
-    audit.rateLimited({ rhost: req.clientIp!, user, method, retryAfterSeconds: attempt.retryAfterSeconds });
-    res.set('Retry-After', String(attempt.retryAfterSeconds));
-    fail(res, 429, 'Too many attempts. Please wait and try again.', { retry_after: attempt.retryAfterSeconds });
-    return null;
-  };
-
-  /**
-   * The password checked behind the process's password-check limiter. Too many checks in flight:
-   * answers 429 with Retry-After (nothing was checked, so nothing is counted) and returns null.
-   */
-  const checkPassword = async (req: Request, res: Response, storedHash: string | null, password: string, user: string | null, method: string): Promise<PasswordCheck | null> => {
-    try {
-      return await passwords.verify(storedHash, password, req.clientIp!);
-    } catch (error) {
-      if (!(error instanceof PasswordChecksBusy)) throw error;
-      audit.rateLimited({ rhost: req.clientIp!, user, method, retryAfterSeconds: error.retryAfterSeconds });
-      res.set('Retry-After', String(error.retryAfterSeconds));
-      fail(res, 429, error.message, { retry_after: error.retryAfterSeconds });
-      return null;
-    }
-  };
-
-  /** A wrong credential: counted for the rate limit (unless a reservation already counts it) and written for Fail2Ban. */
-  const failed = (req: Request, user: string | null, method: string, reason: string, reserved = false): void => {
-    if (!reserved) rateLimiter.fail({ ip: req.clientIp!, user });
-    audit.failure({ rhost: req.clientIp!, user, method, reason });
-  };
-
-  /**
-   * Setup, skip and decline while unconfigured: a full_admin caller, or the setup code. Answers 403 (an
-   * audited, rate-limited failure) and returns false otherwise. Synchronous: check and count are one step.
-   */
-  const setupAllowed = (req: Request, res: Response, method: string): boolean => {
-    if (req.identity?.scope === 'full_admin' || setupCode.matches(bodyOf(req).setup_code)) return true;
-    failed(req, null, method, 'bad_setup_code');
-    res.status(403).json({ success: false, error: SETUP_CODE_REQUIRED, message: SETUP_CODE_REQUIRED });
-    return false;
-  };
-
-  const succeeded = (req: Request, user: string | null, method: string): void => {
-    audit.success({ rhost: req.clientIp!, user, method });
-  };
-
-  /**
-   * The re-entered password of the local account, rate limited and audited. Answers and returns null
-   * on any problem; returns the state it checked against otherwise.
-   */
-  const confirmPassword = async (
-    req: Request,
-    res: Response,
-    method: string,
-    password: string | undefined,
-    wrongStatus: 400 | 401 = 400,
-  ): Promise<AuthState | null> => {
-    const state = await store.read();
-    if (!hasCredentials(state)) {
-      fail(res, 400, 'Authentication is not configured');
-      return null;
-    }
-    // reserved before the slow check so parallel guesses cannot all pass the limit (released when right)
-    const attempt = reserve(req, res, state.username, method);
-    if (!attempt) return null;
-    if (!password) {
-      attempt.release();
-      fail(res, 400, 'Password required');
-      return null;
-    }
-    const check = await checkPassword(req, res, state.password_hash, password, state.username, method);
-    if (check === null) {
-      attempt.release();
-      return null;
-    }
-    if (!check.ok) {
-      failed(req, state.username, method, 'bad_password', true);
-      fail(res, wrongStatus, method === 'change_password' ? 'Current password is incorrect' : 'Invalid password');
-      return null;
-    }
-    attempt.release();
-    return state;
-  };
-
-  /** Within an update: the password hash is still the one checked, else someone changed it meanwhile. */
-  const unchanged = (draft: AuthState, checked: AuthState) => draft.password_hash === checked.password_hash && draft.username === checked.username;
-
-  /**
-   * Within an update, before a credential change: the account is still the one whose password was
-   * checked and, with 2FA on, `code` is valid and now spent. Null when the change may go ahead.
-   */
-  const refusal = (draft: AuthState, checked: AuthState, code: string | undefined): Refusal | null => {
-    if (!unchanged(draft, checked)) return { ok: false, message: 'The account changed meanwhile; try again' };
-    if (!draft.totp_enabled) return null;
-    const second = consumeSecondFactor(draft, code, deps.now());
-    return second.ok ? null : { ok: false, message: SECOND_FACTOR_MESSAGES[second.reason], reason: second.reason };
-  };
-
-  /** Answer a refusal; a wrong or reused code counts as a failed credential. */
-  const refuse = (req: Request, res: Response, user: string | null, method: string, r: Refusal, status = 400, extra: Body = {}): void => {
-    if (r.reason === 'invalid' || r.reason === 'replayed') failed(req, user, method, r.reason === 'replayed' ? 'code_reused' : 'bad_2fa_code');
-    fail(res, status, r.message, extra);
-  };
+  const { limited, reserve, checkPassword, failed, setupAllowed, succeeded, confirmPassword, unchanged, refusal, refuse } = createCredentialChecks(deps);
 
   const r = express.Router(ROUTING);
   r.use(['/api/auth', '/api/ssl'], noStore, readOnlyGuard);
@@ -597,126 +391,8 @@ export function createAuthRouter(deps: MonitorAuthDeps, options: AuthRouterOptio
     res.json({ success: true, message: 'Token revoked successfully' });
   }));
 
-  // ── profile and avatar ────────────────────────────────────────────────────────────────────────
-  r.get('/api/auth/profile', requireAuth, safe(async (req, res) => {
-    const [state, avatar] = await Promise.all([store.read(), avatars.info()]);
-    res.json({
-      success: true,
-      username: req.identity!.username,
-      display_name: state.display_name,
-      has_avatar: avatar !== null,
-      avatar_mtime: avatar?.mtimeMs ?? null,
-      avatar_content_type: avatar?.type ?? null,
-    });
-  }));
-
-  r.put('/api/auth/profile', admin, json, safe(async (req, res) => {
-    const value = bodyOf(req).display_name;
-    if (value === undefined) return fail(res, 400, 'display_name is required');
-    const parsed = displayNameRule.safeParse(value);
-    if (!parsed.success) return fail(res, 400, 'display_name must be text of at most 64 characters without control characters');
-    const displayName = parsed.data.trim() === '' ? null : parsed.data.trim();
-    await store.update((draft) => {
-      draft.display_name = displayName;
-    });
-    res.json({ success: true, display_name: displayName, message: 'Profile updated' });
-  }));
-
-  r.get('/api/auth/profile/avatar', requireAuth, safe(async (_req, res) => {
-    const avatar = await avatars.read();
-    if (!avatar) return fail(res, 404, 'No avatar set');
-    res.set({ 'Content-Type': avatar.type, 'Cache-Control': 'private, max-age=60', 'X-Content-Type-Options': 'nosniff' });
-    res.send(avatar.bytes);
-  }));
-
-  // raw image body only: multipart is a type a cross-site form may send without a preflight
-  const rawImage = express.raw({ type: 'image/*', limit: MAX_AVATAR_BYTES });
-  r.post('/api/auth/profile/avatar', admin, (req, res, next) => {
-    if (req.is('image/*')) return next();
-    fail(res, 415, 'Send the image as the request body with Content-Type image/png, image/jpeg, image/webp or image/gif');
-  }, rawImage, safe(async (req, res) => {
-    const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (bytes.length === 0) return fail(res, 400, 'The image is empty');
-    const type = sniffImageType(bytes);
-    if (type === null) return fail(res, 415, 'Only PNG, JPEG, WebP or GIF images are accepted');
-    const info = await avatars.write(bytes, type);
-    res.json({ success: true, message: 'Avatar updated', avatar_mtime: info.mtimeMs, avatar_content_type: info.type });
-  }));
-
-  r.delete('/api/auth/profile/avatar', admin, json, safe(async (_req, res) => {
-    await avatars.remove();
-    res.json({ success: true, message: 'Avatar removed' });
-  }));
-
-  // ── HTTPS settings (read by the monitor at its next start; nothing here restarts it) ──────────
-  r.get('/api/ssl/status', requireAuth, safe(async (_req, res) => {
-    let settings: SslSettings;
-    let error: string | undefined;
-    try {
-      settings = await readSslSettings(config.data_dir);
-    } catch (e) {
-      if (!(e instanceof SslSettingsError)) throw e;
-      settings = { ...SSL_DISABLED };
-      error = e.message;
-    }
-    const proxmox = await findProxmoxCertificates(deps.proxmoxCertDir);
-    res.json({
-      success: true,
-      ssl_enabled: settings.enabled,
-      source: settings.source,
-      cert_path: settings.cert_path,
-      key_path: settings.key_path,
-      proxmox_available: proxmox.available,
-      proxmox_cert: proxmox.cert,
-      proxmox_key: proxmox.key,
-      cert_info: await certificateInfoAt(settings.cert_path),
-      ...(error ? { error } : {}),
-    });
-  }));
-
-  r.post('/api/ssl/validate', admin, json, safe(async (req, res) => {
-    const body = bodyOf(req);
-    const certPath = text(body, 'cert_path');
-    const keyPath = text(body, 'key_path');
-    if (!certPath || !keyPath) return fail(res, 400, 'cert_path and key_path are required');
-    const check = await checkCertificatePair(certPath, keyPath);
-    if (!check.ok) return fail(res, 400, check.message);
-    res.json({ success: true, message: 'Certificate and key are valid', cert_info: check.info });
-  }));
-
-  r.post('/api/ssl/configure', admin, json, safe(async (req, res) => {
-    const body = bodyOf(req);
-    const source = body.source;
-    let certPath = text(body, 'cert_path');
-    let keyPath = text(body, 'key_path');
-    if (source === 'proxmox') {
-      const proxmox = await findProxmoxCertificates(deps.proxmoxCertDir);
-      if (!proxmox.available) return fail(res, 400, `No Proxmox certificate found in ${deps.proxmoxCertDir}`);
-      certPath = proxmox.cert!;
-      keyPath = proxmox.key!;
-    } else if (source !== 'custom') {
-      return fail(res, 400, 'Invalid source: use proxmox or custom');
-    }
-    if (!certPath || !keyPath) return fail(res, 400, 'cert_path and key_path are required');
-    const check = await checkCertificatePair(certPath, keyPath);
-    if (!check.ok) return fail(res, 400, check.message);
-    await writeSslSettings(config.data_dir, { enabled: true, source, cert_path: certPath, key_path: keyPath });
-    deps.logger.info({ source, cert_path: certPath, by: req.identity!.username }, 'HTTPS configured; applies at the next start');
-    res.json({
-      success: true,
-      message: 'HTTPS configured. Restart the monitor to apply it.',
-      restarting: false,
-      restart_required: true,
-      new_protocol: 'https',
-      cert_info: check.info,
-    });
-  }));
-
-  r.post('/api/ssl/disable', admin, json, safe(async (req, res) => {
-    await writeSslSettings(config.data_dir, { ...SSL_DISABLED });
-    deps.logger.info({ by: req.identity!.username }, 'HTTPS disabled; applies at the next start');
-    res.json({ success: true, message: 'HTTPS disabled. Restart the monitor to apply it.', restarting: false, restart_required: true, new_protocol: 'http' });
-  }));
+  addProfileRoutes(r, deps, { admin, json });
+  addSslRoutes(r, deps, { admin, json });
 
   // ── errors: never the exception's text ────────────────────────────────────────────────────────
   r.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
