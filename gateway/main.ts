@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { startGateway, type Gateway } from './app.ts';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger } from '../lib/logger.ts';
-import { credentialDirectoryWarnings, credentialFileWarnings } from '../lib/file-permissions.ts';
+import { credentialFileWarnings } from '../lib/file-permissions.ts';
 
 /** Start the gateway from a loaded configuration, saying every warning and the first-run link. */
 export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<{ gateway: Gateway; logger: Logger }> {
@@ -11,17 +11,15 @@ export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableSt
   // anything weaker than the defaults is said out loud, every start
   for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
   const { config } = loaded;
+  // the users file is checked where it is read (FileUserProvider.open)
   const credentialFiles = [
     ...loaded.credentialFiles,
-    ...(config.authentication_backend.file ? [config.authentication_backend.file.path] : []),
     ...(config.identity_assertion ? [config.identity_assertion.key_path] : []),
     ...(config.server.tls ? [config.server.tls.key] : []),
     // the log receives the first-run setup link with its token; created 0600, but an existing file keeps its mode
     ...(config.log.file_path ? [config.log.file_path] : []),
   ];
   for (const warning of credentialFileWarnings(credentialFiles)) logger.warn(`permissions: ${warning}`);
-  const usersFile = config.authentication_backend.file ? [config.authentication_backend.file.path] : [];
-  for (const warning of credentialDirectoryWarnings(usersFile)) logger.warn(`permissions: ${warning}`);
   const gateway = await startGateway(loaded.config, { logger });
   const setupUrl = gateway.setupUrl();
   if (setupUrl) logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);

@@ -1,10 +1,11 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { credentialDirectoryWarnings, credentialFileWarnings } from '../../lib/file-permissions.ts';
 import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError, UsersNotEmptyError } from './errors.ts';
 import {
@@ -103,10 +104,8 @@ export class FileUserProvider implements UserProvider {
 
     const text = await readOrCreate(path, logger);
     const { db } = loadUsersText(text, path, search);
-    const mode = (await stat(path)).mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      logger.warn({ path, mode: mode.toString(8) }, 'users file is readable by other users: run chmod 600 on it');
-    }
+    // the users file holds every password hash: it, and the folder it can be replaced in, are ours alone
+    for (const warning of [...credentialFileWarnings([path]), ...credentialDirectoryWarnings([path])]) logger.warn({ path }, `permissions: ${warning}`);
     const rehashOnLogin = options.password?.rehash_on_login ?? true;
     const provider = new FileUserProvider(path, search, argon2, logger, text, db, {
       verify: options.verifyPassword ?? verifyPassword,
