@@ -18,6 +18,7 @@ import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
 import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
+import { drainBudget } from '../lib/shutdown.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { createGatewayMetrics } from './metrics/metrics.ts';
 import { openFirstRunSetup } from './portal/setup.ts';
@@ -161,7 +162,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });
     // first to close on shutdown (cleanups run in reverse): running requests finish, then the stores close
-    cleanups.push(() => listening.close(config.server.shutdown_timeout));
+    cleanups.push(() => listening.close(drainBudget(config.server.shutdown_timeout)));
     if (metrics) {
       const metricsServer = await serve({
         address: config.telemetry.metrics.address,
@@ -174,7 +175,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         },
         upgrade: (_req, socket) => socket.destroy(),
       });
-      cleanups.push(() => metricsServer.close(config.server.shutdown_timeout));
+      cleanups.push(() => metricsServer.close(drainBudget(config.server.shutdown_timeout)));
       logger.info({ address: metricsServer.url }, 'metrics listening at /metrics');
     }
     const { server, port, url } = listening;

@@ -6,7 +6,18 @@
  */
 import type { Logger } from 'pino';
 
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** What the stores get to close in after the listeners drained, inside the same shutdown_timeout. */
+const STORE_CLOSE_MARGIN_MS = 1_000;
+
+/**
+ * How long listeners may drain running requests within `shutdownTimeoutMs` (the process's deadline):
+ * the rest is left for closing the stores, so a full drain does not meet the deadline with the stores
+ * still open (at least half the timeout either way).
+ */
+export function drainBudget(shutdownTimeoutMs: number): number {
+  return Math.max(Math.floor(shutdownTimeoutMs / 2), shutdownTimeoutMs - STORE_CLOSE_MARGIN_MS);
+}
 
 export interface Shutdown {
   add(close: () => Promise<void>): void;

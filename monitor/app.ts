@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serve } from '../lib/http-server.ts';
+import { drainBudget } from '../lib/shutdown.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { credentialFileWarnings } from '../lib/file-permissions.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
@@ -117,7 +118,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     async close() {
       stopWatch();
       await terminal.close();
-      await listening.close(config.server.shutdown_timeout);
+      await listening.close(drainBudget(config.server.shutdown_timeout));
     },
   };
 }
