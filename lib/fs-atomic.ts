@@ -16,7 +16,7 @@ const TEMP_NAME = /^\..+\.(\d+)@([A-Za-z0-9-]+)\.[0-9a-f]{12}\.gatehouse-tmp$/;
 /** What earlier versions left behind (`.<name>.<pid>.<hex>.gatehouse-tmp`, `.<name>.<hex>.tmp`): judged by age alone. */
 const OLDER_TEMP_NAMES = [/^\..+\.\d+\.[0-9a-f]{12}\.gatehouse-tmp$/, /^\..+\.[0-9a-f]{12}\.tmp$/];
 /** No atomic write takes this long: an older temp file is a leftover whoever's pid it names. */
-export const STALE_TEMP_AGE_MS = 60_000;
+const STALE_TEMP_AGE_MS = 60_000;
 
 /**
  * Where this process's pids mean something: the host name and the pid namespace (containers on one

@@ -16,9 +16,9 @@ export interface OutageLog {
   readonly down: boolean;
 }
 
-export const OUTAGE_SUMMARY_INTERVAL_MS = 10_000;
+const OUTAGE_SUMMARY_INTERVAL_MS = 10_000;
 /** "unavailable" and "available again" lines written within one interval before a flapping backend is summarised instead. */
-export const OUTAGE_TRANSITION_LINES = 3;
+const OUTAGE_TRANSITION_LINES = 3;
 
 /** Runs `fn` once after `ms`; returns the cancel. The default timer never holds the process open. */
 export type OutageTimer = (fn: () => void, ms: number) => () => void;

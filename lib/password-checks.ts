@@ -26,11 +26,11 @@ export interface PasswordCheckLimits {
   perClient: number;
 }
 
-export const DEFAULT_MAX_WAIT_MS = 3_000;
-export const DEFAULT_PER_CLIENT = 4;
+const DEFAULT_MAX_WAIT_MS = 3_000;
+const DEFAULT_PER_CLIENT = 4;
 
 /** Limits with every unset one at its default; `threadsPerCheck` is the configured argon2 parallelism. */
-export function passwordCheckLimits(limits: Partial<PasswordCheckLimits> = {}, threadsPerCheck = 1): PasswordCheckLimits {
+function passwordCheckLimits(limits: Partial<PasswordCheckLimits> = {}, threadsPerCheck = 1): PasswordCheckLimits {
   const cpus = availableParallelism();
   const concurrency = limits.concurrency ?? Math.max(1, Math.floor(cpus / Math.min(Math.max(1, threadsPerCheck), cpus)));
   return {

@@ -52,7 +52,7 @@ function followsPredictably(prev: string, next: string): boolean {
  * `aaaa…` have nearly all. Half or more of the string is the line: a guesser who tries runs and keyboard
  * walks first finds those at once.
  */
-export function predictableCharacters(value: string): number {
+function predictableCharacters(value: string): number {
   const chars = [...value];
   let count = 0;
   for (let i = 1; i < chars.length; i++) if (followsPredictably(chars[i - 1]!, chars[i]!)) count++;

@@ -16,7 +16,7 @@
 export const ROUTING = { caseSensitive: true, strict: true } as const;
 
 /** Longest request target (path and query) accepted; real ones are far shorter. */
-export const MAX_REQUEST_TARGET = 4096;
+const MAX_REQUEST_TARGET = 4096;
 
 /** Characters that may stand in a path as they are (RFC 3986 pchar and '/'; '%' starts an escape). */
 const PATH_CHARACTER = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;

@@ -4,7 +4,7 @@ import { UsageError, type CliIO } from '../../lib/cli-io.ts';
 import { CHARSETS, randomString, weakSecretReason, type Charset } from '../../lib/secret-strength.ts';
 
 /** Fewer bits than this (length × log2 of the charset's size) is not a secret worth the name: refused, not printed. */
-export const MIN_SECRET_BITS = 80;
+const MIN_SECRET_BITS = 80;
 /** Characters a YAML plain scalar cannot start with (an indicator): a value starting so would not paste as is. */
 const YAML_INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
 /** Whether `key: value` reads back as the string `value`: no indicator first, no `:` last (that makes it a key). */

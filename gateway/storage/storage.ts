@@ -66,7 +66,7 @@ function longest<B extends Ban>(bans: B[]): B | undefined {
  * that the query itself is wrong: no answer in time, a lost or refused connection, a server shutting
  * down or cancelling on statement_timeout, or SQLite's lock wait running out.
  */
-export function isUnreachable(error: unknown, dialect: StorageDialect): boolean {
+function isUnreachable(error: unknown, dialect: StorageDialect): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (dialect === 'sqlite') return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
   // pg's own timeouts and lost connections carry no SQLSTATE
