@@ -2,7 +2,7 @@
  * What a secret Gatehouse relies on must not be: a shipped or documented placeholder, short, or made of
  * a few characters or a repeated pattern. One judgement for every secret option of both services.
  */
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 
 /** The command every weak-secret message names. */
 export const GENERATE_SECRET = 'gatehouse crypto rand --length 64 --charset alphanumeric';
@@ -73,12 +73,9 @@ export function weakSecretReason(value: string, minLength: number): string | nul
   return null;
 }
 
-/** A random secret the check above accepts: 32 bytes from the CSPRNG, base64url (43 characters), drawn again in the rare event it is not. */
-export function generateSecret(random: (size: number) => Buffer = randomBytes): string {
-  let value: string;
-  do value = random(32).toString('base64url');
-  while (weakSecretReason(value, 20) !== null);
-  return value;
+/** A random secret the check above accepts, as the embedded defaults make them: 43 base64url characters (258 bits). */
+export function generateSecret(): string {
+  return drawSecret(43, 'base64url');
 }
 
 /** The full problem line for a config option, naming the command (and the `_FILE` variable) that help. */
@@ -104,4 +101,26 @@ export function randomString(length: number, characters: string, randomInt: (max
   let out = '';
   for (let i = 0; i < length; i++) out += characters[randomInt(characters.length)]!;
   return out;
+}
+
+/** Characters a YAML plain scalar cannot start with (an indicator): a value starting so would not paste as is. */
+const YAML_INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
+/** Whether `key: value` reads back as the string `value`: no indicator first, no `:` last (that makes it a key). */
+const pastesIntoYaml = (value: string) => !YAML_INDICATORS.has(value[0]!) && !value.endsWith(':');
+/** Draws before giving up; with the bits rule above one draw in three or better is accepted, so never reached. */
+const MAX_DRAWS = 10_000;
+
+/**
+ * A random string of `length` characters of `charset` that the gateway's own check accepts (the check
+ * refuses patterns, runs and placeholder words: drawn again in that event), and, for `ascii`, that pastes
+ * into YAML unquoted.
+ */
+export function drawSecret(length: number, charset: Charset, random: (max: number) => number = randomInt): string {
+  const characters = CHARSETS[charset];
+  for (let draw = 0; draw < MAX_DRAWS; draw++) {
+    const value = randomString(length, characters, random);
+    if (charset === 'ascii' && !pastesIntoYaml(value)) continue;
+    if (weakSecretReason(value, 20) === null) return value;
+  }
+  throw new Error(`no acceptable secret in ${MAX_DRAWS} draws of ${length} ${charset} characters`);
 }

@@ -1,16 +1,9 @@
 /** `gatehouse crypto rand`: a random string fit for session.secret, storage.encryption_key and the like. */
-import { randomInt } from 'node:crypto';
 import { UsageError, type CliIO } from '../../lib/cli-io.ts';
-import { CHARSETS, randomString, weakSecretReason, type Charset } from '../../lib/secret-strength.ts';
+import { CHARSETS, drawSecret, type Charset } from '../../lib/secret-strength.ts';
 
 /** Fewer bits than this (length × log2 of the charset's size) is not a secret worth the name: refused, not printed. */
 const MIN_SECRET_BITS = 80;
-/** Characters a YAML plain scalar cannot start with (an indicator): a value starting so would not paste as is. */
-const YAML_INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
-/** Whether `key: value` reads back as the string `value`: no indicator first, no `:` last (that makes it a key). */
-const pastesIntoYaml = (value: string) => !YAML_INDICATORS.has(value[0]!) && !value.endsWith(':');
-/** Draws before giving up; with the bits rule above one draw in three or better is accepted, so never reached. */
-const MAX_DRAWS = 10_000;
 
 /** The shortest --length a charset needs for MIN_SECRET_BITS. */
 export function minimumLength(charset: Charset): number {
@@ -38,22 +31,6 @@ function option(args: string[], name: string): string | undefined {
   if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
   args.splice(at, arg.includes('=') ? 1 : 2);
   return value;
-}
-
-
-/**
- * A random string of `length` characters of `charset` that the gateway's own check accepts (the check
- * refuses patterns, runs and placeholder words: drawn again in that event), and, for `ascii`, that pastes
- * into YAML unquoted.
- */
-export function drawSecret(length: number, charset: Charset, random: (max: number) => number = randomInt): string {
-  const characters = CHARSETS[charset];
-  for (let draw = 0; draw < MAX_DRAWS; draw++) {
-    const value = randomString(length, characters, random);
-    if (charset === 'ascii' && !pastesIntoYaml(value)) continue;
-    if (weakSecretReason(value, 20) === null) return value;
-  }
-  throw new Error(`no acceptable secret in ${MAX_DRAWS} draws of ${length} ${charset} characters`);
 }
 
 export function runCrypto(argv: string[], io: CliIO): number {
