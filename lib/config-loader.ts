@@ -263,7 +263,8 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at `path` in a parsed YAML tree, or undefined where the path leaves it. */
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let node: unknown = input;
   for (const key of path) {
     if (node === null || typeof node !== 'object') return undefined;

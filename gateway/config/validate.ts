@@ -7,7 +7,7 @@ import { validateAccessControl } from '../authz/rules.ts';
 import { isLoopbackHost, parseCidr, parseListenAddress } from '../../lib/net/address.ts';
 import { NOT_YET_SUPPORTED, type CookieConfig, type GatewayConfig } from './schema.ts';
 
-import type { ValidationResult } from '../../lib/config-loader.ts';
+import { valueAt, type ValidationResult } from '../../lib/config-loader.ts';
 import { GENERATE_SECRET, weakSecretProblem, weakSecretReason } from '../../lib/secret-strength.ts';
 
 /** Secrets Gatehouse itself keys things with: Authelia's minimum length (20), and no placeholder or pattern. */
@@ -104,17 +104,8 @@ function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: nu
   return null;
 }
 
-function valueAt(config: unknown, path: string): unknown {
-  let node: unknown = config;
-  for (const key of path.split('.')) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
 function isSet(config: unknown, path: string): boolean {
-  return valueAt(config, path) !== undefined;
+  return valueAt(config, path.split('.')) !== undefined;
 }
 
 const enabled = (section: unknown) => typeof section === 'object' && section !== null && (section as { enabled?: unknown }).enabled === true;
@@ -160,7 +151,7 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
     if (isSet(config, path)) warnings.push(`${path} is an Authelia option Gatehouse does not implement yet; it is ignored`);
   }
   for (const { path, applies, effect } of NOT_YET_SUPPORTED_NARROWING) {
-    const value = valueAt(config, path);
+    const value = valueAt(config, path.split('.'));
     if (value === undefined) continue;
     if (applies(value)) {
       problems.push(`config: ${path}: is an Authelia option Gatehouse does not implement yet, and ${effect}: ignoring it would leave Gatehouse more open than configured, so it is refused; remove it to start without it`);
