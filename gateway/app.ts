@@ -31,7 +31,7 @@ import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
 import { FileUserProvider, type PasswordVerifier } from './users/file-provider.ts';
-import { createPasswordCheckLimiter, type PasswordCheckLimiter } from '../lib/password-checks.ts';
+import { passwordCheckLimiterFor, type PasswordCheckLimiter } from '../lib/password-checks.ts';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -102,13 +102,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;
     const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
-    const checks = config.authentication_backend.password_checks;
-    const passwordChecks = createPasswordCheckLimiter({
-      ...(checks.concurrency === undefined ? {} : { concurrency: checks.concurrency }),
-      ...(checks.queue === undefined ? {} : { queue: checks.queue }),
-      maxWaitMs: checks.max_wait * 1000,
-      perClient: checks.per_client,
-    }, fileCfg.password.argon2.parallelism);
+    const passwordChecks = passwordCheckLimiterFor(config.authentication_backend.password_checks, fileCfg.password.argon2.parallelism);
     metrics?.watchPasswordChecks(passwordChecks.stats);
     const firstFactor = createFirstFactor(users, regulator, audit, {
       minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS,

@@ -21,3 +21,25 @@ export function timeoutMs(defaultValue: string) {
 export function stringList() {
   return z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
 }
+
+/**
+ * `password_checks` of both services: the one gate in front of every password check
+ * (lib/password-checks.ts); more than this in flight is refused with 429 and Retry-After instead of
+ * waiting behind a flood of guesses.
+ */
+export function passwordChecksField() {
+  return z
+    .strictObject({
+      /** Checks computed at once; default: the number of CPUs ÷ argon2 parallelism (at least 1). */
+      concurrency: z.number().int().min(1).max(1024).optional(),
+      /** Checks waiting for a free slot; default: 4 × concurrency. */
+      queue: z.number().int().min(0).max(100_000).optional(),
+      /** Longest a check waits in the queue before it is refused (ms). */
+      max_wait: timeoutMs('3s'),
+      /** Checks one client address (an IPv6 client by its /64) may have running or waiting. */
+      per_client: z.number().int().min(1).max(1024).default(4),
+    })
+    .prefault({});
+}
+
+export type PasswordChecksConfig = z.output<ReturnType<typeof passwordChecksField>>;

@@ -8,6 +8,7 @@
  * in flight than the heaviest waiting one takes the place of that one's newest queued check: a few
  * flooding addresses cannot keep everyone else out.
  */
+import type { PasswordChecksConfig } from './config-fields.ts';
 import { availableParallelism } from 'node:os';
 import { GatehouseError } from './errors.ts';
 
@@ -182,4 +183,12 @@ export function createPasswordCheckLimiter(limits: Partial<PasswordCheckLimits> 
     },
     stats: () => ({ running, queued: waiting.length, rejected: { ...rejected } }),
   };
+}
+
+/** The limiter a service's `password_checks` section describes (lib/config-fields.ts). */
+export function passwordCheckLimiterFor(config: PasswordChecksConfig, threadsPerCheck: number): PasswordCheckLimiter {
+  return createPasswordCheckLimiter(
+    { concurrency: config.concurrency, queue: config.queue, maxWaitMs: config.max_wait, perClient: config.per_client },
+    threadsPerCheck,
+  );
 }

@@ -3,7 +3,7 @@
  * meaning is the same. Cross-field checks and their messages live in validate.ts.
  */
 import { z } from 'zod';
-import { timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 import { AUTHN_STRATEGY_NAMES } from '../authz/authn-strategies.ts';
 
@@ -157,24 +157,9 @@ const fileBackend = z.strictObject({
     .prefault({}),
 });
 
-/**
- * The one gate in front of every password check (lib/password-checks.ts): more than this in flight is
- * refused with 429 and Retry-After instead of waiting behind a flood of guesses.
- */
-const passwordChecks = z.strictObject({
-  /** Checks computed at once; default: the number of CPUs ÷ argon2 parallelism (at least 1). */
-  concurrency: z.number().int().min(1).max(1024).optional(),
-  /** Checks waiting for a free slot; default: 4 × concurrency. */
-  queue: z.number().int().min(0).max(100_000).optional(),
-  /** Longest a check waits in the queue before it is refused. */
-  max_wait: duration('3s'),
-  /** Checks one client address may have running or waiting. */
-  per_client: z.number().int().min(1).max(1024).default(4),
-});
-
 const authenticationBackend = z.strictObject({
   password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
-  password_checks: passwordChecks.prefault({}),
+  password_checks: passwordChecksField(),
   refresh_interval: z.union([z.literal('always'), z.literal('never'), duration()]).prefault('5m'),
   file: fileBackend.optional(),
   ldap: notYetSupported,

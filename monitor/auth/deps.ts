@@ -9,7 +9,7 @@ import { DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../../lib/password-has
 import { makeAddressMatcher } from '../../lib/net/address.ts';
 import type { MonitorConfig } from '../config/schema.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
-import { createPasswordCheckLimiter } from '../../lib/password-checks.ts';
+import { passwordCheckLimiterFor } from '../../lib/password-checks.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 import { createRateLimiter, type RateLimiter, type WindowRule } from './rate-limit.ts';
 import { createAssertionVerifier, remoteHeaderPolicy, type AssertionVerifier, type RemoteHeaderPolicy } from './remote-user.ts';
@@ -66,12 +66,7 @@ export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOpt
     audit: createAuditLog({ path: config.audit_log ?? join(config.data_dir, 'auth.log'), logger, now }),
     rateLimiter: createRateLimiter({ ...options.rateLimits, now }),
     passwords: createPasswordHasher(options.argon2, {
-      limiter: createPasswordCheckLimiter({
-        ...(config.password_checks.concurrency === undefined ? {} : { concurrency: config.password_checks.concurrency }),
-        ...(config.password_checks.queue === undefined ? {} : { queue: config.password_checks.queue }),
-        maxWaitMs: config.password_checks.max_wait * 1000,
-        perClient: config.password_checks.per_client,
-      }, options.argon2?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism),
+      limiter: passwordCheckLimiterFor(config.password_checks, options.argon2?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism),
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     }),
     now,

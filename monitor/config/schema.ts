@@ -3,7 +3,7 @@
  * same conventions as the gateway (lib/config-loader.ts), with environment variables GATEHOUSE_MONITOR_<PATH>.
  */
 import { z } from 'zod';
-import { timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 
 function seconds(defaultValue: string) {
@@ -62,21 +62,6 @@ const terminal = z.strictObject({
   refresh_interval: seconds('30s'),
 });
 
-/**
- * The one gate in front of every password check (lib/password-checks.ts): more than this in flight is
- * refused with 429 and Retry-After instead of waiting behind a flood of guesses.
- */
-const passwordChecks = z.strictObject({
-  /** Checks computed at once; default: the number of CPUs ÷ argon2 parallelism (at least 1). */
-  concurrency: z.number().int().min(1).max(1024).optional(),
-  /** Checks waiting for a free slot; default: 4 × concurrency. */
-  queue: z.number().int().min(0).max(100_000).optional(),
-  /** Longest a check waits in the queue before it is refused. */
-  max_wait: seconds('3s'),
-  /** Checks one client address (an IPv6 client by its /64) may have running or waiting. */
-  per_client: z.number().int().min(1).max(1024).default(4),
-});
-
 const log = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['json', 'text']).default('json'),
@@ -95,7 +80,7 @@ export const monitorConfigSchema = z.strictObject({
   /** One line per authentication event, for Fail2Ban. Defaults to <data_dir>/auth.log. */
   audit_log: z.string().min(1).optional(),
   terminal: terminal.prefault({}),
-  password_checks: passwordChecks.prefault({}),
+  password_checks: passwordChecksField(),
   /** Session lifetime of an interactive login, and the default lifetime of API tokens. */
   session_lifetime: seconds('24h'),
   api_token_lifetime: seconds('365d'),
