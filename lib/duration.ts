@@ -31,12 +31,17 @@ export function parseDuration(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= -1 ? value : null;
   const text = value.trim().replace(/\s+/g, ' ');
   if (/^-?\d+$/.test(text)) return parseDuration(Number(text));
+  return sumOfParts(text, unitSeconds);
+}
+
+/** `5m30s` or `1 hour and 30 minutes` as a total in the unit `unitValue` counts in, or null. */
+function sumOfParts(text: string, unitValue: (unit: string) => number | undefined): number | null {
   if (!DURATION_RE.test(text)) return null;
   let total = 0;
   for (const [, amount, unit] of text.matchAll(PART_RE)) {
-    const seconds = unitSeconds(unit!);
-    if (seconds === undefined) return null;
-    total += Number(amount) * seconds;
+    const value = unitValue(unit!);
+    if (value === undefined) return null;
+    total += Number(amount) * value;
   }
   return total;
 }
@@ -51,18 +56,11 @@ export function parseDurationMs(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value * 1000 : null;
   const text = value.trim().replace(/\s+/g, ' ');
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  if (!DURATION_RE.test(text)) return null;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(PART_RE)) {
-    if (unit === 'ms') {
-      total += Number(amount);
-      continue;
-    }
-    const seconds = unitSeconds(unit!);
-    if (seconds === undefined) return null;
-    total += Number(amount) * seconds * 1000;
-  }
-  return total;
+  return sumOfParts(text, (unit) => {
+    if (unit === 'ms') return 1;
+    const seconds = unitSeconds(unit);
+    return seconds === undefined ? undefined : seconds * 1000;
+  });
 }
 
 export const DURATION_MS_HELP = "a duration such as '500ms', '2s', '1m' or a number of seconds";
