@@ -49,7 +49,7 @@ type Argon2Variant = 'argon2id' | 'argon2i' | 'argon2d';
 type Pbkdf2Digest = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
 
 type ParsedHash =
-  | { kind: 'argon2'; variant: Argon2Variant; encoded: string }
+  | { kind: 'argon2'; variant: Argon2Variant; encoded: string; params: Argon2HashParams }
   | { kind: 'bcrypt'; encoded: string }
   | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; key: Buffer };
 
@@ -135,7 +135,7 @@ export function needsRehash(encoded: string, params?: Partial<Argon2Params>): bo
     if (!(parsed.kind === 'argon2' && parsed.variant === 'argon2id')) return true;
     if (params === undefined) return false;
     const want = { ...DEFAULT_ARGON2_PARAMS, ...params };
-    const have = argon2Parameters(parsed.encoded);
+    const have = parsed.params;
     return have.version !== 19 || have.memory < want.memory || have.iterations < want.iterations || have.parallelism < want.parallelism || have.keyLength < want.key_length;
   } catch (error) {
     if (error instanceof UnsupportedHashError) return true;
@@ -159,7 +159,7 @@ export function strongestArgon2Params(configured: Partial<Argon2Params>, hashes:
       continue;
     }
     if (parsed.kind !== 'argon2') continue;
-    const have = argon2Parameters(parsed.encoded);
+    const have = parsed.params;
     strongest.memory = Math.max(strongest.memory, have.memory);
     strongest.iterations = Math.max(strongest.iterations, have.iterations);
     strongest.parallelism = Math.max(strongest.parallelism, have.parallelism);
@@ -170,14 +170,13 @@ export function strongestArgon2Params(configured: Partial<Argon2Params>, hashes:
   return strongest;
 }
 
-/** The parameters of an argon2 PHC string that parseArgon2 accepted. */
-function argon2Parameters(encoded: string): { version: number; memory: number; iterations: number; parallelism: number; keyLength: number } {
-  const parts = encoded.split('$');
-  const version = parts[2]?.startsWith('v=') ? Number(parts[2].slice(2)) : 16;
-  const paramText = parts[parts.length - 3] ?? '';
-  const values = Object.fromEntries(paramText.split(',').map((pair) => [pair[0], Number(pair.slice(2))]));
-  const key = Buffer.from(parts[parts.length - 1] ?? '', 'base64');
-  return { version, memory: values['m'] ?? 0, iterations: values['t'] ?? 0, parallelism: values['p'] ?? 0, keyLength: key.length };
+/** The parameters an argon2 PHC string was made with (what parseArgon2 read from it). */
+interface Argon2HashParams {
+  version: number;
+  memory: number;
+  iterations: number;
+  parallelism: number;
+  keyLength: number;
 }
 
 function parseHash(encoded: string): ParsedHash {
@@ -212,8 +211,9 @@ function parseArgon2(encoded: string): ParsedHash {
   const problem = argon2ParamsProblem(m, t, p);
   if (problem !== null) throw new UnsupportedHashError(`argon2 hash: ${problem}`);
   checkLength('argon2 salt', strictBase64Decode(saltText, 'argon2 salt').length, MIN_SALT_BYTES, MAX_SALT_BYTES);
-  checkLength('argon2 hash', strictBase64Decode(keyText, 'argon2 hash').length, 4, MAX_KEY_BYTES);
-  return { kind: 'argon2', variant, encoded };
+  const keyLength = strictBase64Decode(keyText, 'argon2 hash').length;
+  checkLength('argon2 hash', keyLength, 4, MAX_KEY_BYTES);
+  return { kind: 'argon2', variant, encoded, params: { version: version === undefined ? 16 : Number(version), memory: m, iterations: t, parallelism: p, keyLength } };
 }
 
 function argon2ParamsProblem(memory: number, iterations: number, parallelism: number): string | null {
