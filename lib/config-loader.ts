@@ -169,15 +169,24 @@ function setPath(target: Plain, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
-/** Whether a secret-named key (`…key`, `…secret`, `…password`, `…token`) has a value in `node`. */
-function setsSecret(node: unknown, notSecrets: readonly string[], path: string[] = []): boolean {
-  if (Array.isArray(node)) return node.some((item) => setsSecret(item, notSecrets, path));
-  if (!isPlainObject(node)) return false;
-  return Object.entries(node).some(([key, value]) => {
+/** Whether the option at `path` holds a secret: its name ends in key, secret, password or token (and it is not a path to one). */
+function isSecretOption(path: readonly string[], notSecrets: readonly string[]): boolean {
+  const key = path.at(-1) ?? '';
+  return SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix)) && !notSecrets.includes(path.join('.'));
+}
+
+/** Every secret option set to a non-empty string in `node`, with its path (`list[0].password` for list items). */
+function* secretValues(node: unknown, notSecrets: readonly string[], path: string[] = []): Generator<{ path: string[]; value: string }> {
+  if (Array.isArray(node)) {
+    for (const [i, item] of node.entries()) yield* secretValues(item, notSecrets, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]);
+    return;
+  }
+  if (!isPlainObject(node)) return;
+  for (const [key, value] of Object.entries(node)) {
     const at = [...path, key];
-    if (typeof value === 'string' && value !== '' && SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix))) return !notSecrets.includes(at.join('.'));
-    return setsSecret(value, notSecrets, at);
-  });
+    if (typeof value !== 'string') yield* secretValues(value, notSecrets, at);
+    else if (value !== '' && isSecretOption(at, notSecrets)) yield { path: at, value };
+  }
 }
 
 function applyEnvironment(
@@ -201,8 +210,7 @@ function applyEnvironment(
     }
     if (name.endsWith('_FILE')) {
       const secretLeaf = leaves.get(name.slice(0, -'_FILE'.length));
-      const lastKey = secretLeaf?.path.at(-1) ?? '';
-      if (secretLeaf && !spec.notSecrets.includes(secretLeaf.path.join('.')) && SECRET_KEY_SUFFIXES.some((suffix) => lastKey.endsWith(suffix))) {
+      if (secretLeaf && isSecretOption(secretLeaf.path, spec.notSecrets)) {
         if (env[name.slice(0, -'_FILE'.length)] !== undefined) {
           problems.push(`config: ${secretLeaf.path.join('.')}: set both by ${name.slice(0, -5)} and ${name}; use one`);
           continue;
@@ -322,19 +330,16 @@ function crossFieldProblemsDespite<S extends z.ZodType>(spec: ConfigSpec<S>, raw
  * A shipped or documented placeholder in any secret (a Redis, PostgreSQL or SMTP password, or an Authelia
  * secret Gatehouse does not use yet) is refused: it was copied, not chosen.
  */
-function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>, path: string[] = []): string[] {
-  if (Array.isArray(config)) return config.flatMap((item, i) => placeholderSecretProblems(item, spec, envLeaves, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]));
-  if (!isPlainObject(config)) return [];
-  return Object.entries(config).flatMap(([key, value]) => {
-    const at = [...path, key];
-    const option = at.join('.');
-    if (typeof value !== 'string') return placeholderSecretProblems(value, spec, envLeaves, at);
-    if (!SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix)) || spec.notSecrets.includes(option) || spec.checkedSecrets?.includes(option)) return [];
-    const word = placeholderWord(value);
-    if (word === null) return [];
-    const variable = `${spec.envPrefix}${at.join('_').toUpperCase()}`;
-    return [weakSecretProblem(option, `is a placeholder (it contains '${word}'), not a secret`, envLeaves().has(variable) ? variable : undefined)];
-  });
+function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>): string[] {
+  const problems: string[] = [];
+  for (const { path, value } of secretValues(config, spec.notSecrets)) {
+    const option = path.join('.');
+    const word = spec.checkedSecrets?.includes(option) ? null : placeholderWord(value);
+    if (word === null) continue;
+    const variable = `${spec.envPrefix}${path.join('_').toUpperCase()}`;
+    problems.push(weakSecretProblem(option, `is a placeholder (it contains '${word}'), not a secret`, envLeaves().has(variable) ? variable : undefined));
+  }
+  return problems;
 }
 
 export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): ConfigLoader<z.output<S>> {
@@ -368,7 +373,7 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
       for (const file of options.files) {
         const values = readYamlFile(file, problems);
-        if (setsSecret(values, spec.notSecrets)) credentialFiles.push(file);
+        if (!secretValues(values, spec.notSecrets).next().done) credentialFiles.push(file);
         raw = deepMerge(raw, values);
       }
       raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings, credentialFiles);
