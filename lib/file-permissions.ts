@@ -5,21 +5,26 @@
 import { realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** The mode of `path` when group or others have any of `mask`'s bits, with who they are; null otherwise (or when absent). */
+function exposure(path: string, mask: number): { mode: string; who: string } | null {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return null; // not there (yet): created 0600 when it is
+  }
+  const group = (mode & mask & 0o070) !== 0;
+  const others = (mode & mask & 0o007) !== 0;
+  if (!group && !others) return null;
+  return { mode: mode.toString(8).padStart(4, '0'), who: [group ? 'its group' : '', others ? 'every user on this machine' : ''].filter(Boolean).join(' and ') };
+}
+
 /** A warning for each existing file that group or others can read or write, with the command that fixes it. */
 export function credentialFileWarnings(paths: Iterable<string>): string[] {
-  const warnings: string[] = [];
-  for (const path of new Set(paths)) {
-    let mode: number;
-    try {
-      mode = statSync(path).mode & 0o777;
-    } catch {
-      continue; // not there (yet): created 0600 when it is
-    }
-    if ((mode & 0o077) === 0) continue;
-    const who = [(mode & 0o070) !== 0 ? 'its group' : '', (mode & 0o007) !== 0 ? 'every user on this machine' : ''].filter(Boolean).join(' and ');
-    warnings.push(`${path} holds credentials and is readable or writable by ${who} (mode ${mode.toString(8).padStart(4, '0')}); fix it with: chmod 600 ${path}`);
-  }
-  return warnings;
+  return [...new Set(paths)].flatMap((path) => {
+    const open = exposure(path, 0o077);
+    return open ? [`${path} holds credentials and is readable or writable by ${open.who} (mode ${open.mode}); fix it with: chmod 600 ${path}`] : [];
+  });
 }
 
 /**
@@ -37,17 +42,8 @@ export function credentialDirectoryWarnings(files: Iterable<string>): string[] {
       // not there yet: its directory as named
     }
   }
-  const warnings: string[] = [];
-  for (const dir of dirs) {
-    let mode: number;
-    try {
-      mode = statSync(dir).mode & 0o777;
-    } catch {
-      continue;
-    }
-    if ((mode & 0o022) === 0) continue;
-    const who = [(mode & 0o020) !== 0 ? 'its group' : '', (mode & 0o002) !== 0 ? 'every user on this machine' : ''].filter(Boolean).join(' and ');
-    warnings.push(`${dir} holds a credential file and is writable by ${who} (mode ${mode.toString(8).padStart(4, '0')}), who can replace the file in it; fix it with: chmod go-w ${dir}`);
-  }
-  return warnings;
+  return [...dirs].flatMap((dir) => {
+    const open = exposure(dir, 0o022);
+    return open ? [`${dir} holds a credential file and is writable by ${open.who} (mode ${open.mode}), who can replace the file in it; fix it with: chmod go-w ${dir}`] : [];
+  });
 }
