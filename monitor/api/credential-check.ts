@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { PasswordChecksBusy } from '../../lib/password-checks.ts';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
 import type { PasswordCheck } from '../auth/passwords.ts';
-import type { RateLimitAttempt } from '../auth/rate-limit.ts';
+import type { RateLimitAttempt } from '../../lib/rate-limit.ts';
 import { hasCredentials, type AuthState } from '../auth/store.ts';
 import { consumeSecondFactor, type SecondFactorCheck } from '../auth/totp.ts';
 import { bodyOf, fail, type Body } from './json-api.ts';

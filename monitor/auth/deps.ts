@@ -11,7 +11,7 @@ import type { MonitorConfig } from '../config/schema.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import { passwordCheckLimiterFor } from '../../lib/password-checks.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
-import { createRateLimiter, type RateLimiter, type WindowRule } from './rate-limit.ts';
+import { createRateLimiter, type RateLimiter, type WindowRule } from '../../lib/rate-limit.ts';
 import { createAssertionVerifier, remoteHeaderPolicy, type AssertionVerifier, type RemoteHeaderPolicy } from './remote-user.ts';
 import { createSetupCode, type SetupCode } from './setup-code.ts';
 import { AuthStore } from './store.ts';

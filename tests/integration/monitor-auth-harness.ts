@@ -13,7 +13,7 @@ import { monitorConfigSchema, type MonitorConfig } from '../../monitor/config/sc
 import { createAuthRouter } from '../../monitor/api/auth-routes.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from '../../monitor/auth/deps.ts';
 import { identify, readOnlyGuard, requireAuth, requireScope } from '../../monitor/auth/identity.ts';
-import type { WindowRule } from '../../monitor/auth/rate-limit.ts';
+import type { WindowRule } from '../../lib/rate-limit.ts';
 import { captureLogs, type LogRecord } from '../helpers/logs.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword } from '../../lib/password-hash.ts';
-import { createRateLimiter } from '../../monitor/auth/rate-limit.ts';
+import { createRateLimiter } from '../../lib/rate-limit.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 

@@ -4,7 +4,7 @@
  * process) and bounded: each key keeps at most `max` timestamps, each kind at most `maxKeys` keys, and
  * only keys under their limit are ever forgotten to make room (a lock-out is never evicted).
  */
-import { clientKey } from '../../lib/net/address.ts';
+import { clientKey } from './net/address.ts';
 
 export interface WindowRule {
   /** Failures allowed inside the window. */

@@ -1,7 +1,7 @@
 /** Sliding-window limits on failed attempts, per address and per user, in bounded memory. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRateLimiter } from '../../../../monitor/auth/rate-limit.ts';
+import { createRateLimiter } from '../../lib/rate-limit.ts';
 
 function clock() {
   let now = 1_000_000;
