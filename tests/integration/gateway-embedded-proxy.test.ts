@@ -204,7 +204,7 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
     });
   });
 
-  // (the untrusted-client case is in review-embedded-proxy-host.test.ts; 127.0.0.1 is a trusted proxy here)
+  // (the untrusted-client case is in embedded-proxy-host-spellings.test.ts; 127.0.0.1 is a trusted proxy here)
   describe('X-Forwarded-* are written by Gatehouse: one client address, the target scheme, the Host', () => {
     it('behind a trusted proxy the app gets the client Gatehouse settled on, not the whole chain', async () => {
       const { seen } = await during(() => browse('/app/', {

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: unauthenticated first-run setup behind the gateway', () => {
+describe('unauthenticated first-run setup behind the gateway', () => {
   let server: AuthServer;
   before(async () => {
     // monitor/embedded.ts's remote_user settings (the JWKS is never fetched in this test)

@@ -26,7 +26,7 @@ const ACCESS = {
   ],
 };
 
-describe('review: the monitor trusts more than the gateway assertion says', () => {
+describe('the monitor trusts more than the gateway assertion says', () => {
   let temp: { dir: string; cleanup: () => Promise<void> };
   let gw: InProcessGateway;
   let monitor: AuthServer;

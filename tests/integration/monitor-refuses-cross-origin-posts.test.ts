@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: cross-origin POSTs through the gateway', () => {
+describe('cross-origin POSTs through the gateway', () => {
   let server: AuthServer;
   before(async () => {
     server = await startAuthServer({ config: { trusted_proxies: ['127.0.0.1/32'], remote_user: { group_scopes: { admins: 'full_admin' } } } });

@@ -16,12 +16,12 @@ import { createRateLimiter } from '../../lib/rate-limit.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: the login rate limit does not bound parallel attempts', () => {
+describe('the login rate limit does not bound parallel attempts', () => {
   let server: AuthServer;
   let temp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     // a password hash that costs what a real one does (a few tens of ms), not the tests' cheap one
-    temp = await makeTempDir('gatehouse-review-');
+    temp = await makeTempDir('gatehouse-login-limits-');
     await mkdir(join(temp.dir, 'data'), { recursive: true, mode: 0o700 });
     const hash = await hashPassword(PASSWORD, { memory: 16384, iterations: 3, parallelism: 1 });
     const state = { enabled: true, configured: true, username: 'admin', password_hash: hash, jwt_secret: randomBytes(48).toString('base64url') };
@@ -43,7 +43,7 @@ describe('review: the login rate limit does not bound parallel attempts', () => 
   });
 });
 
-describe('review: per-user and per-IP budgets can be evicted or sidestepped', () => {
+describe('per-user and per-IP budgets can be evicted or sidestepped', () => {
   it('an IPv6 client rotating addresses inside its /64 is one client', () => {
     const limiter = createRateLimiter({ perIp: { max: 10, windowMs: 300_000 } });
     for (let i = 0; i < 50; i++) limiter.fail({ ip: `2001:db8:1:2::${i.toString(16)}`, user: null });
@@ -61,7 +61,7 @@ describe('review: per-user and per-IP budgets can be evicted or sidestepped', ()
   });
 });
 
-describe('review: a session issued in the same second as a password change survives it', () => {
+describe('a session issued in the same second as a password change survives it', () => {
   let server: AuthServer;
   before(async () => {
     server = await startAuthServer();
