@@ -3,7 +3,6 @@
 // a 404 (or, for a method a row does not name, a 405).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { describeGatewayRoutes, type GatewayRouteSummary } from '../../gateway/routes.ts';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
@@ -19,6 +18,7 @@ import {
   type InProcessGateway,
 } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { upgradeStatus } from '../helpers/websocket-upgrade.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const APP = 'app.example.test';
@@ -43,30 +43,6 @@ function assertRefused(response: HttpResponse, what: string): void {
   if (response.status === 401 || response.status === 403) return;
   assert.ok([302, 303].includes(response.status), `${what}: ${response.status} is neither a refusal nor the way to the portal`);
   assert.equal(new URL(response.headers.location ?? '').origin, PORTAL_ORIGIN, `${what}: redirected elsewhere than the portal`);
-}
-
-/** An anonymous WebSocket upgrade to `host`: the status of the answer (101 if it was let through). */
-function upgradeStatus(port: number, host: string, path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port,
-      path,
-      headers: { host: `${host}:${port}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
-      timeout: 5_000,
-    });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer to the upgrade within 5 s')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('the gateway route table, walked against a real gateway', () => {
