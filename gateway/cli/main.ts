@@ -92,8 +92,8 @@ export interface MainOptions {
   startMonitor?: (context: { gatewayPort: number; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }) => Promise<() => Promise<void>>;
   /** `monitor …` commands, likewise. */
   monitorCommand?: (args: string[], io: CliIO, env: NodeJS.ProcessEnv) => Promise<number>;
-  /** The monitor's route table, for `routes`, likewise. */
-  monitorRoutes?: () => readonly RouteSummary[];
+  /** The monitor's route table, for `routes`, likewise (a promise, so the entry point may import the monitor lazily). */
+  monitorRoutes?: () => readonly RouteSummary[] | Promise<readonly RouteSummary[]>;
 }
 
 export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
@@ -199,7 +199,7 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const config = files.length > 0 ? (await load(files, env, false)).config : undefined;
         const { describeGatewayRoutes } = await import('../routes.ts');
         const tables = [formatRouteTable('gateway', describeGatewayRoutes(config))];
-        if (options.monitorRoutes) tables.push(formatRouteTable('monitor', options.monitorRoutes()));
+        if (options.monitorRoutes) tables.push(formatRouteTable('monitor', await options.monitorRoutes()));
         io.stdout.write(tables.join('\n'));
         return 0;
       }

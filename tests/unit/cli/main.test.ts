@@ -206,7 +206,7 @@ describe('gatehouse routes prints the gateway table, then the monitor table the 
 
   it('without a configuration: every gateway row, then the monitor rows, and nothing is loaded or created', async () => {
     const data = join(dir, 'routes-data');
-    const r = await gatehouse(['routes'], { env: { GATEHOUSE_DATA: data }, main: { monitorRoutes: () => MONITOR } });
+    const r = await gatehouse(['routes'], { env: { GATEHOUSE_DATA: data }, main: { monitorRoutes: async () => MONITOR } });
     assert.deepEqual(r, { code: 0, out: `${formatRouteTable('gateway', describeGatewayRoutes())}\n${formatRouteTable('monitor', MONITOR)}`, err: '' });
     assert.equal(existsSync(data), false, 'listing the routes must not create the data directory');
     const [gateway, monitor] = r.out.split('\n\n');
