@@ -92,11 +92,6 @@ const XTERM_DIR = fileURLToPath(new URL('../node_modules/@xterm/xterm/', import.
 const XTERM_FIT_DIR = fileURLToPath(new URL('../node_modules/@xterm/addon-fit/lib/', import.meta.url));
 
 export const MONITOR_ROUTES: readonly MonitorRoute[] = [
-  // the dashboard; the terminal's scripts answer 404/405 themselves rather than falling through to it
-  { method: 'GET', path: '/vendor/xterm/*', guard: 'PUBLIC', files: () => express.static(XTERM_DIR, { index: false, fallthrough: false }) },
-  { method: 'GET', path: '/vendor/xterm-addon-fit/*', guard: 'PUBLIC', files: () => express.static(XTERM_FIT_DIR, { index: false, fallthrough: false }) },
-  { method: 'GET', path: '/*', guard: 'PUBLIC', files: () => express.static(WEB_DIR, { index: 'index.html' }) },
-
   // host data: hostname, uptime, a health word and liveness are public; the figures need a sign-in
   { method: 'GET', path: '/api/system-info', guard: 'PUBLIC', handler: (h) => h.host.systemInfo },
   { method: 'GET', path: '/api/health', guard: 'PUBLIC', handler: (h) => h.host.health },
@@ -142,6 +137,11 @@ export const MONITOR_ROUTES: readonly MonitorRoute[] = [
   { method: 'POST', path: '/api/terminal/ticket', guard: 'ADMIN', handler: (h) => h.terminal.ticket },
   { method: 'POST', path: '/api/terminal/renew', guard: 'ADMIN', handler: (h) => h.terminal.renew },
   { method: 'WS', path: TERMINAL_PATH, guard: 'TICKET', handler: (h) => h.shell },
+
+  // the dashboard; the terminal's scripts answer 404/405 themselves rather than falling through to it
+  { method: 'GET', path: '/vendor/xterm/*', guard: 'PUBLIC', files: () => express.static(XTERM_DIR, { index: false, fallthrough: false }) },
+  { method: 'GET', path: '/vendor/xterm-addon-fit/*', guard: 'PUBLIC', files: () => express.static(XTERM_FIT_DIR, { index: false, fallthrough: false }) },
+  { method: 'GET', path: '/*', guard: 'PUBLIC', files: () => express.static(WEB_DIR, { index: 'index.html' }) },
 ];
 
 /** The rows as `gatehouse routes` prints them; needs no running monitor. */
