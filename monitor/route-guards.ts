@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { reauthenticatedBy, type CredentialChecks } from './auth/credential-check.ts';
+import { markReauthenticated, type CredentialChecks } from './auth/credential-check.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { requireAuth, requireScope } from './auth/identity.ts';
 import { bodyOf, text } from './api/json-api.ts';
@@ -77,7 +77,7 @@ export function createGuards({ auth, checks, tickets }: GuardDeps): MonitorGuard
     const password = text(bodyOf(req), options.passwordField ?? 'password');
     const state = await checks.confirmPassword(req, res, options.audit, password, options.wrongStatus ?? 400);
     if (state === null) return;
-    reauthenticatedBy(res, state);
+    markReauthenticated(res, state);
     next();
   };
 

@@ -158,7 +158,7 @@ export type CredentialChecks = ReturnType<typeof createCredentialChecks>;
 /** Where the ADMIN_REAUTH guard leaves the account state the re-entered password was checked against. */
 const REAUTHENTICATED = 'reauthenticated';
 
-export function reauthenticatedBy(res: Response, state: AuthState): void {
+export function markReauthenticated(res: Response, state: AuthState): void {
   res.locals[REAUTHENTICATED] = state;
 }
 

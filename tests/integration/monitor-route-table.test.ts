@@ -134,18 +134,20 @@ describe('a path under /api or /ws that is no row is denied', () => {
     ['DELETE', '/api/auth/api-tokens/abc/def'],
     ['GET', '/api/index.html'],
     ['GET', '/api/nonexistent'],
+    ['OPTIONS', '/api/auth/login'],
+    ['OPTIONS', '/api/system'],
   ];
 
   it('anonymous: 401, as a guarded row answers, so nothing tells what exists', async () => {
     for (const [method, path] of unlisted) {
-      const answer = await request(`${monitor.url}${path}`, { method, ...(method === 'GET' ? {} : { json: {} }) });
+      const answer = await request(`${monitor.url}${path}`, { method, ...(method === 'GET' || method === 'OPTIONS' ? {} : { json: {} }) });
       assert.equal(answer.status, 401, `${method} ${path}: ${answer.body}`);
     }
   });
 
   it('signed in: 404 JSON, never another row\'s answer', async () => {
     for (const [method, path] of unlisted) {
-      const answer = await request(`${monitor.url}${path}`, { method, headers: { authorization }, ...(method === 'GET' ? {} : { json: {} }) });
+      const answer = await request(`${monitor.url}${path}`, { method, headers: { authorization }, ...(method === 'GET' || method === 'OPTIONS' ? {} : { json: {} }) });
       assert.equal(answer.status, 404, `${method} ${path}: ${answer.body}`);
       assert.deepEqual(answer.json(), { success: false, message: 'Not found' }, `${method} ${path}`);
     }
