@@ -1,6 +1,6 @@
 /**
- * Review: behind the gateway the browser's session cookie authenticates (the gateway turns it into
- * Remote-User), so the monitor must refuse a state-changing request a page on another origin made the
+ * Behind the gateway the browser's session cookie authenticates (the gateway turns it into
+ * Remote-User), so the monitor refuses a state-changing request a page on another origin made the
  * browser send. requireJson lets a body-less POST without Content-Type through, which
  * `fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'})` sends without a preflight
  * (the cookie goes along from any same-site page, e.g. another app under the gateway's cookie domain).
