@@ -27,7 +27,7 @@ function ko(res: Response, status: number, message: string): void {
 }
 
 /** The session's user as the portal should see it: null unless current (domain, expiry, inactivity). */
-export function currentIdentity(req: Request, deps: PortalDeps) {
+export async function currentIdentity(req: Request, deps: PortalDeps) {
   const s = req.session;
   if (!s?.identity || !req.cookieDomain) return null;
   if (s.sid !== req.sessionID || sessionState(s, req.cookieDomain, deps.now()) !== 'current') return null;
@@ -72,8 +72,8 @@ export function logoutHandler() {
 }
 
 export function stateHandler(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
-    const identity = currentIdentity(req, deps);
+  return async (req: Request, res: Response) => {
+    const identity = await currentIdentity(req, deps);
     ok(res, {
       username: identity?.username ?? '',
       authentication_level: identity ? authenticationLevel(req.session.amr) : 0,
@@ -83,8 +83,8 @@ export function stateHandler(deps: PortalDeps) {
 }
 
 export function userInfoHandler(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
-    const identity = currentIdentity(req, deps);
+  return async (req: Request, res: Response) => {
+    const identity = await currentIdentity(req, deps);
     if (!identity) return ko(res, 403, 'Unauthorized');
     ok(res, {
       display_name: identity.displayName,

@@ -29,10 +29,10 @@ function loginView(req: Request, rd: string, rm: string, username = '', error = 
 }
 
 export function loginPage(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
+  return async (req: Request, res: Response) => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : '';
     const rm = typeof req.query.rm === 'string' ? req.query.rm : '';
-    const identity = currentIdentity(req, deps);
+    const identity = await currentIdentity(req, deps);
     if (!identity) {
       if (deps.setup.isOpen()) {
         return render(res, deps, 'message', { title: 'Setup required', message: 'No user exists yet. Open the one-time setup link printed in the Gatehouse log to create the administrator.' });
