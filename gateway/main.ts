@@ -24,7 +24,10 @@ export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableSt
   const setupUrl = gateway.setupUrl();
   if (setupUrl) logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);
   process.on('SIGHUP', () => {
-    gateway.users.reload?.().then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'));
+    gateway.users
+      .reload?.()
+      .then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'))
+      .catch((error: Error) => logger.error({ err: error.message }, 'SIGHUP: users reload failed; keeping the last good version'));
   });
   return { gateway, logger };
 }
