@@ -30,7 +30,8 @@ import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
-import { FileUserProvider, type PasswordVerifier } from './users/file-provider.ts';
+import { openUsers, type PasswordVerifier } from './users/open.ts';
+import type { UserAdmin, UserProvider } from './users/provider.ts';
 import { passwordCheckLimiterFor, type PasswordCheckLimiter } from '../lib/password-checks.ts';
 
 export interface GatewayOptions {
@@ -49,7 +50,10 @@ export interface Gateway {
   port: number;
   /** The one-time first-run URL while no user exists, else null. */
   setupUrl(): string | null;
-  users: FileUserProvider;
+  /** Details cached per authentication_backend.refresh_interval. */
+  users: UserProvider;
+  /** Listing, adding and removing users (the users file); null when the backend is not Gatehouse's to edit. */
+  userAdmin: UserAdmin | null;
   /** The gate every password check of this gateway goes through. */
   passwordChecks: PasswordCheckLimiter;
   /** Every first-factor check (portal and Basic) goes through it. */
@@ -83,15 +87,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
     // (users-file writes go to its real path: a symlinked users file's temp files sit beside the target)
     await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
-    const users = await FileUserProvider.open({
-      path: fileCfg.path,
-      watch: fileCfg.watch,
-      search: fileCfg.search,
-      password: fileCfg.password,
+    const { users, admin } = await openUsers(config.authentication_backend, {
       logger,
+      now,
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     });
     cleanups.push(() => users.close());
+    await users.startupCheck();
 
     const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
     if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
@@ -113,7 +115,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = await openFirstRunSetup(users, storage, { logger, now, usersPath: fileCfg.path });
+    const setup = await openFirstRunSetup(admin, storage, { logger, now, usersPath: fileCfg.path });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;
@@ -180,6 +182,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       url,
       port,
       users,
+      userAdmin: admin,
       passwordChecks,
       firstFactor,
       setupUrl() {

@@ -11,7 +11,7 @@ export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableSt
   // anything weaker than the defaults is said out loud, every start
   for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
   const { config } = loaded;
-  // the users file is checked where it is read (FileUserProvider.open)
+  // the users file is checked by the user provider's startupCheck, when the gateway starts
   const credentialFiles = [
     ...loaded.credentialFiles,
     ...(config.identity_assertion ? [config.identity_assertion.key_path] : []),
@@ -24,7 +24,10 @@ export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableSt
   const setupUrl = gateway.setupUrl();
   if (setupUrl) logger.warn(`first run: no user exists yet. Create the administrator at ${setupUrl}`);
   process.on('SIGHUP', () => {
-    gateway.users.reload().then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'));
+    gateway.users
+      .reload?.()
+      .then((result) => logger.info({ result: result.status }, 'SIGHUP: users file reloaded'))
+      .catch((error: Error) => logger.error({ err: error.message }, 'SIGHUP: users reload failed; keeping the last good version'));
   });
   return { gateway, logger };
 }

@@ -58,7 +58,7 @@ export const IN_FLIGHT_POLL_MS = 250;
 
 const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-export function createFirstFactor(users: UserProvider, regulator: Regulator, audit: AuditLog, options: FirstFactorOptions): FirstFactor {
+export function createFirstFactor(users: Pick<UserProvider, 'verifyPassword'>, regulator: Regulator, audit: AuditLog, options: FirstFactorOptions): FirstFactor {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? timer;
   const fail = async (startedAt: number): Promise<FirstFactorResult> => {
@@ -132,7 +132,7 @@ export function createFirstFactor(users: UserProvider, regulator: Regulator, aud
         }
         let user: UserDetails | null;
         try {
-          user = await ticket.check(() => users.checkPassword(a.username, a.password));
+          user = await ticket.check(() => users.verifyPassword(a.username, a.password));
         } catch (error) {
           await regulator.cancel(reservation);
           if (!(error instanceof PasswordChecksBusy)) throw error;

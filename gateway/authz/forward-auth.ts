@@ -89,12 +89,13 @@ function judge(q: Question, identity: SessionIdentity | null, level: number, dep
   return { kind: 'login', target: q.target, domain: q.domain, basic: q.basic };
 }
 
-function judgeSession(q: Question, session: ReadSession | null, deps: AuthzDeps): Verdict {
+function judgeSession(q: Question, session: ReadSession | null, deps: AuthzDeps): Verdict | Promise<Verdict> {
   if (!session) return judge(q, null, 0, deps);
   // groups, name and e-mail come from the backend now; a removed or disabled user, or one whose
   // password changed since, has no session
+  const judgeUser = (current: SessionIdentity | null) => (current ? judge(q, current, authenticationLevel(session.data.amr), deps) : judge(q, null, 0, deps));
   const current = currentUser(session.data, deps.users);
-  return current ? judge(q, current, authenticationLevel(session.data.amr), deps) : judge(q, null, 0, deps);
+  return current instanceof Promise ? current.then(judgeUser) : judgeUser(current);
 }
 
 /**

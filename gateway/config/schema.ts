@@ -160,7 +160,8 @@ const fileBackend = z.strictObject({
 const authenticationBackend = z.strictObject({
   password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
   password_checks: passwordChecksField(),
-  refresh_interval: z.union([z.literal('always'), z.literal('never'), duration()]).prefault('5m'),
+  /** How long user details are cached: a duration, `always` (no cache) or `disable` (kept until a reload; `never` too). */
+  refresh_interval: z.union([z.literal('always'), z.literal('disable'), z.literal('never'), duration()]).prefault('5m'),
   file: fileBackend.optional(),
   ldap: notYetSupported,
 });

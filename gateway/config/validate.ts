@@ -203,8 +203,8 @@ export function validateGatewayConfig(config: GatewayConfig): ValidationResult {
       );
     }
   }
-  // refresh_interval: accepted for Authelia compatibility, no warning: every request reads the
-  // users as currently loaded (with watch on, as currently in the file), whatever it says
+  // refresh_interval: no warning, whatever it says: with the users file, a reload (the watcher,
+  // SIGHUP) drops the cached details at once, so changes to the file apply as soon as they are loaded
 
   // session
   const session = config.session;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { UsersNotEmptyError } from '../users/errors.ts';
-import type { FileUserProvider } from '../users/file-provider.ts';
+import type { UserAdmin } from '../users/provider.ts';
 
 export interface FirstRunSetup {
   /** The token, while setup is still possible as far as this instance knows. */
@@ -46,13 +46,14 @@ export class SetupClosedError extends GatehouseError {
 }
 
 export async function openFirstRunSetup(
-  users: FileUserProvider,
+  /** null: a backend Gatehouse does not edit (a directory) has its users elsewhere, so no setup link. */
+  users: Pick<UserAdmin, 'listUsers' | 'addUser'> | null,
   store: SetupStateStore,
   options: { logger: Logger; now: () => number; usersPath: string },
 ): Promise<FirstRunSetup> {
   const { logger, now } = options;
   let completedAt = await store.setupCompletedAt(FIRST_ADMIN);
-  const hasUsers = () => users.listUsers().length > 0;
+  const hasUsers = () => users === null || users.listUsers().length > 0;
   if (completedAt === null && hasUsers()) {
     // an install from before this record, or users written by the CLI: setup is over all the same
     completedAt = now();
@@ -91,7 +92,7 @@ export async function openFirstRunSetup(
       return !(await doneElsewhere());
     },
     async createAdmin(input) {
-      if (!isOpen()) throw new SetupClosedError();
+      if (!isOpen() || users === null) throw new SetupClosedError();
       creating = true; // a second submission while this one writes is refused, not a second admin
       try {
         // claim first, atomically across instances: of two links submitted at once only one creates an admin

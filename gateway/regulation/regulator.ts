@@ -78,7 +78,7 @@ export class Regulator {
   readonly #storage: RegulationStore;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #canonicalise: (login: string) => string | null;
+  readonly #canonicalise: (login: string) => string | null | Promise<string | null>;
   /** Resolved (and replaced) at every settle or cancel in this process. */
   #settled = Promise.withResolvers<void>();
 
@@ -93,7 +93,7 @@ export class Regulator {
     storage: RegulationStore;
     logger: Logger;
     now?: () => number;
-    canonicalise?: (login: string) => string | null;
+    canonicalise?: (login: string) => string | null | Promise<string | null>;
   }) {
     const problems = validateRegulation(init.options);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -105,8 +105,8 @@ export class Regulator {
   }
 
   /** The name failures and bans are kept under: the account's canonical name when the login names one. */
-  #subject(login: string): string {
-    return normaliseUsername(this.#canonicalise(login) ?? login);
+  async #subject(login: string): Promise<string> {
+    return normaliseUsername((await this.#canonicalise(login)) ?? login);
   }
 
   /**
@@ -114,7 +114,7 @@ export class Regulator {
    * `max_retries` say: a ban an operator added by hand still holds when automatic bans are off.
    */
   async isBanned(username: string, ip: string): Promise<BanState> {
-    return this.#activeBan(this.#subject(username), normaliseIp(ip), this.#now());
+    return this.#activeBan(await this.#subject(username), normaliseIp(ip), this.#now());
   }
 
   /**
@@ -126,7 +126,7 @@ export class Regulator {
    */
   async reserve(attempt: AttemptContext): Promise<Reservation> {
     const now = this.#now();
-    const username = this.#subject(attempt.username);
+    const username = await this.#subject(attempt.username);
     const ip = normaliseIp(attempt.ip);
     const { max_retries, modes } = this.#options;
     const counted = FIRST_FACTOR.includes(attempt.authType) && max_retries > 0;
@@ -216,7 +216,7 @@ export class Regulator {
 
   async #mark(attempt: AttemptRecord, storage: ReservationTx): Promise<BanState> {
     const now = this.#now();
-    const username = this.#subject(attempt.username);
+    const username = await this.#subject(attempt.username);
     const ip = normaliseIp(attempt.ip);
     const current = await this.#activeBan(username, ip, now, storage);
     await storage.appendAuthenticationLog({

@@ -19,12 +19,17 @@ export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';
 /** Why a stored session may not be used now ('current' when it may). */
 /**
  * The session's user as the backend knows them now, or null: removed, disabled, or their credential
- * changed since this session was made. Forward auth and the portal both ask here.
+ * changed since this session was made. Forward auth and the portal both ask here. At once when the
+ * provider has the details in memory (the common case), else a promise.
  */
-export function currentUser(data: Partial<SessionData>, users: Pick<UserProvider, 'getDetails'>): UserDetails | null {
+export function currentUser(
+  data: Partial<SessionData>,
+  users: Pick<UserProvider, 'getDetails' | 'peekDetails'>,
+): UserDetails | null | Promise<UserDetails | null> {
   if (!data.identity) return null;
-  const user = users.getDetails(data.identity.username);
-  return user && user.credentialStamp === data.credentialStamp ? user : null;
+  const sameCredential = (user: UserDetails | null) => (user && user.credentialStamp === data.credentialStamp ? user : null);
+  const known = users.peekDetails?.(data.identity.username);
+  return known !== undefined ? sameCredential(known) : users.getDetails(data.identity.username).then(sameCredential);
 }
 
 export function sessionState(data: Partial<SessionData>, domain: CookieDomain, now: number): SessionState {

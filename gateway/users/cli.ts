@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
-import { FileUserProvider, type ListedUser } from './file-provider.ts';
+import { FileUserProvider } from './file-provider.ts';
+import type { ListedUser } from './provider.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import type { UsersSearchOptions } from './users-file.ts';
 
@@ -175,7 +176,7 @@ async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOption
     if (provider.canonicalUsername(username) === null) throw new UserNotFoundError(username);
     const password = await readNewPassword(io, values['password-stdin'] === true, usage);
     checkPasswordPolicy(password);
-    await provider.setPassword(username, password);
+    await provider.updatePassword(username, password);
   } finally {
     await provider.close();
   }

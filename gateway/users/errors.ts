@@ -11,6 +11,19 @@ export class UsersFileError extends GatehouseError {
   }
 }
 
+/** The users file could not be read: the errno, and for the usual ones what to do about it. */
+export function unreadableUsersFile(path: string, error: unknown): UsersFileError {
+  if (error instanceof UsersFileError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const uid = process.getuid?.();
+  const hint =
+    code === 'ENOENT' ? '; it does not exist: create it with `gatehouse users add NAME`'
+    : code === 'EACCES' || code === 'EPERM' ? `; Gatehouse${uid === undefined ? '' : ` (uid ${uid})`} may not read it: make it owned by that user, mode 600`
+    : code === 'EISDIR' ? '; the path names a directory: give the path of the users file itself'
+    : '';
+  return new UsersFileError(path, [`cannot read the file (${code})${hint}`], { cause: error });
+}
+
 /** addUser: the name (or a name differing only in case) is already taken. */
 export class UserExistsError extends GatehouseError {
   constructor(username: string) {
@@ -25,7 +38,7 @@ export class UsersNotEmptyError extends GatehouseError {
   }
 }
 
-/** setPassword/deleteUser: no such user in the users file. */
+/** updatePassword/deleteUser: no such user in the users file. */
 export class UserNotFoundError extends GatehouseError {
   constructor(username: string) {
     super('user_not_found', `user '${username}' does not exist`);

@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { Document } from 'yaml';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { credentialDirectoryWarnings, credentialFileWarnings } from '../../lib/file-permissions.ts';
-import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
-import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError, UsersNotEmptyError } from './errors.ts';
+import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword as verifyHash, type Argon2Params } from '../../lib/password-hash.ts';
+import { InvalidUserInputError, unreadableUsersFile, UserExistsError, UserNotFoundError, UsersFileError, UsersNotEmptyError } from './errors.ts';
 import {
   EMPTY_USERS_FILE,
   hasControlCharacters,
@@ -24,11 +24,13 @@ import {
   type UsersDatabase,
   type UsersSearchOptions,
 } from './users-file.ts';
-import type { UserDetails, UserProvider } from './provider.ts';
+import type { ListedUser, NewUser, UserAdmin, UserDetails, UserProvider } from './provider.ts';
 
 export interface FileUserProviderOptions {
   path: string;
   watch: boolean;
+  /** Create an empty users file when there is none (the default); false: a missing file is an error. */
+  create?: boolean;
   search?: UsersSearchOptions;
   password?: { algorithm: 'argon2'; argon2: Argon2Params; rehash_on_login?: boolean };
   logger: Logger;
@@ -40,25 +42,18 @@ export interface FileUserProviderOptions {
 
 export type PasswordVerifier = (encoded: string, password: string) => Promise<boolean>;
 
-export interface NewUser {
-  username: string;
-  password: string;
-  displayName?: string;
-  email?: string;
-  groups?: string[];
-}
-
-export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean };
-
-export type ReloadResult =
+export type FileReloadResult =
   | { status: 'loaded'; users: number }
   | { status: 'unchanged'; users: number }
   | { status: 'rejected'; error: UsersFileError };
 
 const RELOAD_DEBOUNCE_MS = 200;
 
-/** Users from an Authelia-format YAML file: reloaded when it changes, edited with atomic writes. */
-export class FileUserProvider implements UserProvider {
+/**
+ * Users from an Authelia-format YAML file, held in memory: reloaded when it changes, edited with atomic
+ * writes. Build it with `openUsers` (users/open.ts), which puts the details cache in front.
+ */
+export class FileUserProvider implements UserProvider, UserAdmin {
   readonly path: string;
   readonly #search: UsersSearchOptions;
   readonly #argon2: Argon2Params;
@@ -74,6 +69,7 @@ export class FileUserProvider implements UserProvider {
   #watcher: FSWatcher | null = null;
   #debounce: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #listeners: Array<() => void> = [];
 
   private constructor(
     path: string,
@@ -95,20 +91,23 @@ export class FileUserProvider implements UserProvider {
     this.#db = db;
   }
 
-  /** Load the file (creating an empty one if missing); throws UsersFileError if it is malformed. */
+  /**
+   * Load the file (creating an empty one if missing, unless `create` is false); throws UsersFileError if
+   * it cannot be read or is malformed. Its permissions are startupCheck's to report.
+   */
   static async open(options: FileUserProviderOptions): Promise<FileUserProvider> {
     const path = resolve(options.path);
     const search = options.search ?? { email: false, case_insensitive: false };
     const argon2 = options.password?.argon2 ?? { ...DEFAULT_ARGON2_PARAMS };
     const { logger } = options;
 
-    const text = await readOrCreate(path, logger);
+    const text = await (options.create === false ? readFile(path, 'utf8') : readOrCreate(path, logger)).catch((error: unknown) => {
+      throw unreadableUsersFile(path, error);
+    });
     const { db } = loadUsersText(text, path, search);
-    // the users file holds every password hash: it, and the folder it can be replaced in, are ours alone
-    for (const warning of [...credentialFileWarnings([path]), ...credentialDirectoryWarnings([path])]) logger.warn({ path }, `permissions: ${warning}`);
     const rehashOnLogin = options.password?.rehash_on_login ?? true;
     const provider = new FileUserProvider(path, search, argon2, logger, text, db, {
-      verify: options.verifyPassword ?? verifyPassword,
+      verify: options.verifyPassword ?? verifyHash,
       rehashOnLogin,
       ...(options.beforeRehashWrite ? { beforeRehashWrite: options.beforeRehashWrite } : {}),
     });
@@ -118,7 +117,22 @@ export class FileUserProvider implements UserProvider {
     return provider;
   }
 
-  async checkPassword(login: string, password: string): Promise<UserDetails | null> {
+  /**
+   * The file as it is on disk now: readable and valid (else UsersFileError naming every problem), and,
+   * as it holds every password hash, neither it nor the folder it can be replaced in open to others
+   * (warnings, as for every credential file).
+   */
+  async startupCheck(): Promise<void> {
+    const text = await readFile(this.path, 'utf8').catch((error: unknown) => {
+      throw unreadableUsersFile(this.path, error);
+    });
+    loadUsersText(text, this.path, this.#search);
+    for (const warning of [...credentialFileWarnings([this.path]), ...credentialDirectoryWarnings([this.path])]) {
+      this.#logger.warn({ path: this.path }, `permissions: ${warning}`);
+    }
+  }
+
+  async verifyPassword(login: string, password: string): Promise<UserDetails | null> {
     const record = this.#findLogin(this.#db, login);
     if (record === undefined || record.disabled || password.length === 0) {
       await this.#verify(await this.#dummyHash(), password).catch(() => false);
@@ -214,16 +228,17 @@ export class FileUserProvider implements UserProvider {
     return this.#dummy.hash;
   }
 
-  getDetails(username: string): UserDetails | null {
+  /** The users are in memory: always known at once. */
+  peekDetails(username: string): UserDetails | null {
     const record = this.#db.byName.get(userNameKey(username, this.#search));
     return record === undefined || record.disabled ? null : record.details;
   }
 
-  /**
-   * The account a login name means (a username in any case with case_insensitive, an e-mail with
-   * search.email), or null: regulation counts attempts per account, not per spelling.
-   */
-  resolveLogin(login: string): string | null {
+  async getDetails(username: string): Promise<UserDetails | null> {
+    return this.peekDetails(username);
+  }
+
+  async resolveLogin(login: string): Promise<string | null> {
     return this.#findLogin(this.#db, login)?.details.username ?? null;
   }
 
@@ -239,7 +254,7 @@ export class FileUserProvider implements UserProvider {
   }
 
   /** Re-read the file now (the watcher and SIGHUP use this); a malformed file keeps the last good users. */
-  reload(): Promise<ReloadResult> {
+  reload(): Promise<FileReloadResult> {
     return this.#withLock(() => this.#reloadNow());
   }
 
@@ -259,7 +274,11 @@ export class FileUserProvider implements UserProvider {
     return db.users.get(user.username)!.details;
   }
 
-  async setPassword(username: string, password: string): Promise<void> {
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async updatePassword(username: string, password: string): Promise<void> {
     const passwordHash = await hashPassword(password, this.#argon2);
     await this.#mutate((doc, current) => setPasswordInDocument(doc, this.#canonicalName(current, username), passwordHash));
   }
@@ -316,23 +335,24 @@ export class FileUserProvider implements UserProvider {
       await writeFileAtomic(target, next, 0o600);
       this.#db = nextDb;
       this.#text = next;
+      this.#changed();
       return nextDb;
     });
   }
 
-  async #reloadNow(): Promise<ReloadResult> {
+  async #reloadNow(): Promise<FileReloadResult> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'error';
-      return this.#rejectReload(new UsersFileError(this.path, [`cannot read the file (${code})`], { cause: error }));
+      return this.#rejectReload(unreadableUsersFile(this.path, error));
     }
     if (text === this.#text) return { status: 'unchanged', users: this.#db.users.size };
     try {
       const { db } = loadUsersText(text, this.path, this.#search);
       this.#db = db;
       this.#text = text;
+      this.#changed();
       this.#logger.info({ path: this.path, users: db.users.size }, 'users file reloaded');
       return { status: 'loaded', users: db.users.size };
     } catch (error) {
@@ -341,7 +361,12 @@ export class FileUserProvider implements UserProvider {
     }
   }
 
-  #rejectReload(error: UsersFileError): ReloadResult {
+  /** The users in memory changed: whoever caches them drops what they hold. */
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  #rejectReload(error: UsersFileError): FileReloadResult {
     this.#logger.error(
       { path: this.path, problems: error.problems, users: this.#db.users.size },
       'users file rejected; keeping the last good version',
@@ -405,13 +430,14 @@ async function readOrCreate(path: string, logger: Logger): Promise<string> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeFile(path, EMPTY_USERS_FILE, { flag: 'wx', mode: 0o600 }); // wx: never clobber a file created meanwhile
     logger.warn({ path }, 'users file did not exist: created an empty one; add a user with `gatehouse users add NAME`');
     return EMPTY_USERS_FILE;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (code !== 'EEXIST') throw new UsersFileError(path, [`it does not exist, and creating an empty one failed (${code})`], { cause: error });
     return readFile(path, 'utf8');
   }
 }

@@ -74,7 +74,7 @@ describe('a password change ends the sessions made with the old password', () =>
   it("after `gatehouse users passwd alice` (e.g. the password leaked), the thief's session stops working", async () => {
     const thief = await login(gw, 'alice', PASSWORD);
     assert.equal((await askAuthz(gw, 'auth-request', 'https://app.example.test/', { cookie: thief })).status, 200);
-    await gw.gateway.users.setPassword('alice', 'a brand new password nobody else knows');
+    await gw.gateway.users.updatePassword('alice', 'a brand new password nobody else knows');
     const r = await askAuthz(gw, 'auth-request', 'https://app.example.test/', { cookie: thief });
     assert.notEqual(r.status, 200, 'the session made with the leaked password still authorises (remember_me: up to a month)');
   });

@@ -55,14 +55,12 @@ describe('one client over its per_client share is refused before any storage wor
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let checks = 0;
-    const users: UserProvider = {
-      async checkPassword() {
+    const users: Pick<UserProvider, 'verifyPassword'> = {
+      async verifyPassword() {
         checks++;
         await gate;
         return null as UserDetails | null;
       },
-      getDetails: () => null,
-      close: async () => {},
     };
     const limiter = createPasswordCheckLimiter({ concurrency: 16, queue: 16, perClient: PER_CLIENT, maxWaitMs: 60_000 });
     const firstFactor = createFirstFactor(users, regulator, createAuditLog(logger), { minFailureDelayMs: 0, limiter });

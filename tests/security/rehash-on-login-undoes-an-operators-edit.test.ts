@@ -59,12 +59,12 @@ describe("an operator's edit between the re-hash's read and its write is kept", 
         },
       },
       async (provider) => {
-        assert.equal((await provider.checkPassword('bob', PASSWORD))?.username, 'bob');
+        assert.equal((await provider.verifyPassword('bob', PASSWORD))?.username, 'bob');
         const text = await readFile(path, 'utf8');
         assert.match(text, /displayname: Bob\n {4}disabled: true/, 'the operator disabled bob');
         assert.match(text, /bob:\n {4}displayname: Bob\n {4}disabled: true\n {4}password: "\$2[aby]\$/, "bob's hash was not replaced");
         await provider.reload();
-        assert.equal(await provider.checkPassword('bob', PASSWORD), null, 'bob is disabled');
+        assert.equal(await provider.verifyPassword('bob', PASSWORD), null, 'bob is disabled');
       },
     );
   });
@@ -81,8 +81,8 @@ describe('two logins of one user at once both carry the current credential stamp
       return verifyPassword(encoded, password);
     };
     await withProvider(plainFile, { verifyPassword: verify }, async (provider) => {
-      const [a, b] = await Promise.all([provider.checkPassword('alice', PASSWORD), provider.checkPassword('alice', PASSWORD)]);
-      const current = provider.getDetails('alice')!.credentialStamp;
+      const [a, b] = await Promise.all([provider.verifyPassword('alice', PASSWORD), provider.verifyPassword('alice', PASSWORD)]);
+      const current = (await provider.getDetails('alice'))!.credentialStamp;
       assert.equal(a?.credentialStamp, current, 'the first login');
       assert.equal(b?.credentialStamp, current, 'the second login');
     });
@@ -100,7 +100,7 @@ describe('a symlinked users file is written through the link', () => {
       },
       {},
       async (provider, path) => {
-        assert.equal((await provider.checkPassword('alice', PASSWORD))?.username, 'alice');
+        assert.equal((await provider.verifyPassword('alice', PASSWORD))?.username, 'alice');
         assert.ok((await lstat(path)).isSymbolicLink(), 'still a symlink');
         assert.match(await readFile(join(path, '..', 'managed', 'users.yml'), 'utf8'), /alice:\n {4}displayname: Alice\n {4}password: "\$argon2id\$/);
       },
@@ -121,8 +121,8 @@ describe('a users file that cannot be written turns re-hashing off for the proce
       },
       async (provider, path, logs) => {
         const before = await readFile(path, 'utf8');
-        assert.equal((await provider.checkPassword('alice', PASSWORD))?.username, 'alice');
-        assert.equal((await provider.checkPassword('bob', PASSWORD))?.username, 'bob');
+        assert.equal((await provider.verifyPassword('alice', PASSWORD))?.username, 'alice');
+        assert.equal((await provider.verifyPassword('bob', PASSWORD))?.username, 'bob');
         assert.equal(attempts, 1, 'the second login did not try to write');
         assert.equal(await readFile(path, 'utf8'), before);
         const warnings = logs.records.filter((r) => String(r['msg']).includes('re-hashing on login is off'));

@@ -14,11 +14,11 @@ const CONFIG = { access_control: { default_policy: 'one_factor' } };
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
 async function waitForUserCount(gw: InProcessGateway, count: number): Promise<void> {
-  for (let i = 0; i < 100 && gw.gateway.users.listUsers().length !== count; i++) {
-    await gw.gateway.users.reload();
+  for (let i = 0; i < 100 && gw.gateway.userAdmin!.listUsers().length !== count; i++) {
+    await gw.gateway.users.reload!();
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  assert.equal(gw.gateway.users.listUsers().length, count);
+  assert.equal(gw.gateway.userAdmin!.listUsers().length, count);
 }
 
 /** startInProcessGateway on `dir`, or the error it refused to start with. */
@@ -137,10 +137,10 @@ describe('two instances sharing storage both print a link: only one administrato
       assert.equal((await submitSetup(a, tokenA, 'root')).status, 200);
       assert.equal((await portal(b, `/setup?token=${tokenB}`)).status, 404, "B's setup page still opens");
       const second = await submitSetup(b, tokenB, 'intruder');
-      assert.equal(second.status, 404, `B accepted its link after A's setup; users of B: ${b.gateway.users.listUsers().map((u) => u.username)}`);
+      assert.equal(second.status, 404, `B accepted its link after A's setup; users of B: ${b.gateway.userAdmin!.listUsers().map((u) => u.username)}`);
       assert.equal(b.gateway.setupUrl(), null);
-      await b.gateway.users.reload();
-      assert.deepEqual(b.gateway.users.listUsers().map((u) => u.username), shared ? ['root'] : []);
+      await b.gateway.users.reload!();
+      assert.deepEqual(b.gateway.userAdmin!.listUsers().map((u) => u.username), shared ? ['root'] : []);
     });
   }
 
@@ -155,8 +155,8 @@ describe('two instances sharing storage both print a link: only one administrato
     t.after(() => b.close());
     const [ra, rb] = await Promise.all([submitSetup(a, tokenOf(a), 'root-a'), submitSetup(b, tokenOf(b), 'root-b')]);
     assert.deepEqual([ra.status, rb.status].sort(), [200, 404]);
-    await a.gateway.users.reload();
-    assert.equal(a.gateway.users.listUsers().length, 1);
+    await a.gateway.users.reload!();
+    assert.equal(a.gateway.userAdmin!.listUsers().length, 1);
   });
 
   it("a user written into the shared file by other means (nothing recorded yet): B's link is refused, the user stays alone", async (t) => {
@@ -168,8 +168,8 @@ describe('two instances sharing storage both print a link: only one administrato
     const token = tokenOf(b);
     await writeUsersFile(usersPath, { alice: { password: 'correct horse battery staple' } }); // B does not watch: it still sees no user
     assert.equal((await submitSetup(b, token, 'intruder')).status, 404);
-    await b.gateway.users.reload();
-    assert.deepEqual(b.gateway.users.listUsers().map((u) => u.username), ['alice']);
+    await b.gateway.users.reload!();
+    assert.deepEqual(b.gateway.userAdmin!.listUsers().map((u) => u.username), ['alice']);
   });
 
   it('a failed write gives the claim back: the same link works after a refused username', async (t) => {

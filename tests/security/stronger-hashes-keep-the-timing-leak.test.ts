@@ -41,13 +41,13 @@ describe('an unknown user costs at least what the strongest argon2 hash in the u
       };
       const provider = await FileUserProvider.open({ path, watch: false, password: { algorithm: 'argon2', argon2: CONFIGURED }, logger: captureLogs().logger, verifyPassword: verify });
       try {
-        assert.equal(await provider.checkPassword('nobody', PASSWORD), null);
+        assert.equal(await provider.verifyPassword('nobody', PASSWORD), null);
         const dummy = argon2Cost(handed.at(-1)!);
         const alice = argon2Cost(strong);
         assert.ok(dummy.m >= alice.m && dummy.t >= alice.t && dummy.p >= alice.p && dummy.key >= alice.key, `dummy ${JSON.stringify(dummy)} vs alice ${JSON.stringify(alice)}`);
 
         // alice logs in: her stronger hash is kept, not re-hashed down to the configured parameters
-        assert.equal((await provider.checkPassword('alice', PASSWORD))?.username, 'alice');
+        assert.equal((await provider.verifyPassword('alice', PASSWORD))?.username, 'alice');
         assert.equal(handed.at(-1), strong);
         assert.equal(provider.listUsers().length, 2);
 
@@ -55,13 +55,13 @@ describe('an unknown user costs at least what the strongest argon2 hash in the u
         const stronger = await hashPassword(PASSWORD, { ...CONFIGURED, memory: 4096, iterations: 3, parallelism: 2 });
         await writeFile(path, usersFile({ alice: strong, carol: stronger }));
         assert.equal((await provider.reload()).status, 'loaded');
-        assert.equal(await provider.checkPassword('nobody', PASSWORD), null);
+        assert.equal(await provider.verifyPassword('nobody', PASSWORD), null);
         const raised = argon2Cost(handed.at(-1)!);
         assert.ok(raised.m >= 4096 && raised.t >= 3 && raised.p >= 2 && raised.key >= 40, `after the reload: ${JSON.stringify(raised)}`);
         // a disabled user is checked like an unknown one
         await writeFile(path, usersFile({ alice: strong, carol: stronger }).replace('displayname: alice', 'displayname: alice\n    disabled: true'));
         await provider.reload();
-        assert.equal(await provider.checkPassword('alice', PASSWORD), null);
+        assert.equal(await provider.verifyPassword('alice', PASSWORD), null);
         assert.deepEqual(argon2Cost(handed.at(-1)!), raised);
       } finally {
         await provider.close();

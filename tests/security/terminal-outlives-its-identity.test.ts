@@ -134,7 +134,7 @@ describe('a terminal opened through the gateway ends when the gateway stops vouc
   /** The operator edits the users file; the gateway reads it now (as its watcher or SIGHUP would). */
   const setUsers = async (next: Record<string, TestUser>): Promise<void> => {
     await writeUsersFile(gw.usersPath, next);
-    await gw.gateway.users.reload();
+    await gw.gateway.users.reload!();
   };
 
   /** Renewals stop arriving (the gateway refuses them): the next check past the interval closes the terminal. */

@@ -70,8 +70,8 @@ describe('an unknown user costs a verification with the configured parameters', 
     await writeFile(join(dir, 'users.yml'), `users:\n  mallory:\n    password: "${await hashPassword(PASSWORD, CONFIGURED)}"\n    disabled: true\n`);
     const verifier = recordingVerifier();
     const { provider } = await open(dir, verifier.verify);
-    assert.equal(await provider.checkPassword('nobody', 'guess'), null);
-    assert.equal(await provider.checkPassword('mallory', PASSWORD), null);
+    assert.equal(await provider.verifyPassword('nobody', 'guess'), null);
+    assert.equal(await provider.verifyPassword('mallory', PASSWORD), null);
     assert.equal(verifier.hashes.length, 2);
     for (const hash of verifier.hashes) assert.ok(hash.startsWith(CONFIGURED_PREFIX), `dummy hash parameters: ${hash.split('$').slice(0, 4).join('$')}`);
     await provider.close();
@@ -98,14 +98,14 @@ describe('legacy and weaker hashes are re-hashed with the configured parameters 
     const verifier = recordingVerifier();
     const { provider, records } = await open(dir, verifier.verify);
 
-    assert.equal(await provider.checkPassword('bcrypt', 'wrong password'), null);
+    assert.equal(await provider.verifyPassword('bcrypt', 'wrong password'), null);
     assert.ok((await readFile(join(dir, 'users.yml'), 'utf8')).includes(hashes['bcrypt']!), 'a failed login changes nothing');
 
     for (const name of Object.keys(hashes)) {
-      const user = await provider.checkPassword(name, PASSWORD);
+      const user = await provider.verifyPassword(name, PASSWORD);
       assert.equal(user?.username, name);
       // the details returned carry the new credential stamp: the session made with them stays valid
-      assert.equal(user.credentialStamp, provider.getDetails(name)?.credentialStamp);
+      assert.equal(user.credentialStamp, (await provider.getDetails(name))?.credentialStamp);
     }
     const text = await readFile(join(dir, 'users.yml'), 'utf8');
     for (const [name, old] of Object.entries(hashes)) {
@@ -118,7 +118,7 @@ describe('legacy and weaker hashes are re-hashed with the configured parameters 
 
     // from now on every one of them costs what the configured parameters cost
     verifier.hashes.length = 0;
-    for (const name of Object.keys(hashes)) assert.ok(await provider.checkPassword(name, PASSWORD));
+    for (const name of Object.keys(hashes)) assert.ok(await provider.verifyPassword(name, PASSWORD));
     assert.ok(verifier.hashes.every((hash) => hash.startsWith(CONFIGURED_PREFIX)));
     await provider.close();
     await cleanup();
@@ -130,7 +130,7 @@ describe('legacy and weaker hashes are re-hashed with the configured parameters 
     const original = usersFile(hashes);
     await writeFile(join(dir, 'users.yml'), original);
     const { provider, records } = await open(dir, verifyPassword, false);
-    for (const name of Object.keys(hashes)) assert.equal((await provider.checkPassword(name, PASSWORD))?.username, name);
+    for (const name of Object.keys(hashes)) assert.equal((await provider.verifyPassword(name, PASSWORD))?.username, name);
     assert.equal(await readFile(join(dir, 'users.yml'), 'utf8'), original);
     assert.equal(records.filter((r) => r['event'] === 'users.password_rehashed').length, 0);
     await provider.close();

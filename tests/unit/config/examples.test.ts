@@ -119,7 +119,7 @@ describe('config/users.yml, the example users file', () => {
     try {
       assert.deepEqual(provider.listUsers().map((u) => [u.username, u.groups, u.disabled]), [['alice', ['admins'], false]]);
       for (const guess of ['password', 'changeme', 'REPLACE-ME-SALT!']) {
-        assert.equal(await provider.checkPassword('alice', guess), null, `'${guess}' must not log in`);
+        assert.equal(await provider.verifyPassword('alice', guess), null, `'${guess}' must not log in`);
       }
     } finally {
       await provider.close();

@@ -42,7 +42,7 @@ describe('guardRefusal: which sessions each guard lets through', () => {
 
 describe('guardMiddleware: refused requests get 403 JSON and never reach the handler', () => {
   const domain = { domain: 'example.test', inactivity: 0 } as CookieDomain;
-  const users = { getDetails: (name: string) => (name === 'alice' ? ALICE : null) } as Parameters<typeof guardMiddleware>[1]['users'];
+  const users = { getDetails: async (name: string) => (name === 'alice' ? ALICE : null) } as unknown as Parameters<typeof guardMiddleware>[1]['users'];
 
   /** A portal request whose session was made by a password login, with `extra` fields. */
   function requestWith(session: Record<string, unknown> | undefined): Request {

@@ -135,7 +135,7 @@ describe('gatehouse users', () => {
     assert.match(result.stdout, /added user 'alice'/);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     const provider = await openQuietly(path);
-    const { credentialStamp: _stamp, ...loggedIn } = (await provider.checkPassword('alice', 'alice-password'))!;
+    const { credentialStamp: _stamp, ...loggedIn } = (await provider.verifyPassword('alice', 'alice-password'))!;
     assert.deepEqual(loggedIn, {
       username: 'alice',
       displayName: 'Alice Liddell',
@@ -172,8 +172,8 @@ describe('gatehouse users', () => {
     const result = await run(['passwd', 'alice', '--password-stdin'], 'new-alice-password\n');
     assert.equal(result.code, 0, result.stderr);
     const provider = await openQuietly(path);
-    assert.equal(await provider.checkPassword('alice', 'alice-password'), null);
-    assert.equal((await provider.checkPassword('alice', 'new-alice-password'))?.username, 'alice');
+    assert.equal(await provider.verifyPassword('alice', 'alice-password'), null);
+    assert.equal((await provider.verifyPassword('alice', 'new-alice-password'))?.username, 'alice');
     await provider.close();
   });
 

@@ -67,7 +67,7 @@ async function replaceFile(path: string, text: string): Promise<void> {
   await rename(`${path}.swp`, path);
 }
 
-describe('checkPassword: only an enabled user with the right password gets in', () => {
+describe('verifyPassword: only an enabled user with the right password gets in', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let provider: FileUserProvider;
@@ -82,7 +82,7 @@ describe('checkPassword: only an enabled user with the right password gets in', 
   });
 
   it('right password → the user details (e-mail as string or list)', async () => {
-    const { credentialStamp, ...details } = (await provider.checkPassword('alice', 'alice-password'))!;
+    const { credentialStamp, ...details } = (await provider.verifyPassword('alice', 'alice-password'))!;
     assert.deepEqual(details, {
       username: 'alice',
       displayName: 'Alice Liddell',
@@ -90,28 +90,28 @@ describe('checkPassword: only an enabled user with the right password gets in', 
       groups: ['admins', 'dev'],
     });
     assert.match(credentialStamp, /^[\w-]{22}$/);
-    assert.deepEqual((await provider.checkPassword('bob', 'bob-password'))?.emails, ['bob@example.com', 'robert@example.org']);
+    assert.deepEqual((await provider.verifyPassword('bob', 'bob-password'))?.emails, ['bob@example.com', 'robert@example.org']);
   });
 
   it('wrong password, unknown user and empty password all → null', async () => {
-    assert.equal(await provider.checkPassword('alice', 'bob-password'), null);
-    assert.equal(await provider.checkPassword('nobody', 'alice-password'), null);
-    assert.equal(await provider.checkPassword('alice', ''), null);
+    assert.equal(await provider.verifyPassword('alice', 'bob-password'), null);
+    assert.equal(await provider.verifyPassword('nobody', 'alice-password'), null);
+    assert.equal(await provider.verifyPassword('alice', ''), null);
   });
 
   it('a disabled user is refused even with the right password, and getDetails hides them', async () => {
-    assert.equal(await provider.checkPassword('mallory', 'alice-password'), null);
-    assert.equal(provider.getDetails('mallory'), null);
+    assert.equal(await provider.verifyPassword('mallory', 'alice-password'), null);
+    assert.equal((await provider.getDetails('mallory')), null);
   });
 
   it('usernames are case-sensitive and e-mails are not logins unless search says so', async () => {
-    assert.equal(await provider.checkPassword('Alice', 'alice-password'), null);
-    assert.equal(await provider.checkPassword('alice@example.com', 'alice-password'), null);
+    assert.equal(await provider.verifyPassword('Alice', 'alice-password'), null);
+    assert.equal(await provider.verifyPassword('alice@example.com', 'alice-password'), null);
   });
 
-  it('getDetails returns the current groups, null for unknown users', () => {
-    assert.deepEqual(provider.getDetails('bob')?.groups, ['dev']);
-    assert.equal(provider.getDetails('nobody'), null);
+  it('getDetails returns the current groups, null for unknown users', async () => {
+    assert.deepEqual((await provider.getDetails('bob'))?.groups, ['dev']);
+    assert.equal((await provider.getDetails('nobody')), null);
   });
 
   it('listUsers shows every user with the disabled flag, in file order', () => {
@@ -136,9 +136,9 @@ describe('checkPassword: only an enabled user with the right password gets in', 
         return verifyPassword(encoded, password);
       },
     });
-    assert.equal(await slowProvider.checkPassword('carol', 'wrong-password'), null);
+    assert.equal(await slowProvider.verifyPassword('carol', 'wrong-password'), null);
     assert.deepEqual(checked, [carolHash]);
-    assert.equal(await slowProvider.checkPassword('nobody', 'wrong-password'), null);
+    assert.equal(await slowProvider.verifyPassword('nobody', 'wrong-password'), null);
     assert.equal(checked.length, 2);
     assert.match(checked[1]!, /^\$argon2id\$v=19\$m=16384,t=2,p=1\$/);
     await slowProvider.close();
@@ -151,8 +151,8 @@ describe('search options (authentication_backend.file.search)', () => {
     const { dir, cleanup } = await makeTempDir();
     await writeFile(join(dir, 'users.yml'), usersYaml());
     const { provider } = await openProvider(dir, { search: { email: false, case_insensitive: true } });
-    assert.equal((await provider.checkPassword('ALICE', 'alice-password'))?.username, 'alice');
-    assert.equal(provider.getDetails('Bob')?.username, 'bob');
+    assert.equal((await provider.verifyPassword('ALICE', 'alice-password'))?.username, 'alice');
+    assert.equal((await provider.getDetails('Bob'))?.username, 'bob');
     await provider.close();
     await cleanup();
   });
@@ -161,8 +161,8 @@ describe('search options (authentication_backend.file.search)', () => {
     const { dir, cleanup } = await makeTempDir();
     await writeFile(join(dir, 'users.yml'), usersYaml());
     const { provider } = await openProvider(dir, { search: { email: true, case_insensitive: false } });
-    assert.equal((await provider.checkPassword('Robert@Example.org', 'bob-password'))?.username, 'bob');
-    assert.equal(await provider.checkPassword('robert@example.org', 'alice-password'), null);
+    assert.equal((await provider.verifyPassword('Robert@Example.org', 'bob-password'))?.username, 'bob');
+    assert.equal(await provider.verifyPassword('robert@example.org', 'alice-password'), null);
     await provider.close();
     await cleanup();
   });
@@ -281,11 +281,12 @@ describe('a missing users file is created empty, private, with a warning', () =>
     await cleanup();
   });
 
-  it('warns when the users file is readable by others', async () => {
+  it('warns when the users file is readable by others (its startup check)', async () => {
     const { dir, cleanup } = await makeTempDir();
     await writeFile(join(dir, 'users.yml'), usersYaml());
     await chmod(join(dir, 'users.yml'), 0o644);
     const { provider, records } = await openProvider(dir);
+    await provider.startupCheck();
     assert.ok(records.some((r) => r.level === LEVEL.warn && /chmod 600/.test(r.msg)));
     await provider.close();
     await cleanup();
@@ -311,8 +312,8 @@ describe('reload on change (watch: true)', () => {
 
   it('picks up a file replaced by rename, as editors save', async () => {
     await replaceFile(path, usersYaml().replace('groups: [admins, dev]', 'groups: [dev]'));
-    await waitFor(() => provider.getDetails('alice')?.groups.length === 1, 'alice to lose the admins group');
-    assert.deepEqual(provider.getDetails('alice')?.groups, ['dev']);
+    await waitFor(() => provider.peekDetails('alice')?.groups.length === 1, 'alice to lose the admins group');
+    assert.deepEqual((await provider.getDetails('alice'))?.groups, ['dev']);
     const info = records.findLast((r) => r.level === LEVEL.info);
     assert.equal(info?.msg, 'users file reloaded');
     assert.equal(info?.['users'], 3);
@@ -320,7 +321,7 @@ describe('reload on change (watch: true)', () => {
 
   it('picks up a file rewritten in place', async () => {
     await writeFile(path, usersYaml().replace('mallory:', 'trudy:'));
-    await waitFor(() => provider.getDetails('trudy') === null && provider.listUsers().some((u) => u.username === 'trudy'), 'trudy to appear');
+    await waitFor(() => provider.peekDetails('trudy') === null && provider.listUsers().some((u) => u.username === 'trudy'), 'trudy to appear');
     assert.equal(provider.listUsers().some((u) => u.username === 'mallory'), false);
   });
 
@@ -333,7 +334,7 @@ describe('reload on change (watch: true)', () => {
     assert.deepEqual(rejection['problems'], [
       'users.bob.password: unsupported password hash format (expected $argon2id$…, $2a$/$2b$/$2y$ (bcrypt), $pbkdf2[-sha256|-sha512]$… (Authelia/passlib) or pbkdf2_sha256$… (ProxMenux)); make one with `gatehouse hash-password`',
     ]);
-    assert.equal((await provider.checkPassword('bob', 'bob-password'))?.username, 'bob');
+    assert.equal((await provider.verifyPassword('bob', 'bob-password'))?.username, 'bob');
 
     // fixing the file applies it again
     await replaceFile(path, usersYaml());
@@ -345,7 +346,7 @@ describe('reload on change (watch: true)', () => {
     await rename(path, `${path}.gone`);
     const result = await provider.reload();
     assert.equal(result.status, 'rejected');
-    assert.equal(provider.getDetails('alice')?.username, 'alice');
+    assert.equal((await provider.getDetails('alice'))?.username, 'alice');
     await rename(`${path}.gone`, path);
   });
 
@@ -398,7 +399,7 @@ describe('user mutations rewrite the file atomically and keep everything else', 
     assert.equal(data.users['alice']!['password'], alicePassword);
     assert.match(String(data.users['carol']!['password']), /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
     assert.deepEqual(data.users['carol']!['groups'], ['dev']);
-    assert.equal((await provider.checkPassword('carol', 'carol-password'))?.username, 'carol');
+    assert.equal((await provider.verifyPassword('carol', 'carol-password'))?.username, 'carol');
   });
 
   it('addUser refuses an existing name (also in another case) and invalid names', async () => {
@@ -409,19 +410,19 @@ describe('user mutations rewrite the file atomically and keep everything else', 
     await assert.rejects(provider.addUser({ username: 'eve', password: 'whatever-pass', groups: ['a,b'] }), InvalidUserInputError);
   });
 
-  it('setPassword replaces only that hash: the old password stops working', async () => {
-    await provider.setPassword('bob', 'new-bob-password');
-    assert.equal(await provider.checkPassword('bob', 'bob-password'), null);
-    assert.equal((await provider.checkPassword('bob', 'new-bob-password'))?.username, 'bob');
+  it('updatePassword replaces only that hash: the old password stops working', async () => {
+    await provider.updatePassword('bob', 'new-bob-password');
+    assert.equal(await provider.verifyPassword('bob', 'bob-password'), null);
+    assert.equal((await provider.verifyPassword('bob', 'new-bob-password'))?.username, 'bob');
     const data = parse(await readFile(path, 'utf8')) as { users: Record<string, Record<string, unknown>> };
     assert.deepEqual(data.users['bob']!['email'], ['bob@example.com', 'robert@example.org']);
     assert.equal(data.users['alice']!['password'], alicePassword);
-    await assert.rejects(provider.setPassword('nobody', 'whatever-pass'), UserNotFoundError);
+    await assert.rejects(provider.updatePassword('nobody', 'whatever-pass'), UserNotFoundError);
   });
 
   it('deleteUser removes the entry; unknown users are an error', async () => {
     await provider.deleteUser('carol');
-    assert.equal(provider.getDetails('carol'), null);
+    assert.equal((await provider.getDetails('carol')), null);
     const data = parse(await readFile(path, 'utf8')) as { users: Record<string, unknown> };
     assert.deepEqual(Object.keys(data.users), ['alice', 'bob', 'mallory']);
     await assert.rejects(provider.deleteUser('carol'), UserNotFoundError);
@@ -430,8 +431,8 @@ describe('user mutations rewrite the file atomically and keep everything else', 
   it('mutations re-read the file first, so a hand edit made meanwhile is kept', async () => {
     await writeFile(path, (await readFile(path, 'utf8')).replace('displayname: Bob', 'displayname: Robert'));
     await provider.addUser({ username: 'dave', password: 'dave-password' });
-    assert.equal(provider.getDetails('bob')?.displayName, 'Robert');
-    assert.equal(provider.getDetails('dave')?.displayName, 'dave');
+    assert.equal((await provider.getDetails('bob'))?.displayName, 'Robert');
+    assert.equal((await provider.getDetails('dave'))?.displayName, 'dave');
   });
 
   it('concurrent mutations are serialised: none is lost', async () => {
@@ -455,15 +456,15 @@ describe('the credential stamp follows the password, so sessions can end with it
     const provider = await FileUserProvider.open({ path, watch: false, logger: captureLogs().logger, password: { algorithm: 'argon2', argon2: FAST_ARGON2 } });
     try {
       await provider.addUser({ username: 'dora', password: 'first-password-1' });
-      const first = provider.getDetails('dora')!.credentialStamp;
+      const first = (await provider.getDetails('dora'))!.credentialStamp;
       await provider.addUser({ username: 'erin', password: 'erin-password-1' });
-      assert.equal(provider.getDetails('dora')!.credentialStamp, first, 'another user changing does not move it');
-      await provider.setPassword('dora', 'second-password-2');
-      const second = provider.getDetails('dora')!.credentialStamp;
+      assert.equal((await provider.getDetails('dora'))!.credentialStamp, first, 'another user changing does not move it');
+      await provider.updatePassword('dora', 'second-password-2');
+      const second = (await provider.getDetails('dora'))!.credentialStamp;
       assert.notEqual(second, first);
       await provider.deleteUser('dora');
       await provider.addUser({ username: 'dora', password: 'second-password-2' });
-      assert.notEqual(provider.getDetails('dora')!.credentialStamp, second, 'a new account with the same name and password is a new credential (new salt)');
+      assert.notEqual((await provider.getDetails('dora'))!.credentialStamp, second, 'a new account with the same name and password is a new credential (new salt)');
     } finally {
       await provider.close();
       await cleanup();

@@ -1,0 +1,67 @@
+/**
+ * Builds the user provider the configuration names, behind the details cache, as storage/open.ts does
+ * for storage. The rest of the gateway knows the interfaces (UserProvider, UserAdmin), never a backend.
+ */
+import type { Logger } from 'pino';
+import { ConfigError } from '../../lib/errors.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import { CachedUserProvider, type RefreshInterval } from './cached.ts';
+import { FileUserProvider, type PasswordVerifier } from './file-provider.ts';
+import type { UserAdmin, UserProvider } from './provider.ts';
+
+export type { PasswordVerifier };
+
+export type AuthenticationBackendOptions = GatewayConfig['authentication_backend'];
+
+export interface OpenUsersContext {
+  logger: Logger;
+  /** The cache's clock (tests move it). */
+  now?: () => number;
+  /** Checks a password against a stored hash (tests count or hold the calls); lib/password-hash's by default. */
+  verifyPassword?: PasswordVerifier;
+  /** Runs after a re-hash read the users file and before it writes it (tests: an outside edit lands in between). */
+  beforeRehashWrite?: () => Promise<void>;
+  /** false: no file watcher, whatever the configuration says (one-shot commands). */
+  watch?: boolean;
+  /** false: a missing users file is an error instead of being created empty (checking, not running). */
+  create?: boolean;
+}
+
+export interface OpenedUsers {
+  /** What every consumer reads: details cached per refresh_interval. */
+  users: UserProvider;
+  /** Listing, adding and removing users, when the backend is Gatehouse's to edit (the users file); else null. */
+  admin: UserAdmin | null;
+}
+
+/** Opens the configured backend; a malformed or unreadable users file is a UsersFileError naming every problem. */
+export async function openUsers(backend: AuthenticationBackendOptions, context: OpenUsersContext): Promise<OpenedUsers> {
+  const file = backend.file;
+  if (file === undefined) {
+    throw new ConfigError(['config: authentication_backend.file: is required: set authentication_backend.file.path to a users file (created if missing)']);
+  }
+  const provider = await FileUserProvider.open({
+    path: file.path,
+    watch: context.watch ?? file.watch,
+    search: file.search,
+    password: file.password,
+    logger: context.logger,
+    ...(context.create === undefined ? {} : { create: context.create }),
+    ...(context.verifyPassword ? { verifyPassword: context.verifyPassword } : {}),
+    ...(context.beforeRehashWrite ? { beforeRehashWrite: context.beforeRehashWrite } : {}),
+  });
+  const users = new CachedUserProvider(provider, {
+    refreshInterval: refreshInterval(backend.refresh_interval),
+    now: context.now ?? Date.now,
+    logger: context.logger,
+  });
+  // edits through the admin reach the cache through the provider's onChange
+  return { users, admin: provider };
+}
+
+/** Authelia's refresh_interval (seconds once parsed) as the cache takes it; `never` is an older spelling of `disable`. */
+export function refreshInterval(value: AuthenticationBackendOptions['refresh_interval']): RefreshInterval {
+  if (value === 'always' || value === 0) return 'always';
+  if (value === 'disable' || value === 'never') return 'disable';
+  return value * 1000;
+}
