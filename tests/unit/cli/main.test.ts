@@ -91,8 +91,8 @@ describe('gatehouse config validate', () => {
     const r = await gatehouse(['config', 'validate', '--config', weak]);
     assert.equal(r.code, 0);
     assert.equal(r.out, 'config: OK\n');
-    assert.match(r.err, /^warning: regulation\.max_retries is 0: brute-force protection is disabled$/m);
-    assert.match(r.err, /^warning: authentication_backend\.file\.password\.argon2 is weaker than the default/m);
+    assert.match(r.err, /^warning: config: regulation\.max_retries: is 0: brute-force protection is disabled$/m);
+    assert.match(r.err, /^warning: config: authentication_backend\.file\.password\.argon2: is weaker than the default/m);
   });
 
   it('exits 2 and prints every problem, one per line, for a bad file', async () => {

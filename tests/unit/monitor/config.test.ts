@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderProblem } from '../../../lib/config-problems.ts';
 import { readFile } from 'node:fs/promises';
 import { loadMonitorConfig, parseMonitorConfig } from '../../../monitor/config/load.ts';
 import { monitorJsonSchema } from '../../../monitor/config/schema.ts';
@@ -35,7 +36,8 @@ describe('monitor configuration', () => {
       env: { GATEHOUSE_MONITOR_SERVER_ADDRESS: 'tcp://:8118', GATEHOUSE_MONITOR_TERMINAL_ALLOW_ROOT: 'true', GATEHOUSE_MONITOR_REMOTE_USER_DEFAULT_SCOPE: 'full_admin' },
     });
     assert.equal(config.server.address, 'tcp://:8118');
-    assert.ok(warnings.some((w) => w.startsWith('terminal.allow_root is true')));
-    assert.ok(warnings.some((w) => w.startsWith('remote_user.default_scope is full_admin')));
+    const lines = warnings.map(renderProblem);
+    assert.ok(lines.some((w) => w.startsWith('config: terminal.allow_root: is true')), lines.join('\n'));
+    assert.ok(lines.some((w) => w.startsWith('config: remote_user.default_scope: is full_admin')), lines.join('\n'));
   });
 });
