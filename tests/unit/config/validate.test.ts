@@ -118,6 +118,64 @@ storage:
   });
 });
 
+describe('a bad list entry drops that entry, not its whole list: every problem comes out in one run', () => {
+  it('two bad access_control rules and a bad regulation value: three problems, each at its own path', async () => {
+    const base = await t.write('rules-base.yml', MINIMAL_CONFIG);
+    const rules = await t.write('bad-rules.yml', `
+access_control:
+  default_policy: deny
+  rules:
+    - domain: a.example.com
+      policy: allow
+    - domain: b.example.com
+      policy: one_factor
+    - domain_regex: '('
+      policy: one_factor
+regulation:
+  max_retries: many
+`);
+    assertProblems(t.problems([base, rules]), [
+      ['access_control.rules[0].policy', /^must be one of 'bypass', 'one_factor', 'two_factor', 'deny'$/],
+      ['regulation.max_retries', /^must be a number, not string "many"$/],
+      // found on the list without rules[0], and still named by its place in the file
+      ['access_control.rules[2].domain_regex', /^value '\(' is not a valid regular expression: /],
+    ]);
+  });
+
+  it('an entry missing a required option is dropped; the entry after it is still checked under its own index', async () => {
+    const file = await t.write('bad-cookie.yml', MINIMAL_CONFIG.replace(
+      '    - domain: example.com\n      authelia_url: https://auth.example.com\n',
+      '    - authelia_url: https://auth.example.com\n    - domain: example.org\n      authelia_url: http://auth.example.org\n',
+    ));
+    assertProblems(t.problems([file]), [
+      ['session.cookies[0].domain', /^is required$/],
+      ['session.cookies[1].authelia_url', /^'http:\/\/auth\.example\.org' must use https/],
+    ]);
+  });
+
+  it('a map key holding dots keeps its path when a list entry elsewhere was dropped', async () => {
+    const file = await t.write('bad-upstream.yml', `${MINIMAL_CONFIG}
+server:
+  trusted_proxies: [127.0.0.1/32]
+  upstreams:
+    app.example.com: ftp://app.internal
+  endpoints:
+    authz:
+      forward-auth:
+        implementation: ForwardAuth
+        authn_strategies:
+          - name: Cookie
+          - name: CookieSession
+            schemes: [Bearer]
+`);
+    assertProblems(t.problems([file]), [
+      ['server.endpoints.authz.forward-auth.authn_strategies[0].name', /^must be one of /],
+      ['server.endpoints.authz.forward-auth.authn_strategies[1].schemes', /^Gatehouse reads only 'Basic' credentials/],
+      ['server.upstreams.app.example.com', /^'ftp:\/\/app\.internal' must be an http:\/\/ or https:\/\/ URL$/],
+    ]);
+  });
+});
+
 describe('weaker-than-default settings load, with a warning that names them', () => {
   it('a sound configuration has no warnings', async () => {
     const file = await t.write('sound.yml', MINIMAL_CONFIG);

@@ -146,6 +146,15 @@ describe('access_control validator: named networks', () => {
   });
 });
 
+describe('access_control validator: problems as data', () => {
+  it("each error at the option it names; default_policy 'bypass' a warning there", () => {
+    assert.deepEqual(accessControlProblems(acl([ok, { domain: ['b.example.com'], methods: ['FETCH'], policy: 'one_factor' }], { default_policy: 'bypass' })).map(({ path, severity }) => ({ path, severity })), [
+      { path: 'access_control.rules[1].methods', severity: 'error' },
+      { path: 'access_control.default_policy', severity: 'warning' },
+    ]);
+  });
+});
+
 describe('accessControlWarnings', () => {
   it('flags a wildcard without a dot, as Authelia does', () => {
     assert.deepEqual(accessControlWarnings(acl([{ domain: ['*example.com'], policy: 'one_factor' }])).map(renderProblem), [
