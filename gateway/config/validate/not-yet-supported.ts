@@ -1,6 +1,6 @@
 /** Authelia options Gatehouse accepts but does not implement yet: ignored with a warning, or refused. */
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
-import { valueAt } from '../../../lib/config-loader.ts';
+import { valueAt } from '../../../lib/config-partial-checks.ts';
 import { NOT_YET_SUPPORTED, type GatewayConfig } from '../schema.ts';
 
 const enabled = (section: unknown) => typeof section === 'object' && section !== null && (section as { enabled?: unknown }).enabled === true;
