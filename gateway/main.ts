@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 import { startGateway, type Gateway } from './app.ts';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger } from '../lib/logger.ts';
+import { renderProblem } from '../lib/config-problems.ts';
 import { credentialFileWarnings } from '../lib/file-permissions.ts';
 
 /** Start the gateway from a loaded configuration, saying every warning and the first-run link. */
 export async function runGateway(loaded: LoadedConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<{ gateway: Gateway; logger: Logger }> {
   const logger: Logger = createLogger(loaded.config.log, stdout);
   // anything weaker than the defaults is said out loud, every start
-  for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
+  for (const warning of loaded.warnings) logger.warn(renderProblem(warning));
   const { config } = loaded;
   // the users file is checked by the user provider's startupCheck, when the gateway starts
   const credentialFiles = [

@@ -7,16 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { configError, configWarning, errorsIn, formatPath, warningsIn, type ConfigProblem } from './config-problems.ts';
+import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
 import { ConfigError } from './errors.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 
+export { formatPath } from './config-problems.ts';
+
 /** Keys whose value may come from `<PATH>_FILE` (Authelia's rule: names ending in these words). */
 export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
-
-export interface ValidationResult {
-  problems: string[];
-  warnings: string[];
-}
 
 export interface ConfigSpec<S extends z.ZodType> {
   schema: S;
@@ -29,7 +28,8 @@ export interface ConfigSpec<S extends z.ZodType> {
   notSecrets: string[];
   /** Named in the unknown-key message. */
   schemaFile: string;
-  validate: (config: z.output<S>) => ValidationResult;
+  /** The service's checks of a parsed configuration: errors and warnings, each at its path. */
+  validate: (config: z.output<S>) => ConfigProblem[];
   /** Secrets the service's own checks judge in full; every other secret-named value is checked for placeholders here. */
   checkedSecrets?: readonly string[];
 }
@@ -46,7 +46,7 @@ export interface LoadOptions {
 export interface Loaded<T> {
   config: T;
   /** Weaker-than-default or ignored settings; logged at startup. */
-  warnings: string[];
+  warnings: ConfigProblem[];
   files: string[];
   /** Every file read that holds a credential: config files setting a secret, `_FILE` secrets, defaultsFiles. */
   credentialFiles: string[];
@@ -54,7 +54,7 @@ export interface Loaded<T> {
 
 export interface ConfigLoader<T> {
   /** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */
-  parse(raw: Record<string, unknown>, problems?: string[], warnings?: string[]): { config: T; warnings: string[] };
+  parse(raw: Record<string, unknown>): { config: T; warnings: ConfigProblem[] };
   /** Load, merge, override and validate. Throws ConfigError with every problem found. */
   load(options: LoadOptions): Loaded<T>;
 }
@@ -75,22 +75,13 @@ export function deepMerge(base: Plain, over: Plain): Plain {
   return out;
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
-export function readYamlFile(file: string, problems: string[]): Plain {
+export function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    problems.push(`config: ${file}: cannot read the file (${code ?? 'error'}); check the path given to --config`);
+    problems.push(configError(file, `cannot read the file (${code ?? 'error'}); check the path given to --config`));
     return {};
   }
   // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
@@ -99,14 +90,14 @@ export function readYamlFile(file: string, problems: string[]): Plain {
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const at = lineCounter.linePos(err.pos[0]);
-      problems.push(`config: ${file}: line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`);
+      problems.push(configError(file, `line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`));
     }
     return {};
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) {
-    problems.push(`config: ${file}: the top level must be a mapping of sections (server:, session:, …)`);
+    problems.push(configError(file, 'the top level must be a mapping of sections (server:, session:, …)'));
     return {};
   }
   return value;
@@ -194,8 +185,7 @@ function applyEnvironment(
   env: NodeJS.ProcessEnv,
   spec: ConfigSpec<z.ZodType>,
   leaves: Map<string, EnvLeaf>,
-  problems: string[],
-  warnings: string[],
+  problems: ConfigProblem[],
   secretFiles: string[],
 ): Plain {
   const prefix = spec.envPrefix;
@@ -212,51 +202,49 @@ function applyEnvironment(
       const secretLeaf = leaves.get(name.slice(0, -'_FILE'.length));
       if (secretLeaf && isSecretOption(secretLeaf.path, spec.notSecrets)) {
         if (env[name.slice(0, -'_FILE'.length)] !== undefined) {
-          problems.push(`config: ${secretLeaf.path.join('.')}: set both by ${name.slice(0, -5)} and ${name}; use one`);
+          problems.push(configError(secretLeaf.path.join('.'), `set both by ${name.slice(0, -5)} and ${name}; use one`));
           continue;
         }
         try {
           setPath(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
           secretFiles.push(value);
         } catch (error) {
-          problems.push(`config: ${secretLeaf.path.join('.')}: cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          problems.push(configError(secretLeaf.path.join('.'), `cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`));
         }
         continue;
       }
       if (secretLeaf) {
-        warnings.push(
-          `environment variable ${name} was ignored: ${secretLeaf.path.join('.')} is not a secret, so it is not read from a file; set ${name.slice(0, -5)} instead`,
+        problems.push(
+          configWarning(name, `the environment variable was ignored: ${secretLeaf.path.join('.')} is not a secret, so it is not read from a file; set ${name.slice(0, -5)} instead`),
         );
         continue;
       }
     }
-    warnings.push(`environment variable ${name} is not a configuration key and was ignored`);
+    problems.push(configWarning(name, 'the environment variable names no configuration key and was ignored'));
   }
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown, schemaFile: string): string[] {
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, schemaFile: string): ConfigProblem[] {
   const path = formatPath(issue.path);
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map(
-        (key) => `config: ${formatPath([...issue.path, key])}: unknown key; check its spelling against ${schemaFile}`,
-      );
+      return issue.keys.map((key) => configError(formatPath([...issue.path, key]), `unknown key; check its spelling against ${schemaFile}`));
     case 'invalid_type': {
       const actual = valueAt(input, issue.path);
-      if (actual === undefined) return [`config: ${path}: is required`];
-      return [`config: ${path}: must be ${article(issue.expected)}, not ${describeValue(actual)}`];
+      if (actual === undefined) return [configError(path, 'is required')];
+      return [configError(path, `must be ${article(issue.expected)}, not ${describeValue(actual)}`)];
     }
     case 'invalid_value':
-      return [`config: ${path}: must be one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`];
+      return [configError(path, `must be one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`)];
     case 'invalid_union': {
       const actual = valueAt(input, issue.path);
       const nested = issue.errors.flat().find((e) => e.code === 'custom');
-      if (nested) return [`config: ${path}: ${nested.message}`];
-      return [`config: ${path}: ${describeValue(actual)} is not a valid value here`];
+      if (nested) return [configError(path, nested.message)];
+      return [configError(path, `${describeValue(actual)} is not a valid value here`)];
     }
     default:
-      return [`config: ${path}: ${issue.message.replace(/^Invalid input: /, '')}`];
+      return [configError(path, issue.message.replace(/^Invalid input: /, ''))];
   }
 }
 
@@ -271,67 +259,12 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** The value at `path` in a parsed YAML tree, or undefined where the path leaves it. */
-export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let node: unknown = input;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
-
-function pathWithin(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
-}
-
-/** Drop the value at `path`; a bad list element drops its whole list, so later indexes keep their meaning. */
-function removeAt(target: Plain, path: readonly PropertyKey[]): readonly PropertyKey[] {
-  const parentPath = path.slice(0, -1);
-  const parent = valueAt(target, parentPath);
-  if (Array.isArray(parent)) return parentPath.length === 0 ? path : removeAt(target, parentPath);
-  if (parent !== null && typeof parent === 'object') delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]!];
-  return path;
-}
-
-/**
- * The cross-field checks need a parsed configuration. When the schema rejects some values, they run on a
- * copy without those values (defaults fill in), so the operator sees every problem in one go. A finding
- * at or below a removed value would only restate it and is dropped; so is one above a removed list or
- * section (`storage: is required` once storage.local went), which the removal itself caused.
- */
-function crossFieldProblemsDespite<S extends z.ZodType>(spec: ConfigSpec<S>, raw: Plain, issues: readonly z.core.$ZodIssue[]): string[] {
-  const candidate = structuredClone(raw);
-  const removed: { path: string; wide: boolean }[] = [];
-  let pending = issues;
-  for (let round = 0; round < 3; round++) {
-    for (const issue of pending) {
-      // a value that is still missing after its first removal takes its parent with it
-      const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [round === 0 ? issue.path : issue.path.slice(0, -1)];
-      for (const path of paths) {
-        if (path.length === 0) return [];
-        const gone = removeAt(candidate, path);
-        removed.push({ path: formatPath(gone), wide: round > 0 || gone.length !== path.length });
-      }
-    }
-    const result = spec.schema.safeParse(candidate);
-    if (result.success) {
-      return spec.validate(result.data).problems.filter((problem) => {
-        const path = /^config: (.+?): /.exec(problem)?.[1];
-        return path !== undefined && !removed.some((r) => pathWithin(path, r.path) || (r.wide && pathWithin(r.path, path)));
-      });
-    }
-    pending = result.error.issues;
-  }
-  return [];
-}
-
 /**
  * A shipped or documented placeholder in any secret (a Redis, PostgreSQL or SMTP password, or an Authelia
  * secret Gatehouse does not use yet) is refused: it was copied, not chosen.
  */
-function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>): string[] {
-  const problems: string[] = [];
+function placeholderSecretProblems(config: unknown, spec: ConfigSpec<z.ZodType>, envLeaves: () => Map<string, EnvLeaf>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   for (const { path, value } of secretValues(config, spec.notSecrets)) {
     const option = path.join('.');
     const word = spec.checkedSecrets?.includes(option) ? null : placeholderWord(value);
@@ -351,35 +284,32 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     }
     return leaves;
   };
-  const parse = (raw: Plain, problems: string[] = [], warnings: string[] = []) => {
+  const parse = (raw: Plain) => {
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
-      for (const issue of result.error.issues) problems.push(...describeIssue(issue, raw, spec.schemaFile));
-      problems.push(...crossFieldProblemsDespite(spec, raw, result.error.issues));
-      throw new ConfigError(problems);
+      const problems = result.error.issues.flatMap((issue) => describeIssue(issue, raw, spec.schemaFile));
+      throw new ConfigError([...problems, ...crossFieldProblemsDespite(spec, raw, result.error.issues)]);
     }
     const config = result.data as z.output<S>;
-    const checked = spec.validate(config);
-    problems.push(...checked.problems, ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves));
-    if (problems.length > 0) throw new ConfigError(problems);
-    return { config, warnings: [...warnings, ...checked.warnings] };
+    const found = [...spec.validate(config), ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves)];
+    if (errorsIn(found).length > 0) throw new ConfigError(errorsIn(found));
+    return { config, warnings: warningsIn(found) };
   };
   return {
     parse,
     load(options) {
-      const problems: string[] = [];
-      const warnings: string[] = [];
+      const found: ConfigProblem[] = [];
       const credentialFiles = [...(options.defaultsFiles ?? [])];
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
       for (const file of options.files) {
-        const values = readYamlFile(file, problems);
+        const values = readYamlFile(file, found);
         if (!secretValues(values, spec.notSecrets).next().done) credentialFiles.push(file);
         raw = deepMerge(raw, values);
       }
-      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), problems, warnings, credentialFiles);
-      if (problems.length > 0) throw new ConfigError(problems);
-      const parsed = parse(raw, problems, warnings);
-      return { config: parsed.config, warnings: parsed.warnings, files: options.files, credentialFiles };
+      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), found, credentialFiles);
+      if (errorsIn(found).length > 0) throw new ConfigError(errorsIn(found));
+      const parsed = parse(raw);
+      return { config: parsed.config, warnings: [...warningsIn(found), ...parsed.warnings], files: options.files, credentialFiles };
     },
   };
 }

@@ -3,6 +3,7 @@
  * a few characters or a repeated pattern. One judgement for every secret option of both services.
  */
 import { randomInt } from 'node:crypto';
+import { configError, type ConfigProblem } from './config-problems.ts';
 
 /** The command every weak-secret message names. */
 export const GENERATE_SECRET = 'gatehouse crypto rand --length 64 --charset alphanumeric';
@@ -78,10 +79,10 @@ export function generateSecret(): string {
   return drawSecret(43, 'base64url');
 }
 
-/** The full problem line for a config option, naming the command (and the `_FILE` variable) that help. */
-export function weakSecretProblem(option: string, reason: string, envVariable?: string): string {
+/** The problem with a config option's secret, naming the command (and the `_FILE` variable) that help. */
+export function weakSecretProblem(option: string, reason: string, envVariable?: string): ConfigProblem {
   const file = envVariable ? ` (or put it in a file named by ${envVariable}_FILE)` : '';
-  return `config: ${option}: ${reason}; generate one with: ${GENERATE_SECRET}${file}`;
+  return configError(option, `${reason}; generate one with: ${GENERATE_SECRET}${file}`);
 }
 
 export type Charset = 'alphanumeric' | 'alphabetic' | 'numeric' | 'hexadecimal' | 'base64url' | 'ascii';

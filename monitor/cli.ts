@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { takeConfigFiles, UsageError, type CliIO } from '../lib/cli-io.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { renderProblem } from '../lib/config-problems.ts';
 import { loadMonitorConfig, type LoadedMonitorConfig } from './config/load.ts';
 import { monitorJsonSchema } from './config/schema.ts';
 import { AUTH_FILE_NAME, AuthStore } from './auth/store.ts';
@@ -69,7 +70,7 @@ export async function runMonitorCommand(args: string[], io: CliIO, env: NodeJS.P
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
     const loaded = loadMonitorConfig({ files, env });
     if (sub === 'validate') {
-      for (const warning of loaded.warnings) io.stderr.write(`warning: ${warning}\n`);
+      for (const warning of loaded.warnings) io.stderr.write(`warning: ${renderProblem(warning)}\n`);
       io.stdout.write('config: OK\n');
       return 0;
     }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import { join } from 'node:path';
 import { createLogger } from '../lib/logger.ts';
+import { renderProblem } from '../lib/config-problems.ts';
 import { credentialFileWarnings } from '../lib/file-permissions.ts';
 import { AUTH_FILE_NAME } from './auth/store.ts';
 import { startMonitor, type Monitor } from './app.ts';
@@ -9,7 +10,7 @@ import type { LoadedMonitorConfig } from './config/load.ts';
 
 export async function runMonitor(loaded: LoadedMonitorConfig, stdout: NodeJS.WritableStream = process.stdout): Promise<Monitor> {
   const logger: Logger = createLogger(loaded.config.log, stdout, 'gatehouse-monitor');
-  for (const warning of loaded.warnings) logger.warn(`config: ${warning}`);
+  for (const warning of loaded.warnings) logger.warn(renderProblem(warning));
   const { config } = loaded;
   const credentialFiles = [
     ...loaded.credentialFiles,

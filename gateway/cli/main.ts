@@ -1,6 +1,7 @@
 /** `gatehouse <command>`: the one command-line entry point. Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.ts';
+import { renderProblem } from '../../lib/config-problems.ts';
 import { loadGatewayConfig, type LoadedConfig } from '../config/load.ts';
 import { gatewayJsonSchema } from '../config/schema.ts';
 import { EMBEDDED_PORT, embeddedDefaults, embeddedSecretsFile } from '../embedded.ts';
@@ -147,7 +148,7 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const { files, rest: extra } = takeConfigFiles(rest, env);
         if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
         const loaded = await load(files, env, files.length === 0);
-        for (const warning of loaded.warnings) io.stderr.write(`warning: ${warning}\n`);
+        for (const warning of loaded.warnings) io.stderr.write(`warning: ${renderProblem(warning)}\n`);
         io.stdout.write('config: OK\n');
         return 0;
       }

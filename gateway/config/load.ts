@@ -1,7 +1,9 @@
 /** The gateway's configuration loader: lib/config-loader.ts with the gateway's schema and checks. */
 import { createConfigLoader, type Loaded, type LoadOptions } from '../../lib/config-loader.ts';
+import type { ConfigProblem } from '../../lib/config-problems.ts';
 import { gatewayConfigSchema, gatewayJsonSchema, type GatewayConfig } from './schema.ts';
-import { OWN_SECRETS, validateGatewayConfig } from './validate.ts';
+import { validateGatewayConfig } from './validate/index.ts';
+import { OWN_SECRETS } from './validate/own-secrets.ts';
 
 export { deepMerge, formatPath } from '../../lib/config-loader.ts';
 export type { LoadOptions } from '../../lib/config-loader.ts';
@@ -21,8 +23,8 @@ const loader = createConfigLoader({
 });
 
 /** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */
-export function parseGatewayConfig(raw: Record<string, unknown>, problems: string[] = [], warnings: string[] = []): { config: GatewayConfig; warnings: string[] } {
-  return loader.parse(raw, problems, warnings);
+export function parseGatewayConfig(raw: Record<string, unknown>): { config: GatewayConfig; warnings: ConfigProblem[] } {
+  return loader.parse(raw);
 }
 
 /** Load, merge, override and validate. Throws ConfigError with every problem found. */

@@ -26,7 +26,8 @@ export function validateRegulation(options: RegulationOptions): string[] {
   if (!Number.isFinite(ban_time) || ban_time <= 0) {
     problems.push(`regulation: option 'ban_time' must be a duration greater than 0`);
   }
-  if (find_time > ban_time) {
+  // with max_retries 0 nothing is counted or banned, so the window cannot outlast a ban (as validation says)
+  if (max_retries !== 0 && find_time > ban_time) {
     problems.push(`regulation: option 'find_time' must be less than or equal to option 'ban_time'`);
   }
   if (modes.length === 0) {

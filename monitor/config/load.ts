@@ -1,5 +1,6 @@
 /** The monitor's configuration loader: lib/config-loader.ts with the monitor's schema and checks. */
 import { createConfigLoader, type Loaded, type LoadOptions } from '../../lib/config-loader.ts';
+import type { ConfigProblem } from '../../lib/config-problems.ts';
 import { monitorConfigSchema, monitorJsonSchema, type MonitorConfig } from './schema.ts';
 import { validateMonitorConfig } from './validate.ts';
 
@@ -15,7 +16,7 @@ const loader = createConfigLoader({
   validate: validateMonitorConfig,
 });
 
-export function parseMonitorConfig(raw: Record<string, unknown>): { config: MonitorConfig; warnings: string[] } {
+export function parseMonitorConfig(raw: Record<string, unknown>): { config: MonitorConfig; warnings: ConfigProblem[] } {
   return loader.parse(raw);
 }
 

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../../gateway/app.ts';
 import { deepMerge, parseGatewayConfig } from '../../gateway/config/load.ts';
 import type { GatewayConfig } from '../../gateway/config/schema.ts';
+import { renderProblem } from '../../lib/config-problems.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { hashPassword, verifyPassword } from '../../lib/password-hash.ts';
 import { request, type HttpResponse, type RequestOptions } from './http.ts';
@@ -134,7 +135,7 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
       dir,
       usersPath,
       config,
-      warnings,
+      warnings: warnings.map(renderProblem),
       sessionSecret: config.session.secret!,
       clock,
       logText: text,

@@ -79,7 +79,7 @@ describe('SIGTERM stops the gateway cleanly', () => {
       assert.ok(await portIsClosed(port), 'nothing listens on the port any more');
       assert.match(gateway.logs(), /shutting down/);
       // said out loud at every start: the test's cheap argon2 parameters are weaker than the defaults
-      assert.match(gateway.logs(), /config: authentication_backend\.file\.password\.argon2 is weaker than the default/);
+      assert.match(gateway.logs(), /config: authentication_backend\.file\.password\.argon2: is weaker than the default/);
       agent.destroy();
     } finally {
       await gateway.stop();

@@ -3,6 +3,7 @@
 // narrows access is honoured, or refused at load time: never ignored.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderProblem } from '../../lib/config-problems.ts';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { request } from '../helpers/http.ts';
 import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
@@ -186,7 +187,7 @@ describe('settings Gatehouse does not implement and that would narrow access are
   }
 
   it('a password_policy that is switched off narrows nothing: a warning only', async () => {
-    const { warnings } = t.load([await t.write('policy-off.yml', `${MINIMAL_CONFIG}password_policy:\n  standard:\n    enabled: false\n`)]);
-    assert.ok(warnings.some((w) => w.startsWith('password_policy is an Authelia option Gatehouse does not implement yet')), warnings.join('\n'));
+    const warnings = t.load([await t.write('policy-off.yml', `${MINIMAL_CONFIG}password_policy:\n  standard:\n    enabled: false\n`)]).warnings.map(renderProblem);
+    assert.ok(warnings.some((w) => w.startsWith('config: password_policy: is an Authelia option Gatehouse does not implement yet')), warnings.join('\n'));
   });
 });

@@ -4,6 +4,7 @@
 // grant full_admin is warned about at startup.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderProblem } from '../../lib/config-problems.ts';
 import { PassThrough } from 'node:stream';
 import { startMonitor, type Monitor } from '../../monitor/app.ts';
 import { loadMonitorConfig, parseMonitorConfig } from '../../monitor/config/load.ts';
@@ -13,7 +14,10 @@ import { request } from '../helpers/http.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
-const HEADERS_ALONE = /^INSECURE: remote_user\.assertion is not set, so a Remote-User header alone is believed/;
+const HEADERS_ALONE = /^config: remote_user\.assertion: INSECURE: is not set, so a Remote-User header alone is believed/;
+
+/** The monitor's configuration warnings as the operator reads them. */
+const warningLines = (raw: Record<string, unknown>) => parseMonitorConfig(raw).warnings.map(renderProblem);
 
 describe('the shipped config/monitor.yml requires the gateway assertion', () => {
   let monitor: Monitor;
@@ -56,7 +60,7 @@ describe('trusted Remote-* headers without the assertion that can grant full_adm
   const base = { trusted_proxies: ['127.0.0.1/32'] };
 
   it('a group mapped to full_admin, no assertion: the warning names the groups and what to set', () => {
-    const { warnings } = parseMonitorConfig({ ...base, remote_user: { group_scopes: { admins: 'full_admin', ops: 'read_only' } } });
+    const warnings = warningLines({ ...base, remote_user: { group_scopes: { admins: 'full_admin', ops: 'read_only' } } });
     const warning = warnings.find((w) => HEADERS_ALONE.test(w));
     assert.ok(warning, warnings.join('\n'));
     assert.match(warning, /127\.0\.0\.1\/32/);
@@ -65,7 +69,7 @@ describe('trusted Remote-* headers without the assertion that can grant full_adm
   });
 
   it('default_scope full_admin without the assertion warns too', () => {
-    const { warnings } = parseMonitorConfig({ ...base, remote_user: { default_scope: 'full_admin' } });
+    const warnings = warningLines({ ...base, remote_user: { default_scope: 'full_admin' } });
     assert.ok(warnings.some((w) => HEADERS_ALONE.test(w) && w.includes('remote_user.default_scope')), warnings.join('\n'));
   });
 
@@ -76,7 +80,7 @@ describe('trusted Remote-* headers without the assertion that can grant full_adm
       { trusted_proxies: [], remote_user: { group_scopes: { admins: 'full_admin' } } },
       { ...base, remote_user: { group_scopes: { ops: 'read_only' } } },
     ]) {
-      assert.ok(!parseMonitorConfig(raw).warnings.some((w) => HEADERS_ALONE.test(w)), JSON.stringify(raw));
+      assert.ok(!warningLines(raw).some((w) => HEADERS_ALONE.test(w)), JSON.stringify(raw));
     }
   });
 
@@ -90,7 +94,7 @@ describe('trusted Remote-* headers without the assertion that can grant full_adm
     const monitor = await runMonitor({ config, warnings, files: [], credentialFiles: [] }, out);
     try {
       const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
-      assert.ok(lines.some((l) => l.level >= 40 && /^config: INSECURE: remote_user\.assertion is not set/.test(l.msg)), text);
+      assert.ok(lines.some((l) => l.level >= 40 && /^config: remote_user\.assertion: INSECURE: is not set/.test(l.msg)), text);
     } finally {
       await monitor.close();
       await temp.cleanup();

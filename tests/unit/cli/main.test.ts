@@ -93,8 +93,8 @@ describe('gatehouse config validate', () => {
     const r = await gatehouse(['config', 'validate', '--config', weak]);
     assert.equal(r.code, 0);
     assert.equal(r.out, 'config: OK\n');
-    assert.match(r.err, /^warning: regulation\.max_retries is 0: brute-force protection is disabled$/m);
-    assert.match(r.err, /^warning: authentication_backend\.file\.password\.argon2 is weaker than the default/m);
+    assert.match(r.err, /^warning: config: regulation\.max_retries: is 0: brute-force protection is disabled$/m);
+    assert.match(r.err, /^warning: config: authentication_backend\.file\.password\.argon2: is weaker than the default/m);
   });
 
   it('exits 2 and prints every problem, one per line, for a bad file', async () => {
@@ -121,6 +121,21 @@ regulation:
       assert.ok(lines.includes(expected), `missing '${expected}' in:\n${r.err}`);
     }
     assert.equal(lines.length, 5);
+  });
+
+  it('reports what only the start used to find: a PostgreSQL address the connection cannot read, a window of 0s', async () => {
+    const startOnly = await writeConfig('start-only.yml', config().replace(
+      `local:\n    path: '${dir}/gatehouse.sqlite3'`,
+      'postgres:\n    address: postgres.example.com:5432\n    database: gatehouse\n    username: gatehouse',
+    ) + 'regulation:\n  find_time: 0\n');
+    const r = await gatehouse(['config', 'validate', '--config', startOnly]);
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    assert.equal(r.err, [
+      'config: regulation.find_time: must be a duration greater than 0 (0s)',
+      "config: storage.postgres.address: must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'",
+      '',
+    ].join('\n'));
   });
 
   it('exits 2 naming a missing file', async () => {

@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderProblem } from '../../../lib/config-problems.ts';
 import { repoPath } from '../../helpers/repo.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from './config-files.ts';
 
@@ -220,9 +221,9 @@ describe('Authelia sections for features Gatehouse does not have yet', () => {
         'authentication_backend: { file: { password: { scrypt: { iterations: 16 } } } }',
       ].join('\n'),
     );
-    const { warnings } = t.load([AUTHELIA_FILE, file]);
+    const warnings = t.load([AUTHELIA_FILE, file]).warnings.map(renderProblem);
     for (const key of ['totp', 'webauthn', 'identity_validation', 'identity_providers', 'server.timeouts', 'authentication_backend.file.password.scrypt']) {
-      assert.ok(warnings.some((w) => w.startsWith(`${key} is an Authelia option Gatehouse does not implement yet`)), `no warning for ${key}: ${warnings.join(' | ')}`);
+      assert.ok(warnings.some((w) => w.startsWith(`config: ${key}: is an Authelia option Gatehouse does not implement yet`)), `no warning for ${key}: ${warnings.join(' | ')}`);
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { renderProblem } from '../../../lib/config-problems.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from './config-files.ts';
 
 let t: ConfigDir;
@@ -173,7 +174,7 @@ describe('GATEHOUSE_<PATH>_FILE reads a secret from a file', () => {
     const { config, warnings } = t.load([base], { GATEHOUSE_SESSION_NAME_FILE: nameFile });
     assert.equal(config.session.name, 'gatehouse_session');
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /^environment variable GATEHOUSE_SESSION_NAME_FILE was ignored: session\.name is not a secret/);
+    assert.match(renderProblem(warnings[0]!), /^config: GATEHOUSE_SESSION_NAME_FILE: the environment variable was ignored: session\.name is not a secret/);
   });
 
   it('server.tls.key is the path of a key file, not a secret: GATEHOUSE_SERVER_TLS_KEY_FILE is ignored', async () => {
@@ -182,8 +183,8 @@ describe('GATEHOUSE_<PATH>_FILE reads a secret from a file', () => {
     const withTls = await t.write('tls.yml', `${MINIMAL_CONFIG}\nserver:\n  tls:\n    certificate: /etc/ssl/gatehouse.crt\n    key: /etc/ssl/gatehouse.key\n`);
     const { config, warnings } = t.load([withTls], { GATEHOUSE_SERVER_TLS_KEY_FILE: pem });
     assert.equal(config.server.tls?.key, '/etc/ssl/gatehouse.key');
-    assert.deepEqual(warnings, [
-      'environment variable GATEHOUSE_SERVER_TLS_KEY_FILE was ignored: server.tls.key is not a secret, so it is not read from a file; set GATEHOUSE_SERVER_TLS_KEY instead',
+    assert.deepEqual(warnings.map(renderProblem), [
+      'config: GATEHOUSE_SERVER_TLS_KEY_FILE: the environment variable was ignored: server.tls.key is not a secret, so it is not read from a file; set GATEHOUSE_SERVER_TLS_KEY instead',
     ]);
   });
 });
@@ -191,13 +192,13 @@ describe('GATEHOUSE_<PATH>_FILE reads a secret from a file', () => {
 describe('environment variables that are not configuration keys', () => {
   it('an unknown GATEHOUSE_* variable is a warning naming it', () => {
     const { warnings } = t.load([base], { GATEHOUSE_SESION_SECRET: 'typo-in-the-name-0123456789' });
-    assert.deepEqual(warnings, ['environment variable GATEHOUSE_SESION_SECRET is not a configuration key and was ignored']);
+    assert.deepEqual(warnings.map(renderProblem), ['config: GATEHOUSE_SESION_SECRET: the environment variable names no configuration key and was ignored']);
   });
 
   it('a list of objects (access_control rules) cannot come from one variable, so it is unknown too', () => {
     const { config, warnings } = t.load([base], { GATEHOUSE_ACCESS_CONTROL_RULES: 'deny' });
     assert.deepEqual(config.access_control.rules, []);
-    assert.deepEqual(warnings, ['environment variable GATEHOUSE_ACCESS_CONTROL_RULES is not a configuration key and was ignored']);
+    assert.deepEqual(warnings.map(renderProblem), ['config: GATEHOUSE_ACCESS_CONTROL_RULES: the environment variable names no configuration key and was ignored']);
   });
 
   it('GATEHOUSE_MONITOR_*, GATEHOUSE_DATA, GATEHOUSE_CONFIG and other programs’ variables are ignored silently', () => {

@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { renderProblem } from '../../../lib/config-problems.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from './config-files.ts';
 
 let t: ConfigDir;
@@ -117,6 +118,64 @@ storage:
   });
 });
 
+describe('a bad list entry drops that entry, not its whole list: every problem comes out in one run', () => {
+  it('two bad access_control rules and a bad regulation value: three problems, each at its own path', async () => {
+    const base = await t.write('rules-base.yml', MINIMAL_CONFIG);
+    const rules = await t.write('bad-rules.yml', `
+access_control:
+  default_policy: deny
+  rules:
+    - domain: a.example.com
+      policy: allow
+    - domain: b.example.com
+      policy: one_factor
+    - domain_regex: '('
+      policy: one_factor
+regulation:
+  max_retries: many
+`);
+    assertProblems(t.problems([base, rules]), [
+      ['access_control.rules[0].policy', /^must be one of 'bypass', 'one_factor', 'two_factor', 'deny'$/],
+      ['regulation.max_retries', /^must be a number, not string "many"$/],
+      // found on the list without rules[0], and still named by its place in the file
+      ['access_control.rules[2].domain_regex', /^value '\(' is not a valid regular expression: /],
+    ]);
+  });
+
+  it('an entry missing a required option is dropped; the entry after it is still checked under its own index', async () => {
+    const file = await t.write('bad-cookie.yml', MINIMAL_CONFIG.replace(
+      '    - domain: example.com\n      authelia_url: https://auth.example.com\n',
+      '    - authelia_url: https://auth.example.com\n    - domain: example.org\n      authelia_url: http://auth.example.org\n',
+    ));
+    assertProblems(t.problems([file]), [
+      ['session.cookies[0].domain', /^is required$/],
+      ['session.cookies[1].authelia_url', /^'http:\/\/auth\.example\.org' must use https/],
+    ]);
+  });
+
+  it('a map key holding dots keeps its path when a list entry elsewhere was dropped', async () => {
+    const file = await t.write('bad-upstream.yml', `${MINIMAL_CONFIG}
+server:
+  trusted_proxies: [127.0.0.1/32]
+  upstreams:
+    app.example.com: ftp://app.internal
+  endpoints:
+    authz:
+      forward-auth:
+        implementation: ForwardAuth
+        authn_strategies:
+          - name: Cookie
+          - name: CookieSession
+            schemes: [Bearer]
+`);
+    assertProblems(t.problems([file]), [
+      ['server.endpoints.authz.forward-auth.authn_strategies[0].name', /^must be one of /],
+      ['server.endpoints.authz.forward-auth.authn_strategies[1].schemes', /^Gatehouse reads only 'Basic' credentials/],
+      ['server.upstreams.app.example.com', /^'ftp:\/\/app\.internal' must be an http:\/\/ or https:\/\/ URL$/],
+    ]);
+  });
+});
+
 describe('weaker-than-default settings load, with a warning that names them', () => {
   it('a sound configuration has no warnings', async () => {
     const file = await t.write('sound.yml', MINIMAL_CONFIG);
@@ -127,14 +186,14 @@ describe('weaker-than-default settings load, with a warning that names them', ()
     const file = await t.write('no-regulation.yml', `${MINIMAL_CONFIG}\nregulation:\n  max_retries: 0\n  find_time: 1h\n  ban_time: 5m\n`);
     const { config, warnings } = t.load([file]);
     assert.equal(config.regulation.max_retries, 0);
-    assert.deepEqual(warnings, ['regulation.max_retries is 0: brute-force protection is disabled']);
+    assert.deepEqual(warnings.map(renderProblem), ['config: regulation.max_retries: is 0: brute-force protection is disabled']);
   });
 
   it('server.trusted_proxies 0.0.0.0/0 lets anyone forge X-Forwarded-*', async () => {
     const file = await t.write('any-proxy.yml', `${MINIMAL_CONFIG}\nserver:\n  trusted_proxies: [0.0.0.0/0]\n`);
-    const { warnings } = t.load([file]);
+    const warnings = t.load([file]).warnings.map(renderProblem);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /^server\.trusted_proxies contains '0\.0\.0\.0\/0': any client can set X-Forwarded-\* headers/);
+    assert.match(warnings[0] ?? '', /^config: server\.trusted_proxies\[0\]: '0\.0\.0\.0\/0' is every address: any client can set X-Forwarded-\* headers/);
   });
 
   it('argon2 memory below the default', async () => {
@@ -144,8 +203,8 @@ describe('weaker-than-default settings load, with a warning that names them', ()
     ));
     const { config, warnings } = t.load([file]);
     assert.equal(config.authentication_backend.file?.password.argon2.memory, 16384);
-    assert.deepEqual(warnings, [
-      'authentication_backend.file.password.argon2 is weaker than the default (memory 16384 KiB, iterations 3; default 65536 KiB, 3)',
+    assert.deepEqual(warnings.map(renderProblem), [
+      'config: authentication_backend.file.password.argon2: is weaker than the default (memory 16384 KiB, iterations 3; default 65536 KiB, 3)',
     ]);
   });
 
@@ -154,15 +213,15 @@ describe('weaker-than-default settings load, with a warning that names them', ()
       'default_policy: one_factor',
       'default_policy: bypass\n  rules:\n    - domain: admin.example.com\n      policy: two_factor',
     ));
-    assert.deepEqual(t.load([file]).warnings, [
-      "access_control.default_policy is 'bypass': every host no rule matches is open to anyone",
+    assert.deepEqual(t.load([file]).warnings.map(renderProblem), [
+      "config: access_control.default_policy: is 'bypass': every host no rule matches is open to anyone",
     ]);
   });
 
   it('authentication_backend.file.watch false: disabled and deleted users keep access until a reload', async () => {
     const file = await t.write('no-watch.yml', MINIMAL_CONFIG.replace("path: '{dir}/users.yml'", "path: '{dir}/users.yml'\n    watch: false"));
-    assert.deepEqual(t.load([file]).warnings, [
-      'authentication_backend.file.watch is false: edits to the users file apply only after a restart or SIGHUP; until then disabled and deleted users keep their access',
+    assert.deepEqual(t.load([file]).warnings.map(renderProblem), [
+      'config: authentication_backend.file.watch: is false: edits to the users file apply only after a restart or SIGHUP; until then disabled and deleted users keep their access',
     ]);
   });
 
@@ -176,22 +235,22 @@ describe('weaker-than-default settings load, with a warning that names them', ()
   it('inactivity 0 turns the inactivity timeout off, for the session and for one cookie domain', async () => {
     const session = await t.write('no-inactivity.yml', 'session:\n  inactivity: 0\n');
     const base = await t.write('sound-base.yml', MINIMAL_CONFIG);
-    assert.deepEqual(t.load([base, session]).warnings, ['session.inactivity is 0: sessions never end for inactivity, only at session.expiration']);
+    assert.deepEqual(t.load([base, session]).warnings.map(renderProblem), ['config: session.inactivity: is 0: sessions never end for inactivity, only at session.expiration']);
     const cookie = await t.write('cookie-no-inactivity.yml', MINIMAL_CONFIG.replace(
       'authelia_url: https://auth.example.com',
       "authelia_url: https://auth.example.com\n      inactivity: '0'",
     ));
-    assert.deepEqual(t.load([cookie]).warnings, ['session.cookies[0].inactivity is 0: sessions for this domain never end for inactivity, only at expiration']);
+    assert.deepEqual(t.load([cookie]).warnings.map(renderProblem), ['config: session.cookies[0].inactivity: is 0: sessions for this domain never end for inactivity, only at expiration']);
   });
 
   it('server.trusted_proxies wider than /8 (IPv4) or /32 (IPv6): every client there can forge X-Forwarded-*', async () => {
     const wide = await t.write('wide-proxies.yml', `${MINIMAL_CONFIG}\nserver:\n  trusted_proxies: [10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, 64.0.0.0/2, 2000::/3, '::ffff:0:0/96', '::ffff:10.0.0.0/100', '::ffff:10.0.0.0/104']\n`);
-    const warnings = t.load([wide]).warnings;
+    const warnings = t.load([wide]).warnings.map(renderProblem);
     assert.deepEqual(warnings, [
-      "server.trusted_proxies contains '64.0.0.0/2', wider than a /8: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
-      "server.trusted_proxies contains '2000::/3', wider than a /32: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
-      "server.trusted_proxies contains '::ffff:0:0/96', which covers every IPv4 address (as IPv4-mapped IPv6): any IPv4 client can set X-Forwarded-* headers and choose the URL and address Gatehouse sees",
-      "server.trusted_proxies contains '::ffff:10.0.0.0/100', wider than a /8 of IPv4 (as IPv4-mapped IPv6): every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+      "config: server.trusted_proxies[3]: '64.0.0.0/2' is wider than a /8: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+      "config: server.trusted_proxies[4]: '2000::/3' is wider than a /32: every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
+      "config: server.trusted_proxies[5]: '::ffff:0:0/96' covers every IPv4 address (as IPv4-mapped IPv6): any IPv4 client can set X-Forwarded-* headers and choose the URL and address Gatehouse sees",
+      "config: server.trusted_proxies[6]: '::ffff:10.0.0.0/100' is wider than a /8 of IPv4 (as IPv4-mapped IPv6): every client in that range can set X-Forwarded-* headers and choose the URL and address Gatehouse sees; list only your proxies",
     ]);
   });
 
@@ -201,9 +260,9 @@ describe('weaker-than-default settings load, with a warning that names them', ()
       'authelia_url: https://auth.example.com\n      same_site: none',
     ));
     const session = await t.write('same-site-session.yml', 'session:\n  same_site: none\n');
-    assert.deepEqual(t.load([cookie, session]).warnings, [
-      "session.cookies[0].same_site is 'none': the session cookie is sent on cross-site requests",
-      "session.same_site is 'none': the session cookie is sent on cross-site requests",
+    assert.deepEqual(t.load([cookie, session]).warnings.map(renderProblem), [
+      "config: session.cookies[0].same_site: is 'none': the session cookie is sent on cross-site requests",
+      "config: session.same_site: is 'none': the session cookie is sent on cross-site requests",
     ]);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { renderProblem } from '../../../lib/config-problems.ts';
 import { readFile } from 'node:fs/promises';
 import { loadMonitorConfig, parseMonitorConfig } from '../../../monitor/config/load.ts';
+import { validateMonitorConfig } from '../../../monitor/config/validate.ts';
 import { monitorJsonSchema } from '../../../monitor/config/schema.ts';
 import { repoPath } from '../../helpers/repo.ts';
 
@@ -35,7 +37,21 @@ describe('monitor configuration', () => {
       env: { GATEHOUSE_MONITOR_SERVER_ADDRESS: 'tcp://:8118', GATEHOUSE_MONITOR_TERMINAL_ALLOW_ROOT: 'true', GATEHOUSE_MONITOR_REMOTE_USER_DEFAULT_SCOPE: 'full_admin' },
     });
     assert.equal(config.server.address, 'tcp://:8118');
-    assert.ok(warnings.some((w) => w.startsWith('terminal.allow_root is true')));
-    assert.ok(warnings.some((w) => w.startsWith('remote_user.default_scope is full_admin')));
+    const lines = warnings.map(renderProblem);
+    assert.ok(lines.some((w) => w.startsWith('config: terminal.allow_root: is true')), lines.join('\n'));
+    assert.ok(lines.some((w) => w.startsWith('config: remote_user.default_scope: is full_admin')), lines.join('\n'));
+  });
+});
+
+describe("the monitor's checks return problems as data, in the gateway's grammar", () => {
+  it('an error and a warning, each at the option it names', () => {
+    const { config } = parseMonitorConfig({});
+    const found = validateMonitorConfig({ ...config, trusted_proxies: ['0.0.0.0/0', 'proxy'], terminal: { ...config.terminal, refresh_interval: 1 } });
+    assert.deepEqual(found.filter((p) => p.path.startsWith('trusted_proxies') || p.path.startsWith('terminal')), [
+      { path: 'trusted_proxies[0]', message: "'0.0.0.0/0' is every address: anyone can claim any identity with a Remote-User header", severity: 'warning' },
+      { path: 'trusted_proxies[1]', message: "'proxy' is not an IP address or CIDR range", severity: 'error' },
+      { path: 'terminal.refresh_interval', message: '1s is too short: at least 3s (the dashboard re-confirms every third of it)', severity: 'error' },
+    ]);
+    assert.deepEqual(found.map(renderProblem).slice(0, 1), ["config: trusted_proxies[0]: '0.0.0.0/0' is every address: anyone can claim any identity with a Remote-User header"]);
   });
 });

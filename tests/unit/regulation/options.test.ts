@@ -11,6 +11,10 @@ describe('regulation options are validated with messages naming the option', () 
     assert.deepEqual(validateRegulation({ max_retries: 0, find_time: 120, ban_time: 120, modes: ['user', 'ip'] }), []);
   });
 
+  it('max_retries 0 accepts any window, as configuration validation does (nothing is counted, so a gateway it loads also starts)', () => {
+    assert.deepEqual(validateRegulation({ max_retries: 0, find_time: 3600, ban_time: 300, modes: ['user'] }), []);
+  });
+
   it('requires find_time <= ban_time (a ban shorter than the window would let attempts pile up)', () => {
     assert.deepEqual(validateRegulation({ max_retries: 3, find_time: 301, ban_time: 300, modes: ['user'] }), [
       "regulation: option 'find_time' must be less than or equal to option 'ban_time'",

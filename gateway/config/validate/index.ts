@@ -1,0 +1,34 @@
+/**
+ * Cross-field checks of a parsed configuration, one validator per section. Each returns its problems as
+ * data, `{ path, message, severity }`; lib/config-problems.ts renders them as `config: <path>: <message>`.
+ */
+import type { ConfigProblem } from '../../../lib/config-problems.ts';
+import type { GatewayConfig } from '../schema.ts';
+import { accessControlProblems } from './access-control.ts';
+import { authenticationBackendProblems } from './authentication-backend.ts';
+import { identityAssertionProblems } from './identity-assertion.ts';
+import { notYetSupportedProblems } from './not-yet-supported.ts';
+import { notifierProblems } from './notifier.ts';
+import { regulationProblems } from './regulation.ts';
+import { serverProblems } from './server.ts';
+import { sessionProblems } from './session.ts';
+import { storageProblems } from './storage.ts';
+import { telemetryProblems } from './telemetry.ts';
+
+/** In the order the operator reads them: the options Gatehouse does not implement first. */
+const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
+  notYetSupportedProblems,
+  (config) => serverProblems(config.server),
+  (config) => authenticationBackendProblems(config.authentication_backend),
+  (config) => sessionProblems(config.session),
+  (config) => regulationProblems(config.regulation),
+  (config) => storageProblems(config.storage),
+  (config) => notifierProblems(config.notifier),
+  (config) => telemetryProblems(config.telemetry),
+  (config) => identityAssertionProblems(config.identity_assertion),
+  (config) => accessControlProblems(config.access_control),
+];
+
+export function validateGatewayConfig(config: GatewayConfig): ConfigProblem[] {
+  return SECTIONS.flatMap((section) => section(config));
+}

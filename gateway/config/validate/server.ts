@@ -1,0 +1,85 @@
+/** `server`: where the gateway listens, whose forwarded headers it believes, what it proxies, its authz endpoints. */
+import { BlockList } from 'node:net';
+import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { parseCidr, parseListenAddress } from '../../../lib/net/address.ts';
+import type { GatewayConfig } from '../schema.ts';
+import { DOMAIN_RE } from './domain-names.ts';
+
+type ServerConfig = GatewayConfig['server'];
+
+const HEADERS_TRUSTED = 'can set X-Forwarded-* headers and choose the URL and address Gatehouse sees';
+
+/**
+ * The warning for a trusted_proxies entry that trusts far more than proxies: /0, wider than /8 (IPv4)
+ * or /32 (IPv6), or an IPv6 range that takes in IPv4 clients through IPv4-mapped addresses (the
+ * matcher checks IPv4 clients against those too).
+ */
+function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }): string | null {
+  if (parsed.prefix === 0) return `'${cidr}' is every address: any client ${HEADERS_TRUSTED}`;
+  if (parsed.family === 'ipv4' ? parsed.prefix < 8 : parsed.prefix < 32) {
+    return `'${cidr}' is wider than a /${parsed.family === 'ipv4' ? 8 : 32}: every client in that range ${HEADERS_TRUSTED}; list only your proxies`;
+  }
+  if (parsed.family === 'ipv6') {
+    const range = new BlockList();
+    range.addSubnet(parsed.address, parsed.prefix, 'ipv6');
+    if (range.check('0.0.0.0', 'ipv4') && range.check('255.255.255.255', 'ipv4')) {
+      return `'${cidr}' covers every IPv4 address (as IPv4-mapped IPv6): any IPv4 client ${HEADERS_TRUSTED}`;
+    }
+    const mapped = /^::ffff:/i.test(parsed.address) && parsed.prefix >= 96 && range.check(parsed.address, 'ipv6');
+    if (mapped && parsed.prefix - 96 < 8) {
+      return `'${cidr}' is wider than a /8 of IPv4 (as IPv4-mapped IPv6): every client in that range ${HEADERS_TRUSTED}; list only your proxies`;
+    }
+  }
+  return null;
+}
+
+/** server.endpoints.authz: what Gatehouse implements, and an error for anything it would not honour. */
+function authzEndpointProblems(server: ServerConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  for (const [name, endpoint] of Object.entries(server.endpoints?.authz ?? {})) {
+    const where = `server.endpoints.authz.${name}`;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) found.push(configError(where, `the endpoint name must be lower-case letters, digits and '-' (it becomes /api/authz/${name})`));
+    if (endpoint.implementation === 'ExtAuthz') {
+      found.push(configError(`${where}.implementation`, "'ExtAuthz' (Envoy) is not implemented by Gatehouse; use 'ForwardAuth', 'AuthRequest' or 'Legacy'"));
+    }
+    endpoint.authn_strategies?.forEach((strategy, i) => {
+      if (strategy.schemes?.includes('Bearer')) {
+        found.push(configError(`${where}.authn_strategies[${i}].schemes`, "Gatehouse reads only 'Basic' credentials; 'Bearer' is not implemented"));
+      }
+      if (strategy.scheme_basic_cache_lifespan) {
+        found.push(configWarning(`${where}.authn_strategies[${i}].scheme_basic_cache_lifespan`, 'is not implemented: every Basic request is verified'));
+      }
+    });
+  }
+  return found;
+}
+
+export function serverProblems(server: ServerConfig): ConfigProblem[] {
+  const found = authzEndpointProblems(server);
+  if (!parseListenAddress(server.address)) {
+    found.push(configError('server.address', `'${server.address}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`));
+  }
+  server.trusted_proxies.forEach((cidr, i) => {
+    const parsed = parseCidr(cidr);
+    if (!parsed) found.push(configError(`server.trusted_proxies[${i}]`, `'${cidr}' is not an IP address or CIDR range`));
+    else {
+      const warning = trustedProxyWarning(cidr, parsed);
+      if (warning !== null) found.push(configWarning(`server.trusted_proxies[${i}]`, warning));
+    }
+  });
+  for (const [host, upstream] of Object.entries(server.upstreams)) {
+    let url: URL | null = null;
+    try {
+      url = new URL(upstream);
+    } catch {
+      /* reported below */
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      found.push(configError(`server.upstreams.${host}`, `'${upstream}' must be an http:// or https:// URL`));
+    }
+    if (host !== 'default' && !DOMAIN_RE.test(host)) {
+      found.push(configError(`server.upstreams.${host}`, "the key must be a lower-case host name or 'default'"));
+    }
+  }
+  return found;
+}

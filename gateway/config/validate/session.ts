@@ -1,0 +1,96 @@
+/** `session`: one cookie domain per entry, each with its portal; the secret; Redis; the timeouts. */
+import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { isLoopbackHost } from '../../../lib/net/address.ts';
+import type { CookieConfig, SessionConfig } from '../schema.ts';
+import { DOMAIN_RE, hostWithinDomain } from './domain-names.ts';
+import { ownSecretProblem } from './own-secrets.ts';
+
+/** A URL the portal is served at or users land on: absolute, https (but on loopback), within the cookie domain. */
+function siteUrlProblems(value: string, where: string, domain: string, found: ConfigProblem[]): URL | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    found.push(configError(where, `'${value}' is not an absolute URL (like https://auth.${domain}/)`));
+    return null;
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    found.push(configError(where, `'${value}' must use https (plain http is accepted only for localhost)`));
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    found.push(configError(where, `'${value}' must not carry credentials, a query or a fragment`));
+  }
+  if (!hostWithinDomain(url.hostname, domain)) {
+    found.push(configError(where, `the host '${url.hostname}' is not '${domain}' or below it, so the session cookie would not reach it`));
+  }
+  return url;
+}
+
+function cookieProblems(cookie: CookieConfig, index: number): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const where = `session.cookies[${index}]`;
+  const domain = cookie.domain;
+  if (domain !== domain.toLowerCase()) found.push(configError(`${where}.domain`, `'${domain}' must be lower-case`));
+  else if (domain.startsWith('.') || domain.includes('*')) {
+    found.push(configError(`${where}.domain`, `'${domain}' must be a plain domain without a leading dot or wildcard (it already covers every subdomain)`));
+  } else if (domain.includes(':') || domain.includes('/')) {
+    found.push(configError(`${where}.domain`, `'${domain}' must be a domain name only, without scheme, port or path`));
+  } else if (!DOMAIN_RE.test(domain) || (!domain.includes('.') && domain !== 'localhost')) {
+    found.push(configError(`${where}.domain`, `'${domain}' is not a valid cookie domain (a name with at least one dot, or localhost)`));
+  }
+  if (cookie.authelia_url && cookie.portal_url && cookie.authelia_url !== cookie.portal_url) {
+    found.push(configError(where, "'authelia_url' and 'portal_url' are the same option; set only one"));
+  }
+  const portal = cookie.authelia_url ?? cookie.portal_url;
+  if (!portal) {
+    found.push(configError(`${where}.authelia_url`, `is required: the URL of the Gatehouse portal for '${domain}' (for example https://auth.${domain}/)`));
+    return found;
+  }
+  const portalUrl = siteUrlProblems(portal, `${where}.authelia_url`, domain, found);
+  if (cookie.default_redirection_url !== undefined) {
+    const target = siteUrlProblems(cookie.default_redirection_url, `${where}.default_redirection_url`, domain, found);
+    if (target && portalUrl && target.href === portalUrl.href) {
+      found.push(configError(`${where}.default_redirection_url`, 'must differ from authelia_url, or users would land on the portal again'));
+    }
+  }
+  if (cookie.same_site === 'none') found.push(configWarning(`${where}.same_site`, "is 'none': the session cookie is sent on cross-site requests"));
+  if (cookie.remember_me === -1) found.push(configWarning(`${where}.remember_me`, 'is -1: "keep me logged in" is disabled for this domain'));
+  if (cookie.inactivity === 0) found.push(configWarning(`${where}.inactivity`, 'is 0: sessions for this domain never end for inactivity, only at expiration'));
+  return found;
+}
+
+export function sessionProblems(session: SessionConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  if (session.cookies.length === 0) {
+    found.push(configError('session.cookies', "is required: add at least one entry with 'domain' and 'authelia_url'"));
+  }
+  const seen = new Map<string, number>();
+  session.cookies.forEach((cookie, i) => {
+    found.push(...cookieProblems(cookie, i));
+    const previous = seen.get(cookie.domain);
+    if (previous !== undefined) found.push(configError(`session.cookies[${i}].domain`, `'${cookie.domain}' is already configured by session.cookies[${previous}]`));
+    seen.set(cookie.domain, i);
+  });
+  const domains = [...new Set(session.cookies.map((c) => c.domain))];
+  for (const [i, a] of domains.entries()) {
+    for (const b of domains.slice(i + 1)) {
+      if (hostWithinDomain(a, b) || hostWithinDomain(b, a)) {
+        found.push(configError('session.cookies', `'${a}' and '${b}' overlap; a host must belong to exactly one cookie domain`));
+      }
+    }
+  }
+  const secretProblem = session.secret === undefined ? null : ownSecretProblem('session.secret', session.secret);
+  if (secretProblem !== null) found.push(secretProblem);
+  if (session.redis) {
+    if (!session.secret) found.push(configError('session.secret', 'is required when session.redis is set, so that every instance can read the sessions'));
+    if (session.redis.tls?.skip_verify) found.push(configWarning('session.redis.tls.skip_verify', "is true: the Redis server's certificate is not checked"));
+  }
+  if (session.same_site === 'none') found.push(configWarning('session.same_site', "is 'none': the session cookie is sent on cross-site requests"));
+  if (session.inactivity === 0 && (session.cookies.length === 0 || session.cookies.some((c) => c.inactivity === undefined))) {
+    found.push(configWarning('session.inactivity', 'is 0: sessions never end for inactivity, only at session.expiration'));
+  }
+  if (session.inactivity > session.expiration) {
+    found.push(configWarning('session.inactivity', `(${session.inactivity}s) is longer than session.expiration (${session.expiration}s), so it never applies`));
+  }
+  return found;
+}

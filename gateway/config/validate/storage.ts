@@ -1,0 +1,37 @@
+/** `storage`: the encryption key and exactly one database. */
+import { configError, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { GENERATE_SECRET } from '../../../lib/secret-strength.ts';
+import { assertEncryptionKeyLength } from '../../storage/encryption.ts';
+import { parsePostgresAddress } from '../../storage/options.ts';
+import type { GatewayConfig } from '../schema.ts';
+import { ownSecretProblem } from './own-secrets.ts';
+
+export function storageProblems(storage: GatewayConfig['storage']): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  if (!storage.encryption_key) {
+    found.push(configError('storage.encryption_key', `is required: a random string of at least 20 characters that encrypts secrets at rest; generate one with: ${GENERATE_SECRET}`));
+  } else {
+    const keyProblem = ownSecretProblem('storage.encryption_key', storage.encryption_key);
+    if (keyProblem !== null) found.push(keyProblem);
+    else {
+      // openStorage counts characters, not UTF-16 units: a key of 10 emoji passes the check above, not that one
+      try {
+        assertEncryptionKeyLength(storage.encryption_key);
+      } catch {
+        found.push(configError('storage.encryption_key', `must be at least 20 characters (counted as characters, not UTF-16 units); generate one with: ${GENERATE_SECRET}`));
+      }
+    }
+  }
+  if (storage.local && storage.postgres) found.push(configError('storage', "set one of 'local' and 'postgres', not both"));
+  if (!storage.local && !storage.postgres) found.push(configError('storage', 'is required: set storage.local.path (SQLite) or storage.postgres'));
+  if (storage.postgres) {
+    // the reading the connection uses, so a start never fails on an address validation passed
+    try {
+      parsePostgresAddress(storage.postgres.address);
+    } catch {
+      // the value is not repeated: a mistyped address may carry credentials
+      found.push(configError('storage.postgres.address', "must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'"));
+    }
+  }
+  return found;
+}

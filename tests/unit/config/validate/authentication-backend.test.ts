@@ -1,0 +1,25 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { authenticationBackendProblems } from '../../../../gateway/config/validate/authentication-backend.ts';
+import { parsed } from './parsed.ts';
+
+const backend = (raw: Record<string, unknown>) => authenticationBackendProblems(parsed({ authentication_backend: raw }).authentication_backend);
+
+describe('authentication_backend validator', () => {
+  it('a users file with the default hashing has no problem', () => {
+    assert.deepEqual(backend({ file: { path: '/etc/gatehouse/users.yml' } }), []);
+  });
+
+  it('no users file is an error at authentication_backend.file', () => {
+    assert.deepEqual(backend({}), [
+      { path: 'authentication_backend.file', message: 'is required: set authentication_backend.file.path to a users file (created if missing)', severity: 'error' },
+    ]);
+  });
+
+  it('weaker argon2 and watch off are warnings at their options', () => {
+    assert.deepEqual(backend({ file: { path: '/u.yml', watch: false, password: { argon2: { iterations: 2 } } } }).map(({ path, severity }) => ({ path, severity })), [
+      { path: 'authentication_backend.file.password.argon2', severity: 'warning' },
+      { path: 'authentication_backend.file.watch', severity: 'warning' },
+    ]);
+  });
+});

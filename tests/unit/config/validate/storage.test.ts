@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { storageProblems } from '../../../../gateway/config/validate/storage.ts';
+import { parsed } from './parsed.ts';
+
+const KEY = 'Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE';
+const storage = (raw: Record<string, unknown>) => storageProblems(parsed({ storage: raw }).storage);
+const postgres = (address: string) => ({ address, database: 'gatehouse', username: 'gatehouse' });
+
+describe('storage validator', () => {
+  it('a key and one database have no problem', () => {
+    assert.deepEqual(storage({ encryption_key: KEY, local: { path: '/var/lib/gatehouse/db.sqlite3' } }), []);
+    for (const address of ['tcp://db:5432', 'tcp6://[::1]:5432', 'unix:///var/run/postgresql']) {
+      assert.deepEqual(storage({ encryption_key: KEY, postgres: postgres(address) }), [], address);
+    }
+  });
+
+  it('no key and no database: both required', () => {
+    assert.deepEqual(storage({}).map(({ path, severity }) => ({ path, severity })), [
+      { path: 'storage.encryption_key', severity: 'error' },
+      { path: 'storage', severity: 'error' },
+    ]);
+  });
+
+  it('a PostgreSQL address the connection cannot read is found here, not at start; the value is not repeated', () => {
+    for (const address of ['db.example.com:5432', 'postgres://user:pw@db/gatehouse', 'unix:///']) {
+      assert.deepEqual(storage({ encryption_key: KEY, postgres: postgres(address) }), [
+        { path: 'storage.postgres.address', message: "must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'", severity: 'error' },
+      ], address);
+    }
+  });
+
+  it('a key of 20 UTF-16 units but fewer characters is refused here, as the start refuses it', () => {
+    const [problem] = storage({ encryption_key: '🐙🍕🚀🎸🌵🦄🍩🧲🛸🎲', local: { path: '/db' } });
+    assert.equal(problem?.path, 'storage.encryption_key');
+    assert.match(problem?.message ?? '', /^must be at least 20 characters \(counted as characters, not UTF-16 units\)/);
+  });
+});
