@@ -8,7 +8,6 @@ import { realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
@@ -113,7 +112,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = await openFirstRunSetup(users, storage, { logger, now, usersPath: fileCfg.path });
+    const setup = await openFirstRunSetup(users, storage.setupState, { logger, now, usersPath: fileCfg.path });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;
@@ -144,7 +143,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         now,
         setup,
         storageReady: async () => {
-          await sql`select 1`.execute(storage.db);
+          await storage.ping();
           return true;
         },
       },
