@@ -29,6 +29,9 @@ import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
+import { storageOptionsFromConfig } from './storage/options.ts';
+import { openNotifier } from './notification/open.ts';
+import { openProviders } from './startup-checks.ts';
 import { FileUserProvider, type PasswordVerifier } from './users/file-provider.ts';
 import { passwordCheckLimiterFor, type PasswordCheckLimiter } from '../lib/password-checks.ts';
 
@@ -67,16 +70,33 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step failed'));
   };
   try {
-    const storageCfg = config.storage;
-    const storage = await openStorage(
+    const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
+    if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
+    // the providers open and run their startup checks at once, so one start names every one that fails
+    // (nothing is sent yet: the notifier is built and checked so that a wrong notifier.* fails now)
+    const [storage, sessions] = await openProviders([
       {
-        encryption_key: storageCfg.encryption_key!,
-        local: storageCfg.local,
-        postgres: storageCfg.postgres ? { ...storageCfg.postgres, timeout: storageCfg.postgres.timeout * 1000 } : undefined,
+        name: 'storage',
+        open: () => openStorage(storageOptionsFromConfig(config.storage), { logger, migrate: true, now }),
+        check: (opened) => opened.startupCheck(),
+        close: (opened) => opened.close(),
       },
-      { logger, migrate: true, now },
-    );
+      {
+        name: 'session store',
+        open: () => openSessionStore(config.session.redis, sessionSecret, logger, now),
+        check: (opened) => opened.startupCheck(),
+        close: (opened) => opened.close(),
+      },
+      {
+        name: 'notifier',
+        open: async () => openNotifier(config.notifier, { now }),
+        check: async (opened) => (opened && !config.notifier?.disable_startup_check ? opened.startupCheck() : undefined),
+        close: async () => {},
+      },
+      // users: once the user provider has startupCheck(), it opens here as one more step (and in gateway/cli/config-check.ts)
+    ]);
     cleanups.push(() => storage.close());
+    cleanups.push(() => sessions.close());
 
     const fileCfg = config.authentication_backend.file!;
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
@@ -91,11 +111,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     });
     cleanups.push(() => users.close());
-
-    const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
-    if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
-    const sessions = await openSessionStore(config.session.redis, sessionSecret, logger, now);
-    cleanups.push(() => sessions.close());
 
     // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
     const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;

@@ -121,7 +121,7 @@ export async function checkStorage(options: StorageOptions, logger: Logger): Pro
   const keys = deriveKeys(options.encryption_key);
   if (options.local && !(await exists(options.local.path))) {
     await assertCreatable(options.local.path);
-    return `SQLite database at ${options.local.path}: not created yet (the first start creates it)`;
+    return `SQLite database at ${options.local.path}: not created yet, the first start creates it`;
   }
   const { db, target, probe, description } = await connect(options, logger, { readOnly: true });
   try {
@@ -129,8 +129,8 @@ export async function checkStorage(options: StorageOptions, logger: Logger): Pro
     const pending = await wrapped('open_failed', 'storage: could not read the migration history', () => pendingMigrations({ ...target, db }));
     // the table holding the key's check value comes with a migration; before it, no key is recorded
     const key = pending.includes('0003-encryption') ? 'unrecorded' : await encryptionRepository(createDatabaseHandle({ db, dialect: target.dialect }), keys).checkKey();
-    const schema = pending.length === 0 ? 'schema up to date' : `${pending.length} migration(s) pending (the next start applies them)`;
-    return `${description}: ${schema}, ${key === 'matches' ? 'encryption_key matches' : 'encryption_key not recorded yet (the next start records it)'}`;
+    const schema = pending.length === 0 ? 'schema up to date' : `${pending.length} migration(s) pending, the next start applies them`;
+    return `${description}: ${schema}; ${key === 'matches' ? 'encryption_key matches' : 'encryption_key not recorded yet, the next start records it'}`;
   } finally {
     await db.destroy().catch(() => {});
   }
@@ -146,14 +146,14 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** The nearest existing folder on the way to `path` must let us create what is missing. */
+/** The nearest existing directory on the way to `path` must let us create what is missing. */
 async function assertCreatable(path: string): Promise<void> {
-  let folder = dirname(path);
-  while (!(await exists(folder)) && dirname(folder) !== folder) folder = dirname(folder);
-  const info = await stat(folder);
-  const writable = info.isDirectory() && (await access(folder, constants.W_OK | constants.X_OK).then(() => true, () => false));
+  let directory = dirname(path);
+  while (!(await exists(directory)) && dirname(directory) !== directory) directory = dirname(directory);
+  const info = await stat(directory);
+  const writable = info.isDirectory() && (await access(directory, constants.W_OK | constants.X_OK).then(() => true, () => false));
   if (!writable) {
-    throw new StorageError('open_failed', `storage: local: cannot create the SQLite database at '${path}': '${folder}' is not a writable folder`);
+    throw new StorageError('open_failed', `storage: local: cannot create the SQLite database at '${path}': '${directory}' is not a writable directory`);
   }
 }
 
