@@ -395,10 +395,22 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
       }
     },
     async () => {
-      const answer = await client.ping().catch((error: unknown) => {
-        throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} did not answer PING: ${redisReason(error, cfg)}`, { cause: error });
-      });
-      if (answer !== 'PONG') throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} answered PING with '${answer}'`);
+      // a PING may take command_timeout at most, as every command; at startup a busy machine may miss
+      // that once, so PING is retried until the connect timeout (session.redis.timeout) is spent
+      const deadline = Date.now() + connectMs;
+      for (;;) {
+        try {
+          const answer = await client.ping();
+          if (answer !== 'PONG') throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} answered PING with '${answer}'`);
+          return;
+        } catch (error) {
+          if (error instanceof GatehouseError) throw error;
+          if ((error as Error).message !== 'Command timed out' || Date.now() >= deadline) {
+            const reason = (error as Error).message === 'Command timed out' ? `no answer within ${cfg.timeout} s` : redisReason(error, cfg);
+            throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} did not answer PING: ${reason}`, { cause: error });
+          }
+        }
+      }
     },
     async () => {
       closing = true;

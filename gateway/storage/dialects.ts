@@ -90,7 +90,14 @@ class TimeoutClient extends pg.Client {
     const result = (super.query as (...a: unknown[]) => unknown)(...args);
     if (result instanceof Promise) {
       return result.catch((error: unknown) => {
-        if ((error as Error)?.message === QUERY_READ_TIMEOUT) (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        if ((error as Error)?.message === QUERY_READ_TIMEOUT) {
+          const client = this as unknown as { _ending: boolean; connection: { stream: { destroy(): void } } };
+          // marked as ending before the release that follows: the pool drops the client instead of
+          // handing it out again, and pg takes the close for ours (an 'error' event on a checked-out
+          // client has no listener and would end the process)
+          client._ending = true;
+          client.connection.stream.destroy();
+        }
         throw error;
       });
     }

@@ -140,7 +140,7 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
       throw new StorageError('open_failed', `storage: local: cannot open the SQLite database at '${path}' (${error.code})`, { cause: error });
     },
   );
