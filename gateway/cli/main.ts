@@ -9,6 +9,7 @@ import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
+import { storageOptionsFromConfig } from '../storage/options.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
 import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
@@ -178,12 +179,8 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const { files, rest: extra } = takeConfigFiles(rest, env);
         if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
         const { config } = await load(files, env, files.length === 0);
-        const s = config.storage;
         const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-        const applied = await migrateStorage(
-          { encryption_key: s.encryption_key!, local: s.local, postgres: s.postgres ? { ...s.postgres, timeout: s.postgres.timeout * 1000 } : undefined },
-          logger,
-        );
+        const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
         io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
         return 0;
       }
