@@ -10,6 +10,8 @@ const code = await main(
   process.env,
   {
     monitorCommand: runMonitorCommand,
+    // the monitor's table is data: listing it loads no terminal and starts nothing
+    monitorRoutes: async () => (await import('../monitor/routes.ts')).describeMonitorRoutes(),
     async startMonitor({ gatewayPort, env, stdout }) {
       const { loadMonitorConfig } = await import('../monitor/config/load.ts');
       const { embeddedMonitorDefaults } = await import('../monitor/embedded.ts');

@@ -1,20 +1,24 @@
 /**
- * Every endpoint of the gateway and the guards in front of it, in one table. Auditing "what is
- * public?" is reading this file: nothing registers a route anywhere else.
+ * Every endpoint of the gateway and the guard in front of it, in one table (`gatewayRouteTable`).
+ * Auditing "what is public?" is reading that table: buildRoutes serves its rows and nothing else (any
+ * other path on the portal is a 404), and `gatehouse routes` prints it without starting anything.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { assertDistinctRoutes, type RouteMethod, type RouteSummary } from '../lib/route-table.ts';
 import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
-import { RETRY_AFTER_S, unavailableMessage } from './backend-unavailable.ts';
 import { canonicalRequestHost } from './authz/target.ts';
-import { DEFAULT_AUTHZ_ENDPOINTS, type AuthzEndpoint } from './authz/authn-strategies.ts';
+import { configuredAuthzEndpoints, DEFAULT_AUTHZ_ENDPOINTS, embeddedProxyStrategies, type AuthnStrategies, type AuthzEndpoint } from './authz/authn-strategies.ts';
+import type { GatewayConfig } from './config/schema.ts';
 import type { CookieDomain } from './session/cookie-domains.ts';
 import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
+import { errorHandler, notFound, securityHeaders } from './portal/answers.ts';
 import { firstFactorHandler, healthHandler, logoutHandler, stateHandler, userInfoHandler } from './portal/api.ts';
 import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
 import type { PortalDeps } from './portal/deps.ts';
+import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
 
@@ -33,70 +37,201 @@ export interface Routes {
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
 }
 
+/**
+ * The portal's guards, written once in portal/guards.ts and applied by the table, plus `ACCESS_RULES`:
+ * access_control decides per request, for the target a proxy names (the forward-auth endpoints) or for
+ * the request itself (the embedded proxy). Those handlers are the rules' own fail-closed path.
+ */
+export type GatewayGuard = PortalGuard | 'ACCESS_RULES';
+
+/**
+ * Where a row answers, in the order requests are matched:
+ * - `every-host`: any Host, before anything else (a proxy asks the forward-auth questions for any host);
+ * - `upstream-hosts`: the hosts server.upstreams names, except the portal's own paths on the portal's host;
+ * - `unproxied-hosts`: any host the embedded proxy does not take (it would hide the app's own path), and
+ *   under each portal path;
+ * - `portal`: under the path of each session.cookies authelia_url, with that cookie domain's session.
+ */
+export type RouteHosts = 'every-host' | 'upstream-hosts' | 'unproxied-hosts' | 'portal';
+
+export interface GatewayRouteSummary extends RouteSummary {
+  guard: GatewayGuard;
+  hosts: RouteHosts;
+}
+
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
+interface NodeRoute extends GatewayRouteSummary {
+  hosts: 'every-host' | 'unproxied-hosts';
+  method: Exclude<RouteMethod, 'WS'>;
+  guard: 'PUBLIC' | 'ACCESS_RULES';
+  handler: (deps: RouteDeps) => NodeHandler;
+}
 
-/** Wrap an async express handler so a rejection reaches the error handler (which hides its text). */
-function safe(handler: (req: Request, res: Response) => unknown) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    Promise.resolve(handler(req, res)).catch(next);
+type ProxyRoute = GatewayRouteSummary & { hosts: 'upstream-hosts'; guard: 'ACCESS_RULES' } & (
+  | { method: 'ANY'; handler: (proxy: EmbeddedProxy) => (req: IncomingMessage, res: ServerResponse, host: string) => void }
+  | { method: 'WS'; upgrade: (proxy: EmbeddedProxy) => (req: IncomingMessage, socket: Socket, head: Buffer, host: string) => void }
+);
+
+interface PortalRoute extends GatewayRouteSummary {
+  hosts: 'portal';
+  method: Exclude<RouteMethod, 'WS'>;
+  guard: PortalGuard;
+  /** Answered before the session is read: no cookie, no cookie domain. */
+  sessionless?: true;
+  /** The body it takes; a JSON or form body comes with its same-origin check (portal/csrf.ts). */
+  accepts?: 'json' | 'form';
+  handler: (deps: PortalDeps) => RequestHandler;
+}
+
+export type GatewayRoute = NodeRoute | ProxyRoute | PortalRoute;
+
+/** Which config-dependent rows are served. */
+export interface RouteShape {
+  authzEndpoints: readonly AuthzEndpoint[];
+  /** identity_assertion is configured: /jwks.json publishes its key. */
+  identityAssertion: boolean;
+  /** server.upstreams names a host: the embedded proxy answers there. */
+  upstreams: boolean;
+}
+
+/** Every row some configuration serves, with the default forward-auth endpoints. */
+const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true };
+
+const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
+const PASSWORD_CHECKS = 'regulation + password checks';
+/** Basic credentials go through the same first factor as a login: regulation and the password-check limiter. */
+const basicLimit = (strategies: AuthnStrategies) => (strategies.headers.length > 0 ? `${PASSWORD_CHECKS} (Basic auth)` : null);
+
+function jwksHandler(deps: RouteDeps): NodeHandler {
+  if (!deps.authz.assertions) throw new Error('route table: /jwks.json without identity_assertion');
+  const body = JSON.stringify(deps.authz.assertions.jwks);
+  return (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=300', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   };
 }
 
-function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
-  res.set({
-    'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'X-Frame-Options': 'DENY',
-    'Cache-Control': 'no-store',
-  });
-  next();
+function proxyOf(proxy: EmbeddedProxy | null): EmbeddedProxy {
+  if (!proxy) throw new Error('route table: a proxied row without server.upstreams');
+  return proxy;
 }
 
-function portalRouter(deps: RouteDeps, health: NodeHandler): express.Router {
+/** The table. Rows are data: each handler is a factory given its dependencies when the gateway starts. */
+export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
+  const proxyLimit = basicLimit(embeddedProxyStrategies(shape.authzEndpoints));
+  return [
+    // the forward-auth questions: legacy /api/verify answers every method, the others GET and HEAD
+    ...shape.authzEndpoints.map((endpoint): NodeRoute => ({
+      method: endpoint.dialect === 'legacy' ? 'ANY' : 'GET',
+      path: endpoint.path,
+      guard: 'ACCESS_RULES',
+      rateLimit: basicLimit(endpoint.strategies),
+      hosts: 'every-host',
+      handler: (deps) => createAuthzHandler(endpoint.dialect, deps.authz, endpoint.strategies),
+    })),
+    // the key apps use to check the identity assertion
+    ...(shape.identityAssertion ? [{ method: 'GET', path: '/jwks.json', guard: 'PUBLIC', rateLimit: null, hosts: 'every-host', handler: jwksHandler } satisfies NodeRoute] : []),
+    ...(shape.upstreams
+      ? ([
+          { method: 'ANY', path: '/*', guard: 'ACCESS_RULES', rateLimit: proxyLimit, hosts: 'upstream-hosts', handler: (proxy) => proxy.handle.bind(proxy) },
+          { method: 'WS', path: '/*', guard: 'ACCESS_RULES', rateLimit: proxyLimit, hosts: 'upstream-hosts', upgrade: (proxy) => proxy.upgrade.bind(proxy) },
+        ] satisfies ProxyRoute[])
+      : []),
+    { method: 'GET', path: '/api/health', guard: 'PUBLIC', rateLimit: null, hosts: 'unproxied-hosts', handler: (deps) => healthHandler(deps.portal) },
+
+    // the portal; static files need no session
+    { method: 'GET', path: '/static/*', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', sessionless: true, handler: () => express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }) },
+    { method: 'GET', path: '/', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: loginPage },
+    { method: 'POST', path: '/login', guard: 'PUBLIC', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'form', handler: loginForm },
+    { method: 'POST', path: '/logout', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'form', handler: logoutForm },
+    // the one-time setup token is checked by the handler: a wrong one gets the same 404 page as a used one
+    { method: 'GET', path: '/setup', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: setupPage },
+    { method: 'POST', path: '/setup', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'form', handler: setupForm },
+    { method: 'POST', path: '/api/firstfactor', guard: 'PUBLIC', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'json', handler: firstFactorHandler },
+    { method: 'POST', path: '/api/logout', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'json', handler: logoutHandler },
+    { method: 'GET', path: '/api/state', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: stateHandler },
+    { method: 'GET', path: '/api/user/info', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: userInfoHandler },
+  ];
+}
+
+function shapeOf(config: GatewayConfig): RouteShape {
+  return {
+    authzEndpoints: configuredAuthzEndpoints(config.server.endpoints?.authz),
+    identityAssertion: config.identity_assertion !== undefined,
+    upstreams: Object.keys(config.server.upstreams).length > 0,
+  };
+}
+
+/**
+ * The rows as `gatehouse routes` prints them: those `config` serves, or without one every row any
+ * configuration may serve (/jwks.json needs identity_assertion, `/*` needs server.upstreams). Portal
+ * paths are relative to the path of each session.cookies authelia_url.
+ */
+export function describeGatewayRoutes(config?: GatewayConfig): GatewayRouteSummary[] {
+  return gatewayRouteTable(config ? shapeOf(config) : EVERY_ROW).map(({ method, path, guard, rateLimit, hosts }) => ({ method, path, guard, rateLimit, hosts }));
+}
+
+/** Whether a request's method is one the row answers; GET rows answer HEAD too, as express's do. */
+function answersMethod(row: RouteMethod, method: string | undefined): boolean {
+  return row === 'ANY' || row === method || (row === 'GET' && method === 'HEAD');
+}
+
+function methodNotAllowed(row: RouteMethod, res: ServerResponse): void {
+  res.writeHead(405, { Allow: row === 'GET' ? 'GET, HEAD' : row, 'Cache-Control': 'no-store', 'Content-Length': '0' });
+  res.end();
+}
+
+/** One node handler per path, refusing a method its row does not name. */
+function nodeRoutes(rows: readonly NodeRoute[], deps: RouteDeps): Map<string, NodeHandler> {
+  return new Map(
+    rows.map((row) => {
+      const handler = row.handler(deps);
+      return [row.path, (req, res) => (answersMethod(row.method, req.method) ? handler(req, res) : methodNotAllowed(row.method, res))];
+    }),
+  );
+}
+
+const ROUTER_METHOD = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', ANY: 'all' } as const;
+
+function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDeps): express.Router {
   const p = deps.portal;
-  const json = express.json({ limit: '16kb', type: 'application/json' });
-  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-  const sessions = portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret);
+  const bodies = {
+    // the origin is checked before a JSON body is read; a form is read first, as the browser posts it
+    json: [requireJsonSameOrigin, express.json({ limit: '16kb', type: 'application/json' })],
+    form: [express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), requireFormSameOrigin],
+  };
   const r = express.Router({ strict: false });
-
-  // public, no session
-  r.get('/api/health', (req, res) => health(req, res));
-  r.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
-
-  // everything below reads the session of the request's cookie domain
-  r.use(sessions);
-  r.get('/', safe(loginPage(p)));
-  r.post('/login', form, requireFormSameOrigin, safe(loginForm(p)));
-  r.post('/logout', form, requireFormSameOrigin, safe(logoutForm()));
-  r.get('/setup', safe(setupPage(p)));
-  r.post('/setup', form, requireFormSameOrigin, safe(setupForm(p)));
-
-  r.post('/api/firstfactor', requireJsonSameOrigin, json, safe(firstFactorHandler(p)));
-  r.post('/api/logout', requireJsonSameOrigin, json, safe(logoutHandler()));
-  r.get('/api/state', safe(stateHandler(p)));
-  r.get('/api/user/info', safe(userInfoHandler(p)));
+  const mount = (row: PortalRoute | NodeRoute, chain: RequestHandler[]) => {
+    if (row.path.endsWith('/*')) r.use(row.path.slice(0, -2), ...chain);
+    else r[ROUTER_METHOD[row.method]](row.path, ...chain);
+  };
+  const sessionless = (row: PortalRoute | NodeRoute) => row.hosts !== 'portal' || row.sessionless === true;
+  for (const row of rows.filter(sessionless)) mount(row, [row.hosts === 'portal' ? row.handler(p) : row.handler(deps)]);
+  // every row below reads the session of the request's cookie domain
+  r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
+  for (const row of rows) {
+    if (sessionless(row) || row.hosts !== 'portal') continue;
+    mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);
+  }
   return r;
 }
 
 export function buildRoutes(deps: RouteDeps): Routes {
-  /** Plain node handlers, no express or session middleware: the forward-auth hot path. Any host. */
-  const fast = new Map<string, NodeHandler>(
-    (deps.authzEndpoints ?? DEFAULT_AUTHZ_ENDPOINTS).map((endpoint) => [endpoint.path, createAuthzHandler(endpoint.dialect, deps.authz, endpoint.strategies)]),
-  );
-  // public: the key apps use to check the identity assertion (identity_assertion)
-  const assertions = deps.authz.assertions;
-  if (assertions) {
-    const body = JSON.stringify(assertions.jwks);
-    fast.set('/jwks.json', (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=300', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    });
+  const rows = gatewayRouteTable({ authzEndpoints: deps.authzEndpoints ?? DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: deps.authz.assertions !== undefined, upstreams: deps.proxy !== null });
+  assertDistinctRoutes(rows);
+  const nodeRows = rows.filter((row): row is NodeRoute => row.hosts === 'every-host' || row.hosts === 'unproxied-hosts');
+  /** Plain node handlers, no express or session middleware: the forward-auth hot path. */
+  const everyHost = nodeRoutes(nodeRows.filter((row) => row.hosts === 'every-host'), deps);
+  const unproxied = nodeRoutes(nodeRows.filter((row) => row.hosts === 'unproxied-hosts'), deps);
+  let proxyRequest: ((req: IncomingMessage, res: ServerResponse, host: string) => void) | null = null;
+  let proxyUpgrade: ((req: IncomingMessage, socket: Socket, head: Buffer, host: string) => void) | null = null;
+  for (const row of rows) {
+    if (row.hosts !== 'upstream-hosts') continue;
+    if (row.method === 'ANY') proxyRequest = row.handler(proxyOf(deps.proxy));
+    else proxyUpgrade = row.upgrade(proxyOf(deps.proxy));
   }
-  /** Public, no session: on every host except a proxied app's, whose own /api/health it would hide. */
-  const health = healthHandler(deps.portal);
+  const portalRows = rows.filter((row): row is PortalRoute | NodeRoute => row.hosts === 'portal' || row.hosts === 'unproxied-hosts');
 
   const app = express();
   app.disable('x-powered-by');
@@ -105,36 +240,18 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(securityHeaders);
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
-    if (path === '') app.use(portalRouter(deps, health));
+    if (path === '') app.use(portalRouter(portalRows, deps));
     else {
       app.get(path, (req, res, next) => {
         // only the bare path: non-strict routing matches `/auth/` here too, and that is the portal itself
         if (req.path !== path) return next();
         res.redirect(301, `${path}/${req.url.slice(path.length)}`);
       });
-      app.use(path, portalRouter(deps, health));
+      app.use(path, portalRouter(portalRows, deps));
     }
   }
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ status: 'KO', message: 'Not found.' });
-  });
-  app.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
-    // body-parser's client errors keep their status; anything else is ours and its text stays in the log
-    if (error.status && error.status >= 400 && error.status < 500) {
-      res.status(error.status).json({ status: 'KO', message: error.type === 'entity.too.large' ? 'Request body too large.' : 'Malformed request.' });
-      return;
-    }
-    const unavailable = unavailableMessage(error);
-    if (unavailable !== null) {
-      // a session that was never saved must not get a cookie: express-session sets none without req.session
-      (req as { session?: unknown }).session = undefined;
-      // the store's outage log reports the failure once, not per request
-      if (!res.headersSent) res.status(503).set('Retry-After', String(RETRY_AFTER_S)).json({ status: 'KO', message: unavailable });
-      return;
-    }
-    deps.portal.logger.error({ err: error }, 'portal: unexpected error');
-    if (!res.headersSent) res.status(500).json({ status: 'KO', message: 'Internal error.' });
-  });
+  app.use(notFound);
+  app.use(errorHandler(deps.portal.logger));
 
   // a host with an upstream goes to the app, except the portal's own paths on the portal's host
   const portalHosts = new Map(deps.cookieDomains.map((d) => [d.portalUrl.hostname, d.portalUrl.pathname]));
@@ -155,16 +272,17 @@ export function buildRoutes(deps: RouteDeps): Routes {
   return {
     request(req, res) {
       const path = pathOf(req);
-      const handler = fast.get(path);
+      const handler = everyHost.get(path);
       if (handler) return handler(req, res);
-      if (deps.proxy) {
+      if (proxyRequest) {
         // route on the host the rules will judge, computed once: a Host the URL parser reads as another
         // host (`www.example.test.`, `www%2eexample.test`) would otherwise pick `default` under www's rule
         const host = canonicalRequestHost(req.headers.host);
         if (host === null) return badHost(res);
-        if (deps.proxy.proxies(host) && !isPortal(host, path)) return deps.proxy.handle(req, res, host);
+        if (deps.proxy!.proxies(host) && !isPortal(host, path)) return proxyRequest(req, res, host);
       }
-      if (path === '/api/health') return health(req, res);
+      const unproxiedHandler = unproxied.get(path);
+      if (unproxiedHandler) return unproxiedHandler(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr
       app(req as Request, res as Response, (error?: unknown) => {
@@ -176,11 +294,11 @@ export function buildRoutes(deps: RouteDeps): Routes {
       });
     },
     upgrade(req, socket, head) {
-      if (deps.proxy) {
+      if (proxyUpgrade) {
         // the same canonical host as for requests (see above)
         const host = canonicalRequestHost(req.headers.host);
         if (host === null) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        if (deps.proxy.proxies(host) && !isPortal(host, pathOf(req))) return deps.proxy.upgrade(req, socket, head, host);
+        if (deps.proxy!.proxies(host) && !isPortal(host, pathOf(req))) return proxyUpgrade(req, socket, head, host);
       }
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     },

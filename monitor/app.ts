@@ -63,13 +63,12 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
   const initial = await auth.store
     .read()
     .catch((error: Error) => void logger.error({ err: error.message }, 'monitor: auth.json is unusable; protected endpoints answer 503 until it is fixed'));
-  // no login yet: the setup code that authorises creating one goes to the log now (H1)
+  // no login yet: the setup code that authorises creating one goes to the log now, where only an operator reads it
   if (initial) auth.setupCode.refresh(initial);
 
   const tickets = new TicketStore<SessionOwner>({ now });
   const terminal = createTerminalServer({
     config,
-    tickets,
     logger,
     now,
     clientAddress: (req) => clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], auth.isTrustedProxy),
@@ -79,7 +78,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
       }
     },
   });
-  // a terminal lives no longer than the identity that opened it (L4): checked again on every tick and on every change made here
+  // a terminal lives no longer than the identity that opened it: checked again on every tick and on every change made here
   const terminalIdentity = createTerminalIdentityCheck({ terminal, now, refreshIntervalMs: config.terminal.refresh_interval * 1000 });
   let checking: Promise<void> = Promise.resolve();
   const checkAuthState = (): Promise<void> => {
@@ -90,7 +89,7 @@ export async function startMonitor(config: MonitorConfig, options: MonitorOption
     }).catch((error: unknown) => logger.error({ err: error }, 'monitor: checking the open terminals failed'));
     return checking;
   };
-  const routes = buildMonitorRoutes({ auth, tickets, terminalIdentity, logger, terminalUpgrade: terminal.handleUpgrade, onCredentialEnded: () => void checkAuthState() });
+  const routes = buildMonitorRoutes({ auth, tickets, terminal, terminalIdentity, logger, onCredentialEnded: () => void checkAuthState() });
   const stopWatch = (options.schedule ?? scheduleEvery)(checkAuthState, Math.min(STORE_WATCH_MS, config.terminal.refresh_interval * 1000));
 
   // server.tls in the configuration wins; otherwise what /api/ssl/configure stored (read at start only)

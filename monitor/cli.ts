@@ -39,7 +39,7 @@ export async function resetMonitorPassword(config: LoadedMonitorConfig['config']
     draft.last_totp_counter = null;
     draft.backup_codes = [];
     draft.totp_pending = null;
-    // every session of the old login ends, even one issued in this second (L2)
+    // every session of the old login ends, even one issued in this second (the generation changes too)
     draft.session_generation += 1;
   });
   io.stdout.write(`monitor: the login was reset; the next visit offers setup again, with the new setup code the monitor logs.\nmonitor: backup of the previous ${AUTH_FILE_NAME}: ${backup}\nmonitor: API tokens, revocations and the JWT secret were kept.\n`);

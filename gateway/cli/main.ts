@@ -11,6 +11,7 @@ import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
 import { storageOptionsFromConfig } from '../storage/options.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { formatRouteTable, type RouteSummary } from '../../lib/route-table.ts';
 import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
 import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
 
@@ -30,6 +31,7 @@ Commands:
   users add|passwd|delete|list       manage the users file named by the configuration
   access-control check --url U       show which rule applies to a request, and its policy
   storage migrate                    apply pending database migrations
+  routes [--config F]...             list every endpoint with its guard and rate limit
 
 Every command takes --help. Without --config, commands that need a configuration use the
 embedded defaults (the same as 'start'). $GATEHOUSE_CONFIG may name files, comma-separated.
@@ -55,6 +57,15 @@ SIGHUP reloads the users file.
 const STORAGE_HELP = `Usage: gatehouse storage migrate [--config F]...
 
 Applies pending database migrations (the gateway also applies them at startup) and lists them.
+`;
+
+const ROUTES_HELP = `Usage: gatehouse routes [--config F]...
+
+Prints every endpoint, the gateway's then the monitor's: method, path, guard (who may call it) and
+rate limit (what limits how often, '-' for nothing). Without a configuration, every row any
+configuration may serve; with one, the rows it serves (the forward-auth endpoints of
+server.endpoints.authz, /jwks.json with identity_assertion, the embedded proxy's /* with
+server.upstreams). Portal paths are relative to the path of each session.cookies authelia_url.
 `;
 
 /** `--config F` anywhere in args, else $GATEHOUSE_CONFIG; the rest is passed on. */
@@ -87,6 +98,8 @@ export interface MainOptions {
   startMonitor?: (context: { gatewayPort: number; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }) => Promise<() => Promise<void>>;
   /** `monitor …` commands, likewise. */
   monitorCommand?: (args: string[], io: CliIO, env: NodeJS.ProcessEnv) => Promise<number>;
+  /** The monitor's route table, for `routes`, likewise (a promise, so the entry point may import the monitor lazily). */
+  monitorRoutes?: () => readonly RouteSummary[] | Promise<readonly RouteSummary[]>;
 }
 
 export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
@@ -182,6 +195,18 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
         const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
         io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
+        return 0;
+      }
+      case 'routes': {
+        if (wantsHelp(args)) return say(io, ROUTES_HELP, 0);
+        const { files, rest } = takeConfigFiles(args, env);
+        if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+        // without a configuration nothing is loaded (the embedded defaults would create ./data and its secrets)
+        const config = files.length > 0 ? (await load(files, env, false)).config : undefined;
+        const { describeGatewayRoutes } = await import('../routes.ts');
+        const tables = [formatRouteTable('gateway', describeGatewayRoutes(config))];
+        if (options.monitorRoutes) tables.push(formatRouteTable('monitor', await options.monitorRoutes()));
+        io.stdout.write(tables.join('\n'));
         return 0;
       }
       default:

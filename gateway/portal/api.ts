@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { authenticationLevel } from '../session/user-session.ts';
-import { currentUser, sessionState } from '../session/reader.ts';
+import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
+import { signedInUser } from './guards.ts';
 import { destroy } from './session-middleware.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 
@@ -24,15 +25,6 @@ function ok(res: Response, data?: unknown): void {
 
 function ko(res: Response, status: number, message: string): void {
   res.status(status).json({ status: 'KO', message });
-}
-
-/** The session's user as the portal should see it: null unless current (domain, expiry, inactivity). */
-export function currentIdentity(req: Request, deps: PortalDeps) {
-  const s = req.session;
-  if (!s?.identity || !req.cookieDomain) return null;
-  if (s.sid !== req.sessionID || sessionState(s, req.cookieDomain, deps.now()) !== 'current') return null;
-  // as forward auth does: details from the backend now; a removed or disabled user is not logged in
-  return currentUser(s, deps.users);
 }
 
 export function firstFactorHandler(deps: PortalDeps) {
@@ -72,8 +64,8 @@ export function logoutHandler() {
 }
 
 export function stateHandler(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
-    const identity = currentIdentity(req, deps);
+  return async (req: Request, res: Response) => {
+    const identity = await currentIdentity(req, deps);
     ok(res, {
       username: identity?.username ?? '',
       authentication_level: identity ? authenticationLevel(req.session.amr) : 0,
@@ -82,10 +74,10 @@ export function stateHandler(deps: PortalDeps) {
   };
 }
 
-export function userInfoHandler(deps: PortalDeps) {
+/** Behind a guard that needs a session: the route table refuses anyone without one. */
+export function userInfoHandler() {
   return (req: Request, res: Response) => {
-    const identity = currentIdentity(req, deps);
-    if (!identity) return ko(res, 403, 'Unauthorized');
+    const identity = signedInUser(req);
     ok(res, {
       display_name: identity.displayName,
       emails: identity.emails,

@@ -1,7 +1,7 @@
 /** The portal's HTML pages. They work without JavaScript: plain forms posting to the same origin. */
 import type { Request, Response } from 'express';
 import { isSafeRedirect } from '../authz/redirect.ts';
-import { currentIdentity } from './api.ts';
+import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 import { destroy } from './session-middleware.ts';
@@ -29,10 +29,10 @@ function loginView(req: Request, rd: string, rm: string, username = '', error = 
 }
 
 export function loginPage(deps: PortalDeps) {
-  return (req: Request, res: Response) => {
+  return async (req: Request, res: Response) => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : '';
     const rm = typeof req.query.rm === 'string' ? req.query.rm : '';
-    const identity = currentIdentity(req, deps);
+    const identity = await currentIdentity(req, deps);
     if (!identity) {
       if (deps.setup.isOpen()) {
         return render(res, deps, 'message', { title: 'Setup required', message: 'No user exists yet. Open the one-time setup link printed in the Gatehouse log to create the administrator.' });

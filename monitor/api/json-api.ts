@@ -1,9 +1,10 @@
 /**
  * How the monitor's account API reads requests and answers them (ProxMenux's `{success, message}`
- * shape): JSON bodies only, async handlers whose errors reach the one error handler, and the rules
- * for the names and texts it accepts. Shared by the route files under monitor/api/.
+ * shape): JSON bodies only, and the rules for the names and texts it accepts. Shared by the handler
+ * files under monitor/api/. Handlers may be async: Express 5 hands a rejection to the one error
+ * handler (monitor/routes.ts), which never shows its text.
  */
-import type { NextFunction, Request, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 
 export const JSON_LIMIT = '64kb';
@@ -11,13 +12,6 @@ export const MAX_USERNAME = 64;
 export const MAX_TOKEN_DAYS = 3650;
 
 export type Body = Record<string, unknown>;
-
-/** Wrap an async handler so a rejection reaches the error handler (which hides its text). */
-export function safe(handler: (req: Request, res: Response) => Promise<unknown>) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch(next);
-  };
-}
 
 export function bodyOf(req: Request): Body {
   const body: unknown = req.body;
@@ -54,6 +48,9 @@ export function requireJson(req: Request, res: Response, next: NextFunction): vo
   if (type !== undefined && req.is('application/json')) return next();
   fail(res, 415, 'Send the request body as JSON (Content-Type: application/json)');
 }
+
+/** What a row with a JSON body parses it with: JSON only, at most JSON_LIMIT. */
+export const jsonBody: readonly RequestHandler[] = [requireJson, express.json({ limit: JSON_LIMIT, type: 'application/json' })];
 
 export function noStore(_req: Request, res: Response, next: NextFunction): void {
   res.set('Cache-Control', 'no-store');

@@ -1,15 +1,37 @@
-/** The profile API (display name, avatar) in ProxMenux's paths and shapes: reading needs a sign-in, changing full_admin. */
-import express from 'express';
+/** The profile API (display name, avatar) in ProxMenux's paths and shapes: reading needs a sign-in (READ), changing full_admin (ADMIN). */
+import express, { type RequestHandler } from 'express';
 import { AvatarFiles, MAX_AVATAR_BYTES, sniffImageType } from '../auth/avatar.ts';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
-import { requireAuth } from '../auth/identity.ts';
-import { bodyOf, displayNameRule, fail, safe } from './json-api.ts';
-import type { RouteGuards } from './auth-routes.ts';
+import { bodyOf, displayNameRule, fail } from './json-api.ts';
 
-export function addProfileRoutes(r: express.Router, deps: MonitorAuthDeps, { admin, json }: RouteGuards): void {
+export const AVATAR_PATH = '/api/auth/profile/avatar';
+
+/**
+ * What the avatar upload parses its body with: a raw image only. Multipart is a type a cross-site
+ * form may send without a preflight.
+ */
+export const imageBody: readonly RequestHandler[] = [
+  (req, res, next) => {
+    if (req.is('image/*')) return next();
+    fail(res, 415, 'Send the image as the request body with Content-Type image/png, image/jpeg, image/webp or image/gif');
+  },
+  express.raw({ type: 'image/*', limit: MAX_AVATAR_BYTES }),
+];
+
+export interface ProfileHandlers {
+  read: RequestHandler;
+  update: RequestHandler;
+  avatar: RequestHandler;
+  /** Takes the image as the raw request body (the table's `image` body). */
+  setAvatar: RequestHandler;
+  removeAvatar: RequestHandler;
+}
+
+export function createProfileHandlers(deps: Pick<MonitorAuthDeps, 'store' | 'config'>): ProfileHandlers {
   const { store, config } = deps;
   const avatars = new AvatarFiles(config.data_dir);
-  r.get('/api/auth/profile', requireAuth, safe(async (req, res) => {
+
+  const read: RequestHandler = async (req, res) => {
     const [state, avatar] = await Promise.all([store.read(), avatars.info()]);
     res.json({
       success: true,
@@ -19,9 +41,9 @@ export function addProfileRoutes(r: express.Router, deps: MonitorAuthDeps, { adm
       avatar_mtime: avatar?.mtimeMs ?? null,
       avatar_content_type: avatar?.type ?? null,
     });
-  }));
+  };
 
-  r.put('/api/auth/profile', admin, json, safe(async (req, res) => {
+  const update: RequestHandler = async (req, res) => {
     const value = bodyOf(req).display_name;
     if (value === undefined) return fail(res, 400, 'display_name is required');
     const parsed = displayNameRule.safeParse(value);
@@ -31,31 +53,28 @@ export function addProfileRoutes(r: express.Router, deps: MonitorAuthDeps, { adm
       draft.display_name = displayName;
     });
     res.json({ success: true, display_name: displayName, message: 'Profile updated' });
-  }));
+  };
 
-  r.get('/api/auth/profile/avatar', requireAuth, safe(async (_req, res) => {
-    const avatar = await avatars.read();
-    if (!avatar) return fail(res, 404, 'No avatar set');
-    res.set({ 'Content-Type': avatar.type, 'Cache-Control': 'private, max-age=60', 'X-Content-Type-Options': 'nosniff' });
-    res.send(avatar.bytes);
-  }));
+  const avatar: RequestHandler = async (_req, res) => {
+    const found = await avatars.read();
+    if (!found) return fail(res, 404, 'No avatar set');
+    res.set({ 'Content-Type': found.type, 'Cache-Control': 'private, max-age=60', 'X-Content-Type-Options': 'nosniff' });
+    res.send(found.bytes);
+  };
 
-  // raw image body only: multipart is a type a cross-site form may send without a preflight
-  const rawImage = express.raw({ type: 'image/*', limit: MAX_AVATAR_BYTES });
-  r.post('/api/auth/profile/avatar', admin, (req, res, next) => {
-    if (req.is('image/*')) return next();
-    fail(res, 415, 'Send the image as the request body with Content-Type image/png, image/jpeg, image/webp or image/gif');
-  }, rawImage, safe(async (req, res) => {
+  const setAvatar: RequestHandler = async (req, res) => {
     const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (bytes.length === 0) return fail(res, 400, 'The image is empty');
     const type = sniffImageType(bytes);
     if (type === null) return fail(res, 415, 'Only PNG, JPEG, WebP or GIF images are accepted');
     const info = await avatars.write(bytes, type);
     res.json({ success: true, message: 'Avatar updated', avatar_mtime: info.mtimeMs, avatar_content_type: info.type });
-  }));
+  };
 
-  r.delete('/api/auth/profile/avatar', admin, json, safe(async (_req, res) => {
+  const removeAvatar: RequestHandler = async (_req, res) => {
     await avatars.remove();
     res.json({ success: true, message: 'Avatar removed' });
-  }));
+  };
+
+  return { read, update, avatar, setAvatar, removeAvatar };
 }

@@ -1,7 +1,9 @@
-/** The HTTPS settings API in ProxMenux's paths and shapes: read by the monitor at its next start; nothing here restarts it. */
-import type express from 'express';
+/**
+ * The HTTPS settings API in ProxMenux's paths and shapes: the status is READ, changes are ADMIN. What
+ * is stored here is read by the monitor at its next start; nothing here restarts it.
+ */
+import type { RequestHandler } from 'express';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
-import { requireAuth } from '../auth/identity.ts';
 import {
   SSL_DISABLED,
   SslSettingsError,
@@ -12,12 +14,18 @@ import {
   writeSslSettings,
   type SslSettings,
 } from '../auth/ssl-settings.ts';
-import { bodyOf, fail, safe, text } from './json-api.ts';
-import type { RouteGuards } from './auth-routes.ts';
+import { bodyOf, fail, text } from './json-api.ts';
 
-export function addSslRoutes(r: express.Router, deps: MonitorAuthDeps, { admin, json }: RouteGuards): void {
+export interface SslHandlers {
+  status: RequestHandler;
+  validate: RequestHandler;
+  configure: RequestHandler;
+  disable: RequestHandler;
+}
+
+export function createSslHandlers(deps: Pick<MonitorAuthDeps, 'config' | 'logger' | 'proxmoxCertDir'>): SslHandlers {
   const { config } = deps;
-  r.get('/api/ssl/status', requireAuth, safe(async (_req, res) => {
+  const status: RequestHandler = async (_req, res) => {
     let settings: SslSettings;
     let error: string | undefined;
     try {
@@ -40,9 +48,9 @@ export function addSslRoutes(r: express.Router, deps: MonitorAuthDeps, { admin, 
       cert_info: await certificateInfoAt(settings.cert_path),
       ...(error ? { error } : {}),
     });
-  }));
+  };
 
-  r.post('/api/ssl/validate', admin, json, safe(async (req, res) => {
+  const validate: RequestHandler = async (req, res) => {
     const body = bodyOf(req);
     const certPath = text(body, 'cert_path');
     const keyPath = text(body, 'key_path');
@@ -50,9 +58,9 @@ export function addSslRoutes(r: express.Router, deps: MonitorAuthDeps, { admin, 
     const check = await checkCertificatePair(certPath, keyPath);
     if (!check.ok) return fail(res, 400, check.message);
     res.json({ success: true, message: 'Certificate and key are valid', cert_info: check.info });
-  }));
+  };
 
-  r.post('/api/ssl/configure', admin, json, safe(async (req, res) => {
+  const configure: RequestHandler = async (req, res) => {
     const body = bodyOf(req);
     const source = body.source;
     let certPath = text(body, 'cert_path');
@@ -78,11 +86,13 @@ export function addSslRoutes(r: express.Router, deps: MonitorAuthDeps, { admin, 
       new_protocol: 'https',
       cert_info: check.info,
     });
-  }));
+  };
 
-  r.post('/api/ssl/disable', admin, json, safe(async (req, res) => {
+  const disable: RequestHandler = async (req, res) => {
     await writeSslSettings(config.data_dir, { ...SSL_DISABLED });
     deps.logger.info({ by: req.identity!.username }, 'HTTPS disabled; applies at the next start');
     res.json({ success: true, message: 'HTTPS disabled. Restart the monitor to apply it.', restarting: false, restart_required: true, new_protocol: 'http' });
-  }));
+  };
+
+  return { status, validate, configure, disable };
 }

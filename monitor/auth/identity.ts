@@ -1,6 +1,6 @@
 /**
- * Who is calling: the one middleware that turns a request into `req.identity`, and the guards routes
- * put in front of themselves. Sources, in order:
+ * Who is calling: the one middleware that turns a request into `req.identity`, and the identity
+ * checks the route table's guards are made of (monitor/route-guards.ts). Sources, in order:
  *  1. `Remote-User` (+ groups, + the gateway's assertion when configured) from a trusted proxy;
  *  2. `Authorization: Bearer <jwt>` (session or API token);
  *  3. `Authorization: Basic base64(username:<api token>)`.
@@ -123,7 +123,7 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     const rhost = req.clientIp!;
     let release = (): void => {};
     if (basicUser !== null) {
-      // counted before the check, released when right: parallel guesses cannot all pass the limit (M2)
+      // counted before the check, released when right: parallel guesses cannot all pass the limit
       const attempt = deps.rateLimiter.reserve({ ip: rhost, user: basicUser });
       if (attempt.limited) {
         deps.audit.rateLimited({ rhost, user: basicUser, method: 'basic', retryAfterSeconds: attempt.retryAfterSeconds });
@@ -189,7 +189,7 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
 
   /**
    * A gateway identity rides on the browser's cookie, so any page can make the browser send one: an
-   * unsafe request counts only when the browser says it came from this origin (L3).
+   * unsafe request counts only when the browser says it came from this origin.
    */
   function refuseCrossSite(req: Request): void {
     if (req.identity?.via !== 'remote_user' || SAFE_METHODS.has(req.method) || sameOrigin(req)) return;

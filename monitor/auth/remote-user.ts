@@ -88,7 +88,8 @@ export interface AssertionVerifier {
   verify(assertion: string | undefined, user: string, nowMs: number): Promise<AssertionCheck>;
 }
 
-// The gateway signs with its OIDC keys; a symmetric algorithm here could be keyed with a public key.
+// The gateway signs assertions with its own assertion key (ES256, published at its /jwks.json); a
+// symmetric algorithm here could be keyed with that public key, so only asymmetric ones are accepted.
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
 /** jose errors that mean "this assertion is bad"; anything else means we could not check it. */

@@ -1,6 +1,7 @@
 /**
  * The web terminal: `WS /ws/terminal?ticket=` bridges a WebSocket to a login shell on a PTY.
- * The protocol is described in protocol.ts. app.ts hands HTTP `upgrade` events to handleUpgrade().
+ * The protocol is described in protocol.ts. The route table (monitor/routes.ts) routes the upgrade
+ * here after its TICKET guard has spent the ticket, with the owner the ticket named (or null).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,7 +20,6 @@ import {
   errorFrame,
   parseTextFrame,
   PONG_FRAME,
-  TERMINAL_PATH,
 } from './protocol.ts';
 import { findSetpriv, spawnShell } from './shell.ts';
 import type { TicketIdentity } from './tickets.ts';
@@ -58,15 +58,9 @@ export interface SessionOwner extends TicketIdentity {
   binding?: string;
 }
 
-/** What the terminal needs of the ticket store (tickets.ts). */
-export interface TicketRedeemer {
-  consume(ticket: string | null | undefined): SessionOwner | null;
-}
-
 export interface TerminalServerOptions {
   /** The shell settings (refresh_interval belongs to identity-check.ts). */
   config: { terminal: Omit<MonitorConfig['terminal'], 'refresh_interval'> };
-  tickets: TicketRedeemer;
   logger: Logger;
   audit?: (event: TerminalAuditEvent) => void;
   now?: () => number;
@@ -79,8 +73,12 @@ export interface TerminalServerOptions {
 }
 
 export interface TerminalServer {
-  /** Takes the upgrade when the path is /ws/terminal (true); false leaves the socket to the caller. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /**
+   * Takes an upgrade the route table routed here. `owner` is whom the ticket named, null when there
+   * was no valid one: refused with 4401 after the handshake, the one refusal a browser's WebSocket
+   * can read.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, owner: SessionOwner | null): void;
   /** Closes every session (1001), kills the shells and waits for them to exit. */
   close(): Promise<void>;
   /** Closes the sessions whose owner matches (4401, e.g. their credential ended) and hangs up their shells; how many. */
@@ -117,7 +115,7 @@ function defaultClientAddress(req: IncomingMessage): string {
 }
 
 export function createTerminalServer(options: TerminalServerOptions): TerminalServer {
-  const { config, tickets, logger, audit } = options;
+  const { config, logger, audit } = options;
   const now = options.now ?? Date.now;
   const clientAddress = options.clientAddress ?? defaultClientAddress;
   const killGraceMs = options.killGraceMs ?? 3000;
@@ -288,23 +286,10 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
   }
 
   return {
-    handleUpgrade(req, socket, head) {
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'http://monitor.invalid');
-      } catch {
-        return false;
-      }
-      if (url.pathname !== TERMINAL_PATH) return false;
-      // The ticket is spent first, whatever happens next (failed handshake included).
-      const identity = tickets.consume(url.searchParams.get('ticket'));
+    handleUpgrade(req, socket, head, owner) {
       const rhost = clientAddress(req);
-      if (closed) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return true;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, identity, rhost));
-      return true;
+      if (closed) return void socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, owner, rhost));
     },
 
     async close() {

@@ -2,11 +2,11 @@
 // on the same host under /auth/. What reaches the app, and what never does.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { startEchoUpstream, type EchoedRequest, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { request, type HttpResponse, type RequestOptions } from '../helpers/http.ts';
 import { BROWSER_ACCEPT, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
+import { upgradeStatus } from '../helpers/websocket-upgrade.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -204,7 +204,7 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
     });
   });
 
-  // (the untrusted-client case is in review-embedded-proxy-host.test.ts; 127.0.0.1 is a trusted proxy here)
+  // (the untrusted-client case is in embedded-proxy-host-spellings.test.ts; 127.0.0.1 is a trusted proxy here)
   describe('X-Forwarded-* are written by Gatehouse: one client address, the target scheme, the Host', () => {
     it('behind a trusted proxy the app gets the client Gatehouse settled on, not the whole chain', async () => {
       const { seen } = await during(() => browse('/app/', {
@@ -254,26 +254,7 @@ describe('the embedded proxy in front of an app (portal at /auth/ on the same ho
 
     it('anonymous: the upgrade is answered 401 and never reaches the app', async () => {
       const before = echo.requests.length;
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest({
-          host: '127.0.0.1',
-          port: gw.port,
-          path: '/app/socket',
-          headers: { host: `localhost:${gw.port}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'remote-user': 'alice' },
-          timeout: 5_000,
-        });
-        req.on('upgrade', (_res, socket) => {
-          socket.destroy();
-          resolve(101);
-        });
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('timeout', () => req.destroy(new Error('no answer to the upgrade within 5 s')));
-        req.on('error', reject);
-        req.end();
-      });
+      const status = await upgradeStatus(gw.port, 'localhost', '/app/socket', { 'remote-user': 'alice' });
       assert.equal(status, 401);
 
       const opened = await new Promise<boolean>((resolve) => {

@@ -1,18 +1,20 @@
 /**
- * A real HTTP server with the monitor's auth middleware and router mounted the way monitor/routes.ts
- * does, plus two stand-in data routes (a read and a write) guarded like the host routes, over a fresh
- * data directory. Requests can come from another loopback address (127.0.0.2) to play an untrusted peer.
+ * A real HTTP server with the monitor's route table (monitor/routes.ts: its rows, guards and error
+ * answers), over a fresh data directory, with stand-ins for the host data and the terminal: GET
+ * /api/system (READ) answers what it saw of the request, POST /api/terminal/ticket (ADMIN) a fake
+ * ticket, GET /api/system-info (PUBLIC) the identity if any. Requests can come from another loopback
+ * address (127.0.0.2) to play an untrusted peer.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
+import type { RequestHandler } from 'express';
 import { generateSync } from 'otplib';
 import type { JWTVerifyGetKey } from 'jose';
 import { monitorConfigSchema, type MonitorConfig } from '../../monitor/config/schema.ts';
-import { createAuthRouter } from '../../monitor/api/auth-routes.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from '../../monitor/auth/deps.ts';
-import { identify, readOnlyGuard, requireAuth, requireScope } from '../../monitor/auth/identity.ts';
+import { buildMonitorRoutes } from '../../monitor/routes.ts';
+import { TicketStore } from '../../monitor/terminal/tickets.ts';
 import type { WindowRule } from '../../lib/rate-limit.ts';
 import { captureLogs, type LogRecord } from '../helpers/logs.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -84,23 +86,32 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     proxmoxCertDir: options.proxmoxCertDir ?? join(temp.dir, 'no-pve'),
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(identify(deps));
-  app.use(readOnlyGuard);
-  app.use(createAuthRouter(deps));
-  // stand-ins for the host routes: what they see of the request
-  app.get('/api/system', requireAuth, (req, res) => {
-    res.json({ identity: req.identity, clientIp: req.clientIp, headers: req.headers, rawHeaders: req.rawHeaders });
-  });
-  app.post('/api/terminal/ticket', requireScope('full_admin'), (req, res) => {
-    res.json({ ticket: 'x', ttl_seconds: 5, for: req.identity?.username });
-  });
-  app.get('/api/system-info', (req, res) => {
-    res.json({ hostname: 'test', identity: req.identity ?? null });
+  // stand-ins for the host data and the terminal: what they see of the request
+  const nothing: RequestHandler = (_req, res) => void res.json({});
+  const routes = buildMonitorRoutes({
+    auth: deps,
+    logger,
+    tickets: new TicketStore(),
+    terminal: { handleUpgrade: (_req, socket) => void socket.destroy() },
+    terminalIdentity: { bind: () => 'binding', renew: () => ({ ok: true }), renewSeconds: 10 },
+    handlers: {
+      host: {
+        system: (req, res) => void res.json({ identity: req.identity, clientIp: req.clientIp, headers: req.headers, rawHeaders: req.rawHeaders }),
+        systemInfo: (req, res) => void res.json({ hostname: 'test', identity: req.identity ?? null }),
+        health: nothing,
+        storage: nothing,
+        network: nothing,
+        prometheus: nothing,
+      },
+      terminal: {
+        ticket: (req, res) => void res.json({ ticket: 'x', ttl_seconds: 5, for: req.identity?.username }),
+        renew: nothing,
+      },
+    },
   });
 
-  const server: Server = createServer(app);
+  const server: Server = createServer(routes.request);
+  server.on('upgrade', routes.upgrade);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;

@@ -8,9 +8,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { captureLogs, type LogRecord } from '../helpers/logs.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
 import { TicketStore } from '../../monitor/terminal/tickets.ts';
-import { createTerminalServer, type TerminalAuditEvent, type TerminalServer } from '../../monitor/terminal/server.ts';
-import type { MonitorConfig } from '../../monitor/config/schema.ts';
+import { createTerminalServer, type SessionOwner, type TerminalAuditEvent, type TerminalServer } from '../../monitor/terminal/server.ts';
+import { monitorConfigSchema, type MonitorConfig } from '../../monitor/config/schema.ts';
+import { createMonitorAuth } from '../../monitor/auth/deps.ts';
+import { buildMonitorRoutes } from '../../monitor/routes.ts';
 
 const isRoot = process.getuid?.() === 0;
 const NEEDS_ROOT = isRoot ? false : 'the monitor must run as root for this';
@@ -134,7 +137,7 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 5_000)
 
 interface Harness {
   terminal: TerminalServer;
-  tickets: TicketStore;
+  tickets: TicketStore<SessionOwner>;
   audit: TerminalAuditEvent[];
   records: LogRecord[];
   logText: () => string;
@@ -150,21 +153,28 @@ const harnesses: Harness[] = [];
 
 async function startTerminal(terminal: Partial<MonitorConfig['terminal']> = {}, options: { heartbeatMs?: number } = {}): Promise<Harness> {
   const clock = { ms: Date.parse('2030-01-01T00:00:00Z') };
-  const tickets = new TicketStore({ now: () => clock.ms });
+  const tickets = new TicketStore<SessionOwner>({ now: () => clock.ms });
   const { logger, records, text } = captureLogs();
   const audit: TerminalAuditEvent[] = [];
   const server = createTerminalServer({
     config: { terminal: { shell: '/bin/bash', max_sessions: 4, user: 'nobody', allow_root: false, ...terminal } },
-    tickets,
     logger,
     audit: (event) => audit.push(event),
     killGraceMs: 500,
     ...options,
   });
-  const http: Server = createServer((_req, res) => res.writeHead(404).end());
-  http.on('upgrade', (req, socket, head) => {
-    if (!server.handleUpgrade(req, socket, head)) socket.destroy();
+  // upgrades reach the terminal through the monitor's route table and its TICKET guard, as in the monitor
+  const data = await makeTempDir('gatehouse-terminal-');
+  const auth = createMonitorAuth(monitorConfigSchema.parse({ data_dir: data.dir }), { logger });
+  const routes = buildMonitorRoutes({
+    auth,
+    logger,
+    tickets,
+    terminal: server,
+    terminalIdentity: { bind: () => null, renew: () => ({ ok: false, status: 404, message: 'none' }), renewSeconds: 10 },
   });
+  const http: Server = createServer(routes.request);
+  http.on('upgrade', routes.upgrade);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
   const harness: Harness = {
@@ -181,6 +191,8 @@ async function startTerminal(terminal: Partial<MonitorConfig['terminal']> = {}, 
       await server.close();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await auth.audit.flush();
+      await data.cleanup();
     },
   };
   harnesses.push(harness);
@@ -314,11 +326,11 @@ describe('a refused ticket gets an error frame, close code 4401 and no shell', (
     await assertRefused(h, h.connect(`?ticket=${ticket}`));
   });
 
-  it('only on /ws/terminal: other paths are left to the caller and spend no ticket', async () => {
+  it('only on /ws/terminal: an upgrade on another path is refused and spends no ticket', async () => {
     const h = await startTerminal();
     const ticket = h.ticket();
     const other = h.connect(`?ticket=${ticket}`, '/ws/other');
-    assert.equal((await other.closed).code, 1006, 'the test server destroys the sockets handleUpgrade() declines');
+    assert.equal((await other.closed).code, 1006, 'the route table answers 404 to an upgrade on a path that is no row');
     assert.equal(h.tickets.consume(ticket)?.username, 'alice');
   });
 });

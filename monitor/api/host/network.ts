@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { readProcFile, type ProcOptions } from './proc.ts';
-import { RateSampler, type HostSampler } from './sampler.ts';
+import { RateSampler } from './sampler.ts';
 
 export interface InterfaceCounters {
   bytes: number;
@@ -34,7 +34,7 @@ export interface NetworkStatus {
 
 export interface NetworkOptions extends ProcOptions {
   /** Keeps the last counters between calls; without one the call samples over ~200 ms. */
-  sampler?: Pick<HostSampler, 'network'>;
+  sampler?: { network: RateSampler<NetDevCounters, NetworkRates> };
 }
 
 /**

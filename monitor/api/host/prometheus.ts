@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { reuseFor } from './reuse.ts';
 import { readNetwork, type NetworkStatus } from './network.ts';
 import type { ProcOptions } from './proc.ts';
-import { createHostSampler, type HostSampler } from './sampler.ts';
+import { createHostSampler, type HostSampler } from './host-sampler.ts';
 import { readStorage, type StorageStatus } from './storage.ts';
 import { readSystem, type SystemStatus } from './system.ts';
 

@@ -1,6 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CpuTimes } from './cpu.ts';
-import type { NetDevCounters, NetworkRates } from './network.ts';
 
 export interface RateSamplerOptions {
   now?: () => number;
@@ -62,14 +60,4 @@ export class RateSampler<Raw, Result> {
     this.#last = { at, raw, result };
     return result;
   }
-}
-
-/** The readings a long-lived server keeps between requests: one per counter family. */
-export interface HostSampler {
-  cpu: RateSampler<CpuTimes, number>;
-  network: RateSampler<NetDevCounters, NetworkRates>;
-}
-
-export function createHostSampler(options: RateSamplerOptions = {}): HostSampler {
-  return { cpu: new RateSampler(options), network: new RateSampler(options) };
 }

@@ -1,8 +1,8 @@
 import { hostname, loadavg, release, uptime } from 'node:os';
-import { cpuIdentity, cpuUsagePercent, readCpuTimes } from './cpu.ts';
+import { cpuIdentity, cpuUsagePercent, readCpuTimes, type CpuTimes } from './cpu.ts';
 import { readMemory, type MemoryUsage, type SwapUsage } from './memory.ts';
 import type { ProcOptions } from './proc.ts';
-import { RateSampler, type HostSampler } from './sampler.ts';
+import { RateSampler } from './sampler.ts';
 
 export interface SystemStatus {
   hostname: string;
@@ -17,7 +17,7 @@ export interface SystemStatus {
 
 export interface SystemOptions extends ProcOptions {
   /** Keeps the last CPU reading between calls; without one the call samples over ~200 ms. */
-  sampler?: Pick<HostSampler, 'cpu'>;
+  sampler?: { cpu: RateSampler<CpuTimes, number> };
 }
 
 /** CPU, load, memory, swap and uptime. CPU use is measured since the sampler's previous reading. */

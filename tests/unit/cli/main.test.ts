@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { main } from '../../../gateway/cli/main.ts';
+import { main, type MainOptions } from '../../../gateway/cli/main.ts';
+import { describeGatewayRoutes } from '../../../gateway/routes.ts';
+import { formatRouteTable, type RouteSummary } from '../../../lib/route-table.ts';
 import { repoPath } from '../../helpers/repo.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
 
@@ -20,7 +22,7 @@ let cleanup: () => Promise<void>;
 let env: NodeJS.ProcessEnv;
 
 /** `gatehouse <argv>` through main() with in-memory streams and exactly `env` as its environment. */
-async function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+async function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; main?: MainOptions } = {}): Promise<Run> {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -29,7 +31,7 @@ async function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS
   stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   stdin.end(options.stdin ?? '');
-  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, options.env ?? env);
+  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, options.env ?? env, options.main);
   await new Promise((resolve) => setImmediate(resolve));
   return { code, out, err };
 }
@@ -182,6 +184,7 @@ describe('--help on every command prints its usage and exits 0, without loading 
     [['access-control', 'check', '--help'], /^Usage: gatehouse access-control check --url URL/m],
     [['storage', '--help'], /^Usage: gatehouse storage migrate/m],
     [['storage', 'migrate', '--help'], /^Usage: gatehouse storage migrate/m],
+    [['routes', '--help'], /^Usage: gatehouse routes/m],
   ];
   for (const [argv, usage] of cases) {
     it(`gatehouse ${argv.join(' ')}`, async () => {
@@ -193,6 +196,60 @@ describe('--help on every command prints its usage and exits 0, without loading 
       assert.equal(existsSync(data), false, 'asking for help must not create the data directory');
     });
   }
+});
+
+describe('gatehouse routes prints the gateway table, then the monitor table the entry point gives it', () => {
+  const MONITOR: RouteSummary[] = [
+    { method: 'GET', path: '/api/hosts', guard: 'READ', rateLimit: null },
+    { method: 'WS', path: '/ws/terminal', guard: 'TICKET', rateLimit: 'terminal tickets' },
+  ];
+
+  it('without a configuration: every gateway row, then the monitor rows, and nothing is loaded or created', async () => {
+    const data = join(dir, 'routes-data');
+    const r = await gatehouse(['routes'], { env: { GATEHOUSE_DATA: data }, main: { monitorRoutes: async () => MONITOR } });
+    assert.deepEqual(r, { code: 0, out: `${formatRouteTable('gateway', describeGatewayRoutes())}\n${formatRouteTable('monitor', MONITOR)}`, err: '' });
+    assert.equal(existsSync(data), false, 'listing the routes must not create the data directory');
+    const [gateway, monitor] = r.out.split('\n\n');
+    assert.match(gateway!, /^gateway\nMETHOD +PATH +GUARD +RATE LIMIT\n/);
+    assert.match(gateway!, /^GET +\/api\/user\/info +LEVEL_1 +-$/m);
+    assert.match(gateway!, /^POST +\/api\/firstfactor +PUBLIC +regulation \+ password checks$/m);
+    assert.match(gateway!, /^GET +\/jwks\.json +PUBLIC +-$/m);
+    assert.match(gateway!, /^ANY +\/\* +ACCESS_RULES +regulation \+ password checks \(Basic auth\)$/m);
+    assert.match(monitor!, /^monitor\nMETHOD +PATH +GUARD +RATE LIMIT\nGET +\/api\/hosts +READ +-\nWS +\/ws\/terminal +TICKET +terminal tickets\n$/);
+  });
+
+  it('without the monitor in this build: the gateway table alone', async () => {
+    const r = await gatehouse(['routes']);
+    assert.deepEqual(r, { code: 0, out: formatRouteTable('gateway', describeGatewayRoutes()), err: '' });
+  });
+
+  it('with a configuration: only the rows it serves (its authz endpoints; no /jwks.json or /* without identity_assertion or upstreams)', async () => {
+    const legacyOnly = await writeConfig(
+      'routes.yml',
+      config(`server:
+  endpoints:
+    authz:
+      legacy:
+        implementation: Legacy
+        authn_strategies:
+          - name: CookieSession
+`),
+    );
+    const r = await gatehouse(['routes', '--config', legacyOnly], { main: { monitorRoutes: () => MONITOR } });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^ANY +\/api\/verify +ACCESS_RULES +-$/m, 'a cookie-only endpoint checks no password');
+    for (const absent of ['/api/authz/auth-request', '/api/authz/forward-auth', '/jwks.json', '/*']) {
+      assert.doesNotMatch(r.out, new RegExp(`^\\S+ +${absent.replace(/[.*/]/g, '\\$&')} `, 'm'), absent);
+    }
+    assert.match(r.out, /^GET +\/api\/user\/info +LEVEL_1 +-$/m);
+    assert.match(r.out, /\nmonitor\n/);
+  });
+
+  it('an argument it does not take is a usage error', async () => {
+    const r = await gatehouse(['routes', '--all']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^gatehouse: unexpected argument '--all'$/m);
+  });
 });
 
 describe('usage errors exit 2 with a message on stderr', () => {

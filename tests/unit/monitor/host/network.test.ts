@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { networkRates, parseNetDev, readNetDev, readNetwork } from '../../../../monitor/api/host/network.ts';
-import { createHostSampler } from '../../../../monitor/api/host/sampler.ts';
+import { createHostSampler } from '../../../../monitor/api/host/host-sampler.ts';
 import { procNetDevBytes, sendOverLoopback } from './host-tools.ts';
 
 const TRAFFIC = 4 * 1024 * 1024;

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg } from 'node:os';
 import { memoryFromMeminfo, parseMeminfo, readMemory } from '../../../../monitor/api/host/memory.ts';
 import { HostDataError } from '../../../../monitor/api/host/proc.ts';
-import { createHostSampler } from '../../../../monitor/api/host/sampler.ts';
+import { createHostSampler } from '../../../../monitor/api/host/host-sampler.ts';
 import { readSystem } from '../../../../monitor/api/host/system.ts';
 import { requireBinary } from '../../../helpers/binaries.ts';
 import { assertNear, drift, free, freeUsesAvailable, run } from './host-tools.ts';

@@ -1,14 +1,14 @@
 /**
- * Review: behind the gateway (npm start: trusted loopback + the signed assertion) the dashboard never
- * offers "Protect your dashboard?" (Remote-User goes straight in), so auth.json stays unconfigured and
- * the public POST /api/auth/setup stays open for good. Any local process that can reach
- * 127.0.0.1:8008 creates the local login and gets a full_admin session: terminal, SSL, tokens.
+ * Behind the gateway (npm start: trusted loopback + the signed assertion) the dashboard never offers
+ * "Protect your dashboard?" (Remote-User goes straight in), so auth.json stays unconfigured for good.
+ * POST /api/auth/setup therefore needs the setup code (or a full_admin identity): otherwise any local
+ * process that can reach 127.0.0.1:8008 could create the local login and get a full_admin session.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: unauthenticated first-run setup behind the gateway', () => {
+describe('first-run setup behind the gateway needs more than reaching the port', () => {
   let server: AuthServer;
   before(async () => {
     // monitor/embedded.ts's remote_user settings (the JWKS is never fetched in this test)

@@ -1,10 +1,10 @@
 /**
- * Review: the gateway's signed assertion is meant to make a Remote-User forged inside the trusted
- * network fail. Two holes let a gateway user with a trusted-network position (any local process when
- * trusted_proxies is 127.0.0.1) get the monitor's full_admin anyway:
- *  1. the scope comes from the unsigned Remote-Groups header, not from the assertion's `groups`;
- *  2. every assertion had aud=monitor whatever app it was sent to, so any other app behind the gateway
- *     held one the monitor accepts; now only the hosts in identity_assertion.audiences get one.
+ * The gateway's signed assertion makes a Remote-User forged inside the trusted network fail, and it
+ * decides the scope too, so a gateway user with a trusted-network position (any local process when
+ * trusted_proxies is 127.0.0.1) cannot get the monitor's full_admin:
+ *  1. the scope comes from the assertion's signed `groups`, not from the unsigned Remote-Groups header;
+ *  2. only the hosts in identity_assertion.audiences get an assertion, so another app behind the
+ *     gateway holds none the monitor would accept.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ const ACCESS = {
   ],
 };
 
-describe('review: the monitor trusts more than the gateway assertion says', () => {
+describe('the monitor trusts no more than the gateway assertion says', () => {
   let temp: { dir: string; cleanup: () => Promise<void> };
   let gw: InProcessGateway;
   let monitor: AuthServer;

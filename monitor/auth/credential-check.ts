@@ -1,17 +1,18 @@
 /**
- * The credential checks behind the monitor's account API: rate limits taken before any hash, the
- * password behind the process's password-check limiter, the re-entered password and 2FA code before a
- * credential change, and the audit line of every outcome. Each answers the request itself when it
- * refuses (429, 400, 401, 403), so a route only goes on when it got a value back.
+ * The credential checks behind the monitor's account API and its SETUP_CODE and ADMIN_REAUTH guards:
+ * rate limits taken before any hash, the password behind the process's password-check limiter, the
+ * re-entered password and 2FA code before a credential change, and the audit line of every outcome.
+ * Each answers the request itself when it refuses (429, 400, 401, 403), so a route only goes on when
+ * it got a value back.
  */
 import type { Request, Response } from 'express';
 import { PasswordChecksBusy } from '../../lib/password-checks.ts';
-import type { MonitorAuthDeps } from '../auth/deps.ts';
-import type { PasswordCheck } from '../auth/passwords.ts';
 import type { RateLimitAttempt } from '../../lib/rate-limit.ts';
-import { hasCredentials, type AuthState } from '../auth/store.ts';
-import { consumeSecondFactor, type SecondFactorCheck } from '../auth/totp.ts';
-import { bodyOf, fail, type Body } from './json-api.ts';
+import { bodyOf, fail, type Body } from '../api/json-api.ts';
+import type { MonitorAuthDeps } from './deps.ts';
+import type { PasswordCheck } from './passwords.ts';
+import { consumeSecondFactor, type SecondFactorCheck } from './second-factor.ts';
+import { hasCredentials, type AuthState } from './store.ts';
 
 export type SecondFactorProblem = Exclude<SecondFactorCheck, { ok: true }>['reason'];
 
@@ -150,4 +151,20 @@ export function createCredentialChecks(deps: MonitorAuthDeps) {
   };
 
   return { limited, reserve, checkPassword, failed, setupAllowed, succeeded, confirmPassword, unchanged, refusal, refuse };
+}
+
+export type CredentialChecks = ReturnType<typeof createCredentialChecks>;
+
+/** Where the ADMIN_REAUTH guard leaves the account state the re-entered password was checked against. */
+const REAUTHENTICATED = 'reauthenticated';
+
+export function markReauthenticated(res: Response, state: AuthState): void {
+  res.locals[REAUTHENTICATED] = state;
+}
+
+/** The state the ADMIN_REAUTH guard checked the password against; only rows behind that guard ask. */
+export function reauthenticated(res: Response): AuthState {
+  const state: unknown = res.locals[REAUTHENTICATED];
+  if (state === undefined) throw new Error('reauthenticated(): the route is not behind the ADMIN_REAUTH guard');
+  return state as AuthState;
 }

@@ -1,4 +1,4 @@
-// Security review: the forward-auth target must be what the proxy and the app act on, not a
+// the forward-auth target must be what the proxy and the app act on, not a
 // rewritten form of it. Each test fails while the hole is open.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Security review: ways past forward auth through the shipped proxy configurations.
+// ways past forward auth through the shipped proxy configurations.
 // Each test states what an attacker sends and asserts that the protected app is NOT reached.
 // (They fail while the hole is open.)
 import { after, before, describe, it } from 'node:test';
@@ -55,7 +55,7 @@ describe('nginx (shipped snippets, site.conf.example shape): X-Original-URL is b
     protectedApp = await startEchoUpstream();
     publicApp = await startEchoUpstream();
     cert = await makeCertificate(HOSTS);
-    temp = await makeTempDir('review-nginx-');
+    temp = await makeTempDir('bypass-nginx-');
     port = await freePort();
     const tls = `ssl_certificate ${cert.certPath};\n    ssl_certificate_key ${cert.keyPath};`;
     nginx = await startNginx({
@@ -131,7 +131,7 @@ describe('Caddy with the legacy endpoint (Authelia 4.37-style `uri /api/verify?r
     gw = await startInProcessGateway({ config: RULES, users: { alice: { password: 'alice-password' } } });
     protectedApp = await startEchoUpstream();
     cert = await makeCertificate(HOSTS);
-    temp = await makeTempDir('review-caddy-');
+    temp = await makeTempDir('bypass-caddy-');
     port = await freePort();
     const shipped = await caddySnippet(repoPath('caddy', 'Caddyfile.example'), 'gatehouse');
     const snippet = shipped
@@ -214,7 +214,7 @@ describe('nginx (shipped snippets) + an Express app: dot segments are resolved b
     });
     app = await startExpressApp();
     cert = await makeCertificate(['app.example.test']);
-    temp = await makeTempDir('review-nginx-path-');
+    temp = await makeTempDir('bypass-nginx-path-');
     port = await freePort();
     nginx = await startNginx({
       dir: join(temp.dir, 'nginx'),

@@ -1,4 +1,4 @@
-// Security review: codec.ts promises that whoever can write the session store cannot forge a
+// codec.ts promises that whoever can write the session store cannot forge a
 // session. The AES-GCM value is not bound to its key (the session id), so someone with write access
 // to Redis but without session.secret can copy the admin's encrypted value under their own session
 // id and become the admin. (This test fails while the hole is open.)

@@ -1,4 +1,4 @@
-// Security review: the embedded proxy routes on the raw Host header, while the rules see the host
+// the embedded proxy routes on the raw Host header, while the rules see the host
 // after WHATWG URL parsing (trailing dot stripped, %-escapes decoded, IDNA-mapped). A Host that
 // routes to the `default` upstream but reads as a bypass host to the rules reaches the default app
 // anonymously. (These tests fail while the hole is open.)

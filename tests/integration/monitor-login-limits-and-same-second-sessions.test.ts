@@ -1,9 +1,9 @@
 /**
- * Review: credential handling holes in the monitor's own auth.
- *  - the rate limit is checked before the (slow) password check and counted after it, so parallel
- *    attempts all pass the check: the per-IP and per-user budgets do not bound a burst;
- *  - sessions_not_before has one-second resolution and is compared with `<`, so a session issued in
- *    the same second as a password change (an attacker who had the old password) survives it.
+ * The monitor's own credential handling under pressure:
+ *  - an attempt is counted before the (slow) password check, so parallel attempts cannot all pass
+ *    the check: the per-IP and per-user budgets bound a burst;
+ *  - sessions_not_before has one-second resolution, so the session generation also ends a session
+ *    issued in the same second as a password change (an attacker who had the old password).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,12 +16,12 @@ import { createRateLimiter } from '../../lib/rate-limit.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: the login rate limit does not bound parallel attempts', () => {
+describe('the login rate limit bounds parallel attempts', () => {
   let server: AuthServer;
   let temp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     // a password hash that costs what a real one does (a few tens of ms), not the tests' cheap one
-    temp = await makeTempDir('gatehouse-review-');
+    temp = await makeTempDir('gatehouse-login-limits-');
     await mkdir(join(temp.dir, 'data'), { recursive: true, mode: 0o700 });
     const hash = await hashPassword(PASSWORD, { memory: 16384, iterations: 3, parallelism: 1 });
     const state = { enabled: true, configured: true, username: 'admin', password_hash: hash, jwt_secret: randomBytes(48).toString('base64url') };
@@ -43,7 +43,7 @@ describe('review: the login rate limit does not bound parallel attempts', () => 
   });
 });
 
-describe('review: per-user and per-IP budgets can be evicted or sidestepped', () => {
+describe('per-user and per-IP budgets can be neither evicted nor sidestepped', () => {
   it('an IPv6 client rotating addresses inside its /64 is one client', () => {
     const limiter = createRateLimiter({ perIp: { max: 10, windowMs: 300_000 } });
     for (let i = 0; i < 50; i++) limiter.fail({ ip: `2001:db8:1:2::${i.toString(16)}`, user: null });
@@ -61,7 +61,7 @@ describe('review: per-user and per-IP budgets can be evicted or sidestepped', ()
   });
 });
 
-describe('review: a session issued in the same second as a password change survives it', () => {
+describe('a session issued in the same second as a password change ends with it', () => {
   let server: AuthServer;
   before(async () => {
     server = await startAuthServer();

@@ -1,6 +1,6 @@
 /**
- * Review: behind the gateway the browser's session cookie authenticates (the gateway turns it into
- * Remote-User), so the monitor must refuse a state-changing request a page on another origin made the
+ * Behind the gateway the browser's session cookie authenticates (the gateway turns it into
+ * Remote-User), so the monitor refuses a state-changing request a page on another origin made the
  * browser send. requireJson lets a body-less POST without Content-Type through, which
  * `fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'})` sends without a preflight
  * (the cookie goes along from any same-site page, e.g. another app under the gateway's cookie domain).
@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
-describe('review: cross-origin POSTs through the gateway', () => {
+describe('cross-origin POSTs through the gateway', () => {
   let server: AuthServer;
   before(async () => {
     server = await startAuthServer({ config: { trusted_proxies: ['127.0.0.1/32'], remote_user: { group_scopes: { admins: 'full_admin' } } } });

@@ -1,4 +1,4 @@
-// Security review: the shipped Fail2Ban filter matches `gatehouse-auth: authentication failure;
+// the shipped Fail2Ban filter matches `gatehouse-auth: authentication failure;
 // rhost=<HOST>` anywhere in a line, and the regulation ban line logs the attempted username raw
 // (regulator.ts). A username that spells out an audit line makes Fail2Ban ban an address of the
 // attacker's choosing (the admin's, the office NAT, …). (This test fails while the hole is open.)

@@ -1,29 +1,32 @@
 /**
- * Second factor: TOTP (RFC 6238: SHA1, 6 digits, 30 s, ±1 step) with a replay guard on
- * `last_totp_counter`, and single-use backup codes `XXXX-XXXX` stored as sha256 (ProxMenux's form;
- * 40 random bits per code, so a fast hash is enough: the file that holds them also holds the TOTP
- * secret itself).
+ * The second-factor core both services can use: TOTP (RFC 6238: SHA1, 6 digits, 30 s, ±1 step) with
+ * a replay check against the step of the last accepted code, its provisioning URI and QR code, and
+ * single-use backup codes `XXXX-XXXX` kept as sha256 (40 random bits per code, so a fast hash is
+ * enough: whatever stores them also stores the TOTP secret itself). Where the secret, the last step
+ * and the codes are kept is the caller's business.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { generateSecret, generateURI, verifySync } from 'otplib';
 import QRCode from 'qrcode';
-import type { AuthState, StoredBackupCode } from './store.ts';
 
-export const TOTP_ISSUER = 'Gatehouse Monitor';
 export const TOTP_PERIOD_SECONDS = 30;
 export const BACKUP_CODE_COUNT = 10;
 /** No 0/O, 1/I: codes are read off paper. */
 const BACKUP_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
+/** A backup code as stored: its sha256 (hex) and whether it was spent. */
+export type StoredBackupCode = { code: string; used: boolean };
+
 export function newTotpSecret(): string {
   return generateSecret();
 }
 
-export function provisioningUri(username: string, secret: string): string {
-  return generateURI({ issuer: TOTP_ISSUER, label: username, secret });
+/** The `otpauth://` URI an authenticator app reads: `issuer` names the service, `label` the account. */
+export function provisioningUri(issuer: string, label: string, secret: string): string {
+  return generateURI({ issuer, label, secret });
 }
 
-/** The provisioning URI as a PNG data URL for an `<img>` (ProxMenux's `qr_code`). */
+/** The provisioning URI as a PNG data URL for an `<img>`. */
 export function qrCodeDataUrl(uri: string): Promise<string> {
   return QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, scale: 4 });
 }
@@ -55,6 +58,7 @@ export function normaliseBackupCode(input: string): string | null {
   return `${bare.slice(0, 4)}-${bare.slice(4)}`;
 }
 
+/** `codes` are shown to the user once; `stored` is what is kept. */
 export function generateBackupCodes(count = BACKUP_CODE_COUNT): { codes: string[]; stored: StoredBackupCode[] } {
   const codes: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -76,31 +80,4 @@ export function findBackupCode(stored: readonly StoredBackupCode[], input: strin
     if (candidate.length === wanted.length && timingSafeEqual(candidate, wanted) && found === -1) found = i;
   });
   return found;
-}
-
-export type SecondFactorCheck =
-  | { ok: true; method: 'totp' | 'backup_code' }
-  | { ok: false; reason: 'missing' | 'invalid' | 'replayed' };
-
-/**
- * Check a TOTP or backup code against the active enrolment and consume it (records the counter or
- * marks the backup code used) in `draft`. Call inside AuthStore.update so two requests cannot both
- * spend the same code.
- */
-export function consumeSecondFactor(draft: AuthState, code: string | undefined, nowMs: number): SecondFactorCheck {
-  const given = (code ?? '').trim();
-  if (given === '') return { ok: false, reason: 'missing' };
-  if (draft.totp_secret === null) return { ok: false, reason: 'invalid' };
-  if (/^\d{6}$/.test(given)) {
-    const check = checkTotp(draft.totp_secret, given, draft.last_totp_counter, nowMs);
-    if (!check.ok) return check;
-    draft.last_totp_counter = check.counter;
-    return { ok: true, method: 'totp' };
-  }
-  const index = findBackupCode(draft.backup_codes, given);
-  const entry = index === -1 ? undefined : draft.backup_codes[index];
-  if (entry === undefined) return { ok: false, reason: 'invalid' };
-  if (entry.used) return { ok: false, reason: 'replayed' };
-  entry.used = true;
-  return { ok: true, method: 'backup_code' };
 }

@@ -1,0 +1,77 @@
+/**
+ * The guards a portal route can stand behind, each written once. The route table names one per row;
+ * a row's handler runs only after its guard let the request through, and reads the user it found.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { authenticationLevel } from '../session/user-session.ts';
+import type { UserDetails } from '../users/provider.ts';
+import { currentIdentity } from './current-user.ts';
+import type { PortalDeps } from './deps.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /**
+     * Epoch ms until which the session counts as elevated: its user confirmed their identity again
+     * recently, as changing their own settings will require. Nothing sets it yet.
+     */
+    elevatedUntil?: number;
+  }
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The session's user as the backend knows them now, set by a guard that needs a session. */
+    signedInUser?: UserDetails;
+  }
+}
+
+/** `PUBLIC`: anyone. `LEVEL_1`: a current session with one factor. `LEVEL_2`: two factors. `ELEVATED`: one factor, elevated recently. */
+export const PORTAL_GUARDS = ['PUBLIC', 'LEVEL_1', 'LEVEL_2', 'ELEVATED'] as const;
+export type PortalGuard = (typeof PORTAL_GUARDS)[number];
+
+/** What the session has, as far as a guard looks: its user (null without a current session), level and elevation. */
+export interface SessionStanding {
+  user: UserDetails | null;
+  level: number;
+  elevatedUntil: number | undefined;
+}
+
+/** Why a guard refused, or null when it lets the request through. */
+export type GuardRefusal = 'no-session' | 'level-too-low' | 'not-elevated';
+
+export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now: number): GuardRefusal | null {
+  if (guard === 'PUBLIC') return null;
+  if (!standing.user || standing.level < 1) return 'no-session';
+  if (guard === 'LEVEL_2' && standing.level < 2) return 'level-too-low';
+  // an elevation ends at elevatedUntil, measured on the clock the sessions use
+  if (guard === 'ELEVATED' && !(typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now)) return 'not-elevated';
+  return null;
+}
+
+/** The portal's answer has been 403 `Unauthorized` for a request without a session (Authelia's too). */
+const REFUSALS: Readonly<Record<GuardRefusal, string>> = {
+  'no-session': 'Unauthorized',
+  'level-too-low': 'A second factor is required.',
+  'not-elevated': 'Confirm your identity again to continue.',
+};
+
+/** The middleware for a guard that needs a session (none for `PUBLIC`). It runs after the session middleware. */
+export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now'>): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const user = await currentIdentity(req, deps);
+    const standing = { user, level: user ? authenticationLevel(req.session.amr) : 0, elevatedUntil: req.session?.elevatedUntil };
+    const refusal = guardRefusal(guard, standing, deps.now());
+    if (refusal !== null) {
+      res.status(403).json({ status: 'KO', message: REFUSALS[refusal] });
+      return;
+    }
+    req.signedInUser = user!;
+    next();
+  };
+}
+
+/** The user a guard found; a handler behind `PUBLIC` has none, and asking is a mistake in the table. */
+export function signedInUser(req: Request): UserDetails {
+  if (!req.signedInUser) throw new Error('route table: a handler that needs a user is behind the PUBLIC guard');
+  return req.signedInUser;
+}
