@@ -72,7 +72,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   try {
     const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
     if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
-    // the providers open and run their startup checks at once, so one start names every one that fails
+    // every provider opens and runs its startup check before anything is served; one start names every one that fails
     // (nothing is sent yet: the notifier is built and checked so that a wrong notifier.* fails now)
     const [storage, sessions] = await openProviders([
       {

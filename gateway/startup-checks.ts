@@ -53,19 +53,23 @@ function within<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-/** Runs every check at once and reports each; never rejects. */
+/**
+ * Runs every check and reports each, in order; never rejects. One after the other: a provider's
+ * synchronous work (SQLite's migrations block the event loop) must not eat another's timeout, and a
+ * failure does not stop the checks after it, so every failure is named.
+ */
 export async function runStartupChecks(checks: readonly StartupCheck[], options: { timeoutMs?: number } = {}): Promise<StartupCheckResult[]> {
   const timeoutMs = options.timeoutMs ?? STARTUP_CHECK_TIMEOUT_MS;
-  return Promise.all(
-    checks.map(async (check): Promise<StartupCheckResult> => {
-      try {
-        const note = await within(Promise.resolve().then(() => check.run()), timeoutMs);
-        return note ? { name: check.name, ok: true, note } : { name: check.name, ok: true };
-      } catch (error) {
-        return { name: check.name, ok: false, reason: reasonOf(check.name, error) };
-      }
-    }),
-  );
+  const results: StartupCheckResult[] = [];
+  for (const check of checks) {
+    try {
+      const note = await within(Promise.resolve().then(() => check.run()), timeoutMs);
+      results.push(note ? { name: check.name, ok: true, note } : { name: check.name, ok: true });
+    } catch (error) {
+      results.push({ name: check.name, ok: false, reason: reasonOf(check.name, error) });
+    }
+  }
+  return results;
 }
 
 /** `storage: ok (…)` or `storage: failed: …`, as `config validate --check` prints it. */
@@ -83,9 +87,9 @@ export interface ProviderStep<P> {
 }
 
 /**
- * Opens and checks every provider at once. If any cannot be opened or fails its check, closes those
- * that were opened and throws StartupCheckError naming every failure, so one start reports all that
- * is wrong.
+ * Opens and checks every provider, as runStartupChecks runs checks. If any cannot be opened or fails
+ * its check, closes those that were opened and throws StartupCheckError naming every failure, so one
+ * start reports all that is wrong.
  */
 export async function openProviders<const T extends readonly unknown[]>(steps: { readonly [K in keyof T]: ProviderStep<T[K]> }, options: { timeoutMs?: number } = {}): Promise<T> {
   const list = steps as readonly ProviderStep<unknown>[];
@@ -96,7 +100,7 @@ export async function openProviders<const T extends readonly unknown[]>(steps: {
       name: step.name,
       run: async () => {
         const provider = await step.open();
-        // opened after the start was given up (its timeout ran out): nobody will use it
+        // opened after its timeout ran out and the start was given up: nobody will use it
         if (failed) return void (await step.close(provider));
         opened.set(index, provider);
         await step.check?.(provider);

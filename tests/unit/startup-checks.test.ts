@@ -28,7 +28,7 @@ describe('the startup check runner reports every provider, each on its own line'
   });
 });
 
-describe('openProviders opens every provider at once and gives back none when one fails', () => {
+describe('openProviders opens and checks every provider, and gives back none when one fails', () => {
   it('returns the providers in order when all open and pass their checks', async () => {
     const [a, b] = await openProviders([
       { name: 'storage', open: async () => 'db', check: async () => {}, close: async () => {} },
