@@ -1,13 +1,14 @@
 /**
  * Startup checks: before the gateway serves anything, every provider the configuration names (storage,
- * session store, notifier, users) is opened and asked whether it works. Every failure is collected and
+ * session store, notifier; the user provider once it has a startupCheck()) is opened and asked whether
+ * it works. Every failure is collected and
  * the start fails with one line per provider (`startup check failed: storage: …`) and its own exit
  * code. `gatehouse config validate --check` runs the same checks and prints one line per provider.
  */
 import { GatehouseError } from '../lib/errors.ts';
 
 export interface StartupCheck {
-  /** the provider, as the operator reads it: storage, sessions, notifier, users */
+  /** the provider, as the operator reads it: storage, session store, notifier, users */
   readonly name: string;
   /** Rejects with a message fit for the operator; may resolve with a short note of what it found. */
   run(): Promise<string | void>;
