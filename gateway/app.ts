@@ -8,7 +8,6 @@ import { realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
@@ -30,6 +29,9 @@ import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader } from './session/reader.ts';
 import { openStorage } from './storage/open.ts';
+import { storageOptionsFromConfig } from './storage/options.ts';
+import { openNotifier } from './notification/open.ts';
+import { openProviders } from './startup-checks.ts';
 import { openUsers, type PasswordVerifier } from './users/open.ts';
 import type { UserAdmin, UserProvider } from './users/provider.ts';
 import { passwordCheckLimiterFor, type PasswordCheckLimiter } from '../lib/password-checks.ts';
@@ -72,33 +74,43 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step failed'));
   };
   try {
-    const storageCfg = config.storage;
-    const storage = await openStorage(
-      {
-        encryption_key: storageCfg.encryption_key!,
-        local: storageCfg.local,
-        postgres: storageCfg.postgres ? { ...storageCfg.postgres, timeout: storageCfg.postgres.timeout * 1000 } : undefined,
-      },
-      { logger, migrate: true, now },
-    );
-    cleanups.push(() => storage.close());
-
+    const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
+    if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
     const fileCfg = config.authentication_backend.file!;
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
     // (users-file writes go to its real path: a symlinked users file's temp files sit beside the target)
     await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
-    const { users, admin } = await openUsers(config.authentication_backend, {
-      logger,
-      now,
-      ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
-    });
-    cleanups.push(() => users.close());
-    await users.startupCheck();
-
-    const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
-    if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
-    const sessions = await openSessionStore(config.session.redis, sessionSecret, logger, now);
+    // every provider opens and runs its startup check before anything is served; one start names every one that fails
+    // (nothing is sent yet: the notifier is built and checked so that a wrong notifier.* fails now)
+    const [storage, sessions, { users, admin }] = await openProviders([
+      {
+        name: 'storage',
+        open: () => openStorage(storageOptionsFromConfig(config.storage), { logger, migrate: true, now }),
+        check: (opened) => opened.startupCheck(),
+        close: (opened) => opened.close(),
+      },
+      {
+        name: 'session store',
+        open: () => openSessionStore(config.session.redis, sessionSecret, logger, now),
+        check: (opened) => opened.startupCheck(),
+        close: (opened) => opened.close(),
+      },
+      {
+        name: 'users',
+        open: () => openUsers(config.authentication_backend, { logger, now, ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}) }),
+        check: (opened) => opened.users.startupCheck(),
+        close: (opened) => opened.users.close(),
+      },
+      {
+        name: 'notifier',
+        open: async () => openNotifier(config.notifier, { now }),
+        check: async (opened) => (opened && !config.notifier?.disable_startup_check ? opened.startupCheck() : undefined),
+        close: async () => {},
+      },
+    ]);
+    cleanups.push(() => storage.close());
     cleanups.push(() => sessions.close());
+    cleanups.push(() => users.close());
 
     // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
     const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;
@@ -115,7 +127,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = await openFirstRunSetup(admin, storage, { logger, now, usersPath: fileCfg.path });
+    const setup = await openFirstRunSetup(admin, storage.setupState, { logger, now, usersPath: fileCfg.path });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;
@@ -146,7 +158,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         now,
         setup,
         storageReady: async () => {
-          await sql`select 1`.execute(storage.db);
+          await storage.ping();
           return true;
         },
       },

@@ -1,4 +1,4 @@
-/** `gatehouse <command>`: the one command-line entry point. Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
+/** `gatehouse <command>`: the one command-line entry point. Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 a startup check failed. */
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.ts';
 import { renderProblem } from '../../lib/config-problems.ts';
@@ -10,8 +10,10 @@ import { runAccessControlCheck } from '../authz/check-cli.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
+import { storageOptionsFromConfig } from '../storage/options.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { formatRouteTable, type RouteSummary } from '../../lib/route-table.ts';
+import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
 import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
 
 const HELP = `Gatehouse: a self-hosted identity gateway.
@@ -23,6 +25,7 @@ Commands:
                                      files given are merged on top
   gateway --config F [--config F]    run the gateway from configuration files (merged in order)
   config validate [--config F]...    check a configuration and list every problem
+                  [--check]          ...and connect to the storage, Redis and notifier it names
   config schema [--output F]         print the configuration's JSON Schema
   hash-password [--password-stdin]   print an argon2id hash for the users file
   crypto rand [--length N]           print a random secret (session.secret, storage.encryption_key)
@@ -35,11 +38,14 @@ Every command takes --help. Without --config, commands that need a configuration
 embedded defaults (the same as 'start'). $GATEHOUSE_CONFIG may name files, comma-separated.
 `;
 
-const CONFIG_HELP = `Usage: gatehouse config validate [--config F]...
+const CONFIG_HELP = `Usage: gatehouse config validate [--config F]... [--check]
        gatehouse config schema [--output F]
 
 validate  loads the files (merged in order) plus GATEHOUSE_* environment overrides and prints
           'config: OK', or every problem as 'config: <path>: <message>' and exits 2.
+          --check then runs the startup checks against what the configuration names (storage,
+          session store, notifier): it connects, but never migrates and never writes, prints
+          '<provider>: ok' or '<provider>: failed: <why>' for each, and exits 3 if any failed.
 schema    prints the JSON Schema of the configuration (or writes it to F).
 `;
 
@@ -146,11 +152,15 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         }
         if (sub !== 'validate') throw new UsageError(`unknown config command '${sub}'`);
         const { files, rest: extra } = takeConfigFiles(rest, env);
-        if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+        const check = extra.includes('--check');
+        const unexpected = extra.filter((arg) => arg !== '--check');
+        if (unexpected.length > 0) throw new UsageError(`unexpected argument '${unexpected[0]}'`);
         const loaded = await load(files, env, files.length === 0);
         for (const warning of loaded.warnings) io.stderr.write(`warning: ${renderProblem(warning)}\n`);
         io.stdout.write('config: OK\n');
-        return 0;
+        if (!check) return 0;
+        const { runConfigCheck } = await import('./config-check.ts');
+        return await runConfigCheck(loaded.config, io);
       }
       case 'monitor':
         if (!options.monitorCommand) throw new UsageError('the monitor is not available in this build');
@@ -183,12 +193,8 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const { files, rest: extra } = takeConfigFiles(rest, env);
         if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
         const { config } = await load(files, env, files.length === 0);
-        const s = config.storage;
         const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-        const applied = await migrateStorage(
-          { encryption_key: s.encryption_key!, local: s.local, postgres: s.postgres ? { ...s.postgres, timeout: s.postgres.timeout * 1000 } : undefined },
-          logger,
-        );
+        const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
         io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
         return 0;
       }
@@ -211,6 +217,10 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
     if (error instanceof ConfigError) {
       io.stderr.write(`${error.problems.join('\n')}\n`);
       return 2;
+    }
+    if (error instanceof StartupCheckError) {
+      io.stderr.write(`${error.message}\n`);
+      return STARTUP_CHECK_EXIT_CODE;
     }
     if (error instanceof UsageError) {
       io.stderr.write(`gatehouse: ${error.message}\nRun 'gatehouse --help' for the commands.\n`);

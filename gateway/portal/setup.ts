@@ -7,7 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { SetupStateRepository } from '../storage/setup-state.ts';
 import { UsersNotEmptyError } from '../users/errors.ts';
 import type { UserAdmin } from '../users/provider.ts';
 
@@ -24,7 +24,7 @@ export interface FirstRunSetup {
 export const ADMIN_GROUP = 'admins';
 const FIRST_ADMIN = 'first_admin';
 
-export type SetupStateStore = Pick<Storage, 'setupCompletedAt' | 'markSetupComplete' | 'unmarkSetupComplete'>;
+export type SetupStateStore = SetupStateRepository;
 
 /** Setup was done once, and the users backend is empty now: nobody could log in, and no link is offered. */
 export class UsersGoneAfterSetupError extends GatehouseError {

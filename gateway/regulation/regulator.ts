@@ -1,32 +1,21 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
 import { logField } from '../../lib/log-field.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { BanRepository } from '../storage/bans.ts';
+import type { Storage, StorageTransaction } from '../storage/storage.ts';
 import type { AuthenticationType } from '../storage/types.ts';
 import { validateRegulation } from './options.ts';
 import type { RegulationMode, RegulationOptions } from './options.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { normaliseUsername } from './subjects.ts';
 
-/** The part of Storage the regulator uses (a test can hand in anything with these methods). */
-export type RegulationStore = Pick<
-  Storage,
-  | 'appendAuthenticationLog'
-  | 'loadAuthenticationLogs'
-  | 'loadAuthenticationLogsByIp'
-  | 'banUser'
-  | 'banIp'
-  | 'activeUserBan'
-  | 'activeIpBan'
-  | 'exclusively'
-  | 'insertAttemptReservation'
-  | 'countAttemptReservations'
-  | 'deleteAttemptReservation'
-  | 'deleteExpiredAttemptReservations'
->;
+/** The repositories a reservation's transaction uses (bound to the transaction). */
+interface ReservationTx extends Pick<StorageTransaction, 'authenticationLogs' | 'attemptReservations'> {
+  readonly bans: Pick<BanRepository, 'banUser' | 'banIp' | 'activeUserBan' | 'activeIpBan'>;
+}
 
-/** The storage a reservation's transaction sees (the same methods, bound to the transaction). */
-type ReservationTx = Omit<RegulationStore, 'exclusively'>;
+/** The part of Storage the regulator uses (a test can hand in anything with these repositories). */
+export type RegulationStore = ReservationTx & Pick<Storage, 'exclusively'>;
 
 export interface BanState {
   banned: boolean;
@@ -133,18 +122,18 @@ export class Regulator {
     const outcome = await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx): Promise<Reservation> => {
       // a write first: on SQLite it takes the database's write lock, so the reads below see every
       // other instance's reservations (PostgreSQL: the advisory locks already did that)
-      await tx.deleteExpiredAttemptReservations(now);
+      await tx.attemptReservations.deleteExpired(now);
       const ban = await this.#activeBan(username, ip, now, tx);
       if (ban.banned) return { admitted: false, reason: 'banned', ban };
-      const id = await tx.insertAttemptReservation({ time: now, expires: now + RESERVATION_TTL_MS, username, remoteIp: ip });
+      const id = await tx.attemptReservations.insert({ time: now, expires: now + RESERVATION_TTL_MS, username, remoteIp: ip });
       if (counted) {
         for (const mode of modes) {
           const value = mode === 'user' ? username : ip;
           if (value === '') continue;
           const failures = await this.#failureStreak(mode, value, now, tx);
-          const inFlight = failures >= max_retries ? 0 : await tx.countAttemptReservations(mode === 'user' ? 'username' : 'remote_ip', value, now, id);
+          const inFlight = failures >= max_retries ? 0 : await tx.attemptReservations.count(mode === 'user' ? 'username' : 'remote_ip', value, now, id);
           if (failures + inFlight >= max_retries) {
-            await tx.deleteAttemptReservation(id);
+            await tx.attemptReservations.delete(id);
             // only the attempts in flight stand in the way: once they are settled this one may pass
             return { admitted: false, reason: failures >= max_retries ? 'banned' : 'attempts_in_flight', ban: { banned: false } };
           }
@@ -154,7 +143,7 @@ export class Regulator {
     });
     if (!outcome.admitted && outcome.reason === 'banned') {
       // recorded as refused (`banned`): it was never checked, so it does not count towards a later ban
-      await this.#storage.appendAuthenticationLog({
+      await this.#storage.authenticationLogs.append({
         time: now,
         successful: false,
         banned: true,
@@ -178,7 +167,7 @@ export class Regulator {
     try {
       return await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx) => {
         // the delete first: on SQLite it takes the write lock before the reads in #mark
-        await tx.deleteAttemptReservation(reservation.id);
+        await tx.attemptReservations.delete(reservation.id);
         return this.#mark(attempt, tx);
       });
     } finally {
@@ -189,7 +178,7 @@ export class Regulator {
   /** The attempt was not checked after all (e.g. too many password checks in flight): it does not count. */
   async cancel(reservation: Extract<Reservation, { admitted: true }>): Promise<void> {
     try {
-      await this.#storage.deleteAttemptReservation(reservation.id);
+      await this.#storage.attemptReservations.delete(reservation.id);
     } finally {
       this.#wake();
     }
@@ -219,7 +208,7 @@ export class Regulator {
     const username = await this.#subject(attempt.username);
     const ip = normaliseIp(attempt.ip);
     const current = await this.#activeBan(username, ip, now, storage);
-    await storage.appendAuthenticationLog({
+    await storage.authenticationLogs.append({
       time: now,
       successful: attempt.successful,
       banned: current.banned,
@@ -240,8 +229,8 @@ export class Regulator {
       // so every ban lasts the full ban_time.
       const until = now + this.#options.ban_time * 1000;
       const ban = { time: now, expires: until, source: SOURCE, reason: `${this.#options.max_retries} failed attempts within ${this.#options.find_time}s` };
-      if (mode === 'user') await storage.banUser({ ...ban, username });
-      else await storage.banIp({ ...ban, ip });
+      if (mode === 'user') await storage.bans.banUser({ ...ban, username });
+      else await storage.bans.banIp({ ...ban, ip });
       // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
       this.#logger.warn(
         { event: 'regulation.ban', mode, username, ip, until },
@@ -260,16 +249,16 @@ export class Regulator {
     const filter = { authTypes: FIRST_FACTOR, banned: false };
     const recent =
       mode === 'user'
-        ? await storage.loadAuthenticationLogs(value, since, max_retries, filter)
-        : await storage.loadAuthenticationLogsByIp(value, since, max_retries, filter);
+        ? await storage.authenticationLogs.loadByUsername(value, since, max_retries, filter)
+        : await storage.authenticationLogs.loadByIp(value, since, max_retries, filter);
     const success = recent.findIndex((attempt) => attempt.successful);
     return success === -1 ? recent.length : success;
   }
 
-  async #activeBan(username: string, ip: string, now: number, storage: Pick<ReservationTx, 'activeUserBan' | 'activeIpBan'> = this.#storage): Promise<BanState> {
+  async #activeBan(username: string, ip: string, now: number, storage: Pick<ReservationTx, 'bans'> = this.#storage): Promise<BanState> {
     // one after the other: inside a SQLite transaction the queries share one connection
-    const userBan = username === '' ? undefined : await storage.activeUserBan(username, now);
-    const ipBan = ip === '' ? undefined : await storage.activeIpBan(ip, now);
+    const userBan = username === '' ? undefined : await storage.bans.activeUserBan(username, now);
+    const ipBan = ip === '' ? undefined : await storage.bans.activeIpBan(ip, now);
     const bans = [userBan, ipBan].filter((ban) => ban !== undefined);
     if (bans.length === 0) return { banned: false };
     if (bans.some((ban) => ban.expires === null)) return { banned: true };

@@ -37,6 +37,8 @@ export interface SessionStore {
   destroy(sid: string): Promise<void>;
   /** True when the store answers now (used by /api/health). */
   ping(): Promise<boolean>;
+  /** Redis: answers PING within command_timeout, else rejects naming the server and why; memory: nothing to check. */
+  startupCheck(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,36 @@ export function redisOptions(cfg: RedisConfig): RedisOptions {
     };
   }
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
+}
+
+/** Where the configured Redis is, for messages: `Redis at host:port`, a socket, or a Sentinel master. */
+export function redisEndpoint(cfg: RedisConfig): string {
+  if (cfg.high_availability) return `Redis Sentinel master '${cfg.high_availability.sentinel_name}' via ${cfg.host}:${cfg.port || 26379}`;
+  return cfg.port === 0 ? `Redis at socket ${cfg.host}` : `Redis at ${cfg.host}:${cfg.port}`;
+}
+
+/** Why a connection or command failed, in words (ioredis reports a refused connection only on its 'error' event). */
+function redisReason(error: unknown, cfg: RedisConfig): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'ENOENT') return 'no socket at that path';
+  if (code === 'ETIMEDOUT' || message === 'connect ETIMEDOUT') return `timed out after ${cfg.timeout} s`;
+  if (message === 'Command timed out') return `no answer within ${cfg.command_timeout} ms`;
+  if (/^(WRONGPASS|NOAUTH|ERR AUTH)/.test(message)) return 'authentication failed';
+  if (/Stream isn't writeable|Connection is closed/.test(message)) return 'not connected';
+  return message;
+}
+
+/** Rejects with `error()` if `work` has not settled after `ms`. */
+function boundedBy<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function promisify<T>(fn: (cb: (err: unknown, value?: T) => void) => void): Promise<T | undefined> {
@@ -242,6 +274,7 @@ function wrap(
   cache: SessionCache,
   refresh: (sid: string, data: session.SessionData) => Promise<void>,
   ping: () => Promise<boolean>,
+  startupCheck: () => Promise<void>,
   close: () => Promise<void>,
 ): SessionStore {
   return {
@@ -264,6 +297,7 @@ function wrap(
       await promisify((cb) => store.destroy(sid, cb));
     },
     ping,
+    startupCheck,
     close,
   };
 }
@@ -280,7 +314,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
         if (!(sid in held)) return resolve();
         store.set(sid, data, (err?: unknown) => (err ? reject(err) : resolve()));
       });
-    return wrap(store, 'memory', cache, refresh, async () => true, async () => {});
+    return wrap(store, 'memory', cache, refresh, async () => true, async () => {}, async () => {});
   }
   const options = redisOptions(cfg);
   const client = new Redis(options);
@@ -290,14 +324,28 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
   const outage = createOutageLog(logger, 'session store (redis)', { now });
   // ioredis reports every failed reconnect: one outage, one summary every few seconds
-  for (const c of [client, subscriber]) c.on('error', (error: Error) => outage.failure(error));
+  let lastError: unknown;
+  for (const c of [client, subscriber]) {
+    c.on('error', (error: Error) => {
+      lastError = error;
+      outage.failure(error);
+    });
+  }
+  const endpoint = redisEndpoint(cfg);
+  const connectMs = cfg.timeout * 1000;
   try {
-    await Promise.all([client.connect(), subscriber.connect()]);
-    await subscriber.subscribe(INVALIDATION_CHANNEL);
+    // bounded: a server that accepts the connection and never answers would hold the start forever
+    await boundedBy(
+      Promise.all([client.connect(), subscriber.connect()]).then(() => subscriber.subscribe(INVALIDATION_CHANNEL)),
+      connectMs,
+      () => new Error(`no answer within ${cfg.timeout} s`),
+    );
   } catch (error) {
     client.disconnect();
     subscriber.disconnect();
-    throw new Error(`session.redis: cannot connect to Redis at ${cfg.host}:${cfg.port} (${(error as Error).message})`);
+    // 'Connection is closed' says nothing: the error event before it says why
+    const cause = (error as Error).message === 'Connection is closed.' && lastError ? lastError : error;
+    throw new GatehouseError('session_store_unavailable', `session store: cannot connect to ${endpoint}: ${redisReason(cause, cfg)}`, { cause });
   }
   subscriber.on('message', (_channel: string, sid: string) => cache.evict(sid));
   // after a reconnect messages may have been missed: start from an empty cache, and listen again
@@ -344,6 +392,24 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
         return (await client.ping()) === 'PONG';
       } catch {
         return false;
+      }
+    },
+    async () => {
+      // a PING may take command_timeout at most, as every command; at startup a busy machine may miss
+      // that once, so PING is retried until the connect timeout (session.redis.timeout) is spent
+      const deadline = Date.now() + connectMs;
+      for (;;) {
+        try {
+          const answer = await client.ping();
+          if (answer !== 'PONG') throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} answered PING with '${answer}'`);
+          return;
+        } catch (error) {
+          if (error instanceof GatehouseError) throw error;
+          if ((error as Error).message !== 'Command timed out' || Date.now() >= deadline) {
+            const reason = (error as Error).message === 'Command timed out' ? `no answer within ${cfg.timeout} s` : redisReason(error, cfg);
+            throw new GatehouseError('session_store_unavailable', `session store: ${endpoint} did not answer PING: ${reason}`, { cause: error });
+          }
+        }
       }
     },
     async () => {

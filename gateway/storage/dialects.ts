@@ -27,10 +27,17 @@ class GatehouseSqliteDialect extends SqliteDialect {
   }
 }
 
-/** Opens (creating if needed) the SQLite file with mode 0600 in WAL mode. */
-export async function createSqliteDialect(path: string, logger: Logger): Promise<SqliteDialect> {
+/**
+ * Opens (creating if needed) the SQLite file with mode 0600 in WAL mode. `readOnly`: opens an existing
+ * file for reading and changes nothing, neither the file nor its mode (`config validate --check`).
+ */
+export async function createSqliteDialect(path: string, logger: Logger, options: { readOnly?: boolean } = {}): Promise<SqliteDialect> {
   let database: BetterSqlite3.Database;
   try {
+    if (options.readOnly) {
+      database = new BetterSqlite3(path, { readonly: true, fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+      return new GatehouseSqliteDialect({ database });
+    }
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // create the file ourselves: SQLite would create it with the umask's mode (usually 0644),
     // and its -wal and -shm files copy the main file's mode
@@ -71,7 +78,7 @@ function quoteIdentifier(name: string): string {
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-const QUERY_READ_TIMEOUT = 'Query read timeout'; // pg's message for query_timeout; it has no code
+export const QUERY_READ_TIMEOUT = 'Query read timeout'; // pg's message for query_timeout; it has no code
 
 /**
  * A client whose timed-out query also ends its connection: pg leaves the hung query active on the
@@ -83,7 +90,14 @@ class TimeoutClient extends pg.Client {
     const result = (super.query as (...a: unknown[]) => unknown)(...args);
     if (result instanceof Promise) {
       return result.catch((error: unknown) => {
-        if ((error as Error)?.message === QUERY_READ_TIMEOUT) (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        if ((error as Error)?.message === QUERY_READ_TIMEOUT) {
+          const client = this as unknown as { _ending: boolean; connection: { stream: { destroy(): void } } };
+          // marked as ending before the release that follows: the pool drops the client instead of
+          // handing it out again, and pg takes the close for ours (an 'error' event on a checked-out
+          // client has no listener and would end the process)
+          client._ending = true;
+          client.connection.stream.destroy();
+        }
         throw error;
       });
     }
@@ -91,7 +105,8 @@ class TimeoutClient extends pg.Client {
   }
 }
 
-export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
+/** `readOnly`: every transaction of the pool is read-only, so a check that must not write cannot (`config validate --check`). */
+export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger, mode: { readOnly?: boolean } = {}): { dialect: PostgresDialect; pool: pg.Pool } {
   const { host, port } = parsePostgresAddress(options.address);
   const statementTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
@@ -111,6 +126,7 @@ export function createPostgresDialect(options: PostgresStorageOptions, logger: L
     keepAlive: true,
     application_name: 'gatehouse',
     types: pgTypes,
+    ...(mode.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
   });
   // without a listener, an idle connection dropped by the server would crash the process; the
   // storage's outage log reports the failures requests see

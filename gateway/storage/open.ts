@@ -1,16 +1,19 @@
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import type { Dialect } from 'kysely';
 import type { Logger } from 'pino';
-import { createPostgresDialect, createSqliteDialect } from './dialects.ts';
+import { createPostgresDialect, createSqliteDialect, DEFAULT_STATEMENT_TIMEOUT_MS, QUERY_READ_TIMEOUT } from './dialects.ts';
 import { deriveKeys } from './encryption.ts';
-import type { StorageKeys } from './encryption.ts';
+import { encryptionRepository } from './encryption-key.ts';
 import { StorageError } from './errors.ts';
+import { createDatabaseHandle } from './handle.ts';
 import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
 import { parsePostgresAddress } from './options.ts';
 import type { PostgresStorageOptions, StorageOptions } from './options.ts';
-import { Storage } from './storage.ts';
+import { createStorage, pendingError, type Storage } from './storage.ts';
 import type { Database } from './types.ts';
 
 export interface OpenStorageContext {
@@ -21,7 +24,45 @@ export interface OpenStorageContext {
   now?: () => number;
 }
 
-const KEY_CHECK = 'check';
+interface Connection {
+  db: Kysely<Database>;
+  target: Omit<MigrationTarget, 'db'>;
+  /** One round trip, so an unreachable server is one clear error. */
+  probe(): Promise<void>;
+  /** e.g. `PostgreSQL database 'gatehouse' at 127.0.0.1:5432` */
+  description: string;
+}
+
+function assertOneBackend(options: StorageOptions): void {
+  if (!options.local === !options.postgres) {
+    throw new StorageError('invalid_options', "storage: configure exactly one of 'local' and 'postgres'");
+  }
+}
+
+async function connect(options: StorageOptions, logger: Logger, mode: { readOnly?: boolean } = {}): Promise<Connection> {
+  let dialect: Dialect;
+  if (options.postgres) {
+    const postgres = options.postgres;
+    dialect = createPostgresDialect(postgres, logger, mode).dialect;
+    const db = new Kysely<Database>({ dialect });
+    const { host, port } = parsePostgresAddress(postgres.address);
+    return {
+      db,
+      target: { dialect: 'postgres', schema: postgres.schema || 'public' },
+      probe: () => probePostgres(db, postgres),
+      description: `PostgreSQL database '${postgres.database}' at ${host}:${port}`,
+    };
+  }
+  const path = options.local!.path;
+  dialect = await createSqliteDialect(path, logger, mode);
+  const db = new Kysely<Database>({ dialect });
+  return {
+    db,
+    target: { dialect: 'sqlite' },
+    probe: () => wrapped('open_failed', `storage: local: cannot read the SQLite database at '${path}'`, () => sql`select 1`.execute(db)).then(() => {}),
+    description: `SQLite database at ${path}`,
+  };
+}
 
 /**
  * Connects to the configured database, brings its schema up to date (or refuses if `migrate` is
@@ -30,39 +71,32 @@ const KEY_CHECK = 'check';
  */
 export async function openStorage(options: StorageOptions, context: OpenStorageContext): Promise<Storage> {
   const { logger } = context;
-  if (!options.local === !options.postgres) {
-    throw new StorageError('invalid_options', "storage: configure exactly one of 'local' and 'postgres'");
-  }
-  const encryption = deriveKeys(options.encryption_key); // checks the key's length before touching any file
-
-  let dialect: Dialect;
-  let target: Omit<MigrationTarget, 'db'>;
-  if (options.postgres) {
-    dialect = createPostgresDialect(options.postgres, logger).dialect;
-    target = { dialect: 'postgres', schema: options.postgres.schema || 'public' };
-  } else {
-    dialect = await createSqliteDialect(options.local!.path, logger);
-    target = { dialect: 'sqlite' };
-  }
-  const db = new Kysely<Database>({ dialect });
+  assertOneBackend(options);
+  const keys = deriveKeys(options.encryption_key); // checks the key's length before touching any file
+  const { db, target, probe } = await connect(options, logger);
+  const migration = { ...target, db };
 
   try {
-    if (options.postgres) await probePostgres(db, options.postgres);
-    const migration = { ...target, db };
+    if (target.dialect === 'postgres') await probe();
     let applied: string[] = [];
     if (context.migrate) {
       applied = await wrapped('migration_failed', 'storage: the migrations could not run', () => applyMigrations(migration, logger));
     } else {
       const pending = await wrapped('open_failed', 'storage: could not read the migration history', () => pendingMigrations(migration));
-      if (pending.length > 0) {
-        throw new StorageError(
-          'migrations_pending',
-          `storage: the database schema is out of date (pending: ${pending.join(', ')}); run 'gatehouse storage migrate'`,
-        );
-      }
+      if (pending.length > 0) throw pendingError(pending);
     }
-    await wrapped('open_failed', 'storage: could not check the encryption key', () => checkEncryptionKey(db, encryption, logger));
-    return new Storage({ db, dialect: target.dialect, encryption, appliedMigrations: applied, outage: createOutageLog(logger, `storage (${target.dialect})`, { now: context.now }) });
+    const storage = createStorage({
+      db,
+      dialect: target.dialect,
+      keys,
+      appliedMigrations: applied,
+      outage: createOutageLog(logger, `storage (${target.dialect})`, { now: context.now }),
+      probe,
+      pendingMigrations: () => wrapped('open_failed', 'storage: could not read the migration history', () => pendingMigrations(migration)),
+    });
+    // first start: record the key's check value; every later start: compare
+    if (await storage.encryption.recordKey()) logger.info('storage: recorded the encryption key check value');
+    return storage;
   } catch (error) {
     await db.destroy().catch(() => {});
     throw error;
@@ -76,33 +110,59 @@ export async function migrateStorage(options: StorageOptions, logger: Logger): P
   return [...storage.appliedMigrations];
 }
 
+/**
+ * `gatehouse config validate --check`: whether the gateway could start on this storage, without
+ * migrating or writing anything (SQLite is opened read-only and never created; PostgreSQL runs
+ * read-only transactions). Pending migrations and an unrecorded key are fine: the first start applies
+ * and records them. Resolves with what it found; rejects with what would stop the start.
+ */
+export async function checkStorage(options: StorageOptions, logger: Logger): Promise<string> {
+  assertOneBackend(options);
+  const keys = deriveKeys(options.encryption_key);
+  if (options.local && !(await exists(options.local.path))) {
+    await assertCreatable(options.local.path);
+    return `SQLite database at ${options.local.path}: not created yet, the first start creates it`;
+  }
+  const { db, target, probe, description } = await connect(options, logger, { readOnly: true });
+  try {
+    await probe();
+    const pending = await wrapped('open_failed', 'storage: could not read the migration history', () => pendingMigrations({ ...target, db }));
+    // the table holding the key's check value comes with a migration; before it, no key is recorded
+    const key = pending.includes('0003-encryption') ? 'unrecorded' : await encryptionRepository(createDatabaseHandle({ db, dialect: target.dialect }), keys).checkKey();
+    const schema = pending.length === 0 ? 'schema up to date' : `${pending.length} migration(s) pending, the next start applies them`;
+    return `${description}: ${schema}; ${key === 'matches' ? 'encryption_key matches' : 'encryption_key not recorded yet, the next start records it'}`;
+  } finally {
+    await db.destroy().catch(() => {});
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
+      throw new StorageError('open_failed', `storage: local: cannot open the SQLite database at '${path}' (${error.code})`, { cause: error });
+    },
+  );
+}
+
+/** The nearest existing directory on the way to `path` must let us create what is missing. */
+async function assertCreatable(path: string): Promise<void> {
+  let directory = dirname(path);
+  while (!(await exists(directory)) && dirname(directory) !== directory) directory = dirname(directory);
+  const info = await stat(directory);
+  const writable = info.isDirectory() && (await access(directory, constants.W_OK | constants.X_OK).then(() => true, () => false));
+  if (!writable) {
+    throw new StorageError('open_failed', `storage: local: cannot create the SQLite database at '${path}': '${directory}' is not a writable directory`);
+  }
+}
+
 async function wrapped<T>(code: 'open_failed' | 'migration_failed', message: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof StorageError) throw error;
     throw new StorageError(code, message, { cause: error });
-  }
-}
-
-async function checkEncryptionKey(db: Kysely<Database>, encryption: StorageKeys, logger: Logger): Promise<void> {
-  const read = () => db.selectFrom('encryption').select('value').where('name', '=', KEY_CHECK).executeTakeFirst();
-  let row = await read();
-  if (!row) {
-    // first start: record the key's check value (another instance may be doing the same)
-    await db
-      .insertInto('encryption')
-      .values({ name: KEY_CHECK, value: encryption.checkValue })
-      .onConflict((conflict) => conflict.column('name').doNothing())
-      .execute();
-    row = await read();
-    logger.info('storage: recorded the encryption key check value');
-  }
-  if (!row || !encryption.matchesCheckValue(row.value)) {
-    throw new StorageError(
-      'encryption_key_mismatch',
-      'storage: the encryption_key does not match the one this database was created with',
-    );
   }
 }
 
@@ -125,8 +185,11 @@ async function probePostgres(db: Kysely<Database>, options: PostgresStorageOptio
     await sql`select 1`.execute(db);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
+    const answerTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const reason =
       (typeof code === 'string' ? PG_REASONS[code] : undefined) ??
+      // connected, but the server (or something in between) never answered
+      ((error as Error).message === QUERY_READ_TIMEOUT ? `no answer within ${answerTimeout} ms` : undefined) ??
       (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
     const { host, port } = parsePostgresAddress(options.address);
     throw new StorageError(

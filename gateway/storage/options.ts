@@ -55,3 +55,16 @@ function invalidAddress(): StorageError {
     "storage: postgres: option 'address' must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'",
   );
 }
+
+/** `storage.*` as the configuration holds it (`postgres.timeout` in seconds) → what openStorage takes (ms). */
+export function storageOptionsFromConfig(cfg: {
+  encryption_key?: string;
+  local?: LocalStorageOptions;
+  postgres?: PostgresStorageOptions;
+}): StorageOptions {
+  return {
+    encryption_key: cfg.encryption_key!,
+    local: cfg.local,
+    postgres: cfg.postgres ? { ...cfg.postgres, timeout: cfg.postgres.timeout * 1000 } : undefined,
+  };
+}

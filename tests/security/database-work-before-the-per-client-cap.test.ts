@@ -19,20 +19,22 @@ import { eventually } from '../helpers/inprocess-gateway.ts';
 const PER_CLIENT = 4;
 const EXTRA = 6;
 
-/** The storage, with every call counted. */
+/** The storage, with every call counted (its own and its repositories'). */
 function counted(storage: Storage): { store: RegulationStore; calls: () => number } {
   let calls = 0;
-  const store = new Proxy(storage, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls++;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store, calls: () => calls };
+  const count = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, prop) {
+        const value = Reflect.get(t, prop, t) as unknown;
+        if (value !== null && typeof value === 'object') return count(value);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls++;
+          return (value as (...a: unknown[]) => unknown).apply(t, args);
+        };
+      },
+    });
+  return { store: count(storage), calls: () => calls };
 }
 
 describe('one client over its per_client share is refused before any storage work', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { Regulator, type Reservation } from '../../gateway/regulation/regulator.ts';
 import { openStorage } from '../../gateway/storage/open.ts';
-import type { Storage } from '../../gateway/storage/storage.ts';
+import type { Storage, StorageTransaction } from '../../gateway/storage/storage.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/inprocess-gateway.ts';
@@ -45,26 +45,22 @@ describe('PostgreSQL: a failure settled while another attempt is being reserved 
     const racing = new Proxy(storage, {
       get(target, prop) {
         if (prop === 'exclusively') {
-          return (keys: string[], work: (tx: Storage) => Promise<unknown>) =>
+          return (keys: string[], work: (tx: StorageTransaction) => Promise<unknown>) =>
             target.exclusively(keys, (tx) =>
-              work(
-                new Proxy(tx, {
-                  get(t, p) {
-                    if (p === 'countAttemptReservations') {
-                      return async (...args: Parameters<Storage['countAttemptReservations']>) => {
-                        if (between) {
-                          const pause = between;
-                          between = null;
-                          await pause();
-                        }
-                        return t.countAttemptReservations(...args);
-                      };
+              work({
+                ...tx,
+                attemptReservations: {
+                  ...tx.attemptReservations,
+                  async count(...args: Parameters<StorageTransaction['attemptReservations']['count']>) {
+                    if (between) {
+                      const pause = between;
+                      between = null;
+                      await pause();
                     }
-                    const value = Reflect.get(t, p, t) as unknown;
-                    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+                    return tx.attemptReservations.count(...args);
                   },
-                }),
-              ),
+                },
+              }),
             );
         }
         const value = Reflect.get(target, prop, target) as unknown;

@@ -63,7 +63,7 @@ for (const backend of BACKENDS) {
 
       assert.deepEqual(await f.regulator.isBanned('alice', '203.0.113.9'), { banned: true, until });
       assert.deepEqual(await f.regulator.isBanned('bob', '192.0.2.10'), { banned: false }, "mode 'user' does not ban the address");
-      const ban = await f.storage.activeUserBan('alice', f.clock.time);
+      const ban = await f.storage.bans.activeUserBan('alice', f.clock.time);
       assert.equal(ban?.source, 'regulation');
       assert.equal(ban?.reason, '3 failed attempts within 120s');
       const warning = f.logLines().find((line) => line['event'] === 'regulation.ban');
@@ -116,7 +116,7 @@ for (const backend of BACKENDS) {
       await f.attempt(' alice ');
       assert.equal((await f.attempt('ＡＬＩＣＥ')).banned, true);
       assert.equal((await f.regulator.isBanned('ALICE', '192.0.2.10')).banned, true);
-      const logs = await f.storage.loadAuthenticationLogs('alice', 0, 10);
+      const logs = await f.storage.authenticationLogs.loadByUsername('alice', 0, 10);
       assert.equal(logs.length, 3);
     });
   });
@@ -130,10 +130,10 @@ for (const backend of BACKENDS) {
       assert.equal((await f.attempt('alice@example.com')).banned, true);
       assert.equal((await f.regulator.isBanned('alice', '192.0.2.10')).banned, true);
       assert.equal((await f.regulator.isBanned('ALICE@example.com', '192.0.2.10')).banned, true);
-      assert.equal((await f.storage.loadAuthenticationLogs('alice', 0, 10)).length, 3, 'recorded under the account name');
+      assert.equal((await f.storage.authenticationLogs.loadByUsername('alice', 0, 10)).length, 3, 'recorded under the account name');
       // an unknown login is its own subject
       await f.attempt('mallory@example.com');
-      assert.equal((await f.storage.loadAuthenticationLogs('mallory@example.com', 0, 10)).length, 1);
+      assert.equal((await f.storage.authenticationLogs.loadByUsername('mallory@example.com', 0, 10)).length, 1);
     });
   });
 
@@ -157,7 +157,7 @@ for (const backend of BACKENDS) {
       f.clock.time += SECOND;
       await f.attempt('alice', { authType: 'basic', requestUri: 'https://app.example.com/api', requestMethod: 'GET', ip: '::ffff:192.0.2.10' });
 
-      const logs = await f.storage.loadAuthenticationLogs('alice', 0, 10);
+      const logs = await f.storage.authenticationLogs.loadByUsername('alice', 0, 10);
       assert.deepEqual(
         logs.map((log) => [log.banned, log.authType, log.remoteIp, log.requestMethod]),
         [
@@ -168,7 +168,7 @@ for (const backend of BACKENDS) {
         ],
       );
       assert.equal(logs[0]?.requestUri, 'https://app.example.com/api');
-      assert.equal((await f.storage.listUserBans(f.clock.time)).length, 1, 'a refused attempt does not stack another ban');
+      assert.equal((await f.storage.bans.listUserBans(f.clock.time)).length, 1, 'a refused attempt does not stack another ban');
     });
   });
 
@@ -186,8 +186,8 @@ for (const backend of BACKENDS) {
     it('records attempts but never bans; a ban added by hand still holds', async (t) => {
       const f = await setUp(t, backend, { max_retries: 0 });
       for (let i = 0; i < 10; i++) assert.deepEqual(await f.attempt('alice'), { banned: false });
-      assert.equal((await f.storage.loadAuthenticationLogs('alice', 0, 100)).length, 10);
-      await f.storage.banUser({ username: 'alice', time: f.clock.time, expires: null, source: 'cli' });
+      assert.equal((await f.storage.authenticationLogs.loadByUsername('alice', 0, 100)).length, 10);
+      await f.storage.bans.banUser({ username: 'alice', time: f.clock.time, expires: null, source: 'cli' });
       assert.deepEqual(await f.regulator.isBanned('alice', '192.0.2.10'), { banned: true });
     });
   });

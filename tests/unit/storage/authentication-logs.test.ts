@@ -28,11 +28,11 @@ for (const backend of BACKENDS) {
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
       t.after(() => storage.close());
 
-      await storage.appendAuthenticationLog(attempt({ time: T0, successful: true }));
-      await storage.appendAuthenticationLog(attempt({ time: T0 + 1000, authType: 'totp', banned: true, requestMethod: 'POST' }));
-      await storage.appendAuthenticationLog(attempt({ time: T0 + 2000, username: 'bob', remoteIp: '2001:db8::1' }));
+      await storage.authenticationLogs.append(attempt({ time: T0, successful: true }));
+      await storage.authenticationLogs.append(attempt({ time: T0 + 1000, authType: 'totp', banned: true, requestMethod: 'POST' }));
+      await storage.authenticationLogs.append(attempt({ time: T0 + 2000, username: 'bob', remoteIp: '2001:db8::1' }));
 
-      const logs = await storage.loadAuthenticationLogs('alice', T0, 10);
+      const logs = await storage.authenticationLogs.loadByUsername('alice', T0, 10);
       assert.equal(logs.length, 2);
       const [newest, oldest] = logs;
       assert.equal(typeof newest?.id, 'number');
@@ -42,7 +42,7 @@ for (const backend of BACKENDS) {
       assert.strictEqual(newest?.banned, true);
       assert.strictEqual(oldest?.successful, true);
 
-      const byIp = await storage.loadAuthenticationLogsByIp('2001:db8::1', T0, 10);
+      const byIp = await storage.authenticationLogs.loadByIp('2001:db8::1', T0, 10);
       assert.deepEqual(byIp.map((log) => log.username), ['bob']);
     });
 
@@ -52,12 +52,12 @@ for (const backend of BACKENDS) {
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
       t.after(() => storage.close());
 
-      for (let i = 0; i < 5; i++) await storage.appendAuthenticationLog(attempt({ time: T0 + i * 1000, requestUri: `/${i}` }));
-      await storage.appendAuthenticationLog(attempt({ time: T0 + 5000, authType: 'totp', requestUri: '/totp' }));
-      await storage.appendAuthenticationLog(attempt({ time: T0 + 6000, banned: true, requestUri: '/banned' }));
+      for (let i = 0; i < 5; i++) await storage.authenticationLogs.append(attempt({ time: T0 + i * 1000, requestUri: `/${i}` }));
+      await storage.authenticationLogs.append(attempt({ time: T0 + 5000, authType: 'totp', requestUri: '/totp' }));
+      await storage.authenticationLogs.append(attempt({ time: T0 + 6000, banned: true, requestUri: '/banned' }));
 
-      const uris = async (...args: Parameters<typeof storage.loadAuthenticationLogs>) =>
-        (await storage.loadAuthenticationLogs(...args)).map((log) => log.requestUri);
+      const uris = async (...args: Parameters<typeof storage.authenticationLogs.loadByUsername>) =>
+        (await storage.authenticationLogs.loadByUsername(...args)).map((log) => log.requestUri);
       assert.deepEqual(await uris('alice', T0 + 3000, 10), ['/banned', '/totp', '/4', '/3']);
       assert.deepEqual(await uris('alice', T0, 2), ['/banned', '/totp']);
       assert.deepEqual(await uris('alice', T0, 10, { authTypes: ['1fa', 'basic'], banned: false }), ['/4', '/3', '/2', '/1', '/0']);

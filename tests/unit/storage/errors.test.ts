@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
-import { BACKENDS, TEST_KEY, silentLogger } from './backends.ts';
+import { BACKENDS, TEST_KEY, rawQuery, silentLogger } from './backends.ts';
 
 const SQL_WORDS = /select|insert|update|from|where|authentication_logs|banned_user|\$\d|\?/i;
 
@@ -14,9 +13,9 @@ for (const backend of BACKENDS) {
       t.after(cleanup);
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
       t.after(() => storage.close());
-      await sql`drop table authentication_logs`.execute(storage.db);
+      await rawQuery(options, 'drop table authentication_logs');
 
-      await assert.rejects(storage.loadAuthenticationLogs('alice', 0, 10), (error: unknown) => {
+      await assert.rejects(storage.authenticationLogs.loadByUsername('alice', 0, 10), (error: unknown) => {
         assert.ok(error instanceof StorageError);
         assert.equal(error.code, 'query_failed');
         assert.equal(error.message, 'storage: could not load authentication attempts');
@@ -32,7 +31,7 @@ for (const backend of BACKENDS) {
       const storage = await openStorage(options, { logger: silentLogger, migrate: true });
       await storage.close();
       await storage.close();
-      await assert.rejects(storage.activeUserBan('alice', 0), { name: 'StorageError', code: 'closed' });
+      await assert.rejects(storage.bans.activeUserBan('alice', 0), { name: 'StorageError', code: 'closed' });
     });
   });
 }

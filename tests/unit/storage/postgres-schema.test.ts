@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import { createTestDatabase } from '../../helpers/postgres.ts';
-import { TEST_KEY, silentLogger } from './backends.ts';
+import { TEST_KEY, rawQuery, silentLogger } from './backends.ts';
 
 describe("postgres: option 'schema' keeps every table, the migration history included, in that schema", () => {
   it('creates the schema and nothing in public', async (t) => {
@@ -13,19 +12,21 @@ describe("postgres: option 'schema' keeps every table, the migration history inc
     const storage = await openStorage(options, { logger: silentLogger, migrate: true });
     t.after(() => storage.close());
 
-    const { rows } = await sql<{ table_schema: string; table_name: string }>`
-      select table_schema, table_name from information_schema.tables
-      where table_schema in ('public', 'Gate House') order by table_name`.execute(storage.db);
+    const rows = await rawQuery(
+      options,
+      `select table_schema, table_name from information_schema.tables
+      where table_schema in ('public', 'Gate House') order by table_name`,
+    );
     assert.deepEqual(
-      rows.map((row) => `${row.table_schema}.${row.table_name}`),
+      rows.map((row) => `${row['table_schema']}.${row['table_name']}`),
       ['Gate House.attempt_reservations', 'Gate House.authentication_logs', 'Gate House.banned_ip', 'Gate House.banned_user', 'Gate House.encryption', 'Gate House.migrations', 'Gate House.migrations_lock', 'Gate House.setup_state'],
     );
 
-    await storage.banUser({ username: 'alice', time: 1, expires: null, source: 'cli' });
+    await storage.bans.banUser({ username: 'alice', time: 1, expires: null, source: 'cli' });
     await storage.close();
     const again = await openStorage(options, { logger: silentLogger, migrate: false });
     t.after(() => again.close());
     assert.deepEqual(again.appliedMigrations, []);
-    assert.equal((await again.activeUserBan('alice', 2))?.username, 'alice');
+    assert.equal((await again.bans.activeUserBan('alice', 2))?.username, 'alice');
   });
 });

@@ -2,10 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
-import { TEST_KEY, recordingLogger, silentLogger } from './backends.ts';
+import { TEST_KEY, rawQuery, recordingLogger, silentLogger } from './backends.ts';
 
 async function modeOf(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
@@ -18,7 +17,7 @@ describe('the SQLite file holds secrets, so only its owner can read it', () => {
     const path = join(temp.dir, 'nested', 'data', 'gatehouse.sqlite3');
     const storage = await openStorage({ encryption_key: TEST_KEY, local: { path } }, { logger: silentLogger, migrate: true });
     t.after(() => storage.close());
-    await storage.appendAuthenticationLog({
+    await storage.authenticationLogs.append({
       time: 1, successful: true, banned: false, username: 'a', authType: '1fa', remoteIp: '::1', requestUri: '/', requestMethod: 'GET',
     });
 
@@ -26,8 +25,8 @@ describe('the SQLite file holds secrets, so only its owner can read it', () => {
     assert.equal(await modeOf(path), 0o600);
     assert.equal(await modeOf(`${path}-wal`), 0o600);
     assert.equal(await modeOf(`${path}-shm`), 0o600);
-    const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(storage.db);
-    assert.equal(rows[0]?.journal_mode, 'wal');
+    const rows = await rawQuery({ encryption_key: TEST_KEY, local: { path } }, 'pragma journal_mode');
+    assert.equal(rows[0]?.['journal_mode'], 'wal');
   });
 
   it('tightens an existing world-readable file to 0600 and says so', async (t) => {

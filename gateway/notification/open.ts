@@ -1,0 +1,16 @@
+/** Builds the notifier `notifier.*` names, as openStorage does for `storage.*`. */
+import type { GatewayConfig } from '../config/schema.ts';
+import { createFilesystemNotifier } from './filesystem.ts';
+import type { Notifier } from './notifier.ts';
+
+export type NotifierConfig = NonNullable<GatewayConfig['notifier']>;
+
+/**
+ * The configured notifier, or null when the configuration names none (nothing can be sent; features
+ * that mail someone stay off). `notifier.smtp` builds no notifier yet: it is validated, and an SMTP
+ * notifier (`smtp.ts`, the same interface) is the next implementation.
+ */
+export function openNotifier(config: NotifierConfig | undefined, options: { now?: () => number } = {}): Notifier | null {
+  if (config?.filesystem) return createFilesystemNotifier({ filename: config.filesystem.filename, now: options.now });
+  return null;
+}

@@ -1,0 +1,72 @@
+/**
+ * The database handle every repository runs its queries through: the Kysely instance (the pool, or one
+ * transaction's connection) and the one place a driver error becomes a StorageError. Private to
+ * gateway/storage/: nothing outside this folder sees Kysely or SQL.
+ */
+import type { Kysely, SqlBool } from 'kysely';
+import { StorageError } from './errors.ts';
+import type { OutageLog } from '../../lib/outage-log.ts';
+import type { Database, StorageDialect } from './types.ts';
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly dialect: StorageDialect;
+  /**
+   * Runs one operation. Every failure is a StorageError whose message names `action`, never the SQL
+   * (that stays in `cause`): `unreachable` when the database did not answer, else `query_failed`.
+   */
+  run<T>(action: string, work: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** A boolean as the dialect binds it. */
+  bool(value: boolean): SqlBool;
+}
+
+export function fromSqlBool(value: SqlBool): boolean {
+  return value === true || value === 1;
+}
+
+/**
+ * Whether a failed query says the database is unreachable or overloaded (try again later) rather than
+ * that the query itself is wrong: no answer in time, a lost or refused connection, a server shutting
+ * down or cancelling on statement_timeout, or SQLite's lock wait running out.
+ */
+function isUnreachable(error: unknown, dialect: StorageDialect): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (dialect === 'sqlite') return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  // pg's own timeouts and lost connections carry no SQLSTATE
+  if (typeof code !== 'string') return true;
+  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || ['57014', '57P01', '57P02', '57P03', '53300'].includes(code);
+  return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE …
+}
+
+export function createDatabaseHandle(init: {
+  db: Kysely<Database>;
+  dialect: StorageDialect;
+  /** counts failures and recoveries (one line per outage); absent inside a transaction */
+  outage?: OutageLog;
+  /** true once the storage is closed: every operation is refused */
+  isClosed?: () => boolean;
+}): DatabaseHandle {
+  const { db, dialect, outage } = init;
+  const isClosed = init.isClosed ?? (() => false);
+  return {
+    db,
+    dialect,
+    // better-sqlite3 cannot bind JS booleans; PostgreSQL's boolean columns want them
+    bool: (value) => (dialect === 'sqlite' ? (value ? 1 : 0) : value),
+    async run(action, work) {
+      if (isClosed()) throw new StorageError('closed', `storage: could not ${action}: the database is closed`);
+      try {
+        const result = await work(db);
+        outage?.success();
+        return result;
+      } catch (error) {
+        if (isUnreachable(error, dialect)) {
+          // one line per outage (the outage log), and a 503 for the request
+          outage?.failure(error);
+          throw new StorageError('unreachable', `storage: could not ${action}: the database did not answer`, { cause: error });
+        }
+        throw new StorageError('query_failed', `storage: could not ${action}`, { cause: error });
+      }
+    },
+  };
+}
