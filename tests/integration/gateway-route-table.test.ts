@@ -154,11 +154,13 @@ describe('the gateway route table, walked against a real gateway', () => {
   describe('a handler whose promise rejects (express 5 forwards it to the error handler)', () => {
     it('→ 500 {status: KO, message: Internal error.}; the error text is in the log, not the body', async () => {
       const cookie = await login(gw, 'alice', PASSWORD);
-      const users = gw.gateway.users as { getDetails: (username: string) => unknown };
-      const getDetails = users.getDetails;
-      users.getDetails = () => {
+      // the cache answers from memory first (peekDetails): both ways of asking fail
+      const users = gw.gateway.users as { getDetails: (username: string) => unknown; peekDetails?: (username: string) => unknown };
+      const { getDetails, peekDetails } = users;
+      users.getDetails = async () => {
         throw new Error('users backend exploded: secret-detail-7f3a');
       };
+      users.peekDetails = () => undefined;
       try {
         for (const path of ['/api/state', '/api/user/info', '/']) {
           const response = await portal(gw, path, { headers: { cookie, accept: 'application/json' } });
@@ -168,6 +170,7 @@ describe('the gateway route table, walked against a real gateway', () => {
         }
       } finally {
         users.getDetails = getDetails;
+        users.peekDetails = peekDetails;
       }
       assert.match(gw.logText(), /portal: unexpected error/);
       assert.match(gw.logText(), /secret-detail-7f3a/);
