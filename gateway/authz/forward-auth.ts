@@ -17,7 +17,7 @@ import { authenticationLevel, type SessionIdentity } from '../session/user-sessi
 import type { UserProvider } from '../users/provider.ts';
 import { isSafeRedirect } from './redirect.ts';
 import { requiredLevel, type Authorizer } from './rules.ts';
-import { ASSERTION_HEADER, type AssertionIssuer } from '../identity/assertion.ts';
+import { ASSERTION_HEADER, type AssertionIssuer } from './assertion.ts';
 import type { AuthzOutcome, GatewayMetrics } from '../metrics/metrics.ts';
 import { BadAuthzRequest, resolveTarget, type AuthzDialect, type AuthzTarget } from './target.ts';
 import { credentialHeader, DEFAULT_AUTHN_STRATEGIES, type AuthnStrategies } from './authn-strategies.ts';
