@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { SessionStoreUnavailable } from '../session/store.ts';
 import type { ReadSession } from '../session/reader.ts';
 import { authenticationLevel } from '../session/user-session.ts';
+import type { UserDetails } from '../users/provider.ts';
 import { BAD_CREDENTIALS, judge, type AuthnStrategies, type AuthnStrategy, type DecideDeps, type Question, type Verdict } from './decide.ts';
 import type { AuthzDialect } from './target.ts';
 
@@ -45,16 +46,22 @@ function basicIn(name: string, read: (req: IncomingMessage) => string | undefine
 }
 
 /** The session's user as the backend knows them now: removed, disabled or re-passworded users have no session. */
-async function judgeSession(q: Question, session: ReadSession, deps: DecideDeps): Promise<Verdict> {
-  const { data } = session;
-  const user = data.identity ? await deps.users.getDetails(data.identity.username) : null;
+function judgeUser(q: Question, data: ReadSession['data'], user: UserDetails | null, deps: DecideDeps): Verdict {
   // deny: the password changed since this session was made (see SessionData.credentialStamp)
   const current = user && user.credentialStamp === data.credentialStamp ? user : null;
   return current ? judge(q, current, authenticationLevel(data.amr), deps, false) : judge(q, null, 0, deps, false);
 }
 
+/**
+ * Immediate when the backend answers at once (the common case: the hot path allocates no promise),
+ * else a promise; written for a getDetails that returns either.
+ */
 function judgeRead(q: Question, session: ReadSession | null, deps: DecideDeps): Verdict | Promise<Verdict> {
-  return session ? judgeSession(q, session, deps) : judge(q, null, 0, deps, false);
+  if (!session?.data.identity) return judge(q, null, 0, deps, false);
+  const { data } = session;
+  const found = deps.users.getDetails(session.data.identity.username);
+  if (found instanceof Promise) return found.then((user) => judgeUser(q, data, user, deps));
+  return judgeUser(q, data, found, deps);
 }
 
 /** The session cookie of the target's cookie domain. */

@@ -115,8 +115,9 @@ export function judge(q: Question, identity: SessionIdentity | null, level: numb
 }
 
 /**
- * Who is asking for what, and may they. The answer is immediate for an anonymous question and a
- * promise when an identity has to be looked up. Errors propagate: answer.ts turns them into a deny.
+ * Who is asking for what, and may they. Immediate when everything needed is at hand (no credential,
+ * or a session and its user in memory: the common case), else a promise (the session store, a
+ * password check). Errors propagate: answer.ts turns them into a deny.
  */
 export function decide(req: IncomingMessage, locate: Locate, deps: DecideDeps, strategies: AuthnStrategies, routed: Routed | null = null): Verdict | Promise<Verdict> {
   const peer = normaliseIp(req.socket.remoteAddress ?? '');

@@ -91,6 +91,21 @@ export interface EmbeddedProxy {
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, host: string): void;
 }
 
+/** A proxied request and the upstream it goes to when allowed. */
+interface RequestExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  handler: RequestHandler;
+}
+
+/** A WebSocket handshake: answered on its raw socket when refused. */
+interface UpgradeExchange {
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  handler: RequestHandler;
+}
+
 /**
  * `strategies`: where the proxy looks for an identity, from server.endpoints.authz (see
  * embeddedProxyStrategies): the operator's narrowing of the authz endpoints holds here too.
@@ -173,12 +188,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     return null;
   }
 
-  interface HttpExchange {
-    req: IncomingMessage;
-    res: ServerResponse;
-    handler: RequestHandler;
-  }
-  const http: Delivery<HttpExchange> = {
+  const requests: Delivery<RequestExchange> = {
     row: EMBEDDED,
     logger: deps.logger,
     async deliver({ req, res, handler }, verdict) {
@@ -190,13 +200,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     abort: ({ res }) => void res.destroy(),
   };
 
-  interface UpgradeExchange {
-    req: IncomingMessage;
-    socket: Socket;
-    head: Buffer;
-    handler: RequestHandler;
-  }
-  const upgrade: Delivery<UpgradeExchange> = {
+  const upgrades: Delivery<UpgradeExchange> = {
     row: EMBEDDED,
     logger: deps.logger,
     async deliver({ req, socket, head, handler }, verdict) {
@@ -216,7 +220,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       const handler = handlerFor(host);
       if (!handler) return void res.writeHead(404).end();
       stripIdentityHeaders(req);
-      decideAndDeliver(http, { req, res, handler }, req, deps, strategies, { host, scheme });
+      decideAndDeliver(requests, { req, res, handler }, req, deps, strategies, { host, scheme });
     },
     upgrade(req, socket, head, host) {
       const handler = handlerFor(host);
@@ -225,7 +229,7 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
       // another ever come here, it gets an answer: the proxy library would drop the socket silently
       if (!isWebSocketUpgrade(req)) return void socket.end(rawAnswer(answerOf(EMBEDDED, { kind: 'bad-request', reason: 'not a WebSocket upgrade' }, req, true)));
       stripIdentityHeaders(req);
-      decideAndDeliver(upgrade, { req, socket, head, handler }, req, deps, strategies, { host, scheme });
+      decideAndDeliver(upgrades, { req, socket, head, handler }, req, deps, strategies, { host, scheme });
     },
   };
 }

@@ -16,7 +16,7 @@ import { decide, type AuthnStrategy, type DecideDeps, type Verdict } from '../..
 import { DIALECTS } from '../../../gateway/authz/dialects.ts';
 import type { FirstFactorAttempt } from '../../../gateway/authn/first-factor.ts';
 import type { CookieDomain } from '../../../gateway/session/cookie-domains.ts';
-import type { UserDetails } from '../../../gateway/users/provider.ts';
+import type { UserDetails, UserProvider } from '../../../gateway/users/provider.ts';
 
 const user = (username: string): UserDetails => ({ username, displayName: username, emails: [], groups: [], credentialStamp: 's' });
 const domain = { domain: 'example.test', name: 'gatehouse_session', portalUrl: new URL('https://auth.example.test/') } as CookieDomain;
@@ -74,6 +74,15 @@ describe('the first strategy that finds its credential is the one that identifie
     const d = deps();
     assert.equal(who(await verdict({ 'proxy-authorization': basic('alice', 'right'), cookie: 's=carol' }, [BASIC_IN_AUTHORIZATION], d)), 'login');
     assert.deepEqual(d.attempts, [], 'no password was checked');
+  });
+
+  it('the session’s user is looked up whether the user backend answers at once or with a promise', async () => {
+    const d = deps();
+    d.users = { ...d.users, getDetails: ((name: string) => Promise.resolve(user(name))) as unknown as UserProvider['getDetails'] };
+    assert.equal(who(await verdict({ cookie: 's=carol' }, DEFAULT_AUTHN_STRATEGIES, d)), 'carol');
+    // deny: a session made before the password changed
+    d.users = { ...d.users, getDetails: ((name: string) => Promise.resolve({ ...user(name), credentialStamp: 'new' })) as unknown as UserProvider['getDetails'] };
+    assert.equal(who(await verdict({ cookie: 's=carol' }, DEFAULT_AUTHN_STRATEGIES, d)), 'login');
   });
 
   it('no credential at all: anonymous, asked to log in', async () => {
