@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
-import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
+import { createAssertionIssuer, loadOrCreateAssertionKey } from './authz/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';

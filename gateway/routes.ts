@@ -100,8 +100,8 @@ const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identit
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 const PASSWORD_CHECKS = 'regulation + password checks';
-/** Basic credentials go through the same first factor as a login: regulation and the password-check limiter. */
-const basicLimit = (strategies: AuthnStrategies) => (strategies.headers.length > 0 ? `${PASSWORD_CHECKS} (Basic auth)` : null);
+/** What limits each credential kind the endpoint reads (Basic: the first factor's regulation and password-check limiter). */
+const basicLimit = (strategies: AuthnStrategies) => [...new Set(strategies.map((strategy) => strategy.rateLimit).filter((limit) => limit !== null))].join(', ') || null;
 
 function jwksHandler(deps: RouteDeps): NodeHandler {
   if (!deps.authz.assertions) throw new Error('route table: /jwks.json without identity_assertion');

@@ -1,55 +1,113 @@
 /**
- * Where the forward-auth endpoints look for an identity (Authelia's `server.endpoints.authz.<name>.
- * authn_strategies`), as a table: each strategy is a row saying which header carries Basic
- * credentials, or that the session cookie counts. An endpoint reads only what its strategies name.
+ * The credential kinds, as a list of strategies, and where each forward-auth endpoint looks for an
+ * identity (Authelia's `server.endpoints.authz.<name>.authn_strategies`). Each strategy finds its
+ * credential on the request or does not; the first that finds one identifies (decide.ts). A new
+ * credential kind (a bearer token) is one more strategy here and one more name in the table below.
  */
 import type { IncomingMessage } from 'node:http';
+import { SessionStoreUnavailable } from '../session/store.ts';
+import { currentUser, type ReadSession } from '../session/reader.ts';
+import { authenticationLevel } from '../session/user-session.ts';
+import type { UserDetails } from '../users/provider.ts';
+import { BAD_CREDENTIALS, judge, type AuthnStrategies, type AuthnStrategy, type DecideDeps, type Question, type Verdict } from './decide.ts';
 import type { AuthzDialect } from './target.ts';
+
+export type { AuthnStrategies, AuthnStrategy } from './decide.ts';
 
 export const AUTHN_STRATEGY_NAMES = ['CookieSession', 'HeaderAuthorization', 'HeaderProxyAuthorization', 'HeaderAuthRequestProxyAuthorization', 'HeaderLegacy'] as const;
 export type AuthnStrategyName = (typeof AUTHN_STRATEGY_NAMES)[number];
 
-/** The header value a strategy reads Basic credentials from (undefined: nothing for it here). */
-type CredentialHeader = (req: IncomingMessage) => string | undefined;
-
-const authorization: CredentialHeader = (req) => req.headers.authorization;
-const proxyAuthorization: CredentialHeader = (req) => req.headers['proxy-authorization'];
-/** Authelia's legacy /api/verify: Authorization when asked with `?auth=basic`, else Proxy-Authorization. */
-const legacy: CredentialHeader = (req) => (new URL(req.url ?? '/', 'http://x').searchParams.get('auth') === 'basic' ? req.headers.authorization : req.headers['proxy-authorization']);
-
-const STRATEGIES: Readonly<Record<AuthnStrategyName, { header: CredentialHeader } | { cookie: true }>> = {
-  CookieSession: { cookie: true },
-  HeaderAuthorization: { header: authorization },
-  HeaderProxyAuthorization: { header: proxyAuthorization },
-  HeaderAuthRequestProxyAuthorization: { header: proxyAuthorization },
-  HeaderLegacy: { header: legacy },
-};
-
-export interface AuthnStrategies {
-  /** Headers that may carry Basic credentials, in order: the first one present is the one judged. */
-  readonly headers: readonly CredentialHeader[];
-  /** Whether the session cookie counts. */
-  readonly cookie: boolean;
+/** `Basic <base64>`, any case; a value without a space is no Basic credential. */
+function isBasic(value: string): boolean {
+  const space = value.indexOf(' ');
+  return space === 5 && value.slice(0, 5).toLowerCase() === 'basic';
 }
 
-/** What every endpoint reads unless server.endpoints.authz says otherwise: Proxy-Authorization, Authorization, the cookie. */
-export const DEFAULT_AUTHN_STRATEGIES: AuthnStrategies = { headers: [proxyAuthorization, authorization], cookie: true };
-
-export function authnStrategies(names: readonly AuthnStrategyName[]): AuthnStrategies {
-  const rows = names.map((name) => STRATEGIES[name]);
+/** Basic credentials in the header `read` returns: one factor, checked by the first factor's limits and bans. */
+function basicIn(name: string, read: (req: IncomingMessage) => string | undefined): AuthnStrategy {
   return {
-    headers: rows.flatMap((row) => ('header' in row ? [row.header] : [])),
-    cookie: rows.some((row) => 'cookie' in row),
+    name,
+    rateLimit: 'regulation + password checks (Basic auth)',
+    credential(req) {
+      const value = read(req);
+      // another scheme (an app's own Bearer token) is not ours: the next strategy is asked
+      return value !== undefined && isBasic(value) ? value : undefined;
+    },
+    identify(value, q, deps) {
+      const decoded = Buffer.from(value.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon <= 0) return BAD_CREDENTIALS;
+      const { target, ip } = q;
+      return deps.firstFactor
+        .verify({ username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ip, method: 'basic', requestUri: target.url.href, requestMethod: target.method })
+        // Basic credentials only ever prove one factor
+        .then((result): Verdict => (result.ok ? judge(q, result.user, 1, deps, true) : result.busy ? { kind: 'busy', retryAfterSeconds: result.busy.retryAfterSeconds } : BAD_CREDENTIALS));
+    },
   };
 }
 
-/** The Basic-credentials header this request carries for these strategies, if any. */
-export function credentialHeader(req: IncomingMessage, strategies: AuthnStrategies): string | undefined {
-  for (const header of strategies.headers) {
-    const value = header(req);
-    if (value !== undefined) return value;
-  }
-  return undefined;
+/**
+ * The session's user as the backend knows them now (session/reader.ts currentUser): removed, disabled
+ * or re-passworded users have no session. Immediate when the details are in memory (the common case:
+ * the hot path allocates no promise), else a promise.
+ */
+function judgeRead(q: Question, session: ReadSession | null, deps: DecideDeps): Verdict | Promise<Verdict> {
+  const data = session?.data;
+  if (!data?.identity) return judge(q, null, 0, deps, false);
+  const judgeCurrent = (current: UserDetails | null) => (current ? judge(q, current, authenticationLevel(data.amr), deps, false) : judge(q, null, 0, deps, false));
+  const current = currentUser(data, deps.users);
+  return current instanceof Promise ? current.then(judgeCurrent) : judgeCurrent(current);
+}
+
+/** The session cookie of the target's cookie domain. */
+export const SESSION_COOKIE: AuthnStrategy = {
+  name: 'session cookie',
+  rateLimit: null,
+  credential: (req) => req.headers.cookie,
+  identify(cookie, q, deps) {
+    const session = deps.sessionReader.read(cookie, q.domain);
+    if (!(session instanceof Promise)) return judgeRead(q, session, deps);
+    return session.then(
+      (s) => judgeRead(q, s, deps),
+      (error: unknown) => {
+        // deny: the session store did not answer in time. A cookie that cannot be checked passes no rule,
+        // not even bypass: log in again (401 / the portal redirect). The store's outage log reports it.
+        if (error instanceof SessionStoreUnavailable) return { kind: 'login', target: q.target, domain: q.domain, basic: false };
+        throw error;
+      },
+    );
+  },
+};
+
+export const BASIC_IN_AUTHORIZATION = basicIn('Basic in Authorization', (req) => req.headers.authorization);
+export const BASIC_IN_PROXY_AUTHORIZATION = basicIn('Basic in Proxy-Authorization', (req) => req.headers['proxy-authorization']);
+/** Authelia's legacy /api/verify: Authorization when asked with `?auth=basic`, else Proxy-Authorization. */
+export const BASIC_LEGACY = basicIn('Basic in Authorization (?auth=basic) or Proxy-Authorization', (req) =>
+  new URL(req.url ?? '/', 'http://x').searchParams.get('auth') === 'basic' ? req.headers.authorization : req.headers['proxy-authorization'],
+);
+
+const STRATEGIES: Readonly<Record<AuthnStrategyName, AuthnStrategy>> = {
+  CookieSession: SESSION_COOKIE,
+  HeaderAuthorization: BASIC_IN_AUTHORIZATION,
+  HeaderProxyAuthorization: BASIC_IN_PROXY_AUTHORIZATION,
+  HeaderAuthRequestProxyAuthorization: BASIC_IN_PROXY_AUTHORIZATION,
+  HeaderLegacy: BASIC_LEGACY,
+};
+
+/**
+ * Each strategy once, in the order given, except that the session cookie comes last: a credential
+ * sent with the request is judged before the browser's session.
+ */
+function ordered(strategies: Iterable<AuthnStrategy>): AuthnStrategies {
+  const unique = [...new Set(strategies)];
+  return [...unique.filter((s) => s !== SESSION_COOKIE), ...unique.filter((s) => s === SESSION_COOKIE)];
+}
+
+/** What every endpoint reads unless server.endpoints.authz says otherwise: Proxy-Authorization, Authorization, the cookie. */
+export const DEFAULT_AUTHN_STRATEGIES: AuthnStrategies = [BASIC_IN_PROXY_AUTHORIZATION, BASIC_IN_AUTHORIZATION, SESSION_COOKIE];
+
+export function authnStrategies(names: readonly AuthnStrategyName[]): AuthnStrategies {
+  return ordered(names.map((name) => STRATEGIES[name]));
 }
 
 /** Authelia's implementation names, and the dialect each is here (ExtAuthz, Envoy's, is not implemented). */
@@ -106,7 +164,6 @@ export function configuredAuthzEndpoints(
 export function embeddedProxyStrategies(endpoints: readonly AuthzEndpoint[]): AuthnStrategies {
   const forwardAuth = endpoints.find((endpoint) => endpoint.path === authzEndpointPath('forward-auth'));
   if (forwardAuth) return forwardAuth.strategies;
-  // in the order the entries list them, each header once: the first one present is the one judged
-  const headers = [...new Set(endpoints.flatMap((endpoint) => endpoint.strategies.headers))];
-  return { headers, cookie: endpoints.some((endpoint) => endpoint.strategies.cookie) };
+  // in the order the entries list them, each once: the first that finds its credential is the one judged
+  return ordered(endpoints.flatMap((endpoint) => endpoint.strategies));
 }

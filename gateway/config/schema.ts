@@ -251,7 +251,7 @@ const server = z.strictObject({
   headers: notYetSupported,
 });
 
-/** The signed identity assertion sent beside Remote-User (see gateway/identity/assertion.ts). */
+/** The signed identity assertion sent beside Remote-User (see gateway/authz/assertion.ts). */
 const identityAssertion = z.strictObject({
   /**
    * Which apps get an assertion, each with the `aud` it checks: target host → audience. No other app

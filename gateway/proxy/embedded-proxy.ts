@@ -1,7 +1,8 @@
 /**
  * The embedded reverse proxy: Gatehouse in front of an app without nginx/Traefik/Caddy. Every request
- * and WebSocket upgrade gets the same access-control decision as forward auth, identity headers the
- * client sent are removed, and the ones Gatehouse vouches for are added.
+ * and WebSocket upgrade gets the same decision as forward auth (decide.ts) and is refused in the
+ * table's `embedded` row (dialects.ts); identity headers the client sent are removed, and the ones
+ * Gatehouse vouches for are added.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -9,10 +10,11 @@ import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middlewar
 import { isWebSocketUpgrade } from '../../lib/http-server.ts';
 import { normaliseIp } from '../../lib/net/address.ts';
 import { clientIp } from '../../lib/net/client-ip.ts';
-import type { AuthnStrategies } from '../authz/authn-strategies.ts';
-import { decide, escapeHtml, headerValue, portalRedirect, wantsRedirect, type AuthzDeps, type Verdict } from '../authz/forward-auth.ts';
-import { BadAuthzRequest, targetFromRequest, type AuthzTarget } from '../authz/target.ts';
-import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
+import { answerOf, decideAndDeliver, headerValue, rawAnswer, refuseHttp, type Delivery } from '../authz/answer.ts';
+import type { Allow, AuthnStrategies, AuthzDeps, Refusal } from '../authz/decide.ts';
+import { DIALECTS } from '../authz/dialects.ts';
+
+const EMBEDDED = DIALECTS.embedded;
 
 /** `remote-user`, `Remote_User`, `REMOTE-GROUPS`…: any header an upstream could read as our identity. */
 export function isIdentityHeader(name: string): boolean {
@@ -89,6 +91,21 @@ export interface EmbeddedProxy {
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, host: string): void;
 }
 
+/** A proxied request and the upstream it goes to when allowed. */
+interface RequestExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  handler: RequestHandler;
+}
+
+/** A WebSocket handshake: answered on its raw socket when refused. */
+interface UpgradeExchange {
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  handler: RequestHandler;
+}
+
 /**
  * `strategies`: where the proxy looks for an identity, from server.endpoints.authz (see
  * embeddedProxyStrategies): the operator's narrowing of the authz endpoints holds here too.
@@ -128,76 +145,72 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
   }
   const handlerFor = (host: string) => handlers.get(host) ?? handlers.get('default') ?? null;
 
-  async function authorise(req: IncomingMessage, host: string, websocket: boolean): Promise<Verdict> {
-    stripIdentityHeaders(req);
-    let target: AuthzTarget | undefined;
-    const verdict = await decide(req, (trusted) => {
-      target = targetFromRequest(req, scheme, trusted);
-      // deny: the rules must judge the very host the upstream was chosen by
-      if (target.host !== host) throw new BadAuthzRequest(`the target host '${target.host}' is not the routed host '${host}'`);
-      return target;
-    }, deps, strategies);
-    if (verdict.kind === 'allow' && target) {
-      // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
-      // named in its Connection was meant for this hop, and this hop judged by it
-      const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
-      const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
-      // Basic credentials in either header may be the gateway password the decision just checked (which
-      // header it read depends on the strategies): the app never sees them; an app's own Bearer stays
-      if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
-      if (isBasic(req.headers.authorization)) delete req.headers.authorization;
-      // hop-by-hop headers (Proxy-Authorization too) and every header the client named in Connection end
-      // here, right after the decision and BEFORE Gatehouse writes any header of its own: naming
-      // X-Forwarded-For or Remote-User in Connection removes the client's copy, never Gatehouse's
-      if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
-      // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
-      for (const name of FORWARDING_HEADERS) delete req.headers[name];
-      req.headers['x-forwarded-for'] = ip;
-      req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
-      req.headers['x-forwarded-host'] = hostHeader;
-      const id = verdict.identity;
-      const headers: Record<string, string> = {
-        'remote-user': headerValue(id?.username),
-        'remote-groups': headerValue(id?.groups.join(',')),
-        'remote-name': headerValue(id?.displayName),
-        'remote-email': headerValue(id?.emails[0]),
-      };
-      if (deps.assertions && id) headers['remote-assertion'] = await deps.assertions.assertionFor(id, host);
-      for (const [name, value] of Object.entries(headers)) if (value) req.headers[name.toLowerCase()] = value;
-      // the session cookie is a bearer credential for every app in the domain: the app never sees it
-      const cookie = req.headers.cookie;
-      if (cookie) {
-        const kept = withoutCookies(cookie, sessionCookieNames);
-        if (kept) req.headers.cookie = kept;
-        else delete req.headers.cookie;
-      }
+  /**
+   * On allow, the request as the app will see it: what the decision read is taken first, then the
+   * credentials and every header the client may not choose are replaced by Gatehouse's own. Returns
+   * a refusal instead when the request cannot be passed on.
+   */
+  async function passOn(req: IncomingMessage, verdict: Allow, websocket: boolean): Promise<Refusal | null> {
+    const { target } = verdict;
+    // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
+    // named in its Connection was meant for this hop, and this hop judged by it
+    const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
+    const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
+    // Basic credentials in either header may be the gateway password the decision just checked (which
+    // header it read depends on the strategies): the app never sees them; an app's own Bearer stays
+    if (isBasic(req.headers['proxy-authorization'])) delete req.headers['proxy-authorization'];
+    if (isBasic(req.headers.authorization)) delete req.headers.authorization;
+    // hop-by-hop headers (Proxy-Authorization too) and every header the client named in Connection end
+    // here, right after the decision and BEFORE Gatehouse writes any header of its own: naming
+    // X-Forwarded-For or Remote-User in Connection removes the client's copy, never Gatehouse's
+    if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
+    // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
+    for (const name of FORWARDING_HEADERS) delete req.headers[name];
+    req.headers['x-forwarded-for'] = ip;
+    req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
+    req.headers['x-forwarded-host'] = hostHeader;
+    const id = verdict.identity;
+    const headers: Record<string, string> = {
+      'remote-user': headerValue(id?.username),
+      'remote-groups': headerValue(id?.groups.join(',')),
+      'remote-name': headerValue(id?.displayName),
+      'remote-email': headerValue(id?.emails[0]),
+    };
+    if (deps.assertions && id) headers['remote-assertion'] = await deps.assertions.assertionFor(id, target.host);
+    for (const [name, value] of Object.entries(headers)) if (value) req.headers[name] = value;
+    // the session cookie is a bearer credential for every app in the domain: the app never sees it
+    const cookie = req.headers.cookie;
+    if (cookie) {
+      const kept = withoutCookies(cookie, sessionCookieNames);
+      if (kept) req.headers.cookie = kept;
+      else delete req.headers.cookie;
     }
-    return verdict;
+    return null;
   }
 
-  function refuse(req: IncomingMessage, res: ServerResponse, verdict: Exclude<Verdict, { kind: 'allow' }>): void {
-    const plain = (status: number, text: string, extra: Record<string, string> = {}) => {
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...extra });
-      res.end(text);
-    };
-    switch (verdict.kind) {
-      case 'forbidden':
-        return plain(403, '403 Forbidden: your account is not allowed here.');
-      case 'bad-credentials':
-        return plain(401, '401 Unauthorized', { 'WWW-Authenticate': 'Basic realm="Authorization Required"' });
-      case 'busy':
-        return plain(429, '429 Too Many Requests: too many sign-in attempts are being checked; try again shortly.', { 'Retry-After': String(verdict.retryAfterSeconds) });
-      case 'bad-request':
-        return plain(400, '400 Bad Request');
-      case 'login': {
-        if (verdict.basic || !wantsRedirect(req)) return plain(401, '401 Unauthorized');
-        const location = portalRedirect(verdict.domain.portalUrl, verdict.target);
-        const safe = ['GET', 'HEAD', 'OPTIONS'].includes(verdict.target.method);
-        res.writeHead(safe ? 302 : 303, { Location: location, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(`<a href="${escapeHtml(location)}">Sign in</a>`);
-      }
-    }
-  }
+  const requests: Delivery<RequestExchange> = {
+    row: EMBEDDED,
+    logger: deps.logger,
+    async deliver({ req, res, handler }, verdict) {
+      const refusal = verdict.kind === 'allow' ? await passOn(req, verdict, false) : verdict;
+      if (refusal) refuseHttp(res, EMBEDDED, refusal, deps.logger);
+      else await handler(req, res);
+    },
+    begun: ({ res }) => res.headersSent,
+    abort: ({ res }) => void res.destroy(),
+  };
+
+  const upgrades: Delivery<UpgradeExchange> = {
+    row: EMBEDDED,
+    logger: deps.logger,
+    async deliver({ req, socket, head, handler }, verdict) {
+      const refusal = verdict.kind === 'allow' ? await passOn(req, verdict, true) : verdict;
+      if (refusal) socket.end(rawAnswer(answerOf(EMBEDDED, refusal, req, true)));
+      else handler.upgrade(req, socket, head);
+    },
+    begun: ({ socket }) => socket.writableEnded || socket.destroyed,
+    abort: ({ socket }) => void socket.destroy(),
+  };
 
   return {
     proxies(host) {
@@ -206,39 +219,17 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     handle(req, res, host) {
       const handler = handlerFor(host);
       if (!handler) return void res.writeHead(404).end();
-      authorise(req, host, false)
-        .then((verdict) => (verdict.kind === 'allow' ? handler(req, res) : refuse(req, res, verdict)))
-        .catch((error: Error) => {
-          // deny: whatever failed, the request does not reach the app
-          const unavailable = unavailableMessage(error);
-          // a backend that did not answer is reported once per outage by its outage log, not per request
-          if (unavailable === null) deps.logger.error({ err: error.message }, 'proxy: error while deciding; denied');
-          if (res.headersSent) res.destroy();
-          else if (unavailable !== null) {
-            res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': String(RETRY_AFTER_S) });
-            res.end(`503 Service Unavailable: ${unavailable}`);
-          } else res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 Internal Server Error');
-        });
+      stripIdentityHeaders(req);
+      decideAndDeliver(requests, { req, res, handler }, req, deps, strategies, { host, scheme });
     },
     upgrade(req, socket, head, host) {
       const handler = handlerFor(host);
       if (!handler) return void socket.destroy();
       // serve() hands over WebSocket handshakes only (any other upgrade is a plain request); should
       // another ever come here, it gets an answer: the proxy library would drop the socket silently
-      if (!isWebSocketUpgrade(req)) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      authorise(req, host, true)
-        .then((verdict) => {
-          if (verdict.kind === 'allow') return handler.upgrade(req, socket, head);
-          const status = verdict.kind === 'forbidden' ? '403 Forbidden' : verdict.kind === 'bad-request' ? '400 Bad Request' : '401 Unauthorized';
-          socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        })
-        .catch((error: Error) => {
-          if (unavailableMessage(error) === null) {
-            deps.logger.error({ err: error.message }, 'proxy: error while deciding a WebSocket upgrade; denied');
-            return void socket.destroy();
-          }
-          socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        });
+      if (!isWebSocketUpgrade(req)) return void socket.end(rawAnswer(answerOf(EMBEDDED, { kind: 'bad-request', reason: 'not a WebSocket upgrade' }, req, true)));
+      stripIdentityHeaders(req);
+      decideAndDeliver(upgrades, { req, socket, head, handler }, req, deps, strategies, { host, scheme });
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { escapeHtml, headerValue, portalRedirect, wantsRedirect } from '../../../gateway/authz/forward-auth.ts';
+import { escapeHtml, headerValue, portalRedirect, wantsRedirect } from '../../../gateway/authz/answer.ts';
 import { parseTarget } from '../../../gateway/authz/target.ts';
 import { isIdentityHeader, stripIdentityHeaders, withoutCookies } from '../../../gateway/proxy/embedded-proxy.ts';
 
