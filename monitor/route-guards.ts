@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { markReauthenticated, type CredentialChecks } from './auth/credential-check.ts';
+import { markReauthenticated, markSetupProven, type CredentialChecks } from './auth/credential-check.ts';
 import type { MonitorAuthDeps } from './auth/deps.ts';
 import { requireAuth, requireScope } from './auth/identity.ts';
 import { bodyOf, text } from './api/json-api.ts';
@@ -46,7 +46,7 @@ export type HttpGuardSpec =
 
 export interface GuardDeps {
   auth: Pick<MonitorAuthDeps, 'store' | 'setupCode'>;
-  checks: Pick<CredentialChecks, 'limited' | 'setupAllowed' | 'confirmPassword'>;
+  checks: Pick<CredentialChecks, 'limited' | 'setupProven' | 'refuseSetup' | 'confirmPassword'>;
   tickets: Pick<TicketStore<SessionOwner>, 'consume'>;
 }
 
@@ -67,10 +67,13 @@ export function createGuards({ auth, checks, tickets }: GuardDeps): MonitorGuard
     if (checks.limited(req, res, null, action)) return;
     const state = await auth.store.read();
     auth.setupCode.refresh(state);
+    // the handler re-checks this against the state its own update reads (the monitor may be reset meanwhile)
+    const proven = checks.setupProven(req);
+    markSetupProven(res, proven);
     // once configured no setup code exists: the endpoint itself refuses, or lets a full_admin add a login after "decline"
-    if (state.configured) return next();
+    if (state.configured || proven) return next();
     // an audited, rate-limited 403 without the code: reaching the port is not enough to claim the monitor
-    if (checks.setupAllowed(req, res, action)) next();
+    checks.refuseSetup(req, res, action);
   };
 
   const reauth = (options: ReauthOptions): RequestHandler => async (req, res, next) => {

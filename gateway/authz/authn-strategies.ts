@@ -14,8 +14,8 @@ import type { AuthzDialect } from './target.ts';
 
 export type { AuthnStrategies, AuthnStrategy } from './decide.ts';
 
-export const AUTHN_STRATEGY_NAMES = ['CookieSession', 'HeaderAuthorization', 'HeaderProxyAuthorization', 'HeaderAuthRequestProxyAuthorization', 'HeaderLegacy'] as const;
-export type AuthnStrategyName = (typeof AUTHN_STRATEGY_NAMES)[number];
+// the names are configuration (server.endpoints.authz.<name>.authn_strategies): the schema owns them
+import type { AuthnStrategyName } from '../config/schema.ts';
 
 /** `Basic <base64>`, any case; a value without a space is no Basic credential. */
 function isBasic(value: string): boolean {

@@ -5,7 +5,10 @@
 import { z } from 'zod';
 import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
-import { AUTHN_STRATEGY_NAMES } from '../authz/authn-strategies.ts';
+
+/** Where a forward-auth endpoint looks for credentials, in Authelia's names (authz/authn-strategies.ts implements them). */
+export const AUTHN_STRATEGY_NAMES = ['CookieSession', 'HeaderAuthorization', 'HeaderProxyAuthorization', 'HeaderAuthRequestProxyAuthorization', 'HeaderLegacy'] as const;
+export type AuthnStrategyName = (typeof AUTHN_STRATEGY_NAMES)[number];
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */
 function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {

@@ -123,9 +123,13 @@ export class CachedUserProvider implements UserProvider {
     }
   }
 
-  /** Drops every entry; lookups already running keep their answer to themselves. */
+  /**
+   * Drops every entry. Lookups already running keep their answer to their own callers: one who asks
+   * after the clear starts a lookup of its own (a reload may have disabled the user meanwhile).
+   */
   clear(): void {
     this.#entries.clear();
+    this.#lookups.clear();
     this.#clearedAt = this.#reads;
   }
 

@@ -7,7 +7,7 @@
 import type { RequestHandler } from 'express';
 import { passwordPolicyProblem } from '../auth/passwords.ts';
 import { consumeSecondFactor, noSecondFactor, type SecondFactorCheck } from '../auth/second-factor.ts';
-import { SECOND_FACTOR_MESSAGES } from '../auth/credential-check.ts';
+import { SECOND_FACTOR_MESSAGES, setupProven } from '../auth/credential-check.ts';
 import { hasCredentials, type AuthState } from '../auth/store.ts';
 import { issueSession, revokeJti } from '../auth/tokens.ts';
 import type { AccountApiDeps } from './context.ts';
@@ -22,6 +22,9 @@ export interface AccountHandlers {
   logout: RequestHandler;
 }
 
+/** The update found the monitor unconfigured, and the SETUP_CODE guard saw no proof the caller may set it up. */
+const UNPROVEN = Symbol('setup not proven');
+
 /** Setup over what is there would replace a login; after "decline" only a full_admin caller may add one. */
 function setupRefused(state: AuthState, callerIsAdmin: boolean): boolean {
   return hasCredentials(state) || state.enabled || (state.configured && !callerIsAdmin);
@@ -29,7 +32,7 @@ function setupRefused(state: AuthState, callerIsAdmin: boolean): boolean {
 
 export function createAccountHandlers({ auth, checks, credentialEnded }: AccountApiDeps): AccountHandlers {
   const { store, passwords, config, setupCode } = auth;
-  const { reserve, checkPassword, failed, succeeded, unchanged } = checks;
+  const { reserve, checkPassword, failed, refuseSetup, succeeded, unchanged } = checks;
   const nowSeconds = () => Math.floor(auth.now() / 1000);
 
   const status: RequestHandler = async (req, res) => {
@@ -71,6 +74,8 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
     const hash = await passwords.hash(password);
     const token = await store.update(async (draft) => {
       if (setupRefused(draft, callerIsAdmin)) return null;
+      // unconfigured now, though it may not have been when the guard looked: the code is needed after all
+      if (!draft.configured && !setupProven(res)) return UNPROVEN;
       Object.assign(draft, {
         enabled: true, configured: true, declined: false, username, password_hash: hash, ...noSecondFactor(),
         // sessions of an earlier account with the same name (before a disable) stay void
@@ -85,18 +90,21 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
       failed(req, username, 'setup', 'already_configured');
       return setupFail(400, 'Authentication is already configured');
     }
+    if (token === UNPROVEN) return refuseSetup(req, res, 'setup');
     succeeded(req, username, 'setup');
     res.json({ success: true, token, message: 'Authentication configured successfully' });
   };
 
-  const decline = (path: 'skip' | 'decline'): RequestHandler => async (_req, res) => {
+  const decline = (path: 'skip' | 'decline'): RequestHandler => async (req, res) => {
     if ((await store.read()).configured) return fail(res, 403, `Authentication is already configured; cannot ${path}.`);
     const declined = await store.update((draft) => {
       if (draft.configured) return false;
+      if (!setupProven(res)) return UNPROVEN;
       Object.assign(draft, { enabled: false, declined: true, configured: true, username: null, password_hash: null, ...noSecondFactor() });
       setupCode.refresh(draft); // spent: single use
       return true;
     });
+    if (declined === UNPROVEN) return refuseSetup(req, res, path);
     if (!declined) return fail(res, 403, `Authentication is already configured; cannot ${path}.`);
     res.json({ success: true, message: 'Authentication declined', ...(path === 'skip' ? { auth_declined: true } : {}) });
   };

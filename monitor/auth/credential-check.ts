@@ -78,15 +78,13 @@ export function createCredentialChecks(deps: MonitorAuthDeps) {
     audit.failure({ rhost: req.clientIp!, user, method, reason });
   };
 
-  /**
-   * Setup, skip and decline while unconfigured: a full_admin caller, or the setup code. Answers 403 (an
-   * audited, rate-limited failure) and returns false otherwise. Synchronous: check and count are one step.
-   */
-  const setupAllowed = (req: Request, res: Response, method: string): boolean => {
-    if (req.identity?.scope === 'full_admin' || setupCode.matches(bodyOf(req).setup_code)) return true;
+  /** The caller may act on an unconfigured monitor: a full_admin identity, or the setup code from the log. */
+  const setupProven = (req: Request): boolean => req.identity?.scope === 'full_admin' || setupCode.matches(bodyOf(req).setup_code);
+
+  /** An audited 403: reaching the port is not enough to claim the monitor. */
+  const refuseSetup = (req: Request, res: Response, method: string): void => {
     failed(req, null, method, 'bad_setup_code');
     res.status(403).json({ success: false, error: SETUP_CODE_REQUIRED, message: SETUP_CODE_REQUIRED });
-    return false;
   };
 
   const succeeded = (req: Request, user: string | null, method: string): void => {
@@ -151,10 +149,26 @@ export function createCredentialChecks(deps: MonitorAuthDeps) {
     fail(res, status, r.message, extra);
   };
 
-  return { limited, reserve, checkPassword, failed, setupAllowed, succeeded, confirmPassword, unchanged, refusal, refuse };
+  return { limited, reserve, checkPassword, failed, setupProven, refuseSetup, succeeded, confirmPassword, unchanged, refusal, refuse };
 }
 
 export type CredentialChecks = ReturnType<typeof createCredentialChecks>;
+
+/** Where the SETUP_CODE guard leaves whether the caller proved it may set up an unconfigured monitor. */
+const SETUP_PROVEN = 'setupProven';
+
+export function markSetupProven(res: Response, proven: boolean): void {
+  res.locals[SETUP_PROVEN] = proven;
+}
+
+/**
+ * Whether the SETUP_CODE guard saw a setup code or a full_admin caller. The guard read the state
+ * earlier than the handler's update does: an update that finds the monitor unconfigured (it was
+ * reset meanwhile) asks this again instead of trusting the guard's "already configured".
+ */
+export function setupProven(res: Response): boolean {
+  return res.locals[SETUP_PROVEN] === true;
+}
 
 /** Where the ADMIN_REAUTH guard leaves the account state the re-entered password was checked against. */
 const REAUTHENTICATED = 'reauthenticated';

@@ -238,6 +238,18 @@ describe('a reload clears the cache at once, whatever refresh_interval says', ()
     assert.deepEqual((await cache.getDetails('alice'))?.groups, []);
   });
 
+  it('a request asked after the clear does not join a lookup begun before it (a user disabled meanwhile stays out)', async () => {
+    const { dir, cache } = setup([user('alice', ['admins'])]);
+    dir.hold();
+    const before = cache.getDetails('alice');
+    dir.users.delete('alice');
+    dir.changed();
+    const after = cache.getDetails('alice');
+    dir.release();
+    assert.deepEqual((await before)?.groups, ['admins'], 'the request that asked before gets its answer');
+    assert.equal(await after, null, 'the one that asked after the clear gets the backend as it is now');
+  });
+
   it('a password changed through the cache drops what it held (older sessions end at once)', async () => {
     const { dir, cache } = setup([user('alice')]);
     await cache.getDetails('alice');
