@@ -7,6 +7,7 @@
 import { generateSecret } from '../lib/secret-strength.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { GatehouseError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/fs-atomic.ts';
 import { parseListenAddress } from '../lib/net/address.ts';
 
@@ -31,11 +32,11 @@ async function loadOrCreateSecrets(dir: string): Promise<EmbeddedSecrets> {
     if (typeof stored.session_secret === 'string' && typeof stored.storage_encryption_key === 'string') {
       return { session_secret: stored.session_secret, storage_encryption_key: stored.storage_encryption_key };
     }
-    throw new Error(`${path} is missing keys`);
+    throw new GatehouseError('secret_file_unusable', `${path} is missing keys`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       // never regenerate over an unreadable file: the storage key inside it decrypts the database
-      throw new Error(`cannot use ${path}: ${(error as Error).message}. Restore it from a backup, or move the data directory away to start afresh.`);
+      throw new GatehouseError('secret_file_unusable', `cannot use ${path}: ${(error as Error).message}. Restore it from a backup, or move the data directory away to start afresh.`);
     }
   }
   const secrets: EmbeddedSecrets = {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import { InternalError } from '../lib/errors.ts';
 import { assertDistinctRoutes, type RouteMethod, type RouteSummary } from '../lib/route-table.ts';
 import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
 import { canonicalRequestHost } from './authz/target.ts';
@@ -104,7 +105,7 @@ const PASSWORD_CHECKS = 'regulation + password checks';
 const basicLimit = (strategies: AuthnStrategies) => [...new Set(strategies.map((strategy) => strategy.rateLimit).filter((limit) => limit !== null))].join(', ') || null;
 
 function jwksHandler(deps: RouteDeps): NodeHandler {
-  if (!deps.authz.assertions) throw new Error('route table: /jwks.json without identity_assertion');
+  if (!deps.authz.assertions) throw new InternalError('route_table_invalid', 'route table: /jwks.json without identity_assertion');
   const body = JSON.stringify(deps.authz.assertions.jwks);
   return (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=300', 'Content-Length': Buffer.byteLength(body) });
@@ -113,7 +114,7 @@ function jwksHandler(deps: RouteDeps): NodeHandler {
 }
 
 function proxyOf(proxy: EmbeddedProxy | null): EmbeddedProxy {
-  if (!proxy) throw new Error('route table: a proxied row without server.upstreams');
+  if (!proxy) throw new InternalError('route_table_invalid', 'route table: a proxied row without server.upstreams');
   return proxy;
 }
 

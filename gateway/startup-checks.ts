@@ -48,7 +48,7 @@ function reasonOf(name: string, error: unknown): string {
 function within<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`}`)), ms);
+    timer = setTimeout(() => reject(new GatehouseError('startup_check_failed', `no answer within ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`}`)), ms);
     timer.unref();
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));

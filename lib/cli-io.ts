@@ -1,3 +1,5 @@
+import { GatehouseError } from './errors.ts';
+
 /** The streams a CLI command uses, passed in so tests can drive it with in-memory streams. */
 export interface CliIO {
   stdin: NodeJS.ReadableStream;
@@ -8,7 +10,12 @@ export interface CliIO {
 }
 
 /** Why reading a secret failed; `message` is fit for the operator. */
-export class SecretInputError extends Error {}
+export class SecretInputError extends GatehouseError {
+  declare readonly code: 'secret_input_failed';
+  constructor(message: string) {
+    super('secret_input_failed', message);
+  }
+}
 
 const MAX_SECRET_BYTES = 4096;
 
@@ -68,7 +75,12 @@ export function promptHidden(io: CliIO, prompt: string): Promise<string> {
 }
 
 /** A command line that cannot be understood: the caller prints the message and usage, exit 2. */
-export class UsageError extends Error {}
+export class UsageError extends GatehouseError {
+  declare readonly code: 'usage_error';
+  constructor(message: string) {
+    super('usage_error', message);
+  }
+}
 
 /**
  * `--config F` / `--config=F` / `-c F` anywhere in args; the rest is passed on. Without any, the files

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { GatehouseError } from './errors.ts';
 import { parseListenAddress } from './net/address.ts';
 
 export interface ServiceServer {
@@ -105,7 +106,7 @@ export async function serve(options: ServeOptions): Promise<ServiceServer> {
     options.upgrade(req, socket, head);
   });
   const listen = parseListenAddress(options.address);
-  if (!listen) throw new Error(`cannot listen on '${options.address}'`);
+  if (!listen) throw new GatehouseError('listen_address_invalid', `cannot listen on '${options.address}'`);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {

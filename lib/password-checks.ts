@@ -46,6 +46,7 @@ export type BusyReason = 'client' | 'queue' | 'wait';
 
 /** Too many password checks in flight: the attempt was not checked; try again after `retryAfterSeconds`. */
 export class PasswordChecksBusy extends GatehouseError {
+  declare readonly code: 'password_checks_busy';
   readonly reason: BusyReason;
   readonly retryAfterSeconds: number;
   constructor(reason: BusyReason, retryAfterSeconds: number) {

@@ -8,6 +8,7 @@ const pbkdf2Async = promisify(pbkdf2);
 
 /** A stored password hash is in a format we cannot verify, or its parameters are out of bounds. */
 export class UnsupportedHashError extends GatehouseError {
+  declare readonly code: 'unsupported_hash';
   constructor(reason: string) {
     super('unsupported_hash', reason);
   }

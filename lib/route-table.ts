@@ -3,6 +3,7 @@
  * and how often (its rate limit). `gatehouse routes` prints the rows of both tables with
  * `formatRouteTable`, like fastify's printRoutes; nothing here knows either service.
  */
+import { InternalError } from './errors.ts';
 
 /** `WS` is a WebSocket upgrade; `ANY` answers every method the same way. */
 export type RouteMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'WS' | 'ANY';
@@ -36,7 +37,7 @@ export function assertDistinctRoutes(rows: readonly RouteSummary[]): void {
   const seen = new Set<string>();
   for (const row of rows) {
     const key = `${row.method} ${row.path}`;
-    if (seen.has(key)) throw new Error(`route table: ${key} appears twice`);
+    if (seen.has(key)) throw new InternalError('route_table_invalid', `route table: ${key} appears twice`);
     seen.add(key);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { configError, type ConfigProblem } from './config-problems.ts';
+import { InternalError } from './errors.ts';
 
 /** The command every weak-secret message names. */
 export const GENERATE_SECRET = 'gatehouse crypto rand --length 64 --charset alphanumeric';
@@ -123,5 +124,5 @@ export function drawSecret(length: number, charset: Charset, random: (max: numbe
     if (charset === 'ascii' && !pastesIntoYaml(value)) continue;
     if (weakSecretReason(value, 20) === null) return value;
   }
-  throw new Error(`no acceptable secret in ${MAX_DRAWS} draws of ${length} ${charset} characters`);
+  throw new InternalError('internal_error', `no acceptable secret in ${MAX_DRAWS} draws of ${length} ${charset} characters`);
 }

@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
+import { InternalError } from '../lib/errors.ts';
 import { assertDistinctRoutes, type RouteSummary } from '../lib/route-table.ts';
 import { createAccountHandlers, type AccountHandlers } from './api/account.ts';
 import { createApiTokenHandlers, type ApiTokenHandlers } from './api/api-tokens.ts';
@@ -168,21 +169,21 @@ export function assertMonitorTable(rows: readonly MonitorRoute[]): void {
   assertDistinctRoutes(rows.map(({ method, path, guard }) => ({ method, path, guard, rateLimit: null })));
   for (const row of rows) {
     const where = `route table: ${row.method} ${row.path}`;
-    if (!(MONITOR_GUARDS as readonly string[]).includes(row.guard)) throw new Error(`${where}: unknown guard ${row.guard}`);
+    if (!(MONITOR_GUARDS as readonly string[]).includes(row.guard)) throw new InternalError('route_table_invalid', `${where}: unknown guard ${row.guard}`);
     if ('files' in row) {
-      if (!row.path.endsWith('/*') || zoneOf(row.path.slice(0, -1)) !== 'files') throw new Error(`${where}: files are a prefix row, never under /api or /ws`);
+      if (!row.path.endsWith('/*') || zoneOf(row.path.slice(0, -1)) !== 'files') throw new InternalError('route_table_invalid', `${where}: files are a prefix row, never under /api or /ws`);
     } else if (row.method === 'WS') {
-      if (zoneOf(row.path) !== 'ws' || row.guard !== 'TICKET') throw new Error(`${where}: a WebSocket row lives under /ws behind TICKET`);
+      if (zoneOf(row.path) !== 'ws' || row.guard !== 'TICKET') throw new InternalError('route_table_invalid', `${where}: a WebSocket row lives under /ws behind TICKET`);
     } else {
-      if (zoneOf(row.path) !== 'api' || row.path.includes('*')) throw new Error(`${where}: an API row is one exact path under /api`);
+      if (zoneOf(row.path) !== 'api' || row.path.includes('*')) throw new InternalError('route_table_invalid', `${where}: an API row is one exact path under /api`);
       // a read_only identity reaches READ rows: they must only read
-      if (row.guard === 'READ' && row.method !== 'GET') throw new Error(`${where}: READ rows are GET (use ADMIN for a change)`);
+      if (row.guard === 'READ' && row.method !== 'GET') throw new InternalError('route_table_invalid', `${where}: READ rows are GET (use ADMIN for a change)`);
     }
   }
   const api = rows.filter((row): row is ApiRoute => zoneOf(row.path) === 'api');
   for (const a of api) {
     for (const b of api) {
-      if (a !== b && a.method === b.method && pathPattern(a.path).test(b.path)) throw new Error(`route table: ${a.method} ${a.path} also answers ${b.path}`);
+      if (a !== b && a.method === b.method && pathPattern(a.path).test(b.path)) throw new InternalError('route_table_invalid', `route table: ${a.method} ${a.path} also answers ${b.path}`);
     }
   }
 }

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
+import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
 import type { AuthzOutcome, GatewayMetrics } from '../metrics/metrics.ts';
 import { decide, type AuthnStrategies, type DecideDeps, type Refusal, type RefusalKind, type Routed, type Verdict } from './decide.ts';
 import type { DialectRow } from './dialects.ts';

@@ -9,6 +9,7 @@
 import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
+import { GatehouseError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import type { SessionIdentity } from '../session/user-session.ts';
 
@@ -38,7 +39,7 @@ export async function loadOrCreateAssertionKey(path: string): Promise<KeyObject>
     return createPrivateKey(readFileSync(path, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new Error(`identity_assertion.key_path: cannot use ${path} (${(error as Error).message}); restore it or remove it to create a new key`);
+      throw new GatehouseError('secret_file_unusable', `identity_assertion.key_path: cannot use ${path} (${(error as Error).message}); restore it or remove it to create a new key`);
     }
   }
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -5,6 +5,7 @@
  * like, over HTTP and as the raw answer to a WebSocket upgrade. answer.ts turns a row and a verdict
  * into an answer; a new dialect is a new row.
  */
+import { InternalError } from '../../lib/errors.ts';
 import type { Locate, Refusal, RefusalKind } from './decide.ts';
 import { BadAuthzRequest, resolveTarget, targetFromRequest, type AuthzDialect } from './target.ts';
 
@@ -96,7 +97,7 @@ export const DIALECTS: { readonly [D in Dialect]: DialectRow & { readonly name: 
     name: 'embedded',
     target: 'the request itself (its Host must be the host it was routed by); X-Forwarded-Proto from a trusted proxy',
     locate: (req, trusted, routed) => {
-      if (!routed) throw new Error('the embedded proxy locates only requests it routed');
+      if (!routed) throw new InternalError('internal_error', 'the embedded proxy locates only requests it routed');
       const target = targetFromRequest(req, routed.scheme, trusted);
       // deny: the rules must judge the very host the upstream was chosen by
       if (target.host !== routed.host) throw new BadAuthzRequest(`the target host '${target.host}' is not the routed host '${routed.host}'`);

@@ -18,6 +18,7 @@
  * Backreferences and lookaround are refused everywhere, as RE2 (hence Authelia) refuses them.
  */
 import { setFlagsFromString } from 'node:v8';
+import { GatehouseError, InternalError } from '../../lib/errors.ts';
 
 setFlagsFromString('--enable-experimental-regexp-engine');
 
@@ -38,11 +39,11 @@ export type NotLinearReason =
   | 'unsupported_by_linear_engine';
 
 /** Thrown by `compileSafeRegex`; the message is the reason in words, without the pattern. */
-export class NotLinearRegexError extends Error {
+export class NotLinearRegexError extends GatehouseError {
+  declare readonly code: 'regex_not_linear';
   readonly reason: NotLinearReason;
   constructor(reason: NotLinearReason, detail: string) {
-    super(detail);
-    this.name = 'NotLinearRegexError';
+    super('regex_not_linear', detail);
     this.reason = reason;
   }
 }
@@ -298,7 +299,10 @@ function simpleEnough(branches: Term[][]): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Rewrite for the linear engine (no `u`, no `i`)
 
-class Untranslatable extends Error {}
+/** What the linear engine cannot run: refused as it is met, deep in the rewrite. */
+function untranslatable(what: string): NotLinearRegexError {
+  return new NotLinearRegexError('unsupported_by_linear_engine', what);
+}
 
 function hex4(cp: number): string {
   return `\\u${cp.toString(16).padStart(4, '0')}`;
@@ -309,8 +313,8 @@ function isAsciiLetter(cp: number): boolean {
 }
 
 function checkCp(cp: number, caseInsensitive: boolean): void {
-  if (cp > 0xffff) throw new Untranslatable('characters outside the Basic Multilingual Plane');
-  if (caseInsensitive && cp > 0x7f) throw new Untranslatable('non-ASCII characters in a case-insensitive pattern');
+  if (cp > 0xffff) throw untranslatable('characters outside the Basic Multilingual Plane');
+  if (caseInsensitive && cp > 0x7f) throw untranslatable('non-ASCII characters in a case-insensitive pattern');
 }
 
 function cpSource(cp: number): string {
@@ -326,7 +330,7 @@ function shiftedPart(lo: number, hi: number, from: number, to: number, delta: nu
 
 function classItemSource(item: ClassItem, caseInsensitive: boolean): string {
   if (item.kind === 'escape') {
-    if (item.src.startsWith('\\p') || item.src.startsWith('\\P')) throw new Untranslatable('Unicode property escapes (\\p{…})');
+    if (item.src.startsWith('\\p') || item.src.startsWith('\\P')) throw untranslatable('Unicode property escapes (\\p{…})');
     return item.src;
   }
   if (item.kind === 'cp') {
@@ -362,9 +366,9 @@ function atomSource(atom: Atom, caseInsensitive: boolean): string {
     case 'group':
       return `${atom.open}${termsSource(atom.body, caseInsensitive)})`;
     case 'unsupported':
-      throw new Untranslatable(atom.what);
+      throw untranslatable(atom.what);
     case 'forbidden':
-      throw new Error('unreachable: forbidden constructs are refused before the rewrite');
+      throw new InternalError('internal_error', 'unreachable: forbidden constructs are refused before the rewrite');
   }
 }
 
@@ -389,12 +393,7 @@ export function linearSource(source: string, caseInsensitive: boolean): string {
   const tree = new Parser(source).disjunction();
   const forbidden = findForbidden(tree);
   if (forbidden !== null) throw new NotLinearRegexError('backreference_or_lookaround', `uses a ${forbidden}`);
-  try {
-    return termsSource(tree, caseInsensitive);
-  } catch (error) {
-    if (!(error instanceof Untranslatable)) throw error;
-    throw new NotLinearRegexError('unsupported_by_linear_engine', error.message);
-  }
+  return termsSource(tree, caseInsensitive);
 }
 
 /**

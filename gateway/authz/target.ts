@@ -3,6 +3,7 @@
  * a trusted proxy; from anyone else they are absent, so the question is malformed and denied.
  */
 import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../../lib/errors.ts';
 import { isLoopbackHost } from '../../lib/net/address.ts';
 import { normalisePath } from './path.ts';
 
@@ -17,8 +18,12 @@ export interface AuthzTarget {
   method: string;
 }
 
-export class BadAuthzRequest extends Error {
-  readonly code = 'bad_authz_request';
+/** The question cannot be understood exactly (the message says why, for the debug log); denied. */
+export class BadAuthzRequest extends GatehouseError {
+  declare readonly code: 'bad_authz_request';
+  constructor(message: string) {
+    super('bad_authz_request', message);
+  }
 }
 
 const METHOD_RE = /^[A-Z]{1,16}$/;

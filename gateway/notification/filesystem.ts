@@ -43,7 +43,7 @@ export function createFilesystemNotifier(options: FilesystemNotifierOptions): No
         // one write with O_APPEND: the whole message lands after every earlier one, never interleaved
         // with another send's, never half-written
         const { bytesWritten } = await handle.write(entry);
-        if (bytesWritten !== entry.length) throw new Error(`wrote ${bytesWritten} of ${entry.length} bytes`);
+        if (bytesWritten !== entry.length) throw new NotifierError('notification_failed', `wrote ${bytesWritten} of ${entry.length} bytes`);
         await handle.datasync();
       } catch (error) {
         throw new NotifierError('notification_failed', `notifier: filesystem: cannot append to '${filename}' (${reason(error)})`, { cause: error });

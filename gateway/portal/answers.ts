@@ -4,7 +4,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { RETRY_AFTER_S, unavailableMessage } from '../backend-unavailable.ts';
+import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
 
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({

@@ -3,6 +3,7 @@
  * a row's handler runs only after its guard let the request through, and reads the user it found.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { InternalError } from '../../lib/errors.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { currentIdentity } from './current-user.ts';
@@ -72,6 +73,6 @@ export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pic
 
 /** The user a guard found; a handler behind `PUBLIC` has none, and asking is a mistake in the table. */
 export function signedInUser(req: Request): UserDetails {
-  if (!req.signedInUser) throw new Error('route table: a handler that needs a user is behind the PUBLIC guard');
+  if (!req.signedInUser) throw new InternalError('route_table_invalid', 'route table: a handler that needs a user is behind the PUBLIC guard');
   return req.signedInUser;
 }

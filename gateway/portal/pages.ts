@@ -1,5 +1,6 @@
 /** The portal's HTML pages. They work without JavaScript: plain forms posting to the same origin. */
 import type { Request, Response } from 'express';
+import { GatehouseError, type ErrorCode } from '../../lib/errors.ts';
 import { isSafeRedirect } from '../authz/redirect.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
@@ -92,6 +93,21 @@ export function setupPage(deps: PortalDeps) {
   };
 }
 
+/** What the setup form says when a code's own message is not written for the person at the form. */
+const SETUP_FAILURES: Partial<Record<ErrorCode, string>> = {
+  user_exists: 'That username is taken; choose another.',
+  users_file_invalid: 'The users file cannot be used, so the administrator was not created; the Gatehouse log says why.',
+};
+const SETUP_FAILED = 'The administrator could not be created; the Gatehouse log says why.';
+
+/** Why creating the administrator failed, in words for the person at the form; never an exception's text. */
+function setupFailure(error: unknown, deps: PortalDeps): string {
+  // written for people where it is thrown: it says which field to change and how
+  if (error instanceof GatehouseError && error.code === 'invalid_user_input') return error.message;
+  deps.logger.error({ err: error }, 'first-run setup: the administrator could not be created');
+  return (error instanceof GatehouseError ? SETUP_FAILURES[error.code] : undefined) ?? SETUP_FAILED;
+}
+
 export function setupForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     const token = field(req.body, 'token');
@@ -110,7 +126,7 @@ export function setupForm(deps: PortalDeps) {
     } catch (error) {
       if (error instanceof SetupClosedError) return setupLinkNotValid(req, res, deps);
       if (error instanceof StorageError) throw error; // the error handler's 503, not a form error
-      return again((error as Error).message);
+      return again(setupFailure(error, deps));
     }
     deps.logger.info({ user: input.username }, 'first-run setup: administrator created');
     render(res, deps, 'message', { title: 'Administrator created', message: `The account ${input.username} is ready.`, link: { href: portalBase(req), text: 'Sign in' } });

@@ -28,6 +28,7 @@ export type SetupStateStore = SetupStateRepository;
 
 /** Setup was done once, and the users backend is empty now: nobody could log in, and no link is offered. */
 export class UsersGoneAfterSetupError extends GatehouseError {
+  declare readonly code: 'users_empty_after_setup';
   constructor(usersPath: string, completedAt: number) {
     super(
       'users_empty_after_setup',
@@ -40,6 +41,7 @@ export class UsersGoneAfterSetupError extends GatehouseError {
 
 /** The link was valid, but setup is over: another instance (or the CLI) created a user first. Answered like an old link. */
 export class SetupClosedError extends GatehouseError {
+  declare readonly code: 'setup_closed';
   constructor() {
     super('setup_closed', 'Setup is already complete.');
   }

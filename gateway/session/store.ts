@@ -213,7 +213,7 @@ export class StoreGuard {
    */
   run<T>(op: (cb: (err: unknown, value?: T) => void) => void, cb: (err: unknown, value?: T) => void): void {
     if (this.#failing && this.#probing) {
-      const error = new SessionStoreUnavailable(new Error('the session store is failing; a probe is in flight'));
+      const error = new SessionStoreUnavailable(new GatehouseError('session_store_unavailable', 'the session store is failing; a probe is in flight'));
       this.#outage.failure(error.cause);
       return cb(error);
     }
@@ -238,7 +238,7 @@ export class StoreGuard {
     } catch (error) {
       // a throw after `done` was called belongs to the caller's callback, not to the store
       if (settled) throw error;
-      done(error ?? new Error('the session store threw'));
+      done(error ?? new GatehouseError('session_store_unavailable', 'the session store threw'));
     }
   }
   async call<T>(op: () => Promise<T>): Promise<T> {
@@ -338,7 +338,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
     await boundedBy(
       Promise.all([client.connect(), subscriber.connect()]).then(() => subscriber.subscribe(INVALIDATION_CHANNEL)),
       connectMs,
-      () => new Error(`no answer within ${cfg.timeout} s`),
+      () => new GatehouseError('session_store_unavailable', `no answer within ${cfg.timeout} s`),
     );
   } catch (error) {
     client.disconnect();

@@ -16,10 +16,11 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 /** A command ends early with this message on stderr and this exit code. */
-class CliExit extends Error {
+class CliExit extends GatehouseError {
+  declare readonly code: 'usage_error' | 'command_failed';
   readonly exitCode: number;
   constructor(exitCode: number, message: string) {
-    super(message);
+    super(exitCode === EXIT_USAGE ? 'usage_error' : 'command_failed', message);
     this.exitCode = exitCode;
   }
 }

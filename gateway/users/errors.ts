@@ -2,6 +2,7 @@ import { GatehouseError } from '../../lib/errors.ts';
 
 /** The users file cannot be used; `problems` lists every reason, each as `<yaml path>: <what is wrong>`. */
 export class UsersFileError extends GatehouseError {
+  declare readonly code: 'users_file_invalid';
   readonly path: string;
   readonly problems: string[];
   constructor(path: string, problems: string[], options?: { cause?: unknown }) {
@@ -26,6 +27,7 @@ export function unreadableUsersFile(path: string, error: unknown): UsersFileErro
 
 /** addUser: the name (or a name differing only in case) is already taken. */
 export class UserExistsError extends GatehouseError {
+  declare readonly code: 'user_exists';
   constructor(username: string) {
     super('user_exists', `user '${username}' already exists`);
   }
@@ -33,6 +35,7 @@ export class UserExistsError extends GatehouseError {
 
 /** addUser for the first administrator: the users file (as read just now) has a user already. */
 export class UsersNotEmptyError extends GatehouseError {
+  declare readonly code: 'users_not_empty';
   constructor(path: string) {
     super('users_not_empty', `users file ${path} has a user already`);
   }
@@ -40,6 +43,7 @@ export class UsersNotEmptyError extends GatehouseError {
 
 /** updatePassword/deleteUser: no such user in the users file. */
 export class UserNotFoundError extends GatehouseError {
+  declare readonly code: 'user_not_found';
   constructor(username: string) {
     super('user_not_found', `user '${username}' does not exist`);
   }
@@ -47,6 +51,7 @@ export class UserNotFoundError extends GatehouseError {
 
 /** A value given to a mutation (username, e-mail, group, display name) is not acceptable. */
 export class InvalidUserInputError extends GatehouseError {
+  declare readonly code: 'invalid_user_input';
   constructor(message: string) {
     super('invalid_user_input', message);
   }

@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Document } from 'yaml';
+import { GatehouseError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { credentialDirectoryWarnings, credentialFileWarnings } from '../../lib/file-permissions.ts';
 import { DEFAULT_ARGON2_PARAMS, hashPassword, needsRehash, strongestArgon2Params, verifyPassword as verifyHash, type Argon2Params } from '../../lib/password-hash.ts';
@@ -413,16 +414,22 @@ function hashScheme(encoded: string): string {
 }
 
 /** The users file changed under a re-hash: someone else set a password meanwhile, theirs wins. */
-class StaleHash extends Error {
+class StaleHash extends GatehouseError {
+  declare readonly code: 'internal_stale_hash';
   readonly current: UserRecord | undefined;
   constructor(current: UserRecord | undefined) {
-    super('the password hash changed meanwhile');
+    super('internal_stale_hash', 'the password hash changed meanwhile');
     this.current = current;
   }
 }
 
 /** Someone edited the users file between a re-hash's read and its write: their edit wins. */
-class FileChangedMeanwhile extends Error {}
+class FileChangedMeanwhile extends GatehouseError {
+  declare readonly code: 'internal_users_file_changed';
+  constructor() {
+    super('internal_users_file_changed', 'the users file changed between the re-hash\'s read and its write');
+  }
+}
 
 async function readOrCreate(path: string, logger: Logger): Promise<string> {
   try {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
-import { UsersFileError } from './errors.ts';
+import { UserNotFoundError, UsersFileError } from './errors.ts';
 import type { UserDetails } from './provider.ts';
 
 /** Authelia's `authentication_backend.file.search`. */
@@ -181,7 +181,7 @@ export function addUserToDocument(doc: Document, username: string, entry: NewUse
 /** Replace one user's password hash, keeping the scalar's style and comments. */
 export function setPasswordInDocument(doc: Document, username: string, passwordHash: string): void {
   const pair = findUserPair(usersMap(doc), username);
-  if (pair === undefined || !isMap(pair.value)) throw new Error(`user '${username}' is not in the document`);
+  if (pair === undefined || !isMap(pair.value)) throw new UserNotFoundError(username);
   const current = pair.value.get('password', true);
   if (isScalar(current)) current.value = passwordHash;
   else pair.value.set('password', passwordHash);
@@ -191,7 +191,7 @@ export function setPasswordInDocument(doc: Document, username: string, passwordH
 export function deleteUserFromDocument(doc: Document, username: string): void {
   const users = usersMap(doc);
   const pair = findUserPair(users, username);
-  if (pair === undefined) throw new Error(`user '${username}' is not in the document`);
+  if (pair === undefined) throw new UserNotFoundError(username);
   users.items.splice(users.items.indexOf(pair), 1);
 }
 

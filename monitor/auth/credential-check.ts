@@ -6,6 +6,7 @@
  * it got a value back.
  */
 import type { Request, Response } from 'express';
+import { InternalError } from '../../lib/errors.ts';
 import { PasswordChecksBusy } from '../../lib/password-checks.ts';
 import type { RateLimitAttempt } from '../../lib/rate-limit.ts';
 import { bodyOf, fail, type Body } from '../api/json-api.ts';
@@ -179,6 +180,6 @@ export function markReauthenticated(res: Response, state: AuthState): void {
 /** The state the ADMIN_REAUTH guard checked the password against; only rows behind that guard ask. */
 export function reauthenticated(res: Response): AuthState {
   const state: unknown = res.locals[REAUTHENTICATED];
-  if (state === undefined) throw new Error('reauthenticated(): the route is not behind the ADMIN_REAUTH guard');
+  if (state === undefined) throw new InternalError('route_table_invalid', 'reauthenticated(): the route is not behind the ADMIN_REAUTH guard');
   return state as AuthState;
 }

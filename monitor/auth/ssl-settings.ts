@@ -27,6 +27,7 @@ export type SslSettings = z.output<typeof settingsSchema>;
 export const SSL_DISABLED: SslSettings = Object.freeze({ enabled: false, source: 'none', cert_path: null, key_path: null });
 
 export class SslSettingsError extends GatehouseError {
+  declare readonly code: 'ssl_settings_invalid';
   constructor(path: string, detail: string) {
     super('ssl_settings_invalid', `${path} is unreadable; fix or delete it (${detail})`);
   }

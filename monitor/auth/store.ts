@@ -24,6 +24,7 @@ const MIN_JWT_SECRET_LENGTH = 64;
 
 /** auth.json exists but cannot be used. `message` names the file and is shown to API clients. */
 export class AuthStoreUnavailable extends GatehouseError {
+  declare readonly code: 'auth_store_unavailable';
   readonly path: string;
   readonly detail: string;
   constructor(path: string, detail: string, options?: { cause?: unknown }) {

@@ -10,6 +10,7 @@ import type { MonitorConfig } from '../config/schema.ts';
 
 /** A terminal cannot be started as configured; the message names the option, fit for the operator. */
 export class TerminalUnavailableError extends GatehouseError {
+  declare readonly code: 'terminal_unavailable';
   constructor(message: string, options?: { cause?: unknown }) {
     super('terminal_unavailable', message, options);
   }

@@ -8,7 +8,6 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { IPty } from 'node-pty';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { GatehouseError } from '../../lib/errors.ts';
 import type { MonitorConfig } from '../config/schema.ts';
 import { shellAccountFor, TerminalUnavailableError, type ShellAccount } from './account.ts';
 import {
@@ -279,7 +278,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
     try {
       startSession(ws, identity, rhost);
     } catch (error) {
-      const message = error instanceof GatehouseError ? error.message : 'the shell could not be started';
+      const message = error instanceof TerminalUnavailableError ? error.message : 'the shell could not be started';
       logger.error({ user: identity.username, rhost, err: error instanceof Error ? error.message : String(error) }, 'terminal refused: %s', message);
       refuseAndRecord(ws, 'unavailable', rhost, identity.username, CLOSE_UNAVAILABLE, `Terminal unavailable: ${message}`);
     }

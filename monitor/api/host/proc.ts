@@ -4,6 +4,7 @@ import { GatehouseError } from '../../../lib/errors.ts';
 
 /** A host file is there but not in the shape the kernel writes it. */
 export class HostDataError extends GatehouseError {
+  declare readonly code: 'host_data_malformed';
   constructor(message: string) {
     super('host_data_malformed', message);
   }
