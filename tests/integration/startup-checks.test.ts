@@ -5,13 +5,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { main } from '../../gateway/cli/main.ts';
 import { openSessionStore } from '../../gateway/session/store.ts';
 import { StartupCheckError } from '../../gateway/startup-checks.ts';
 import { generateSecret } from '../../lib/secret-strength.ts';
+import { runGatehouse, type CliRun } from '../helpers/cli.ts';
 import { portal, startInProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
@@ -169,16 +168,8 @@ async function writeConfig(dir: string, services: { postgres: Record<string, unk
   return path;
 }
 
-async function gatehouse(argv: string[], dataDir: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const code = await main(argv, { stdin: new PassThrough(), stdout, stderr, isTTY: false }, { GATEHOUSE_DATA: dataDir });
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, out, err };
+function gatehouse(argv: string[], dataDir: string): Promise<CliRun> {
+  return runGatehouse(argv, { GATEHOUSE_DATA: dataDir });
 }
 
 describe('gatehouse config validate --check: the startup checks against what the configuration names', () => {

@@ -7,29 +7,19 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { minimumLength } from '../../gateway/cli/crypto.ts';
-import { main } from '../../gateway/cli/main.ts';
 import { CHARSETS, drawSecret, generateSecret, randomString, weakSecretReason, type Charset } from '../../lib/secret-strength.ts';
 import { AuthStore } from '../../monitor/auth/store.ts';
+import { runGatehouse, type CliRun } from '../helpers/cli.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeConfigDir, MINIMAL_CONFIG, type ConfigDir } from '../unit/config/config-files.ts';
 
 const COMMAND = 'gatehouse crypto rand --length 64 --charset alphanumeric';
 const STRONG = 'Rk4Vn9Zq2Wt7Lx3Hc8Jb5Pd6Fg1Sm0Ae';
 
-async function gatehouse(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-  const stdin = new PassThrough();
-  stdin.end('');
-  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, env);
-  return { code, out, err };
+function gatehouse(argv: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return runGatehouse(argv, env);
 }
 
 let t: ConfigDir;

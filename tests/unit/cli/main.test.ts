@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main, type MainOptions } from '../../../gateway/cli/main.ts';
+import type { MainOptions } from '../../../gateway/cli/main.ts';
 import { describeGatewayRoutes } from '../../../gateway/routes.ts';
 import { formatRouteTable, type RouteSummary } from '../../../lib/route-table.ts';
+import { runGatehouse } from '../../helpers/cli.ts';
 import { repoPath } from '../../helpers/repo.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
 
@@ -22,18 +22,8 @@ let cleanup: () => Promise<void>;
 let env: NodeJS.ProcessEnv;
 
 /** `gatehouse <argv>` through main() with in-memory streams and exactly `env` as its environment. */
-async function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; main?: MainOptions } = {}): Promise<Run> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  stdin.end(options.stdin ?? '');
-  const code = await main(argv, { stdin, stdout, stderr, isTTY: false }, options.env ?? env, options.main);
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, out, err };
+function gatehouse(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; main?: MainOptions } = {}): Promise<Run> {
+  return runGatehouse(argv, options.env ?? env, options);
 }
 
 function config(extra = ''): string {
