@@ -6,21 +6,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
-import { main } from '../../gateway/cli/main.ts';
 import { describeMonitorRoutes } from '../../monitor/routes.ts';
+import { runGatehouse } from '../helpers/cli.ts';
 import { repoPath } from '../helpers/repo.ts';
 
 type Row = [method: string, path: string, guard: string, rateLimit: string];
 
 async function printedTables(): Promise<Map<string, Row[]>> {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const code = await main(['routes'], { stdin: new PassThrough(), stdout, stderr: new PassThrough(), isTTY: false }, {}, { monitorRoutes: describeMonitorRoutes });
-  assert.equal(code, 0);
+  const run = await runGatehouse(['routes'], {}, { main: { monitorRoutes: describeMonitorRoutes } });
+  assert.equal(run.code, 0, run.err);
   const tables = new Map<string, Row[]>();
-  for (const block of Buffer.concat(chunks).toString('utf8').trim().split(/\n\s*\n/)) {
+  for (const block of run.out.trim().split(/\n\s*\n/)) {
     const [title, heading, ...lines] = block.split('\n');
     assert.match(heading!, /^METHOD\s+PATH\s+GUARD\s+RATE LIMIT$/);
     tables.set(title!.trim(), lines.map((line) => line.split(/ {2,}/) as Row));
