@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configError, configWarning, errorsIn, formatPath, warningsIn, type ConfigProblem } from './config-problems.ts';
+import { configError, configWarning, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from './config-problems.ts';
 import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
 import { ConfigError } from './errors.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
@@ -225,26 +225,37 @@ function applyEnvironment(
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown, schemaFile: string): ConfigProblem[] {
+/** Whether the value at a schema path is a secret's: the nearest key (list indexes skipped) is secret-named. */
+function isSecretPath(path: readonly PropertyKey[], notSecrets: readonly string[]): boolean {
+  const keys = path.filter((part): part is string => typeof part === 'string');
+  return keys.length > 0 && isSecretOption(keys, notSecrets);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, spec: Pick<ConfigSpec<z.ZodType>, 'schemaFile' | 'notSecrets'>): ConfigProblem[] {
   const path = formatPath(issue.path);
+  // a secret is named by its type only: a password YAML read as a number must not reach the log
+  const secret = isSecretPath(issue.path, spec.notSecrets);
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((key) => configError(formatPath([...issue.path, key]), `unknown key; check its spelling against ${schemaFile}`));
+      return issue.keys.map((key) => configError(formatPath([...issue.path, key]), `unknown key; check its spelling against ${spec.schemaFile}`));
     case 'invalid_type': {
       const actual = valueAt(input, issue.path);
       if (actual === undefined) return [configError(path, 'is required')];
-      return [configError(path, `must be ${article(issue.expected)}, not ${describeValue(actual)}`)];
+      return [configError(path, `must be ${article(issue.expected)}, not ${describeValue(actual, secret)}`)];
     }
     case 'invalid_value':
       return [configError(path, `must be one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`)];
     case 'invalid_union': {
       const actual = valueAt(input, issue.path);
       const nested = issue.errors.flat().find((e) => e.code === 'custom');
-      if (nested) return [configError(path, nested.message)];
-      return [configError(path, `${describeValue(actual)} is not a valid value here`)];
+      if (nested && !repeats(nested.message, actual, secret)) return [configError(path, nested.message)];
+      return [configError(path, `${describeValue(actual, secret)} is not a valid value here`)];
     }
-    default:
-      return [configError(path, issue.message.replace(/^Invalid input: /, ''))];
+    default: {
+      const message = issue.message.replace(/^Invalid input: /, '');
+      if (repeats(message, valueAt(input, issue.path), secret)) return [configError(path, 'is not a valid value here')];
+      return [configError(path, message)];
+    }
   }
 }
 
@@ -252,11 +263,18 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-function describeValue(value: unknown): string {
+/** `number 5`, `string "x"` (cut when long); for a secret only its type: `a number`. */
+function describeValue(value: unknown, secret: boolean): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${JSON.stringify(value)}`;
+  if (secret) return article(typeof value);
+  return `${typeof value} ${JSON.stringify(typeof value === 'string' ? shownValue(value) : value)}`;
+}
+
+/** Whether a schema's message would repeat a secret's value. */
+function repeats(message: string, value: unknown, secret: boolean): boolean {
+  return secret && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') && String(value) !== '' && message.includes(String(value));
 }
 
 /**
@@ -287,7 +305,7 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
   const parse = (raw: Plain) => {
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
-      const problems = result.error.issues.flatMap((issue) => describeIssue(issue, raw, spec.schemaFile));
+      const problems = result.error.issues.flatMap((issue) => describeIssue(issue, raw, spec as unknown as ConfigSpec<z.ZodType>));
       throw new ConfigError([...problems, ...crossFieldProblemsDespite(spec, raw, result.error.issues)]);
     }
     const config = result.data as z.output<S>;

@@ -94,11 +94,35 @@ function removeAt(target: Plain, path: readonly PropertyKey[]): { listEntry: boo
 }
 
 /**
+ * `marked` with every dropped list entry stood in for by a copy of the first entry its list kept, so the
+ * list has the length the file gave it; a list that kept no entry stays empty.
+ */
+function withListsRefilled(marked: unknown): unknown {
+  if (Array.isArray(marked)) {
+    const kept = marked.find((item) => item !== DROPPED);
+    return marked.map((item) => withListsRefilled(item === DROPPED && kept !== undefined ? structuredClone(kept) : item));
+  }
+  if (isPlainObject(marked)) return Object.fromEntries(Object.entries(marked).map(([key, value]) => [key, withListsRefilled(value)]));
+  return marked;
+}
+
+/** Whether the list holding the dropped entry at `path` kept no entry at all. */
+function emptiedList(marked: unknown, path: readonly PropertyKey[]): boolean {
+  const list = valueAt(marked, path.slice(0, -1));
+  return Array.isArray(list) && list.every((item) => item === DROPPED);
+}
+
+type Removal = { path: string; kind: 'value' | 'section' | 'list-entry'; emptied: boolean };
+
+/**
  * The cross-field checks need a parsed configuration. When the schema rejects some values, they run on a
  * copy without those values (defaults fill in; a bad list entry leaves the list without it), so the
  * operator sees every problem in one go. A finding at or below a removed value would only restate it and
- * is dropped; so is one above a removed list entry or section (`storage: is required` once storage.local
- * went), which the removal itself caused. Findings are matched by their paths, never by their text.
+ * is dropped; so is one above a section removed whole (`storage: is required` once storage.local went),
+ * which the removal itself caused. Above a dropped list entry only what is about the list's length or
+ * presence is dropped: a finding the checks still make with the list at its written length (the dropped
+ * entries stood in for by a kept one) is about something else and stays; with no entry kept, the list is
+ * empty and what is said above it is about that. Findings are matched by their paths, never by their text.
  */
 export function crossFieldProblemsDespite<S extends z.ZodType>(
   spec: { schema: S; validate: (config: z.output<S>) => ConfigProblem[] },
@@ -106,7 +130,7 @@ export function crossFieldProblemsDespite<S extends z.ZodType>(
   issues: readonly z.core.$ZodIssue[],
 ): ConfigProblem[] {
   const marked = structuredClone(raw);
-  const removed: { path: string; wide: boolean }[] = [];
+  const removed: Removal[] = [];
   let pending = issues;
   for (let round = 0; round < 3; round++) {
     for (const issue of pending) {
@@ -117,16 +141,31 @@ export function crossFieldProblemsDespite<S extends z.ZodType>(
       for (const path of paths) {
         if (path.length === 0) return [];
         const { listEntry } = removeAt(marked, path);
-        removed.push({ path: formatPath(path), wide: round > 0 || listEntry });
+        removed.push({ path: formatPath(path), kind: listEntry ? 'list-entry' : round > 0 ? 'section' : 'value', emptied: listEntry && emptiedList(marked, path) });
       }
     }
     const result = spec.schema.safeParse(withoutDropped(marked));
     if (result.success) {
-      return errorsIn(spec.validate(result.data))
-        .map((problem) => ({ ...problem, path: pathTextCountingDropped(marked, problem.path) }))
-        .filter(({ path }) => !removed.some((r) => pathWithin(path, r.path) || (r.wide && pathWithin(r.path, path))));
+      const found = errorsIn(spec.validate(result.data)).map((problem) => ({ ...problem, path: pathTextCountingDropped(marked, problem.path) }));
+      let atWrittenLength: Set<string> | null | undefined; // computed once, when a finding is above a dropped entry
+      return found.filter(({ path, message }) => {
+        if (removed.some((r) => pathWithin(path, r.path))) return false;
+        const above = removed.filter((r) => r.kind !== 'value' && pathWithin(r.path, path));
+        if (above.length === 0) return true;
+        if (above.some((r) => r.kind === 'section' || r.emptied)) return false;
+        if (atWrittenLength === undefined) atWrittenLength = findingsAtWrittenLength(spec, marked);
+        return atWrittenLength?.has(`${path}\0${message}`) ?? false;
+      });
     }
     pending = result.error.issues;
   }
   return [];
+}
+
+/** The checks' findings (`path\0message`) with every list refilled to its written length, or null when that copy does not parse. */
+function findingsAtWrittenLength<S extends z.ZodType>(spec: { schema: S; validate: (config: z.output<S>) => ConfigProblem[] }, marked: unknown): Set<string> | null {
+  const refilled = withListsRefilled(marked);
+  const result = spec.schema.safeParse(withoutDropped(refilled));
+  if (!result.success) return null;
+  return new Set(errorsIn(spec.validate(result.data)).map((problem) => `${pathTextCountingDropped(refilled, problem.path)}\0${problem.message}`));
 }

@@ -3,6 +3,7 @@
  * validators of both services return these; the loader filters them by path; one function turns each
  * into the line the operator reads, `config: <path>: <message>`, errors and warnings alike.
  */
+import { withoutUserInfo } from './net/user-info.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -16,6 +17,18 @@ export interface ConfigProblem {
   readonly message: string;
   /** An error stops the start; a warning is said at every start and by `config validate`. */
   readonly severity: Severity;
+}
+
+/** The longest value a message repeats whole, in characters: a pasted key or certificate is cut. */
+const SHOWN_VALUE_MAX = 64;
+
+/**
+ * A value the operator wrote, as a message may repeat it: the user info of a URL blanked
+ * (`https://***@auth.example.com/`) and a long value cut with `…`. Never give it a secret option's value.
+ */
+export function shownValue(value: string): string {
+  const chars = [...withoutUserInfo(value)];
+  return chars.length <= SHOWN_VALUE_MAX ? chars.join('') : `${chars.slice(0, SHOWN_VALUE_MAX - 1).join('')}…`;
 }
 
 /** A problem that stops the start. */

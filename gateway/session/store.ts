@@ -17,6 +17,7 @@ import { RedisStore } from 'connect-redis';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
+import { withoutUserInfo } from '../../lib/net/user-info.ts';
 import { createOutageLog, type OutageLog } from '../../lib/outage-log.ts';
 import type { RedisConfig } from '../config/schema.ts';
 import { createSessionCodec } from './codec.ts';
@@ -91,14 +92,18 @@ export function redisOptions(cfg: RedisConfig): RedisOptions {
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
 }
 
-/** Where the configured Redis is, for messages: `Redis at host:port`, a socket, or a Sentinel master. */
+/** Where the configured Redis is, for messages: `Redis at host:port`, a socket, or a Sentinel master (user info blanked). */
 export function redisEndpoint(cfg: RedisConfig): string {
-  if (cfg.high_availability) return `Redis Sentinel master '${cfg.high_availability.sentinel_name}' via ${cfg.host}:${cfg.port || 26379}`;
-  return cfg.port === 0 ? `Redis at socket ${cfg.host}` : `Redis at ${cfg.host}:${cfg.port}`;
+  const host = withoutUserInfo(cfg.host);
+  if (cfg.high_availability) return `Redis Sentinel master '${cfg.high_availability.sentinel_name}' via ${host}:${cfg.port || 26379}`;
+  return cfg.port === 0 ? `Redis at socket ${host}` : `Redis at ${host}:${cfg.port}`;
 }
 
-/** Why a connection or command failed, in words (ioredis reports a refused connection only on its 'error' event). */
-function redisReason(error: unknown, cfg: RedisConfig): string {
+/**
+ * Why a connection or command failed, in words (ioredis reports a refused connection only on its 'error'
+ * event). A driver's own text may repeat a configured host: its user info is blanked there too.
+ */
+export function redisReason(error: unknown, cfg: RedisConfig): string {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (code === 'ECONNREFUSED') return 'connection refused';
@@ -108,7 +113,8 @@ function redisReason(error: unknown, cfg: RedisConfig): string {
   if (message === 'Command timed out') return `no answer within ${cfg.command_timeout} ms`;
   if (/^(WRONGPASS|NOAUTH|ERR AUTH)/.test(message)) return 'authentication failed';
   if (/Stream isn't writeable|Connection is closed/.test(message)) return 'not connected';
-  return message;
+  const hosts = [cfg.host, ...(cfg.high_availability?.nodes.map((node) => node.host) ?? [])].filter((host) => withoutUserInfo(host) !== host);
+  return hosts.reduce((text, host) => text.replaceAll(host, withoutUserInfo(host)), message);
 }
 
 /** Rejects with `error()` if `work` has not settled after `ms`. */

@@ -2,14 +2,14 @@
  * Cross-field checks of the monitor's configuration, as data (lib/config-problems.ts) at the path of
  * the option each names; rendered like the gateway's, `config: <path>: <message>`.
  */
-import { configError, configWarning, type ConfigProblem } from '../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { parseCidr, parseListenAddress } from '../../lib/net/address.ts';
 import type { MonitorConfig } from './schema.ts';
 
 export function validateMonitorConfig(config: MonitorConfig): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   if (!parseListenAddress(config.server.address)) {
-    found.push(configError('server.address', `'${config.server.address}' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008'`));
+    found.push(configError('server.address', `'${shownValue(config.server.address)}' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008'`));
   }
   config.trusted_proxies.forEach((cidr, i) => {
     const parsed = parseCidr(cidr);
@@ -20,7 +20,7 @@ export function validateMonitorConfig(config: MonitorConfig): ConfigProblem[] {
   if (assertion) {
     const url = new URL(assertion.jwks_url);
     if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-      found.push(configError('remote_user.assertion.jwks_url', `'${assertion.jwks_url}' must be https (plain http only on loopback)`));
+      found.push(configError('remote_user.assertion.jwks_url', `'${shownValue(assertion.jwks_url)}' must be https (plain http only on loopback)`));
     }
     if (assertion.max_age > 300) found.push(configWarning('remote_user.assertion.max_age', `is ${assertion.max_age}s: a captured assertion can be replayed that long`));
   }

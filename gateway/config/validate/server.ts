@@ -1,6 +1,6 @@
 /** `server`: where the gateway listens, whose forwarded headers it believes, what it proxies, its authz endpoints. */
 import { BlockList } from 'node:net';
-import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { parseCidr, parseListenAddress } from '../../../lib/net/address.ts';
 import type { GatewayConfig } from '../schema.ts';
 import { DOMAIN_RE } from './domain-names.ts';
@@ -57,7 +57,7 @@ function authzEndpointProblems(server: ServerConfig): ConfigProblem[] {
 export function serverProblems(server: ServerConfig): ConfigProblem[] {
   const found = authzEndpointProblems(server);
   if (!parseListenAddress(server.address)) {
-    found.push(configError('server.address', `'${server.address}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`));
+    found.push(configError('server.address', `'${shownValue(server.address)}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`));
   }
   server.trusted_proxies.forEach((cidr, i) => {
     const parsed = parseCidr(cidr);
@@ -75,7 +75,7 @@ export function serverProblems(server: ServerConfig): ConfigProblem[] {
       /* reported below */
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      found.push(configError(`server.upstreams.${host}`, `'${upstream}' must be an http:// or https:// URL`));
+      found.push(configError(`server.upstreams.${host}`, `'${shownValue(upstream)}' must be an http:// or https:// URL`));
     }
     if (host !== 'default' && !DOMAIN_RE.test(host)) {
       found.push(configError(`server.upstreams.${host}`, "the key must be a lower-case host name or 'default'"));

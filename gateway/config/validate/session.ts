@@ -1,5 +1,5 @@
 /** `session`: one cookie domain per entry, each with its portal; the secret; Redis; the timeouts. */
-import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { isLoopbackHost } from '../../../lib/net/address.ts';
 import type { CookieConfig, SessionConfig } from '../schema.ts';
 import { DOMAIN_RE, hostWithinDomain } from './domain-names.ts';
@@ -7,23 +7,55 @@ import { ownSecretProblem } from './own-secrets.ts';
 
 /** A URL the portal is served at or users land on: absolute, https (but on loopback), within the cookie domain. */
 function siteUrlProblems(value: string, where: string, domain: string, found: ConfigProblem[]): URL | null {
+  const shown = shownValue(value);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    found.push(configError(where, `'${value}' is not an absolute URL (like https://auth.${domain}/)`));
+    found.push(configError(where, `'${shown}' is not an absolute URL (like https://auth.${domain}/)`));
     return null;
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    found.push(configError(where, `'${value}' must use https (plain http is accepted only for localhost)`));
+    found.push(configError(where, `'${shown}' must use https (plain http is accepted only for localhost)`));
   }
   if (url.username || url.password || url.search || url.hash) {
-    found.push(configError(where, `'${value}' must not carry credentials, a query or a fragment`));
+    found.push(configError(where, `'${shown}' must not carry credentials, a query or a fragment`));
   }
   if (!hostWithinDomain(url.hostname, domain)) {
     found.push(configError(where, `the host '${url.hostname}' is not '${domain}' or below it, so the session cookie would not reach it`));
   }
   return url;
+}
+
+/**
+ * A Redis host is a name or an address, or with port 0 a socket's path. A URL there (`redis://:pw@host`)
+ * would put a password where every connection error repeats it; so it is refused, and not repeated here.
+ */
+function redisHostProblem(where: string, host: string, socketPath: boolean, useInstead: string): ConfigProblem | null {
+  if (!host.includes('://') && !host.includes('@') && (socketPath || !host.includes('/'))) return null;
+  return configError(where, `must be a host name or address only; ${useInstead} (the value is not repeated: it may hold a password)`);
+}
+
+function redisProblems(redis: NonNullable<SessionConfig['redis']>): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const ha = redis.high_availability;
+  const host = redisHostProblem(
+    'session.redis.host',
+    redis.host,
+    redis.port === 0 && !ha,
+    'set the port, username and password in session.redis.port, .username and .password',
+  );
+  if (host !== null) found.push(host);
+  ha?.nodes.forEach((node, i) => {
+    const problem = redisHostProblem(
+      `session.redis.high_availability.nodes[${i}].host`,
+      node.host,
+      false,
+      "set the port in the node's port, and the username and password in session.redis.high_availability.sentinel_username and .sentinel_password",
+    );
+    if (problem !== null) found.push(problem);
+  });
+  return found;
 }
 
 function cookieProblems(cookie: CookieConfig, index: number): ConfigProblem[] {
@@ -82,6 +114,7 @@ export function sessionProblems(session: SessionConfig): ConfigProblem[] {
   const secretProblem = session.secret === undefined ? null : ownSecretProblem('session.secret', session.secret);
   if (secretProblem !== null) found.push(secretProblem);
   if (session.redis) {
+    found.push(...redisProblems(session.redis));
     if (!session.secret) found.push(configError('session.secret', 'is required when session.redis is set, so that every instance can read the sessions'));
     if (session.redis.tls?.skip_verify) found.push(configWarning('session.redis.tls.skip_verify', "is true: the Redis server's certificate is not checked"));
   }

@@ -1,5 +1,5 @@
 /** `telemetry`: the metrics listener. */
-import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { parseListenAddress } from '../../../lib/net/address.ts';
 import type { GatewayConfig } from '../schema.ts';
 
@@ -7,7 +7,7 @@ export function telemetryProblems(telemetry: GatewayConfig['telemetry']): Config
   const metrics = telemetry.metrics;
   if (!metrics.enabled) return [];
   const listen = parseListenAddress(metrics.address);
-  if (!listen) return [configError('telemetry.metrics.address', `'${metrics.address}' must look like 'tcp://127.0.0.1:9959'`)];
+  if (!listen) return [configError('telemetry.metrics.address', `'${shownValue(metrics.address)}' must look like 'tcp://127.0.0.1:9959'`)];
   if (!['127.0.0.1', '::1', 'localhost'].includes(listen.host)) {
     return [configWarning('telemetry.metrics.address', `listens on ${listen.host}: anyone who can reach it can read the gateway's metrics`)];
   }

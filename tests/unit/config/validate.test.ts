@@ -176,6 +176,43 @@ server:
   });
 });
 
+describe('a dropped list entry hides only what its absence caused', () => {
+  it('two other cookie domains still overlap: that problem above the dropped entry is reported', async () => {
+    const file = await t.write('dropped-cookie-overlap.yml', MINIMAL_CONFIG.replace(
+      '    - domain: example.com\n      authelia_url: https://auth.example.com\n',
+      '    - 42\n    - domain: example.net\n      authelia_url: https://auth.example.net\n    - domain: home.example.net\n      authelia_url: https://auth.home.example.net\n',
+    ));
+    assertProblems(t.problems([file]), [
+      ['session.cookies[0]', /^must be an object, not number 42$/],
+      ['session.cookies', /^'example\.net' and 'home\.example\.net' overlap/],
+    ]);
+  });
+
+  it('the only cookie entry dropped: no "is required" for the list it leaves empty', async () => {
+    const file = await t.write('dropped-only-cookie.yml', MINIMAL_CONFIG.replace('    - domain: example.com\n      authelia_url: https://auth.example.com\n', '    - domain: 42\n'));
+    assertProblems(t.problems([file]), [
+      ['session.cookies[0].domain', /^must be a string, not number 42$/],
+    ]);
+  });
+
+  it('the only rule dropped: no "when no rules are specified" for default_policy deny', async () => {
+    const base = await t.write('dropped-rule-base.yml', MINIMAL_CONFIG);
+    const rules = await t.write('dropped-only-rule.yml', 'access_control:\n  default_policy: deny\n  rules:\n    - domain: a.example.com\n      policy: allow\n');
+    assertProblems(t.problems([base, rules]), [
+      ['access_control.rules[0].policy', /^must be one of /],
+    ]);
+  });
+
+  it('one of two rules dropped: the rule left is still checked, and nothing is said about the count', async () => {
+    const base = await t.write('dropped-rule-of-two-base.yml', MINIMAL_CONFIG);
+    const rules = await t.write('dropped-rule-of-two.yml', 'access_control:\n  default_policy: deny\n  rules:\n    - domain: a.example.com\n      policy: allow\n    - domain: ""\n      policy: one_factor\n');
+    assertProblems(t.problems([base, rules]), [
+      ['access_control.rules[0].policy', /^must be one of /],
+      ['access_control.rules[1].domain', /^must not contain an empty value$/],
+    ]);
+  });
+});
+
 describe('weaker-than-default settings load, with a warning that names them', () => {
   it('a sound configuration has no warnings', async () => {
     const file = await t.write('sound.yml', MINIMAL_CONFIG);
