@@ -5,7 +5,7 @@
  */
 import { access, constants, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { assertSingleLineHeaders, formatRecipient, NotifierError, type Notifier } from './notifier.ts';
+import { assertSafeHeaders, formatRecipient, NotifierError, type Notifier } from './notifier.ts';
 
 export interface FilesystemNotifierOptions {
   /** `notifier.filesystem.filename` */
@@ -26,7 +26,7 @@ export function createFilesystemNotifier(options: FilesystemNotifierOptions): No
 
   return {
     async send(recipient, message) {
-      assertSingleLineHeaders(recipient, message);
+      assertSafeHeaders(recipient, message);
       const entry = Buffer.from(
         `Date: ${new Date(now()).toISOString()}\nRecipient: ${formatRecipient(recipient)}\nSubject: ${message.subject}\n\n${message.text.replace(/\n*$/, '')}\n\n`,
         'utf8',
