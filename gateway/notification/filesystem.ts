@@ -2,6 +2,21 @@
  * The filesystem notifier (Authelia's `notifier.filesystem`): every message is appended to one file
  * instead of being mailed, for a single-user setup or a test that reads the link back. The file holds
  * reset links, so it is created 0600 and kept so.
+ *
+ * The file is a list of entries, each written whole by one append:
+ *
+ *     Date: <ISO 8601 time>
+ *     Recipient: <Name <address>, or the address>
+ *     Subject: <subject>
+ *     <empty line>
+ *     <text body, its line breaks as sent>
+ *     <empty line>
+ *
+ * An entry starts at a `Date:` line. Headers never hold a line break or a control character (refused),
+ * and a body line that could read as a header (`Date:`, `Recipient:` or `Subject:`, in any case, after
+ * any run of `>`, spaces and tabs, and after any line break a reader may split on) gets one more `>` in
+ * front, as mboxrd quotes `From ` lines: no body can start a forged entry, bodies without such lines are
+ * written as they are, and taking that one `>` off gives the body back exactly.
  */
 import { access, constants, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -11,6 +26,13 @@ export interface FilesystemNotifierOptions {
   /** `notifier.filesystem.filename` */
   filename: string;
   now?: () => number;
+}
+
+const HEADER_LIKE_LINE = /(^|\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029])([> \t]*(?:date|recipient|subject):)/giu;
+
+/** The body with every line that could read as an entry header quoted by one more `>` (see the top of this file). */
+function quoteHeaderLikeLines(text: string): string {
+  return text.replace(HEADER_LIKE_LINE, '$1>$2');
 }
 
 function reason(error: unknown): string {
@@ -28,7 +50,7 @@ export function createFilesystemNotifier(options: FilesystemNotifierOptions): No
     async send(recipient, message) {
       assertSafeHeaders(recipient, message);
       const entry = Buffer.from(
-        `Date: ${new Date(now()).toISOString()}\nRecipient: ${formatRecipient(recipient)}\nSubject: ${message.subject}\n\n${message.text.replace(/\n*$/, '')}\n\n`,
+        `Date: ${new Date(now()).toISOString()}\nRecipient: ${formatRecipient(recipient)}\nSubject: ${message.subject}\n\n${quoteHeaderLikeLines(message.text.replace(/\n*$/, ''))}\n\n`,
         'utf8',
       );
       let handle;
