@@ -103,7 +103,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
       {
         name: 'notifier',
-        open: async () => openNotifier(config.notifier, { now }),
+        open: async () => openNotifier(config.notifier, { now, logger }),
         check: async (opened) => (opened && !config.notifier?.disable_startup_check ? opened.startupCheck() : undefined),
         close: async () => {},
       },

@@ -1,4 +1,5 @@
 /** Builds the notifier `notifier.*` names, as openStorage does for `storage.*`. */
+import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.ts';
 import { createFilesystemNotifier } from './filesystem.ts';
 import type { Notifier } from './notifier.ts';
@@ -10,7 +11,7 @@ export type NotifierConfig = NonNullable<GatewayConfig['notifier']>;
  * that mail someone stay off). `notifier.smtp` builds no notifier yet: it is validated, and an SMTP
  * notifier (`smtp.ts`, the same interface) is the next implementation.
  */
-export function openNotifier(config: NotifierConfig | undefined, options: { now?: () => number } = {}): Notifier | null {
-  if (config?.filesystem) return createFilesystemNotifier({ filename: config.filesystem.filename, now: options.now });
+export function openNotifier(config: NotifierConfig | undefined, options: { now?: () => number; logger?: Pick<Logger, 'warn'> } = {}): Notifier | null {
+  if (config?.filesystem) return createFilesystemNotifier({ filename: config.filesystem.filename, now: options.now, logger: options.logger });
   return null;
 }
