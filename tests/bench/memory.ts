@@ -64,7 +64,7 @@ interface LoadResult {
  */
 class KeepAliveConnection {
   readonly #socket: Socket;
-  #buffer = Buffer.alloc(0);
+  #buffer: Buffer = Buffer.alloc(0);
   #pending: { resolve: (status: number) => void; reject: (error: Error) => void } | null = null;
   closed = false;
 
