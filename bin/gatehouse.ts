@@ -2,14 +2,17 @@
 // The one command line for both services. Only this entry point imports both: the gateway and the
 // monitor never import each other.
 import { main } from '../gateway/cli/main.ts';
-import { runMonitorCommand } from '../monitor/cli.ts';
 
 const code = await main(
   process.argv.slice(2),
   { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: process.stdin.isTTY === true },
   process.env,
   {
-    monitorCommand: runMonitorCommand,
+    // the monitor's modules are loaded only by the commands that run it
+    async monitorCommand(args, io, env) {
+      const { runMonitorCommand } = await import('../monitor/cli.ts');
+      return runMonitorCommand(args, io, env);
+    },
     async startMonitor({ gatewayPort, env, stdout }) {
       const { loadMonitorConfig } = await import('../monitor/config/load.ts');
       const { embeddedMonitorDefaults } = await import('../monitor/embedded.ts');

@@ -1,7 +1,7 @@
 import { Kysely, sql } from 'kysely';
 import type { Dialect } from 'kysely';
 import type { Logger } from 'pino';
-import { createPostgresDialect, createSqliteDialect } from './dialects.ts';
+import { createSqliteDialect } from './dialects.ts';
 import { deriveKeys } from './encryption.ts';
 import type { StorageKeys } from './encryption.ts';
 import { StorageError } from './errors.ts';
@@ -38,7 +38,7 @@ export async function openStorage(options: StorageOptions, context: OpenStorageC
   let dialect: Dialect;
   let target: Omit<MigrationTarget, 'db'>;
   if (options.postgres) {
-    dialect = createPostgresDialect(options.postgres, logger).dialect;
+    dialect = (await import('./postgres-dialect.ts')).createPostgresDialect(options.postgres, logger).dialect;
     target = { dialect: 'postgres', schema: options.postgres.schema || 'public' };
   } else {
     dialect = await createSqliteDialect(options.local!.path, logger);

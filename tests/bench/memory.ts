@@ -23,7 +23,7 @@ import { startService } from '../helpers/processes.ts';
 import { repoPath, repoRoot } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
-const HELP = `Usage: npm run bench:memory -- [--requests N] [--max-seconds S] [--concurrency N] [--settle S] [--skip-start]
+const HELP = `Usage: npm run bench:memory -- [--requests N] [--max-seconds S] [--concurrency N] [--settle S] [--skip-start] [--node-options O]
 
 Resident memory of the gateway alone idle, after N forward-auth requests and after a settle period,
 then of 'npm start' (gateway and monitor) idle.
@@ -32,6 +32,8 @@ then of 'npm start' (gateway and monitor) idle.
   --concurrency N   keep-alive connections asking at once (default 32)
   --settle S        seconds to wait before each idle reading (default 10)
   --skip-start      do not measure 'npm start'
+  --node-options O  NODE_OPTIONS for the measured processes (e.g. '--max-semi-space-size=8'), to
+                    compare V8 settings
 `;
 
 const PASSWORD = 'bench password 123';
@@ -165,7 +167,7 @@ async function driveForwardAuth(options: { port: number; pid: number; cookie: st
   return { sent: next, seconds: (Date.now() - started) / 1000, statuses, errors, sampledPeak };
 }
 
-async function gatewayAlone(values: { requests: number; maxSeconds: number; concurrency: number; settle: number }): Promise<string[]> {
+async function gatewayAlone(values: { requests: number; maxSeconds: number; concurrency: number; settle: number; env: NodeJS.ProcessEnv }): Promise<string[]> {
   const { dir, cleanup } = await makeTempDir('gatehouse-bench-memory-');
   try {
     const usersPath = join(dir, 'users.yml');
@@ -175,6 +177,7 @@ async function gatewayAlone(values: { requests: number; maxSeconds: number; conc
     // the embedded defaults' services (SQLite, in-memory sessions, filesystem notifier), without the monitor behind it
     const gateway = await startGatewayProcess({
       dir,
+      env: values.env,
       configYaml: stringify({
         server: { address: `tcp://127.0.0.1:${port}` },
         log: { level: 'info', format: 'text' },
@@ -200,11 +203,13 @@ async function gatewayAlone(values: { requests: number; maxSeconds: number; conc
 
       const load = await driveForwardAuth({ port, pid: gateway.pid, cookie: `${session.name}=${session.value}`, total: values.requests, maxSeconds: values.maxSeconds, concurrency: values.concurrency });
       const loaded = residentMemory(gateway.pid);
-      await sleep(values.settle * 1000);
-      const settled = residentMemory(gateway.pid);
       const statuses = [...load.statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${n} × ${status}`).join(', ');
       out(`   load: ${load.sent} requests in ${load.seconds.toFixed(1)} s (${(load.sent / load.seconds).toFixed(0)} req/s, ${values.concurrency} keep-alive connections): ${statuses}, ${load.errors} errors`);
       if (load.sent < values.requests) out(`   note: stopped by --max-seconds before ${values.requests} requests`);
+      out(`   right after the load: RSS ${megabytes(loaded.rss)}`);
+      await sleep(values.settle * 1000);
+      const settled = residentMemory(gateway.pid);
+      out(`   ${values.settle} s later: RSS ${megabytes(settled.rss)}`);
       const after = `after ${load.sent.toLocaleString('en-US')} req`;
       return [
         row('gateway alone, idle', idle.rss, '<= 100 MB', idle.rss <= 100 * MB),
@@ -221,7 +226,7 @@ async function gatewayAlone(values: { requests: number; maxSeconds: number; conc
 }
 
 /** `npm start` runs `node bin/gatehouse.ts start`: measured on that node process, on free ports. */
-async function embeddedStart(settle: number): Promise<string[]> {
+async function embeddedStart(settle: number, env: NodeJS.ProcessEnv): Promise<string[]> {
   const { dir, cleanup } = await makeTempDir('gatehouse-bench-memory-start-');
   try {
     const [gatewayPort, monitorPort] = [await freePort(), await freePort()];
@@ -229,6 +234,7 @@ async function embeddedStart(settle: number): Promise<string[]> {
       cwd: repoRoot,
       env: {
         ...process.env,
+        ...env,
         GATEHOUSE_DATA: dir,
         GATEHOUSE_SERVER_ADDRESS: `tcp://127.0.0.1:${gatewayPort}`,
         GATEHOUSE_MONITOR_SERVER_ADDRESS: `tcp://127.0.0.1:${monitorPort}`,
@@ -261,6 +267,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '32' },
       settle: { type: 'string', default: '10' },
       'skip-start': { type: 'boolean', default: false },
+      'node-options': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -271,13 +278,14 @@ async function main(): Promise<void> {
     maxSeconds: bounded(values['max-seconds'], 1, 3_600),
     concurrency: bounded(values.concurrency, 1, 256),
     settle: bounded(values.settle, 0, 120),
+    env: values['node-options'] === undefined ? {} : { NODE_OPTIONS: values['node-options'] },
   };
-  out(`node ${process.version}; ${settings.requests} requests at most, for ${settings.maxSeconds} s at most`);
+  out(`node ${process.version}; ${settings.requests} requests at most, for ${settings.maxSeconds} s at most${values['node-options'] === undefined ? '' : `; NODE_OPTIONS=${values['node-options']}`}`);
   out('1. the gateway alone (gatehouse gateway --config: SQLite, in-memory sessions)');
   const rows = await gatewayAlone(settings);
   if (!values['skip-start']) {
     out('2. npm start (node bin/gatehouse.ts start: gateway and monitor, embedded defaults)');
-    rows.push(...(await embeddedStart(settings.settle)));
+    rows.push(...(await embeddedStart(settings.settle, settings.env)));
   }
   out();
   out(`${'process'.padEnd(44)} ${'VmRSS'.padStart(9)}   ${'goal'.padEnd(10)}`);
