@@ -2,6 +2,11 @@
 // The one command line for both services. Only this entry point imports both: the gateway and the
 // monitor never import each other.
 import { main } from '../gateway/cli/main.ts';
+import { enableLinearEngine } from '../gateway/authz/linear-regex.ts';
+
+// process-wide V8 settings, set here before any command runs: the linear-time regular-expression
+// engine that access_control patterns which could backtrack are compiled for
+enableLinearEngine();
 
 const code = await main(
   process.argv.slice(2),

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './identity/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
+import { enableLinearEngine } from './authz/linear-regex.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
@@ -109,6 +110,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       metrics,
       limiter: passwordChecks,
     });
+    enableLinearEngine(); // set at startup by bin/gatehouse.ts; again here for a gateway built in-process
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
