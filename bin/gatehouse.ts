@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // The one command line for both services. Only this entry point imports both: the gateway and the
 // monitor never import each other.
-import { main } from '../gateway/cli/main.ts';
 import { enableLinearEngine } from '../gateway/authz/linear-regex.ts';
+import { keepYoungGenerationSmall } from '../lib/young-generation.ts';
 
 // process-wide V8 settings, set here before any command runs: the linear-time regular-expression
-// engine that access_control patterns which could backtrack are compiled for
+// engine that access_control patterns which could backtrack are compiled for, and a young
+// generation that stays small (lib/young-generation.ts says why)
 enableLinearEngine();
+keepYoungGenerationSmall();
+// loaded after the settings: the modules' start-up allocations already find the young generation sized
+const { main } = await import('../gateway/cli/main.ts');
 
 const code = await main(
   process.argv.slice(2),

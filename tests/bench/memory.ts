@@ -40,11 +40,29 @@ const PASSWORD = 'bench password 123';
 const MB = 1024 * 1024;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
-/** VmRSS and VmHWM (the peak) of a process, in bytes. */
-function residentMemory(pid: number): { rss: number; peak: number } {
+interface Resident {
+  rss: number;
+  /** VmHWM: the highest VmRSS so far. */
+  peak: number;
+  /** Private memory (heap, malloc) and pages of mapped files (Node's binary, native addons): rss = anon + file. */
+  anon: number;
+  file: number;
+}
+
+/** VmRSS and its parts (from /proc/<pid>/status), in bytes. */
+function residentMemory(pid: number): Resident {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: field('VmRSS'), peak: field('VmHWM') };
+  return { rss: field('VmRSS'), peak: field('VmHWM'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+const described = (r: Resident) => `RSS ${megabytes(r.rss)} (private ${megabytes(r.anon)}, mapped files ${megabytes(r.file)})`;
+
+/** CPU time (user + system) a process has used so far, in seconds. */
+function cpuSeconds(pid: number): number {
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ, 100 on Linux)
 }
 
 const megabytes = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
@@ -191,7 +209,7 @@ async function gatewayAlone(values: { requests: number; maxSeconds: number; conc
     try {
       await sleep(values.settle * 1000);
       const idle = residentMemory(gateway.pid);
-      out(`   idle after ${values.settle} s: RSS ${megabytes(idle.rss)}`);
+      out(`   idle after ${values.settle} s: ${described(idle)}`);
 
       const login = await request(`${gateway.url}/api/firstfactor`, {
         method: 'POST',
@@ -201,15 +219,18 @@ async function gatewayAlone(values: { requests: number; maxSeconds: number; conc
       const session = login.cookies.find((c) => c.name === 'gatehouse_session');
       if (login.status !== 200 || !session) throw new Error(`login failed: ${login.status} ${login.body}`);
 
+      const cpuBefore = cpuSeconds(gateway.pid);
       const load = await driveForwardAuth({ port, pid: gateway.pid, cookie: `${session.name}=${session.value}`, total: values.requests, maxSeconds: values.maxSeconds, concurrency: values.concurrency });
       const loaded = residentMemory(gateway.pid);
       const statuses = [...load.statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${n} × ${status}`).join(', ');
+      const cpuPerRequest = ((cpuSeconds(gateway.pid) - cpuBefore) / load.sent) * 1e6;
       out(`   load: ${load.sent} requests in ${load.seconds.toFixed(1)} s (${(load.sent / load.seconds).toFixed(0)} req/s, ${values.concurrency} keep-alive connections): ${statuses}, ${load.errors} errors`);
+      out(`   gateway CPU: ${cpuPerRequest.toFixed(0)} µs per request (user + system; steadier than req/s on a shared machine)`);
       if (load.sent < values.requests) out(`   note: stopped by --max-seconds before ${values.requests} requests`);
-      out(`   right after the load: RSS ${megabytes(loaded.rss)}`);
+      out(`   right after the load: ${described(loaded)}`);
       await sleep(values.settle * 1000);
       const settled = residentMemory(gateway.pid);
-      out(`   ${values.settle} s later: RSS ${megabytes(settled.rss)}`);
+      out(`   ${values.settle} s later: ${described(settled)}`);
       const after = `after ${load.sent.toLocaleString('en-US')} req`;
       return [
         row('gateway alone, idle', idle.rss, '<= 100 MB', idle.rss <= 100 * MB),
@@ -245,7 +266,7 @@ async function embeddedStart(settle: number, env: NodeJS.ProcessEnv): Promise<st
       await waitForPort(monitorPort, { timeoutMs: 20_000, check: () => service.assertRunning(), what: 'the monitor of gatehouse start' });
       await sleep(settle * 1000);
       const idle = residentMemory(service.pid);
-      out(`   idle after ${settle} s: RSS ${megabytes(idle.rss)}`);
+      out(`   idle after ${settle} s: ${described(idle)}`);
       return [row('npm start (gateway + monitor), idle', idle.rss, '', undefined)];
     } finally {
       await service.stop();

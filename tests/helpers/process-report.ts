@@ -1,20 +1,23 @@
 /**
- * Preloaded with `--import` into a process under test: when it exits, writes every module it loaded
- * (file URLs of imported and required files, and Node's own internal modules) as JSON to the file
- * named by $LOADED_MODULES_REPORT. Read it back with readLoadedModules.
+ * Preloaded with `--import` into a process under test: when it exits, writes what it loaded (file
+ * URLs of imported and required files, and Node's own internal modules) and the size of each V8 heap
+ * space as JSON to the file named by $PROCESS_REPORT_FILE. Read it back with readProcessReport.
  */
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { registerHooks } from 'node:module';
+import { getHeapSpaceStatistics } from 'node:v8';
 
-export interface LoadedModules {
+export interface ProcessReport {
   /** Every file:// URL loaded, through import or require. */
   urls: string[];
   /** process.moduleLoadList: Node's internal modules and bindings. */
   internal: string[];
+  /** Heap space name → its size in bytes at exit (`new_space` is the young generation). */
+  heapSpaces: Record<string, number>;
 }
 
-const target = process.env.LOADED_MODULES_REPORT;
+const target = process.env.PROCESS_REPORT_FILE;
 if (target) {
   const loaded = new Set<string>();
   registerHooks({
@@ -26,13 +29,14 @@ if (target) {
   process.on('exit', () => {
     // undocumented but long-standing: the internal modules and bindings loaded so far
     const internal = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
-    const report: LoadedModules = { urls: [...loaded], internal: [...internal] };
+    const heapSpaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]));
+    const report: ProcessReport = { urls: [...loaded], internal: [...internal], heapSpaces };
     writeFileSync(target, JSON.stringify(report));
   });
 }
 
-export async function readLoadedModules(path: string): Promise<LoadedModules> {
-  return JSON.parse(await readFile(path, 'utf8')) as LoadedModules;
+export async function readProcessReport(path: string): Promise<ProcessReport> {
+  return JSON.parse(await readFile(path, 'utf8')) as ProcessReport;
 }
 
 /** The npm packages among `urls` (`pg`, `@xterm/xterm`…), each once. */
