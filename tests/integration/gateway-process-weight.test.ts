@@ -2,10 +2,12 @@
 // driver, client or library only when its configuration uses it: a gateway on SQLite with in-memory
 // sessions carries no PostgreSQL driver, Redis client, Prometheus, proxy, JWT library or monitor.
 // And V8's young generation stays at its initial size instead of growing for good under load,
-// unless the operator sized it. The gateway runs as `gatehouse gateway` does, with a preload that
+// unless the operator sized it; and the installed command never loads Node's TypeScript stripper
+// once its compile cache is warm. The gateway runs as `gatehouse gateway` does, with a preload that
 // reports what it loaded and how large its heap spaces were when it exited.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
@@ -19,6 +21,7 @@ import { repoPath } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
 const PRELOAD = pathToFileURL(repoPath('tests', 'helpers', 'process-report.ts')).href;
+const INTERNAL_MODULES_PRELOAD = pathToFileURL(repoPath('tests', 'helpers', 'internal-modules.mjs')).href;
 const MB = 1024 * 1024;
 
 /**
@@ -26,11 +29,21 @@ const MB = 1024 * 1024;
  * `questions` forward-auth questions, stops it, and returns its report.
  */
 async function runGateway(dir: string, name: string, options: { extra?: Record<string, unknown>; nodeOptions?: string; questions?: number } = {}): Promise<ProcessReport> {
-  const port = await freePort();
   const report = join(dir, `${name}.json`);
+  await gatewayRun(dir, name, { ...options, env: { NODE_OPTIONS: `--import ${PRELOAD} ${options.nodeOptions ?? ''}`, PROCESS_REPORT_FILE: report } });
+  return readProcessReport(report);
+}
+
+async function gatewayRun(
+  dir: string,
+  name: string,
+  options: { extra?: Record<string, unknown>; questions?: number; env: NodeJS.ProcessEnv; entry?: 'gatehouse.ts' | 'gatehouse.js' },
+): Promise<void> {
+  const port = await freePort();
   const gateway = await startGatewayProcess({
     dir,
-    env: { NODE_OPTIONS: `--import ${PRELOAD} ${options.nodeOptions ?? ''}`, PROCESS_REPORT_FILE: report },
+    env: options.env,
+    ...(options.entry ? { entry: options.entry } : {}),
     configYaml: stringify({
       server: { address: `tcp://127.0.0.1:${port}` },
       log: { level: 'warn' },
@@ -51,7 +64,6 @@ async function runGateway(dir: string, name: string, options: { extra?: Record<s
   }
   const exit = await gateway.exited;
   assert.equal(exit.code, 0, gateway.logs());
-  return readProcessReport(report);
 }
 
 describe('a lighter gateway process', () => {
@@ -104,6 +116,21 @@ describe('a lighter gateway process', () => {
       assert.equal(keepYoungGenerationSmall(['--max-semi-space-size=16'], ''), false);
       assert.equal(keepYoungGenerationSmall([], '--inspect --min-semi-space-size=4'), false);
       assert.equal(keepYoungGenerationSmall(['--max-semi-space-sizes'], '--max-old-space-size=256'), true);
+    });
+  });
+
+  describe('the installed command (bin/gatehouse.js) runs from the compile cache', () => {
+    it("from the second start on, Node's TypeScript stripper is never loaded", async () => {
+      const internalModules = join(temp.dir, 'internal-modules.json');
+      const env = { NODE_OPTIONS: `--import ${INTERNAL_MODULES_PRELOAD}`, INTERNAL_MODULES_FILE: internalModules };
+      const stripper = async () => (JSON.parse(await readFile(internalModules, 'utf8')) as string[]).some((name) => name.includes('internal/deps/amaro'));
+      // the first start fills the cache (unless an earlier run did)
+      await gatewayRun(temp.dir, 'cache-first', { env, entry: 'gatehouse.js', questions: 1 });
+      await gatewayRun(temp.dir, 'cache-second', { env, entry: 'gatehouse.js', questions: 1 });
+      assert.equal(await stripper(), false, "the second start loaded Node's TypeScript stripper");
+      // bin/gatehouse.ts has no cache in front of it: the stripper is there (the check sees it)
+      await gatewayRun(temp.dir, 'no-cache', { env, entry: 'gatehouse.ts', questions: 1 });
+      assert.equal(await stripper(), true);
     });
   });
 });
