@@ -1,15 +1,27 @@
 #!/usr/bin/env node
 // The one command line for both services. Only this entry point imports both: the gateway and the
 // monitor never import each other.
-import { main } from '../gateway/cli/main.ts';
-import { runMonitorCommand } from '../monitor/cli.ts';
+import { enableLinearEngine } from '../gateway/authz/linear-regex.ts';
+import { keepYoungGenerationSmall } from '../lib/young-generation.ts';
+
+// process-wide V8 settings, set here before any command runs: the linear-time regular-expression
+// engine that access_control patterns which could backtrack are compiled for, and a young
+// generation that stays small (lib/young-generation.ts says why)
+enableLinearEngine();
+keepYoungGenerationSmall();
+// loaded after the settings: the modules' start-up allocations already find the young generation sized
+const { main } = await import('../gateway/cli/main.ts');
 
 const code = await main(
   process.argv.slice(2),
   { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: process.stdin.isTTY === true },
   process.env,
   {
-    monitorCommand: runMonitorCommand,
+    // the monitor's modules are loaded only by the commands that run it
+    async monitorCommand(args, io, env) {
+      const { runMonitorCommand } = await import('../monitor/cli.ts');
+      return runMonitorCommand(args, io, env);
+    },
     // the monitor's table is data: listing it loads no terminal and starts nothing
     monitorRoutes: async () => (await import('../monitor/routes.ts')).describeMonitorRoutes(),
     async startMonitor({ gatewayPort, env, stdout }) {

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './authz/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
+import { enableLinearEngine } from './authz/linear-regex.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
@@ -19,9 +20,7 @@ import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
 import { drainBudget } from '../lib/shutdown.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
-import { createGatewayMetrics } from './metrics/metrics.ts';
 import { openFirstRunSetup } from './portal/setup.ts';
-import { createEmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { Regulator } from './regulation/regulator.ts';
 import { buildRoutes } from './routes.ts';
 import { resolveCookieDomains } from './session/cookie-domains.ts';
@@ -112,8 +111,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => sessions.close());
     cleanups.push(() => users.close());
 
+    // prom-client and the proxy are loaded only when configured
+    const metrics = config.telemetry.metrics.enabled ? (await import('./metrics/metrics.ts')).createGatewayMetrics() : undefined;
     // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
-    const metrics = config.telemetry.metrics.enabled ? createGatewayMetrics() : undefined;
     const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
     const passwordChecks = passwordCheckLimiterFor(config.authentication_backend.password_checks, fileCfg.password.argon2.parallelism);
@@ -124,6 +124,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       metrics,
       limiter: passwordChecks,
     });
+    enableLinearEngine(); // set at startup by bin/gatehouse.ts; again here for a gateway built in-process
     const authorizer = compileAccessControl(config.access_control);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
@@ -143,7 +144,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const scheme = config.server.tls ? 'https' : 'http';
     const authzEndpoints = configuredAuthzEndpoints(config.server.endpoints?.authz);
     const proxy =
-      Object.keys(config.server.upstreams).length > 0 ? createEmbeddedProxy(config.server.upstreams, scheme, authzDeps, embeddedProxyStrategies(authzEndpoints)) : null;
+      Object.keys(config.server.upstreams).length > 0
+        ? (await import('./proxy/embedded-proxy.ts')).createEmbeddedProxy(config.server.upstreams, scheme, authzDeps, embeddedProxyStrategies(authzEndpoints))
+        : null;
     const routes = buildRoutes({
       authz: authzDeps,
       portal: {

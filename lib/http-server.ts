@@ -3,11 +3,15 @@
  * reuse a socket we are closing), listening where the configuration says, closing with a grace period.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { GatehouseError } from './errors.ts';
 import { parseListenAddress } from './net/address.ts';
+
+// node:http taken as its CommonJS object: an ESM import of it builds the whole namespace, whose
+// WebSocket/CloseEvent/MessageEvent getters load Node's bundled fetch client (undici, ~14 MB resident)
+const { createServer: createHttpServer } = process.getBuiltinModule('node:http');
 
 export interface ServiceServer {
   server: Server;

@@ -8,7 +8,7 @@
  */
 import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { GatehouseError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import type { SessionIdentity } from '../session/user-session.ts';
@@ -48,6 +48,8 @@ export async function loadOrCreateAssertionKey(path: string): Promise<KeyObject>
 }
 
 export async function createAssertionIssuer(privateKey: KeyObject, options: AssertionOptions): Promise<AssertionIssuer> {
+  // jose is loaded only when identity_assertion is configured (forward auth imports this file for its header name)
+  const { calculateJwkThumbprint, exportJWK, SignJWT } = await import('jose');
   const publicJwk = await exportJWK(privateKey);
   delete publicJwk.d;
   const kid = await calculateJwkThumbprint(publicJwk);

@@ -20,17 +20,27 @@
 import { setFlagsFromString } from 'node:v8';
 import { GatehouseError, InternalError } from '../../lib/errors.ts';
 
-setFlagsFromString('--enable-experimental-regexp-engine');
+/**
+ * V8 keeps its linear engine behind this flag. The flag changes the whole process, so it is set in
+ * plain sight at startup (bin/gatehouse.ts, and startGateway for a gateway built in-process), never
+ * as a side effect of importing this module.
+ */
+export const LINEAR_ENGINE_FLAG = '--enable-experimental-regexp-engine';
 
-/** Whether this V8 knows the `l` flag (Node 24 does once the flag above is set). */
-export const LINEAR_ENGINE_AVAILABLE: boolean = (() => {
+/** Turns V8's linear engine on for this process; call before compiling access_control patterns. */
+export function enableLinearEngine(): void {
+  setFlagsFromString(LINEAR_ENGINE_FLAG);
+}
+
+/** Whether this V8 runs the `l` flag now (Node 24 does once LINEAR_ENGINE_FLAG is set). */
+export function linearEngineAvailable(): boolean {
   try {
     new RegExp('a', 'l');
     return true;
   } catch {
     return false;
   }
-})();
+}
 
 export type NotLinearReason =
   /** backreference or lookaround: not RE2 syntax, never linear */
@@ -409,7 +419,7 @@ export function compileSafeRegex(source: string, caseInsensitive: boolean): RegE
   if (forbidden !== null) throw new NotLinearRegexError('backreference_or_lookaround', `uses a ${forbidden}`);
   if (simpleEnough(tree)) return backtracking;
   const rewritten = linearSource(source, caseInsensitive);
-  if (!LINEAR_ENGINE_AVAILABLE) throw new NotLinearRegexError('unsupported_by_linear_engine', 'this Node.js version (it has none)');
+  if (!linearEngineAvailable()) throw new NotLinearRegexError('unsupported_by_linear_engine', `this process (${LINEAR_ENGINE_FLAG} was not set at startup)`);
   try {
     return new RegExp(rewritten, 'l');
   } catch {

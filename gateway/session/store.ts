@@ -13,8 +13,7 @@
  * keep it honest (logouts elsewhere) cannot reach us while Redis is away.
  */
 import session from 'express-session';
-import { RedisStore } from 'connect-redis';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
 import { withoutUserInfo } from '../../lib/net/user-info.ts';
@@ -322,6 +321,8 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
       });
     return wrap(store, 'memory', cache, refresh, async () => true, async () => {}, async () => {});
   }
+  // the Redis client is loaded only when sessions are in Redis
+  const [{ Redis }, { RedisStore }] = await Promise.all([import('ioredis'), import('connect-redis')]);
   const options = redisOptions(cfg);
   const client = new Redis(options);
   // a connection in subscriber mode can do nothing else, hence a second one

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import type { Dialect } from 'kysely';
 import type { Logger } from 'pino';
-import { createPostgresDialect, createSqliteDialect, DEFAULT_STATEMENT_TIMEOUT_MS, QUERY_READ_TIMEOUT } from './dialects.ts';
+import { createSqliteDialect } from './dialects.ts';
 import { deriveKeys } from './encryption.ts';
 import { encryptionRepository } from './encryption-key.ts';
 import { StorageError } from './errors.ts';
@@ -11,7 +11,7 @@ import { createDatabaseHandle } from './handle.ts';
 import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
-import { parsePostgresAddress } from './options.ts';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, parsePostgresAddress, QUERY_READ_TIMEOUT } from './options.ts';
 import type { PostgresStorageOptions, StorageOptions } from './options.ts';
 import { createStorage, pendingError, type Storage } from './storage.ts';
 import type { Database } from './types.ts';
@@ -43,7 +43,8 @@ async function connect(options: StorageOptions, logger: Logger, mode: { readOnly
   let dialect: Dialect;
   if (options.postgres) {
     const postgres = options.postgres;
-    dialect = createPostgresDialect(postgres, logger, mode).dialect;
+    // the pg driver loads only for a PostgreSQL storage
+    dialect = (await import('./postgres-dialect.ts')).createPostgresDialect(postgres, logger, mode).dialect;
     const db = new Kysely<Database>({ dialect });
     const { host, port } = parsePostgresAddress(postgres.address);
     return {

@@ -68,3 +68,8 @@ export function storageOptionsFromConfig(cfg: {
     postgres: cfg.postgres ? { ...cfg.postgres, timeout: cfg.postgres.timeout * 1000 } : undefined,
   };
 }
+
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** pg's message for a query_timeout; it has no code. */
+export const QUERY_READ_TIMEOUT = 'Query read timeout';

@@ -14,6 +14,8 @@ export interface StartGatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for `GET /api/health` → 200. Default 15 s. */
   timeoutMs?: number;
+  /** The command's entry point under bin/: `gatehouse.ts` (default) or `gatehouse.js`, the installed command. */
+  entry?: 'gatehouse.ts' | 'gatehouse.js';
 }
 
 export interface GatewayProcess {
@@ -50,7 +52,7 @@ export async function startGatewayProcess(options: StartGatewayOptions): Promise
   const service = startService(
     'gatehouse gateway',
     process.execPath,
-    [repoPath('bin', 'gatehouse.ts'), 'gateway', '--config', configPath],
+    [repoPath('bin', options.entry ?? 'gatehouse.ts'), 'gateway', '--config', configPath],
     { cwd: repoRoot, env: { ...process.env, ...options.env } },
   );
 

@@ -4,7 +4,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalisePath } from '../../../gateway/authz/path.ts';
 import { compileAccessControl } from '../../../gateway/authz/rules.ts';
+import { enableLinearEngine } from '../../../gateway/authz/linear-regex.ts';
 import { BadAuthzRequest, parseTarget } from '../../../gateway/authz/target.ts';
+
+// as bin/gatehouse.ts does at startup
+enableLinearEngine();
 
 describe('parseTarget refuses a host the URL parser would rewrite into another host', () => {
   // WHATWG URL decodes %-escapes in hosts, drops soft hyphens and tabs, maps full-width letters and

@@ -12,7 +12,10 @@ import {
   type Rule,
 } from '../../../gateway/authz/rules.ts';
 import { compileGoRegex } from '../../../gateway/authz/rules.ts';
-import { linearSource, runsInLinearTime } from '../../../gateway/authz/linear-regex.ts';
+import { enableLinearEngine, linearSource, runsInLinearTime } from '../../../gateway/authz/linear-regex.ts';
+
+// as bin/gatehouse.ts does at startup
+enableLinearEngine();
 
 const alice: AccessSubject = { username: 'alice', groups: ['admins', 'dev'] };
 const bob: AccessSubject = { username: 'bob', groups: ['dev'] };
