@@ -7,7 +7,6 @@
  * otherwise) and is answered as such. Only a caller's delivery of `allow` ever lets a request through.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
 import type { AuthzOutcome, GatewayMetrics } from '../metrics/metrics.ts';
@@ -15,6 +14,9 @@ import { decide, type AuthnStrategies, type DecideDeps, type Refusal, type Refus
 import type { DialectRow } from './dialects.ts';
 import { isSafeRedirect } from './redirect.ts';
 import type { AuthzTarget } from './target.ts';
+
+// node:http as its CommonJS object: an ES import of it loads Node's bundled fetch client (CONVENTIONS.md)
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export interface Answer {
   status: number;
