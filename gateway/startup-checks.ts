@@ -25,6 +25,12 @@ export const STARTUP_CHECK_EXIT_CODE = 3;
  */
 export const STARTUP_CHECK_TIMEOUT_MS = 60_000;
 
+/**
+ * How long each provider's close() may take once a start is given up: a provider stuck closing must
+ * not keep the process from exiting with the failure.
+ */
+export const PROVIDER_CLOSE_TIMEOUT_MS = 5_000;
+
 export interface StartupCheckFailure {
   name: string;
   reason: string;
@@ -89,10 +95,13 @@ export interface ProviderStep<P> {
 
 /**
  * Opens and checks every provider, as runStartupChecks runs checks. If any cannot be opened or fails
- * its check, closes those that were opened and throws StartupCheckError naming every failure, so one
- * start reports all that is wrong.
+ * its check, closes those that were opened (each given `closeTimeoutMs`) and throws StartupCheckError
+ * naming every failure, so one start reports all that is wrong.
  */
-export async function openProviders<const T extends readonly unknown[]>(steps: { readonly [K in keyof T]: ProviderStep<T[K]> }, options: { timeoutMs?: number } = {}): Promise<T> {
+export async function openProviders<const T extends readonly unknown[]>(
+  steps: { readonly [K in keyof T]: ProviderStep<T[K]> },
+  options: { timeoutMs?: number; closeTimeoutMs?: number } = {},
+): Promise<T> {
   const list = steps as readonly ProviderStep<unknown>[];
   const opened = new Map<number, unknown>();
   let failed = false;
@@ -112,7 +121,8 @@ export async function openProviders<const T extends readonly unknown[]>(steps: {
   const failures = results.filter((result) => !result.ok);
   if (failures.length > 0) {
     failed = true;
-    await Promise.allSettled([...opened].map(([index, provider]) => list[index]!.close(provider)));
+    const closeTimeoutMs = options.closeTimeoutMs ?? PROVIDER_CLOSE_TIMEOUT_MS;
+    await Promise.allSettled([...opened].map(([index, provider]) => within(Promise.resolve().then(() => list[index]!.close(provider)), closeTimeoutMs)));
     throw new StartupCheckError(failures);
   }
   return list.map((_, index) => opened.get(index)) as unknown as T;

@@ -168,7 +168,8 @@ export class Regulator {
       return await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx) => {
         // the delete first: on SQLite it takes the write lock before the reads in #mark
         await tx.attemptReservations.delete(reservation.id);
-        return this.#mark(attempt, tx);
+        // the name reserve() resolved: the user backend is never asked while the locks are held
+        return this.#mark(attempt, { username, ip }, tx);
       });
     } finally {
       this.#wake();
@@ -199,14 +200,14 @@ export class Regulator {
   }
 
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
-  mark(attempt: AttemptRecord): Promise<BanState> {
-    return this.#mark(attempt, this.#storage);
+  async mark(attempt: AttemptRecord): Promise<BanState> {
+    return this.#mark(attempt, { username: await this.#subject(attempt.username), ip: normaliseIp(attempt.ip) }, this.#storage);
   }
 
-  async #mark(attempt: AttemptRecord, storage: ReservationTx): Promise<BanState> {
+  /** `subject`: the attempt's account name and address, already resolved and normalised. */
+  async #mark(attempt: AttemptRecord, subject: { username: string; ip: string }, storage: ReservationTx): Promise<BanState> {
     const now = this.#now();
-    const username = await this.#subject(attempt.username);
-    const ip = normaliseIp(attempt.ip);
+    const { username, ip } = subject;
     const current = await this.#activeBan(username, ip, now, storage);
     await storage.authenticationLogs.append({
       time: now,

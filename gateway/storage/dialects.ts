@@ -1,8 +1,10 @@
 import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteAdapter, SqliteDialect } from 'kysely';
-import type { DialectAdapter } from 'kysely';
+import type { DialectAdapter, SqliteDatabase } from 'kysely';
+import type { SQLInputValue } from 'node:sqlite';
 import type { Logger } from 'pino';
 import { StorageError } from './errors.ts';
 
@@ -23,14 +25,48 @@ class GatehouseSqliteDialect extends SqliteDialect {
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/**
+ * The database file as an immutable SQLite URI, read through node:sqlite: better-sqlite3 is built
+ * without URI filenames, and its read-only connection to a WAL database still creates the -wal and
+ * -shm files (and leaves them). Immutable: no lock, no journal, no file but the database is opened.
+ */
+async function openImmutable(path: string): Promise<SqliteDatabase> {
+  const { DatabaseSync } = await import('node:sqlite');
+  const url = pathToFileURL(path);
+  url.search = '?mode=ro&immutable=1';
+  const database = new DatabaseSync(url, { readOnly: true });
+  return {
+    close: () => database.close(),
+    prepare(text) {
+      const statement = database.prepare(text);
+      return {
+        reader: statement.columns().length > 0,
+        all: (parameters) => statement.all(...(parameters as SQLInputValue[])),
+        run: (parameters) => statement.run(...(parameters as SQLInputValue[])),
+        iterate: (parameters) => statement.iterate(...(parameters as SQLInputValue[])),
+      };
+    },
+  };
+}
+
 /**
  * Opens (creating if needed) the SQLite file with mode 0600 in WAL mode. `readOnly`: opens an existing
- * file for reading and changes nothing, neither the file nor its mode (`config validate --check`).
+ * file for reading and changes nothing, neither the file nor its mode, nor creates any file beside it
+ * (`config validate --check`). While a -wal or -journal file lies beside the database (a gateway has it
+ * open, or stopped mid-write), the newest rows may be in it: the database is then opened read-only by
+ * path, which uses the files that are there.
  */
 export async function createSqliteDialect(path: string, logger: Logger, options: { readOnly?: boolean } = {}): Promise<SqliteDialect> {
   let database: BetterSqlite3.Database;
   try {
     if (options.readOnly) {
+      if (!(await exists(`${path}-wal`)) && !(await exists(`${path}-journal`))) {
+        return new GatehouseSqliteDialect({ database: await openImmutable(path) });
+      }
       database = new BetterSqlite3(path, { readonly: true, fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
       return new GatehouseSqliteDialect({ database });
     }

@@ -12,10 +12,12 @@ export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly dialect: StorageDialect;
   /**
-   * Runs one operation. Every failure is a StorageError whose message names `action`, never the SQL
-   * (that stays in `cause`): `unreachable` when the database did not answer, else `query_failed`.
+   * Runs one operation. Every failure of the database is a StorageError whose message names `action`,
+   * never the SQL (that stays in `cause`): `unreachable` when the database did not answer, else
+   * `query_failed`. A StorageError from within (a repository's query inside a transaction) is rethrown
+   * as it is, and so is an error `isCallersOwn` recognises (the caller's code failed, not the database).
    */
-  run<T>(action: string, work: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  run<T>(action: string, work: (db: Kysely<Database>) => Promise<T>, options?: { isCallersOwn?: (error: unknown) => boolean }): Promise<T>;
   /** A boolean as the dialect binds it. */
   bool(value: boolean): SqlBool;
 }
@@ -53,13 +55,20 @@ export function createDatabaseHandle(init: {
     dialect,
     // better-sqlite3 cannot bind JS booleans; PostgreSQL's boolean columns want them
     bool: (value) => (dialect === 'sqlite' ? (value ? 1 : 0) : value),
-    async run(action, work) {
+    async run(action, work, options) {
       if (isClosed()) throw new StorageError('closed', `storage: could not ${action}: the database is closed`);
       try {
         const result = await work(db);
         outage?.success();
         return result;
       } catch (error) {
+        if (error instanceof StorageError) {
+          // classified where it happened; a database that did not answer still counts as an outage here
+          if (error.code === 'unreachable') outage?.failure(error.cause ?? error);
+          throw error;
+        }
+        // a bug in the caller's work (a TypeError…) is no outage and no 503: it keeps its identity
+        if (options?.isCallersOwn?.(error)) throw error;
         if (isUnreachable(error, dialect)) {
           // one line per outage (the outage log), and a 503 for the request
           outage?.failure(error);

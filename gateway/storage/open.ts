@@ -113,8 +113,8 @@ export async function migrateStorage(options: StorageOptions, logger: Logger): P
 
 /**
  * `gatehouse config validate --check`: whether the gateway could start on this storage, without
- * migrating or writing anything (SQLite is opened read-only and never created; PostgreSQL runs
- * read-only transactions). Pending migrations and an unrecorded key are fine: the first start applies
+ * migrating or writing anything (SQLite is opened read-only, never created, and no -wal or -shm file
+ * is created beside it; PostgreSQL runs read-only transactions). Pending migrations and an unrecorded key are fine: the first start applies
  * and records them. Resolves with what it found; rejects with what would stop the start.
  */
 export async function checkStorage(options: StorageOptions, logger: Logger): Promise<string> {

@@ -75,6 +75,9 @@ export function createPostgresDialect(options: PostgresStorageOptions, logger: L
   // without a listener, an idle connection dropped by the server would crash the process; the
   // storage's outage log reports the failures requests see
   pool.on('error', (error) => logger.debug({ err: error.message }, 'storage: an idle PostgreSQL connection failed'));
+  // nor for one checked out between two queries (a transaction waiting on its work): pg-pool listens
+  // only while a connection is idle. Its next query fails (`unreachable`) and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', (error) => logger.debug({ err: error.message }, 'storage: a PostgreSQL connection in use failed')));
   const searchPath = CompiledQuery.raw(`set search_path to ${quoteIdentifier(options.schema || 'public')}`);
   const dialect = new PostgresDialect({
     pool,

@@ -77,17 +77,28 @@ export function createStorage(init: StorageInit): Storage {
     dialect,
     encryption,
     appliedMigrations: init.appliedMigrations,
-    exclusively: (keys, work) =>
-      handle.run('run a transaction', (pool) =>
-        pool.transaction().execute(async (trx) => {
-          if (dialect === 'postgres') {
-            for (const key of [...new Set(keys)].sort()) {
-              await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${key}`}, 0))`.execute(trx);
+    exclusively(keys, work) {
+      // what `work` threw (rolled back, then rethrown by Kysely): the caller's error, not the database's
+      let thrownByWork: { error: unknown } | undefined;
+      return handle.run(
+        'run a transaction',
+        (pool) =>
+          pool.transaction().execute(async (trx) => {
+            if (dialect === 'postgres') {
+              for (const key of [...new Set(keys)].sort()) {
+                await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${key}`}, 0))`.execute(trx);
+              }
             }
-          }
-          return work(repositories(createDatabaseHandle({ db: trx, dialect })));
-        }),
-      ),
+            try {
+              return await work(repositories(createDatabaseHandle({ db: trx, dialect })));
+            } catch (error) {
+              thrownByWork = { error };
+              throw error;
+            }
+          }),
+        { isCallersOwn: (error) => thrownByWork !== undefined && error === thrownByWork.error },
+      );
+    },
     async ping() {
       await handle.run('answer a ping', (pool) => sql`select 1`.execute(pool));
     },

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -26,6 +26,7 @@ import {
   type UsersSearchOptions,
 } from './users-file.ts';
 import type { ListedUser, NewUser, UserAdmin, UserDetails, UserProvider } from './provider.ts';
+import { readUsersFile } from './read-users-file.ts';
 
 export interface FileUserProviderOptions {
   path: string;
@@ -102,7 +103,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
     const argon2 = options.password?.argon2 ?? { ...DEFAULT_ARGON2_PARAMS };
     const { logger } = options;
 
-    const text = await (options.create === false ? readFile(path, 'utf8') : readOrCreate(path, logger)).catch((error: unknown) => {
+    const text = await (options.create === false ? readUsersFile(path) : readOrCreate(path, logger)).catch((error: unknown) => {
       throw unreadableUsersFile(path, error);
     });
     const { db } = loadUsersText(text, path, search);
@@ -124,7 +125,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
    * (warnings, as for every credential file).
    */
   async startupCheck(): Promise<void> {
-    const text = await readFile(this.path, 'utf8').catch((error: unknown) => {
+    const text = await readUsersFile(this.path).catch((error: unknown) => {
       throw unreadableUsersFile(this.path, error);
     });
     loadUsersText(text, this.path, this.#search);
@@ -316,7 +317,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
   #mutate(edit: (doc: Document, current: UsersDatabase) => void, options: { unchangedSinceRead?: boolean } = {}): Promise<UsersDatabase> {
     return this.#withLock(async () => {
       const read = () =>
-        readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        readUsersFile(this.path).catch((error: NodeJS.ErrnoException) => {
           if (error.code === 'ENOENT') return EMPTY_USERS_FILE;
           throw error;
         });
@@ -344,7 +345,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
   async #reloadNow(): Promise<FileReloadResult> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = await readUsersFile(this.path);
     } catch (error) {
       return this.#rejectReload(unreadableUsersFile(this.path, error));
     }
@@ -433,7 +434,7 @@ class FileChangedMeanwhile extends GatehouseError {
 
 async function readOrCreate(path: string, logger: Logger): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readUsersFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -445,7 +446,7 @@ async function readOrCreate(path: string, logger: Logger): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     if (code !== 'EEXIST') throw new UsersFileError(path, [`it does not exist, and creating an empty one failed (${code})`], { cause: error });
-    return readFile(path, 'utf8');
+    return readUsersFile(path);
   }
 }
 

@@ -2,7 +2,7 @@
 // started here, a closed port for a service that is down, the stall proxy for one that hangs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -219,6 +219,25 @@ describe('gatehouse config validate --check: the startup checks against what the
   });
 });
 
+/** Runs `gatehouse gateway` as a process; one still running after `killAfterMs` is killed (code null). */
+function runGateway(file: string, dataDir: string, killAfterMs = 20_000): Promise<{ code: number | null; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [repoPath('bin', 'gatehouse.ts'), 'gateway', '--config', file], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', GATEHOUSE_DATA: dataDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, err });
+    });
+  });
+}
+
 describe('bin/gatehouse.ts gateway: a failed startup check is exit code 3 with the reason on stderr', () => {
   it('Redis down: exit 3, and one line naming it', { timeout: 30_000 }, async (t) => {
     const database = await createTestDatabase();
@@ -226,18 +245,23 @@ describe('bin/gatehouse.ts gateway: a failed startup check is exit code 3 with t
     const temp = await makeTempDir();
     t.after(temp.cleanup);
     const file = await writeConfig(temp.dir, { postgres: postgresConfig(database), redisPort: closedPort, notifications: join(temp.dir, 'n.txt') });
-    const result = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [repoPath('bin', 'gatehouse.ts'), 'gateway', '--config', file], {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', GATEHOUSE_DATA: join(temp.dir, 'data') },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, err }));
-    });
+    const result = await runGateway(file, join(temp.dir, 'data'));
     assert.equal(result.code, 3);
     assert.equal(result.err, `startup check failed: session store: cannot connect to Redis at 127.0.0.1:${closedPort}: connection refused\n`);
+  });
+
+  it('a FIFO where the users file should be: exit 3 at once, naming it, instead of waiting on the pipe', { timeout: 30_000 }, async (t) => {
+    const database = await createTestDatabase();
+    t.after(database.drop);
+    const temp = await makeTempDir();
+    t.after(temp.cleanup);
+    const users = join(temp.dir, 'users.yml');
+    execFileSync('mkfifo', ['-m', '600', users]);
+    const file = await writeConfig(temp.dir, { postgres: postgresConfig(database), redisPort: redis.port, notifications: join(temp.dir, 'n.txt') });
+    const started = Date.now();
+    const result = await runGateway(file, join(temp.dir, 'data'));
+    assert.equal(result.code, 3, result.err);
+    assert.equal(result.err, `startup check failed: users: users file ${users}: cannot read the file: it is a FIFO (named pipe), not a regular file; give the path of the users file itself\n`);
+    assert.ok(Date.now() - started < 15_000, `exited after ${Date.now() - started} ms`);
   });
 });

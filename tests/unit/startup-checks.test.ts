@@ -66,4 +66,22 @@ describe('openProviders opens and checks every provider, and gives back none whe
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(closed.sort(), ['db', 'mail', 'redis']);
   });
+
+  it('a provider whose close() never finishes does not hold the failed start: each close has its own time', { timeout: 10_000 }, async () => {
+    const closed: string[] = [];
+    const started = Date.now();
+    await assert.rejects(
+      openProviders(
+        [
+          { name: 'session store', open: async () => 'redis', close: never },
+          { name: 'storage', open: async () => 'db', close: async (p: string) => void closed.push(p) },
+          { name: 'users', open: async () => 'file', check: async () => { throw new Error('users: the users file is unreadable'); }, close: async (p: string) => void closed.push(p) },
+        ],
+        { closeTimeoutMs: 200 },
+      ),
+      { name: 'StartupCheckError', message: 'startup check failed: users: the users file is unreadable' },
+    );
+    assert.deepEqual(closed.sort(), ['db', 'file']);
+    assert.ok(Date.now() - started < 2_000, `gave up after ${Date.now() - started} ms`);
+  });
 });

@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../lib/errors.ts';
 import { Regulator } from '../../../gateway/regulation/regulator.ts';
-import type { AttemptRecord } from '../../../gateway/regulation/regulator.ts';
+import type { AttemptRecord, RegulationStore } from '../../../gateway/regulation/regulator.ts';
 import type { RegulationOptions } from '../../../gateway/regulation/options.ts';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import type { Storage } from '../../../gateway/storage/storage.ts';
@@ -216,6 +216,49 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await otherRegulator.isBanned('alice', '192.0.2.11'), { banned: false });
       await f.attempt('alice');
       assert.equal((await otherRegulator.isBanned('alice', '192.0.2.11')).banned, true, 'failures on both instances counted together');
+    });
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`${backend.name}: settle() never asks the user backend while it holds the database's locks`, () => {
+    it('a slow backend is asked once, by reserve(), before its transaction; settle() records under the name it resolved', async (t) => {
+      const { options: storageOptions, cleanup } = await backend.create();
+      t.after(cleanup);
+      const storage = await openStorage(storageOptions, { logger: silentLogger, migrate: true });
+      t.after(() => storage.close());
+      let inside = 0;
+      const store: RegulationStore = {
+        authenticationLogs: storage.authenticationLogs,
+        attemptReservations: storage.attemptReservations,
+        bans: storage.bans,
+        exclusively: (keys, work) =>
+          storage.exclusively(keys, async (tx) => {
+            inside += 1;
+            try {
+              return await work(tx);
+            } finally {
+              inside -= 1;
+            }
+          }),
+      };
+      const lookups: { login: string; insideTransaction: boolean }[] = [];
+      const canonicalise = async (login: string) => {
+        lookups.push({ login, insideTransaction: inside > 0 });
+        await new Promise((resolve) => setTimeout(resolve, 20)); // a directory server taking its time
+        return login.toLowerCase() === 'alice@example.com' ? 'alice' : null;
+      };
+      const clock = { time: T0 };
+      const regulator = new Regulator({ options: DEFAULTS, storage: store, logger: silentLogger, now: () => clock.time, canonicalise });
+      const context = { username: 'Alice@Example.com', ip: '192.0.2.10', authType: '1fa' as const, requestUri: 'https://auth.example.com/', requestMethod: 'POST' };
+
+      const reservation = await regulator.reserve(context);
+      assert.ok(reservation.admitted);
+      assert.deepEqual(lookups, [{ login: 'Alice@Example.com', insideTransaction: false }]);
+      assert.deepEqual(await regulator.settle(reservation, { ...context, successful: false }), { banned: false });
+      assert.deepEqual(lookups, [{ login: 'Alice@Example.com', insideTransaction: false }], 'settle() did not ask again');
+      const recorded = await storage.authenticationLogs.loadByUsername('alice', 0, 10);
+      assert.deepEqual(recorded.map((attempt) => [attempt.username, attempt.successful]), [['alice', false]]);
     });
   });
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkStorage, openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
@@ -113,6 +113,50 @@ describe('sqlite: checkStorage refuses a database file that could not be created
       code: 'open_failed',
       message: `storage: local: cannot create the SQLite database at '${path}': '${blocker}' is not a writable directory`,
     });
+  });
+});
+
+describe('sqlite: checkStorage creates no file beside the database and writes nothing', () => {
+  /** Every file in the database's directory with its size, modification time and content hash. */
+  async function snapshot(directory: string): Promise<Record<string, string>> {
+    const files: Record<string, string> = {};
+    for (const name of (await readdir(directory)).sort()) {
+      const path = join(directory, name);
+      const info = await stat(path);
+      files[name] = `${info.size} ${info.mtimeMs} ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+    }
+    return files;
+  }
+
+  it('a stopped gateway’s database (WAL mode, no -wal file): no -wal or -shm appears, nothing changes', async (t) => {
+    const temp = await makeTempDir();
+    t.after(temp.cleanup);
+    // a '?', a '#', a '%' and a space: the path must reach SQLite as a path, not as URI syntax
+    const path = join(temp.dir, 'odd ?#%25 name', 'db.sqlite3');
+    const options = { encryption_key: TEST_KEY, local: { path } };
+    await (await openStorage(options, { logger: silentLogger, migrate: true })).close();
+    const before = await snapshot(join(path, '..'));
+    assert.deepEqual(Object.keys(before), ['db.sqlite3']);
+
+    assert.equal(await checkStorage(options, silentLogger), `SQLite database at ${path}: schema up to date; encryption_key matches`);
+    assert.deepEqual(await snapshot(join(path, '..')), before);
+    await assert.rejects(checkStorage({ ...options, encryption_key: OTHER_KEY }, silentLogger), { code: 'encryption_key_mismatch' });
+    assert.deepEqual(await snapshot(join(path, '..')), before);
+  });
+
+  it('a running gateway’s database: its -wal and -shm are used as they are, and no other file appears', async (t) => {
+    const temp = await makeTempDir();
+    t.after(temp.cleanup);
+    const path = join(temp.dir, 'db.sqlite3');
+    const options = { encryption_key: TEST_KEY, local: { path } };
+    const storage = await openStorage(options, { logger: silentLogger, migrate: true });
+    t.after(() => storage.close());
+    const names = (await readdir(temp.dir)).sort();
+    assert.deepEqual(names, ['db.sqlite3', 'db.sqlite3-shm', 'db.sqlite3-wal']);
+
+    assert.equal(await checkStorage(options, silentLogger), `SQLite database at ${path}: schema up to date; encryption_key matches`);
+    assert.deepEqual((await readdir(temp.dir)).sort(), names);
+    await storage.ping();
   });
 });
 

@@ -3,6 +3,8 @@
 // others could use are warnings, as for every credential file.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashPassword } from '../../../lib/password-hash.ts';
@@ -120,5 +122,54 @@ describe('startupCheck of the users file', () => {
       name: 'UsersFileError',
       message: /cannot read the file \(EISDIR\)/,
     });
+  });
+});
+
+describe('the users file must be a regular file: a FIFO or a device at its path is refused at once, never waited on', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let fifo: string;
+  before(async () => {
+    ({ dir, cleanup } = await makeTempDir());
+    fifo = join(dir, 'users.yml');
+  });
+  after(async () => {
+    // a read stuck opening the FIFO (nothing refused it) is let go: a writer comes and leaves
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: nobody is reading it
+    }
+    await cleanup();
+  });
+  const notAFile = (path: string, kind: string) => ({
+    name: 'UsersFileError',
+    code: 'users_file_invalid',
+    message: `users file ${path}: cannot read the file: it is ${kind}, not a regular file; give the path of the users file itself`,
+  });
+
+  it('open(), with or without creating a missing file, and startupCheck() and reload() once the file became a FIFO', { timeout: 10_000 }, async () => {
+    const started = Date.now();
+    await writeFile(fifo, validText, { mode: 0o600 });
+    const provider = await FileUserProvider.open({ path: fifo, watch: false, logger: captureLogs().logger, password: { algorithm: 'argon2', argon2: FAST_ARGON2 } });
+    await rm(fifo);
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+
+    await assert.rejects(provider.startupCheck(), notAFile(fifo, 'a FIFO (named pipe)'));
+    const reloaded = await provider.reload();
+    assert.equal(reloaded.status, 'rejected');
+    assert.equal(reloaded.status === 'rejected' && reloaded.error.message, notAFile(fifo, 'a FIFO (named pipe)').message);
+    assert.equal(await provider.resolveLogin('alice'), 'alice', 'the users loaded before are kept');
+    await provider.close();
+    for (const create of [true, false]) {
+      await assert.rejects(FileUserProvider.open({ path: fifo, watch: false, create, logger: captureLogs().logger }), notAFile(fifo, 'a FIFO (named pipe)'));
+    }
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+  });
+
+  it('a character device (/dev/null reads as an empty file, /dev/zero never ends): refused by what it is', async () => {
+    for (const path of ['/dev/null', '/dev/zero']) {
+      await assert.rejects(FileUserProvider.open({ path, watch: false, create: false, logger: captureLogs().logger }), notAFile(path, 'a character device'));
+    }
   });
 });
