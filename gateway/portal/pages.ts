@@ -8,8 +8,7 @@ import { establishSession, redirectAfterLogin } from './login.ts';
 import { destroy } from './session-middleware.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
-
-const MIN_ADMIN_PASSWORD = 10;
+import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
 
 function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name];
@@ -119,7 +118,8 @@ export function setupForm(deps: PortalDeps) {
       password: field(req.body, 'password'),
     };
     const again = (error: string) => render(res, deps, 'setup', { token, ...input, error }, 400);
-    if (input.password.length < MIN_ADMIN_PASSWORD) return again(`The password must have at least ${MIN_ADMIN_PASSWORD} characters.`);
+    const weak = (deps.passwordPolicy ?? DEFAULT_PASSWORD_POLICY).problem(input.password, input.username);
+    if (weak !== null) return again(`${weak}.`);
     if (input.password !== field(req.body, 'confirm')) return again('The two passwords differ.');
     try {
       await deps.setup.createAdmin({ username: input.username, password: input.password, displayName: input.displayName || input.username, email: input.email || undefined });
