@@ -71,6 +71,10 @@ export function passwordPolicyProblems(policy: PasswordPolicyConfig, prefix = 'p
 export interface PasswordPolicy {
   /** Why `password` may not be set for `username`, in a sentence for the person choosing it; null when it may. */
   problem(password: string, username?: string | null): string | null;
+  /** The fewest characters accepted, for a form's `minlength`. */
+  readonly minLength: number;
+  /** What is required, for a form's label: `at least 10 characters`, `at least 12 characters, with a digit`. */
+  readonly summary: string;
 }
 
 interface Rules {
@@ -112,7 +116,10 @@ function sentenceList(items: readonly string[]): string {
  */
 export function createPasswordPolicy(config: PasswordPolicyConfig = passwordPolicySchema.parse({})): PasswordPolicy {
   const { minLength, maxLength, required } = rulesFor(config);
+  const kinds = required.length > 0 ? `, with ${sentenceList(required.map((kind) => kind.name))}` : '';
   return {
+    minLength,
+    summary: `at least ${minLength} characters${kinds}`,
     problem(password, username) {
       const length = [...password].length;
       if (length < minLength) return `Password must be at least ${minLength} characters long`;

@@ -76,6 +76,14 @@ for (const [name, passwordPolicy, cases] of [
       await temp?.cleanup();
     });
 
+    it('the setup form states the rule and sets minlength from it', async () => {
+      const token = new URL(gw.gateway.setupUrl()!).searchParams.get('token')!;
+      const page = await portal(gw, `/setup?token=${token}`);
+      const rule = passwordPolicy === undefined ? ['at least 10 characters', '10'] : ['at least 12 characters, with a symbol (anything but a letter or a digit)', '12'];
+      assert.match(page.body, new RegExp(`<label for="password">Password \\(${rule[0]!.replace(/[()]/g, '\\$&')}\\)</label>`));
+      assert.match(page.body, new RegExp(`id="password"[^>]*minlength="${rule[1]}"`));
+    });
+
     for (const [username, password, message] of cases) {
       it(`setup, 'gatehouse users add' and the monitor all refuse '${password}': ${message}`, async () => {
         assert.equal(await setupPageAlert(gw, username, password), message);
