@@ -171,31 +171,6 @@ describe('password policy (setup and change-password)', () => {
   });
 });
 
-describe("password policy from the monitor's password_policy (Authelia's standard keys)", () => {
-  let server: AuthServer;
-  before(async () => (server = await startAuthServer({ config: { password_policy: { standard: { enabled: true, min_length: 12, require_uppercase: true, require_number: true } } } })));
-  after(() => server.close());
-
-  for (const [password, message] of [
-    ['Short-1', 'Password must be at least 12 characters long'],
-    ['alllowercaseletters', 'Password must contain an uppercase letter and a digit; it has no uppercase letter and digit'],
-    ['lowercase1234', 'Password must contain an uppercase letter and a digit; it has no uppercase letter'],
-  ] as const) {
-    it(`setup refuses '${password}': ${message}`, async () => {
-      const reply = await server.send('/api/auth/setup', { json: { username: 'admin', password, setup_code: await server.setupCode() } });
-      assert.equal(reply.status, 400);
-      assert.equal(reply.json.error, message);
-    });
-  }
-
-  it('change-password follows it too', async () => {
-    const session = await server.setup();
-    const reply = await server.send('/api/auth/change-password', { token: session, json: { old_password: PASSWORD, new_password: 'no-digits-Here' } });
-    assert.equal(reply.status, 400);
-    assert.equal(reply.json.message, 'Password must contain an uppercase letter and a digit; it has no digit');
-  });
-});
-
 describe('login', () => {
   let server: AuthServer;
   before(async () => {

@@ -11,7 +11,7 @@ import { gatewayConfigSchema } from '../../gateway/config/schema.ts';
 import { runUsers } from '../../gateway/users/cli.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
-import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
+import { PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
 const FAST_ARGON2 = { iterations: 1, memory: 1024, parallelism: 1, key_length: 32, salt_length: 16 };
 const ACCESS_CONTROL = { default_policy: 'deny', rules: [{ domain: 'app.example.test', policy: 'one_factor' }] };
@@ -93,3 +93,28 @@ for (const [name, passwordPolicy, cases] of [
     }
   });
 }
+
+describe("password policy from the monitor's password_policy (Authelia's standard keys)", () => {
+  let server: AuthServer;
+  before(async () => (server = await startAuthServer({ config: { password_policy: { standard: { enabled: true, min_length: 12, require_uppercase: true, require_number: true } } } })));
+  after(() => server.close());
+
+  for (const [password, message] of [
+    ['Short-1', 'Password must be at least 12 characters long'],
+    ['alllowercaseletters', 'Password must contain an uppercase letter and a digit; it has no uppercase letter and digit'],
+    ['lowercase1234', 'Password must contain an uppercase letter and a digit; it has no uppercase letter'],
+  ] as const) {
+    it(`setup refuses '${password}': ${message}`, async () => {
+      const reply = await server.send('/api/auth/setup', { json: { username: 'admin', password, setup_code: await server.setupCode() } });
+      assert.equal(reply.status, 400);
+      assert.equal(reply.json.error, message);
+    });
+  }
+
+  it('change-password follows it too', async () => {
+    const session = await server.setup();
+    const reply = await server.send('/api/auth/change-password', { token: session, json: { old_password: PASSWORD, new_password: 'no-digits-Here' } });
+    assert.equal(reply.status, 400);
+    assert.equal(reply.json.message, 'Password must contain an uppercase letter and a digit; it has no digit');
+  });
+});
