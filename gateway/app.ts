@@ -34,6 +34,7 @@ import { openProviders } from './startup-checks.ts';
 import { openUsers, type PasswordVerifier } from './users/open.ts';
 import type { UserAdmin, UserProvider } from './users/provider.ts';
 import { passwordCheckLimiterFor, type PasswordCheckLimiter } from '../lib/password-checks.ts';
+import { createPasswordPolicy } from '../lib/password-policy.ts';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -160,6 +161,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         logger,
         now,
         setup,
+        passwordPolicy: createPasswordPolicy(config.password_policy),
         storageReady: async () => {
           await storage.ping();
           return true;

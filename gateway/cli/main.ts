@@ -15,6 +15,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { formatRouteTable, type RouteSummary } from '../../lib/route-table.ts';
 import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
 import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
+import { createPasswordPolicy } from '../../lib/password-policy.ts';
 
 const HELP = `Gatehouse: a self-hosted identity gateway.
 
@@ -175,7 +176,7 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
         const { files, rest } = takeConfigFiles(args, env);
         const { config } = await load(files, env, files.length === 0);
         const file = config.authentication_backend.file!;
-        return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search });
+        return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy) });
       }
       case 'access-control': {
         const [sub, ...rest] = args;

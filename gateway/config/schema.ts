@@ -3,6 +3,7 @@
  * meaning is the same. Cross-field checks and their messages live in validate.ts.
  */
 import { z } from 'zod';
+import { passwordPolicyField } from '../../lib/password-policy.ts';
 import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
 
@@ -304,7 +305,7 @@ export const gatewayConfigSchema = z.strictObject({
   identity_providers: notYetSupported,
   default_2fa_method: notYetSupported,
   ntp: notYetSupported,
-  password_policy: notYetSupported,
+  password_policy: passwordPolicyField(),
   telemetry: telemetry.prefault({}),
   definitions: notYetSupported,
   privacy_policy: notYetSupported,

@@ -8,6 +8,7 @@ import { clientIp } from '../../lib/net/client-ip.ts';
 import type { SessionStore } from '../session/store.ts';
 import type { UserProvider } from '../users/provider.ts';
 import type { FirstRunSetup } from './setup.ts';
+import type { PasswordPolicy } from '../../lib/password-policy.ts';
 
 export interface PortalDeps {
   firstFactor: FirstFactor;
@@ -22,6 +23,8 @@ export interface PortalDeps {
   logger: Logger;
   now: () => number;
   setup: FirstRunSetup;
+  /** `password_policy`: what a new password must be (absent: Gatehouse's default). */
+  passwordPolicy?: PasswordPolicy;
   /** Readiness of the storage (database) for /api/health. */
   storageReady: () => Promise<boolean>;
 }

@@ -8,8 +8,15 @@ import { establishSession, redirectAfterLogin } from './login.ts';
 import { destroy } from './session-middleware.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
+import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
 
-const MIN_ADMIN_PASSWORD = 10;
+const policyOf = (deps: PortalDeps) => deps.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
+
+/** The setup form's label and `minlength`, from the one password policy. */
+function passwordRule(deps: PortalDeps) {
+  const { summary, minLength } = policyOf(deps);
+  return { passwordRule: summary, passwordMinLength: minLength };
+}
 
 function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name];
@@ -89,7 +96,7 @@ function setupLinkNotValid(req: Request, res: Response, deps: PortalDeps) {
 export function setupPage(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     if (!(await deps.setup.check(req.query.token))) return setupLinkNotValid(req, res, deps);
-    render(res, deps, 'setup', { token: req.query.token, username: '', displayName: '', email: '', error: '' });
+    render(res, deps, 'setup', { token: req.query.token, username: '', displayName: '', email: '', error: '', ...passwordRule(deps) });
   };
 }
 
@@ -118,8 +125,9 @@ export function setupForm(deps: PortalDeps) {
       email: field(req.body, 'email').trim(),
       password: field(req.body, 'password'),
     };
-    const again = (error: string) => render(res, deps, 'setup', { token, ...input, error }, 400);
-    if (input.password.length < MIN_ADMIN_PASSWORD) return again(`The password must have at least ${MIN_ADMIN_PASSWORD} characters.`);
+    const again = (error: string) => render(res, deps, 'setup', { token, ...input, error, ...passwordRule(deps) }, 400);
+    const weak = policyOf(deps).problem(input.password, input.username);
+    if (weak !== null) return again(`${weak}.`);
     if (input.password !== field(req.body, 'confirm')) return again('The two passwords differ.');
     try {
       await deps.setup.createAdmin({ username: input.username, password: input.password, displayName: input.displayName || input.username, email: input.email || undefined });

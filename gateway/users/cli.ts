@@ -4,12 +4,12 @@ import { pino } from 'pino';
 import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from '../../lib/password-policy.ts';
 import { FileUserProvider } from './file-provider.ts';
 import type { ListedUser } from './provider.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import type { UsersSearchOptions } from './users-file.ts';
 
-export const MIN_PASSWORD_LENGTH = 8;
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -106,7 +106,7 @@ export async function runHashPassword(args: string[], io: CliIO): Promise<number
 export async function runUsers(
   args: string[],
   io: CliIO,
-  usersFile: { path: string; argon2: Argon2Params; search?: UsersSearchOptions },
+  usersFile: { path: string; argon2: Argon2Params; search?: UsersSearchOptions; passwordPolicy?: PasswordPolicy },
 ): Promise<number> {
   const [command, ...rest] = args;
   if (command === '--help' || command === '-h' || command === 'help') return printHelp(io, USERS_USAGE);
@@ -150,7 +150,7 @@ async function usersAdd(args: string[], io: CliIO, usersFile: UsersFileOptions, 
   if (values.help === true) return printHelp(io, usage);
   const username = oneName(positionals, usage);
   const password = await readNewPassword(io, values['password-stdin'] === true, usage);
-  checkPasswordPolicy(password);
+  checkPasswordPolicy(usersFile, password, username);
   const provider = await openProvider(usersFile, { create: true });
   try {
     await provider.addUser({
@@ -176,7 +176,7 @@ async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOption
     // fail before asking for a password the command could not use
     if (provider.canonicalUsername(username) === null) throw new UserNotFoundError(username);
     const password = await readNewPassword(io, values['password-stdin'] === true, usage);
-    checkPasswordPolicy(password);
+    checkPasswordPolicy(usersFile, password, username);
     await provider.updatePassword(username, password);
   } finally {
     await provider.close();
@@ -256,10 +256,10 @@ async function readNewPassword(io: CliIO, fromStdin: boolean, usage: string): Pr
   return password;
 }
 
-function checkPasswordPolicy(password: string): void {
-  if ([...password].length < MIN_PASSWORD_LENGTH) {
-    throw new CliExit(EXIT_FAILURE, `the password is too short: use at least ${MIN_PASSWORD_LENGTH} characters; nothing was changed`);
-  }
+/** The configuration's password_policy (absent: Gatehouse's default), the one setup and the monitor apply too. */
+function checkPasswordPolicy(usersFile: UsersFileOptions, password: string, username: string): void {
+  const problem = (usersFile.passwordPolicy ?? DEFAULT_PASSWORD_POLICY).problem(password, username);
+  if (problem !== null) throw new CliExit(EXIT_FAILURE, `${problem}; nothing was changed`);
 }
 
 function oneName(positionals: string[], usage: string): string {

@@ -5,7 +5,6 @@
  * decline sit behind SETUP_CODE, which also takes their rate limit and audits a wrong code.
  */
 import type { RequestHandler } from 'express';
-import { passwordPolicyProblem } from '../auth/passwords.ts';
 import { consumeSecondFactor, noSecondFactor, type SecondFactorCheck } from '../auth/second-factor.ts';
 import { SECOND_FACTOR_MESSAGES, setupProven } from '../auth/credential-check.ts';
 import { hasCredentials, type AuthState } from '../auth/store.ts';
@@ -69,7 +68,7 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
     if (!usernameRule.safeParse(username).success) {
       return setupFail(400, `Username must be 1–${MAX_USERNAME} characters: letters, digits, . _ @ -`);
     }
-    const policy = passwordPolicyProblem(password, username);
+    const policy = auth.passwordPolicy.problem(password, username);
     if (policy) return setupFail(400, policy);
     const hash = await passwords.hash(password);
     const token = await store.update(async (draft) => {

@@ -8,7 +8,6 @@
 import type { RequestHandler } from 'express';
 import { checkTotp, generateBackupCodes, newTotpSecret, provisioningUri, qrCodeDataUrl } from '../../lib/totp.ts';
 import { reauthenticated } from '../auth/credential-check.ts';
-import { passwordPolicyProblem } from '../auth/passwords.ts';
 import { noSecondFactor, TOTP_ISSUER } from '../auth/second-factor.ts';
 import { issueSession, revokeJti } from '../auth/tokens.ts';
 import type { AccountApiDeps } from './context.ts';
@@ -33,7 +32,7 @@ export function createCredentialHandlers({ auth, checks, credentialEnded }: Acco
     const code = text(body, 'totp_code');
     const state = reauthenticated(res);
     if (!newPassword) return fail(res, 400, 'New password is required');
-    const policy = passwordPolicyProblem(newPassword, state.username);
+    const policy = auth.passwordPolicy.problem(newPassword, state.username);
     if (policy) return fail(res, 400, policy);
     if (state.totp_enabled && !code) return fail(res, 400, '2FA code required to change password');
     const hash = await passwords.hash(newPassword);

@@ -11,6 +11,7 @@ import type { MonitorConfig } from '../config/schema.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import { passwordCheckLimiterFor } from '../../lib/password-checks.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
+import { createPasswordPolicy, type PasswordPolicy } from '../../lib/password-policy.ts';
 import { createRateLimiter, type RateLimiter, type WindowRule } from '../../lib/rate-limit.ts';
 import { createAssertionVerifier, remoteHeaderPolicy, type AssertionVerifier, type RemoteHeaderPolicy } from './remote-user.ts';
 import { createSetupCode, type SetupCode } from './setup-code.ts';
@@ -23,6 +24,8 @@ export interface MonitorAuthDeps {
   audit: AuditLog;
   rateLimiter: RateLimiter;
   passwords: PasswordHasher;
+  /** `password_policy`: what a new password of the local account must be (the gateway's rule). */
+  passwordPolicy: PasswordPolicy;
   /** Epoch milliseconds. */
   now: () => number;
   isTrustedProxy: (ip: string) => boolean;
@@ -65,6 +68,7 @@ export function createMonitorAuth(config: MonitorConfig, options: MonitorAuthOpt
     logger,
     audit: createAuditLog({ path: config.audit_log ?? join(config.data_dir, 'auth.log'), logger, now }),
     rateLimiter: createRateLimiter({ ...options.rateLimits, now }),
+    passwordPolicy: createPasswordPolicy(config.password_policy),
     passwords: createPasswordHasher(options.argon2, {
       limiter: passwordCheckLimiterFor(config.password_checks, options.argon2?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism),
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),

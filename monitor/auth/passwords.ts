@@ -1,5 +1,5 @@
 /**
- * The monitor's password policy (ProxMenux's, checked on the server) and hashing: argon2id for
+ * The monitor's password hashing (new passwords follow lib/password-policy.ts): argon2id for
  * everything written, ProxMenux `pbkdf2_sha256$` (and the other formats lib/password-hash reads)
  * verified and flagged for upgrade.
  */
@@ -7,27 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createPasswordCheckLimiter, type PasswordCheckLimiter } from '../../lib/password-checks.ts';
 import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { clientKey } from '../../lib/net/address.ts';
-
-export const MIN_PASSWORD_LENGTH = 10;
-export const MAX_PASSWORD_LENGTH = 1024;
-
-/** ProxMenux's denylist, compared lower-cased. */
-const COMMON_PASSWORDS = new Set([
-  'password', 'password1', 'password123', '12345678', '123456789', '1234567890', 'qwerty', 'qwertyuiop',
-  'letmein', 'welcome', 'admin', 'administrator', 'root', 'proxmox', 'proxmenux', 'changeme', 'abcdefgh',
-]);
-
-/** Why `password` is not acceptable for this account, or null. */
-export function passwordPolicyProblem(password: string, username?: string | null): string | null {
-  if (password.length < MIN_PASSWORD_LENGTH) return `Password must be at least ${MIN_PASSWORD_LENGTH} characters long`;
-  if (password.length > MAX_PASSWORD_LENGTH) return `Password must be at most ${MAX_PASSWORD_LENGTH} characters long`;
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
-  if (classes < 3) return 'Password must contain at least 3 of: lowercase letters, uppercase letters, digits, symbols';
-  const lowered = password.toLowerCase();
-  if (COMMON_PASSWORDS.has(lowered)) return 'Password is too common; choose a less predictable one';
-  if (username && lowered === username.toLowerCase()) return 'Password must not be the username';
-  return null;
-}
+import { MAX_PASSWORD_LENGTH } from '../../lib/password-policy.ts';
 
 export interface PasswordCheck {
   ok: boolean;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
+import { passwordPolicyField } from '../../lib/password-policy.ts';
 
 function seconds(defaultValue: string) {
   return z
@@ -81,6 +82,8 @@ export const monitorConfigSchema = z.strictObject({
   audit_log: z.string().min(1).optional(),
   terminal: terminal.prefault({}),
   password_checks: passwordChecksField(),
+  /** Authelia's password_policy: the rule for the local account's new passwords, the same as the gateway's. */
+  password_policy: passwordPolicyField(),
   /** Session lifetime of an interactive login, and the default lifetime of API tokens. */
   session_lifetime: seconds('24h'),
   api_token_lifetime: seconds('365d'),

@@ -4,6 +4,7 @@
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { parseCidr, parseListenAddress } from '../../lib/net/address.ts';
+import { passwordPolicyProblems } from '../../lib/password-policy.ts';
 import type { MonitorConfig } from './schema.ts';
 
 export function validateMonitorConfig(config: MonitorConfig): ConfigProblem[] {
@@ -40,6 +41,7 @@ export function validateMonitorConfig(config: MonitorConfig): ConfigProblem[] {
   if (refresh < 3) found.push(configError('terminal.refresh_interval', `${refresh}s is too short: at least 3s (the dashboard re-confirms every third of it)`));
   else if (refresh > 30) found.push(configWarning('terminal.refresh_interval', `is ${refresh}s: a terminal can outlive the sign-in that opened it by that long`));
   if (config.terminal.allow_root) found.push(configWarning('terminal.allow_root', 'is true: the web terminal can be a root shell'));
+  found.push(...passwordPolicyProblems(config.password_policy));
   return found;
 }
 

@@ -348,7 +348,7 @@ describe('first run: the one-time setup link creates the administrator', () => {
       headers: { 'content-type': FORM, origin: PORTAL_ORIGIN },
     });
     assert.equal(short.status, 400);
-    assert.match(short.body, /role="alert"[^>]*>The password must have at least 10 characters\./);
+    assert.match(short.body, /role="alert"[^>]*>Password must be at least 10 characters long\./);
   });
 
   it('POST /setup without Origin → 403', async () => {

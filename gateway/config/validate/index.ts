@@ -9,6 +9,7 @@ import { authenticationBackendProblems } from './authentication-backend.ts';
 import { identityAssertionProblems } from './identity-assertion.ts';
 import { notYetSupportedProblems } from './not-yet-supported.ts';
 import { notifierProblems } from './notifier.ts';
+import { passwordPolicyProblems } from './password-policy.ts';
 import { regulationProblems } from './regulation.ts';
 import { serverProblems } from './server.ts';
 import { sessionProblems } from './session.ts';
@@ -22,6 +23,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => authenticationBackendProblems(config.authentication_backend),
   (config) => sessionProblems(config.session),
   (config) => regulationProblems(config.regulation),
+  (config) => passwordPolicyProblems(config.password_policy),
   (config) => storageProblems(config.storage),
   (config) => notifierProblems(config.notifier),
   (config) => telemetryProblems(config.telemetry),

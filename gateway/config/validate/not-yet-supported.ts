@@ -3,8 +3,6 @@ import { configError, configWarning, type ConfigProblem } from '../../../lib/con
 import { valueAt } from '../../../lib/config-partial-checks.ts';
 import { NOT_YET_SUPPORTED, type GatewayConfig } from '../schema.ts';
 
-const enabled = (section: unknown) => typeof section === 'object' && section !== null && (section as { enabled?: unknown }).enabled === true;
-
 const IGNORED = 'is an Authelia option Gatehouse does not implement yet; it is ignored';
 
 /**
@@ -14,11 +12,6 @@ const IGNORED = 'is an Authelia option Gatehouse does not implement yet; it is i
 const NOT_YET_SUPPORTED_NARROWING: readonly { path: string; applies: (value: unknown) => boolean; effect: string }[] = [
   { path: 'server.endpoints.rate_limits', applies: () => true, effect: 'it limits how often a client may try' },
   { path: 'authentication_backend.ldap', applies: () => true, effect: 'its filters and groups decide who may log in' },
-  {
-    path: 'password_policy',
-    applies: (value) => enabled((value as { standard?: unknown })?.standard) || enabled((value as { zxcvbn?: unknown })?.zxcvbn),
-    effect: 'it refuses weak new passwords',
-  },
 ];
 
 export function notYetSupportedProblems(config: GatewayConfig): ConfigProblem[] {

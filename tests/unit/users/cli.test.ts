@@ -10,6 +10,7 @@ import type { CliIO } from '../../../lib/cli-io.ts';
 import { runHashPassword, runUsers } from '../../../gateway/users/cli.ts';
 import { FileUserProvider } from '../../../gateway/users/file-provider.ts';
 import { verifyPassword } from '../../../lib/password-hash.ts';
+import { createPasswordPolicy, passwordPolicySchema } from '../../../lib/password-policy.ts';
 
 const FAST_ARGON2 = { iterations: 1, memory: 1024, parallelism: 1, key_length: 32, salt_length: 16 };
 
@@ -145,11 +146,26 @@ describe('gatehouse users', () => {
     await provider.close();
   });
 
-  it('add refuses a password shorter than 8 characters and writes nothing', async () => {
+  it('add refuses a password shorter than the default policy\'s 10 characters and writes nothing', async () => {
     const before = await readFile(path, 'utf8');
     const result = await run(['add', 'bob', '--password-stdin'], 'short\n');
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /too short: use at least 8 characters/);
+    assert.match(result.stderr, /Password must be at least 10 characters long; nothing was changed/);
+    assert.equal(await readFile(path, 'utf8'), before);
+  });
+
+  it('add and passwd follow the configured password_policy, with the message setup and the monitor give', async () => {
+    const before = await readFile(path, 'utf8');
+    const strict = { ...usersFile, passwordPolicy: createPasswordPolicy(passwordPolicySchema.parse({ standard: { enabled: true, min_length: 12, require_number: true } })) };
+    const t = fakeIO({ stdinText: 'no digits in here\n' });
+    assert.equal(await runUsers(['add', 'carol', '--password-stdin'], t.io, strict), 1);
+    assert.equal(t.stderr(), 'gatehouse users add: Password must contain a digit; it has no digit; nothing was changed\n');
+    const same = fakeIO({ stdinText: 'eleven-char\n' });
+    assert.equal(await runUsers(['passwd', 'alice', '--password-stdin'], same.io, strict), 1);
+    assert.equal(same.stderr(), 'gatehouse users passwd: Password must be at least 12 characters long; nothing was changed\n');
+    const username = fakeIO({ stdinText: 'Carol-Liddell\n' });
+    assert.equal(await runUsers(['add', 'carol-liddell', '--password-stdin'], username.io, usersFile), 1);
+    assert.equal(username.stderr(), 'gatehouse users add: Password must not be the username; nothing was changed\n');
     assert.equal(await readFile(path, 'utf8'), before);
   });
 

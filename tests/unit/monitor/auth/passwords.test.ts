@@ -1,31 +1,11 @@
-/** Password policy (ProxMenux's rules, server side) and hashing: argon2id out, pbkdf2_sha256 in. */
+/** The monitor's hashing: argon2id out, pbkdf2_sha256 in (its password policy: tests/unit/password-policy.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { createPasswordHasher, passwordPolicyProblem } from '../../../../monitor/auth/passwords.ts';
+import { createPasswordHasher } from '../../../../monitor/auth/passwords.ts';
 import { verifyPassword } from '../../../../lib/password-hash.ts';
 
 const FAST = { memory: 1024, iterations: 1, parallelism: 1 };
-
-describe('password policy', () => {
-  it('accepts 10+ characters from 3 of the 4 classes', () => {
-    assert.equal(passwordPolicyProblem('Correct-Horse-42'), null);
-    assert.equal(passwordPolicyProblem('lower-UPPER'), null);
-    assert.equal(passwordPolicyProblem('lower12345!'), null);
-  });
-
-  it('names what is wrong', () => {
-    assert.equal(passwordPolicyProblem('Ab1!'), 'Password must be at least 10 characters long');
-    assert.equal(passwordPolicyProblem('abcdefghij12'), 'Password must contain at least 3 of: lowercase letters, uppercase letters, digits, symbols');
-    assert.equal(passwordPolicyProblem(`Aa1${'x'.repeat(1024)}`), 'Password must be at most 1024 characters long');
-  });
-
-  it('refuses ProxMenux\'s denylist whatever the case, and the username', () => {
-    assert.equal(passwordPolicyProblem('PassWord123'), 'Password is too common; choose a less predictable one');
-    assert.equal(passwordPolicyProblem('QwertyUiop1'), null, 'only exact denylist entries');
-    assert.equal(passwordPolicyProblem('Admin-User-1', 'admin-user-1'), 'Password must not be the username');
-  });
-});
 
 describe('hashing', () => {
   const hasher = createPasswordHasher(FAST);

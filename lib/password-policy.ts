@@ -1,0 +1,138 @@
+/**
+ * The one password policy every new password goes through: first-run setup, `gatehouse users
+ * add|passwd`, and the monitor's setup and change-password. Configured with Authelia 4.39's
+ * `password_policy` keys (`standard` or `zxcvbn`); with neither enabled, Gatehouse's default.
+ */
+import { z } from 'zod';
+import { configError, type ConfigProblem } from './config-problems.ts';
+
+/** The longest password anything accepts: argon2 hashes whatever it is given, so a bound keeps one request cheap. */
+export const MAX_PASSWORD_LENGTH = 1024;
+/** Gatehouse's default minimum, and the monitor's, setup's and the CLI's before there was one policy. */
+export const DEFAULT_MIN_LENGTH = 10;
+
+/** The monitor's denylist (from ProxMenux), compared lower-cased: refused under every policy. */
+const COMMON_PASSWORDS = new Set([
+  'password', 'password1', 'password123', '12345678', '123456789', '1234567890', 'qwerty', 'qwertyuiop',
+  'letmein', 'welcome', 'admin', 'administrator', 'root', 'proxmox', 'proxmenux', 'changeme', 'abcdefgh',
+]);
+
+export const passwordPolicySchema = z.strictObject({
+  standard: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      min_length: z.number().int().min(1).default(8),
+      /** 0: no maximum but Gatehouse's own (1024). */
+      max_length: z.number().int().min(0).default(0),
+      require_uppercase: z.boolean().default(false),
+      require_lowercase: z.boolean().default(false),
+      require_number: z.boolean().default(false),
+      require_special: z.boolean().default(false),
+    })
+    .prefault({}),
+  zxcvbn: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      min_score: z.number().int().min(0).max(4).default(3),
+    })
+    .prefault({}),
+});
+
+export type PasswordPolicyConfig = z.output<typeof passwordPolicySchema>;
+
+/** The `password_policy` field of a configuration schema: absent means Gatehouse's default policy. */
+export function passwordPolicyField() {
+  return passwordPolicySchema.prefault({});
+}
+
+/** `password_policy` problems, at `prefix` (the option's path in its file). */
+export function passwordPolicyProblems(policy: PasswordPolicyConfig, prefix = 'password_policy'): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const { standard, zxcvbn } = policy;
+  if (standard.enabled && zxcvbn.enabled) {
+    found.push(configError(prefix, 'only one of standard and zxcvbn may be enabled; choose one'));
+  }
+  if (zxcvbn.enabled) {
+    found.push(configError(`${prefix}.zxcvbn`, 'is an Authelia option Gatehouse does not implement yet; use password_policy.standard, or neither for Gatehouse\'s default (at least 10 characters, not a common password, not the username)'));
+  }
+  if (standard.enabled) {
+    if (standard.min_length > MAX_PASSWORD_LENGTH) {
+      found.push(configError(`${prefix}.standard.min_length`, `must be at most ${MAX_PASSWORD_LENGTH} (${standard.min_length})`));
+    }
+    if (standard.max_length > MAX_PASSWORD_LENGTH) {
+      found.push(configError(`${prefix}.standard.max_length`, `must be at most ${MAX_PASSWORD_LENGTH}, Gatehouse's limit (${standard.max_length}); 0 means that limit`));
+    } else if (standard.max_length !== 0 && standard.max_length < standard.min_length) {
+      found.push(configError(`${prefix}.standard.max_length`, `must be 0 or at least min_length (${standard.max_length} < ${standard.min_length})`));
+    }
+  }
+  return found;
+}
+
+export interface PasswordPolicy {
+  /** Why `password` may not be set for `username`, in a sentence for the person choosing it; null when it may. */
+  problem(password: string, username?: string | null): string | null;
+  /** The fewest characters accepted, for a form's `minlength`. */
+  readonly minLength: number;
+  /** What is required, for a form's label: `at least 10 characters`, `at least 12 characters, with a digit`. */
+  readonly summary: string;
+}
+
+interface Rules {
+  minLength: number;
+  maxLength: number;
+  required: readonly { test: RegExp; name: string }[];
+}
+
+const KINDS = {
+  uppercase: { test: /\p{Lu}/u, name: 'an uppercase letter' },
+  lowercase: { test: /\p{Ll}/u, name: 'a lowercase letter' },
+  number: { test: /\p{N}/u, name: 'a digit' },
+  special: { test: /[^\p{L}\p{N}]/u, name: 'a symbol (anything but a letter or a digit)' },
+} as const;
+
+function rulesFor(config: PasswordPolicyConfig): Rules {
+  const { standard } = config;
+  if (!standard.enabled) return { minLength: DEFAULT_MIN_LENGTH, maxLength: MAX_PASSWORD_LENGTH, required: [] };
+  return {
+    minLength: standard.min_length,
+    maxLength: standard.max_length === 0 ? MAX_PASSWORD_LENGTH : standard.max_length,
+    required: [
+      ...(standard.require_uppercase ? [KINDS.uppercase] : []),
+      ...(standard.require_lowercase ? [KINDS.lowercase] : []),
+      ...(standard.require_number ? [KINDS.number] : []),
+      ...(standard.require_special ? [KINDS.special] : []),
+    ],
+  };
+}
+
+function sentenceList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/**
+ * The policy a configuration asks for. Under every policy a password on the common-password list,
+ * or equal to the username, is refused: both are the first guesses of anyone trying.
+ * Lengths count characters (code points), not bytes.
+ */
+export function createPasswordPolicy(config: PasswordPolicyConfig = passwordPolicySchema.parse({})): PasswordPolicy {
+  const { minLength, maxLength, required } = rulesFor(config);
+  const kinds = required.length > 0 ? `, with ${sentenceList(required.map((kind) => kind.name))}` : '';
+  return {
+    minLength,
+    summary: `at least ${minLength} characters${kinds}`,
+    problem(password, username) {
+      const length = [...password].length;
+      if (length < minLength) return `Password must be at least ${minLength} characters long`;
+      if (length > maxLength) return `Password must be at most ${maxLength} characters long`;
+      const missing = required.filter((kind) => !kind.test.test(password));
+      if (missing.length > 0) return `Password must contain ${sentenceList(required.map((kind) => kind.name))}; it has no ${sentenceList(missing.map((kind) => kind.name.replace(/^an? /, '')))}`;
+      const lowered = password.toLowerCase();
+      if (COMMON_PASSWORDS.has(lowered)) return 'Password is too common; choose a less predictable one';
+      if (username && lowered === username.toLowerCase()) return 'Password must not be the username';
+      return null;
+    },
+  };
+}
+
+/** Gatehouse's default: at least 10 characters, at most 1024, not a common password, not the username. */
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = createPasswordPolicy();
