@@ -87,6 +87,8 @@ function command(connection: SMTPConnection, line: string, done: (error: Error |
 
 /** MAIL FROM and RCPT TO in one session, then RSET and QUIT: nothing is sent. */
 async function probe(config: SmtpConfig, from: string): Promise<void> {
+  // the validator refuses these; a command line must never carry a second command
+  if (/[\r\n<>]/.test(from + config.startup_check_address)) throw new Error('the sender or startup_check_address holds a line break or an angle bracket');
   const connection = new SMTPConnection(smtpConnectionOptions(config));
   const failed = new Promise<never>((_, reject) => {
     connection.on('error', reject);
