@@ -9,6 +9,7 @@ import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { stringify } from 'yaml';
 import { notifierProblems } from '../../gateway/config/validate/notifier.ts';
 import { gatewayConfigSchema } from '../../gateway/config/schema.ts';
+import { StartupCheckError } from '../../gateway/startup-checks.ts';
 import { NotifierError, type Notifier } from '../../gateway/notification/notifier.ts';
 import { openNotifier } from '../../gateway/notification/open.ts';
 import { renderEmail } from '../../gateway/notification/templates.ts';
@@ -18,6 +19,7 @@ import { freePort } from '../helpers/ports.ts';
 import { startSmtpServer, type SmtpServerOptions, type TestSmtpServer } from '../helpers/smtp-server.ts';
 import { startStallProxy } from '../helpers/stall-proxy.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
+import { startInProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -259,6 +261,30 @@ describe('the startup check asks whether mail would be accepted, and sends none'
       smtpNotifier({ address: `smtp://127.0.0.1:${proxy.port}`, timeout: '1s' }).send(ALICE, resetMessage()),
       assertNotifierError('notification_failed', /no answer within 1s$/),
     );
+  });
+});
+
+describe('a gateway start checks the SMTP server', () => {
+  it('refused: the start stops with a line naming the server', async () => {
+    const port = await freePort();
+    await assert.rejects(
+      startInProcessGateway({ config: { access_control: { default_policy: 'one_factor' }, notifier: { smtp: { address: `smtp://127.0.0.1:${port}`, sender: SENDER } } } }),
+      (error: unknown) => {
+        assert.ok(error instanceof StartupCheckError);
+        assert.equal(error.message, `startup check failed: notifier: smtp: 127.0.0.1:${port}: connection refused`);
+        return true;
+      },
+    );
+  });
+
+  it('accepted: the gateway starts, and the check sent nothing', async (t) => {
+    const smtp = await server(t);
+    const gateway = await startInProcessGateway({
+      config: { access_control: { default_policy: 'one_factor' }, notifier: { smtp: { address: `smtp://127.0.0.1:${smtp.port}`, sender: SENDER, username: 'mailer', password: PASSWORD } } },
+    });
+    t.after(() => gateway.close());
+    assert.deepEqual(smtp.envelopeCommands, ['MAIL auth@example.com', 'RCPT test@authelia.com']);
+    assert.deepEqual(smtp.received, []);
   });
 });
 
