@@ -47,11 +47,12 @@ export function smtpConnectionOptions(config: SmtpConfig): SMTPConnection.Option
   };
 }
 
-interface SmtpFailure extends Error {
+/** What nodemailer's errors carry besides the message. */
+type SmtpFailure = Error & {
   code?: string;
   response?: string;
   command?: string;
-}
+};
 
 /** One line on what went wrong, never holding the password. */
 function describe(error: unknown, config: SmtpConfig): string {
@@ -78,9 +79,7 @@ function command(connection: SMTPConnection, line: string, done: (error: Error |
   const internals = connection as unknown as ConnectionInternals;
   internals._responseActions.push((response) => {
     if (response.startsWith('2')) return done(null);
-    const failure: SmtpFailure = new Error(`${line.replace(/:.*/, '')} was refused: ${response}`);
-    failure.response = response;
-    done(failure);
+    done(new NotifierError('notifier_unavailable', `${line.replace(/:.*/, '')} was refused: ${response}`));
   });
   internals._sendCommand(line);
 }
@@ -88,11 +87,11 @@ function command(connection: SMTPConnection, line: string, done: (error: Error |
 /** MAIL FROM and RCPT TO in one session, then RSET and QUIT: nothing is sent. */
 async function probe(config: SmtpConfig, from: string): Promise<void> {
   // the validator refuses these; a command line must never carry a second command
-  if (/[\r\n<>]/.test(from + config.startup_check_address)) throw new Error('the sender or startup_check_address holds a line break or an angle bracket');
+  if (/[\r\n<>]/.test(from + config.startup_check_address)) throw new NotifierError('notifier_unavailable', 'the sender or startup_check_address holds a line break or an angle bracket');
   const connection = new SMTPConnection(smtpConnectionOptions(config));
   const failed = new Promise<never>((_, reject) => {
     connection.on('error', reject);
-    connection.once('end', () => reject(new Error('the server closed the connection')));
+    connection.once('end', () => reject(new NotifierError('notifier_unavailable', 'the server closed the connection')));
   });
   failed.catch(() => {});
   const step = (run: (done: (error?: Error | null) => void) => void) =>
@@ -140,10 +139,10 @@ export function createSmtpNotifier(config: SmtpConfig): Notifier {
 
     async startupCheck() {
       if (!sender) throw new NotifierError('notifier_unavailable', `notifier: smtp: sender '${config.sender}' is not an e-mail address`);
+      if ('problem' in endpoint) throw new NotifierError('notifier_unavailable', `notifier: smtp: address ${endpoint.problem}`);
       try {
         await probe(config, sender.address);
       } catch (error) {
-        if (error instanceof NotifierError) throw error;
         throw new NotifierError('notifier_unavailable', `notifier: smtp: ${where}: ${describe(error, config)}`, { cause: error });
       }
     },

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { GatehouseError } from '../../lib/errors.ts';
 import type { NotificationMessage } from './notifier.ts';
 
 export const EMAIL_LANGUAGES = ['en', 'es'] as const;
@@ -55,9 +56,9 @@ export interface EmailContent {
 
 /** The message in both forms; the subject is the title (the SMTP notifier puts it in `notifier.smtp.subject`). */
 export function renderEmail(content: EmailContent): NotificationMessage {
-  if (!(EMAIL_LANGUAGES as readonly string[]).includes(content.language)) throw new Error(`e-mail: no catalogue for the language '${content.language}'`);
-  // a javascript: or data: link in a mail is never one of ours
-  if (content.link && !/^https?:\/\//i.test(content.link.url)) throw new Error('e-mail: a link must be an http(s) URL');
+  if (!(EMAIL_LANGUAGES as readonly string[]).includes(content.language)) throw new GatehouseError('internal_error', `e-mail: no catalogue for the language '${content.language}'`);
+  // a language or link from outside the code is a mistake in the caller; a javascript: or data: link in a mail is never one of ours
+  if (content.link && !/^https?:\/\//i.test(content.link.url)) throw new GatehouseError('internal_error', 'e-mail: a link must be an http(s) URL');
   const strings = emailStrings(content.language);
   const footer = [
     ...(content.remoteIp ? [fillPlaceholders(strings.footer_remote_ip!, { ip: content.remoteIp })] : []),
