@@ -1,7 +1,8 @@
 /**
  * `gatehouse config validate --check`: the startup checks run against what the configuration names.
  * It connects, but never migrates and never writes: storage is read (SQLite read-only, PostgreSQL in
- * read-only transactions), Redis is pinged, the notifier's file is looked at, not created.
+ * read-only transactions), Redis is pinged, the notifier's file is looked at, not created, and the SMTP server is asked
+ * whether it would take a message (MAIL FROM, RCPT TO), which is then reset, never sent.
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -55,9 +56,10 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
         if (!notifierCfg || (!notifierCfg.filesystem && !notifierCfg.smtp)) return 'none configured: nothing can be mailed';
         if (notifierCfg.disable_startup_check) return 'not checked: notifier.disable_startup_check is true';
         const notifier = openNotifier(notifierCfg);
-        if (!notifier) return 'notifier.smtp is not used yet: nothing to check';
-        await notifier.startupCheck();
-        return `filesystem: ${notifierCfg.filesystem!.filename}`;
+        await notifier?.startupCheck();
+        if (notifierCfg.filesystem) return `filesystem: ${notifierCfg.filesystem.filename}`;
+        const smtp = notifierCfg.smtp!;
+        return `smtp: ${smtp.address} accepts mail from ${smtp.sender} to ${smtp.startup_check_address}`;
       },
     },
   ];

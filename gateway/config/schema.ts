@@ -205,7 +205,7 @@ const smtp = z.strictObject({
   sender: z.string().min(1),
   identifier: z.string().default('localhost'),
   subject: z.string().default('[Gatehouse] {title}'),
-  startup_check_address: z.string().default('test@gatehouse.local'),
+  startup_check_address: z.string().default('test@authelia.com'),
   disable_require_tls: z.boolean().default(false),
   disable_starttls: z.boolean().default(false),
   disable_html_emails: z.boolean().default(false),

@@ -3,15 +3,13 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.ts';
 import { createFilesystemNotifier } from './filesystem.ts';
 import type { Notifier } from './notifier.ts';
+import { createSmtpNotifier } from './smtp.ts';
 
 export type NotifierConfig = NonNullable<GatewayConfig['notifier']>;
 
-/**
- * The configured notifier, or null when the configuration names none (nothing can be sent; features
- * that mail someone stay off). `notifier.smtp` builds no notifier yet: it is validated, and an SMTP
- * notifier (`smtp.ts`, the same interface) is the next implementation.
- */
+/** The configured notifier, or null when the configuration names none (nothing can be sent; features that mail someone stay off). */
 export function openNotifier(config: NotifierConfig | undefined, options: { now?: () => number; logger?: Pick<Logger, 'warn'> } = {}): Notifier | null {
   if (config?.filesystem) return createFilesystemNotifier({ filename: config.filesystem.filename, now: options.now, logger: options.logger });
+  if (config?.smtp) return createSmtpNotifier(config.smtp);
   return null;
 }

@@ -1,10 +1,36 @@
 /** `notifier`: at most one way to send mail. */
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { parseSender, parseSmtpAddress } from '../../notification/smtp-address.ts';
+import { isEmailAddress } from '../../users/users-file.ts';
 import type { GatewayConfig } from '../schema.ts';
+
+type SmtpConfig = NonNullable<NonNullable<GatewayConfig['notifier']>['smtp']>;
+
+function smtpProblems(smtp: SmtpConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const at = (option: string) => `notifier.smtp.${option}`;
+  const endpoint = parseSmtpAddress(smtp.address);
+  if ('problem' in endpoint) found.push(configError(at('address'), endpoint.problem));
+  const implicitTls = !('problem' in endpoint) && endpoint.implicitTls;
+  if (parseSender(smtp.sender) === null) found.push(configError(at('sender'), `'${smtp.sender}' is not an e-mail address (optionally with a name: 'Gatehouse <auth@example.com>')`));
+  if (!isEmailAddress(smtp.startup_check_address) || /[<>"]/.test(smtp.startup_check_address)) {
+    found.push(configError(at('startup_check_address'), `'${smtp.startup_check_address}' is not an e-mail address`));
+  }
+  if (/[\p{Cc}]/u.test(smtp.subject)) found.push(configError(at('subject'), 'holds a line break or a control character'));
+  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(smtp.identifier)) found.push(configError(at('identifier'), `'${smtp.identifier}' is not a host name or address literal (it is sent in EHLO)`));
+  if (smtp.timeout <= 0) found.push(configError(at('timeout'), 'must be more than 0 seconds'));
+  if (smtp.username && !smtp.password) found.push(configError(at('password'), "is required when 'username' is set"));
+  if (!implicitTls && smtp.disable_starttls && !smtp.disable_require_tls) {
+    found.push(configError(at('disable_starttls'), "is true but TLS is required: also set 'disable_require_tls', or use a submissions:// address"));
+  }
+  if (!implicitTls && smtp.disable_require_tls) found.push(configWarning(at('disable_require_tls'), 'is true: mail may be sent in clear text'));
+  if (smtp.tls?.skip_verify) found.push(configWarning(at('tls.skip_verify'), "is true: the SMTP server's certificate is not checked"));
+  return found;
+}
 
 export function notifierProblems(notifier: GatewayConfig['notifier']): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   if (notifier?.filesystem && notifier.smtp) found.push(configError('notifier', "set one of 'filesystem' and 'smtp', not both"));
-  if (notifier?.smtp?.disable_require_tls) found.push(configWarning('notifier.smtp.disable_require_tls', 'is true: mail may be sent in clear text'));
+  if (notifier?.smtp) found.push(...smtpProblems(notifier.smtp));
   return found;
 }

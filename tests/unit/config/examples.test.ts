@@ -92,6 +92,16 @@ describe('config/gateway.yml, the example users copy', () => {
     assert.equal(config.session.redis?.port, 6379);
   });
 
+  it('the SMTP block validates once uncommented in place of the filesystem notifier', async () => {
+    const text = uncommentBlock(readFileSync(GATEWAY_EXAMPLE, 'utf8'), 'smtp').replace(/^ {2}filesystem:\n {4}filename: .*\n/m, '');
+    const withSmtp = await t.write('gateway-smtp.yml', text);
+    const { config, warnings } = t.load([withSmtp], { ...SECRETS, GATEHOUSE_NOTIFIER_SMTP_PASSWORD: generateSecret() });
+    assert.deepEqual(warnings, []);
+    assert.equal(config.notifier?.filesystem, undefined);
+    assert.equal(config.notifier?.smtp?.address, 'submission://smtp.example.com:587');
+    assert.equal(config.notifier?.smtp?.sender, 'Gatehouse <gatehouse@example.com>');
+  });
+
   it('its rules give the public site, the admin app and the one-factor apps the intended policies', () => {
     const authorizer = compileAccessControl(t.load([GATEWAY_EXAMPLE], SECRETS).config.access_control);
     const policy = (url: string, subject: { username: string; groups: string[] } | null, ip?: string) => {
