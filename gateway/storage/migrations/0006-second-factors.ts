@@ -1,10 +1,22 @@
-import type { Kysely } from 'kysely';
+import type { CreateTableBuilder, Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
 import { addIdColumn, bytesType } from './columns.ts';
 
 // Second factors and what comes with them, after Authelia 4.39's schema. Secrets (TOTP seeds, one-time
 // codes) are AES-256-GCM ciphertext; recovery codes and one-time codes are found by an HMAC, never by
 // the value; sessions by a SHA-256 of their id. Times are integer milliseconds.
+/** When a single-use secret was issued, from where, until when, and when it was used or revoked, from where. */
+function addSingleUseColumns<TB extends string>(table: CreateTableBuilder<TB, any>) {
+  return table
+    .addColumn('issued_at', 'bigint', (col) => col.notNull())
+    .addColumn('issued_ip', 'text', (col) => col.notNull())
+    .addColumn('expires_at', 'bigint', (col) => col.notNull())
+    .addColumn('consumed_at', 'bigint')
+    .addColumn('consumed_ip', 'text')
+    .addColumn('revoked_at', 'bigint')
+    .addColumn('revoked_ip', 'text');
+}
+
 export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
   const bytes = bytesType(dialect);
 
@@ -77,13 +89,7 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .addColumn('jti', 'text', (col) => col.notNull().unique())
     .addColumn('username', 'text', (col) => col.notNull())
     .addColumn('action', 'text', (col) => col.notNull())
-    .addColumn('issued_at', 'bigint', (col) => col.notNull())
-    .addColumn('issued_ip', 'text', (col) => col.notNull())
-    .addColumn('expires_at', 'bigint', (col) => col.notNull())
-    .addColumn('consumed_at', 'bigint')
-    .addColumn('consumed_ip', 'text')
-    .addColumn('revoked_at', 'bigint')
-    .addColumn('revoked_ip', 'text')
+    .$call(addSingleUseColumns)
     .execute();
 
   await db.schema
@@ -93,13 +99,7 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .addColumn('signature', bytes, (col) => col.notNull())
     .addColumn('username', 'text', (col) => col.notNull())
     .addColumn('intent', 'text', (col) => col.notNull())
-    .addColumn('issued_at', 'bigint', (col) => col.notNull())
-    .addColumn('issued_ip', 'text', (col) => col.notNull())
-    .addColumn('expires_at', 'bigint', (col) => col.notNull())
-    .addColumn('consumed_at', 'bigint')
-    .addColumn('consumed_ip', 'text')
-    .addColumn('revoked_at', 'bigint')
-    .addColumn('revoked_ip', 'text')
+    .$call(addSingleUseColumns)
     .addColumn('code', bytes, (col) => col.notNull())
     .execute();
   await db.schema.createIndex('one_time_codes_signature_idx').on('one_time_codes').columns(['signature', 'username']).execute();

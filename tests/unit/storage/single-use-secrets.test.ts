@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStorage } from '../../../gateway/storage/open.ts';
-import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
+import { BACKENDS, rawQuery, silentLogger, twoInstances } from './backends.ts';
 
 const T0 = 1_750_000_000_000;
 const MINUTE = 60_000;
@@ -38,10 +38,7 @@ for (const backend of BACKENDS) {
     it('two instances using the same code at once: exactly one succeeds', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
-      const first = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => first.close());
-      const second = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => second.close());
+      const [first, second] = await twoInstances(options, t);
       await first.recoveryCodes.replace('alice', CODES, T0);
       const results = await Promise.all([first, second, first, second].map((s) => s.recoveryCodes.consume('alice', CODES[2]!, T0 + 1)));
       assert.equal(results.filter(Boolean).length, 1);
@@ -80,10 +77,7 @@ for (const backend of BACKENDS) {
     it('concurrent uses from two instances: exactly one gets the token', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
-      const first = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => first.close());
-      const second = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => second.close());
+      const [first, second] = await twoInstances(options, t);
       await first.identityVerification.create(token);
       const results = await Promise.all([first, second, first, second].map((s) => s.identityVerification.consume(token.jti, T0 + 1, '192.0.2.3')));
       assert.equal(results.filter((r) => r !== undefined).length, 1);
@@ -124,10 +118,7 @@ for (const backend of BACKENDS) {
     it('concurrent uses from two instances: exactly one succeeds', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
-      const first = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => first.close());
-      const second = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => second.close());
+      const [first, second] = await twoInstances(options, t);
       const publicId = await first.oneTimeCodes.create(code);
       const attempt = { publicId, username: 'alice', intent: 'elevate', code: code.code, nowMs: T0 + 1, ip: '192.0.2.1' };
       const results = await Promise.all([first, second, first, second].map((s) => s.oneTimeCodes.consume(attempt)));

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
-import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
+import { BACKENDS, rawQuery, silentLogger, twoInstances } from './backends.ts';
 
 const T0 = 1_750_000_000_000;
 const SECRET = Buffer.from('12345678901234567890', 'ascii'); // RFC 6238's test seed
@@ -78,10 +78,7 @@ for (const backend of BACKENDS) {
     it('two instances racing on the same step: exactly one wins', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
-      const first = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => first.close());
-      const second = await openStorage(options, { logger: silentLogger, migrate: true });
-      t.after(() => second.close());
+      const [first, second] = await twoInstances(options, t);
 
       for (let step = 1; step <= 5; step += 1) {
         const attempts = [first, second, first, second, first, second].map((storage) => storage.totp.markStepUsed('alice', step, T0));
