@@ -33,6 +33,7 @@ Commands:
   users add|passwd|delete|list       manage the users file named by the configuration
   access-control check --url U       show which rule applies to a request, and its policy
   storage migrate                    apply pending database migrations
+  storage encryption check|change-key  verify the encryption key; re-encrypt under a new one
   routes [--config F]...             list every endpoint with its guard and rate limit
 
 Every command takes --help. Without --config, commands that need a configuration use the
@@ -57,8 +58,12 @@ SIGHUP reloads the users file.
 `;
 
 const STORAGE_HELP = `Usage: gatehouse storage migrate [--config F]...
+       gatehouse storage encryption check|change-key [options] [--config F]...
 
-Applies pending database migrations (the gateway also applies them at startup) and lists them.
+migrate     applies pending database migrations (the gateway also applies them at startup) and
+            lists them.
+encryption  checks storage.encryption_key against the database, or re-encrypts under a new key
+            (gatehouse storage encryption --help).
 `;
 
 const ROUTES_HELP = `Usage: gatehouse routes [--config F]...
@@ -189,6 +194,14 @@ export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = p
       }
       case 'storage': {
         const [sub, ...rest] = args;
+        if (sub === 'encryption') {
+          const { runStorageEncryption, STORAGE_ENCRYPTION_HELP } = await import('./storage-encryption.ts');
+          if (rest.length === 0 || wantsHelp(rest)) return say(io, STORAGE_ENCRYPTION_HELP, rest.length === 0 ? 2 : 0);
+          const { files, rest: encryptionArgs } = takeConfigFiles(rest, env);
+          const { config } = await load(files, env, files.length === 0);
+          const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
+          return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage), logger);
+        }
         if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
         if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
         const { files, rest: extra } = takeConfigFiles(rest, env);

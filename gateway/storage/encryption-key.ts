@@ -5,6 +5,7 @@
 import { StorageError } from './errors.ts';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
+import { checkEncryptedValues, reencryptValues, type EncryptedColumnReport } from './encrypted-values.ts';
 
 export interface EncryptionRepository {
   /** AES-256-GCM and HMAC keys derived from storage.encryption_key */
@@ -16,6 +17,13 @@ export interface EncryptionRepository {
   checkKey(): Promise<'matches' | 'unrecorded'>;
   /** Records the key's check value if none is (first start; another instance may race), then checks it. True when this call recorded it. */
   recordKey(): Promise<boolean>;
+  /** Checks the key (as checkKey) and tries to decrypt every encrypted value; reads only. */
+  checkValues(): Promise<EncryptedColumnReport[]>;
+  /**
+   * Re-encrypts every encrypted value under `next` and records its check value, in one transaction
+   * (all or nothing). This storage must then be closed and reopened with the new key.
+   */
+  changeKey(next: StorageKeys): Promise<EncryptedColumnReport[]>;
 }
 
 const KEY_CHECK = 'check';
@@ -47,5 +55,12 @@ export function encryptionRepository(handle: DatabaseHandle, keys: StorageKeys):
       }
       return true;
     },
+    async checkValues() {
+      if ((await checkKey()) === 'unrecorded') {
+        throw new StorageError('encryption_key_mismatch', 'storage: no encryption key is recorded in this database yet; start the gateway once first');
+      }
+      return checkEncryptedValues(handle, keys);
+    },
+    changeKey: (next) => reencryptValues(handle, keys, next),
   };
 }

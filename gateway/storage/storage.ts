@@ -13,7 +13,15 @@ import type { StorageKeys } from './encryption.ts';
 import { encryptionRepository, type EncryptionRepository } from './encryption-key.ts';
 import { StorageError } from './errors.ts';
 import { createDatabaseHandle, type DatabaseHandle } from './handle.ts';
+import { identityVerificationRepository, type IdentityVerificationRepository } from './identity-verification.ts';
+import { createSecretLookup, type SecretLookup } from './lookup-key.ts';
+import { oneTimeCodeRepository, type OneTimeCodeRepository } from './one-time-codes.ts';
+import { recoveryCodeRepository, type RecoveryCodeRepository } from './recovery-codes.ts';
 import { setupStateRepository, type SetupStateRepository } from './setup-state.ts';
+import { totpRepository, type TotpRepository } from './totp.ts';
+import { userPreferenceRepository, type UserPreferenceRepository } from './user-preferences.ts';
+import { userSessionRepository, type UserSessionRepository } from './user-sessions.ts';
+import { webauthnRepository, type WebauthnRepository } from './webauthn.ts';
 import type { OutageLog } from '../../lib/outage-log.ts';
 import type { Database, StorageDialect } from './types.ts';
 
@@ -23,6 +31,13 @@ export interface StorageTransaction {
   readonly bans: BanRepository;
   readonly attemptReservations: AttemptReservationRepository;
   readonly setupState: SetupStateRepository;
+  readonly totp: TotpRepository;
+  readonly webauthn: WebauthnRepository;
+  readonly recoveryCodes: RecoveryCodeRepository;
+  readonly identityVerification: IdentityVerificationRepository;
+  readonly oneTimeCodes: OneTimeCodeRepository;
+  readonly preferences: UserPreferenceRepository;
+  readonly userSessions: UserSessionRepository;
 }
 
 export interface Storage extends StorageTransaction {
@@ -45,12 +60,19 @@ export interface Storage extends StorageTransaction {
   close(): Promise<void>;
 }
 
-function repositories(handle: DatabaseHandle): StorageTransaction {
+function repositories(handle: DatabaseHandle, keys: StorageKeys, lookup: SecretLookup): StorageTransaction {
   return {
     authenticationLogs: authenticationLogRepository(handle),
     bans: banRepository(handle),
     attemptReservations: attemptReservationRepository(handle),
     setupState: setupStateRepository(handle),
+    totp: totpRepository(handle, keys),
+    webauthn: webauthnRepository(handle),
+    recoveryCodes: recoveryCodeRepository(handle, lookup),
+    identityVerification: identityVerificationRepository(handle),
+    oneTimeCodes: oneTimeCodeRepository(handle, keys, lookup),
+    preferences: userPreferenceRepository(handle),
+    userSessions: userSessionRepository(handle),
   };
 }
 
@@ -72,8 +94,9 @@ export function createStorage(init: StorageInit): Storage {
   let closed = false;
   const handle = createDatabaseHandle({ db, dialect, outage: init.outage, isClosed: () => closed });
   const encryption = encryptionRepository(handle, init.keys);
+  const lookup = createSecretLookup(init.keys);
   return {
-    ...repositories(handle),
+    ...repositories(handle, init.keys, lookup),
     dialect,
     encryption,
     appliedMigrations: init.appliedMigrations,
@@ -90,7 +113,7 @@ export function createStorage(init: StorageInit): Storage {
               }
             }
             try {
-              return await work(repositories(createDatabaseHandle({ db: trx, dialect })));
+              return await work(repositories(createDatabaseHandle({ db: trx, dialect }), init.keys, lookup));
             } catch (error) {
               thrownByWork = { error };
               throw error;

@@ -54,6 +54,108 @@ export interface SetupStateTable {
   completed_at: number;
 }
 
+export interface TotpConfigurationTable {
+  id: Generated<number>;
+  created_at: number;
+  last_used_at: number | null;
+  username: string;
+  issuer: string;
+  algorithm: string;
+  digits: number;
+  period: number;
+  /** AES-256-GCM, bound to the username */
+  secret: Buffer;
+}
+
+export interface TotpHistoryTable {
+  id: Generated<number>;
+  created_at: number;
+  username: string;
+  step: number;
+}
+
+export interface WebauthnUserTable {
+  id: Generated<number>;
+  username: string;
+  user_handle: Buffer;
+}
+
+export interface WebauthnCredentialTable {
+  id: Generated<number>;
+  created_at: number;
+  last_used_at: number | null;
+  username: string;
+  description: string;
+  kid: string;
+  aaguid: string | null;
+  attestation_type: string;
+  attachment: string;
+  transport: string;
+  sign_count: number;
+  clone_warning: SqlBool;
+  discoverable: SqlBool;
+  present: SqlBool;
+  verified: SqlBool;
+  backup_eligible: SqlBool;
+  backup_state: SqlBool;
+  public_key: Buffer;
+}
+
+export interface RecoveryCodeTable {
+  id: Generated<number>;
+  created_at: number;
+  username: string;
+  code_hash: Buffer;
+  used_at: number | null;
+}
+
+export interface IdentityVerificationTable {
+  id: Generated<number>;
+  jti: string;
+  username: string;
+  action: string;
+  issued_at: number;
+  issued_ip: string;
+  expires_at: number;
+  consumed_at: number | null;
+  consumed_ip: string | null;
+  revoked_at: number | null;
+  revoked_ip: string | null;
+}
+
+export interface OneTimeCodeTable {
+  id: Generated<number>;
+  public_id: string;
+  /** HMAC of the code under the lookup key */
+  signature: Buffer;
+  username: string;
+  intent: string;
+  issued_at: number;
+  issued_ip: string;
+  expires_at: number;
+  consumed_at: number | null;
+  consumed_ip: string | null;
+  revoked_at: number | null;
+  revoked_ip: string | null;
+  /** AES-256-GCM, bound to public_id */
+  code: Buffer;
+}
+
+export interface UserPreferenceTable {
+  username: string;
+  second_factor_method: string;
+}
+
+export interface UserSessionTable {
+  id: Generated<number>;
+  session_hash: string;
+  username: string;
+  created_at: number;
+  last_seen_at: number;
+  remote_ip: string;
+  user_agent: string;
+}
+
 export interface Database {
   authentication_logs: AuthenticationLogTable;
   attempt_reservations: AttemptReservationTable;
@@ -61,6 +163,15 @@ export interface Database {
   banned_ip: BannedIpTable;
   encryption: EncryptionTable;
   setup_state: SetupStateTable;
+  totp_configurations: TotpConfigurationTable;
+  totp_history: TotpHistoryTable;
+  webauthn_users: WebauthnUserTable;
+  webauthn_credentials: WebauthnCredentialTable;
+  recovery_codes: RecoveryCodeTable;
+  identity_verification: IdentityVerificationTable;
+  one_time_codes: OneTimeCodeTable;
+  user_preferences: UserPreferenceTable;
+  user_sessions: UserSessionTable;
 }
 
 // ---- what the repository API takes and returns ----

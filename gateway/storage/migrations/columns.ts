@@ -7,3 +7,8 @@ export function addIdColumn<TB extends string, C extends string>(table: CreateTa
     ? table.addColumn('id', 'bigint', (col) => col.primaryKey().generatedByDefaultAsIdentity())
     : table.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement());
 }
+
+/** Raw bytes: SQLite's blob, PostgreSQL's bytea. Both hand a Buffer back. */
+export function bytesType(dialect: StorageDialect): 'blob' | 'bytea' {
+  return dialect === 'postgres' ? 'bytea' : 'blob';
+}

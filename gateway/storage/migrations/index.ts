@@ -6,6 +6,7 @@ import * as bans from './0002-bans.ts';
 import * as encryption from './0003-encryption.ts';
 import * as attemptReservations from './0004-attempt-reservations.ts';
 import * as setupState from './0005-setup-state.ts';
+import * as secondFactors from './0006-second-factors.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0003-encryption': encryption,
   '0004-attempt-reservations': attemptReservations,
   '0005-setup-state': setupState,
+  '0006-second-factors': secondFactors,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

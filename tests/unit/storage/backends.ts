@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { captureLogs } from '../../helpers/logs.ts';
 import type { Logger } from 'pino';
 import type { StorageOptions } from '../../../gateway/storage/options.ts';
+import { openStorage } from '../../../gateway/storage/open.ts';
+import type { Storage } from '../../../gateway/storage/storage.ts';
 import { createTestDatabase } from '../../helpers/postgres.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
 
@@ -63,4 +65,13 @@ export async function rawQuery(options: StorageOptions, statement: string): Prom
   } finally {
     await client.end();
   }
+}
+
+/** Two Storage instances on the same database (two gateways), closed when the test ends. */
+export async function twoInstances(options: StorageOptions, t: { after(fn: () => Promise<void>): void }): Promise<[Storage, Storage]> {
+  const first = await openStorage(options, { logger: silentLogger, migrate: true });
+  t.after(() => first.close());
+  const second = await openStorage(options, { logger: silentLogger, migrate: true });
+  t.after(() => second.close());
+  return [first, second];
 }

@@ -4,7 +4,7 @@ import { migrateStorage, openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
 import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
 
-const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations', '0005-setup-state'];
+const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations', '0005-setup-state', '0006-second-factors'];
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: numbered migrations apply once`, () => {
@@ -14,7 +14,7 @@ for (const backend of BACKENDS) {
 
       const first = await openStorage(options, { logger: silentLogger, migrate: true });
       assert.deepEqual(first.appliedMigrations, ALL);
-      for (const table of ['authentication_logs', 'attempt_reservations', 'banned_user', 'banned_ip', 'encryption', 'setup_state'] as const) {
+      for (const table of ['authentication_logs', 'attempt_reservations', 'banned_user', 'banned_ip', 'encryption', 'setup_state', 'totp_configurations', 'totp_history', 'webauthn_users', 'webauthn_credentials', 'recovery_codes', 'identity_verification', 'one_time_codes', 'user_preferences', 'user_sessions'] as const) {
         const rows = await rawQuery(options, `select * from ${table}`);
         assert.ok(Array.isArray(rows), `${table} exists`);
       }

@@ -1,0 +1,79 @@
+/**
+ * `user_sessions`: an index of each user's signed-in sessions (for "signed-in sessions" and "sign out
+ * everywhere"). A session is named by the SHA-256 of its id, never the id: the id is a bearer secret
+ * with 256 bits of entropy, so an unkeyed hash is enough and a copy of this table signs nobody in.
+ */
+import { createHash } from 'node:crypto';
+import type { DatabaseHandle } from './handle.ts';
+
+export interface UserSession {
+  /** hex SHA-256 of the session id */
+  sessionHash: string;
+  username: string;
+  createdAt: number;
+  lastSeenAt: number;
+  remoteIp: string;
+  userAgent: string;
+}
+
+export interface UserSessionRepository {
+  /** Indexes a new session (a session id seen again is updated instead). */
+  add(session: { sessionId: string; username: string; nowMs: number; remoteIp: string; userAgent: string }): Promise<void>;
+  /** Records that the session was used at `nowMs`. */
+  touch(sessionId: string, nowMs: number, remoteIp: string): Promise<void>;
+  /** The user's sessions, most recently seen first. */
+  listByUser(username: string): Promise<UserSession[]>;
+  /** Removes the user's session `sessionHash`; true when it was there. */
+  remove(username: string, sessionHash: string): Promise<boolean>;
+  /** Removes the user's sessions but `exceptHash`; returns the hashes removed. */
+  removeAllForUser(username: string, exceptHash?: string): Promise<string[]>;
+}
+
+export function sessionHash(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('hex');
+}
+
+export function userSessionRepository(handle: DatabaseHandle): UserSessionRepository {
+  return {
+    async add(session) {
+      const hash = sessionHash(session.sessionId);
+      const seen = { last_seen_at: session.nowMs, remote_ip: session.remoteIp, user_agent: session.userAgent };
+      await handle.run('index a session', (db) =>
+        db
+          .insertInto('user_sessions')
+          .values({ session_hash: hash, username: session.username, created_at: session.nowMs, ...seen })
+          .onConflict((c) => c.column('session_hash').doUpdateSet(seen))
+          .execute(),
+      );
+    },
+    async touch(sessionId, nowMs, remoteIp) {
+      await handle.run('update a session', (db) =>
+        db.updateTable('user_sessions').set({ last_seen_at: nowMs, remote_ip: remoteIp }).where('session_hash', '=', sessionHash(sessionId)).execute(),
+      );
+    },
+    listByUser: (username) =>
+      handle.run('list sessions', async (db) => {
+        const rows = await db.selectFrom('user_sessions').selectAll().where('username', '=', username).orderBy('last_seen_at', 'desc').orderBy('id', 'desc').execute();
+        return rows.map((row) => ({
+          sessionHash: row.session_hash,
+          username: row.username,
+          createdAt: Number(row.created_at),
+          lastSeenAt: Number(row.last_seen_at),
+          remoteIp: row.remote_ip,
+          userAgent: row.user_agent,
+        }));
+      }),
+    remove: (username, hash) =>
+      handle.run('remove a session', async (db) => {
+        const result = await db.deleteFrom('user_sessions').where('username', '=', username).where('session_hash', '=', hash).executeTakeFirst();
+        return Number(result.numDeletedRows) > 0;
+      }),
+    removeAllForUser: (username, exceptHash) =>
+      handle.run('remove sessions', async (db) => {
+        let query = db.deleteFrom('user_sessions').where('username', '=', username);
+        if (exceptHash !== undefined) query = query.where('session_hash', '!=', exceptHash);
+        const rows = await query.returning('session_hash').execute();
+        return rows.map((row) => row.session_hash);
+      }),
+  };
+}
