@@ -258,10 +258,9 @@ describe('bin/gatehouse.ts gateway: a failed startup check is exit code 3 with t
     const users = join(temp.dir, 'users.yml');
     execFileSync('mkfifo', ['-m', '600', users]);
     const file = await writeConfig(temp.dir, { postgres: postgresConfig(database), redisPort: redis.port, notifications: join(temp.dir, 'n.txt') });
-    const started = Date.now();
+    // exiting by itself with this reason (not the 60 s check timeout, not killed) is the proof it never waited on the pipe
     const result = await runGateway(file, join(temp.dir, 'data'));
     assert.equal(result.code, 3, result.err);
     assert.equal(result.err, `startup check failed: users: users file ${users}: cannot read the file: it is a FIFO (named pipe), not a regular file; give the path of the users file itself\n`);
-    assert.ok(Date.now() - started < 15_000, `exited after ${Date.now() - started} ms`);
   });
 });
