@@ -101,3 +101,9 @@ export function takeConfigFiles(args: string[], fallback: string | undefined): {
   if (files.length === 0 && fallback) files.push(...fallback.split(',').map((f) => f.trim()).filter(Boolean));
   return { files, rest };
 }
+
+/** One line of `gatehouse --help`'s overview: how a command is called and what it does (`\n` continues it). */
+export interface CommandSummary {
+  usage: string;
+  summary: string;
+}
