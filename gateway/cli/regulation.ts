@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { UsageError, type CliIO } from '../../lib/cli-io.ts';
 import { logField } from '../../lib/log-field.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createLogger, escapeControl } from '../../lib/logger.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { openUsers } from '../users/open.ts';
 import type { BanRepository } from '../storage/bans.ts';
@@ -154,7 +154,7 @@ async function list(io: CliIO, context: RegulationContext, json: boolean): Promi
   const rows = [
     ['KIND', 'BANNED', 'SINCE', 'UNTIL', 'SOURCE', 'REASON'],
     // subjects may be names an attacker chose: escaped, so they cannot drive the terminal
-    ...bans.map((b) => [b.kind, logField(b.subject), b.since, b.until ?? 'until revoked', logField(b.source), logField(b.reason ?? '-')]),
+    ...bans.map((b) => [b.kind, escapeControl(b.subject), b.since, b.until ?? 'until revoked', escapeControl(b.source), escapeControl(b.reason ?? '-')]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   io.stdout.write(rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n');
