@@ -46,6 +46,9 @@ Commands:
   delete NAME   remove a user
   list          list users
 
+NAME is matched as the login form matches it: in any case with search.case_insensitive, and by
+e-mail with search.email. 'add' refuses a name another user has in any case (or as e-mail).
+
 Run 'gatehouse users <command> --help' for a command's options.
 `;
 
@@ -170,11 +173,12 @@ async function usersAdd(args: string[], io: CliIO, usersFile: UsersFileOptions, 
 async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN }, usage);
   if (values.help === true) return printHelp(io, usage);
-  const username = oneName(positionals, usage);
+  const name = oneName(positionals, usage);
   const provider = await openProvider(usersFile, { create: false });
+  let username: string;
   try {
     // fail before asking for a password the command could not use
-    if (provider.canonicalUsername(username) === null) throw new UserNotFoundError(username);
+    username = accountNamed(provider, name);
     const password = await readNewPassword(io, values['password-stdin'] === true, usage);
     checkPasswordPolicy(password);
     await provider.updatePassword(username, password);
@@ -188,9 +192,11 @@ async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOption
 async function usersDelete(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, HELP, usage);
   if (values.help === true) return printHelp(io, usage);
-  const username = oneName(positionals, usage);
+  const name = oneName(positionals, usage);
   const provider = await openProvider(usersFile, { create: false });
+  let username: string;
   try {
+    username = accountNamed(provider, name);
     await provider.deleteUser(username);
   } finally {
     await provider.close();
@@ -260,6 +266,13 @@ function checkPasswordPolicy(password: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
     throw new CliExit(EXIT_FAILURE, `the password is too short: use at least ${MIN_PASSWORD_LENGTH} characters; nothing was changed`);
   }
+}
+
+/** The account NAME names, matched as the login form matches it (search.case_insensitive, search.email). */
+function accountNamed(provider: FileUserProvider, name: string): string {
+  const username = provider.canonicalUsername(name);
+  if (username === null) throw new UserNotFoundError(name);
+  return username;
 }
 
 function oneName(positionals: string[], usage: string): string {
