@@ -220,6 +220,7 @@ const COMMANDS: readonly Command[] = [
       const { regulationContextFromConfig, regulationHelp, runRegulation, wantsRegulationHelp } = await import('./regulation.ts');
       // help never loads a configuration: with none given that would create ./data and its secrets
       if (wantsRegulationHelp(args)) return regulationHelp(args, io);
+      if (args[0] !== 'list' && args[0] !== 'unban') throw new UsageError(`unknown regulation command '${args[0]}' (gatehouse regulation --help)`);
       const { files, rest } = takeConfigFiles(args, env);
       const { config } = await load(files, env, files.length === 0);
       return await runRegulation(rest, io, regulationContextFromConfig(config, io));

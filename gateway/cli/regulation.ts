@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
-import { UsageError, type CliIO } from '../../lib/cli-io.ts';
+import { formatTable, UsageError, type CliIO } from '../../lib/cli-io.ts';
 import { logField } from '../../lib/log-field.ts';
 import { createLogger, escapeControl } from '../../lib/logger.ts';
 import type { GatewayConfig } from '../config/schema.ts';
@@ -156,8 +156,7 @@ async function list(io: CliIO, context: RegulationContext, json: boolean): Promi
     // subjects may be names an attacker chose: escaped, so they cannot drive the terminal
     ...bans.map((b) => [b.kind, escapeControl(b.subject), b.since, b.until ?? 'until revoked', escapeControl(b.source), escapeControl(b.reason ?? '-')]),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  io.stdout.write(rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n');
+  io.stdout.write(formatTable(rows));
   return 0;
 }
 

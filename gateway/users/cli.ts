@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
+import { formatTable, promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { FileUserProvider } from './file-provider.ts';
@@ -227,8 +227,7 @@ function formatUserTable(users: ListedUser[]): string {
     ['USERNAME', 'DISPLAY NAME', 'EMAIL', 'GROUPS', 'STATUS'],
     ...users.map((u) => [u.username, u.displayName, u.emails.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'enabled']),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return formatTable(rows);
 }
 
 async function openProvider(usersFile: UsersFileOptions, { create }: { create: boolean }): Promise<FileUserProvider> {

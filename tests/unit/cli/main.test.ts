@@ -271,8 +271,8 @@ describe('usage errors exit 2 with a message on stderr', () => {
     assert.match(r.out, /^Usage: gatehouse <command>/m);
   });
 
-  it('unknown subcommands of config, storage and access-control', async () => {
-    for (const argv of [['config', 'frob'], ['storage', 'frob'], ['access-control', 'frob']]) {
+  it('unknown subcommands of config, storage, access-control and regulation', async () => {
+    for (const argv of [['config', 'frob'], ['storage', 'frob'], ['access-control', 'frob'], ['regulation', 'frob']]) {
       const r = await gatehouse(argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.err, /^gatehouse: /, argv.join(' '));
