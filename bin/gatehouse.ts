@@ -22,6 +22,8 @@ const code = await main(
       const { runMonitorCommand } = await import('../monitor/cli.ts');
       return runMonitorCommand(args, io, env);
     },
+    // the monitor's lines in `gatehouse --help`: data, loading nothing else of the monitor
+    monitorCommands: async () => (await import('../monitor/cli-commands.ts')).MONITOR_COMMANDS,
     // the monitor's table is data: listing it loads no terminal and starts nothing
     monitorRoutes: async () => (await import('../monitor/routes.ts')).describeMonitorRoutes(),
     async startMonitor({ gatewayPort, env, stdout }) {

@@ -101,3 +101,15 @@ export function takeConfigFiles(args: string[], fallback: string | undefined): {
   if (files.length === 0 && fallback) files.push(...fallback.split(',').map((f) => f.trim()).filter(Boolean));
   return { files, rest };
 }
+
+/** One line of `gatehouse --help`'s overview: how a command is called and what it does (`\n` continues it). */
+export interface CommandSummary {
+  usage: string;
+  summary: string;
+}
+
+/** Rows as columns two spaces apart, each as wide as its widest cell (the first row is the header). */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -2,9 +2,10 @@
  * The one password check every entrance uses (portal login, Basic credentials): the attempt is
  * counted against its client's share of the password-check limiter as it arrives (before any database
  * work), reserved with regulation (atomically, so parallel guesses cannot all pass the ban check),
- * checked by the backend behind the limiter, then settled and audited. A banned attempt is answered
- * exactly like a wrong password; one that only waits for the same account's attempts in flight waits
- * for them (bounded), then is answered `busy` (429), never as a wrong password.
+ * checked by the backend behind the limiter, then settled and audited. A banned attempt, and the
+ * failure that brings a ban, say `lockedOut` (the portal page tells the person how long; Basic and the
+ * JSON API answer it like a wrong password); one that only waits for the same account's attempts in
+ * flight waits for them (bounded), then is answered `busy` (429), never as a wrong password.
  */
 import { clientKey } from '../../lib/net/address.ts';
 import { PasswordChecksBusy, type PasswordCheckLimiter, type PasswordCheckTicket } from '../../lib/password-checks.ts';
@@ -28,7 +29,17 @@ export interface FirstFactorAttempt {
  * `busy`: the password was not checked because too many checks are in flight; the answer is 429 with
  * Retry-After, at once (it says nothing about the user, so it needs no padding).
  */
-export type FirstFactorResult = { ok: true; user: UserDetails } | { ok: false; busy?: { retryAfterSeconds: number; message: string } };
+export type FirstFactorResult =
+  | { ok: true; user: UserDetails }
+  | { ok: false; busy?: { retryAfterSeconds: number; message: string }; lockedOut?: LockedOut };
+
+/**
+ * A ban is in force for the login or the address (`until`: ms epoch, absent while it lasts until
+ * revoked). Unknown logins are counted and banned like accounts, so it reveals nothing about them.
+ */
+export interface LockedOut {
+  until?: number;
+}
 
 export interface FirstFactor {
   verify(attempt: FirstFactorAttempt): Promise<FirstFactorResult>;
@@ -61,11 +72,12 @@ const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function createFirstFactor(users: Pick<UserProvider, 'verifyPassword'>, regulator: Regulator, audit: AuditLog, options: FirstFactorOptions): FirstFactor {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? timer;
-  const fail = async (startedAt: number): Promise<FirstFactorResult> => {
+  const fail = async (startedAt: number, lockedOut?: LockedOut): Promise<FirstFactorResult> => {
     const wait = startedAt + options.minFailureDelayMs - now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return { ok: false };
+    return lockedOut === undefined ? { ok: false } : { ok: false, lockedOut };
   };
+  const lockedOut = (ban: { until?: number }): LockedOut => (ban.until === undefined ? {} : { until: ban.until });
   let waitingForAttempts = 0;
   const busy = (a: FirstFactorAttempt, error: PasswordChecksBusy, why: string): FirstFactorResult => {
     options.metrics?.attempt(a.method, 'busy');
@@ -128,7 +140,7 @@ export function createFirstFactor(users: Pick<UserProvider, 'verifyPassword'>, r
           }
           options.metrics?.attempt(a.method, 'banned');
           audit.failure({ rhost: a.ip, user: a.username, method: a.method, reason: 'banned' });
-          return fail(startedAt);
+          return fail(startedAt, lockedOut(reservation.ban));
         }
         let user: UserDetails | null;
         try {
@@ -138,14 +150,14 @@ export function createFirstFactor(users: Pick<UserProvider, 'verifyPassword'>, r
           if (!(error instanceof PasswordChecksBusy)) throw error;
           return busy(a, error, `too many password checks in flight (${error.reason})`);
         }
-        await regulator.settle(reservation, { ...context, successful: user !== null });
+        const after = await regulator.settle(reservation, { ...context, successful: user !== null });
         options.metrics?.attempt(a.method, user !== null ? 'success' : 'failure');
         if (user !== null) {
           if (!a.deferSuccessAudit) audit.success({ rhost: a.ip, user: user.username, method: a.method });
           return { ok: true, user };
         }
         audit.failure({ rhost: a.ip, user: a.username, method: a.method, reason: 'bad credentials' });
-        return fail(startedAt);
+        return fail(startedAt, after.banned ? lockedOut(after) : undefined);
       } finally {
         ticket.release();
       }

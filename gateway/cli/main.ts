@@ -14,28 +14,18 @@ import { storageOptionsFromConfig } from '../storage/options.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { formatRouteTable, type RouteSummary } from '../../lib/route-table.ts';
 import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
-import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO } from '../../lib/cli-io.ts';
+import { takeConfigFiles as takeConfigFilesFrom, UsageError, type CliIO, type CommandSummary } from '../../lib/cli-io.ts';
 import { createPasswordPolicy } from '../../lib/password-policy.ts';
+import { formatOverview, nearestName } from './overview.ts';
 
-const HELP = `Gatehouse: a self-hosted identity gateway.
+const HELP_HEAD = `Gatehouse: a self-hosted identity gateway.
 
 Usage: gatehouse <command> [options]
 
 Commands:
-  start [--config F]...              run with the embedded defaults (data in ./data or $GATEHOUSE_DATA);
-                                     files given are merged on top
-  gateway --config F [--config F]    run the gateway from configuration files (merged in order)
-  config validate [--config F]...    check a configuration and list every problem
-                  [--check]          ...and connect to the storage, Redis and notifier it names
-  config schema [--output F]         print the configuration's JSON Schema
-  hash-password [--password-stdin]   print an argon2id hash for the users file
-  crypto rand [--length N]           print a random secret (session.secret, storage.encryption_key)
-  users add|passwd|delete|list       manage the users file named by the configuration
-  access-control check --url U       show which rule applies to a request, and its policy
-  storage migrate                    apply pending database migrations
-  storage encryption check|change-key  verify the encryption key; re-encrypt under a new one
-  routes [--config F]...             list every endpoint with its guard and rate limit
+`;
 
+const HELP_TAIL = `
 Every command takes --help. Without --config, commands that need a configuration use the
 embedded defaults (the same as 'start'). $GATEHOUSE_CONFIG may name files, comma-separated.
 `;
@@ -105,128 +95,220 @@ export interface MainOptions {
   startMonitor?: (context: { gatewayPort: number; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }) => Promise<() => Promise<void>>;
   /** `monitor …` commands, likewise. */
   monitorCommand?: (args: string[], io: CliIO, env: NodeJS.ProcessEnv) => Promise<number>;
+  /** The monitor's lines for `gatehouse --help`, likewise (a promise: the entry point imports them lazily). */
+  monitorCommands?: () => readonly CommandSummary[] | Promise<readonly CommandSummary[]>;
   /** The monitor's route table, for `routes`, likewise (a promise, so the entry point may import the monitor lazily). */
   monitorRoutes?: () => readonly RouteSummary[] | Promise<readonly RouteSummary[]>;
+}
+
+/** What a command's run() is handed. */
+interface CommandContext {
+  io: CliIO;
+  env: NodeJS.ProcessEnv;
+  options: MainOptions;
+}
+
+/** One row per command: its name, its lines in `gatehouse --help`, and what runs it. */
+interface Command {
+  name: string;
+  overview: readonly CommandSummary[];
+  run(args: string[], context: CommandContext): Promise<number>;
+}
+
+async function runServer(command: 'start' | 'gateway', args: string[], { io, env, options }: CommandContext): Promise<number> {
+  if (wantsHelp(args)) return say(io, RUN_HELP(command), 0);
+  const { files, rest } = takeConfigFiles(args, env);
+  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (command === 'gateway' && files.length === 0) throw new UsageError('gateway needs --config FILE (or use "gatehouse start" for the embedded defaults)');
+  const { runGateway, stopOnSignals } = await import('../main.ts');
+  const loaded = await load(files, env, command === 'start');
+  const running = stopOnSignals();
+  const { gateway, logger } = await runGateway(loaded, io.stdout);
+  running.useLogger(logger);
+  running.useDeadline(loaded.config.server.shutdown_timeout);
+  running.add(() => gateway.close());
+  if (command === 'start' && options.startMonitor) {
+    const listen = parseListenAddress(loaded.config.server.address)!;
+    try {
+      running.add(await options.startMonitor({ gatewayPort: listen.port, env, stdout: io.stdout }));
+    } catch (error) {
+      await gateway.close(); // half a start is no start
+      throw error;
+    }
+  }
+  return -1; // keeps running; exit happens on a signal
+}
+
+const COMMANDS: readonly Command[] = [
+  {
+    name: 'start',
+    overview: [{ usage: 'start [--config F]...', summary: 'run with the embedded defaults (data in ./data or $GATEHOUSE_DATA);\nfiles given are merged on top' }],
+    run: (args, context) => runServer('start', args, context),
+  },
+  {
+    name: 'gateway',
+    overview: [{ usage: 'gateway --config F [--config F]', summary: 'run the gateway from configuration files (merged in order)' }],
+    run: (args, context) => runServer('gateway', args, context),
+  },
+  {
+    name: 'config',
+    overview: [
+      { usage: 'config validate [--config F]...', summary: 'check a configuration and list every problem' },
+      { usage: '                [--check]', summary: '...and connect to the storage, Redis and notifier it names' },
+      { usage: 'config schema [--output F]', summary: "print the configuration's JSON Schema" },
+    ],
+    async run(args, { io, env }) {
+      const [sub, ...rest] = args;
+      if (sub === undefined || wantsHelp(args)) return say(io, CONFIG_HELP, sub === undefined ? 2 : 0);
+      if (sub === 'schema') {
+        const out = rest[0] === '--output' ? rest[1] : undefined;
+        const text = `${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`;
+        if (out) writeFileSync(out, text);
+        else io.stdout.write(text);
+        return 0;
+      }
+      if (sub !== 'validate') throw new UsageError(`unknown config command '${sub}'`);
+      const { files, rest: extra } = takeConfigFiles(rest, env);
+      const check = extra.includes('--check');
+      const unexpected = extra.filter((arg) => arg !== '--check');
+      if (unexpected.length > 0) throw new UsageError(`unexpected argument '${unexpected[0]}'`);
+      const loaded = await load(files, env, files.length === 0);
+      for (const warning of loaded.warnings) io.stderr.write(`warning: ${renderProblem(warning)}\n`);
+      io.stdout.write('config: OK\n');
+      if (!check) return 0;
+      const { runConfigCheck } = await import('./config-check.ts');
+      return await runConfigCheck(loaded.config, io);
+    },
+  },
+  {
+    name: 'hash-password',
+    overview: [{ usage: 'hash-password [--password-stdin]', summary: 'print an argon2id hash for the users file' }],
+    run: (args, { io }) => runHashPassword(args, io),
+  },
+  {
+    name: 'crypto',
+    overview: [{ usage: 'crypto rand [--length N]', summary: 'print a random secret (session.secret, storage.encryption_key)' }],
+    run: async (args, { io }) => runCrypto(args, io),
+  },
+  {
+    name: 'users',
+    overview: [{ usage: 'users add|passwd|delete|list', summary: 'manage the users file named by the configuration' }],
+    async run(args, { io, env }) {
+      // help never loads a configuration: with none given that would create ./data and its secrets
+      if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });
+      const { files, rest } = takeConfigFiles(args, env);
+      const { config } = await load(files, env, files.length === 0);
+      const file = config.authentication_backend.file!;
+      return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy) });
+    },
+  },
+  {
+    name: 'access-control',
+    overview: [{ usage: 'access-control check --url U', summary: 'show which rule applies to a request, and its policy' }],
+    async run(args, { io, env }) {
+      const [sub, ...rest] = args;
+      if (sub === '--help' || sub === '-h') return await runAccessControlCheck(['--help'], io, { default_policy: 'deny', networks: [], rules: [] });
+      if (sub !== 'check') throw new UsageError("the only access-control command is 'check' (gatehouse access-control check --help)");
+      if (wantsHelp(rest)) return await runAccessControlCheck(rest, io, { default_policy: 'deny', networks: [], rules: [] });
+      const { files, rest: checkArgs } = takeConfigFiles(rest, env);
+      const { config } = await load(files, env, files.length === 0);
+      return await runAccessControlCheck(checkArgs, io, config.access_control);
+    },
+  },
+  {
+    name: 'regulation',
+    overview: [
+      { usage: 'regulation list [--json]', summary: 'list the user and IP bans in force, with expiry and source' },
+      { usage: 'regulation unban USER|IP', summary: 'lift the bans of a user (as login resolves it) or an address' },
+    ],
+    async run(args, { io, env }) {
+      const { regulationContextFromConfig, regulationHelp, runRegulation, wantsRegulationHelp } = await import('./regulation.ts');
+      // help never loads a configuration: with none given that would create ./data and its secrets
+      if (wantsRegulationHelp(args)) return regulationHelp(args, io);
+      if (args[0] !== 'list' && args[0] !== 'unban') throw new UsageError(`unknown regulation command '${args[0]}' (gatehouse regulation --help)`);
+      const { files, rest } = takeConfigFiles(args, env);
+      const { config } = await load(files, env, files.length === 0);
+      return await runRegulation(rest, io, regulationContextFromConfig(config, io));
+    },
+  },
+  {
+    name: 'storage',
+    overview: [
+      { usage: 'storage migrate', summary: 'apply pending database migrations' },
+      { usage: 'storage encryption check|change-key', summary: 'verify the encryption key; re-encrypt under a new one' },
+    ],
+    async run(args, { io, env }) {
+      const [sub, ...rest] = args;
+      if (sub === 'encryption') {
+        const { runStorageEncryption, STORAGE_ENCRYPTION_HELP } = await import('./storage-encryption.ts');
+        if (rest.length === 0 || wantsHelp(rest)) return say(io, STORAGE_ENCRYPTION_HELP, rest.length === 0 ? 2 : 0);
+        const { files, rest: encryptionArgs } = takeConfigFiles(rest, env);
+        const { config } = await load(files, env, files.length === 0);
+        const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
+        return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage), logger);
+      }
+      if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
+      if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
+      const { files, rest: extra } = takeConfigFiles(rest, env);
+      if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+      const { config } = await load(files, env, files.length === 0);
+      const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
+      const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
+      io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
+      return 0;
+    },
+  },
+  {
+    name: 'routes',
+    overview: [{ usage: 'routes [--config F]...', summary: 'list every endpoint with its guard and rate limit' }],
+    async run(args, { io, env, options }) {
+      if (wantsHelp(args)) return say(io, ROUTES_HELP, 0);
+      const { files, rest } = takeConfigFiles(args, env);
+      if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+      // without a configuration nothing is loaded (the embedded defaults would create ./data and its secrets)
+      const config = files.length > 0 ? (await load(files, env, false)).config : undefined;
+      const { describeGatewayRoutes } = await import('../routes.ts');
+      const tables = [formatRouteTable('gateway', describeGatewayRoutes(config))];
+      if (options.monitorRoutes) tables.push(formatRouteTable('monitor', await options.monitorRoutes()));
+      io.stdout.write(tables.join('\n'));
+      return 0;
+    },
+  },
+  {
+    name: 'monitor',
+    // the monitor's own lines come from the entry point (MainOptions.monitorCommands)
+    overview: [],
+    async run(args, { io, env, options }) {
+      if (!options.monitorCommand) throw new UsageError('the monitor is not available in this build');
+      return await options.monitorCommand(args, io, env);
+    },
+  },
+];
+
+/** The overview: every row's lines, the monitor's included when the entry point provides them. */
+async function overview(options: MainOptions): Promise<string> {
+  const summaries = COMMANDS.flatMap((command) => command.overview);
+  if (options.monitorCommand && options.monitorCommands) summaries.push(...(await options.monitorCommands()));
+  return `${HELP_HEAD}${formatOverview(summaries)}${HELP_TAIL}`;
 }
 
 export async function main(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
   const [command, ...args] = argv;
   try {
-    switch (command) {
-      case undefined:
-      case '--help':
-      case '-h':
-      case 'help':
-        io.stdout.write(HELP);
-        return command === undefined ? 2 : 0;
-      case '--version':
-        io.stdout.write('gatehouse 0.1.0\n');
-        return 0;
-      case 'start':
-      case 'gateway': {
-        if (wantsHelp(args)) return say(io, RUN_HELP(command), 0);
-        const { files, rest } = takeConfigFiles(args, env);
-        if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
-        if (command === 'gateway' && files.length === 0) throw new UsageError('gateway needs --config FILE (or use "gatehouse start" for the embedded defaults)');
-        const { runGateway, stopOnSignals } = await import('../main.ts');
-        const loaded = await load(files, env, command === 'start');
-        const running = stopOnSignals();
-        const { gateway, logger } = await runGateway(loaded, io.stdout);
-        running.useLogger(logger);
-        running.useDeadline(loaded.config.server.shutdown_timeout);
-        running.add(() => gateway.close());
-        if (command === 'start' && options.startMonitor) {
-          const listen = parseListenAddress(loaded.config.server.address)!;
-          try {
-            running.add(await options.startMonitor({ gatewayPort: listen.port, env, stdout: io.stdout }));
-          } catch (error) {
-            await gateway.close(); // half a start is no start
-            throw error;
-          }
-        }
-        return -1; // keeps running; exit happens on a signal
-      }
-      case 'config': {
-        const [sub, ...rest] = args;
-        if (sub === undefined || wantsHelp(args)) return say(io, CONFIG_HELP, sub === undefined ? 2 : 0);
-        if (sub === 'schema') {
-          const out = rest[0] === '--output' ? rest[1] : undefined;
-          const text = `${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`;
-          if (out) writeFileSync(out, text);
-          else io.stdout.write(text);
-          return 0;
-        }
-        if (sub !== 'validate') throw new UsageError(`unknown config command '${sub}'`);
-        const { files, rest: extra } = takeConfigFiles(rest, env);
-        const check = extra.includes('--check');
-        const unexpected = extra.filter((arg) => arg !== '--check');
-        if (unexpected.length > 0) throw new UsageError(`unexpected argument '${unexpected[0]}'`);
-        const loaded = await load(files, env, files.length === 0);
-        for (const warning of loaded.warnings) io.stderr.write(`warning: ${renderProblem(warning)}\n`);
-        io.stdout.write('config: OK\n');
-        if (!check) return 0;
-        const { runConfigCheck } = await import('./config-check.ts');
-        return await runConfigCheck(loaded.config, io);
-      }
-      case 'monitor':
-        if (!options.monitorCommand) throw new UsageError('the monitor is not available in this build');
-        return await options.monitorCommand(args, io, env);
-      case 'hash-password':
-        return await runHashPassword(args, io);
-      case 'crypto':
-        return runCrypto(args, io);
-      case 'users': {
-        // help never loads a configuration: with none given that would create ./data and its secrets
-        if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });
-        const { files, rest } = takeConfigFiles(args, env);
-        const { config } = await load(files, env, files.length === 0);
-        const file = config.authentication_backend.file!;
-        return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy) });
-      }
-      case 'access-control': {
-        const [sub, ...rest] = args;
-        if (sub === '--help' || sub === '-h') return await runAccessControlCheck(['--help'], io, { default_policy: 'deny', networks: [], rules: [] });
-        if (sub !== 'check') throw new UsageError("the only access-control command is 'check' (gatehouse access-control check --help)");
-        if (wantsHelp(rest)) return await runAccessControlCheck(rest, io, { default_policy: 'deny', networks: [], rules: [] });
-        const { files, rest: checkArgs } = takeConfigFiles(rest, env);
-        const { config } = await load(files, env, files.length === 0);
-        return await runAccessControlCheck(checkArgs, io, config.access_control);
-      }
-      case 'storage': {
-        const [sub, ...rest] = args;
-        if (sub === 'encryption') {
-          const { runStorageEncryption, STORAGE_ENCRYPTION_HELP } = await import('./storage-encryption.ts');
-          if (rest.length === 0 || wantsHelp(rest)) return say(io, STORAGE_ENCRYPTION_HELP, rest.length === 0 ? 2 : 0);
-          const { files, rest: encryptionArgs } = takeConfigFiles(rest, env);
-          const { config } = await load(files, env, files.length === 0);
-          const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-          return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage), logger);
-        }
-        if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
-        if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
-        const { files, rest: extra } = takeConfigFiles(rest, env);
-        if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
-        const { config } = await load(files, env, files.length === 0);
-        const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-        const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
-        io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
-        return 0;
-      }
-      case 'routes': {
-        if (wantsHelp(args)) return say(io, ROUTES_HELP, 0);
-        const { files, rest } = takeConfigFiles(args, env);
-        if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
-        // without a configuration nothing is loaded (the embedded defaults would create ./data and its secrets)
-        const config = files.length > 0 ? (await load(files, env, false)).config : undefined;
-        const { describeGatewayRoutes } = await import('../routes.ts');
-        const tables = [formatRouteTable('gateway', describeGatewayRoutes(config))];
-        if (options.monitorRoutes) tables.push(formatRouteTable('monitor', await options.monitorRoutes()));
-        io.stdout.write(tables.join('\n'));
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command '${command}'`);
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.stdout.write(await overview(options));
+      return command === undefined ? 2 : 0;
     }
+    if (command === '--version') {
+      io.stdout.write('gatehouse 0.1.0\n');
+      return 0;
+    }
+    const row = COMMANDS.find((candidate) => candidate.name === command);
+    if (row === undefined) {
+      const nearest = nearestName(command, [...COMMANDS.map((candidate) => candidate.name), 'help']);
+      throw new UsageError(`unknown command '${command}'${nearest === undefined ? '' : `: did you mean '${nearest}'?`}`);
+    }
+    return await row.run(args, { io, env, options });
   } catch (error) {
     if (error instanceof ConfigError) {
       io.stderr.write(`${error.problems.join('\n')}\n`);

@@ -36,6 +36,17 @@ function loginView(req: Request, rd: string, rm: string, username = '', error = 
   return { rd, rm, username, error, rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0 };
 }
 
+/** Seconds until a ban ends (at least 1), or undefined for a ban that lasts until revoked. */
+function lockoutSeconds(until: number | undefined, now: number): number | undefined {
+  return until === undefined ? undefined : Math.max(1, Math.ceil((until - now) / 1000));
+}
+
+export function lockoutMessage(seconds: number | undefined): string {
+  if (seconds === undefined) return 'Too many attempts: try again later.';
+  const minutes = Math.ceil(seconds / 60);
+  return `Too many attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
 export function loginPage(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : '';
@@ -71,6 +82,12 @@ export function loginForm(deps: PortalDeps) {
     if (!result.ok && result.busy) {
       res.set('Retry-After', String(result.busy.retryAfterSeconds));
       return render(res, deps, 'login', loginView(req, rd, rm, username, result.busy.message), 429);
+    }
+    if (!result.ok && result.lockedOut) {
+      // the same words for an unknown name: the regulator counts and bans it like an account
+      const seconds = lockoutSeconds(result.lockedOut.until, deps.now());
+      if (seconds !== undefined) res.set('Retry-After', String(seconds));
+      return render(res, deps, 'login', loginView(req, rd, rm, username, lockoutMessage(seconds)), 429);
     }
     if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
     await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);

@@ -6,12 +6,11 @@ import type { Storage, StorageTransaction } from '../storage/storage.ts';
 import type { AuthenticationType } from '../storage/types.ts';
 import { validateRegulation } from './options.ts';
 import type { RegulationMode, RegulationOptions } from './options.ts';
-import { normaliseIp } from '../../lib/net/address.ts';
-import { normaliseUsername } from './subjects.ts';
+import { ipSubject, normaliseUsername } from './subjects.ts';
 
 /** The repositories a reservation's transaction uses (bound to the transaction). */
 interface ReservationTx extends Pick<StorageTransaction, 'authenticationLogs' | 'attemptReservations'> {
-  readonly bans: Pick<BanRepository, 'banUser' | 'banIp' | 'activeUserBan' | 'activeIpBan'>;
+  readonly bans: Pick<BanRepository, 'banUser' | 'banIp' | 'activeUserBan' | 'activeIpBan' | 'lastUserRevocation' | 'lastIpRevocation'>;
 }
 
 /** The part of Storage the regulator uses (a test can hand in anything with these repositories). */
@@ -103,7 +102,7 @@ export class Regulator {
    * `max_retries` say: a ban an operator added by hand still holds when automatic bans are off.
    */
   async isBanned(username: string, ip: string): Promise<BanState> {
-    return this.#activeBan(await this.#subject(username), normaliseIp(ip), this.#now());
+    return this.#activeBan(await this.#subject(username), ipSubject(ip), this.#now());
   }
 
   /**
@@ -116,7 +115,7 @@ export class Regulator {
   async reserve(attempt: AttemptContext): Promise<Reservation> {
     const now = this.#now();
     const username = await this.#subject(attempt.username);
-    const ip = normaliseIp(attempt.ip);
+    const ip = ipSubject(attempt.ip);
     const { max_retries, modes } = this.#options;
     const counted = FIRST_FACTOR.includes(attempt.authType) && max_retries > 0;
     const outcome = await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx): Promise<Reservation> => {
@@ -201,7 +200,7 @@ export class Regulator {
 
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
   async mark(attempt: AttemptRecord): Promise<BanState> {
-    return this.#mark(attempt, { username: await this.#subject(attempt.username), ip: normaliseIp(attempt.ip) }, this.#storage);
+    return this.#mark(attempt, { username: await this.#subject(attempt.username), ip: ipSubject(attempt.ip) }, this.#storage);
   }
 
   /** `subject`: the attempt's account name and address, already resolved and normalised. */
@@ -242,10 +241,14 @@ export class Regulator {
     return state;
   }
 
-  /** Failures in a row, newest first, back to the last success, within find_time (at most max_retries). */
+  /**
+   * Failures in a row, newest first, back to the last success, within find_time (at most max_retries)
+   * and after the last revoked ban: `gatehouse regulation unban` gives the subject a fresh count.
+   */
   async #failureStreak(mode: RegulationMode, value: string, now: number, storage: ReservationTx): Promise<number> {
     const { max_retries, find_time } = this.#options;
-    const since = now - find_time * 1000;
+    const revokedAt = mode === 'user' ? await storage.bans.lastUserRevocation(value) : await storage.bans.lastIpRevocation(value);
+    const since = Math.max(now - find_time * 1000, revokedAt ?? -Infinity);
     // attempts refused during a ban do not count towards the next one
     const filter = { authTypes: FIRST_FACTOR, banned: false };
     const recent =

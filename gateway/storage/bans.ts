@@ -11,10 +11,13 @@ export interface BanRepository {
   revokeUserBan(username: string, nowMs: number): Promise<number>;
   /** Every ban in force at `nowMs`, newest first. */
   listUserBans(nowMs: number): Promise<UserBan[]>;
+  /** When a ban of `username` was last revoked, or undefined: the failures before it no longer count. */
+  lastUserRevocation(username: string): Promise<number | undefined>;
   banIp(ban: NewBan & { ip: string }): Promise<IpBan>;
   activeIpBan(ip: string, nowMs: number): Promise<IpBan | undefined>;
   revokeIpBan(ip: string, nowMs: number): Promise<number>;
   listIpBans(nowMs: number): Promise<IpBan[]>;
+  lastIpRevocation(ip: string): Promise<number | undefined>;
 }
 
 type BanTarget = { table: 'banned_user'; subject: 'username' } | { table: 'banned_ip'; subject: 'ip' };
@@ -91,14 +94,27 @@ export function banRepository(handle: DatabaseHandle): BanRepository {
       return Number(result.numUpdatedRows);
     });
 
+  const lastRevocation = (target: BanTarget, subject: string) =>
+    run('load bans', async (db) => {
+      const row = await db
+        .selectFrom(target.table)
+        .select((eb) => eb.fn.max('expired').as('revokedAt'))
+        .where(target.subject, '=', subject)
+        .where('revoked', '=', handle.bool(true))
+        .executeTakeFirst();
+      return row?.revokedAt === null || row?.revokedAt === undefined ? undefined : Number(row.revokedAt);
+    });
+
   return {
     banUser: (ban) => insert(USER_BANS, ban.username, ban).then(toUserBan),
     activeUserBan: (username, nowMs) => active(USER_BANS, nowMs, username).then((rows) => longest(rows.map(toUserBan))),
     revokeUserBan: (username, nowMs) => revoke(USER_BANS, username, nowMs),
     listUserBans: (nowMs) => active(USER_BANS, nowMs).then((rows) => rows.map(toUserBan)),
+    lastUserRevocation: (username) => lastRevocation(USER_BANS, username),
     banIp: (ban) => insert(IP_BANS, ban.ip, ban).then(toIpBan),
     activeIpBan: (ip, nowMs) => active(IP_BANS, nowMs, ip).then((rows) => longest(rows.map(toIpBan))),
     revokeIpBan: (ip, nowMs) => revoke(IP_BANS, ip, nowMs),
     listIpBans: (nowMs) => active(IP_BANS, nowMs).then((rows) => rows.map(toIpBan)),
+    lastIpRevocation: (ip) => lastRevocation(IP_BANS, ip),
   };
 }

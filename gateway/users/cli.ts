@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
+import { formatTable, promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from '../../lib/password-policy.ts';
@@ -45,6 +45,9 @@ Commands:
   passwd NAME   set a user's password
   delete NAME   remove a user
   list          list users
+
+NAME is matched as the login form matches it: in any case with search.case_insensitive, and by
+e-mail with search.email. 'add' refuses a name another user has in any case (or as e-mail).
 
 Run 'gatehouse users <command> --help' for a command's options.
 `;
@@ -170,11 +173,12 @@ async function usersAdd(args: string[], io: CliIO, usersFile: UsersFileOptions, 
 async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN }, usage);
   if (values.help === true) return printHelp(io, usage);
-  const username = oneName(positionals, usage);
+  const name = oneName(positionals, usage);
   const provider = await openProvider(usersFile, { create: false });
+  let username: string;
   try {
     // fail before asking for a password the command could not use
-    if (provider.canonicalUsername(username) === null) throw new UserNotFoundError(username);
+    username = accountNamed(provider, name);
     const password = await readNewPassword(io, values['password-stdin'] === true, usage);
     checkPasswordPolicy(usersFile, password, username);
     await provider.updatePassword(username, password);
@@ -188,9 +192,11 @@ async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOption
 async function usersDelete(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, HELP, usage);
   if (values.help === true) return printHelp(io, usage);
-  const username = oneName(positionals, usage);
+  const name = oneName(positionals, usage);
   const provider = await openProvider(usersFile, { create: false });
+  let username: string;
   try {
+    username = accountNamed(provider, name);
     await provider.deleteUser(username);
   } finally {
     await provider.close();
@@ -221,8 +227,7 @@ function formatUserTable(users: ListedUser[]): string {
     ['USERNAME', 'DISPLAY NAME', 'EMAIL', 'GROUPS', 'STATUS'],
     ...users.map((u) => [u.username, u.displayName, u.emails.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'enabled']),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return formatTable(rows);
 }
 
 async function openProvider(usersFile: UsersFileOptions, { create }: { create: boolean }): Promise<FileUserProvider> {
@@ -260,6 +265,13 @@ async function readNewPassword(io: CliIO, fromStdin: boolean, usage: string): Pr
 function checkPasswordPolicy(usersFile: UsersFileOptions, password: string, username: string): void {
   const problem = (usersFile.passwordPolicy ?? DEFAULT_PASSWORD_POLICY).problem(password, username);
   if (problem !== null) throw new CliExit(EXIT_FAILURE, `${problem}; nothing was changed`);
+}
+
+/** The account NAME names, matched as the login form matches it (search.case_insensitive, search.email). */
+function accountNamed(provider: FileUserProvider, name: string): string {
+  const username = provider.canonicalUsername(name);
+  if (username === null) throw new UserNotFoundError(name);
+  return username;
 }
 
 function oneName(positionals: string[], usage: string): string {

@@ -244,10 +244,14 @@ export class FileUserProvider implements UserProvider, UserAdmin {
     return this.#findLogin(this.#db, login)?.details.username ?? null;
   }
 
-  /** The name as written in the file (disabled users included), or null if there is no such user. */
-  canonicalUsername(username: string): string | null {
-    if (this.#db.users.has(username)) return username;
-    return this.#search.case_insensitive ? (this.#db.byName.get(userNameKey(username, this.#search))?.details.username ?? null) : null;
+  /**
+   * The name as written in the file (disabled users included) of the account `name` names as a login
+   * does (in any case with search.case_insensitive, its e-mail with search.email), or null if none:
+   * every `gatehouse users` command matches names as the login form does.
+   */
+  canonicalUsername(name: string): string | null {
+    if (this.#db.users.has(name)) return name;
+    return this.#findLogin(this.#db, name)?.details.username ?? null;
   }
 
   /** Every user, disabled ones included, in file order. */
@@ -271,6 +275,9 @@ export class FileUserProvider implements UserProvider, UserAdmin {
         : [...current.users.keys()].find((name) => name.toLowerCase() === user.username.toLowerCase());
       // a name differing only in case is refused too: it would break the file once search.case_insensitive is on
       if (taken !== undefined) throw new UserExistsError(taken);
+      // with search.email an address logs in as its owner: a user named like it could never sign in
+      const owner = this.#search.email ? current.byEmail.get(user.username.toLowerCase()) : undefined;
+      if (owner !== undefined) throw new InvalidUserInputError(`'${user.username}' is the e-mail of user '${owner.details.username}': with search.email on, a username must not be another user's e-mail`);
       addUserToDocument(doc, user.username, { ...entry, password: passwordHash });
     });
     return db.users.get(user.username)!.details;

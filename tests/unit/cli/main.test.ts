@@ -271,8 +271,8 @@ describe('usage errors exit 2 with a message on stderr', () => {
     assert.match(r.out, /^Usage: gatehouse <command>/m);
   });
 
-  it('unknown subcommands of config, storage and access-control', async () => {
-    for (const argv of [['config', 'frob'], ['storage', 'frob'], ['access-control', 'frob']]) {
+  it('unknown subcommands of config, storage, access-control and regulation', async () => {
+    for (const argv of [['config', 'frob'], ['storage', 'frob'], ['access-control', 'frob'], ['regulation', 'frob']]) {
       const r = await gatehouse(argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.err, /^gatehouse: /, argv.join(' '));
@@ -386,4 +386,39 @@ describe('gatehouse hash-password', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
   });
+});
+
+describe('gatehouse --help lists every command, the monitor\'s included', () => {
+  it('every command of the table, and the monitor\'s lines handed in by the entry point', async () => {
+    const { MONITOR_COMMANDS } = await import('../../../monitor/cli-commands.ts');
+    const r = await gatehouse(['--help'], { main: { monitorCommand: async () => 0, monitorCommands: async () => MONITOR_COMMANDS } });
+    assert.equal(r.code, 0);
+    for (const command of ['start', 'gateway', 'config validate', 'config schema', 'hash-password', 'crypto rand', 'users add|passwd|delete|list', 'access-control check', 'regulation list', 'regulation unban USER|IP', 'storage migrate', 'routes']) {
+      assert.match(r.out, new RegExp(`^  ${command.replace(/[|]/g, '\\|')}`, 'm'), command);
+    }
+    for (const { usage } of MONITOR_COMMANDS) assert.ok(r.out.includes(`\n  ${usage}`), usage);
+    for (const sub of ['validate', 'schema', 'reset-password']) assert.match(r.out, new RegExp(`^  monitor ${sub}`, 'm'));
+  });
+
+  it('the monitor\'s lines name the subcommands its own help describes', async () => {
+    const { MONITOR_COMMANDS } = await import('../../../monitor/cli-commands.ts');
+    const { MONITOR_HELP } = await import('../../../monitor/cli.ts');
+    for (const { usage } of MONITOR_COMMANDS) assert.ok(MONITOR_HELP.includes(`gatehouse ${usage}`), usage);
+  });
+
+  it('without a monitor in the build, no monitor line', async () => {
+    const r = await gatehouse(['--help']);
+    assert.doesNotMatch(r.out, /^ {2}monitor/m);
+  });
+});
+
+describe('an unknown command suggests the nearest one (two edits at most)', () => {
+  for (const [typed, nearest] of [['usres', 'users'], ['rotues', 'routes'], ['regulaton', 'regulation'], ['Config', 'config'], ['strat', 'start']] as const) {
+    it(`${typed} → ${nearest}`, async () => {
+      const r = await gatehouse([typed]);
+      assert.equal(r.code, 2);
+      assert.equal(r.out, '');
+      assert.equal(r.err, `gatehouse: unknown command '${typed}': did you mean '${nearest}'?\nRun 'gatehouse --help' for the commands.\n`);
+    });
+  }
 });

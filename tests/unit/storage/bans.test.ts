@@ -71,4 +71,25 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await storage.bans.listIpBans(T0 + 1), []);
     });
   });
+
+  describe(`${backend.name}: the last revocation of a subject's bans (failures before it stop counting)`, () => {
+    it('is the latest revocation time, per subject and per kind; none before any revocation', async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const storage = await openStorage(options, { logger: silentLogger, migrate: true });
+      t.after(() => storage.close());
+
+      await storage.bans.banUser({ username: 'alice', time: T0, expires: T0 + 5 * MINUTE, source: 'regulation' });
+      await storage.bans.banIp({ ip: '198.51.100.7', time: T0, expires: T0 + 5 * MINUTE, source: 'regulation' });
+      assert.equal(await storage.bans.lastUserRevocation('alice'), undefined, 'an expiring ban is not a revocation');
+      assert.equal(await storage.bans.revokeUserBan('alice', T0 + MINUTE), 1);
+      await storage.bans.banUser({ username: 'alice', time: T0 + 2 * MINUTE, expires: null, source: 'cli' });
+      assert.equal(await storage.bans.revokeUserBan('alice', T0 + 3 * MINUTE), 1);
+      assert.equal(await storage.bans.lastUserRevocation('alice'), T0 + 3 * MINUTE);
+      assert.equal(await storage.bans.lastUserRevocation('bob'), undefined);
+      assert.equal(await storage.bans.lastIpRevocation('198.51.100.7'), undefined, 'user and IP bans are separate');
+      assert.equal(await storage.bans.revokeIpBan('198.51.100.7', T0 + 4 * MINUTE), 1);
+      assert.equal(await storage.bans.lastIpRevocation('198.51.100.7'), T0 + 4 * MINUTE);
+    });
+  });
 }

@@ -257,3 +257,61 @@ describe('gatehouse users', () => {
     assert.match(extra.stderr, /unexpected argument 'bob'/);
   });
 });
+
+describe('gatehouse users: every command matches NAME as the login form does (search per configuration)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await makeTempDir());
+  });
+  after(() => cleanup());
+
+  async function runWith(search: { email: boolean; case_insensitive: boolean }, path: string, args: string[], stdinText?: string) {
+    const t = fakeIO(stdinText === undefined ? {} : { stdinText });
+    const code = await runUsers(args, t.io, { path, argon2: FAST_ARGON2, search });
+    return { code, stdout: t.stdout(), stderr: t.stderr() };
+  }
+
+  async function usersFileWithAlice(name: string, search: { email: boolean; case_insensitive: boolean }): Promise<string> {
+    const path = join(dir, name);
+    const added = await runWith(search, path, ['add', 'Alice', '--email', 'alice@example.com', '--password-stdin'], 'first-password\n');
+    assert.equal(added.code, 0, added.stderr);
+    return path;
+  }
+
+  it('search.email and case_insensitive on: passwd and delete take the e-mail or any case, and say the account', async () => {
+    const search = { email: true, case_insensitive: true };
+    const path = await usersFileWithAlice('both.yml', search);
+    const byEmail = await runWith(search, path, ['passwd', 'ALICE@example.com', '--password-stdin'], 'second-password\n');
+    assert.equal(byEmail.code, 0, byEmail.stderr);
+    assert.equal(byEmail.stdout, `changed the password of 'Alice' in ${path}\n`);
+    const deleted = await runWith(search, path, ['delete', 'alice']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(deleted.stdout, `deleted user 'Alice' from ${path}\n`);
+  });
+
+  it('both off: only the exact name; the e-mail and another case are no account', async () => {
+    const search = { email: false, case_insensitive: false };
+    const path = await usersFileWithAlice('neither.yml', search);
+    for (const name of ['alice@example.com', 'alice']) {
+      const passwd = await runWith(search, path, ['passwd', name, '--password-stdin'], 'second-password\n');
+      assert.equal(passwd.code, 1, name);
+      assert.match(passwd.stderr, new RegExp(`user '${name}' does not exist`));
+      const deleted = await runWith(search, path, ['delete', name]);
+      assert.equal(deleted.code, 1, name);
+    }
+  });
+
+  it('add refuses a name another user has in any case, and with search.email a name that is another user\'s e-mail', async () => {
+    const search = { email: true, case_insensitive: false };
+    const path = await usersFileWithAlice('add.yml', search);
+    const sameInOtherCase = await runWith(search, path, ['add', 'ALICE', '--password-stdin'], 'another-password\n');
+    assert.equal(sameInOtherCase.code, 1);
+    assert.match(sameInOtherCase.stderr, /user 'Alice' already exists/);
+    const named = await runWith(search, path, ['add', 'Alice@Example.com', '--password-stdin'], 'another-password\n');
+    assert.equal(named.code, 2);
+    assert.match(named.stderr, /'Alice@Example\.com' is the e-mail of user 'Alice': with search\.email on, a username must not be another user's e-mail/);
+    const withoutEmailSearch = await runWith({ email: false, case_insensitive: false }, path, ['add', 'alice@example.com', '--password-stdin'], 'another-password\n');
+    assert.equal(withoutEmailSearch.code, 0, 'without search.email an e-mail is not a login name');
+  });
+});
