@@ -242,6 +242,7 @@ describe('monitor dashboard in Chromium', () => {
   it('opens a terminal that runs what is typed', async () => {
     await page.getByRole('tab', { name: 'Terminal' }).click();
     await page.locator('#terminal-status', { hasText: /^Connected$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#terminal-account').textContent(), 'Shell as nobody', 'the page says which OS account the shell is');
     await page.locator('.xterm-rows').waitFor();
     // the prompt shows that the shell is reading
     await page.locator('.xterm-rows > div', { hasText: /[$#]\s*$/ }).first().waitFor({ timeout: 10_000 });
