@@ -522,28 +522,6 @@ describe('API tokens: Bearer and Basic, listing, revocation', () => {
     assert.ok(!reply.body.includes(readOnly));
   });
 
-  it('tells two tokens of one name apart by their last 4 characters (stored at creation), never the whole token', async () => {
-    const first = await makeApiToken(server, session, 'read_only', { token_name: 'ci' });
-    const second = await makeApiToken(server, session, 'read_only', { token_name: 'ci' });
-    const reply = await server.send('/api/auth/api-tokens', { token: session });
-    const named = reply.json.tokens.filter((t: { name: string }) => t.name === 'ci').map((t: { token_last4: string }) => t.token_last4);
-    assert.deepEqual(named.sort(), [first.slice(-4), second.slice(-4)].sort());
-    assert.ok(!reply.body.includes(first) && !reply.body.includes(second));
-    const stored = (await authFile(server)).api_tokens.filter((t: { name: string }) => t.name === 'ci');
-    assert.deepEqual(stored.map((t: { token_last4: string }) => t.token_last4).sort(), named.sort());
-  });
-
-  it('shows null for the last characters of a token listed before they were stored', async () => {
-    await makeApiToken(server, session, 'read_only', { token_name: 'older' });
-    await server.deps.store.update((draft) => {
-      for (const t of draft.api_tokens) if (t.name === 'older') delete t.token_last4;
-    });
-    const reply = await server.send('/api/auth/api-tokens', { token: session });
-    const older = reply.json.tokens.find((t: { name: string }) => t.name === 'older');
-    assert.equal(older.token_last4, null);
-    assert.equal(older.valid, true);
-  });
-
   it('refuses a revoked token (Bearer and Basic), and says so once more for an unknown id', async () => {
     const admin = await makeApiToken(server, session, 'full_admin');
     const list = (await server.send('/api/auth/api-tokens', { token: session })).json.tokens;
@@ -721,23 +699,6 @@ describe('profile and avatar', () => {
     assert.equal(svg.status, 415);
     const multipart = await server.send('/api/auth/profile/avatar', { method: 'POST', token: session, body: '--x--', headers: { 'content-type': 'multipart/form-data; boundary=x' } });
     assert.equal(multipart.status, 415);
-  });
-
-  it('refuses an image whose bytes are not what their type promises, with a message for people, and keeps the avatar', async () => {
-    const before = await readFile(join(server.config.data_dir, 'avatar.bin'));
-    const post = (body: Buffer | string) => server.send('/api/auth/profile/avatar', { method: 'POST', token: session, body, headers: { 'content-type': 'image/png' } });
-    const renamedText = await post('Shopping list: milk, eggs\n');
-    assert.equal(renamedText.status, 415);
-    assert.deepEqual({ ...renamedText.json }, { success: false, message: 'This file is not an image we accept. Only PNG, JPEG, WebP or GIF images are accepted' });
-    const truncated = await post(PNG.subarray(0, PNG.length - 20));
-    assert.equal(truncated.status, 400);
-    assert.deepEqual({ ...truncated.json }, { success: false, message: 'This is not a valid image: the PNG is truncated. Try saving it again or choose another file.' });
-    const signatureOnly = await post(Buffer.concat([PNG.subarray(0, 8), Buffer.from('<script>alert(1)</script>')]));
-    assert.equal(signatureOnly.status, 400);
-    const svg = await post('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
-    assert.equal(svg.status, 415);
-    assert.match(svg.json.message, /^SVG images are not accepted \(they can carry scripts\)/);
-    assert.deepEqual(await readFile(join(server.config.data_dir, 'avatar.bin')), before, 'a refused upload leaves the avatar as it was');
   });
 
   it('answers 413 with a JSON message above 2 MB', async () => {
