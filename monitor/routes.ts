@@ -193,7 +193,7 @@ export interface MonitorRouteDeps {
   logger: Logger;
   /** Issued by POST /api/terminal/ticket, spent by the TICKET guard. */
   tickets: TicketStore<SessionOwner>;
-  terminal: Pick<TerminalServer, 'handleUpgrade'>;
+  terminal: Pick<TerminalServer, 'handleUpgrade' | 'runAs'>;
   /** Binds each terminal to the identity that opened it; the page renews a gateway identity through it. */
   terminalIdentity: Pick<TerminalIdentityCheck, 'bind' | 'renew' | 'renewSeconds'>;
   /** A credential ended (logout, revocation, password change, disable): close what it opened. */

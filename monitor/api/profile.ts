@@ -1,6 +1,7 @@
 /** The profile API (display name, avatar) in ProxMenux's paths and shapes: reading needs a sign-in (READ), changing full_admin (ADMIN). */
 import express, { type RequestHandler } from 'express';
-import { AvatarFiles, MAX_AVATAR_BYTES, sniffImageType } from '../auth/avatar.ts';
+import { AvatarFiles, MAX_AVATAR_BYTES } from '../auth/avatar.ts';
+import { checkImage } from '../auth/image-check.ts';
 import type { MonitorAuthDeps } from '../auth/deps.ts';
 import { bodyOf, displayNameRule, fail } from './json-api.ts';
 
@@ -65,9 +66,10 @@ export function createProfileHandlers(deps: Pick<MonitorAuthDeps, 'store' | 'con
   const setAvatar: RequestHandler = async (req, res) => {
     const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (bytes.length === 0) return fail(res, 400, 'The image is empty');
-    const type = sniffImageType(bytes);
-    if (type === null) return fail(res, 415, 'Only PNG, JPEG, WebP or GIF images are accepted');
-    const info = await avatars.write(bytes, type);
+    // not one of the four types (text, SVG, HTML): 415; the right magic but no such image inside: 400
+    const image = checkImage(bytes);
+    if (!image.ok) return fail(res, image.problem === 'unsupported' ? 415 : 400, image.message);
+    const info = await avatars.write(bytes, image.type);
     res.json({ success: true, message: 'Avatar updated', avatar_mtime: info.mtimeMs, avatar_content_type: info.type });
   };
 

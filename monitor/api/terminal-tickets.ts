@@ -5,7 +5,7 @@
  */
 import type { RequestHandler } from 'express';
 import { BINDINGS_FULL, type TerminalIdentityCheck } from '../terminal/identity-check.ts';
-import type { SessionOwner } from '../terminal/server.ts';
+import type { SessionOwner, TerminalServer } from '../terminal/server.ts';
 import type { TicketStore } from '../terminal/tickets.ts';
 import { bodyOf } from './json-api.ts';
 
@@ -18,9 +18,11 @@ export interface TerminalTicketDeps {
   tickets: Pick<TicketStore<SessionOwner>, 'issue'>;
   /** Binds each terminal to the identity that opened it; the page renews a gateway identity through it. */
   terminalIdentity: Pick<TerminalIdentityCheck, 'bind' | 'renew' | 'renewSeconds'>;
+  /** Which OS account the shell will be, told to the page before it connects. */
+  terminal: Pick<TerminalServer, 'runAs'>;
 }
 
-export function createTerminalTicketHandlers({ tickets, terminalIdentity }: TerminalTicketDeps): TerminalTicketHandlers {
+export function createTerminalTicketHandlers({ tickets, terminalIdentity, terminal }: TerminalTicketDeps): TerminalTicketHandlers {
   const ticket: RequestHandler = (req, res) => {
     const { username, via, jti, sessionGeneration: generation } = req.identity!;
     const binding = terminalIdentity.bind();
@@ -29,7 +31,8 @@ export function createTerminalTicketHandlers({ tickets, terminalIdentity }: Term
     // the owner, with its credential, is kept so that the session ends when that credential does
     const issued = tickets.issue({ username, via, jti, generation, bearer: req.bearerToken, binding });
     // `session` and `renew_seconds`: the page re-confirms a gateway sign-in with them (terminal/identity-check.ts)
-    res.set('Cache-Control', 'no-store').json({ ...issued, session: binding, renew_seconds: terminalIdentity.renewSeconds });
+    // `run_as`: the OS account of the shell (null when terminals are refused), so the page says whose shell it is
+    res.set('Cache-Control', 'no-store').json({ ...issued, session: binding, renew_seconds: terminalIdentity.renewSeconds, run_as: terminal.runAs() });
   };
 
   // sent through the gateway while the terminal is open: it only arrives while the gateway still vouches for the user

@@ -57,6 +57,8 @@ const apiToken = z.looseObject({
   signed_with: z.string().optional(),
   /** Ours: the token's jti, so a listed token can be matched without hashing it. */
   jti: z.string().optional(),
+  /** Ours: the token's last 4 characters, so two tokens of one name are told apart; missing on older entries. */
+  token_last4: z.string().regex(/^[A-Za-z0-9_-]{4}$/, '4 base64url characters').optional(),
 });
 
 const authFileSchema = z

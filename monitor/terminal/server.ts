@@ -85,6 +85,8 @@ export interface TerminalServer {
   activeSessions(): number;
   /** The owners of the sessions still running (not hung up), as closeSessions() sees them. */
   owners(): SessionOwner[];
+  /** The OS account a new terminal would run as, or null when terminals are refused as configured. */
+  runAs(): string | null;
 }
 
 interface Session {
@@ -285,6 +287,16 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
   }
 
   return {
+    runAs() {
+      try {
+        const account = shellAccountFor(terminal);
+        return account.switchUser && setprivPath === null ? null : account.username;
+      } catch (error) {
+        if (error instanceof TerminalUnavailableError) return null;
+        throw error;
+      }
+    },
+
     handleUpgrade(req, socket, head, owner) {
       const rhost = clientAddress(req);
       if (closed) return void socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -245,6 +245,16 @@ export function createSecurity({ getSession, refreshSession, openSetup }) {
     }
   }
 
+  /** "····abcd": the token's last characters, so two tokens of one name are told apart; "…" for tokens made before they were kept. */
+  function tokenEnding(token) {
+    const last4 = typeof token.token_last4 === 'string' ? token.token_last4 : null;
+    return element(
+      'span',
+      { className: 'token-prefix mono', title: last4 ? `Ends in ${last4}` : 'Made before the dashboard kept the last characters' },
+      last4 ? `····${last4}` : '…',
+    );
+  }
+
   async function loadTokens() {
     showMessage(tokensError, '');
     let tokens;
@@ -267,7 +277,7 @@ export function createSecurity({ getSession, refreshSession, openSetup }) {
       return element(
         'tr',
         {},
-        element('th', { scope: 'row' }, token.name ?? '–', token.token_prefix ? element('span', { className: 'token-prefix mono' }, token.token_prefix) : null),
+        element('th', { scope: 'row' }, token.name ?? '–', ' ', tokenEnding(token)),
         element('td', { 'data-label': 'Scope' }, SCOPE_LABELS[token.scope] ?? token.scope ?? '–'),
         element('td', { 'data-label': 'Created' }, formatDate(token.created_at)),
         element('td', { 'data-label': 'Expires' }, formatDate(token.expires_at)),

@@ -58,6 +58,7 @@ export function createTerminal() {
   const statusText = byId('terminal-status');
   const dot = byId('terminal-dot');
   const errorBox = byId('terminal-error');
+  const accountLabel = byId('terminal-account');
   const reconnectButton = byId('terminal-reconnect');
   const encoder = new TextEncoder();
 
@@ -185,7 +186,10 @@ export function createTerminal() {
     try {
       await loadXterm();
       // JSON like every other POST: the monitor refuses anything a cross-site form could send
-      const { ticket, session, renew_seconds: renewSeconds } = await api('POST', '/api/terminal/ticket', { json: {} });
+      const { ticket, session, renew_seconds: renewSeconds, run_as: runAs } = await api('POST', '/api/terminal/ticket', { json: {} });
+      // the OS account the shell runs as, so nobody takes it for their own or for root
+      accountLabel.textContent = typeof runAs === 'string' ? `Shell as ${runAs}` : '';
+      accountLabel.hidden = typeof runAs !== 'string';
       const url = new URL('/ws/terminal', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
       url.search = new URLSearchParams({ ticket }).toString();

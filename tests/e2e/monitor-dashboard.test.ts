@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { crc32, deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generateSync } from 'otplib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startMonitor } from '../../monitor/app.ts';
 import { parseMonitorConfig } from '../../monitor/config/load.ts';
 import { requireBinary } from '../helpers/binaries.ts';
+import { samplePng } from '../helpers/images.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -162,6 +162,9 @@ describe('monitor dashboard in Chromium', () => {
     const token = await page.locator('#token-created-value').inputValue();
     assert.ok(token.length > 40, 'a token is shown');
     await page.locator('#tokens-body tr', { hasText: 'Homepage widget' }).waitFor();
+    const row = page.locator('#tokens-body tr', { hasText: 'Homepage widget' });
+    assert.equal(await row.locator('.token-prefix').textContent(), `····${token.slice(-4)}`, 'the row tells the token apart by its last characters');
+    assert.ok(!((await page.locator('#tokens-body').textContent()) ?? '').includes(token), 'the list never shows the whole token');
     await screenshot('05-api-token');
 
     const withToken = await fetch(`${monitor.url}/api/system`, { headers: { Authorization: `Bearer ${token}` } });
@@ -239,6 +242,7 @@ describe('monitor dashboard in Chromium', () => {
   it('opens a terminal that runs what is typed', async () => {
     await page.getByRole('tab', { name: 'Terminal' }).click();
     await page.locator('#terminal-status', { hasText: /^Connected$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#terminal-account').textContent(), 'Shell as nobody', 'the page says which OS account the shell is');
     await page.locator('.xterm-rows').waitFor();
     // the prompt shows that the shell is reading
     await page.locator('.xterm-rows > div', { hasText: /[$#]\s*$/ }).first().waitFor({ timeout: 10_000 });
@@ -284,31 +288,3 @@ describe('monitor dashboard in Chromium', () => {
     assert.deepEqual(pageProblems, []);
   });
 });
-
-/** A 16 × 16 PNG (a gradient), made here so the test needs no fixture file. */
-function samplePng(): Buffer {
-  const size = 16;
-  const rows: number[] = [];
-  for (let y = 0; y < size; y++) {
-    rows.push(0);
-    for (let x = 0; x < size; x++) rows.push(x * 16, y * 16, 200);
-  }
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'ascii');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'ascii'), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(Buffer.from(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}

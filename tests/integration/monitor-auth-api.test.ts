@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { issueToken } from '../../monitor/auth/jwt.ts';
+import { samplePng } from '../helpers/images.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
 import { makeApiToken, PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
@@ -25,7 +26,7 @@ async function auditText(server: AuthServer): Promise<string> {
   return readFile(server.auditPath, 'utf8');
 }
 
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(64)]);
+const PNG = samplePng();
 
 describe('first run: status, setup, skip and decline', () => {
   let server: AuthServer;
@@ -515,7 +516,7 @@ describe('API tokens: Bearer and Basic, listing, revocation', () => {
     assert.equal(reply.status, 200);
     assert.ok(reply.json.tokens.length >= 2);
     for (const t of reply.json.tokens) {
-      assert.deepEqual(Object.keys(t).sort(), ['created_at', 'expires_at', 'id', 'name', 'revoked', 'scope', 'token_prefix', 'valid']);
+      assert.deepEqual(Object.keys(t).sort(), ['created_at', 'expires_at', 'id', 'name', 'revoked', 'scope', 'token_last4', 'token_prefix', 'valid']);
       assert.equal(t.valid, true);
     }
     assert.ok(!reply.body.includes(readOnly));

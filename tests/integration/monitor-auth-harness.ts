@@ -92,7 +92,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     auth: deps,
     logger,
     tickets: new TicketStore(),
-    terminal: { handleUpgrade: (_req, socket) => void socket.destroy() },
+    terminal: { handleUpgrade: (_req, socket) => void socket.destroy(), runAs: () => 'nobody' },
     terminalIdentity: { bind: () => 'binding', renew: () => ({ ok: true }), renewSeconds: 10 },
     handlers: {
       host: {
