@@ -1,9 +1,17 @@
 // "Remember me": unticked the session cookie is a browser-session cookie (no Expires, no Max-Age), the
 // server still ends the session after expiration/inactivity; ticked the cookie lasts remember_me, as
 // the server-side session does; remember_me: -1 offers no checkbox and ignores a forged one.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SetCookie } from '../helpers/http.ts';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { pino } from 'pino';
+import { parseGatewayConfig } from '../../gateway/config/load.ts';
+import { establishSession } from '../../gateway/portal/login.ts';
+import { portalSessions, save } from '../../gateway/portal/session-middleware.ts';
+import { resolveCookieDomains } from '../../gateway/session/cookie-domains.ts';
+import { openSessionStore, type SessionStore } from '../../gateway/session/store.ts';
+import { request, type SetCookie } from '../helpers/http.ts';
 import { askAuthz, firstFactor, portal, startInProcessGateway, type InProcessGateway, type TestUser } from '../helpers/inprocess-gateway.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -158,5 +166,78 @@ describe('"remember me" disabled (remember_me: -1)', () => {
     const cookie = `gatehouse_session=${set.value}`;
     gw.clock.advance(6 * MINUTE);
     assert.notEqual((await askAuthz(gw, 'auth-request', 'https://app.example.test/', { cookie })).status, 200, 'inactivity ended it');
+  });
+});
+
+// express-session re-sends a persistent cookie whenever the session changes, and by itself slides its
+// expiry by the time elapsed since the login; a browser-session cookie must never become persistent.
+describe('a session that changes after the login keeps its kind of cookie (express-session, clock moved on)', () => {
+  let server: ReturnType<ReturnType<typeof express>['listen']>;
+  let store: SessionStore;
+  let base: string;
+
+  before(async () => {
+    const { config } = parseGatewayConfig({
+      session: { secret: 'Zq8vN2kLp4Rt7Wx1Yb5Hc9Jm3Fd6Gs0A', cookies: [{ domain: 'localhost', authelia_url: 'http://localhost/', remember_me: '1d' }] },
+      authentication_backend: { file: { path: '/nonexistent/users.yml' } },
+      storage: { encryption_key: 'a-test-encryption-key-long-enough', local: { path: '/nonexistent/db.sqlite3' } },
+      access_control: { default_policy: 'one_factor' },
+    });
+    store = await openSessionStore(undefined, config.session.secret!, pino({ level: 'silent' }));
+    const audit = { success() {}, failure() {}, refused() {}, notSaved() {} };
+    const user = { username: 'alice', displayName: 'Alice', emails: [], groups: [], credentialStamp: 'stamp' };
+    const app = express();
+    app.use(portalSessions(resolveCookieDomains(config), store, config.session.secret!));
+    app.post('/login/:keep', async (req, res) => {
+      await establishSession(req, user, req.params.keep === 'keep', Date.now(), audit, '127.0.0.1');
+      res.json({ expiresAt: req.session.expiresAt });
+    });
+    app.post('/touch', async (req, res) => {
+      req.session.lastActivity = Date.now();
+      await save(req);
+      res.json({ expiresAt: req.session.expiresAt });
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://localhost:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    mock.timers.reset();
+    await new Promise((resolve) => server.close(resolve));
+    await store.close();
+  });
+
+  const post = (path: string, cookie?: string) => request(`${base}${path}`, { method: 'POST', headers: cookie ? { cookie } : {} });
+
+  it('ticked: a change an hour later sends the cookie with the same expiry, the session\'s', async () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      const login = await post('/login/keep');
+      const set = sessionCookie(login);
+      const expiresAt = login.json<{ expiresAt: number }>().expiresAt;
+      assert.ok(Math.abs(Date.parse(String(set.attributes['expires'])) - expiresAt) < 1_000, `the cookie expires with the session: ${JSON.stringify(set.attributes)}`);
+      mock.timers.setTime(Date.now() + 60 * MINUTE);
+      const touched = await post('/touch', `gatehouse_session=${set.value}`);
+      assert.equal(touched.json<{ expiresAt: number }>().expiresAt, expiresAt, 'the server-side expiry did not move');
+      const again = sessionCookie(touched);
+      assert.equal(again.value, set.value);
+      assert.ok(Math.abs(Date.parse(String(again.attributes['expires'])) - expiresAt) < 1_000, `still the session's expiry, not slid by an hour: ${JSON.stringify(again.attributes)}`);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('unticked: a change an hour later never turns the cookie into a persistent one', async () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      const set = sessionCookie(await post('/login/no'));
+      assertBrowserSessionCookie(set, 'at login');
+      mock.timers.setTime(Date.now() + 60 * MINUTE);
+      const touched = await post('/touch', `gatehouse_session=${set.value}`);
+      assert.equal(touched.status, 200);
+      for (const c of touched.cookies.filter((c) => c.name === 'gatehouse_session')) assertBrowserSessionCookie(c, 'after a change');
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
