@@ -7,7 +7,7 @@ import { authenticationLevel } from '../session/user-session.ts';
 import type { AuditLog } from '../log/audit.ts';
 import { SessionStoreUnavailable } from '../session/store.ts';
 import type { UserDetails } from '../users/provider.ts';
-import { regenerate, save } from './session-middleware.ts';
+import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
 
 /**
  * The login is audited as a success only once its session is saved; when the store fails the audit
@@ -37,7 +37,7 @@ async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: b
   req.session.keepMeLoggedIn = keep;
   // measured on the clock that checks it (sessionState), not express-session's own Date.now()
   req.session.expiresAt = now + (keep ? domain.rememberMe : domain.expiration) * 1000;
-  req.session.cookie.expires = new Date(req.session.expiresAt);
+  pinCookieLifetime(req.session);
   await save(req);
 }
 

@@ -2,7 +2,7 @@
  * express-session for the portal, one cookie per configured domain: the request's host picks the
  * domain (and so the cookie name, Domain attribute and lifetimes).
  */
-import session from 'express-session';
+import session, { type Session, type SessionData } from 'express-session';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
 import type { SessionStore } from '../session/store.ts';
@@ -33,7 +33,7 @@ export function portalSessions(domains: readonly CookieDomain[], store: SessionS
           httpOnly: true,
           secure: d.secure,
           sameSite: d.sameSite,
-          maxAge: d.expiration * 1000,
+          // no maxAge: a browser-session cookie unless the login asked to be remembered (see pinCookieLifetime)
         },
       }),
     );
@@ -45,8 +45,22 @@ export function portalSessions(domains: readonly CookieDomain[], store: SessionS
       return;
     }
     req.cookieDomain = domain;
-    byDomain.get(domain.domain)!(req, res, next);
+    byDomain.get(domain.domain)!(req, res, (error?: unknown) => {
+      if (!error && req.session) pinCookieLifetime(req.session);
+      next(error);
+    });
   };
+}
+
+/**
+ * The cookie's lifetime follows the session's kind, whenever express-session sends it: a "keep me
+ * logged in" session's cookie expires with the session (expiresAt, never slid past it), any other is
+ * a browser-session cookie (no Expires, no Max-Age) while the server still applies expiration and
+ * inactivity. express-session re-derives Expires from originalMaxAge when it sends the cookie, so
+ * setting `expires` here (which resets originalMaxAge) is enough.
+ */
+export function pinCookieLifetime(s: Session & Partial<SessionData>): void {
+  s.cookie.expires = s.keepMeLoggedIn === true && typeof s.expiresAt === 'number' ? new Date(s.expiresAt) : null;
 }
 
 export function regenerate(req: Request): Promise<void> {

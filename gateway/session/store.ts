@@ -54,6 +54,8 @@ export const SESSION_KEY_PREFIX = 'gatehouse-session:';
 export const INVALIDATION_CHANNEL = 'gatehouse-session-invalidate';
 /** How long a read may be served from memory. Writes anywhere evict at once; this bounds a lost message. */
 export const CACHE_TTL_MS = 2_000;
+/** Seconds a stored session without an expiry (not made by a login) is kept in Redis. */
+const DEFAULT_TTL_S = 86_400;
 const CACHE_MAX_ENTRIES = 50_000;
 
 export function redisOptions(cfg: RedisConfig): RedisOptions {
@@ -372,7 +374,9 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
 
   const guard = new StoreGuard(outage);
   const codec = createSessionCodec(secret, (reason) => logger.warn({ reason }, 'session store: a stored session was not written by Gatehouse with this session.secret; treated as no session'));
-  const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: codec, disableTouch: true });
+  // the key lives as long as the session (expiresAt), not the cookie: most cookies are browser-session ones
+  const ttl = (data: session.SessionData) => (typeof data.expiresAt === 'number' ? Math.ceil((data.expiresAt - now()) / 1000) : DEFAULT_TTL_S);
+  const store = new RedisStore({ client, prefix: SESSION_KEY_PREFIX, serializer: codec, disableTouch: true, ttl });
   guardStore(store, guard);
   const announce = (sid: string) => {
     cache.evict(sid);

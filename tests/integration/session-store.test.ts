@@ -61,6 +61,14 @@ describe('Redis session store', () => {
     assert.ok(ttl > 25_000 && ttl <= 30_000, `ttl ${ttl}`);
   });
 
+  it('expires the key with the session when its cookie is a browser-session one (no cookie expiry)', async () => {
+    const data = sessionData(40_000);
+    data.cookie = { originalMaxAge: null } as SessionData['cookie'];
+    await store.set('sid-browser-session', data);
+    const ttl = Number(await cli('PTTL', `${SESSION_KEY_PREFIX}sid-browser-session`));
+    assert.ok(ttl > 35_000 && ttl <= 40_000, `ttl ${ttl}`);
+  });
+
   it('a value written by someone without the secret is no session, not a login', async () => {
     await cli('SET', `${SESSION_KEY_PREFIX}sid-forged`, JSON.stringify(sessionData()));
     assert.equal(await store.get('sid-forged'), null);
