@@ -28,7 +28,7 @@ export interface OpenUsersContext {
 }
 
 export interface OpenedUsers {
-  /** What every consumer reads: details cached per refresh_interval. */
+  /** What every consumer reads: the backend's details at once (in memory, or cached per refresh_interval). */
   users: UserProvider;
   /** Listing, adding and removing users, when the backend is Gatehouse's to edit (the users file); else null. */
   admin: UserAdmin | null;
@@ -50,13 +50,17 @@ export async function openUsers(backend: AuthenticationBackendOptions, context: 
     ...(context.verifyPassword ? { verifyPassword: context.verifyPassword } : {}),
     ...(context.beforeRehashWrite ? { beforeRehashWrite: context.beforeRehashWrite } : {}),
   });
-  const users = new CachedUserProvider(provider, {
-    refreshInterval: refreshInterval(backend.refresh_interval),
-    now: context.now ?? Date.now,
-    logger: context.logger,
-  });
-  // edits through the admin reach the cache through the provider's onChange
-  return { users, admin: provider };
+  return { users: withDetailsCache(provider, backend, context), admin: provider };
+}
+
+/**
+ * A backend that holds its users in memory and re-reads them on every change (the users file: it has
+ * peekDetails) answers at once by itself: a cache in front would be a second copy of its map. One that
+ * asks a server (LDAP) goes behind the details cache, refreshed per refresh_interval.
+ */
+function withDetailsCache(provider: UserProvider, backend: AuthenticationBackendOptions, context: OpenUsersContext): UserProvider {
+  if (provider.peekDetails) return provider;
+  return new CachedUserProvider(provider, { refreshInterval: refreshInterval(backend.refresh_interval), now: context.now ?? Date.now, logger: context.logger });
 }
 
 /** Authelia's refresh_interval (seconds once parsed) as the cache takes it; `never` is an older spelling of `disable`. */
