@@ -30,6 +30,7 @@ const TOKEN_ENDINGS: Record<TokenRefusal, string> = {
 };
 export const GATEWAY_STOPPED = `${ENDED}: the gateway no longer vouches for it (signed out, removed or disabled)`;
 export const GATEWAY_OTHER_USER = `${ENDED}: the gateway now signs in another user`;
+const UNCHECKED = `${ENDED}: the monitor could not check it`;
 const UNCHECKABLE = `${ENDED}: the monitor cannot check it (its account file is unreadable)`;
 
 /**
@@ -128,7 +129,8 @@ export function createTerminalIdentityCheck(options: TerminalIdentityCheckOption
       for (const [binding, last] of confirmed) if (!live.has(binding) && at - last > refreshIntervalMs) confirmed.delete(binding);
       const endings = new Map<SessionOwner, string>();
       for (const owner of owners) {
-        const why = await whyEnded(owner, state, at);
+        // one owner that cannot be checked closes its own terminal, and never keeps the others' open
+        const why = await whyEnded(owner, state, at).catch(() => UNCHECKED);
         if (why !== null) endings.set(owner, why);
       }
       let closed = 0;
