@@ -43,10 +43,18 @@ export type GuardRefusal = 'no-session' | 'level-too-low' | 'not-elevated';
 export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now: number): GuardRefusal | null {
   if (guard === 'PUBLIC') return null;
   if (!standing.user || standing.level < 1) return 'no-session';
-  if (guard === 'LEVEL_2' && standing.level < 2) return 'level-too-low';
-  // an elevation ends at elevatedUntil, measured on the clock the sessions use
-  if (guard === 'ELEVATED' && !(typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now)) return 'not-elevated';
-  return null;
+  switch (guard) {
+    case 'LEVEL_1':
+      return null;
+    case 'LEVEL_2':
+      return standing.level < 2 ? 'level-too-low' : null;
+    case 'ELEVATED':
+      // an elevation ends at elevatedUntil, measured on the clock the sessions use
+      return typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now ? null : 'not-elevated';
+    default:
+      // a guard this function does not know lets nobody through
+      return 'no-session';
+  }
 }
 
 /** The portal's answer has been 403 `Unauthorized` for a request without a session (Authelia's too). */

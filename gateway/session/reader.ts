@@ -16,7 +16,6 @@ const VERIFIED_COOKIES_MAX = 20_000;
 
 export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';
 
-/** Why a stored session may not be used now ('current' when it may). */
 /**
  * The session's user as the backend knows them now, or null: removed, disabled, or their credential
  * changed since this session was made. Forward auth and the portal both ask here. At once when the
@@ -27,11 +26,14 @@ export function currentUser(
   users: Pick<UserProvider, 'getDetails' | 'peekDetails'>,
 ): UserDetails | null | Promise<UserDetails | null> {
   if (!data.identity) return null;
-  const sameCredential = (user: UserDetails | null) => (user && user.credentialStamp === data.credentialStamp ? user : null);
+  // a session without a stamp was not made by a login of this credential: no user
+  const stamp = data.credentialStamp;
+  const sameCredential = (user: UserDetails | null) => (user && typeof stamp === 'string' && stamp !== '' && user.credentialStamp === stamp ? user : null);
   const known = users.peekDetails?.(data.identity.username);
   return known !== undefined ? sameCredential(known) : users.getDetails(data.identity.username).then(sameCredential);
 }
 
+/** Why a stored session may not be used now ('current' when it may). */
 export function sessionState(data: Partial<SessionData>, domain: CookieDomain, now: number): SessionState {
   if (data.cookieDomain !== domain.domain) return 'foreign';
   // a session without an absolute expiry was not made by a login: never current
