@@ -271,10 +271,10 @@ export function requireScope(scope: Scope): RequestHandler {
   };
 }
 
-/** A read_only identity may only read: GET and HEAD, whatever the route. */
+/** Any identity but full_admin may only read: GET and HEAD, whatever the route. */
 export function readOnlyGuard(req: Request, res: Response, next: NextFunction): void {
-  if (req.identity?.scope === 'read_only' && !SAFE_METHODS.has(req.method)) {
-    res.status(403).json({ success: false, message: `This action requires a full_admin token (your token: read_only)` });
+  if (req.identity && req.identity.scope !== 'full_admin' && !SAFE_METHODS.has(req.method)) {
+    res.status(403).json({ success: false, message: `This action requires a full_admin token (your token: ${req.identity.scope})` });
     return;
   }
   next();
