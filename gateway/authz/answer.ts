@@ -14,6 +14,7 @@ import { decide, type AuthnStrategies, type DecideDeps, type Refusal, type Refus
 import type { DialectRow } from './dialects.ts';
 import { isSafeRedirect } from './redirect.ts';
 import type { AuthzTarget } from './target.ts';
+import type { SessionIdentity } from '../session/user-session.ts';
 
 // node:http as its CommonJS object: an ES import of it loads Node's bundled fetch client (CONVENTIONS.md)
 const { STATUS_CODES } = process.getBuiltinModule('node:http');
@@ -34,6 +35,19 @@ export function headerValue(value: string | undefined): string {
   if (!value) return '';
   if (PRINTABLE_ASCII.test(value)) return value;
   return Buffer.from(value.replace(/[\r\n\0]/g, ' '), 'utf8').toString('latin1');
+}
+
+/**
+ * The identity an app is told, as a flat list of the four Remote-* headers and their values: all four
+ * even when empty (Caddy 2.6 would otherwise forward its literal placeholder upstream).
+ */
+export function identityHeaders(id: SessionIdentity | null): string[] {
+  return [
+    'Remote-User', headerValue(id?.username),
+    'Remote-Groups', headerValue(id?.groups.join(',')),
+    'Remote-Name', headerValue(id?.displayName),
+    'Remote-Email', headerValue(id?.emails[0]),
+  ];
 }
 
 export function escapeHtml(text: string): string {

@@ -46,6 +46,8 @@ export interface Allow {
   kind: 'allow';
   identity: SessionIdentity | null;
   target: AuthzTarget;
+  /** The client address the decision judged (what the embedded proxy passes on as X-Forwarded-For). */
+  ip: string;
 }
 
 export type Refusal =
@@ -108,12 +110,12 @@ export function judge(q: Question, identity: SessionIdentity | null, level: numb
     { host: q.target.host, path: q.target.path, method: q.target.method, ip: q.ip },
     identity ? { username: identity.username, groups: identity.groups } : null,
   );
-  if (decision.policy === 'bypass') return { kind: 'allow', identity, target: q.target };
+  if (decision.policy === 'bypass') return { kind: 'allow', identity, target: q.target, ip: q.ip };
   if (decision.policy === 'deny') {
     // an anonymous user on a rule that names subjects may be one of them: log in first
     return identity || !decision.hasSubjects ? FORBIDDEN : { kind: 'login', target: q.target, domain: q.domain, basic };
   }
-  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity, target: q.target };
+  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity, target: q.target, ip: q.ip };
   return { kind: 'login', target: q.target, domain: q.domain, basic };
 }
 

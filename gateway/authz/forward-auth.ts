@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ASSERTION_HEADER } from './assertion.ts';
 import { DEFAULT_AUTHN_STRATEGIES, type AuthnStrategies } from './authn-strategies.ts';
-import { decideAndDeliver, headerValue, refuseHttp, writeAnswer, type Delivery } from './answer.ts';
+import { decideAndDeliver, identityHeaders, refuseHttp, writeAnswer, type Delivery } from './answer.ts';
 import type { Allow, AuthzDeps } from './decide.ts';
 import { DIALECTS } from './dialects.ts';
 import type { AuthzDialect } from './target.ts';
@@ -21,13 +21,8 @@ export type { AuthzDeps } from './decide.ts';
  * Cache-Control; the flat list skips an object walk.
  */
 function writeAllow(res: ServerResponse, id: SessionIdentity | null, assertion: string | null): void {
-  const headers = [
-    'Remote-User', headerValue(id?.username),
-    'Remote-Groups', headerValue(id?.groups.join(',')),
-    'Remote-Name', headerValue(id?.displayName),
-    'Remote-Email', headerValue(id?.emails[0]),
-    'Content-Length', '0',
-  ];
+  const headers = identityHeaders(id);
+  headers.push('Content-Length', '0');
   if (assertion !== null) headers.push(ASSERTION_HEADER, assertion);
   res.writeHead(200, headers);
   res.end();

@@ -8,9 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import { isWebSocketUpgrade } from '../../lib/http-server.ts';
-import { normaliseIp } from '../../lib/net/address.ts';
-import { clientIp } from '../../lib/net/client-ip.ts';
-import { answerOf, decideAndDeliver, headerValue, rawAnswer, refuseHttp, type Delivery } from '../authz/answer.ts';
+import { answerOf, decideAndDeliver, identityHeaders, rawAnswer, refuseHttp, type Delivery } from '../authz/answer.ts';
+import { ASSERTION_HEADER } from '../authz/assertion.ts';
 import type { Allow, AuthnStrategies, AuthzDeps, Refusal } from '../authz/decide.ts';
 import { DIALECTS } from '../authz/dialects.ts';
 
@@ -152,9 +151,6 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
    */
   async function passOn(req: IncomingMessage, verdict: Allow, websocket: boolean): Promise<Refusal | null> {
     const { target } = verdict;
-    // what the decision read, taken before anything is removed: a trusted proxy's X-Forwarded-For
-    // named in its Connection was meant for this hop, and this hop judged by it
-    const ip = clientIp(normaliseIp(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], deps.isTrustedProxy);
     const hostHeader = req.headers.host!; // targetFromRequest refused a missing one
     // Basic credentials in either header may be the gateway password the decision just checked (which
     // header it read depends on the strategies): the app never sees them; an app's own Bearer stays
@@ -166,18 +162,15 @@ export function createEmbeddedProxy(upstreams: Record<string, string>, scheme: '
     if (!stripHopByHopHeaders(req, websocket)) return { kind: 'bad-request', reason: 'the Connection header names Host or Content-Length' };
     // the app trusts these for links, rate limits and logs: Gatehouse's values, never the client's
     for (const name of FORWARDING_HEADERS) delete req.headers[name];
-    req.headers['x-forwarded-for'] = ip;
+    // the address the decision judged: a trusted proxy's X-Forwarded-For named in its Connection was
+    // meant for this hop, and this hop judged by it
+    req.headers['x-forwarded-for'] = verdict.ip;
     req.headers['x-forwarded-proto'] = target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'https' : 'http';
     req.headers['x-forwarded-host'] = hostHeader;
     const id = verdict.identity;
-    const headers: Record<string, string> = {
-      'remote-user': headerValue(id?.username),
-      'remote-groups': headerValue(id?.groups.join(',')),
-      'remote-name': headerValue(id?.displayName),
-      'remote-email': headerValue(id?.emails[0]),
-    };
-    if (deps.assertions && id) headers['remote-assertion'] = await deps.assertions.assertionFor(id, target.host);
-    for (const [name, value] of Object.entries(headers)) if (value) req.headers[name] = value;
+    const headers = identityHeaders(id);
+    if (deps.assertions && id) headers.push(ASSERTION_HEADER, await deps.assertions.assertionFor(id, target.host));
+    for (let i = 0; i < headers.length; i += 2) if (headers[i + 1]) req.headers[headers[i]!.toLowerCase()] = headers[i + 1];
     // the session cookie is a bearer credential for every app in the domain: the app never sees it
     const cookie = req.headers.cookie;
     if (cookie) {

@@ -98,7 +98,7 @@ describe('a new credential kind is one more entry in the list', () => {
     name: 'Bearer in Authorization',
     rateLimit: null,
     credential: (req) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined),
-    identify: (token, q) => (token === 'good' ? { kind: 'allow', identity: user('robot'), target: q.target } : { kind: 'bad-credentials' }),
+    identify: (token, q) => (token === 'good' ? { kind: 'allow', identity: user('robot'), target: q.target, ip: q.ip } : { kind: 'bad-credentials' }),
   };
   const strategies = [...DEFAULT_AUTHN_STRATEGIES.slice(0, 2), BEARER, SESSION_COOKIE];
 
