@@ -23,13 +23,13 @@ export const STARTUP_CHECK_EXIT_CODE = 3;
  * A backstop: each provider bounds its own checks by its configured timeouts (storage.postgres.timeout,
  * session.redis.timeout and command_timeout), which are shorter; this catches one that does not.
  */
-export const STARTUP_CHECK_TIMEOUT_MS = 60_000;
+const STARTUP_CHECK_TIMEOUT_MS = 60_000;
 
 /**
  * How long each provider's close() may take once a start is given up: a provider stuck closing must
  * not keep the process from exiting with the failure.
  */
-export const PROVIDER_CLOSE_TIMEOUT_MS = 5_000;
+const PROVIDER_CLOSE_TIMEOUT_MS = 5_000;
 
 export interface StartupCheckFailure {
   name: string;

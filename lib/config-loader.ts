@@ -15,7 +15,7 @@ import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 export { formatPath } from './config-problems.ts';
 
 /** Keys whose value may come from `<PATH>_FILE` (Authelia's rule: names ending in these words). */
-export const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
+const SECRET_KEY_SUFFIXES = ['key', 'secret', 'password', 'token'];
 
 export interface ConfigSpec<S extends z.ZodType> {
   schema: S;
@@ -75,7 +75,7 @@ export function deepMerge(base: Plain, over: Plain): Plain {
   return out;
 }
 
-export function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
+function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -9,7 +9,7 @@ import { configError, type ConfigProblem } from './config-problems.ts';
 /** The longest password anything accepts: argon2 hashes whatever it is given, so a bound keeps one request cheap. */
 export const MAX_PASSWORD_LENGTH = 1024;
 /** Gatehouse's default minimum, and the monitor's, setup's and the CLI's before there was one policy. */
-export const DEFAULT_MIN_LENGTH = 10;
+const DEFAULT_MIN_LENGTH = 10;
 
 /** The monitor's denylist (from ProxMenux), compared lower-cased: refused under every policy. */
 const COMMON_PASSWORDS = new Set([

@@ -45,8 +45,8 @@ export interface RateLimiter {
   size(): number;
 }
 
-export const DEFAULT_PER_IP: WindowRule = { max: 10, windowMs: 5 * 60_000 };
-export const DEFAULT_PER_USER: WindowRule = { max: 20, windowMs: 15 * 60_000 };
+const DEFAULT_PER_IP: WindowRule = { max: 10, windowMs: 5 * 60_000 };
+const DEFAULT_PER_USER: WindowRule = { max: 20, windowMs: 15 * 60_000 };
 const DEFAULT_MAX_KEYS = 10_000;
 
 interface Table {

@@ -9,8 +9,8 @@ import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { generateSecret, generateURI, verifySync } from 'otplib';
 import QRCode from 'qrcode';
 
-export const TOTP_PERIOD_SECONDS = 30;
-export const BACKUP_CODE_COUNT = 10;
+const TOTP_PERIOD_SECONDS = 30;
+const BACKUP_CODE_COUNT = 10;
 /** No 0/O, 1/I: codes are read off paper. */
 const BACKUP_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
@@ -47,7 +47,7 @@ export function checkTotp(secret: string, code: string, lastCounter: number | nu
   return { ok: true, counter: result.timeStep };
 }
 
-export function hashBackupCode(code: string): string {
+function hashBackupCode(code: string): string {
   return createHash('sha256').update(code).digest('hex');
 }
 

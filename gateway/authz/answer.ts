@@ -143,7 +143,7 @@ export function refuseHttp(res: ServerResponse, row: DialectRow, verdict: Refusa
 }
 
 /** The error an exception becomes: 503 when a backend did not answer, 500 for anything else (logged here). */
-export function refusalForError(error: unknown, logger: Logger, dialect: string): Refusal {
+function refusalForError(error: unknown, logger: Logger, dialect: string): Refusal {
   const message = unavailableMessage(error);
   // a backend that did not answer is reported once per outage by its outage log, not per request
   if (message !== null) return { kind: 'unavailable', message };

@@ -82,7 +82,7 @@ export const SESSION_COOKIE: AuthnStrategy = {
 export const BASIC_IN_AUTHORIZATION = basicIn('Basic in Authorization', (req) => req.headers.authorization);
 export const BASIC_IN_PROXY_AUTHORIZATION = basicIn('Basic in Proxy-Authorization', (req) => req.headers['proxy-authorization']);
 /** Authelia's legacy /api/verify: Authorization when asked with `?auth=basic`, else Proxy-Authorization. */
-export const BASIC_LEGACY = basicIn('Basic in Authorization (?auth=basic) or Proxy-Authorization', (req) =>
+const BASIC_LEGACY = basicIn('Basic in Authorization (?auth=basic) or Proxy-Authorization', (req) =>
   new URL(req.url ?? '/', 'http://x').searchParams.get('auth') === 'basic' ? req.headers.authorization : req.headers['proxy-authorization'],
 );
 
@@ -111,11 +111,11 @@ export function authnStrategies(names: readonly AuthnStrategyName[]): AuthnStrat
 }
 
 /** Authelia's implementation names, and the dialect each is here (ExtAuthz, Envoy's, is not implemented). */
-export const IMPLEMENTATIONS = { ForwardAuth: 'forward-auth', AuthRequest: 'auth-request', Legacy: 'legacy' } as const satisfies Record<string, AuthzDialect>;
+const IMPLEMENTATIONS = { ForwardAuth: 'forward-auth', AuthRequest: 'auth-request', Legacy: 'legacy' } as const satisfies Record<string, AuthzDialect>;
 export type AuthzImplementation = keyof typeof IMPLEMENTATIONS | 'ExtAuthz';
 
 /** Authelia's defaults when an endpoint lists no strategies. */
-export const DEFAULT_STRATEGY_NAMES: Readonly<Record<keyof typeof IMPLEMENTATIONS, readonly AuthnStrategyName[]>> = {
+const DEFAULT_STRATEGY_NAMES: Readonly<Record<keyof typeof IMPLEMENTATIONS, readonly AuthnStrategyName[]>> = {
   ForwardAuth: ['HeaderAuthorization', 'CookieSession'],
   AuthRequest: ['HeaderAuthorization', 'CookieSession'],
   Legacy: ['HeaderLegacy', 'CookieSession'],
@@ -135,7 +135,7 @@ export const DEFAULT_AUTHZ_ENDPOINTS: readonly AuthzEndpoint[] = [
 ];
 
 /** The path Authelia serves endpoint `name` at. */
-export function authzEndpointPath(name: string): string {
+function authzEndpointPath(name: string): string {
   return name === 'legacy' ? '/api/verify' : `/api/authz/${name}`;
 }
 

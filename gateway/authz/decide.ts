@@ -66,7 +66,7 @@ export type Refusal =
 
 export type RefusalKind = Refusal['kind'];
 
-export const FORBIDDEN: Refusal = Object.freeze({ kind: 'forbidden' });
+const FORBIDDEN: Refusal = Object.freeze({ kind: 'forbidden' });
 export const BAD_CREDENTIALS: Refusal = Object.freeze({ kind: 'bad-credentials' });
 
 /** The host the embedded proxy routed the request by, and the scheme it listens with. */

@@ -16,7 +16,7 @@ export function formatOverview(summaries: readonly CommandSummary[]): string {
 }
 
 /** Edits (insert, delete, substitute) between two words: Levenshtein's distance. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

@@ -21,7 +21,7 @@ export type SmtpConfig = NonNullable<NonNullable<GatewayConfig['notifier']>['smt
 const TLS_VERSIONS = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' } as const;
 
 /** The nodemailer connection options `config` asks for (also what a transport is built from). */
-export function smtpConnectionOptions(config: SmtpConfig): SMTPConnection.Options {
+function smtpConnectionOptions(config: SmtpConfig): SMTPConnection.Options {
   const endpoint = parseSmtpAddress(config.address);
   if ('problem' in endpoint) throw new NotifierError('notifier_unavailable', `notifier: smtp: address ${endpoint.problem}`);
   const ms = config.timeout * 1000;

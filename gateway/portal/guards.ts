@@ -27,7 +27,7 @@ declare module 'express-serve-static-core' {
 }
 
 /** `PUBLIC`: anyone. `LEVEL_1`: a current session with one factor. `LEVEL_2`: two factors. `ELEVATED`: one factor, elevated recently. */
-export const PORTAL_GUARDS = ['PUBLIC', 'LEVEL_1', 'LEVEL_2', 'ELEVATED'] as const;
+const PORTAL_GUARDS = ['PUBLIC', 'LEVEL_1', 'LEVEL_2', 'ELEVATED'] as const;
 export type PortalGuard = (typeof PORTAL_GUARDS)[number];
 
 /** What the session has, as far as a guard looks: its user (null without a current session), level and elevation. */

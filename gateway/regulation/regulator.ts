@@ -50,7 +50,7 @@ export interface AttemptContext {
 }
 
 /** A reservation nobody settles (the instance crashed or hung) stops counting after this long. */
-export const RESERVATION_TTL_MS = 60_000;
+const RESERVATION_TTL_MS = 60_000;
 
 // Only a failed password can ban: a wrong TOTP code comes after the password already succeeded.
 const FIRST_FACTOR: readonly AuthenticationType[] = ['1fa', 'basic'];

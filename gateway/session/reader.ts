@@ -11,7 +11,7 @@ import { readCookie, unsignSessionId } from './signed-cookie.ts';
 import type { SessionStore } from './store.ts';
 import type { UserDetails, UserProvider } from '../users/provider.ts';
 
-export const ACTIVITY_REFRESH_MS = 5_000;
+const ACTIVITY_REFRESH_MS = 5_000;
 const VERIFIED_COOKIES_MAX = 20_000;
 
 export type SessionState = 'current' | 'expired' | 'inactive' | 'foreign';

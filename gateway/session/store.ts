@@ -58,7 +58,7 @@ export const CACHE_TTL_MS = 2_000;
 const DEFAULT_TTL_S = 86_400;
 const CACHE_MAX_ENTRIES = 50_000;
 
-export function redisOptions(cfg: RedisConfig): RedisOptions {
+function redisOptions(cfg: RedisConfig): RedisOptions {
   const common: RedisOptions = {
     username: cfg.username,
     password: cfg.password,

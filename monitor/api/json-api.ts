@@ -7,7 +7,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 
-export const JSON_LIMIT = '64kb';
+const JSON_LIMIT = '64kb';
 export const MAX_USERNAME = 64;
 export const MAX_TOKEN_DAYS = 3650;
 
