@@ -5,6 +5,7 @@
  * the start fails with one line per provider (`startup check failed: storage: …`) and its own exit
  * code. `gatehouse config validate --check` runs the same checks and prints one line per provider.
  */
+import { rejectAfter } from '../lib/deadline.ts';
 import { GatehouseError } from '../lib/errors.ts';
 
 export interface StartupCheck {
@@ -52,12 +53,7 @@ function reasonOf(name: string, error: unknown): string {
 }
 
 function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GatehouseError('startup_check_failed', `no answer within ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return rejectAfter(work, ms, () => new GatehouseError('startup_check_failed', `no answer within ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`}`));
 }
 
 /**

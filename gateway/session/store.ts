@@ -12,6 +12,7 @@
  * in-process cache is not stretched during an outage: its 2 s TTL stands, since the evictions that
  * keep it honest (logouts elsewhere) cannot reach us while Redis is away.
  */
+import { rejectAfter } from '../../lib/deadline.ts';
 import session from 'express-session';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -119,15 +120,6 @@ export function redisReason(error: unknown, cfg: RedisConfig): string {
 }
 
 /** Rejects with `error()` if `work` has not settled after `ms`. */
-function boundedBy<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), ms);
-    timer.unref();
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
 function promisify<T>(fn: (cb: (err: unknown, value?: T) => void) => void): Promise<T | undefined> {
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
@@ -344,7 +336,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   const connectMs = cfg.timeout * 1000;
   try {
     // bounded: a server that accepts the connection and never answers would hold the start forever
-    await boundedBy(
+    await rejectAfter(
       Promise.all([client.connect(), subscriber.connect()]).then(() => subscriber.subscribe(INVALIDATION_CHANNEL)),
       connectMs,
       () => new GatehouseError('session_store_unavailable', `no answer within ${cfg.timeout} s`),
