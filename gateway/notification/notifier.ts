@@ -45,6 +45,16 @@ const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 // than one plain mailbox (whitespace, a second `@` and a comma are already refused by isEmailAddress)
 const ADDRESS_SPECIALS = /[<>()[\]\\";:]/;
 
+/** Exactly one plain mailbox: what a recipient, a sender's address or the startup check address may be. */
+export function isMailboxAddress(value: string): boolean {
+  return isEmailAddress(value) && !ADDRESS_SPECIALS.test(value);
+}
+
+/** A value that would not stay on its own header line, or reads differently than it is stored. */
+export function headerUnsafe(value: string): boolean {
+  return LINE_BREAK.test(value) || CONTROL.test(value);
+}
+
 /**
  * Refuses a recipient or subject that would not stay on its own header line, and a recipient that is
  * not exactly one mailbox: whoever sets a name or address (the users file, later a directory) must not
@@ -56,7 +66,7 @@ export function assertSafeHeaders(recipient: Recipient, message: NotificationMes
     if (CONTROL.test(value)) throw new NotifierError('notification_failed', `notifier: the ${what} holds a control character; nothing was sent`);
   }
   if (recipient.address.trim() === '') throw new NotifierError('notification_failed', 'notifier: the recipient has no address; nothing was sent');
-  if (!isEmailAddress(recipient.address) || ADDRESS_SPECIALS.test(recipient.address)) {
+  if (!isMailboxAddress(recipient.address)) {
     throw new NotifierError('notification_failed', 'notifier: the recipient address is not one e-mail address; nothing was sent');
   }
   // quoting would keep the name one word, but a reader that picks the address out of `<…>` could take the wrong one

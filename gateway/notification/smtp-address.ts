@@ -3,8 +3,7 @@
  * notifier alike (Authelia's schemes: `smtp://` is port 25 with STARTTLS, `submission://` port 587 with
  * STARTTLS, `submissions://` port 465 with TLS from the first byte).
  */
-import { isEmailAddress } from '../users/users-file.ts';
-import type { Recipient } from './notifier.ts';
+import { headerUnsafe, isMailboxAddress, type Recipient } from './notifier.ts';
 
 export interface SmtpEndpoint {
   host: string;
@@ -39,14 +38,14 @@ const NAMED = /^\s*(?:"((?:[^"\\]|\\.)*)"|([^"<>]*?))\s*<([^<>\s]+)>\s*$/u;
 
 /** The sender `value` names (RFC 5322 mailbox: an address, with an optional display name), or null. */
 export function parseSender(value: string): Recipient | null {
-  if (/[\p{Cc}]/u.test(value)) return null;
+  if (headerUnsafe(value)) return null;
   const named = NAMED.exec(value);
   if (named) {
     const address = named[3]!;
-    if (!isEmailAddress(address)) return null;
+    if (!isMailboxAddress(address)) return null;
     const name = named[1] !== undefined ? named[1].replace(/\\(.)/g, '$1') : named[2]!.trim();
     return name === '' ? { address } : { address, name };
   }
   const address = value.trim();
-  return isEmailAddress(address) && !/[<>"]/.test(address) ? { address } : null;
+  return isMailboxAddress(address) ? { address } : null;
 }

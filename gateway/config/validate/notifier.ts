@@ -1,7 +1,7 @@
 /** `notifier`: at most one way to send mail. */
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { parseSender, parseSmtpAddress } from '../../notification/smtp-address.ts';
-import { isEmailAddress } from '../../users/users-file.ts';
+import { headerUnsafe, isMailboxAddress } from '../../notification/notifier.ts';
 import type { GatewayConfig } from '../schema.ts';
 
 type SmtpConfig = NonNullable<NonNullable<GatewayConfig['notifier']>['smtp']>;
@@ -13,10 +13,10 @@ function smtpProblems(smtp: SmtpConfig): ConfigProblem[] {
   if ('problem' in endpoint) found.push(configError(at('address'), endpoint.problem));
   const implicitTls = !('problem' in endpoint) && endpoint.implicitTls;
   if (parseSender(smtp.sender) === null) found.push(configError(at('sender'), `'${smtp.sender}' is not an e-mail address (optionally with a name: 'Gatehouse <auth@example.com>')`));
-  if (!isEmailAddress(smtp.startup_check_address) || /[<>"]/.test(smtp.startup_check_address)) {
+  if (!isMailboxAddress(smtp.startup_check_address)) {
     found.push(configError(at('startup_check_address'), `'${smtp.startup_check_address}' is not an e-mail address`));
   }
-  if (/[\p{Cc}]/u.test(smtp.subject)) found.push(configError(at('subject'), 'holds a line break or a control character'));
+  if (headerUnsafe(smtp.subject)) found.push(configError(at('subject'), 'holds a line break or a control character'));
   if (!/^[A-Za-z0-9.\-[\]:]+$/.test(smtp.identifier)) found.push(configError(at('identifier'), `'${smtp.identifier}' is not a host name or address literal (it is sent in EHLO)`));
   if (smtp.timeout <= 0) found.push(configError(at('timeout'), 'must be more than 0 seconds'));
   if (smtp.username && !smtp.password) found.push(configError(at('password'), "is required when 'username' is set"));
