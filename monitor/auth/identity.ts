@@ -60,10 +60,12 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** Sec-Fetch-Site says same-origin (or none: typed, bookmarked), or Origin is the host the request was sent to. */
+/** Sec-Fetch-Site says same-origin (or none: typed, bookmarked), or, without it, Origin is the host the request was sent to. */
 function sameOrigin(req: Request): boolean {
   const site = single(req.headers['sec-fetch-site'])?.trim().toLowerCase();
   if (site === 'same-origin' || site === 'none') return true;
+  // a browser that says cross-site or same-site means it: Origin is not asked (as the gateway's portal does)
+  if (site !== undefined && site !== '') return false;
   const origin = single(req.headers.origin)?.trim();
   if (!origin || origin === 'null') return false;
   let originHost: string;

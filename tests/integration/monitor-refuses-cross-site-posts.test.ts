@@ -32,4 +32,19 @@ describe('cross-origin POSTs through the gateway', () => {
     });
     assert.notEqual(reply.status, 200, `accepted: ${reply.body}`);
   });
+
+  it("a same-site POST whose Origin names the monitor's own host is still refused: the browser said same-site", async () => {
+    const reply = await server.send('/api/ssl/disable', {
+      method: 'POST',
+      headers: {
+        'Remote-User': 'alice',
+        'Remote-Groups': 'admins',
+        Host: 'monitor.example.test',
+        Origin: 'https://monitor.example.test',
+        'Sec-Fetch-Site': 'same-site',
+        'Content-Length': '0',
+      },
+    });
+    assert.equal(reply.status, 403, reply.body);
+  });
 });
