@@ -59,7 +59,6 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
     const password = text(body, 'password');
     const callerIsAdmin = req.identity?.scope === 'full_admin';
     const current = await store.read();
-    setupCode.refresh(current);
     if (setupRefused(current, callerIsAdmin)) {
       failed(req, username ?? null, 'setup', 'already_configured');
       return setupFail(400, 'Authentication is already configured');
@@ -95,7 +94,6 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
   };
 
   const decline = (path: 'skip' | 'decline'): RequestHandler => async (req, res) => {
-    if ((await store.read()).configured) return fail(res, 403, `Authentication is already configured; cannot ${path}.`);
     const declined = await store.update((draft) => {
       if (draft.configured) return false;
       if (!setupProven(res)) return UNPROVEN;
