@@ -82,7 +82,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
     // every provider opens and runs its startup check before anything is served; one start names every one that fails
     // (nothing is sent yet: the notifier is built and checked so that a wrong notifier.* fails now)
-    const [storage, sessions, { users, admin }] = await openProviders([
+    const [storage, sessions, { users, admin }, notifier] = await openProviders([
       {
         name: 'storage',
         open: () => openStorage(storageOptionsFromConfig(config.storage), { logger, migrate: true, now }),
@@ -162,6 +162,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         now,
         setup,
         passwordPolicy: createPasswordPolicy(config.password_policy),
+        storage,
+        notifier,
+        regulator,
+        secondFactor: {
+          totp: config.totp,
+          webauthn: config.webauthn,
+          identityValidation: config.identity_validation,
+          defaultMethod: config.default_2fa_method,
+          passwordResetDisabled: config.authentication_backend.password_reset.disable,
+        },
         storageReady: async () => {
           await storage.ping();
           return true;

@@ -82,6 +82,8 @@ interface PortalRoute extends GatewayRouteSummary {
   sessionless?: true;
   /** The body it takes; a JSON or form body comes with its same-origin check (portal/csrf.ts). */
   accepts?: 'json' | 'form';
+  /** An HTML page (or form post): a refused GET is redirected to sign in, the second-factor step or elevation. */
+  page?: true;
   handler: (deps: PortalDeps) => RequestHandler;
 }
 
@@ -213,7 +215,7 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
   for (const row of rows) {
     if (sessionless(row) || row.hosts !== 'portal') continue;
-    mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);
+    mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p, 'page' in row && row.page === true)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);
   }
   return r;
 }

@@ -1,6 +1,6 @@
 /** Zod fields both services' configuration schemas use, so a duration or a list reads the same in both. */
 import { z } from 'zod';
-import { parseDurationMs, DURATION_MS_HELP } from './duration.ts';
+import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from './duration.ts';
 
 /** A timeout in the file (`500ms`, `2s`, or seconds) as milliseconds, at least 1 ms. */
 export function timeoutMs(defaultValue: string) {
@@ -15,6 +15,23 @@ export function timeoutMs(defaultValue: string) {
       }
       return ms;
     });
+}
+
+/** A duration in the file (string or seconds) that parses to whole seconds. */
+function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
+  const seconds = parseDuration(value);
+  if (seconds === null) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_HELP}` });
+    return z.NEVER;
+  }
+  return seconds;
+}
+
+export function duration(): z.ZodPipe<z.ZodUnion<[z.ZodString, z.ZodNumber]>, z.ZodTransform<number, string | number>>;
+export function duration(defaultValue: string): z.ZodPipe<z.ZodDefault<z.ZodUnion<[z.ZodString, z.ZodNumber]>>, z.ZodTransform<number, string | number>>;
+export function duration(defaultValue?: string) {
+  const input = z.union([z.string(), z.number()]);
+  return defaultValue === undefined ? input.transform(toSeconds) : input.default(defaultValue).transform(toSeconds);
 }
 
 /** Authelia accepts a single value wherever a list is expected. */

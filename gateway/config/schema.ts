@@ -4,29 +4,12 @@
  */
 import { z } from 'zod';
 import { passwordPolicyField } from '../../lib/password-policy.ts';
-import { passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
-import { parseDuration, DURATION_HELP } from '../../lib/duration.ts';
+import { duration, passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { defaultSecondFactorMethod, identityValidation, totp, webauthn } from './second-factor-schema.ts';
 
 /** Where a forward-auth endpoint looks for credentials, in Authelia's names (authz/authn-strategies.ts implements them). */
 export const AUTHN_STRATEGY_NAMES = ['CookieSession', 'HeaderAuthorization', 'HeaderProxyAuthorization', 'HeaderAuthRequestProxyAuthorization', 'HeaderLegacy'] as const;
 export type AuthnStrategyName = (typeof AUTHN_STRATEGY_NAMES)[number];
-
-/** A duration in the file (string or seconds) that parses to whole seconds. */
-function toSeconds(value: string | number, ctx: z.core.$RefinementCtx): number {
-  const seconds = parseDuration(value);
-  if (seconds === null) {
-    ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_HELP}` });
-    return z.NEVER;
-  }
-  return seconds;
-}
-
-function duration(): z.ZodPipe<z.ZodUnion<[z.ZodString, z.ZodNumber]>, z.ZodTransform<number, string | number>>;
-function duration(defaultValue: string): z.ZodPipe<z.ZodDefault<z.ZodUnion<[z.ZodString, z.ZodNumber]>>, z.ZodTransform<number, string | number>>;
-function duration(defaultValue?: string) {
-  const input = z.union([z.string(), z.number()]);
-  return defaultValue === undefined ? input.transform(toSeconds) : input.default(defaultValue).transform(toSeconds);
-}
 
 /**
  * Authelia options for features Gatehouse does not have yet. They are accepted, so an Authelia file
@@ -36,7 +19,7 @@ function duration(defaultValue?: string) {
 const notYetSupported = z.unknown().optional();
 
 export const NOT_YET_SUPPORTED = [
-  'totp', 'webauthn', 'duo_api', 'identity_validation', 'identity_providers', 'default_2fa_method',
+  'duo_api', 'identity_providers',
   'ntp', 'definitions', 'privacy_policy',
   'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
   'server.buffers', 'server.timeouts', 'server.endpoints.enable_pprof', 'server.endpoints.enable_expvars', 'server.headers',
@@ -298,12 +281,12 @@ export const gatewayConfigSchema = z.strictObject({
   storage: storage.prefault({}),
   notifier: notifier.optional(),
   identity_assertion: identityAssertion.optional(),
-  totp: notYetSupported,
-  webauthn: notYetSupported,
+  totp: totp.prefault({}),
+  webauthn: webauthn.prefault({}),
   duo_api: notYetSupported,
-  identity_validation: notYetSupported,
+  identity_validation: identityValidation.prefault({}),
   identity_providers: notYetSupported,
-  default_2fa_method: notYetSupported,
+  default_2fa_method: defaultSecondFactorMethod,
   ntp: notYetSupported,
   password_policy: passwordPolicyField(),
   telemetry: telemetry.prefault({}),

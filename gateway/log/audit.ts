@@ -20,6 +20,21 @@ export interface AuditLog {
   refused(event: AuthEvent & { reason: string }): void;
   /** The credential was right but the session could not be saved: no login happened (not a failure for Fail2Ban). */
   notSaved(event: AuthEvent & { reason: string }): void;
+  /**
+   * A change to an account or a message sent about it (a device added, a code mailed, a reset, a mail
+   * that could not be sent): `gatehouse-account: <what>; …`, never counted by Fail2Ban.
+   */
+  account(event: AccountEvent): void;
+}
+
+export interface AccountEvent {
+  rhost: string;
+  user: string;
+  /** what happened, in words: `totp added`, `one-time code sent`, `mail not sent` */
+  what: string;
+  detail?: string;
+  /** a failure is logged at warn */
+  failed?: boolean;
 }
 
 export function createAuditLog(logger: Logger): AuditLog {
@@ -33,6 +48,11 @@ export function createAuditLog(logger: Logger): AuditLog {
     },
     failure(e) {
       audit.warn(`gatehouse-auth: authentication failure; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);
+    },
+    account(e) {
+      const line = `gatehouse-account: ${e.what}; rhost=${logField(e.rhost)} user=${logField(e.user)}${e.detail === undefined ? '' : ` detail=${logField(e.detail)}`}`;
+      if (e.failed) audit.warn(line);
+      else audit.info(line);
     },
     refused(e) {
       audit.warn(`gatehouse-auth: authentication not checked; rhost=${logField(e.rhost)} user=${logField(e.user)} method=${logField(e.method)} reason=${logField(e.reason)}`);

@@ -9,6 +9,27 @@ import type { SessionStore } from '../session/store.ts';
 import type { UserProvider } from '../users/provider.ts';
 import type { FirstRunSetup } from './setup.ts';
 import type { PasswordPolicy } from '../../lib/password-policy.ts';
+import type { IdentityValidationSettings, TotpSettings, WebauthnSettings } from '../config/second-factor-schema.ts';
+import type { Notifier } from '../notification/notifier.ts';
+import type { Regulator } from '../regulation/regulator.ts';
+import type { Storage } from '../storage/storage.ts';
+
+/** The tables the portal's second factors and self-service read and write. */
+export type PortalStorage = Pick<
+  Storage,
+  'totp' | 'webauthn' | 'recoveryCodes' | 'oneTimeCodes' | 'identityVerification' | 'preferences' | 'userSessions' | 'authenticationLogs' | 'exclusively'
+>;
+
+/** The second-factor configuration the portal follows (`totp`, `webauthn`, `identity_validation`, …). */
+export interface SecondFactorSettings {
+  totp: TotpSettings;
+  webauthn: WebauthnSettings;
+  identityValidation: IdentityValidationSettings;
+  /** `default_2fa_method` ('' : the first the user has). */
+  defaultMethod: string;
+  /** `authentication_backend.password_reset.disable` */
+  passwordResetDisabled: boolean;
+}
 
 export interface PortalDeps {
   firstFactor: FirstFactor;
@@ -25,6 +46,12 @@ export interface PortalDeps {
   setup: FirstRunSetup;
   /** `password_policy`: what a new password must be (absent: Gatehouse's default). */
   passwordPolicy?: PasswordPolicy;
+  storage: PortalStorage;
+  /** null when `notifier` is not configured: nothing that mails someone can be done. */
+  notifier: Notifier | null;
+  /** Second-factor attempts are recorded and regulated like passwords (authType totp, webauthn, …). */
+  regulator: Regulator;
+  secondFactor: SecondFactorSettings;
   /** Readiness of the storage (database) for /api/health. */
   storageReady: () => Promise<boolean>;
 }

@@ -13,7 +13,7 @@ declare module 'express-session' {
   interface SessionData {
     /**
      * Epoch ms until which the session counts as elevated: its user confirmed their identity again
-     * recently, as changing their own settings will require. Nothing sets it yet.
+     * recently (an e-mailed one-time code), as changing their own settings requires.
      */
     elevatedUntil?: number;
   }
@@ -35,6 +35,10 @@ export interface SessionStanding {
   user: UserDetails | null;
   level: number;
   elevatedUntil: number | undefined;
+  /** When the session last proved a second factor (ms epoch); one that recent counts as elevation. */
+  secondFactorAt?: number | undefined;
+  /** identity_validation.elevated_session.elevation_lifespan in ms (0: a second factor never elevates). */
+  elevationLifespanMs?: number;
 }
 
 /** Why a guard refused, or null when it lets the request through. */
@@ -50,7 +54,10 @@ export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now:
       return standing.level < 2 ? 'level-too-low' : null;
     case 'ELEVATED':
       // an elevation ends at elevatedUntil, measured on the clock the sessions use
-      return typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now ? null : 'not-elevated';
+      if (typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now) return null;
+      // a second factor proven within the elevation lifespan proves the person as well as a mailed code
+      if (typeof standing.secondFactorAt === 'number' && standing.level >= 2 && now < standing.secondFactorAt + (standing.elevationLifespanMs ?? 0)) return null;
+      return 'not-elevated';
     default:
       // a guard this function does not know lets nobody through
       return 'no-session';
@@ -64,13 +71,42 @@ const REFUSALS: Readonly<Record<GuardRefusal, string>> = {
   'not-elevated': 'Confirm your identity again to continue.',
 };
 
-/** The middleware for a guard that needs a session (none for `PUBLIC`). It runs after the session middleware. */
-export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now'>): RequestHandler {
+/**
+ * Where a page row sends a browser its guard refused, relative to the portal's base: to sign in, to
+ * the second-factor step, or to confirm their identity, each coming back to the page afterwards.
+ */
+function refusedPage(refusal: GuardRefusal, req: Request): string {
+  const base = `${req.baseUrl}/`;
+  const here = `${req.cookieDomain!.portalUrl.origin}${req.originalUrl}`;
+  switch (refusal) {
+    case 'no-session':
+      return `${base}?rd=${encodeURIComponent(here)}`;
+    case 'level-too-low':
+      return `${base}2fa?rd=${encodeURIComponent(here)}`;
+    case 'not-elevated':
+      return `${base}elevate?rd=${encodeURIComponent(here)}`;
+  }
+}
+
+/**
+ * The middleware for a guard that needs a session (none for `PUBLIC`). It runs after the session
+ * middleware. A JSON row answers a refusal with 403; a page row (`page`) redirects the browser to the
+ * step that would let it through.
+ */
+export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now' | 'secondFactor'>, page = false): RequestHandler {
+  const elevationLifespanMs = deps.secondFactor.identityValidation.elevated_session.elevation_lifespan * 1000;
   return async (req: Request, res: Response, next: NextFunction) => {
     const user = await currentIdentity(req, deps);
-    const standing = { user, level: user ? authenticationLevel(req.session.amr) : 0, elevatedUntil: req.session?.elevatedUntil };
+    const standing = {
+      user,
+      level: user ? authenticationLevel(req.session.amr) : 0,
+      elevatedUntil: req.session?.elevatedUntil,
+      secondFactorAt: req.session?.secondFactorAt,
+      elevationLifespanMs,
+    };
     const refusal = guardRefusal(guard, standing, deps.now());
     if (refusal !== null) {
+      if (page && (req.method === 'GET' || req.method === 'HEAD')) return res.redirect(303, refusedPage(refusal, req));
       res.status(403).json({ status: 'KO', message: REFUSALS[refusal] });
       return;
     }

@@ -9,6 +9,7 @@ import { destroy } from './session-middleware.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
 import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
+import { portalLanguage, translator } from './i18n.ts';
 
 const policyOf = (deps: PortalDeps) => deps.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
 
@@ -28,8 +29,13 @@ export function portalBase(req: Request): string {
   return `${req.baseUrl}/`;
 }
 
-function render(res: Response, deps: PortalDeps, template: string, data: Record<string, unknown>, status = 200): void {
-  res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), ...data }));
+/**
+ * Renders a portal page in the request's language: every template gets `base` (the portal's path),
+ * `lang` and `t(key, values)` (portal/i18n.ts) besides its own data.
+ */
+export function render(res: Response, deps: Pick<PortalDeps, 'eta'>, template: string, data: Record<string, unknown>, status = 200): void {
+  const lang = portalLanguage(res.req, res);
+  res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), lang, t: translator(lang), ...data }));
 }
 
 function loginView(req: Request, rd: string, rm: string, username = '', error = '') {

@@ -184,7 +184,7 @@ describe('a session that changes after the login keeps its kind of cookie (expre
       access_control: { default_policy: 'one_factor' },
     });
     store = await openSessionStore(undefined, config.session.secret!, pino({ level: 'silent' }));
-    const audit = { success() {}, failure() {}, refused() {}, notSaved() {} };
+    const audit = { success() {}, failure() {}, refused() {}, notSaved() {}, account() {} };
     const user = { username: 'alice', displayName: 'Alice', emails: [], groups: [], credentialStamp: 'stamp' };
     const app = express();
     app.use(portalSessions(resolveCookieDomains(config), store, config.session.secret!));

@@ -1,6 +1,7 @@
 // The portal's guards, as the route table applies them: who gets through LEVEL_1, LEVEL_2 and ELEVATED,
 // and what the others are answered. ELEVATED has no row yet (the elevation flow comes later), so it is
 // specified here, against the session field that flow will set.
+import type { PortalDeps } from '../../../gateway/portal/deps.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request, Response } from 'express';
@@ -38,6 +39,14 @@ describe('guardRefusal: which sessions each guard lets through', () => {
     assert.equal(guardRefusal('ELEVATED', standing(2, NOW + 60_000), NOW), null);
     assert.equal(guardRefusal('ELEVATED', { user: null, level: 0, elevatedUntil: NOW + 60_000 }, NOW), 'no-session', 'a field without a user is no session');
   });
+
+  it('ELEVATED: a second factor proven within elevation_lifespan counts; a password alone or an older one does not', () => {
+    const recent = (level: number, secondFactorAt: number): SessionStanding => ({ ...standing(level), secondFactorAt, elevationLifespanMs: 600_000 });
+    assert.equal(guardRefusal('ELEVATED', recent(2, NOW - 599_999), NOW), null);
+    assert.equal(guardRefusal('ELEVATED', recent(2, NOW - 600_000), NOW), 'not-elevated', 'ends at the lifespan');
+    assert.equal(guardRefusal('ELEVATED', recent(1, NOW - 1), NOW), 'not-elevated', 'a secondFactorAt without the factor in the AMR');
+    assert.equal(guardRefusal('ELEVATED', { ...recent(2, NOW - 1), elevationLifespanMs: 0 }, NOW), 'not-elevated', 'lifespan 0');
+  });
 });
 
 describe('guardMiddleware: refused requests get 403 JSON and never reach the handler', () => {
@@ -58,7 +67,7 @@ describe('guardMiddleware: refused requests get 403 JSON and never reach the han
       },
     } as unknown as Response;
     let passed = false;
-    await guardMiddleware(guard, { users, now: () => NOW })(req, res, () => void (passed = true));
+    await guardMiddleware(guard, { users, now: () => NOW, secondFactor: { identityValidation: { elevated_session: { elevation_lifespan: 600 } } } as PortalDeps['secondFactor'] })(req, res, () => void (passed = true));
     return { answer, passed };
   }
 
