@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real on a Debian machine: Redis, PostgreSQL, nginx, Caddy,
 # fail2ban-regex (the shipped filters are checked with it), Chromium (the dashboard test),
-# OpenSSL (test certificates) and wrk (the benchmark). Safe to run again; needs root (or sudo).
+# OpenSSL (test certificates), oathtool (TOTP codes from an independent implementation) and wrk
+# (the benchmark). Safe to run again; needs root (or sudo).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -17,6 +18,7 @@ declare -A PACKAGE_FOR=(
   [fail2ban-regex]=fail2ban
   [chromium]=chromium
   [setpriv]=util-linux
+  [oathtool]=oathtool
 )
 missing=()
 for cmd in "${!PACKAGE_FOR[@]}"; do

@@ -222,8 +222,27 @@ describe('Authelia sections for features Gatehouse does not have yet', () => {
       ].join('\n'),
     );
     const warnings = t.load([AUTHELIA_FILE, file]).warnings.map(renderProblem);
-    for (const key of ['totp', 'webauthn', 'identity_validation', 'identity_providers', 'server.timeouts', 'authentication_backend.file.password.scrypt']) {
+    for (const key of ['identity_providers', 'server.timeouts', 'authentication_backend.file.password.scrypt']) {
       assert.ok(warnings.some((w) => w.startsWith(`config: ${key}: is an Authelia option Gatehouse does not implement yet`)), `no warning for ${key}: ${warnings.join(' | ')}`);
+    }
+  });
+
+  it('the second-factor sections are implemented now: read in Authelia\'s keys, no warning', async () => {
+    const file = await t.write(
+      'second-factor.yml',
+      [
+        'totp: { issuer: example.com, algorithm: sha256, digits: 8 , allowed_algorithms: [SHA256], allowed_digits: [8] }',
+        'webauthn: { display_name: Example, timeout: 90s }',
+        'identity_validation: { reset_password: { jwt_secret: Wn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAe }, elevated_session: { code_lifespan: 10m } }',
+      ].join('\n'),
+    );
+    const { config, warnings } = t.load([AUTHELIA_FILE, file]);
+    assert.deepEqual([config.totp.issuer, config.totp.algorithm, config.totp.digits], ['example.com', 'SHA256', 8]);
+    assert.deepEqual([config.webauthn.display_name, config.webauthn.timeout], ['Example', 90]);
+    assert.equal(config.identity_validation.elevated_session.code_lifespan, 600);
+    const rendered = warnings.map(renderProblem);
+    for (const key of ['totp', 'webauthn', 'identity_validation']) {
+      assert.ok(!rendered.some((w) => w.startsWith(`config: ${key}: is an Authelia option`)), `${key} still warned: ${rendered.join(' | ')}`);
     }
   });
 

@@ -5,8 +5,8 @@ import { parsed } from './parsed.ts';
 
 describe('Authelia options Gatehouse does not implement yet', () => {
   it('one that only widens nothing is a warning at its path', () => {
-    assert.deepEqual(notYetSupportedProblems(parsed({ totp: { issuer: 'example.com' } })), [
-      { path: 'totp', message: 'is an Authelia option Gatehouse does not implement yet; it is ignored', severity: 'warning' },
+    assert.deepEqual(notYetSupportedProblems(parsed({ duo_api: { hostname: 'api.example.com' } })), [
+      { path: 'duo_api', message: 'is an Authelia option Gatehouse does not implement yet; it is ignored', severity: 'warning' },
     ]);
   });
 
