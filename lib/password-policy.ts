@@ -3,6 +3,7 @@
  * add|passwd`, and the monitor's setup and change-password. Configured with Authelia 4.39's
  * `password_policy` keys (`standard` or `zxcvbn`); with neither enabled, Gatehouse's default.
  */
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { configError, type ConfigProblem } from './config-problems.ts';
 
@@ -51,9 +52,6 @@ export function passwordPolicyProblems(policy: PasswordPolicyConfig, prefix = 'p
   const { standard, zxcvbn } = policy;
   if (standard.enabled && zxcvbn.enabled) {
     found.push(configError(prefix, 'only one of standard and zxcvbn may be enabled; choose one'));
-  }
-  if (zxcvbn.enabled) {
-    found.push(configError(`${prefix}.zxcvbn`, 'is an Authelia option Gatehouse does not implement yet; use password_policy.standard, or neither for Gatehouse\'s default (at least 10 characters, not a common password, not the username)'));
   }
   if (standard.enabled) {
     if (standard.min_length > MAX_PASSWORD_LENGTH) {
@@ -109,12 +107,50 @@ function sentenceList(items: readonly string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
+/** How guessable a password is, 0 (trivially) to 4 (very unlikely), as zxcvbn estimates it with the user's own words counted as guesses. */
+type StrengthEstimator = (password: string, userInputs: string[]) => number;
+
+/**
+ * zxcvbn-ts with the common and English dictionaries, loaded only when `password_policy.zxcvbn` is
+ * enabled (the dictionaries take ~20 MB of heap) and synchronously, so the policy stays a plain function.
+ */
+let zxcvbnEstimator: StrengthEstimator | undefined;
+function loadZxcvbn(): StrengthEstimator {
+  if (zxcvbnEstimator) return zxcvbnEstimator;
+  const require = createRequire(import.meta.url);
+  const core = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
+  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  const en = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
+  const factory = new core.ZxcvbnFactory({ dictionary: { ...common.dictionary, ...en.dictionary }, graphs: common.adjacencyGraphs, translations: en.translations });
+  zxcvbnEstimator = (password, userInputs) => factory.check(password, userInputs).score;
+  return zxcvbnEstimator;
+}
+
+/** `password_policy.zxcvbn`: a password must reach `min_score`; the common list and the username are refused as under every policy. */
+function zxcvbnPolicy(minScore: number): PasswordPolicy {
+  const estimate = loadZxcvbn();
+  return {
+    minLength: 1,
+    summary: `hard to guess (strength at least ${minScore} of 4)`,
+    problem(password, username) {
+      if ([...password].length > MAX_PASSWORD_LENGTH) return `Password must be at most ${MAX_PASSWORD_LENGTH} characters long`;
+      const lowered = password.toLowerCase();
+      if (COMMON_PASSWORDS.has(lowered)) return 'Password is too common; choose a less predictable one';
+      if (username && lowered === username.toLowerCase()) return 'Password must not be the username';
+      const score = estimate(password, username ? [username] : []);
+      if (score < minScore) return `Password is too easy to guess (strength ${score} of 4, at least ${minScore} needed); a few unrelated words make a strong one`;
+      return null;
+    },
+  };
+}
+
 /**
  * The policy a configuration asks for. Under every policy a password on the common-password list,
  * or equal to the username, is refused: both are the first guesses of anyone trying.
  * Lengths count characters (code points), not bytes.
  */
 export function createPasswordPolicy(config: PasswordPolicyConfig = passwordPolicySchema.parse({})): PasswordPolicy {
+  if (config.zxcvbn.enabled && !config.standard.enabled) return zxcvbnPolicy(config.zxcvbn.min_score);
   const { minLength, maxLength, required } = rulesFor(config);
   const kinds = required.length > 0 ? `, with ${sentenceList(required.map((kind) => kind.name))}` : '';
   return {

@@ -80,10 +80,8 @@ describe('password_policy validation', () => {
     assert.ok(problems({ standard: { enabled: true }, zxcvbn: { enabled: true } }).includes('config: password_policy: only one of standard and zxcvbn may be enabled; choose one'));
   });
 
-  it('zxcvbn enabled is an error saying it is not implemented yet (refusing fewer passwords than asked would be more open)', () => {
-    assert.deepEqual(problems({ zxcvbn: { enabled: true, min_score: 4 } }), [
-      "config: password_policy.zxcvbn: is an Authelia option Gatehouse does not implement yet; use password_policy.standard, or neither for Gatehouse's default (at least 10 characters, not a common password, not the username)",
-    ]);
+  it('zxcvbn enabled alone is a valid configuration', () => {
+    assert.deepEqual(problems({ zxcvbn: { enabled: true, min_score: 4 } }), []);
   });
 
   it('max_length above 1024 or below min_length is an error; disabled sections are not checked', () => {
@@ -99,5 +97,32 @@ describe('password_policy validation', () => {
   it('the schema refuses an unknown key and a zxcvbn score outside 0–4', () => {
     assert.equal(passwordPolicySchema.safeParse({ standard: { minimum: 3 } }).success, false);
     assert.equal(passwordPolicySchema.safeParse({ zxcvbn: { min_score: 5 } }).success, false);
+  });
+});
+
+describe('password_policy.zxcvbn', () => {
+  const zxcvbn = (minScore: number) => policy({ zxcvbn: { enabled: true, min_score: minScore } });
+
+  it('refuses what zxcvbn scores below min_score, and says how strong it was', () => {
+    assert.match(zxcvbn(3).problem('sunshine22') ?? '', /^Password is too easy to guess \(strength [0-2] of 4, at least 3 needed\)/);
+    assert.match(zxcvbn(3).problem('qwertyuiop1') ?? '', /too easy to guess/, 'a keyboard walk');
+  });
+
+  it('accepts a few unrelated words, even short of the default 10 characters when they score enough', () => {
+    assert.equal(zxcvbn(3).problem('Lantern-Orbit-47'), null);
+    assert.equal(zxcvbn(3).problem('vex quill glyph'), null);
+    assert.equal(zxcvbn(0).problem('abc'), null, 'min_score 0 takes anything but the common list and the username');
+  });
+
+  it('the username counts as a guess: a password built on it scores lower', () => {
+    assert.equal(zxcvbn(3).problem('mordecaiblue77', 'someone'), null);
+    assert.match(zxcvbn(3).problem('mordecaiblue77', 'mordecai') ?? '', /too easy to guess/, 'built on the username');
+  });
+
+  it('keeps the rules every policy has: the common list, the username, 1024 characters', () => {
+    assert.match(zxcvbn(0).problem('Password123') ?? '', /too common/);
+    assert.match(zxcvbn(0).problem('Fennel-Quartz-Ridge', 'fennel-quartz-ridge') ?? '', /must not be the username/);
+    assert.match(zxcvbn(0).problem('x'.repeat(1025)) ?? '', /at most 1024/);
+    assert.equal(zxcvbn(3).summary, 'hard to guess (strength at least 3 of 4)');
   });
 });
