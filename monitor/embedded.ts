@@ -14,6 +14,8 @@ export function embeddedMonitorDefaults(env: NodeJS.ProcessEnv, gatewayPort: num
     remote_user: {
       group_scopes: { admins: 'full_admin' },
       default_scope: 'read_only',
+      // the gateway's embedded default portal (gateway/embedded.ts)
+      portal_url: `http://localhost:${gatewayPort}/auth/`,
       assertion: { jwks_url: `http://127.0.0.1:${gatewayPort}/jwks.json`, audience: 'monitor' },
     },
   };

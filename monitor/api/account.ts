@@ -31,6 +31,8 @@ function setupRefused(state: AuthState, callerIsAdmin: boolean): boolean {
 
 export function createAccountHandlers({ auth, checks, credentialEnded }: AccountApiDeps): AccountHandlers {
   const { store, passwords, config, setupCode } = auth;
+  // the portal's URL with a trailing slash, so `settings` and `logout` resolve under it
+  const gatewayPortal = config.remote_user.portal_url?.replace(/\/?$/, '/');
   const { reserve, checkPassword, failed, refuseSetup, succeeded, unchanged } = checks;
   const nowSeconds = () => Math.floor(auth.now() / 1000);
 
@@ -49,6 +51,8 @@ export function createAccountHandlers({ auth, checks, credentialEnded }: Account
       totp_enabled: id ? state.totp_enabled : null,
       scope: id?.scope ?? null,
       via: id?.via ?? null,
+      // where a gateway user signs out and manages their password and second factors
+      gateway_portal: id?.via === 'remote_user' ? (gatewayPortal ?? null) : null,
     });
   };
 

@@ -37,6 +37,11 @@ const remoteUser = z.strictObject({
   group_scopes: z.record(z.string(), scope).default({}),
   /** Scope of a gateway user in no mapped group. */
   default_scope: scope.default('read_only'),
+  /**
+   * The gateway's portal (its session.cookies authelia_url). The dashboard's "Sign out" then ends the
+   * gateway session too, and "managed by the gateway" links to the portal's settings page.
+   */
+  portal_url: z.string().url().optional(),
   /** When set, a trusted Remote-User also needs the gateway's signed assertion. */
   assertion: z
     .strictObject({

@@ -21,7 +21,7 @@ const VIEWS = ['loading', 'unavailable', 'declined', 'setup', 'login', 'dashboar
  * Who is using the page. mode: session (the monitor's own login), gateway (Remote-User from the
  * gateway) or open (no login at all, and the monitor answers anyway).
  */
-const session = { mode: null, username: null, scope: null, totpEnabled: false, authEnabled: false };
+const session = { mode: null, username: null, scope: null, totpEnabled: false, authEnabled: false, gatewayPortal: null };
 
 function showView(name) {
   for (const view of VIEWS) byId(`view-${view}`).hidden = view !== name;
@@ -32,8 +32,12 @@ function showIdentity({ username, displayName = '', avatar = null }) {
   const name = displayName || username || '';
   byId('identity-name').textContent = name;
   byId('identity-name').title = displayName && username ? username : '';
-  byId('identity-via').hidden = session.mode !== 'gateway';
-  byId('logout-button').hidden = session.mode !== 'session';
+  // who is signed in and how: through the gateway's login or the monitor's own
+  const via = { gateway: 'signed in through the gateway', session: 'signed in to this monitor' }[session.mode];
+  byId('identity-via').textContent = via ?? '';
+  byId('identity-via').hidden = via === undefined;
+  // through the gateway, signing out ends the gateway session (its portal's sign-out); without a known portal there is none to offer
+  byId('logout-button').hidden = !(session.mode === 'session' || (session.mode === 'gateway' && session.gatewayPortal));
   paintAvatar(byId('identity-avatar'), avatar, name);
   byId('identity').hidden = name === '';
 }
@@ -48,6 +52,25 @@ function applyStatus(status) {
   session.scope = status?.scope ?? null;
   session.totpEnabled = Boolean(status?.totp_enabled);
   session.authEnabled = Boolean(status?.auth_enabled);
+  session.gatewayPortal = typeof status?.gateway_portal === 'string' ? status.gateway_portal : null;
+}
+
+/**
+ * Ends the gateway session: the portal's own sign-out form, posted by the browser as a top-level
+ * navigation when the portal shares this page's origin (its cross-site check accepts that); on
+ * another origin the portal's page, whose Sign out button does the same.
+ */
+function signOutOfGateway(portal) {
+  const url = new URL(portal, location.href);
+  if (url.origin !== location.origin) {
+    location.assign(url.href);
+    return;
+  }
+  const form = document.createElement('form');
+  form.method = 'post';
+  form.action = new URL('logout', url).href;
+  document.body.append(form);
+  form.submit();
 }
 
 const overview = createOverview({ onHostname: showHostname });
@@ -172,6 +195,7 @@ onSessionExpired(() => {
 });
 
 byId('logout-button').addEventListener('click', async () => {
+  if (session.mode === 'gateway' && session.gatewayPortal) return signOutOfGateway(session.gatewayPortal);
   try {
     await api('POST', '/api/auth/logout');
   } catch {

@@ -384,6 +384,9 @@ export function createSecurity({ getSession, refreshSession, openSetup }) {
       const ownLogin = mode === 'session';
       const admin = scope === 'full_admin';
       sections.gateway.hidden = mode !== 'gateway';
+      const portal = getSession().gatewayPortal;
+      byId('security-gateway-settings').hidden = !portal;
+      if (portal) byId('security-gateway-settings-link').href = new URL('settings', portal).href;
       // a gateway administrator may give the monitor a login of its own for direct access
       sections.authOff.hidden = !(mode === 'open' || (mode === 'gateway' && admin && !authEnabled));
       sections.totp.hidden = !ownLogin;

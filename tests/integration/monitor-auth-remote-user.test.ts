@@ -122,6 +122,7 @@ describe('Remote-User from a trusted proxy', () => {
     assert.equal(reply.json.authenticated, true);
     assert.equal(reply.json.username, 'alice');
     assert.equal(reply.json.via, 'remote_user');
+    assert.equal(reply.json.gateway_portal, null, 'no remote_user.portal_url configured: no gateway sign-out to offer');
   });
 
   it('ignores the `_` spelling even from the proxy (a client header the proxy passed through)', async () => {
@@ -247,3 +248,22 @@ describe('the gateway assertion, when configured', () => {
     }
   });
 });
+
+describe('remote_user.portal_url: where a gateway user signs out and manages their second factors', () => {
+  let server: AuthServer;
+  before(async () => {
+    server = await startAuthServer({ config: { trusted_proxies: ['127.0.0.1/32'], remote_user: { group_scopes: { admins: 'full_admin' }, portal_url: 'https://auth.example.test/portal' } } });
+  });
+  after(() => server.close());
+
+  it('status names the portal (with a trailing slash) to a gateway user only', async () => {
+    const gateway = await server.send('/api/auth/status', { headers: { 'Remote-User': 'alice', 'Remote-Groups': 'admins' } });
+    assert.equal(gateway.json.via, 'remote_user');
+    assert.equal(gateway.json.gateway_portal, 'https://auth.example.test/portal/');
+    const token = await makeApiToken(server, await server.setup(), 'read_only');
+    const local = await server.send('/api/auth/status', { token });
+    assert.equal(local.json.authenticated, true);
+    assert.equal(local.json.gateway_portal, null, 'a local login has no gateway session to end');
+  });
+});
+

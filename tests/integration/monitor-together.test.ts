@@ -99,6 +99,18 @@ describe('npm start: the dashboard at / through the embedded proxy, as the gatew
     const answer = await request(`${base}/api/auth/status`, { headers: { cookie, 'remote-user': 'mallory', remote_user: 'mallory' } });
     assert.equal(answer.json<{ username: string }>().username, 'admin');
   });
+
+  it('the dashboard\'s Sign out ends the gateway session: status names the portal, and its sign-out form (posted from the dashboard\'s origin) signs the browser out of both', async () => {
+    const status = await request(`${base}/api/auth/status`, { headers: { cookie } });
+    assert.equal(status.json<{ gateway_portal: string }>().gateway_portal, `${base}/auth/`);
+    // what the dashboard's form does: a top-level POST to <portal>logout from the same origin
+    const out = await request(`${base}/auth/logout`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.location, '/auth/');
+    const after = await request(`${base}/`, { headers: { cookie, accept: 'text/html' } });
+    assert.equal(after.status, 302, 'the gateway session is gone: the dashboard sends the browser to sign in again');
+    assert.match(after.headers.location ?? '', new RegExp(`^${base}/auth/\\?rd=`));
+  });
 });
 
 describe('nginx in front of the gateway and the monitor (shipped snippets, assertion forwarded)', () => {
