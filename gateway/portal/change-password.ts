@@ -10,13 +10,10 @@ import type { SelfServiceRefusal } from './elevation.ts';
 import { signedInUser } from './guards.ts';
 import { newPasswordProblem, setNewPassword } from './password-reset.ts';
 import { lockoutMessage, portalBase, render } from './pages.ts';
-import { jsonKo, jsonOk, jsonRefusal, tOf } from './self-service-answers.ts';
+import { bodyField, jsonKo, jsonOk, jsonRefusal, tOf } from './self-service-answers.ts';
 import { save } from './session-middleware.ts';
 
-const field = (body: unknown, name: string): string => {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
+const field = bodyField;
 
 type Changed = { ok: true; notice: string | null } | (SelfServiceRefusal & { message?: string });
 

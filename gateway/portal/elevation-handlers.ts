@@ -9,12 +9,9 @@ import type { PortalDeps } from './deps.ts';
 import { elevationStep, hasSecondFactor, isElevated, revokeElevationCode, sendElevationCode, useElevationCode, type SelfServiceRefusal } from './elevation.ts';
 import { signedInUser } from './guards.ts';
 import { portalBase, render } from './pages.ts';
-import { jsonKo, jsonMailFailure, jsonOk, jsonRefusal, mailFailureKey, tOf } from './self-service-answers.ts';
+import { bodyField, jsonKo, jsonMailFailure, jsonOk, jsonRefusal, mailFailureKey, tOf } from './self-service-answers.ts';
 
-const field = (body: unknown, name: string): string => {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
+const field = bodyField;
 
 /**
  * Where to go after elevating: `rd` only when it is a page of this portal (same origin, under its

@@ -7,7 +7,7 @@ import type { PortalDeps } from './deps.ts';
 import type { SelfServiceRefusal } from './elevation.ts';
 import { consumeResetToken, checkResetToken, newPasswordProblem, resetUnavailable, revokeResetToken, setNewPassword, startPasswordReset } from './password-reset.ts';
 import { portalBase, render } from './pages.ts';
-import { jsonKo, jsonOk, jsonRefusal, tOf } from './self-service-answers.ts';
+import { bodyField, jsonKo, jsonOk, jsonRefusal, tOf } from './self-service-answers.ts';
 import { save } from './session-middleware.ts';
 import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
 
@@ -18,10 +18,7 @@ declare module 'express-session' {
   }
 }
 
-const field = (body: unknown, name: string): string => {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
+const field = bodyField;
 
 const policyOf = (deps: PortalDeps) => deps.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
 

@@ -8,6 +8,12 @@ import { NotifierError } from '../notification/notifier.ts';
 import type { SelfServiceRefusal } from './elevation.ts';
 import { requestLanguage, translator } from './i18n.ts';
 
+/** A string field of a parsed form or JSON body ('' when absent or not a string). */
+export function bodyField(body: unknown, name: string): string {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
 export function jsonOk(res: Response, data?: unknown): void {
   res.json(data === undefined ? { status: 'OK' } : { status: 'OK', data });
 }
