@@ -52,20 +52,11 @@ export function startPasswordReset(deps: ResetDeps, req: Request, login: string)
     return { status: 429, key: 'reset_too_many', values: { minutes: retryMinutes(limited.retryAfterSeconds) }, retryAfterSeconds: limited.retryAfterSeconds };
   }
   limiter.fail({ ip, user: login });
-  const work = mailResetLink(deps, req, login, ip).catch((error: unknown) => {
+  void mailResetLink(deps, req, login, ip).catch((error: unknown) => {
     // sendAccountMail wrote the audit line; the operator also gets the reason here
     deps.logger.error({ err: error, user: login }, 'password reset: the link could not be mailed');
   });
-  pending.get(deps)?.add(work) ?? pending.set(deps, new Set([work]));
-  void work.finally(() => pending.get(deps)?.delete(work));
   return null;
-}
-
-const pending = new WeakMap<object, Set<Promise<void>>>();
-
-/** Resolves once every reset started so far has mailed or given up (tests, shutdown). */
-export async function settledPasswordResets(deps: object): Promise<void> {
-  await Promise.all([...(pending.get(deps) ?? [])]);
 }
 
 async function mailResetLink(deps: ResetDeps, req: Request, login: string, ip: string): Promise<void> {
