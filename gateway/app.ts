@@ -111,6 +111,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => storage.close());
     cleanups.push(() => sessions.close());
     cleanups.push(() => users.close());
+    if (!notifier && !config.authentication_backend.password_reset.disable) {
+      logger.warn('authentication_backend.password_reset: no notifier is configured, so password reset is off (and no one-time code can be mailed) until notifier.smtp is set');
+    }
 
     // prom-client and the proxy are loaded only when configured
     const metrics = config.telemetry.metrics.enabled ? (await import('./metrics/metrics.ts')).createGatewayMetrics() : undefined;

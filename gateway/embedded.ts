@@ -68,7 +68,8 @@ export async function embeddedDefaults(env: NodeJS.ProcessEnv = process.env, por
     },
     identity_assertion: { audiences: { localhost: 'monitor' }, key_path: join(dir, 'assertion-key.pem') },
     log: { level: 'info', format: 'text' },
-    authentication_backend: { file: { path: join(dir, 'users.yml') } },
+    // the filesystem notifier below delivers no mail: reset stays off until an SMTP notifier is configured
+    authentication_backend: { file: { path: join(dir, 'users.yml') }, password_reset: { disable: true } },
     access_control: { default_policy: 'one_factor' },
     session: {
       secret: secrets.session_secret,

@@ -22,6 +22,10 @@ import type { PortalDeps } from './portal/deps.ts';
 import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
+import { changePasswordForm, changePasswordHandler, changePasswordPage, passwordPolicyHandler } from './portal/change-password.ts';
+import { elevateForm, elevatePage, elevateRevokeForm, elevateRevokePage, elevateSendForm, elevationCodeHandler, elevationRevokeHandler, elevationSendHandler, elevationStateHandler } from './portal/elevation-handlers.ts';
+import { resetFinishForm, resetFinishHandler, resetFinishPage, resetPasswordHandler, resetRevokeForm, resetRevokeHandler, resetRevokePage, resetStartForm, resetStartHandler, resetStartPage } from './portal/password-reset-handlers.ts';
+import { SELF_SERVICE_LIMITS } from './portal/self-service-limits.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -155,6 +159,31 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'POST', path: '/api/logout', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'json', handler: logoutHandler },
     { method: 'GET', path: '/api/state', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: stateHandler },
     { method: 'GET', path: '/api/user/info', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: userInfoHandler },
+
+    // B: elevation (an e-mailed one-time code), password reset, change password, the password policy
+    { method: 'GET', path: '/api/user/session/elevation', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: elevationStateHandler },
+    { method: 'POST', path: '/api/user/session/elevation', guard: 'LEVEL_1', rateLimit: SELF_SERVICE_LIMITS.codeSend, hosts: 'portal', accepts: 'json', handler: elevationSendHandler },
+    { method: 'PUT', path: '/api/user/session/elevation', guard: 'LEVEL_1', rateLimit: SELF_SERVICE_LIMITS.codeCheck, hosts: 'portal', accepts: 'json', handler: elevationCodeHandler },
+    { method: 'DELETE', path: '/api/user/session/elevation/:id', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', handler: elevationRevokeHandler },
+    { method: 'GET', path: '/elevate', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: elevatePage },
+    { method: 'POST', path: '/elevate/send', guard: 'LEVEL_1', rateLimit: SELF_SERVICE_LIMITS.codeSend, hosts: 'portal', accepts: 'form', page: true, handler: elevateSendForm },
+    { method: 'POST', path: '/elevate', guard: 'LEVEL_1', rateLimit: SELF_SERVICE_LIMITS.codeCheck, hosts: 'portal', accepts: 'form', page: true, handler: elevateForm },
+    { method: 'GET', path: '/elevate/revoke', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: elevateRevokePage },
+    { method: 'POST', path: '/elevate/revoke', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', accepts: 'form', handler: elevateRevokeForm },
+    { method: 'POST', path: '/api/reset-password/identity/start', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.resetStart, hosts: 'portal', accepts: 'json', handler: resetStartHandler },
+    { method: 'POST', path: '/api/reset-password/identity/finish', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', accepts: 'json', handler: resetFinishHandler },
+    { method: 'POST', path: '/api/reset-password', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'json', handler: resetPasswordHandler },
+    { method: 'DELETE', path: '/api/reset-password', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', accepts: 'json', handler: resetRevokeHandler },
+    { method: 'GET', path: '/reset-password', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: resetStartPage },
+    { method: 'POST', path: '/reset-password', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.resetStart, hosts: 'portal', accepts: 'form', handler: resetStartForm },
+    { method: 'GET', path: '/reset-password/finish', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', handler: resetFinishPage },
+    { method: 'POST', path: '/reset-password/finish', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', accepts: 'form', handler: resetFinishForm },
+    { method: 'GET', path: '/reset-password/revoke', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: resetRevokePage },
+    { method: 'POST', path: '/reset-password/revoke', guard: 'PUBLIC', rateLimit: SELF_SERVICE_LIMITS.tokenChecks, hosts: 'portal', accepts: 'form', handler: resetRevokeForm },
+    { method: 'POST', path: '/api/change-password', guard: 'ELEVATED', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'json', handler: changePasswordHandler },
+    { method: 'GET', path: '/settings/password', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: changePasswordPage },
+    { method: 'POST', path: '/settings/password', guard: 'ELEVATED', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: changePasswordForm },
+    { method: 'GET', path: '/api/configuration/password-policy', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: passwordPolicyHandler },
   ];
 }
 

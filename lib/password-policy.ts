@@ -73,6 +73,19 @@ export interface PasswordPolicy {
   readonly minLength: number;
   /** What is required, for a form's label: `at least 10 characters`, `at least 12 characters, with a digit`. */
   readonly summary: string;
+  /** What the policy asks, in the shape of Authelia's `GET /api/configuration/password-policy`. */
+  readonly description?: PasswordPolicyDescription;
+}
+
+export interface PasswordPolicyDescription {
+  mode: 'standard' | 'zxcvbn' | 'disabled';
+  min_length: number;
+  max_length: number;
+  min_score: number;
+  require_uppercase: boolean;
+  require_lowercase: boolean;
+  require_number: boolean;
+  require_special: boolean;
 }
 
 interface Rules {
@@ -153,9 +166,21 @@ export function createPasswordPolicy(config: PasswordPolicyConfig = passwordPoli
   if (config.zxcvbn.enabled && !config.standard.enabled) return zxcvbnPolicy(config.zxcvbn.min_score);
   const { minLength, maxLength, required } = rulesFor(config);
   const kinds = required.length > 0 ? `, with ${sentenceList(required.map((kind) => kind.name))}` : '';
+  const { standard } = config;
   return {
     minLength,
     summary: `at least ${minLength} characters${kinds}`,
+    // Gatehouse's default is enforced too, so it is described as the standard policy it amounts to
+    description: {
+      mode: 'standard',
+      min_length: minLength,
+      max_length: maxLength,
+      min_score: 0,
+      require_uppercase: standard.enabled && standard.require_uppercase,
+      require_lowercase: standard.enabled && standard.require_lowercase,
+      require_number: standard.enabled && standard.require_number,
+      require_special: standard.enabled && standard.require_special,
+    },
     problem(password, username) {
       const length = [...password].length;
       if (length < minLength) return `Password must be at least ${minLength} characters long`;

@@ -19,6 +19,8 @@ export interface AccountMail {
   values?: Readonly<Record<string, string>>;
   link?: string;
   code?: string;
+  /** more catalogue keys, each a paragraph after the body (filled with `values` too) */
+  extraLines?: readonly string[];
 }
 
 /** Whether `user` can be mailed at all: a notifier is configured and they have an address. */
@@ -46,7 +48,7 @@ export async function sendAccountMail(deps: Pick<PortalDeps, 'notifier' | 'audit
     language,
     title: string(`${mail.kind}_title`),
     displayName: user.displayName,
-    lines: [string(`${mail.kind}_body`)],
+    lines: [string(`${mail.kind}_body`), ...(mail.extraLines ?? []).map(string)],
     ...(mail.link ? { link: { url: mail.link, text: string(`${mail.kind}_link`) } } : {}),
     ...(mail.code ? { code: mail.code } : {}),
     remoteIp: rhost,

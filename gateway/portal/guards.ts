@@ -39,6 +39,8 @@ export interface SessionStanding {
   secondFactorAt?: number | undefined;
   /** identity_validation.elevated_session.elevation_lifespan in ms (0: a second factor never elevates). */
   elevationLifespanMs?: number;
+  /** identity_validation.elevated_session.skip_second_factor: a session with two factors needs no code. */
+  skipSecondFactor?: boolean;
 }
 
 /** Why a guard refused, or null when it lets the request through. */
@@ -55,6 +57,7 @@ export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now:
     case 'ELEVATED':
       // an elevation ends at elevatedUntil, measured on the clock the sessions use
       if (typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now) return null;
+      if (standing.skipSecondFactor === true && standing.level >= 2) return null;
       // a second factor proven within the elevation lifespan proves the person as well as a mailed code
       if (typeof standing.secondFactorAt === 'number' && standing.level >= 2 && now < standing.secondFactorAt + (standing.elevationLifespanMs ?? 0)) return null;
       return 'not-elevated';
@@ -103,6 +106,7 @@ export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pic
       elevatedUntil: req.session?.elevatedUntil,
       secondFactorAt: req.session?.secondFactorAt,
       elevationLifespanMs,
+      skipSecondFactor: deps.secondFactor.identityValidation.elevated_session.skip_second_factor,
     };
     const refusal = guardRefusal(guard, standing, deps.now());
     if (refusal !== null) {

@@ -11,6 +11,7 @@ import { notYetSupportedProblems } from './not-yet-supported.ts';
 import { notifierProblems } from './notifier.ts';
 import { passwordPolicyProblems } from './password-policy.ts';
 import { regulationProblems } from './regulation.ts';
+import { selfServiceProblems } from './self-service.ts';
 import { serverProblems } from './server.ts';
 import { sessionProblems } from './session.ts';
 import { storageProblems } from './storage.ts';
@@ -29,6 +30,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => telemetryProblems(config.telemetry),
   (config) => identityAssertionProblems(config.identity_assertion),
   (config) => accessControlProblems(config.access_control),
+  selfServiceProblems,
 ];
 
 export function validateGatewayConfig(config: GatewayConfig): ConfigProblem[] {
