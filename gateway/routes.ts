@@ -22,6 +22,9 @@ import type { PortalDeps } from './portal/deps.ts';
 import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
+import { sessionActivity } from './portal/session-index.ts';
+import { settingsPage } from './portal/settings.ts';
+import { deleteAllSessionsForm, deleteAllSessionsHandler, deleteSessionForm, deleteSessionHandler, listSessionsHandler } from './portal/user-sessions.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -155,6 +158,13 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'POST', path: '/api/logout', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', accepts: 'json', handler: logoutHandler },
     { method: 'GET', path: '/api/state', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: stateHandler },
     { method: 'GET', path: '/api/user/info', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: userInfoHandler },
+    // settings and signed-in sessions (issue 9, engineer D)
+    { method: 'GET', path: '/settings', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: settingsPage },
+    { method: 'GET', path: '/api/user/sessions', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: listSessionsHandler },
+    { method: 'DELETE', path: '/api/user/sessions', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteAllSessionsHandler },
+    { method: 'DELETE', path: '/api/user/sessions/:id', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteSessionHandler },
+    { method: 'POST', path: '/settings/sessions/delete-all', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteAllSessionsForm },
+    { method: 'POST', path: '/settings/sessions/:id/delete', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteSessionForm },
   ];
 }
 
@@ -213,6 +223,8 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   for (const row of rows.filter(sessionless)) mount(row, [row.hosts === 'portal' ? row.handler(p) : row.handler(deps)]);
   // every row below reads the session of the request's cookie domain
   r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
+  // keeps the signed-in sessions list current (at most one write a minute per session); portal only
+  r.use(sessionActivity(p));
   for (const row of rows) {
     if (sessionless(row) || row.hosts !== 'portal') continue;
     mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p, 'page' in row && row.page === true)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);

@@ -6,6 +6,7 @@ import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 import { destroy } from './session-middleware.ts';
+import { forgetSession } from './session-index.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
 import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
@@ -147,16 +148,19 @@ export function loginForm(deps: PortalDeps) {
       return render(res, deps, 'login', loginView(req, rd, rm, username, lockoutMessage(seconds, t)), 429);
     }
     if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, t('login_incorrect')), 401);
-    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);
+    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip, deps.storage.userSessions);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
     res.redirect(303, to);
   };
 }
 
-export function logoutForm() {
+export function logoutForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
-    if (req.session?.identity) await destroy(req);
+    if (req.session?.identity) {
+      await forgetSession(req, deps);
+      await destroy(req);
+    }
     const domain = req.cookieDomain!;
     res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
     res.redirect(303, portalBase(req));
