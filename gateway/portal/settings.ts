@@ -54,7 +54,8 @@ export function settingsPage(deps: PortalDeps) {
       user,
       totp: totp.disable ? null : { configured: totpConfig !== undefined, createdAt: totpConfig?.createdAt ?? null },
       webauthn: webauthn.disable ? null : credentials.map((c) => ({ name: c.description, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt })),
-      recovery: { left: recoveryLeft, low: recoveryLeft <= RECOVERY_CODES_LOW },
+      // recovery codes stand in for a second factor: with every method disabled there is nothing to recover
+      recovery: totp.disable && webauthn.disable ? null : { left: recoveryLeft, low: recoveryLeft <= RECOVERY_CODES_LOW },
       sessions,
       sessionNotice: notice ?? '',
       formatWhen,

@@ -74,10 +74,11 @@ describe('the settings page hides a method the configuration disables', () => {
   });
   after(() => gw?.close());
 
-  it('no authenticator app and no security keys with totp.disable and webauthn.disable', async () => {
+  it('no authenticator app, security keys or recovery codes with totp.disable and webauthn.disable', async () => {
     const cookie = await login(gw, 'alice', PASSWORD);
     const page = text((await portal(gw, '/settings', { headers: { cookie } })).body);
-    assert.doesNotMatch(page, /Authenticator app|Security keys/);
+    assert.doesNotMatch(page, /Authenticator app|Security keys|Recovery codes/);
+    assert.match(page, /Second factors are turned off on this gateway/);
     assert.match(page, /Signed-in sessions/);
   });
 });

@@ -3,7 +3,9 @@
 // session out from another device ends it for real: its cookie opens nothing any more.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { askAuthz, portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { openStorage } from '../../gateway/storage/open.ts';
+import { silentLogger } from '../unit/storage/backends.ts';
 import type { HttpResponse } from '../helpers/http.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -101,6 +103,24 @@ describe('signed-in sessions: listed, kept current, and ended from another devic
     const later = (await listSessions(gw, laptop)).find((s) => s.current)!;
     assert.ok(Date.parse(later.last_seen_at) >= Date.parse(first.last_seen_at) + 60_000, `${first.last_seen_at} → ${later.last_seen_at}`);
     assert.equal(later.created_at, first.created_at);
+  });
+
+  it('forward auth never writes last seen: only portal requests do', async () => {
+    const laptop = await loginFrom(gw, 'alice', FIREFOX, '198.51.100.7');
+    const id = (await listSessions(gw, laptop)).find((s) => s.current)!.id;
+    const storage = await openStorage(gw.config.storage as never, { logger: silentLogger, migrate: false });
+    try {
+      const lastSeen = async () => (await storage.userSessions.listByUser('alice')).find((s) => s.sessionHash === id)!.lastSeenAt;
+      const before = await lastSeen();
+      gw.clock.advance(2 * 60_000);
+      const authz = await askAuthz(gw, 'forward-auth', 'https://app.example.test/', { cookie: laptop });
+      assert.equal(authz.status, 200);
+      assert.equal(await lastSeen(), before, 'forward auth left the database alone');
+      assert.equal(await signedIn(gw, laptop), true); // a portal request
+      assert.ok((await lastSeen()) >= before + 2 * 60_000, 'the portal request wrote it');
+    } finally {
+      await storage.close();
+    }
   });
 
   it('an expired session drops out of the list', async () => {
