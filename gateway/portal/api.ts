@@ -6,7 +6,7 @@ import { authenticationLevel } from '../session/user-session.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
-import { destroy } from './session-middleware.ts';
+import { clearSessionCookie, destroy } from './session-middleware.ts';
 import { forgetSession } from './session-index.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 
@@ -61,8 +61,7 @@ export function logoutHandler(deps: PortalDeps) {
       await forgetSession(req, deps);
       await destroy(req);
     }
-    const domain = req.cookieDomain!;
-    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    clearSessionCookie(req, res);
     ok(res);
   };
 }

@@ -5,7 +5,7 @@ import { isSafeRedirect } from '../authz/redirect.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
-import { destroy } from './session-middleware.ts';
+import { clearSessionCookie, destroy } from './session-middleware.ts';
 import { forgetSession } from './session-index.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
@@ -161,8 +161,7 @@ export function logoutForm(deps: PortalDeps) {
       await forgetSession(req, deps);
       await destroy(req);
     }
-    const domain = req.cookieDomain!;
-    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    clearSessionCookie(req, res);
     res.redirect(303, portalBase(req));
   };
 }

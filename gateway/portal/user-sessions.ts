@@ -8,7 +8,7 @@ import { sessionHash } from '../storage/user-sessions.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { endAllUserSessions, endUserSession, listUserSessions, type ListedSession } from './session-index.ts';
-import { destroy } from './session-middleware.ts';
+import { clearSessionCookie, destroy } from './session-middleware.ts';
 
 const isSessionId = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
@@ -22,11 +22,6 @@ export function sessionJson(session: ListedSession) {
     user_agent: session.userAgent,
     current: session.current,
   };
-}
-
-function clearOwnCookie(req: Request, res: Response): void {
-  const domain = req.cookieDomain!;
-  res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
 }
 
 /** Ends the user's session `id` (their own included); 'own' when it was the request's, null when not theirs. */
@@ -64,7 +59,7 @@ export function deleteSessionHandler(deps: PortalDeps) {
       res.status(404).json({ status: 'KO', message: 'No such session.' });
       return;
     }
-    if (ended === 'own') clearOwnCookie(req, res);
+    if (ended === 'own') clearSessionCookie(req, res);
     res.json({ status: 'OK' });
   };
 }
@@ -73,7 +68,7 @@ export function deleteSessionHandler(deps: PortalDeps) {
 export function deleteAllSessionsHandler(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     const ended = await signOutAll(req, deps);
-    clearOwnCookie(req, res);
+    clearSessionCookie(req, res);
     res.json({ status: 'OK', data: { ended } });
   };
 }
@@ -84,7 +79,7 @@ export function deleteSessionForm(deps: PortalDeps) {
     const id = req.params.id;
     const ended = isSessionId(id) ? await signOutOne(req, deps, id) : null;
     if (ended === 'own') {
-      clearOwnCookie(req, res);
+      clearSessionCookie(req, res);
       return res.redirect(303, `${req.baseUrl}/`);
     }
     res.redirect(303, `${req.baseUrl}/settings${ended === null ? '?sessions=unknown' : '?sessions=ended'}#sessions`);
@@ -95,7 +90,7 @@ export function deleteSessionForm(deps: PortalDeps) {
 export function deleteAllSessionsForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     await signOutAll(req, deps);
-    clearOwnCookie(req, res);
+    clearSessionCookie(req, res);
     res.redirect(303, `${req.baseUrl}/`);
   };
 }
