@@ -53,8 +53,9 @@ export function sessionActivity(deps: Pick<PortalDeps, 'storage' | 'now' | 'isTr
   return (req: Request, _res: Response, next: NextFunction) => {
     const s = req.session;
     const username = s?.identity?.username;
-    if (!username || s.sid !== req.sessionID) return next();
     const now = deps.now();
+    // an expired session is not brought back into the list (the guards refuse it anyway)
+    if (!username || s.sid !== req.sessionID || !(typeof s.expiresAt === 'number' && s.expiresAt > now)) return next();
     const indexed = s.indexedHash === sessionHash(req.sessionID);
     if (indexed && now - (s.indexSeenAt ?? 0) < LAST_SEEN_INTERVAL_MS) return next();
     const ip = requestIp(req, deps);
