@@ -35,7 +35,7 @@ describe('the settings page', () => {
     assert.match(empty, /Authenticator app Not configured/);
     assert.match(empty, /Set up an authenticator app/);
     assert.match(empty, /None registered/);
-    assert.match(empty, /You have no recovery codes/);
+    assert.match(empty, /You have no recovery codes: generate some/);
     assert.match(empty, /This device/);
 
     const storage = await openStorage(gw.config.storage as never, { logger: silentLogger, migrate: false });
