@@ -111,10 +111,15 @@ export async function endUserSession(deps: SessionDeps, username: string, hash: 
   return await deps.storage.userSessions.remove(username, hash);
 }
 
-/** Ends every indexed session of the user; returns how many there were. */
-export async function endAllUserSessions(deps: SessionDeps, username: string): Promise<number> {
+/**
+ * Ends every indexed session of the user but the one with id `keepSessionId` (a password change keeps
+ * the session that made it); returns how many were ended.
+ */
+export async function endAllUserSessions(deps: SessionDeps, username: string, keepSessionId?: string): Promise<number> {
+  const kept = keepSessionId === undefined ? undefined : sessionHash(keepSessionId);
   let ended = 0;
   for (const row of await deps.storage.userSessions.listByUser(username)) {
+    if (row.sessionHash === kept) continue;
     if (await endUserSession(deps, username, row.sessionHash)) ended += 1;
   }
   return ended;
