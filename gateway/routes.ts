@@ -26,6 +26,9 @@ import { changePasswordForm, changePasswordHandler, changePasswordPage, password
 import { elevateForm, elevatePage, elevateRevokeForm, elevateRevokePage, elevateSendForm, elevationCodeHandler, elevationRevokeHandler, elevationSendHandler, elevationStateHandler } from './portal/elevation-handlers.ts';
 import { resetFinishForm, resetFinishHandler, resetFinishPage, resetPasswordHandler, resetRevokeForm, resetRevokeHandler, resetRevokePage, resetStartForm, resetStartHandler, resetStartPage } from './portal/password-reset-handlers.ts';
 import { SELF_SERVICE_LIMITS } from './portal/self-service-limits.ts';
+import { sessionActivity } from './portal/session-index.ts';
+import { settingsPage } from './portal/settings.ts';
+import { deleteAllSessionsForm, deleteAllSessionsHandler, deleteSessionForm, deleteSessionHandler, listSessionsHandler } from './portal/user-sessions.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -184,6 +187,13 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'GET', path: '/settings/password', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: changePasswordPage },
     { method: 'POST', path: '/settings/password', guard: 'ELEVATED', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: changePasswordForm },
     { method: 'GET', path: '/api/configuration/password-policy', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: passwordPolicyHandler },
+    // settings and signed-in sessions (issue 9, engineer D)
+    { method: 'GET', path: '/settings', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: settingsPage },
+    { method: 'GET', path: '/api/user/sessions', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: listSessionsHandler },
+    { method: 'DELETE', path: '/api/user/sessions', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteAllSessionsHandler },
+    { method: 'DELETE', path: '/api/user/sessions/:id', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteSessionHandler },
+    { method: 'POST', path: '/settings/sessions/delete-all', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteAllSessionsForm },
+    { method: 'POST', path: '/settings/sessions/:id/delete', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteSessionForm },
   ];
 }
 
@@ -242,6 +252,8 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   for (const row of rows.filter(sessionless)) mount(row, [row.hosts === 'portal' ? row.handler(p) : row.handler(deps)]);
   // every row below reads the session of the request's cookie domain
   r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
+  // keeps the signed-in sessions list current (at most one write a minute per session); portal only
+  r.use(sessionActivity(p));
   for (const row of rows) {
     if (sessionless(row) || row.hosts !== 'portal') continue;
     mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p, 'page' in row && row.page === true)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);

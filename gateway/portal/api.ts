@@ -6,7 +6,8 @@ import { authenticationLevel } from '../session/user-session.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
-import { destroy } from './session-middleware.ts';
+import { clearSessionCookie, destroy } from './session-middleware.ts';
+import { forgetSession } from './session-index.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
 
 const AUTH_FAILED = 'Authentication failed. Check your credentials.';
@@ -47,18 +48,20 @@ export function firstFactorHandler(deps: PortalDeps) {
       return ko(res, 429, result.busy.message);
     }
     if (!result.ok) return ko(res, 401, AUTH_FAILED);
-    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now(), deps.audit, ip);
+    await establishSession(req, result.user, body.keepMeLoggedIn === true, deps.now(), deps.audit, ip, deps.storage.userSessions);
     const next = redirectAfterLogin(req, body.targetURL, body.requestMethod, deps.authorizer, ip);
     if (next && 'redirect' in next) return ok(res, { redirect: next.redirect });
     return ok(res);
   };
 }
 
-export function logoutHandler() {
+export function logoutHandler(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
-    if (req.session?.identity) await destroy(req);
-    const domain = req.cookieDomain!;
-    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    if (req.session?.identity) {
+      await forgetSession(req, deps);
+      await destroy(req);
+    }
+    clearSessionCookie(req, res);
     ok(res);
   };
 }

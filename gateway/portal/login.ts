@@ -8,14 +8,21 @@ import type { AuditLog } from '../log/audit.ts';
 import { SessionStoreUnavailable } from '../session/store.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
+import { indexSession } from './session-index.ts';
+import type { UserSessionRepository } from '../storage/user-sessions.ts';
 
 /**
  * The login is audited as a success only once its session is saved; when the store fails the audit
  * says so and SessionStoreUnavailable propagates (the portal answers 503 and sets no cookie).
+ * With `sessionIndex` the session is listed among the user's signed-in sessions before it is saved
+ * (a session that could not be listed, and so not ended from another device, is not made).
  */
-export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string): Promise<void> {
+export async function establishSession(
+  req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string,
+  sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>,
+): Promise<void> {
   try {
-    await saveNewSession(req, user, keepMeLoggedIn, now);
+    await saveNewSession(req, user, keepMeLoggedIn, now, ip, sessionIndex);
   } catch (error) {
     if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: 'portal', reason: 'session store unavailable' });
     throw error;
@@ -23,7 +30,7 @@ export async function establishSession(req: Request, user: UserDetails, keepMeLo
   audit.success({ rhost: ip, user: user.username, method: 'portal' });
 }
 
-async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number): Promise<void> {
+async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, ip: string, sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>): Promise<void> {
   const domain = req.cookieDomain!;
   await regenerate(req);
   const keep = keepMeLoggedIn && domain.rememberMe > 0;
@@ -38,6 +45,7 @@ async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: b
   // measured on the clock that checks it (sessionState), not express-session's own Date.now()
   req.session.expiresAt = now + (keep ? domain.rememberMe : domain.expiration) * 1000;
   pinCookieLifetime(req.session);
+  if (sessionIndex) await indexSession(req, sessionIndex, user.username, ip, now);
   await save(req);
 }
 

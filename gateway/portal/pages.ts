@@ -5,11 +5,12 @@ import { isSafeRedirect } from '../authz/redirect.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
-import { destroy } from './session-middleware.ts';
+import { clearSessionCookie, destroy } from './session-middleware.ts';
+import { forgetSession } from './session-index.ts';
 import { SetupClosedError } from './setup.ts';
 import { StorageError } from '../storage/errors.ts';
 import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
-import { portalLanguage, translator } from './i18n.ts';
+import { PORTAL_LANGUAGES, portalCatalogue, portalLanguage, requestLanguage, translator, type PortalLanguage, type Translate } from './i18n.ts';
 import { offersPasswordReset } from './password-reset.ts';
 
 const policyOf = (deps: PortalDeps) => deps.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
@@ -30,13 +31,61 @@ export function portalBase(req: Request): string {
   return `${req.baseUrl}/`;
 }
 
+/** The request's strings, for a handler that words a message before rendering (no cookie is set here). */
+export function pageTranslator(req: Request): Translate {
+  return translator(requestLanguage(req));
+}
+
+/** Where a page's language switch points: a GET page is itself; a form's answer names the page to reload. */
+export interface PageAddress {
+  /** path relative to the portal's base ('' for the sign-in page) */
+  path: string;
+  query?: Readonly<Record<string, string>>;
+}
+
+export interface LanguageLink {
+  lang: PortalLanguage;
+  /** the language's name in itself */
+  name: string;
+  href: string;
+  current: boolean;
+}
+
+/**
+ * One link per language to this same page with `?lang=`, keeping its other query parameters (rd, rm,
+ * token). A form's answer (POST) links to `here`, or to the sign-in page with its rd/rm.
+ */
+export function languageLinks(req: Request, lang: PortalLanguage, here?: PageAddress, data: Record<string, unknown> = {}): LanguageLink[] {
+  let path: string;
+  let params: URLSearchParams;
+  if (here) {
+    path = `${portalBase(req)}${here.path}`;
+    params = new URLSearchParams(Object.entries(here.query ?? {}).filter(([, value]) => value !== ''));
+  } else if (req.method === 'GET' || req.method === 'HEAD') {
+    const url = new URL(req.originalUrl, 'http://portal.invalid');
+    path = url.pathname;
+    params = url.searchParams;
+  } else {
+    path = portalBase(req);
+    params = new URLSearchParams();
+    for (const name of ['rd', 'rm']) if (typeof data[name] === 'string' && data[name] !== '') params.set(name, data[name]);
+  }
+  return PORTAL_LANGUAGES.map((language) => {
+    const query = new URLSearchParams(params);
+    query.set('lang', language);
+    return { lang: language, name: portalCatalogue(language).language_name ?? language, href: `${path}?${query}`, current: language === lang };
+  });
+}
+
 /**
  * Renders a portal page in the request's language: every template gets `base` (the portal's path),
- * `lang` and `t(key, values)` (portal/i18n.ts) besides its own data.
+ * `lang`, `t(key, values)` (portal/i18n.ts) and `languageLinks` (the switch) besides its own data.
+ * `data.here` names the page a form's answer stands for (see languageLinks).
  */
-export function render(res: Response, deps: Pick<PortalDeps, 'eta'>, template: string, data: Record<string, unknown>, status = 200): void {
+export function render(res: Response, deps: Pick<PortalDeps, 'eta'>, template: string, data: Record<string, unknown> & { here?: PageAddress }, status = 200): void {
   const lang = portalLanguage(res.req, res);
-  res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), lang, t: translator(lang), ...data }));
+  const links = languageLinks(res.req, lang, data.here, data);
+  res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), lang, t: translator(lang), languageLinks: links, ...data }));
 }
 
 function loginView(deps: PortalDeps, req: Request, rd: string, rm: string, username = '', error = '') {
@@ -48,10 +97,11 @@ function lockoutSeconds(until: number | undefined, now: number): number | undefi
   return until === undefined ? undefined : Math.max(1, Math.ceil((until - now) / 1000));
 }
 
-export function lockoutMessage(seconds: number | undefined): string {
-  if (seconds === undefined) return 'Too many attempts: try again later.';
+/** "Too many attempts: try again in N minutes", in `t`'s language (English when none is given). */
+export function lockoutMessage(seconds: number | undefined, t: Translate = translator('en')): string {
+  if (seconds === undefined) return t('login_locked_out_later');
   const minutes = Math.ceil(seconds / 60);
-  return `Too many attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  return minutes === 1 ? t('login_locked_out_one_minute') : t('login_locked_out_minutes', { minutes });
 }
 
 export function loginPage(deps: PortalDeps) {
@@ -59,9 +109,10 @@ export function loginPage(deps: PortalDeps) {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : '';
     const rm = typeof req.query.rm === 'string' ? req.query.rm : '';
     const identity = await currentIdentity(req, deps);
+    const t = pageTranslator(req);
     if (!identity) {
       if (deps.setup.isOpen()) {
-        return render(res, deps, 'message', { title: 'Setup required', message: 'No user exists yet. Open the one-time setup link printed in the Gatehouse log to create the administrator.' });
+        return render(res, deps, 'message', { title: t('login_setup_required_title'), message: t('login_setup_required') });
       }
       return render(res, deps, 'login', loginView(deps, req, rd, rm));
     }
@@ -71,7 +122,7 @@ export function loginPage(deps: PortalDeps) {
       username: identity.username,
       displayName: identity.displayName,
       continueUrl: next && 'redirect' in next ? next.redirect : '',
-      notice: next && 'secondFactorRequired' in next ? 'This site requires a second factor, which is not enrolled for your account yet.' : rd && !(next && 'redirect' in next) ? 'You are not allowed to open the page you came from.' : '',
+      notice: next && 'secondFactorRequired' in next ? t('signed_in_second_factor_required') : rd && !(next && 'redirect' in next) ? t('signed_in_not_allowed') : '',
     });
   };
 }
@@ -83,38 +134,42 @@ export function loginForm(deps: PortalDeps) {
     const rd = field(req.body, 'rd');
     const rm = field(req.body, 'rm');
     const ip = requestIp(req, deps);
+    const t = pageTranslator(req);
     const result = username && password
       ? await deps.firstFactor.verify({ username, password, ip, method: 'portal', requestUri: rd, requestMethod: rm, deferSuccessAudit: true })
       : { ok: false as const };
     if (!result.ok && result.busy) {
       res.set('Retry-After', String(result.busy.retryAfterSeconds));
-      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, result.busy.message), 429);
+      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, t('login_busy', { seconds: result.busy.retryAfterSeconds })), 429);
     }
     if (!result.ok && result.lockedOut) {
       // the same words for an unknown name: the regulator counts and bans it like an account
       const seconds = lockoutSeconds(result.lockedOut.until, deps.now());
       if (seconds !== undefined) res.set('Retry-After', String(seconds));
-      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, lockoutMessage(seconds)), 429);
+      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, lockoutMessage(seconds, t)), 429);
     }
-    if (!result.ok) return render(res, deps, 'login', loginView(deps, req, rd, rm, username, 'Incorrect username or password.'), 401);
-    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);
+    if (!result.ok) return render(res, deps, 'login', loginView(deps, req, rd, rm, username, t('login_incorrect')), 401);
+    await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip, deps.storage.userSessions);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
     res.redirect(303, to);
   };
 }
 
-export function logoutForm() {
+export function logoutForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
-    if (req.session?.identity) await destroy(req);
-    const domain = req.cookieDomain!;
-    res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+    if (req.session?.identity) {
+      await forgetSession(req, deps);
+      await destroy(req);
+    }
+    clearSessionCookie(req, res);
     res.redirect(303, portalBase(req));
   };
 }
 
 function setupLinkNotValid(req: Request, res: Response, deps: PortalDeps) {
-  render(res, deps, 'message', { title: 'Setup link not valid', message: 'This setup link is not valid or setup is already complete.', alert: true, link: { href: portalBase(req), text: 'Go to sign in' } }, 404);
+  const t = pageTranslator(req);
+  render(res, deps, 'message', { title: t('setup_link_invalid_title'), message: t('setup_link_invalid'), alert: true, link: { href: portalBase(req), text: t('common_go_to_sign_in') } }, 404);
 }
 
 export function setupPage(deps: PortalDeps) {
@@ -124,19 +179,18 @@ export function setupPage(deps: PortalDeps) {
   };
 }
 
-/** What the setup form says when a code's own message is not written for the person at the form. */
+/** What the setup form says (catalogue keys) when a code's own message is not written for the person at the form. */
 const SETUP_FAILURES: Partial<Record<ErrorCode, string>> = {
-  user_exists: 'That username is taken; choose another.',
-  users_file_invalid: 'The users file cannot be used, so the administrator was not created; the Gatehouse log says why.',
+  user_exists: 'setup_user_exists',
+  users_file_invalid: 'setup_users_file_invalid',
 };
-const SETUP_FAILED = 'The administrator could not be created; the Gatehouse log says why.';
 
 /** Why creating the administrator failed, in words for the person at the form; never an exception's text. */
-function setupFailure(error: unknown, deps: PortalDeps): string {
-  // written for people where it is thrown: it says which field to change and how
+function setupFailure(error: unknown, deps: PortalDeps, t: Translate): string {
+  // written for people where it is thrown: it says which field to change and how (English only)
   if (error instanceof GatehouseError && error.code === 'invalid_user_input') return error.message;
   deps.logger.error({ err: error }, 'first-run setup: the administrator could not be created');
-  return (error instanceof GatehouseError ? SETUP_FAILURES[error.code] : undefined) ?? SETUP_FAILED;
+  return t((error instanceof GatehouseError ? SETUP_FAILURES[error.code] : undefined) ?? 'setup_failed');
 }
 
 export function setupForm(deps: PortalDeps) {
@@ -149,18 +203,19 @@ export function setupForm(deps: PortalDeps) {
       email: field(req.body, 'email').trim(),
       password: field(req.body, 'password'),
     };
-    const again = (error: string) => render(res, deps, 'setup', { token, ...input, error, ...passwordRule(deps) }, 400);
+    const t = pageTranslator(req);
+    const again = (error: string) => render(res, deps, 'setup', { token, ...input, error, ...passwordRule(deps), here: { path: 'setup', query: { token } } }, 400);
     const weak = policyOf(deps).problem(input.password, input.username);
     if (weak !== null) return again(`${weak}.`);
-    if (input.password !== field(req.body, 'confirm')) return again('The two passwords differ.');
+    if (input.password !== field(req.body, 'confirm')) return again(t('setup_passwords_differ'));
     try {
       await deps.setup.createAdmin({ username: input.username, password: input.password, displayName: input.displayName || input.username, email: input.email || undefined });
     } catch (error) {
       if (error instanceof SetupClosedError) return setupLinkNotValid(req, res, deps);
       if (error instanceof StorageError) throw error; // the error handler's 503, not a form error
-      return again(setupFailure(error, deps));
+      return again(setupFailure(error, deps, t));
     }
     deps.logger.info({ user: input.username }, 'first-run setup: administrator created');
-    render(res, deps, 'message', { title: 'Administrator created', message: `The account ${input.username} is ready.`, link: { href: portalBase(req), text: 'Sign in' } });
+    render(res, deps, 'message', { title: t('setup_done_title'), message: t('setup_done', { username: input.username }), link: { href: portalBase(req), text: t('common_sign_in') } });
   };
 }

@@ -5,10 +5,19 @@
  */
 import type { Request } from 'express';
 import type { AuthenticationMethod } from '../session/user-session.ts';
+import type { UserSessionRepository } from '../storage/user-sessions.ts';
 import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
+import { indexSession } from './session-index.ts';
 
-/** Adds `method` to the session's factors under a fresh session id, keeping everything else. */
-export async function completeSecondFactor(req: Request, method: AuthenticationMethod, now: number): Promise<void> {
+/**
+ * Adds `method` to the session's factors under a fresh session id, keeping everything else. With
+ * `index` (deps.storage.userSessions and the client's address) the signed-in sessions list follows the
+ * new id at once; without it the next portal request moves it (session-index.ts, sessionActivity).
+ */
+export async function completeSecondFactor(
+  req: Request, method: AuthenticationMethod, now: number,
+  index?: { sessions: Pick<UserSessionRepository, 'add' | 'move'>; ip: string },
+): Promise<void> {
   const { cookie: _cookie, ...kept } = req.session;
   await regenerate(req);
   Object.assign(req.session, kept);
@@ -17,6 +26,8 @@ export async function completeSecondFactor(req: Request, method: AuthenticationM
   req.session.secondFactorAt = now;
   req.session.lastActivity = now;
   pinCookieLifetime(req.session);
+  const username = req.session.identity?.username;
+  if (index && username) await indexSession(req, index.sessions, username, index.ip, now);
   await save(req);
 }
 

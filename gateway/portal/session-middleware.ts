@@ -71,6 +71,12 @@ export function save(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
 }
 
+/** Tells the browser to drop the session cookie of the request's cookie domain (after a sign-out). */
+export function clearSessionCookie(req: Request, res: Response): void {
+  const domain = req.cookieDomain!;
+  res.clearCookie(domain.name, { domain: domain.cookieDomainAttribute, path: '/', secure: domain.secure, httpOnly: true, sameSite: domain.sameSite });
+}
+
 export function destroy(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
 }

@@ -11,6 +11,7 @@ import type { DatabaseHandle } from './handle.ts';
 import { LOOKUP_KEY_AAD, LOOKUP_KEY_NAME } from './lookup-key.ts';
 import { oneTimeCodeAad } from './one-time-codes.ts';
 import { totpSecretAad } from './totp.ts';
+import { userSessionIdAad } from './user-sessions.ts';
 import type { Database } from './types.ts';
 
 interface EncryptedValue {
@@ -62,6 +63,18 @@ const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
       })),
     write: async (db, id, sealed) => {
       await db.updateTable('encryption').set({ value: sealed.toString('base64') }).where('name', '=', id).execute();
+    },
+  },
+  {
+    name: 'user_sessions.session_id',
+    read: async (db) =>
+      (await db.selectFrom('user_sessions').select(['session_hash', 'session_id']).where('session_id', 'is not', null).orderBy('id').execute()).map((row) => ({
+        id: row.session_hash,
+        sealed: Buffer.from(row.session_id!),
+        aad: userSessionIdAad(row.session_hash),
+      })),
+    write: async (db, id, sealed) => {
+      await db.updateTable('user_sessions').set({ session_id: sealed }).where('session_hash', '=', id).execute();
     },
   },
 ];

@@ -72,7 +72,7 @@ function repositories(handle: DatabaseHandle, keys: StorageKeys, lookup: SecretL
     identityVerification: identityVerificationRepository(handle),
     oneTimeCodes: oneTimeCodeRepository(handle, keys, lookup),
     preferences: userPreferenceRepository(handle),
-    userSessions: userSessionRepository(handle),
+    userSessions: userSessionRepository(handle, keys),
   };
 }
 

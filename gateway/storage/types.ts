@@ -154,6 +154,8 @@ export interface UserSessionTable {
   last_seen_at: number;
   remote_ip: string;
   user_agent: string;
+  /** the session id, AES-256-GCM sealed (userSessionIdAad); null for a row indexed before 0007 */
+  session_id: Buffer | null;
 }
 
 export interface Database {

@@ -1,9 +1,12 @@
 /**
  * `user_sessions`: an index of each user's signed-in sessions (for "signed-in sessions" and "sign out
- * everywhere"). A session is named by the SHA-256 of its id, never the id: the id is a bearer secret
- * with 256 bits of entropy, so an unkeyed hash is enough and a copy of this table signs nobody in.
+ * everywhere"). A session is named by the SHA-256 of its id: the id is a bearer secret with 256 bits of
+ * entropy, so an unkeyed hash is enough to find it. The id itself is kept only sealed (AES-256-GCM
+ * under storage.encryption_key, bound to the hash), so that signing a session out from another device
+ * can end it in the session store, and a copy of this table without the key signs nobody in.
  */
 import { createHash } from 'node:crypto';
+import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
 
 export interface UserSession {
@@ -21,8 +24,15 @@ export interface UserSessionRepository {
   add(session: { sessionId: string; username: string; nowMs: number; remoteIp: string; userAgent: string }): Promise<void>;
   /** Records that the session was used at `nowMs`. */
   touch(sessionId: string, nowMs: number, remoteIp: string): Promise<void>;
+  /**
+   * The session once indexed as `fromHash` now has the id `sessionId` (a new id after a second factor);
+   * false when `fromHash` was not indexed for `username`.
+   */
+  move(username: string, fromHash: string, sessionId: string, nowMs: number, remoteIp: string): Promise<boolean>;
   /** The user's sessions, most recently seen first. */
   listByUser(username: string): Promise<UserSession[]>;
+  /** The id of the user's session `sessionHash`, to end it in the store; undefined when unknown or indexed without it. */
+  sessionId(username: string, sessionHash: string): Promise<string | undefined>;
   /** Removes the user's session `sessionHash`; true when it was there. */
   remove(username: string, sessionHash: string): Promise<boolean>;
   /** Removes the user's sessions but `exceptHash`; returns the hashes removed. */
@@ -33,7 +43,11 @@ export function sessionHash(sessionId: string): string {
   return createHash('sha256').update(sessionId).digest('hex');
 }
 
-export function userSessionRepository(handle: DatabaseHandle): UserSessionRepository {
+/** The sealed id is bound to its row's hash: moved to another row it does not decrypt. */
+export const userSessionIdAad = (hash: string) => `user_sessions:session_id:${hash}`;
+
+export function userSessionRepository(handle: DatabaseHandle, keys: StorageKeys): UserSessionRepository {
+  const seal = (sessionId: string, hash: string) => keys.encrypt(Buffer.from(sessionId, 'utf8'), userSessionIdAad(hash));
   return {
     async add(session) {
       const hash = sessionHash(session.sessionId);
@@ -41,7 +55,7 @@ export function userSessionRepository(handle: DatabaseHandle): UserSessionReposi
       await handle.run('index a session', (db) =>
         db
           .insertInto('user_sessions')
-          .values({ session_hash: hash, username: session.username, created_at: session.nowMs, ...seen })
+          .values({ session_hash: hash, username: session.username, created_at: session.nowMs, session_id: seal(session.sessionId, hash), ...seen })
           .onConflict((c) => c.column('session_hash').doUpdateSet(seen))
           .execute(),
       );
@@ -51,9 +65,26 @@ export function userSessionRepository(handle: DatabaseHandle): UserSessionReposi
         db.updateTable('user_sessions').set({ last_seen_at: nowMs, remote_ip: remoteIp }).where('session_hash', '=', sessionHash(sessionId)).execute(),
       );
     },
+    move: (username, fromHash, sessionId, nowMs, remoteIp) =>
+      handle.run('move a session', async (db) => {
+        const hash = sessionHash(sessionId);
+        const result = await db
+          .updateTable('user_sessions')
+          .set({ session_hash: hash, session_id: seal(sessionId, hash), last_seen_at: nowMs, remote_ip: remoteIp })
+          .where('username', '=', username)
+          .where('session_hash', '=', fromHash)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      }),
     listByUser: (username) =>
       handle.run('list sessions', async (db) => {
-        const rows = await db.selectFrom('user_sessions').selectAll().where('username', '=', username).orderBy('last_seen_at', 'desc').orderBy('id', 'desc').execute();
+        const rows = await db
+          .selectFrom('user_sessions')
+          .select(['session_hash', 'username', 'created_at', 'last_seen_at', 'remote_ip', 'user_agent'])
+          .where('username', '=', username)
+          .orderBy('last_seen_at', 'desc')
+          .orderBy('id', 'desc')
+          .execute();
         return rows.map((row) => ({
           sessionHash: row.session_hash,
           username: row.username,
@@ -63,6 +94,13 @@ export function userSessionRepository(handle: DatabaseHandle): UserSessionReposi
           userAgent: row.user_agent,
         }));
       }),
+    async sessionId(username, hash) {
+      const row = await handle.run('read a session id', (db) =>
+        db.selectFrom('user_sessions').select('session_id').where('username', '=', username).where('session_hash', '=', hash).executeTakeFirst(),
+      );
+      if (!row?.session_id) return undefined;
+      return keys.decrypt(Buffer.from(row.session_id), userSessionIdAad(hash)).toString('utf8');
+    },
     remove: (username, hash) =>
       handle.run('remove a session', async (db) => {
         const result = await db.deleteFrom('user_sessions').where('username', '=', username).where('session_hash', '=', hash).executeTakeFirst();

@@ -7,6 +7,7 @@ import * as encryption from './0003-encryption.ts';
 import * as attemptReservations from './0004-attempt-reservations.ts';
 import * as setupState from './0005-setup-state.ts';
 import * as secondFactors from './0006-second-factors.ts';
+import * as sessionIds from './0007-session-ids.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0004-attempt-reservations': attemptReservations,
   '0005-setup-state': setupState,
   '0006-second-factors': secondFactors,
+  '0007-session-ids': sessionIds,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

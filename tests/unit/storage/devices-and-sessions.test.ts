@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
 import { sessionHash } from '../../../gateway/storage/user-sessions.ts';
-import { BACKENDS, silentLogger } from './backends.ts';
+import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
 
 const T0 = 1_750_000_000_000;
 
@@ -107,6 +107,30 @@ for (const backend of BACKENDS) {
       assert.deepEqual((await sessions.listByUser('alice')).map((s) => s.userAgent), ['Firefox']);
       assert.deepEqual(await sessions.removeAllForUser('alice'), [sessionHash('laptop-session-id')]);
       assert.equal((await sessions.listByUser('bob')).length, 1, "bob's sessions untouched");
+    });
+  });
+
+  describe(`${backend.name}: a session's id is kept sealed, so another device can end it`, () => {
+    it('reads the id back for its own user only, stores no plaintext, and moves it when the id changes', async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const storage = await openStorage(options, { logger: silentLogger, migrate: true });
+      t.after(() => storage.close());
+      const sessions = storage.userSessions;
+      await sessions.add({ sessionId: 'laptop-session-id', username: 'alice', nowMs: T0, remoteIp: '192.0.2.1', userAgent: 'Firefox' });
+      assert.equal(await sessions.sessionId('alice', sessionHash('laptop-session-id')), 'laptop-session-id');
+      assert.equal(await sessions.sessionId('bob', sessionHash('laptop-session-id')), undefined, "not bob's");
+      const raw = await rawQuery(options, 'select session_id from user_sessions');
+      assert.ok(!Buffer.from(raw[0]!['session_id'] as Uint8Array).toString('latin1').includes('laptop-session-id'), 'sealed, not plaintext');
+
+      // a second factor gives the session a new id: the same row, under the new hash
+      assert.equal(await sessions.move('alice', sessionHash('laptop-session-id'), 'upgraded-session-id', T0 + 5, '192.0.2.7'), true);
+      assert.equal(await sessions.move('bob', sessionHash('upgraded-session-id'), 'other-id', T0 + 6, '192.0.2.7'), false, "bob cannot move alice's");
+      const listed = await sessions.listByUser('alice');
+      assert.deepEqual(listed, [{ sessionHash: sessionHash('upgraded-session-id'), username: 'alice', createdAt: T0, lastSeenAt: T0 + 5, remoteIp: '192.0.2.7', userAgent: 'Firefox' }]);
+      assert.equal(await sessions.sessionId('alice', sessionHash('upgraded-session-id')), 'upgraded-session-id');
+      assert.equal(await sessions.sessionId('alice', sessionHash('laptop-session-id')), undefined);
+      assert.deepEqual((await storage.encryption.checkValues()).find((c) => c.name === 'user_sessions.session_id'), { name: 'user_sessions.session_id', ok: 1, failed: 0 });
     });
   });
 }
