@@ -29,6 +29,11 @@ export function portalBase(req: Request): string {
   return `${req.baseUrl}/`;
 }
 
+/** The second-factor step, coming back to `rd` (only ever called with a safe target that needs two factors). */
+function secondFactorStep(req: Request, rd: string, rm: string): string {
+  return `${portalBase(req)}2fa?rd=${encodeURIComponent(rd)}${rm ? `&rm=${encodeURIComponent(rm)}` : ''}`;
+}
+
 /**
  * Renders a portal page in the request's language: every template gets `base` (the portal's path),
  * `lang` and `t(key, values)` (portal/i18n.ts) besides its own data.
@@ -66,11 +71,13 @@ export function loginPage(deps: PortalDeps) {
     }
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, requestIp(req, deps));
     if (rd && next && 'redirect' in next) return res.redirect(302, next.redirect);
+    // a one-factor session sent here for a two_factor target: on to the second-factor step, then back
+    if (next && 'secondFactorRequired' in next) return res.redirect(302, secondFactorStep(req, rd, rm));
     render(res, deps, 'signed-in', {
       username: identity.username,
       displayName: identity.displayName,
       continueUrl: next && 'redirect' in next ? next.redirect : '',
-      notice: next && 'secondFactorRequired' in next ? 'This site requires a second factor, which is not enrolled for your account yet.' : rd && !(next && 'redirect' in next) ? 'You are not allowed to open the page you came from.' : '',
+      notice: rd && !(next && 'redirect' in next) ? 'You are not allowed to open the page you came from.' : '',
     });
   };
 }
@@ -98,6 +105,7 @@ export function loginForm(deps: PortalDeps) {
     if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
     await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
+    if (next && 'secondFactorRequired' in next) return res.redirect(303, secondFactorStep(req, rd, rm));
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
     res.redirect(303, to);
   };

@@ -54,6 +54,7 @@ const RESERVATION_TTL_MS = 60_000;
 
 // Only a failed password can ban: a wrong TOTP code comes after the password already succeeded.
 const FIRST_FACTOR: readonly AuthenticationType[] = ['1fa', 'basic'];
+const SECOND_FACTOR: readonly AuthenticationType[] = ['totp', 'webauthn', 'passkey', 'recovery_code'];
 const SOURCE = 'regulation';
 
 /**
@@ -196,6 +197,26 @@ export class Regulator {
     const settled = this.#settled;
     this.#settled = Promise.withResolvers<void>();
     settled.resolve();
+  }
+
+  /**
+   * Second-factor failures in a row for `login` within find_time (back to its last second-factor
+   * success), and when the oldest of them leaves the window. They never ban (the password was right),
+   * but a caller refuses further codes while `failures` reaches max_retries: a 6-digit code must not be
+   * guessable at the speed of the network.
+   */
+  async secondFactorStreak(login: string): Promise<{ limited: boolean; until?: number }> {
+    const { max_retries, find_time } = this.#options;
+    if (max_retries === 0) return { limited: false };
+    const now = this.#now();
+    const recent = await this.#storage.authenticationLogs.loadByUsername(await this.#subject(login), now - find_time * 1000, max_retries, {
+      authTypes: SECOND_FACTOR,
+      banned: false,
+    });
+    const success = recent.findIndex((attempt) => attempt.successful);
+    const failures = success === -1 ? recent : recent.slice(0, success);
+    if (failures.length < max_retries) return { limited: false };
+    return { limited: true, until: failures[failures.length - 1]!.time + find_time * 1000 };
   }
 
   /** Records the attempt and bans if it was the failure that crossed `max_retries`. Returns the ban state after it. */
