@@ -275,7 +275,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.disable('x-powered-by');
   app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
   app.set('query parser', 'simple');
-  app.use(securityHeaders);
+  app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
