@@ -18,11 +18,11 @@ const firstFactorBody = z.object({
   requestMethod: z.string().max(16).optional(),
 });
 
-function ok(res: Response, data?: unknown): void {
+export function ok(res: Response, data?: unknown): void {
   res.json(data === undefined ? { status: 'OK' } : { status: 'OK', data });
 }
 
-function ko(res: Response, status: number, message: string): void {
+export function ko(res: Response, status: number, message: string): void {
   res.status(status).json({ status: 'KO', message });
 }
 

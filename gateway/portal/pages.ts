@@ -19,7 +19,8 @@ function passwordRule(deps: PortalDeps) {
   return { passwordRule: summary, passwordMinLength: minLength };
 }
 
-function field(body: unknown, name: string): string {
+/** A string field of a form body or query (empty when absent or not a string). */
+export function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : '';
 }
@@ -48,7 +49,7 @@ function loginView(req: Request, rd: string, rm: string, username = '', error = 
 }
 
 /** Seconds until a ban ends (at least 1), or undefined for a ban that lasts until revoked. */
-function lockoutSeconds(until: number | undefined, now: number): number | undefined {
+export function lockoutSeconds(until: number | undefined, now: number): number | undefined {
   return until === undefined ? undefined : Math.max(1, Math.ceil((until - now) / 1000));
 }
 

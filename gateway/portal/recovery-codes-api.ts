@@ -10,7 +10,8 @@ import { generateRecoveryCodes, RECOVERY_CODES_LOW } from '../secondfactor/recov
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { checkSecondFactorCode } from './second-factor-check.ts';
-import { answerCodeCheck, ko, MFA_FAILED, ok } from './totp-api.ts';
+import { ko, ok } from './api.ts';
+import { answerCodeCheck, MFA_FAILED } from './totp-api.ts';
 
 /** Replaces the user's recovery codes with a new set and returns it (the only time the codes are seen). */
 export async function regenerateRecoveryCodes(deps: Pick<PortalDeps, 'storage' | 'now' | 'audit' | 'isTrustedProxy'>, req: Request, user: UserDetails): Promise<string[]> {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RECOVERY_CODES_LOW } from '../secondfactor/recovery-codes.ts';
 import type { PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
-import { ko, ok } from './totp-api.ts';
+import { ko, ok } from './api.ts';
 
 export type SecondFactorMethod = 'totp' | 'webauthn';
 

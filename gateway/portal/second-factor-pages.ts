@@ -12,16 +12,11 @@ import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { requestLanguage, translator } from './i18n.ts';
 import { redirectAfterLogin } from './login.ts';
-import { lockoutMessage, portalBase, render } from './pages.ts';
+import { field, lockoutSeconds, portalBase, render } from './pages.ts';
 import { regenerateRecoveryCodes } from './recovery-codes-api.ts';
 import { checkSecondFactorCode, type CodeKind } from './second-factor-check.ts';
 import { availableMethods, userMethods } from './second-factor-methods.ts';
 import { confirmTotpRegistration, pendingRegistration, removeTotp, startTotpRegistration } from './totp-registration.ts';
-
-function field(source: unknown, name: string): string {
-  const value = (source as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-}
 
 const tOf = (req: Request) => translator(requestLanguage(req));
 
@@ -98,7 +93,7 @@ function codeForm(kind: CodeKind) {
     const outcome = await checkSecondFactorCode(deps, req, user, kind, field(req.body, 'code'), { uri: rd, method: rm || 'GET' });
     if (!outcome.ok) {
       if (outcome.reason === 'locked_out') {
-        const seconds = outcome.until === undefined ? undefined : Math.max(1, Math.ceil((outcome.until - deps.now()) / 1000));
+        const seconds = lockoutSeconds(outcome.until, deps.now());
         if (seconds !== undefined) res.set('Retry-After', String(seconds));
         return renderStep(deps, req, res, { rd, rm, tab, error: seconds === undefined ? t('2fa_locked_out') : t('2fa_locked_out_minutes', { minutes: Math.ceil(seconds / 60) }) }, 429);
       }

@@ -9,21 +9,14 @@ import { otpauthUri, totpOptions } from '../secondfactor/totp.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { redirectAfterLogin } from './login.ts';
-import { lockoutMessage } from './pages.ts';
+import { ko, ok } from './api.ts';
+import { lockoutMessage, lockoutSeconds } from './pages.ts';
 import { checkSecondFactorCode, type CodeCheck } from './second-factor-check.ts';
 import { cancelTotpRegistration, confirmTotpRegistration, removeTotp, startTotpRegistration } from './totp-registration.ts';
 
 export const MFA_FAILED = 'Authentication failed, please retry later.';
 const UNABLE_TO_REGISTER = 'Unable to set up one-time password.';
 const NOTICE_NOT_SENT = 'The change is saved, but the e-mail notice could not be sent.';
-
-export function ok(res: Response, data?: unknown): void {
-  res.json(data === undefined ? { status: 'OK' } : { status: 'OK', data });
-}
-
-export function ko(res: Response, status: number, message: string): void {
-  res.status(status).json({ status: 'KO', message });
-}
 
 const signBody = z.object({
   token: z.string().min(1).max(64),
@@ -41,7 +34,7 @@ const finishBody = z.object({ token: z.string().min(1).max(64) });
 export function answerCodeCheck(deps: PortalDeps, req: Request, res: Response, outcome: CodeCheck, targetURL: string | undefined, extra: Record<string, unknown> = {}): void {
   if (!outcome.ok) {
     if (outcome.reason === 'locked_out') {
-      const seconds = outcome.until === undefined ? undefined : Math.max(1, Math.ceil((outcome.until - deps.now()) / 1000));
+      const seconds = lockoutSeconds(outcome.until, deps.now());
       if (seconds !== undefined) res.set('Retry-After', String(seconds));
       return ko(res, 429, lockoutMessage(seconds));
     }

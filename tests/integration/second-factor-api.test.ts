@@ -2,7 +2,7 @@
 // codes), on SQLite and on PostgreSQL, with two gateway instances sharing the database: a code is
 // accepted once across both, wrong codes are recorded and then refused for a while, a recovery code
 // works once, and only then is the session level 2.
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { generateSync } from 'otplib';
@@ -26,6 +26,11 @@ const MFA_FAILED = { status: 'KO', message: 'Authentication failed, please retry
 
 const codeAt = (secret: Buffer, ms: number) => generateSync({ secret: new Uint8Array(secret), epoch: Math.floor(ms / 1000) });
 
+/** Moves the clock to 1 s into the next 30 s step, so a test's codes all fall in one step. */
+function startOfStep(clock: { now(): number; advance(ms: number): void }): void {
+  clock.advance(30_000 - (clock.now() % 30_000) + 1_000);
+}
+
 function api(gw: InProcessGateway, method: string, path: string, cookie: string, json?: unknown): Promise<HttpResponse> {
   return portal(gw, path, { method, headers: { cookie, origin: PORTAL_ORIGIN, accept: 'application/json' }, ...(json !== undefined ? { json } : {}) });
 }
@@ -44,6 +49,7 @@ async function level(gw: InProcessGateway, cookie: string): Promise<number> {
 for (const engine of ['sqlite', 'postgres'] as const) {
   describe(`second factors through the API (${engine}, two instances)`, () => {
     const clock = makeClock();
+    beforeEach(() => startOfStep(clock));
     let one: InProcessGateway;
     let two: InProcessGateway;
     let database: TestDatabase | undefined;

@@ -2,7 +2,7 @@
 // two_factor rule goes portal → /2fa → back at the target (through nginx with the shipped snippets,
 // and on the portal itself), wrong codes get a clear 401 page, recovery codes say how many remain,
 // a user without any second factor is told to set one up, and Basic credentials stay one factor.
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -32,6 +32,11 @@ const RULES = [
 ];
 
 const codeAt = (secret: Buffer, ms: number) => generateSync({ secret: new Uint8Array(secret), epoch: Math.floor(ms / 1000) });
+
+/** Moves the clock to 1 s into the next 30 s step, so a test's codes all fall in one step. */
+function startOfStep(clock: { now(): number; advance(ms: number): void }): void {
+  clock.advance(30_000 - (clock.now() % 30_000) + 1_000);
+}
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -71,6 +76,7 @@ server {
 
 describe('a two_factor rule through nginx: portal → password → /2fa → back at the app', () => {
   const clock = makeClock();
+  beforeEach(() => startOfStep(clock));
   let gw: InProcessGateway;
   let nginx: NginxServer;
   let echo: EchoUpstream;
@@ -163,6 +169,7 @@ describe('a two_factor rule through nginx: portal → password → /2fa → back
 
 describe('the second-factor pages on the portal', () => {
   const clock = makeClock();
+  beforeEach(() => startOfStep(clock));
   let gw: InProcessGateway;
   let storage: Storage;
   const secret = randomBytes(20);
