@@ -1,8 +1,8 @@
 /**
  * Checking a one-time password typed at the second-factor step (a TOTP code or a recovery code), the
  * same way for the JSON API and the pages: regulated (reserve before the check, settle after, so the
- * attempt is recorded for every instance), guessing refused once second-factor failures reach
- * `regulation.max_retries` within `find_time`, audited, and on success the session is upgraded
+ * attempt is recorded for every instance; the regulator refuses guessing once wrong codes, with those
+ * in flight, reach `regulation.max_retries` within `find_time`), audited, and on success the session is upgraded
  * (completeSecondFactor: new id, AMR `otp`: a recovery code is a one-time password too).
  */
 import type { Request } from 'express';
@@ -32,14 +32,10 @@ export async function checkSecondFactorCode(deps: CheckDeps, req: Request, user:
   const ip = requestIp(req, deps);
   const method = kind;
   const attempt = { username: user.username, ip, authType: kind, requestUri: target.uri, requestMethod: target.method };
-  const streak = await deps.regulator.secondFactorStreak(user.username);
-  if (streak.limited) {
-    deps.audit.failure({ rhost: ip, user: user.username, method, reason: 'too many wrong second-factor codes' });
-    return { ok: false, reason: 'locked_out', ...(streak.until !== undefined ? { until: streak.until } : {}) };
-  }
   const reservation = await deps.regulator.reserve(attempt);
   if (!reservation.admitted) {
-    deps.audit.failure({ rhost: ip, user: user.username, method, reason: 'banned' });
+    // banned, or max_retries wrong codes in a row (or that many being checked right now): refused unchecked
+    deps.audit.failure({ rhost: ip, user: user.username, method, reason: reservation.ban.banned ? 'banned' : 'too many wrong second-factor codes' });
     return { ok: false, reason: 'locked_out', ...(reservation.ban.until !== undefined ? { until: reservation.ban.until } : {}) };
   }
   let outcome: CodeCheck;

@@ -20,6 +20,7 @@ const USERS = {
   bob: { password: PASSWORD },
   carol: { password: PASSWORD },
   dave: { password: PASSWORD },
+  frank: { password: PASSWORD },
 };
 const ACCESS_CONTROL = { default_policy: 'deny', rules: [{ domain: 'secure.example.test', policy: 'two_factor' }, { domain: 'app.example.test', policy: 'one_factor' }] };
 const MFA_FAILED = { status: 'KO', message: 'Authentication failed, please retry later.' };
@@ -147,6 +148,19 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       clock.advance(121_000);
       const later = await api(two, 'POST', '/api/secondfactor/totp', elsewhere, { token: codeAt(secret, clock.now()) });
       assert.equal(later.status, 200, later.body);
+    });
+
+    it('a burst of wrong codes in parallel gets no more than max_retries of them checked', async () => {
+      await seedTotp('frank');
+      const cookies = await Promise.all([one, two, one, two].map((gw) => login(gw, 'frank', PASSWORD)));
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => api(i % 2 ? two : one, 'POST', '/api/secondfactor/totp', cookies[i % 4]!, { token: String(100000 + i) })),
+      );
+      const statuses = answers.map((a) => a.status);
+      assert.ok(statuses.every((s) => s === 401 || s === 429), statuses.join());
+      const checked = await storage.authenticationLogs.loadByUsername('frank', 0, 50, { authTypes: ['totp'], banned: false });
+      assert.ok(checked.length <= 3, `${checked.length} codes were checked`);
+      assert.equal(statuses.filter((s) => s === 401).length, checked.length);
     });
 
     it('registration needs elevation; a recent second factor elevates; the new key replaces the old after one valid code', async () => {
