@@ -20,7 +20,14 @@ export type CodeCheck =
   /** banned, or too many wrong codes in a row: `until` is when to try again (absent: until revoked) */
   | { ok: false; reason: 'locked_out'; until?: number };
 
-export type CheckDeps = Pick<PortalDeps, 'regulator' | 'storage' | 'audit' | 'isTrustedProxy' | 'now' | 'secondFactor'>;
+export type CheckDeps = Pick<PortalDeps, 'regulator' | 'storage' | 'audit' | 'isTrustedProxy' | 'now' | 'secondFactor' | 'logger'>;
+
+/**
+ * Used TOTP steps are kept this long, then forgotten: a code is valid within
+ * (2 × skew + 1) periods of its step, at most 21 × 300 s with the widest settings, so a day is far
+ * beyond any replay.
+ */
+const TOTP_HISTORY_KEPT_MS = 24 * 3_600_000;
 
 /** The request the code was typed for, as the authentication log records it. */
 export interface CodeTarget {
@@ -64,7 +71,10 @@ export async function checkSecondFactorCode(deps: CheckDeps, req: Request, user:
 async function checkTotp(deps: CheckDeps, user: UserDetails, code: string): Promise<CodeCheck> {
   const config = await deps.storage.totp.load(user.username);
   if (!config || deps.secondFactor.totp.disable) return { ok: false, reason: 'not_registered' };
-  const result = await checkTotpCode(deps.storage.totp, config, code.trim(), deps.now(), deps.secondFactor.totp.skew);
+  const now = deps.now();
+  const result = await checkTotpCode(deps.storage.totp, config, code.trim(), now, deps.secondFactor.totp.skew);
+  // each accepted code adds a row to the replay guard; the successes also keep it short
+  if (result.ok) await deps.storage.totp.pruneHistory(now - TOTP_HISTORY_KEPT_MS).catch((error: unknown) => deps.logger.warn({ err: error }, 'second factor: old TOTP steps could not be forgotten'));
   // a replayed code is answered as a wrong one: the difference tells an onlooker nothing useful
   return result.ok ? { ok: true, step: result.step } : { ok: false, reason: 'invalid' };
 }

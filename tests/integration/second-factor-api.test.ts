@@ -117,11 +117,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     it('a code already accepted on one instance is refused on the other, and again on the first', async () => {
       const secret = await seedTotp('bob');
+      // a step recorded a day and more ago: forgotten at the next accepted code, a recent one is kept
+      assert.equal(await storage.totp.markStepUsed('bob', 1, clock.now() - 25 * 3_600_000), true);
+      assert.equal(await storage.totp.markStepUsed('bob', 2, clock.now() - 3_600_000), true);
       const code = codeAt(secret, clock.now());
       const onOne = await login(one, 'bob', PASSWORD);
       const onTwo = await login(two, 'bob', PASSWORD);
       const again = await login(one, 'bob', PASSWORD);
       assert.equal((await api(one, 'POST', '/api/secondfactor/totp', onOne, { token: code })).status, 200);
+      assert.equal(await storage.totp.markStepUsed('bob', 1, clock.now()), true, 'the old step was forgotten');
+      assert.equal(await storage.totp.markStepUsed('bob', 2, clock.now()), false, 'the recent step is still known');
       const replayed = await api(two, 'POST', '/api/secondfactor/totp', onTwo, { token: code });
       assert.equal(replayed.status, 401);
       assert.deepEqual(replayed.json(), MFA_FAILED);
