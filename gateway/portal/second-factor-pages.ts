@@ -123,7 +123,11 @@ export const recoveryCodeForm = codeForm('recovery_code');
 
 async function renderRegistration(deps: PortalDeps, req: Request, res: Response, error = '', status = 200): Promise<void> {
   const user = signedInUser(req);
-  const pending = pendingRegistration(req, deps.now()) ?? (await startTotpRegistration(deps, req))!;
+  const pending = pendingRegistration(req, deps.now()) ?? (await startTotpRegistration(deps, req));
+  if (!pending) {
+    const t = tOf(req);
+    return render(res, deps, 'message', { title: t('totp_disabled_title'), message: t('totp_disabled'), link: { href: `${portalBase(req)}settings`, text: t('totp_back_to_settings') } }, 404);
+  }
   const uri = await otpauthUri(pending, user.username);
   const options = totpOptions(deps.secondFactor.totp);
   render(res, deps, 'totp-register', {

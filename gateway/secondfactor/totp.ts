@@ -53,8 +53,10 @@ export interface PendingTotp {
 /** How long a started registration may wait for its first code (Authelia: 10 minutes). */
 export const PENDING_TOTP_MS = 10 * 60_000;
 
-/** null when the choice is not one `totp.allowed_*` permits. */
+/** null when the choice is not one `totp.allowed_*` permits, or TOTP is disabled. */
 export function chooseTotpParameters(settings: TotpSettings, choice: TotpChoice = {}): Pick<PendingTotp, 'algorithm' | 'digits' | 'period'> | null {
+  // `totp.disable`: nobody registers an app (and any stored one is not accepted either)
+  if (settings.disable) return null;
   const options = totpOptions(settings);
   const algorithm = (choice.algorithm ?? options.algorithm).toUpperCase() as TotpAlgorithm;
   const digits = choice.length ?? options.length;

@@ -90,6 +90,7 @@ describe('registration', () => {
     assert.equal(chooseTotpParameters(settings, { algorithm: 'SHA512' }), null);
     assert.equal(chooseTotpParameters(settings, { length: 7 }), null);
     assert.equal(chooseTotpParameters(settings, { period: 45 }), null);
+    assert.equal(chooseTotpParameters({ ...settings, disable: true }), null, 'totp.disable: nothing to register');
   });
 
   it('a new key has secret_size bytes, an otpauth URI with its parameters, and a QR code as SVG markup', async () => {
