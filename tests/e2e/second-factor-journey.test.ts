@@ -135,4 +135,15 @@ describe('second-factor journey in Chromium: nginx → portal → password → T
     assert.equal(echoed.headers['remote-user'], 'alice');
     assert.deepEqual(problems, []);
   });
+
+  it('just after the second factor the settings page for the app opens without a mailed code, with a QR code that renders', async () => {
+    await page.goto(`https://auth.example.test:${proxyPort}/settings/totp`);
+    assert.equal(await page.locator('h1').textContent(), 'Set up an authenticator app');
+    const qr = page.locator('figure.qr svg');
+    const box = await qr.boundingBox();
+    assert.ok(box && box.width >= 150 && box.height >= 150, `QR code box ${JSON.stringify(box)}`);
+    assert.match((await page.locator('code.secret').textContent()) ?? '', /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+    await page.screenshot({ path: `${SCREENSHOTS}/totp-register.png`, fullPage: true });
+    assert.deepEqual(problems, []);
+  });
 });
