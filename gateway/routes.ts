@@ -16,7 +16,19 @@ import type { GatewayConfig } from './config/schema.ts';
 import type { CookieDomain } from './session/cookie-domains.ts';
 import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { errorHandler, notFound, securityHeaders } from './portal/answers.ts';
-import { firstFactorHandler, healthHandler, logoutHandler, stateHandler, userInfoHandler } from './portal/api.ts';
+import { firstFactorHandler, healthHandler, logoutHandler, stateHandler } from './portal/api.ts';
+import { recoveryCodeSignHandler, recoveryCodesCountHandler, recoveryCodesGenerateHandler } from './portal/recovery-codes-api.ts';
+import { configurationHandler, methodPreferenceHandler, userInfoHandler } from './portal/second-factor-methods.ts';
+import { recoveryCodeForm, recoveryCodesForm, secondFactorPage, totpDeleteForm, totpForm, totpRegisterForm, totpRegisterPage } from './portal/second-factor-pages.ts';
+import {
+  totpConfigurationHandler,
+  totpDeleteHandler,
+  totpRegisterCancelHandler,
+  totpRegisterFinishHandler,
+  totpRegisterOptionsHandler,
+  totpRegisterStartHandler,
+  totpSignHandler,
+} from './portal/totp-api.ts';
 import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
 import type { PortalDeps } from './portal/deps.ts';
 import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
@@ -110,6 +122,8 @@ const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identit
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 const PASSWORD_CHECKS = 'regulation + password checks';
+/** Second-factor codes: recorded per user for every instance, refused after max_retries wrong ones within find_time. */
+const CODE_CHECKS = 'regulation (second factor)';
 /** What limits each credential kind the endpoint reads (Basic: the first factor's regulation and password-check limiter). */
 const basicLimit = (strategies: AuthnStrategies) => [...new Set(strategies.map((strategy) => strategy.rateLimit).filter((limit) => limit !== null))].join(', ') || null;
 
@@ -194,6 +208,26 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'DELETE', path: '/api/user/sessions/:id', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteSessionHandler },
     { method: 'POST', path: '/settings/sessions/delete-all', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteAllSessionsForm },
     { method: 'POST', path: '/settings/sessions/:id/delete', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteSessionForm },
+    // second factors (engineer A): TOTP, recovery codes, the second-factor step and its settings pages
+    { method: 'POST', path: '/api/user/info/2fa_method', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: methodPreferenceHandler },
+    { method: 'GET', path: '/api/configuration', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: configurationHandler },
+    { method: 'GET', path: '/api/secondfactor/totp', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: totpConfigurationHandler },
+    { method: 'POST', path: '/api/secondfactor/totp', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'json', handler: totpSignHandler },
+    { method: 'DELETE', path: '/api/secondfactor/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', handler: totpDeleteHandler },
+    { method: 'GET', path: '/api/secondfactor/totp/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', handler: totpRegisterOptionsHandler },
+    { method: 'PUT', path: '/api/secondfactor/totp/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: totpRegisterStartHandler },
+    { method: 'POST', path: '/api/secondfactor/totp/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: totpRegisterFinishHandler },
+    { method: 'DELETE', path: '/api/secondfactor/totp/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', handler: totpRegisterCancelHandler },
+    { method: 'GET', path: '/api/secondfactor/recovery-codes', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: recoveryCodesCountHandler },
+    { method: 'PUT', path: '/api/secondfactor/recovery-codes', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: recoveryCodesGenerateHandler },
+    { method: 'POST', path: '/api/secondfactor/recovery-code', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'json', handler: recoveryCodeSignHandler },
+    { method: 'GET', path: '/2fa', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: secondFactorPage },
+    { method: 'POST', path: '/2fa/totp', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: totpForm },
+    { method: 'POST', path: '/2fa/recovery-code', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: recoveryCodeForm },
+    { method: 'GET', path: '/settings/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: totpRegisterPage },
+    { method: 'POST', path: '/settings/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpRegisterForm },
+    { method: 'POST', path: '/settings/totp/delete', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpDeleteForm },
+    { method: 'POST', path: '/settings/recovery-codes', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: recoveryCodesForm },
   ];
 }
 
@@ -281,7 +315,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.disable('x-powered-by');
   app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
   app.set('query parser', 'simple');
-  app.use(securityHeaders);
+  app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));

@@ -6,15 +6,26 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
 
-export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
-  res.set({
-    'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'X-Frame-Options': 'DENY',
-    'Cache-Control': 'no-store',
-  });
-  next();
+/**
+ * The headers every portal answer carries. `form-action` names the cookie domains besides 'self': a
+ * sign-in form (password, then the second factor) ends in a redirect to the page the user asked for,
+ * on another host of the domain, and Chromium applies form-action to a form's redirects too. Only
+ * https and those domains: isSafeRedirect never sends anyone elsewhere. Any port (`:*`), as the portal
+ * and the apps may sit behind a proxy on a non-default one.
+ */
+export function securityHeaders(cookieDomains: readonly string[] = []) {
+  const formTargets = cookieDomains.flatMap((domain) => [`https://${domain}:*`, `https://*.${domain}:*`]);
+  const policy = `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.set({
+      'Content-Security-Policy': policy,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+      'X-Frame-Options': 'DENY',
+      'Cache-Control': 'no-store',
+    });
+    next();
+  };
 }
 
 /** Anything that is not a row of the route table. */

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { authenticationLevel } from '../session/user-session.ts';
 import { currentIdentity } from './current-user.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
-import { signedInUser } from './guards.ts';
 import { clearSessionCookie, destroy } from './session-middleware.ts';
 import { forgetSession } from './session-index.ts';
 import { establishSession, redirectAfterLogin } from './login.ts';
@@ -20,11 +19,11 @@ const firstFactorBody = z.object({
   requestMethod: z.string().max(16).optional(),
 });
 
-function ok(res: Response, data?: unknown): void {
+export function ok(res: Response, data?: unknown): void {
   res.json(data === undefined ? { status: 'OK' } : { status: 'OK', data });
 }
 
-function ko(res: Response, status: number, message: string): void {
+export function ko(res: Response, status: number, message: string): void {
   res.status(status).json({ status: 'KO', message });
 }
 
@@ -73,22 +72,6 @@ export function stateHandler(deps: PortalDeps) {
       username: identity?.username ?? '',
       authentication_level: identity ? authenticationLevel(req.session.amr) : 0,
       default_redirection_url: req.cookieDomain?.defaultRedirectionUrl?.href ?? '',
-    });
-  };
-}
-
-/** Behind a guard that needs a session: the route table refuses anyone without one. */
-export function userInfoHandler() {
-  return (req: Request, res: Response) => {
-    const identity = signedInUser(req);
-    ok(res, {
-      display_name: identity.displayName,
-      emails: identity.emails,
-      groups: identity.groups,
-      method: '',
-      has_totp: false,
-      has_webauthn: false,
-      has_duo: false,
     });
   };
 }

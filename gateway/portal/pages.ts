@@ -21,7 +21,8 @@ function passwordRule(deps: PortalDeps) {
   return { passwordRule: summary, passwordMinLength: minLength };
 }
 
-function field(body: unknown, name: string): string {
+/** A string field of a form body or query (empty when absent or not a string). */
+export function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : '';
 }
@@ -34,6 +35,11 @@ export function portalBase(req: Request): string {
 /** The request's strings, for a handler that words a message before rendering (no cookie is set here). */
 export function pageTranslator(req: Request): Translate {
   return translator(requestLanguage(req));
+}
+
+/** The second-factor step, coming back to `rd` (only ever called with a safe target that needs two factors). */
+function secondFactorStep(req: Request, rd: string, rm: string): string {
+  return `${portalBase(req)}2fa?rd=${encodeURIComponent(rd)}${rm ? `&rm=${encodeURIComponent(rm)}` : ''}`;
 }
 
 /** Where a page's language switch points: a GET page is itself; a form's answer names the page to reload. */
@@ -93,7 +99,7 @@ function loginView(deps: PortalDeps, req: Request, rd: string, rm: string, usern
 }
 
 /** Seconds until a ban ends (at least 1), or undefined for a ban that lasts until revoked. */
-function lockoutSeconds(until: number | undefined, now: number): number | undefined {
+export function lockoutSeconds(until: number | undefined, now: number): number | undefined {
   return until === undefined ? undefined : Math.max(1, Math.ceil((until - now) / 1000));
 }
 
@@ -118,11 +124,13 @@ export function loginPage(deps: PortalDeps) {
     }
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, requestIp(req, deps));
     if (rd && next && 'redirect' in next) return res.redirect(302, next.redirect);
+    // a one-factor session sent here for a two_factor target: on to the second-factor step, then back
+    if (next && 'secondFactorRequired' in next) return res.redirect(302, secondFactorStep(req, rd, rm));
     render(res, deps, 'signed-in', {
       username: identity.username,
       displayName: identity.displayName,
       continueUrl: next && 'redirect' in next ? next.redirect : '',
-      notice: next && 'secondFactorRequired' in next ? t('signed_in_second_factor_required') : rd && !(next && 'redirect' in next) ? t('signed_in_not_allowed') : '',
+      notice: rd && !(next && 'redirect' in next) ? t('signed_in_not_allowed') : '',
     });
   };
 }
@@ -151,6 +159,7 @@ export function loginForm(deps: PortalDeps) {
     if (!result.ok) return render(res, deps, 'login', loginView(deps, req, rd, rm, username, t('login_incorrect')), 401);
     await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip, deps.storage.userSessions);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
+    if (next && 'secondFactorRequired' in next) return res.redirect(303, secondFactorStep(req, rd, rm));
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
     res.redirect(303, to);
   };

@@ -52,8 +52,10 @@ export interface AttemptContext {
 /** A reservation nobody settles (the instance crashed or hung) stops counting after this long. */
 const RESERVATION_TTL_MS = 60_000;
 
-// Only a failed password can ban: a wrong TOTP code comes after the password already succeeded.
+// Only a failed password can ban: a wrong TOTP code comes after the password already succeeded
+// (wrong codes are limited per user instead, see reserve()).
 const FIRST_FACTOR: readonly AuthenticationType[] = ['1fa', 'basic'];
+const SECOND_FACTOR: readonly AuthenticationType[] = ['totp', 'webauthn', 'passkey', 'recovery_code'];
 const SOURCE = 'regulation';
 
 /**
@@ -118,6 +120,7 @@ export class Regulator {
     const ip = ipSubject(attempt.ip);
     const { max_retries, modes } = this.#options;
     const counted = FIRST_FACTOR.includes(attempt.authType) && max_retries > 0;
+    const secondFactor = SECOND_FACTOR.includes(attempt.authType) && max_retries > 0;
     const outcome = await this.#storage.exclusively([`regulation:user:${username}`, `regulation:ip:${ip}`], async (tx): Promise<Reservation> => {
       // a write first: on SQLite it takes the database's write lock, so the reads below see every
       // other instance's reservations (PostgreSQL: the advisory locks already did that)
@@ -125,6 +128,16 @@ export class Regulator {
       const ban = await this.#activeBan(username, ip, now, tx);
       if (ban.banned) return { admitted: false, reason: 'banned', ban };
       const id = await tx.attemptReservations.insert({ time: now, expires: now + RESERVATION_TTL_MS, username, remoteIp: ip });
+      if (secondFactor && username !== '') {
+        // a wrong code never bans (the password was right), but guessing stops at max_retries wrong codes
+        // in a row within find_time, counting the codes being checked right now (a burst in parallel too)
+        const streak = await this.#secondFactorStreak(username, now, tx);
+        const inFlight = streak.failures >= max_retries ? 0 : await tx.attemptReservations.count('username', username, now, id);
+        if (streak.failures + inFlight >= max_retries) {
+          await tx.attemptReservations.delete(id);
+          return { admitted: false, reason: streak.failures >= max_retries ? 'banned' : 'attempts_in_flight', ban: { banned: false, ...(streak.until !== undefined ? { until: streak.until } : {}) } };
+        }
+      }
       if (counted) {
         for (const mode of modes) {
           const value = mode === 'user' ? username : ip;
@@ -257,6 +270,16 @@ export class Regulator {
         : await storage.authenticationLogs.loadByIp(value, since, max_retries, filter);
     const success = recent.findIndex((attempt) => attempt.successful);
     return success === -1 ? recent.length : success;
+  }
+
+  /** Second-factor failures in a row (back to the last second-factor success) within find_time, and when the oldest leaves it. */
+  async #secondFactorStreak(username: string, now: number, storage: ReservationTx): Promise<{ failures: number; until?: number }> {
+    const { max_retries, find_time } = this.#options;
+    const recent = await storage.authenticationLogs.loadByUsername(username, now - find_time * 1000, max_retries, { authTypes: SECOND_FACTOR, banned: false });
+    const success = recent.findIndex((attempt) => attempt.successful);
+    const failures = success === -1 ? recent : recent.slice(0, success);
+    const oldest = failures.at(-1);
+    return { failures: failures.length, ...(oldest ? { until: oldest.time + find_time * 1000 } : {}) };
   }
 
   async #activeBan(username: string, ip: string, now: number, storage: Pick<ReservationTx, 'bans'> = this.#storage): Promise<BanState> {

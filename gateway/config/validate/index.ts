@@ -16,6 +16,7 @@ import { serverProblems } from './server.ts';
 import { sessionProblems } from './session.ts';
 import { storageProblems } from './storage.ts';
 import { telemetryProblems } from './telemetry.ts';
+import { totpProblems } from './totp.ts';
 
 /** In the order the operator reads them: the options Gatehouse does not implement first. */
 const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
@@ -28,6 +29,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => storageProblems(config.storage),
   (config) => notifierProblems(config.notifier),
   (config) => telemetryProblems(config.telemetry),
+  (config) => totpProblems(config.totp),
   (config) => identityAssertionProblems(config.identity_assertion),
   (config) => accessControlProblems(config.access_control),
   selfServiceProblems,
