@@ -8,7 +8,7 @@ import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
 
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
-    'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'Content-Security-Policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'same-origin',
     'X-Frame-Options': 'DENY',

@@ -3,35 +3,46 @@ import type { Request } from 'express';
 import { isSafeRedirect } from '../authz/redirect.ts';
 import { requiredLevel, type Authorizer } from '../authz/rules.ts';
 import { normalisePath } from '../authz/path.ts';
-import { authenticationLevel } from '../session/user-session.ts';
+import { authenticationLevel, type AuthenticationMethod } from '../session/user-session.ts';
 import type { AuditLog } from '../log/audit.ts';
 import { SessionStoreUnavailable } from '../session/store.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
 
+/** What signed the user in: the factors it proved and the method the audit line names. */
+export interface SignInProof {
+  amr: AuthenticationMethod[];
+  method: string;
+  /** it proved a second factor too (a passkey that verified its user): counts for elevation as one does */
+  secondFactor: boolean;
+}
+
+const PASSWORD: SignInProof = { amr: ['pwd'], method: 'portal', secondFactor: false };
+
 /**
  * The login is audited as a success only once its session is saved; when the store fails the audit
  * says so and SessionStoreUnavailable propagates (the portal answers 503 and sets no cookie).
  */
-export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string): Promise<void> {
+export async function establishSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string, proof: SignInProof = PASSWORD): Promise<void> {
   try {
-    await saveNewSession(req, user, keepMeLoggedIn, now);
+    await saveNewSession(req, user, keepMeLoggedIn, now, proof);
   } catch (error) {
-    if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: 'portal', reason: 'session store unavailable' });
+    if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: proof.method, reason: 'session store unavailable' });
     throw error;
   }
-  audit.success({ rhost: ip, user: user.username, method: 'portal' });
+  audit.success({ rhost: ip, user: user.username, method: proof.method });
 }
 
-async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number): Promise<void> {
+async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, proof: SignInProof): Promise<void> {
   const domain = req.cookieDomain!;
   await regenerate(req);
   const keep = keepMeLoggedIn && domain.rememberMe > 0;
   req.session.identity = { username: user.username, displayName: user.displayName, emails: user.emails, groups: user.groups };
   req.session.sid = req.sessionID;
   req.session.credentialStamp = user.credentialStamp;
-  req.session.amr = ['pwd'];
+  req.session.amr = [...proof.amr];
   req.session.firstFactorAt = now;
+  if (proof.secondFactor) req.session.secondFactorAt = now;
   req.session.lastActivity = now;
   req.session.cookieDomain = domain.domain;
   req.session.keepMeLoggedIn = keep;

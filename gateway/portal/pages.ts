@@ -38,8 +38,10 @@ export function render(res: Response, deps: Pick<PortalDeps, 'eta'>, template: s
   res.status(status).type('html').send(deps.eta.render(template, { base: portalBase(res.req), lang, t: translator(lang), ...data }));
 }
 
-function loginView(req: Request, rd: string, rm: string, username = '', error = '') {
-  return { rd, rm, username, error, rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0 };
+function loginView(deps: PortalDeps, req: Request, rd: string, rm: string, username = '', error = '') {
+  const webauthn = deps.secondFactor.webauthn;
+  // the passkey button (templates/portal/login-passkey.eta) only where passkey sign-in is served
+  return { rd, rm, username, error, rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0, passkeyLogin: !webauthn.disable && webauthn.enable_passkey_login };
 }
 
 /** Seconds until a ban ends (at least 1), or undefined for a ban that lasts until revoked. */
@@ -62,7 +64,7 @@ export function loginPage(deps: PortalDeps) {
       if (deps.setup.isOpen()) {
         return render(res, deps, 'message', { title: 'Setup required', message: 'No user exists yet. Open the one-time setup link printed in the Gatehouse log to create the administrator.' });
       }
-      return render(res, deps, 'login', loginView(req, rd, rm));
+      return render(res, deps, 'login', loginView(deps, req, rd, rm));
     }
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, requestIp(req, deps));
     if (rd && next && 'redirect' in next) return res.redirect(302, next.redirect);
@@ -87,15 +89,15 @@ export function loginForm(deps: PortalDeps) {
       : { ok: false as const };
     if (!result.ok && result.busy) {
       res.set('Retry-After', String(result.busy.retryAfterSeconds));
-      return render(res, deps, 'login', loginView(req, rd, rm, username, result.busy.message), 429);
+      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, result.busy.message), 429);
     }
     if (!result.ok && result.lockedOut) {
       // the same words for an unknown name: the regulator counts and bans it like an account
       const seconds = lockoutSeconds(result.lockedOut.until, deps.now());
       if (seconds !== undefined) res.set('Retry-After', String(seconds));
-      return render(res, deps, 'login', loginView(req, rd, rm, username, lockoutMessage(seconds)), 429);
+      return render(res, deps, 'login', loginView(deps, req, rd, rm, username, lockoutMessage(seconds)), 429);
     }
-    if (!result.ok) return render(res, deps, 'login', loginView(req, rd, rm, username, 'Incorrect username or password.'), 401);
+    if (!result.ok) return render(res, deps, 'login', loginView(deps, req, rd, rm, username, 'Incorrect username or password.'), 401);
     await establishSession(req, result.user, field(req.body, 'keepMeLoggedIn') === 'true', deps.now(), deps.audit, ip);
     const next = redirectAfterLogin(req, rd || undefined, rm || undefined, deps.authorizer, ip);
     const to = next && 'redirect' in next ? next.redirect : `${portalBase(req)}${rd && isSafeRedirect(rd, [req.cookieDomain!.domain]) ? `?rd=${encodeURIComponent(rd)}` : ''}`;
