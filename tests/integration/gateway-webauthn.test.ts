@@ -167,6 +167,8 @@ describe('WebAuthn through the portal API', () => {
     assert.ok(credentials.every((c) => !('public_key' in c) && !('publicKey' in c)), 'no public key in the list');
 
     const phoneId = credentials[1]!.id;
+    const taken = await portal(gw, `/api/secondfactor/webauthn/credential/${phoneId}`, { method: 'PUT', json: { description: 'Desk key' }, headers: { ...JSON_HEADERS, cookie } });
+    assert.equal(taken.status, 409);
     const renamed = await portal(gw, `/api/secondfactor/webauthn/credential/${phoneId}`, { method: 'PUT', json: { description: 'My phone' }, headers: { ...JSON_HEADERS, cookie } });
     assert.equal(renamed.status, 200, renamed.body);
     assert.equal((await storage.webauthn.list('alice'))[1]!.description, 'My phone');
@@ -179,6 +181,31 @@ describe('WebAuthn through the portal API', () => {
     assert.equal(await storage.webauthn.byKid(spare.id.toString('base64url')), undefined);
     await eventually('the device_removed mail', () => smtp.received.some((m) => m.text.includes("'Spare'") && m.text.includes('no longer')));
     assert.match(gw.logText(), /gatehouse-account: webauthn credential removed; rhost=\S+ user=alice detail=Spare/);
+  });
+
+  it('the settings page lists the keys in the browser\'s language and renames and deletes them with plain forms', async () => {
+    const { cookie } = await secondFactor(gw, await login(gw, 'alice', PASSWORD), aliceKey);
+    const page = await portal(gw, '/settings/webauthn', { headers: { cookie, accept: 'text/html', 'accept-language': 'es' } });
+    assert.equal(page.status, 200, page.body);
+    assert.match(page.body, /<h1 id="heading">Llaves de seguridad y passkeys<\/h1>/);
+    assert.match(page.body, /<noscript><p>Este paso se comunica/);
+    assert.match(page.body, /My phone<\/strong> · passkey/);
+    const form = (path: string, fields: Record<string, string>) =>
+      portal(gw, path, { method: 'POST', body: new URLSearchParams(fields).toString(), headers: { cookie, origin: PORTAL_ORIGIN, 'content-type': 'application/x-www-form-urlencoded' } });
+    const phoneId = (await storage.webauthn.list('alice')).find((c) => c.description === 'My phone')!.id;
+    const taken = await form(`/settings/webauthn/${phoneId}/rename`, { description: 'DESK KEY' });
+    assert.equal(taken.status, 303);
+    assert.equal(taken.headers.location, '/settings/webauthn?error=name_taken');
+    const renamed = await form(`/settings/webauthn/${phoneId}/rename`, { description: 'Phone' });
+    assert.equal(renamed.headers.location, '/settings/webauthn?done=renamed');
+    const after = await portal(gw, '/settings/webauthn?done=renamed', { headers: { cookie, accept: 'text/html' } });
+    assert.match(after.body, /The key was renamed\./);
+    assert.match(after.body, /Phone<\/strong> · passkey/);
+    const missing = await form('/settings/webauthn/999999/delete', {});
+    assert.equal(missing.headers.location, '/settings/webauthn?error=not_found');
+    const crossSite = await portal(gw, `/settings/webauthn/${phoneId}/delete`, { method: 'POST', body: '', headers: { cookie, origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await storage.webauthn.list('alice')).length, 2, 'nothing was deleted');
   });
 
   it("another user's key cannot be renamed or deleted; a refused mail is said but the deletion stands", async () => {
@@ -211,6 +238,7 @@ describe('WebAuthn through the portal API', () => {
   });
 
   it('a passkey alone: two factors when the authenticator verified the user, one otherwise', async () => {
+    assert.equal((await storage.webauthn.list('alice'))[1]!.description, 'Phone');
     const verified = await passkeySignIn(gw, phone, true);
     assert.equal(verified.answer.status, 200, verified.answer.body);
     assert.equal(await level(gw, verified.cookie), 2);
