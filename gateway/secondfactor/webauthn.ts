@@ -4,6 +4,7 @@
  * use, so a gateway without WebAuthn users never loads it. Each ceremony's challenge is kept by the
  * caller (in the session), is used once and ends after `webauthn.timeout`.
  */
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { WebauthnSettings } from '../config/second-factor-schema.ts';
 import type { WebauthnCredential, WebauthnRepository } from '../storage/webauthn.ts';
 
@@ -60,6 +61,16 @@ export function userVerificationOf(settings: WebauthnSettings): 'discouraged' | 
 }
 
 export const DESCRIPTION_MAX = 64;
+
+/** Runs one of the library's checks: a throw (a malformed answer, a bad signature) is a refusal with its text. */
+async function libraryCheck<T>(check: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; detail: string }> {
+  try {
+    return { ok: true, value: await check() };
+  } catch (error) {
+    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 
 export interface WebauthnCeremonies {
   /** Options for navigator.credentials.create(), and the ceremony to keep. */
@@ -123,18 +134,17 @@ export function webauthnCeremonies(settings: WebauthnSettings, repo: WebauthnRep
       if (!found.ok) return found;
       const { username = '', description = '' } = found.ceremony;
       const lib = await webauthnServer();
-      let verified: Awaited<ReturnType<Server['verifyRegistrationResponse']>>;
-      try {
-        verified = await lib.verifyRegistrationResponse({
-          response: response as unknown as Parameters<Server['verifyRegistrationResponse']>[0]['response'],
+      const checked = await libraryCheck(() =>
+        lib.verifyRegistrationResponse({
+          response: response as unknown as RegistrationResponseJSON,
           expectedChallenge: found.ceremony.challenge,
           expectedOrigin: rp.origin,
           expectedRPID: rp.id,
           requireUserVerification: userVerification === 'required',
-        });
-      } catch (error) {
-        return { ok: false, reason: 'malformed', username, detail: error instanceof Error ? error.message : String(error) };
-      }
+        }),
+      );
+      if (!checked.ok) return { ok: false, reason: 'malformed', username, detail: checked.detail };
+      const verified = checked.value;
       if (!verified.verified) return { ok: false, reason: 'not_verified', username };
       const info = verified.registrationInfo;
       if (await repo.byKid(info.credential.id)) return { ok: false, reason: 'duplicate', username };
@@ -194,20 +204,19 @@ export function webauthnCeremonies(settings: WebauthnSettings, repo: WebauthnRep
       // deny: this credential's counter went backwards before; it stays refused until the user replaces it
       if (credential.cloneWarning) return { ok: false, reason: 'clone_warning', username: owner };
       const lib = await webauthnServer();
-      let verified: Awaited<ReturnType<Server['verifyAuthenticationResponse']>>;
-      try {
-        verified = await lib.verifyAuthenticationResponse({
-          response: response as unknown as Parameters<Server['verifyAuthenticationResponse']>[0]['response'],
+      const checked = await libraryCheck(() =>
+        lib.verifyAuthenticationResponse({
+          response: response as unknown as AuthenticationResponseJSON,
           expectedChallenge: found.ceremony.challenge,
           expectedOrigin: rp.origin,
           expectedRPID: rp.id,
           // the counter is compared below, after the signature: only a signed regression flags the credential
           credential: { id: credential.kid, publicKey: new Uint8Array(credential.publicKey), counter: 0, transports: [...credential.transports] },
           requireUserVerification: userVerification === 'required',
-        });
-      } catch (error) {
-        return { ok: false, reason: 'malformed', username: owner, detail: error instanceof Error ? error.message : String(error) };
-      }
+        }),
+      );
+      if (!checked.ok) return { ok: false, reason: 'malformed', username: owner, detail: checked.detail };
+      const verified = checked.value;
       if (!verified.verified) return { ok: false, reason: 'not_verified', username: owner };
       const info = verified.authenticationInfo;
       const regressed = (info.newCounter > 0 || credential.signCount > 0) && info.newCounter <= credential.signCount;
