@@ -75,16 +75,17 @@ export function stateHandler(deps: PortalDeps) {
 }
 
 /** Behind a guard that needs a session: the route table refuses anyone without one. */
-export function userInfoHandler() {
-  return (req: Request, res: Response) => {
+export function userInfoHandler(deps: Pick<PortalDeps, 'storage' | 'secondFactor'>) {
+  return async (req: Request, res: Response) => {
     const identity = signedInUser(req);
+    const hasWebauthn = !deps.secondFactor.webauthn.disable && (await deps.storage.webauthn.list(identity.username)).length > 0;
     ok(res, {
       display_name: identity.displayName,
       emails: identity.emails,
       groups: identity.groups,
       method: '',
       has_totp: false,
-      has_webauthn: false,
+      has_webauthn: hasWebauthn,
       has_duo: false,
     });
   };

@@ -113,6 +113,10 @@ describe('WebAuthn through the portal API', () => {
   it('a password alone is level 1 and is not elevated: the settings page sends the browser to confirm its identity', async () => {
     const cookie = await login(gw, 'alice', PASSWORD);
     assert.equal(await level(gw, cookie), 1);
+    const info = await portal(gw, '/api/user/info', { headers: { cookie } });
+    assert.equal(info.json<Api<{ has_webauthn: boolean }>>().data.has_webauthn, true);
+    const bobInfo = await portal(gw, '/api/user/info', { headers: { cookie: await login(gw, 'bob', PASSWORD) } });
+    assert.equal(bobInfo.json<Api<{ has_webauthn: boolean }>>().data.has_webauthn, false);
     const page = await portal(gw, '/settings/webauthn', { headers: { cookie } });
     assert.equal(page.status, 303);
     assert.match(String(page.headers.location), /^\/elevate\?rd=/);
@@ -283,6 +287,32 @@ describe('passkey sign-in with experimental_enable_passkey_uv_two_factors off', 
       const page = await portal(gw, '/', { headers: { accept: 'text/html' } });
       assert.doesNotMatch(page.body, /data-webauthn="passkey"/);
     } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('regulation holds for keys and passkeys', () => {
+  it('a user banned for failed passwords cannot sign in with a passkey or a key until the ban ends', async () => {
+    const gw = await startInProcessGateway({ users: USERS, config: { access_control: { default_policy: 'one_factor' }, regulation: { max_retries: 2, find_time: '2m', ban_time: '5m' } } });
+    const storage = await openStorage({ encryption_key: 'a-test-encryption-key-long-enough', local: { path: join(gw.dir, 'db.sqlite3') } }, { logger: silentLogger, migrate: false });
+    try {
+      const key = await plantKey(storage, 'alice', 'Passkey', true);
+      for (let i = 0; i < 2; i++) {
+        const wrong = await portal(gw, '/api/firstfactor', { method: 'POST', json: { username: 'alice', password: 'wrong-password' }, headers: JSON_HEADERS });
+        assert.equal(wrong.status, 401);
+      }
+      const banned = await passkeySignIn(gw, key, true);
+      assert.equal(banned.answer.status, 403);
+      assert.equal(await level(gw, banned.cookie), 0);
+      assert.match(gw.logText(), /authentication failure; rhost=\S+ user=alice method=passkey reason=user_banned/);
+
+      gw.clock.advance(5 * 60_000 + 1);
+      const after = await passkeySignIn(gw, key, true);
+      assert.equal(after.answer.status, 200, after.answer.body);
+      assert.equal(await level(gw, after.cookie), 2);
+    } finally {
+      await storage.close();
       await gw.close();
     }
   });
