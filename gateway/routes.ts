@@ -41,6 +41,9 @@ import { SELF_SERVICE_LIMITS } from './portal/self-service-limits.ts';
 import { sessionActivity } from './portal/session-index.ts';
 import { settingsPage } from './portal/settings.ts';
 import { deleteAllSessionsForm, deleteAllSessionsHandler, deleteSessionForm, deleteSessionHandler, listSessionsHandler } from './portal/user-sessions.ts';
+import { abandonRegistration, deleteCredentialApi, listCredentials, registerCredential, registrationOptions, renameCredentialApi } from './portal/webauthn-credentials.ts';
+import { deleteWebauthnForm, renameWebauthnForm, simplewebauthnBrowserScript, webauthnSettingsPage } from './portal/webauthn-pages.ts';
+import { passkeyOptions, passkeySignIn, webauthnAssertion, webauthnAssertionOptions } from './portal/webauthn-sign-in.ts';
 
 export interface RouteDeps {
   authz: AuthzDeps;
@@ -124,6 +127,7 @@ const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 const PASSWORD_CHECKS = 'regulation + password checks';
 /** Second-factor codes: recorded per user for every instance, refused after max_retries wrong ones within find_time. */
 const CODE_CHECKS = 'regulation (second factor)';
+const WEBAUTHN_REGULATION = 'regulation';
 /** What limits each credential kind the endpoint reads (Basic: the first factor's regulation and password-check limiter). */
 const basicLimit = (strategies: AuthnStrategies) => [...new Set(strategies.map((strategy) => strategy.rateLimit).filter((limit) => limit !== null))].join(', ') || null;
 
@@ -228,6 +232,22 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'POST', path: '/settings/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpRegisterForm },
     { method: 'POST', path: '/settings/totp/delete', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpDeleteForm },
     { method: 'POST', path: '/settings/recovery-codes', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: recoveryCodesForm },
+    // WebAuthn security keys and passkeys (Authelia 4.39's endpoints); off with webauthn.disable, passkey
+    // sign-in also with enable_passkey_login: false (the rows then answer 404)
+    { method: 'GET', path: '/vendor/simplewebauthn-browser.js', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', sessionless: true, handler: simplewebauthnBrowserScript },
+    { method: 'GET', path: '/api/secondfactor/webauthn', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: webauthnAssertionOptions },
+    { method: 'POST', path: '/api/secondfactor/webauthn', guard: 'LEVEL_1', rateLimit: WEBAUTHN_REGULATION, hosts: 'portal', accepts: 'json', handler: webauthnAssertion },
+    { method: 'GET', path: '/api/secondfactor/webauthn/credentials', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', handler: listCredentials },
+    { method: 'PUT', path: '/api/secondfactor/webauthn/credential/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: registrationOptions },
+    { method: 'POST', path: '/api/secondfactor/webauthn/credential/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: registerCredential },
+    { method: 'DELETE', path: '/api/secondfactor/webauthn/credential/register', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: abandonRegistration },
+    { method: 'PUT', path: '/api/secondfactor/webauthn/credential/:credentialID', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: renameCredentialApi },
+    { method: 'DELETE', path: '/api/secondfactor/webauthn/credential/:credentialID', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteCredentialApi },
+    { method: 'GET', path: '/api/firstfactor/passkey', guard: 'PUBLIC', rateLimit: '30 a minute per address', hosts: 'portal', handler: passkeyOptions },
+    { method: 'POST', path: '/api/firstfactor/passkey', guard: 'PUBLIC', rateLimit: WEBAUTHN_REGULATION, hosts: 'portal', accepts: 'json', handler: passkeySignIn },
+    { method: 'GET', path: '/settings/webauthn', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: webauthnSettingsPage },
+    { method: 'POST', path: '/settings/webauthn/:id/rename', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: renameWebauthnForm },
+    { method: 'POST', path: '/settings/webauthn/:id/delete', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteWebauthnForm },
   ];
 }
 

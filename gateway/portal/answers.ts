@@ -15,7 +15,8 @@ import { RETRY_AFTER_S, unavailableMessage } from '../../lib/errors.ts';
  */
 export function securityHeaders(cookieDomains: readonly string[] = []) {
   const formTargets = cookieDomains.flatMap((domain) => [`https://${domain}:*`, `https://*.${domain}:*`]);
-  const policy = `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
+  // script-src and connect-src: the WebAuthn ceremonies (static/webauthn.js and its fetch() calls); no inline script
+  const policy = `default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
   return (_req: Request, res: Response, next: NextFunction): void => {
     res.set({
       'Content-Security-Policy': policy,

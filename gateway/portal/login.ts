@@ -3,13 +3,23 @@ import type { Request } from 'express';
 import { isSafeRedirect } from '../authz/redirect.ts';
 import { requiredLevel, type Authorizer } from '../authz/rules.ts';
 import { normalisePath } from '../authz/path.ts';
-import { authenticationLevel } from '../session/user-session.ts';
+import { authenticationLevel, type AuthenticationMethod } from '../session/user-session.ts';
 import type { AuditLog } from '../log/audit.ts';
 import { SessionStoreUnavailable } from '../session/store.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
 import { indexSession } from './session-index.ts';
 import type { UserSessionRepository } from '../storage/user-sessions.ts';
+
+/** What signed the user in: the factors it proved and the method the audit line names. */
+export interface SignInProof {
+  amr: AuthenticationMethod[];
+  method: string;
+  /** it proved a second factor too (a passkey that verified its user): counts for elevation as one does */
+  secondFactor: boolean;
+}
+
+const PASSWORD: SignInProof = { amr: ['pwd'], method: 'portal', secondFactor: false };
 
 /**
  * The login is audited as a success only once its session is saved; when the store fails the audit
@@ -19,26 +29,30 @@ import type { UserSessionRepository } from '../storage/user-sessions.ts';
  */
 export async function establishSession(
   req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, audit: AuditLog, ip: string,
-  sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>,
+  sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>, proof: SignInProof = PASSWORD,
 ): Promise<void> {
   try {
-    await saveNewSession(req, user, keepMeLoggedIn, now, ip, sessionIndex);
+    await saveNewSession(req, user, keepMeLoggedIn, now, ip, proof, sessionIndex);
   } catch (error) {
-    if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: 'portal', reason: 'session store unavailable' });
+    if (error instanceof SessionStoreUnavailable) audit.notSaved({ rhost: ip, user: user.username, method: proof.method, reason: 'session store unavailable' });
     throw error;
   }
-  audit.success({ rhost: ip, user: user.username, method: 'portal' });
+  audit.success({ rhost: ip, user: user.username, method: proof.method });
 }
 
-async function saveNewSession(req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, ip: string, sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>): Promise<void> {
+async function saveNewSession(
+  req: Request, user: UserDetails, keepMeLoggedIn: boolean, now: number, ip: string, proof: SignInProof,
+  sessionIndex?: Pick<UserSessionRepository, 'add' | 'move'>,
+): Promise<void> {
   const domain = req.cookieDomain!;
   await regenerate(req);
   const keep = keepMeLoggedIn && domain.rememberMe > 0;
   req.session.identity = { username: user.username, displayName: user.displayName, emails: user.emails, groups: user.groups };
   req.session.sid = req.sessionID;
   req.session.credentialStamp = user.credentialStamp;
-  req.session.amr = ['pwd'];
+  req.session.amr = [...proof.amr];
   req.session.firstFactorAt = now;
+  if (proof.secondFactor) req.session.secondFactorAt = now;
   req.session.lastActivity = now;
   req.session.cookieDomain = domain.domain;
   req.session.keepMeLoggedIn = keep;

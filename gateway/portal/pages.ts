@@ -95,7 +95,14 @@ export function render(res: Response, deps: Pick<PortalDeps, 'eta'>, template: s
 }
 
 function loginView(deps: PortalDeps, req: Request, rd: string, rm: string, username = '', error = '') {
-  return { rd, rm, username, error, rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0, offersPasswordReset: offersPasswordReset(deps) };
+  const webauthn = deps.secondFactor.webauthn;
+  return {
+    rd, rm, username, error,
+    rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0,
+    offersPasswordReset: offersPasswordReset(deps),
+    // the passkey button (templates/portal/login-passkey.eta) only where passkey sign-in is served
+    passkeyLogin: !webauthn.disable && webauthn.enable_passkey_login,
+  };
 }
 
 /** Seconds until a ban ends (at least 1), or undefined for a ban that lasts until revoked. */

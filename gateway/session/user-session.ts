@@ -4,7 +4,8 @@
  */
 import 'express-session';
 
-export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'pin' | 'kba';
+/** RFC 8176 values; `mfa`: one authenticator proved two factors (a passkey that verified its user). */
+export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'pin' | 'kba' | 'mfa';
 
 export interface SessionIdentity {
   username: string;
@@ -50,5 +51,8 @@ export function authenticationLevel(amr: readonly string[] | undefined): Authent
   const knowledge = amr.some((m) => KNOWLEDGE.has(m));
   const possession = amr.some((m) => POSSESSION.has(m));
   if (knowledge && possession) return 2;
+  // `mfa` qualifies a possession factor: its authenticator also verified the user (a passkey's PIN or
+  // biometrics); alone it proves nothing
+  if (possession && amr.includes('mfa')) return 2;
   return knowledge || possession ? 1 : 0;
 }

@@ -136,4 +136,11 @@ describe('the authentication level comes from the factors used (AMR), never from
     assert.equal(authenticationLevel(['pwd', 'hwk']), 2);
     assert.equal(authenticationLevel(['level2', 'mfa']), 0, 'unknown values prove nothing');
   });
+
+  it('a possession factor whose authenticator verified the user (RFC 8176 mfa, a passkey with UV) is level 2', () => {
+    assert.equal(authenticationLevel(['hwk', 'mfa']), 2);
+    assert.equal(authenticationLevel(['hwk']), 1, 'a passkey without user verification is one factor');
+    assert.equal(authenticationLevel(['mfa']), 0, 'mfa alone names no factor');
+    assert.equal(authenticationLevel(['pwd', 'mfa']), 1, 'mfa qualifies possession, not a password');
+  });
 });
