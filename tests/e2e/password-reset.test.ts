@@ -67,10 +67,10 @@ describe('password reset in Chromium', () => {
     await page.getByRole('link', { name: 'Sign in' }).click();
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(USERS.alice!.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('Incorrect username or password.').waitFor();
     await page.getByLabel('Password').fill(NEW_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Signed in' }).waitFor();
 
     // the link is spent: opening it again says so

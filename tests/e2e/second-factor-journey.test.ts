@@ -114,7 +114,7 @@ describe('second-factor journey in Chromium: nginx → portal → password → T
     assert.equal(await page.locator('h1').textContent(), 'Sign in');
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/2fa');
     assert.equal(new URL(page.url()).searchParams.get('rd'), target);
     assert.equal(await page.locator('h1').textContent(), 'Second factor');

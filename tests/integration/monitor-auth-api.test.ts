@@ -38,7 +38,7 @@ describe('first run: status, setup, skip and decline', () => {
     assert.equal(reply.status, 200);
     assert.deepEqual(
       { ...reply.json },
-      { auth_enabled: false, auth_configured: false, declined: false, authenticated: false, username: null, totp_enabled: null, scope: null, via: null },
+      { auth_enabled: false, auth_configured: false, declined: false, authenticated: false, username: null, totp_enabled: null, scope: null, via: null, gateway_portal: null },
     );
     const file = await authFile(server);
     assert.ok(file.jwt_secret.length >= 64);

@@ -158,7 +158,8 @@ describe('the session store startup check: Redis answers PING within its timeout
 async function writeConfig(dir: string, services: { postgres: Record<string, unknown>; redisPort: number; notifications: string }): Promise<string> {
   const path = join(dir, 'gatehouse.yml');
   const config = {
-    authentication_backend: { file: { path: join(dir, 'users.yml') } },
+    // reset off: with the filesystem notifier it would add a config warning that this test is not about
+    authentication_backend: { file: { path: join(dir, 'users.yml') }, password_reset: { disable: true } },
     access_control: { default_policy: 'one_factor' },
     session: { secret: generateSecret(), cookies: [{ domain: 'example.com', authelia_url: 'https://auth.example.com' }], redis: { host: '127.0.0.1', port: services.redisPort, timeout: '1s' } },
     storage: { encryption_key: generateSecret(), postgres: services.postgres },
@@ -187,7 +188,7 @@ describe('gatehouse config validate --check: the startup checks against what the
     assert.equal(
       result.out,
       'config: OK\n'
-        + `storage: ok (PostgreSQL database '${database.options.database}' at 127.0.0.1:5432: 6 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it)\n`
+        + `storage: ok (PostgreSQL database '${database.options.database}' at 127.0.0.1:5432: 7 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it)\n`
         + `session store: ok (Redis at 127.0.0.1:${redis.port} answers)\n`
         + `users: ok (users file ${join(temp.dir, 'users.yml')})\n`
         + `notifier: ok (filesystem: ${notifications})\n`,

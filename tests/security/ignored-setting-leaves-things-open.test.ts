@@ -178,13 +178,18 @@ describe('settings Gatehouse does not implement and that would narrow access are
     ['a Bearer scheme', 'server:\n  endpoints:\n    authz:\n      forward-auth:\n        implementation: ForwardAuth\n        authn_strategies:\n          - name: HeaderAuthorization\n            schemes: [Bearer]\n', /schemes: Gatehouse reads only 'Basic' credentials/],
     ['server.endpoints.rate_limits', 'server:\n  endpoints:\n    rate_limits:\n      reset_password_finish:\n        enable: true\n', /^config: server\.endpoints\.rate_limits: is an Authelia option Gatehouse does not implement yet, and it limits/],
     ['authentication_backend.ldap', 'authentication_backend:\n  ldap:\n    address: ldap://127.0.0.1\n', /^config: authentication_backend\.ldap: .*decide who may log in/],
-    ['an enabled password_policy.zxcvbn', 'password_policy:\n  zxcvbn:\n    enabled: true\n    min_score: 4\n', /^config: password_policy\.zxcvbn: is an Authelia option Gatehouse does not implement yet/],
   ] as const) {
     it(`${what}: refused, naming the option`, async () => {
       const problems = await problemsWith(`${what.replace(/\W+/g, '-')}.yml`, yaml);
       assert.ok(problems.some((p) => pattern.test(p)), problems.join('\n'));
     });
   }
+
+  it('password_policy.zxcvbn is implemented now: enabled, it loads with no problem about it (it refuses weak passwords itself)', async () => {
+    const loaded = t.load([await t.write('zxcvbn.yml', `${MINIMAL_CONFIG}password_policy:\n  zxcvbn:\n    enabled: true\n    min_score: 4\n`)]);
+    assert.deepEqual(loaded.warnings.map(renderProblem).filter((w) => w.includes('password_policy')), []);
+    assert.equal(loaded.config.password_policy.zxcvbn.min_score, 4);
+  });
 
   it('password_policy.standard is implemented: enabled or switched off, it loads with no problem about it', async () => {
     for (const enabled of [true, false]) {
