@@ -87,10 +87,20 @@ describe('signed-in sessions: listed, kept current, and ended from another devic
     assert.equal(await signedIn(gw, bob), true, "bob's session is untouched");
     assert.equal((await deleteSession(gw, alice, 'not-a-session')).status, 404);
     assert.equal((await deleteSession(gw, bob, bobId, { origin: 'https://evil.example' })).status, 403);
-    const plain = await portal(gw, `/api/user/sessions/${bobId}`, { method: 'DELETE', headers: { cookie: bob, origin: PORTAL_ORIGIN } });
-    assert.equal(plain.status, 415);
+    const form = await portal(gw, `/api/user/sessions/${bobId}`, { method: 'DELETE', headers: { cookie: bob, origin: PORTAL_ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' });
+    assert.equal(form.status, 415, 'a body that is not JSON');
     assert.equal(await signedIn(gw, bob), true);
     assert.equal((await portal(gw, '/api/user/sessions')).status, 403, 'no session, no list');
+  });
+
+  it('a same-origin DELETE without any body (as Authelia\'s web client sends its DELETEs) is answered', async () => {
+    const phone = await loginFrom(gw, 'bob', FIREFOX, '192.0.2.9');
+    const laptop = await loginFrom(gw, 'bob', FIREFOX, '192.0.2.10');
+    const phoneId = (await listSessions(gw, phone)).find((s) => s.current)!.id;
+    const bare = await portal(gw, `/api/user/sessions/${phoneId}`, { method: 'DELETE', headers: { cookie: laptop, origin: PORTAL_ORIGIN } });
+    assert.equal(bare.status, 200, bare.body);
+    assert.equal(await signedIn(gw, phone), false);
+    assert.equal(await signedIn(gw, laptop), true);
   });
 
   it('last seen moves at most once a minute, from portal requests', async () => {
