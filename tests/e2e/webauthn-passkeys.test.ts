@@ -4,29 +4,24 @@
  * http://localhost:<port>/ (a secure context, so WebAuthn works without TLS; the relying party id is
  * the cookie domain, `localhost`).
  *
- * The journey: a security key signs in as the second factor (level 2); that recent second factor
- * elevates the session, so the settings page registers a passkey through the real ceremony; the passkey
- * alone signs in at level 2 when the authenticator verified the user, and a passkey on an authenticator
- * without user verification signs in at level 1.
- *
- * The first security key is written to the database and loaded into the virtual authenticator by the
- * test: elevation by e-mailed code (needed to register a first key) is another engineer's part of the
- * issue. The second-factor step page (/2fa) is also another part: until it lands, the test puts the
- * WebAuthn partial it will include (templates/portal/2fa-webauthn.eta) into the signed-in page itself.
+ * The journey: the settings page sends a signed-in user to confirm their identity with an e-mailed
+ * code (the filesystem notifier's file stands in for the mailbox), then registers a first security key
+ * with the real ceremony; signed in again, the second-factor step (/2fa) uses that key (level 2); that
+ * recent second factor elevates the session, so the settings page registers a passkey; the passkey
+ * alone signs in at level 2 when the authenticator verified the user, and a passkey on an
+ * authenticator without user verification signs in at level 1.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Eta } from 'eta';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import { translator } from '../../gateway/portal/i18n.ts';
 import { openStorage } from '../../gateway/storage/open.ts';
 import type { Storage } from '../../gateway/storage/storage.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { freePort } from '../helpers/ports.ts';
-import { repoPath } from '../helpers/repo.ts';
-import { newCredential } from '../helpers/software-authenticator.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
 import { silentLogger } from '../unit/storage/backends.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP localhost 127.0.0.1'];
@@ -34,15 +29,11 @@ const PASSWORD = 'Correct-Horse-Battery-9';
 
 type Authenticator = { transport: 'usb' | 'internal'; hasResidentKey: boolean; hasUserVerification: boolean; isUserVerified: boolean };
 
-/** A key written straight into the database (see the file's comment); the test loads its private half into an authenticator. */
-async function plantKey(storage: Storage, username: string, description: string, userHandle: Buffer, discoverable: boolean) {
-  const key = newCredential(userHandle);
-  await storage.webauthn.add({
-    username, description, kid: key.id.toString('base64url'), aaguid: null, attestationType: 'none', attachment: 'cross-platform',
-    transports: ['usb'], signCount: 0, discoverable, present: true, verified: false, backupEligible: false, backupState: false,
-    publicKey: key.cosePublicKey, createdAt: Date.now(),
-  });
-  return key;
+/** The last one-time code the filesystem notifier wrote (the text part: `Your code: XXXXXXXX`). */
+async function lastCodeIn(file: string): Promise<string> {
+  const codes = [...(await readFile(file, 'utf8')).matchAll(/Your code: ([A-Z0-9]+)/g)].map((m) => m[1]!);
+  assert.ok(codes.length > 0, 'a code was written to the notifier file');
+  return codes.at(-1)!;
 }
 
 describe('security keys and passkeys in Chromium with virtual authenticators', () => {
@@ -55,6 +46,9 @@ describe('security keys and passkeys in Chromium with virtual authenticators', (
   let base = '';
   /** the authenticator that verifies its user (the laptop's) */
   let platform = '';
+  let securityKey = '';
+  let temp: { dir: string; cleanup(): Promise<void> };
+  const NOTIFICATIONS = () => join(temp.dir, 'notifications.txt');
   const pageProblems: string[] = [];
 
   async function addAuthenticator(options: Authenticator): Promise<string> {
@@ -73,32 +67,18 @@ describe('security keys and passkeys in Chromium with virtual authenticators', (
     await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
   }
 
-  /** The /2fa page's WebAuthn part, rendered from its template and put into the current portal page. */
-  async function showSecondFactorWidget(): Promise<void> {
-    const eta = new Eta({ views: repoPath('templates', 'portal'), autoEscape: true });
-    const html = eta.render('2fa-webauthn', { base: '/', lang: 'en', t: translator('en'), rd: '', rm: '' });
-    // a string: the test is compiled without the DOM's types; scripts set through innerHTML do not run,
-    // so they are loaded one after the other as the page would
-    await page.evaluate(`(async (markup) => {
-      const holder = document.createElement('div');
-      holder.innerHTML = markup;
-      document.body.append(holder);
-      for (const script of [...holder.querySelectorAll('script')]) {
-        const loaded = document.createElement('script');
-        loaded.src = script.getAttribute('src');
-        await new Promise((resolve, reject) => { loaded.onload = resolve; loaded.onerror = reject; document.head.append(loaded); });
-      }
-    })(${JSON.stringify(html)})`);
-  }
-
   before(async () => {
     const executablePath = requireBinary('chromium', 'chromium');
     const port = await freePort();
     base = `http://localhost:${port}/`;
+    temp = await makeTempDir('gatehouse-webauthn-e2e-');
     gw = await startInProcessGateway({
+      dir: temp.dir,
       users: { alice: { password: PASSWORD, displayname: 'Alice', email: 'alice@example.test' } },
       config: {
         server: { address: `tcp://127.0.0.1:${port}` },
+        notifier: { filesystem: { filename: NOTIFICATIONS() } },
+        authentication_backend: { password_reset: { disable: true } },
         session: { cookies: [{ domain: 'localhost', authelia_url: base }] },
         access_control: { default_policy: 'one_factor' },
       },
@@ -120,20 +100,30 @@ describe('security keys and passkeys in Chromium with virtual authenticators', (
     await browser?.close();
     await storage?.close();
     await gw?.close();
+    await temp?.cleanup();
   });
 
-  it('a security key signs in as the second factor: level 2', async () => {
-    // a USB key without user verification, holding the key the database knows
-    const securityKey = await addAuthenticator({ transport: 'usb', hasResidentKey: false, hasUserVerification: false, isUserVerified: false });
-    const key = await plantKey(storage, 'alice', 'Desk key', await storage.webauthn.userHandle('alice'), false);
-    await cdp.send('WebAuthn.addCredential', {
-      authenticatorId: securityKey,
-      credential: { credentialId: key.id.toString('base64'), isResidentCredential: false, rpId: 'localhost', privateKey: key.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'), signCount: 0 },
-    });
-
+  it('a first security key: the settings page asks for an e-mailed code, then registers the key with the real ceremony', async () => {
+    // a USB key without user verification or resident keys: a plain second factor
+    securityKey = await addAuthenticator({ transport: 'usb', hasResidentKey: false, hasUserVerification: false, isUserVerified: false });
     await signInWithPassword();
     assert.equal(await authenticationLevel(), 1);
-    await showSecondFactorWidget();
+    await page.goto(`${base}settings/webauthn`);
+    assert.match(page.url(), /\/elevate\?rd=/, 'not elevated: sent to confirm it is you');
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'E-mail me a code' }).click()]);
+    await page.getByLabel(/^Code/).fill(await lastCodeIn(NOTIFICATIONS()));
+    await Promise.all([page.waitForURL(/settings\/webauthn/), page.getByRole('button', { name: 'Confirm' }).click()]);
+    await page.getByLabel('Name for the new key').fill('Desk key');
+    await Promise.all([page.waitForURL(/settings\/webauthn\?done=added/), page.getByRole('button', { name: 'Add security key / passkey' }).click()]);
+    const stored = await storage.webauthn.list('alice');
+    assert.deepEqual(stored.map((c) => [c.description, c.discoverable]), [['Desk key', false]]);
+  });
+
+  it('signed in again, the second-factor step uses the key: level 2', async () => {
+    await context.clearCookies();
+    await signInWithPassword();
+    assert.equal(await authenticationLevel(), 1);
+    await page.goto(`${base}2fa?method=webauthn`);
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Use your security key' }).click()]);
     assert.equal(await authenticationLevel(), 2);
     assert.equal((await storage.webauthn.list('alice'))[0]!.signCount > 0, true, 'the counter the key signed is stored');
