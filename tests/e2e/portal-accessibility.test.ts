@@ -5,11 +5,17 @@
  * Chromium is the Debian package; no browser is ever downloaded.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { describeViolations, seriousViolations } from '../helpers/axe.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { login, portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
+import { openStorage } from '../../gateway/storage/open.ts';
+import { generateRecoveryCodes } from '../../gateway/secondfactor/recovery-codes.ts';
+import { silentLogger } from '../unit/storage/backends.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP auth.example.test 127.0.0.1'];
 const PASSWORD = 'correct horse battery staple';
@@ -17,6 +23,12 @@ const PASSWORD = 'correct horse battery staple';
 interface PageContext {
   /** A fresh session cookie for alice on the gateway with users. */
   signIn(): Promise<string>;
+  /** A session of bob's with his password only (bob has an authenticator app and recovery codes). */
+  signInBob(): Promise<string>;
+  /** A session of bob's with both factors, so elevated for the settings pages that need it. */
+  signInTwoFactors(): Promise<string>;
+  /** Posts a portal form as its page would (same origin), for a page that shows what the post did. */
+  post(path: string, cookie: string, form: Record<string, string>): Promise<void>;
   /** The one-time setup token of the gateway without users. */
   setupToken: string;
 }
@@ -34,10 +46,24 @@ interface PortalPage {
   name: string;
   path: string | ((c: PageContext) => string);
   setup?: (c: PageContext) => Promise<Visit>;
+  /** the status the page is answered with, when it is a refusal page of its own (a link that is not valid) */
+  status?: number;
 }
 
 const signedIn = async (c: PageContext): Promise<Visit> => ({ cookie: await c.signIn() });
 const fresh = async (): Promise<Visit> => ({ gateway: 'fresh' });
+const bob = async (c: PageContext): Promise<Visit> => ({ cookie: await c.signInBob() });
+const elevated = async (c: PageContext): Promise<Visit> => ({ cookie: await c.signInTwoFactors() });
+
+/** bob's authenticator-app seed (SHA1, 6 digits, 30 s) and its code at `nowMs` (RFC 6238, written out here). */
+const BOB_SEED = Buffer.from('3132333435363738393031323334353637383930', 'hex');
+function totpCode(nowMs: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 30_000)));
+  const mac = createHmac('sha1', BOB_SEED).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 /** Every portal page (other engineers' pages are added here as rows). */
 const PAGES: readonly PortalPage[] = [
@@ -49,6 +75,33 @@ const PAGES: readonly PortalPage[] = [
   { name: 'setup link not valid (message)', path: '/setup?token=wrong', setup: fresh },
   { name: 'signed in', path: '/', setup: signedIn },
   { name: 'settings', path: '/settings', setup: signedIn },
+  { name: 'settings with second factors', path: '/settings', setup: bob },
+  // the second-factor step
+  { name: 'second factor: none enrolled', path: '/2fa', setup: signedIn },
+  { name: 'second factor: authenticator app', path: '/2fa?rd=https%3A%2F%2Fapp.example.test%2F', setup: bob },
+  { name: 'second factor: recovery code', path: '/2fa?method=recovery', setup: bob },
+  { name: 'second factor: wrong code', path: '/2fa/totp', setup: async (c) => ({ cookie: await c.signInBob(), form: { code: '000000', rd: '', rm: '' } }) },
+  // confirming identity, reset and change of password
+  { name: 'confirm identity', path: '/elevate?rd=https%3A%2F%2Fauth.example.test%2Fsettings%2Fpassword', setup: signedIn },
+  {
+    name: 'confirm identity: code sent',
+    path: '/elevate',
+    setup: async (c) => {
+      const cookie = await c.signIn();
+      await c.post('/elevate/send', cookie, { rd: '' });
+      return { cookie };
+    },
+  },
+  { name: 'revoke a one-time code', path: '/elevate/revoke?id=00000000-0000-0000-0000-000000000000', setup: async () => ({}) },
+  { name: 'reset password', path: '/reset-password' },
+  { name: 'reset password: link sent', path: '/reset-password', setup: async () => ({ form: { username: 'alice' } }) },
+  { name: 'reset password: link not valid', path: '/reset-password/finish?token=not-a-token', status: 403 },
+  { name: 'revoke a reset link', path: '/reset-password/revoke?token=not-a-token' },
+  { name: 'change password', path: '/settings/password', setup: elevated },
+  // second-factor settings (elevated)
+  { name: 'authenticator app registration', path: '/settings/totp', setup: elevated },
+  { name: 'security keys and passkeys', path: '/settings/webauthn', setup: elevated },
+  { name: 'new recovery codes', path: '/settings/recovery-codes', setup: async (c) => ({ cookie: await c.signInTwoFactors(), form: {} }) },
 ];
 
 const LANGUAGES = ['en', 'es'] as const;
@@ -59,19 +112,53 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
   let withUsers: InProcessGateway;
   let withoutUsers: InProcessGateway;
   let context: PageContext;
+  let temp: { dir: string; cleanup(): Promise<void> };
 
   before(async () => {
     // fails with "install the Debian package chromium" rather than skipping
     const executablePath = requireBinary('chromium', 'chromium');
+    temp = await makeTempDir('gatehouse-a11y-');
     withUsers = await startInProcessGateway({
-      users: { alice: { password: PASSWORD, displayname: 'Alice Liddell', email: 'alice@example.test', groups: ['dev'] } },
-      // the error page is posted once per language and theme: no ban in between
-      config: { access_control: { default_policy: 'one_factor' }, regulation: { max_retries: 100 } },
+      dir: temp.dir,
+      users: {
+        alice: { password: PASSWORD, displayname: 'Alice Liddell', email: 'alice@example.test', groups: ['dev'] },
+        bob: { password: PASSWORD, displayname: 'Bob', email: 'bob@example.test', groups: ['dev'] },
+      },
+      // the error pages are posted once per language and theme: no ban in between
+      config: {
+        access_control: { default_policy: 'one_factor' },
+        regulation: { max_retries: 100 },
+        notifier: { filesystem: { filename: join(temp.dir, 'notifications.txt') } },
+      },
     });
+    // bob has an authenticator app and recovery codes, as the settings and second-factor pages show them
+    const storage = await openStorage({ encryption_key: 'a-test-encryption-key-long-enough', local: { path: join(temp.dir, 'db.sqlite3') } }, { logger: silentLogger, migrate: false });
+    try {
+      await storage.totp.save({ username: 'bob', issuer: 'Gatehouse', algorithm: 'SHA1', digits: 6, period: 30, secret: BOB_SEED, createdAt: withUsers.clock.now() });
+      await storage.recoveryCodes.replace('bob', generateRecoveryCodes(), withUsers.clock.now());
+    } finally {
+      await storage.close();
+    }
     withoutUsers = await startInProcessGateway({ config: { access_control: { default_policy: 'one_factor' } } });
     const setupUrl = withoutUsers.gateway.setupUrl();
     assert.ok(setupUrl);
-    context = { signIn: () => login(withUsers, 'alice', PASSWORD), setupToken: new URL(setupUrl).searchParams.get('token') ?? '' };
+    context = {
+      signIn: () => login(withUsers, 'alice', PASSWORD),
+      signInBob: () => login(withUsers, 'bob', PASSWORD),
+      async post(path, cookie, form) {
+        const answer = await portal(withUsers, path, { method: 'POST', body: new URLSearchParams(form).toString(), headers: { cookie, origin: PORTAL_ORIGIN, 'content-type': 'application/x-www-form-urlencoded' } });
+        assert.ok(answer.status < 400, `${path}: ${answer.status} ${answer.body}`);
+      },
+      async signInTwoFactors() {
+        // a code is accepted once per step: each sign-in moves the gateway's clock to a fresh one
+        withUsers.clock.advance(30_000);
+        const cookie = await login(withUsers, 'bob', PASSWORD);
+        const answer = await portal(withUsers, '/api/secondfactor/totp', { method: 'POST', json: { token: totpCode(withUsers.clock.now()) }, headers: { cookie, origin: PORTAL_ORIGIN } });
+        const renewed = answer.cookies.find((c) => c.name === 'gatehouse_session');
+        assert.ok(answer.status === 200 && renewed, `second factor: ${answer.status} ${answer.body}`);
+        return `gatehouse_session=${renewed.value}`;
+      },
+      setupToken: new URL(setupUrl).searchParams.get('token') ?? '' };
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   });
 
@@ -79,6 +166,7 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
     await browser?.close();
     await withUsers?.close();
     await withoutUsers?.close();
+    await temp?.cleanup();
   });
 
   for (const entry of PAGES) {
@@ -108,7 +196,8 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
             }
             const response = await page.goto(url);
             assert.ok(response, 'a response');
-            assert.ok(response.status() < 500 && response.status() !== 403, `status ${response.status()}: ${await response.text()}`);
+            if (entry.status) assert.equal(response.status(), entry.status);
+            else assert.ok(response.status() < 500 && response.status() !== 403, `status ${response.status()}: ${await response.text()}`);
             await page.emulateMedia({ colorScheme });
             assert.equal(await page.getAttribute('html', 'lang'), lang);
             assert.equal(await page.locator('h1').count(), 1, 'one h1');
