@@ -65,6 +65,7 @@ export interface Gateway {
 
 const TEMPLATES = fileURLToPath(new URL('../templates/portal/', import.meta.url));
 export const DEFAULT_MIN_FAILURE_DELAY_MS = 500;
+const HOUSEKEEPING_INTERVAL_MS = 3_600_000;
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
@@ -185,6 +186,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       proxy,
       authzEndpoints,
     });
+
+    // expired codes, reset links and dead session-index rows are forgotten at start and hourly
+    const longestSessionMs = Math.max(...cookieDomains.map((d) => Math.max(d.expiration, d.rememberMe))) * 1000;
+    const housekeeping = () =>
+      storage.housekeeping.pruneExpired(now(), longestSessionMs).then(
+        (pruned) => logger.debug(pruned, 'storage: expired rows forgotten'),
+        (error: unknown) => logger.warn({ err: error }, 'storage: expired rows could not be forgotten; trying again in an hour'),
+      );
+    void housekeeping();
+    const housekeepingTimer = setInterval(housekeeping, HOUSEKEEPING_INTERVAL_MS).unref();
+    cleanups.push(async () => clearInterval(housekeepingTimer));
 
     const listening = await serve({ address: config.server.address, tls: config.server.tls, request: routes.request, upgrade: routes.upgrade });
     // first to close on shutdown (cleanups run in reverse): running requests finish, then the stores close

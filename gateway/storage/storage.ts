@@ -13,6 +13,7 @@ import type { StorageKeys } from './encryption.ts';
 import { encryptionRepository, type EncryptionRepository } from './encryption-key.ts';
 import { StorageError } from './errors.ts';
 import { createDatabaseHandle, type DatabaseHandle } from './handle.ts';
+import { housekeepingRepository, type HousekeepingRepository } from './housekeeping.ts';
 import { identityVerificationRepository, type IdentityVerificationRepository } from './identity-verification.ts';
 import { createSecretLookup, type SecretLookup } from './lookup-key.ts';
 import { oneTimeCodeRepository, type OneTimeCodeRepository } from './one-time-codes.ts';
@@ -43,6 +44,8 @@ export interface StorageTransaction {
 export interface Storage extends StorageTransaction {
   readonly dialect: StorageDialect;
   readonly encryption: EncryptionRepository;
+  /** Deletes expired codes, reset links and dead session-index rows (gateway/app.ts runs it hourly). */
+  readonly housekeeping: HousekeepingRepository;
   /** migrations this process applied when it opened the database (empty when up to date) */
   readonly appliedMigrations: readonly string[];
   /**
@@ -99,6 +102,7 @@ export function createStorage(init: StorageInit): Storage {
     ...repositories(handle, init.keys, lookup),
     dialect,
     encryption,
+    housekeeping: housekeepingRepository(handle),
     appliedMigrations: init.appliedMigrations,
     exclusively(keys, work) {
       // what `work` threw (rolled back, then rethrown by Kysely): the caller's error, not the database's

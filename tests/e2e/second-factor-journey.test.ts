@@ -17,47 +17,13 @@ import { storageOptionsFromConfig } from '../../gateway/storage/options.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
-import { nginxSnippet, startNginx, type NginxServer } from '../helpers/nginx.ts';
+import { authRequestSite, startNginx, type NginxServer } from '../helpers/nginx.ts';
 import { freePort } from '../helpers/ports.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
 
 const SCREENSHOTS = repoPath('tests', 'e2e', 'screenshots');
 const PASSWORD = 'Lantern-Orbit-47';
-
-function site(proxyPort: number, gatewayPort: number, echo: EchoUpstream, cert: TestCertificate): string {
-  return `
-upstream gatehouse {
-    server 127.0.0.1:${gatewayPort};
-}
-map $http_upgrade $connection_upgrade {
-    default upgrade;
-    ''      '';
-}
-server {
-    listen 127.0.0.1:${proxyPort} ssl;
-    server_name auth.example.test;
-    ssl_certificate ${cert.certPath};
-    ssl_certificate_key ${cert.keyPath};
-    location / {
-        include ${nginxSnippet('proxy.conf')};
-        proxy_pass http://gatehouse;
-    }
-}
-server {
-    listen 127.0.0.1:${proxyPort} ssl;
-    server_name secure.example.test;
-    ssl_certificate ${cert.certPath};
-    ssl_certificate_key ${cert.keyPath};
-    include ${nginxSnippet('gatehouse-location.conf')};
-    location / {
-        include ${nginxSnippet('proxy.conf')};
-        include ${nginxSnippet('gatehouse-authrequest.conf')};
-        proxy_pass ${echo.url};
-    }
-}
-`;
-}
 
 describe('second-factor journey in Chromium: nginx → portal → password → TOTP → the app', () => {
   let gw: InProcessGateway;
@@ -87,7 +53,7 @@ describe('second-factor journey in Chromium: nginx → portal → password → T
     await storage.close();
     echo = await startEchoUpstream();
     cert = await makeCertificate(['auth.example.test', 'secure.example.test']);
-    nginx = await startNginx({ dir: join(gw.dir, 'nginx'), config: site(proxyPort, gw.port, echo, cert) });
+    nginx = await startNginx({ dir: join(gw.dir, 'nginx'), config: authRequestSite({ proxyPort, gatewayPort: gw.port, upstreamUrl: echo.url, cert, appHosts: ['secure.example.test'] }) });
     browser = await chromium.launch({
       executablePath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP *.example.test 127.0.0.1'],

@@ -3,7 +3,9 @@
  * dark theme that block overridden by the `:root` inside `@media (prefers-color-scheme: dark)`.
  * Colours are written as #rgb or #rrggbb (a test fails on anything else rather than guess).
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { it } from 'node:test';
 
 export type Theme = Readonly<Record<string, string>>;
 
@@ -50,4 +52,16 @@ export function colour(theme: Theme, name: string): string {
   if (value === undefined) throw new Error(`no ${name}`);
   const ref = /^var\((--[\w-]+)\)$/.exec(value);
   return ref ? colour(theme, ref[1]!) : value;
+}
+
+/** One test per theme and [text, background, where] pair of `path`: at least WCAG AA's 4.5:1. */
+export function itHasAaContrast(path: string, pairs: readonly (readonly [string, string, string])[]): void {
+  for (const [name, theme] of Object.entries(themes(path))) {
+    for (const [text, background, where] of pairs) {
+      it(`${name}: ${where} (${text} on ${background}) is at least 4.5:1`, () => {
+        const ratio = contrastRatio(colour(theme, text), colour(theme, background));
+        assert.ok(ratio >= 4.5, `${ratio.toFixed(2)}:1`);
+      });
+    }
+  }
 }

@@ -117,3 +117,42 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxServe
   }
   return { ports, pid: service.pid, confPath, errorLog, stop: () => service.stop() };
 }
+
+/**
+ * The site the README's nginx recipe describes, with the shipped snippets: the portal at
+ * `auth.example.test` and the apps (`appHosts`) behind `auth_request`, all on `proxyPort` with TLS.
+ */
+export function authRequestSite(options: { proxyPort: number; gatewayPort: number; upstreamUrl: string; cert: { certPath: string; keyPath: string }; appHosts: readonly string[] }): string {
+  const { proxyPort, gatewayPort, upstreamUrl, cert, appHosts } = options;
+  return `
+upstream gatehouse {
+    server 127.0.0.1:${gatewayPort};
+}
+map $http_upgrade $connection_upgrade {
+    default upgrade;
+    ''      '';
+}
+server {
+    listen 127.0.0.1:${proxyPort} ssl;
+    server_name auth.example.test;
+    ssl_certificate ${cert.certPath};
+    ssl_certificate_key ${cert.keyPath};
+    location / {
+        include ${nginxSnippet('proxy.conf')};
+        proxy_pass http://gatehouse;
+    }
+}
+server {
+    listen 127.0.0.1:${proxyPort} ssl;
+    server_name ${appHosts.join(' ')};
+    ssl_certificate ${cert.certPath};
+    ssl_certificate_key ${cert.keyPath};
+    include ${nginxSnippet('gatehouse-location.conf')};
+    location / {
+        include ${nginxSnippet('proxy.conf')};
+        include ${nginxSnippet('gatehouse-authrequest.conf')};
+        proxy_pass ${upstreamUrl};
+    }
+}
+`;
+}

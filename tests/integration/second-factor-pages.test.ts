@@ -15,7 +15,7 @@ import { requireBinary } from '../helpers/binaries.ts';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { CookieJar, request, type HttpResponse } from '../helpers/http.ts';
 import { askAuthz, BROWSER_ACCEPT, firstFactor, login, makeClock, portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
-import { nginxSnippet, startNginx, type NginxServer } from '../helpers/nginx.ts';
+import { authRequestSite, startNginx, type NginxServer } from '../helpers/nginx.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
 
@@ -39,40 +39,6 @@ function startOfStep(clock: { now(): number; advance(ms: number): void }): void 
 }
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-function nginxSite(proxyPort: number, gatewayPort: number, echo: EchoUpstream, cert: TestCertificate): string {
-  return `
-upstream gatehouse {
-    server 127.0.0.1:${gatewayPort};
-}
-map $http_upgrade $connection_upgrade {
-    default upgrade;
-    ''      '';
-}
-server {
-    listen 127.0.0.1:${proxyPort} ssl;
-    server_name auth.example.test;
-    ssl_certificate ${cert.certPath};
-    ssl_certificate_key ${cert.keyPath};
-    location / {
-        include ${nginxSnippet('proxy.conf')};
-        proxy_pass http://gatehouse;
-    }
-}
-server {
-    listen 127.0.0.1:${proxyPort} ssl;
-    server_name secure.example.test app.example.test;
-    ssl_certificate ${cert.certPath};
-    ssl_certificate_key ${cert.keyPath};
-    include ${nginxSnippet('gatehouse-location.conf')};
-    location / {
-        include ${nginxSnippet('proxy.conf')};
-        include ${nginxSnippet('gatehouse-authrequest.conf')};
-        proxy_pass ${echo.url};
-    }
-}
-`;
-}
 
 describe('a two_factor rule through nginx: portal → password → /2fa → back at the app', () => {
   const clock = makeClock();
@@ -100,7 +66,7 @@ describe('a two_factor rule through nginx: portal → password → /2fa → back
     await storage.totp.save({ username: 'alice', issuer: 'Gatehouse', algorithm: 'SHA1', digits: 6, period: 30, secret, createdAt: clock.now() });
     echo = await startEchoUpstream();
     cert = await makeCertificate(['auth.example.test', 'secure.example.test', 'app.example.test']);
-    nginx = await startNginx({ dir: join(gw.dir, 'nginx'), config: nginxSite(proxyPort, gw.port, echo, cert) });
+    nginx = await startNginx({ dir: join(gw.dir, 'nginx'), config: authRequestSite({ proxyPort, gatewayPort: gw.port, upstreamUrl: echo.url, cert, appHosts: ['secure.example.test', 'app.example.test'] }) });
   });
   after(async () => {
     await nginx?.stop();
