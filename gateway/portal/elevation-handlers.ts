@@ -30,6 +30,8 @@ export function portalReturn(req: Request, rd: string): string {
   if (url.origin !== req.cookieDomain!.portalUrl.origin || !url.pathname.startsWith(base) || url.username || url.password) return fallback;
   // the elevation page itself would loop
   if (url.pathname === `${base}elevate`) return fallback;
+  // deny: a path that starts with `//` is a protocol-relative URL once it is a Location: another site
+  if (url.pathname.startsWith('//')) return fallback;
   return `${url.pathname}${url.search}`;
 }
 

@@ -8,6 +8,7 @@ import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { currentIdentity } from './current-user.ts';
 import type { PortalDeps } from './deps.ts';
+import { hasSecondFactor } from './elevation.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -41,6 +42,11 @@ export interface SessionStanding {
   elevationLifespanMs?: number;
   /** identity_validation.elevated_session.skip_second_factor: a session with two factors needs no code. */
   skipSecondFactor?: boolean;
+  /**
+   * require_second_factor is set and the user has a second factor: only a session that proved one may be
+   * elevated, whatever code it used before (Authelia's RequireElevated checks this at every request).
+   */
+  secondFactorRequired?: boolean;
 }
 
 /** Why a guard refused, or null when it lets the request through. */
@@ -55,6 +61,8 @@ export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now:
     case 'LEVEL_2':
       return standing.level < 2 ? 'level-too-low' : null;
     case 'ELEVATED':
+      // deny: an elevation by code does not stand in for the second factor the user has and must use
+      if (standing.secondFactorRequired === true && standing.level < 2) return 'level-too-low';
       // an elevation ends at elevatedUntil, measured on the clock the sessions use
       if (typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now) return null;
       if (standing.skipSecondFactor === true && standing.level >= 2) return null;
@@ -96,13 +104,17 @@ function refusedPage(refusal: GuardRefusal, req: Request): string {
  * middleware. A JSON row answers a refusal with 403; a page row (`page`) redirects the browser to the
  * step that would let it through.
  */
-export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now' | 'secondFactor'>, page = false): RequestHandler {
+export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now' | 'secondFactor'> & Partial<Pick<PortalDeps, 'storage'>>, page = false): RequestHandler {
   const elevationLifespanMs = deps.secondFactor.identityValidation.elevated_session.elevation_lifespan * 1000;
+  const requireSecondFactor = guard === 'ELEVATED' && deps.secondFactor.identityValidation.elevated_session.require_second_factor === true;
   return async (req: Request, res: Response, next: NextFunction) => {
     const user = await currentIdentity(req, deps);
+    const level = user ? authenticationLevel(req.session.amr) : 0;
     const standing = {
       user,
-      level: user ? authenticationLevel(req.session.amr) : 0,
+      level,
+      // without storage to ask, a user is taken to have a second factor (fail closed)
+      secondFactorRequired: requireSecondFactor && user !== null && level < 2 && (!deps.storage || (await hasSecondFactor({ storage: deps.storage }, user.username))),
       elevatedUntil: req.session?.elevatedUntil,
       secondFactorAt: req.session?.secondFactorAt,
       elevationLifespanMs,

@@ -80,6 +80,9 @@ async function checkTotp(deps: CheckDeps, user: UserDetails, code: string): Prom
 }
 
 async function checkRecoveryCode(deps: CheckDeps, user: UserDetails, code: string): Promise<CodeCheck> {
+  // deny: codes stand in for a method the user lost; with every method disabled a two_factor rule stays
+  // unreachable, and codes made earlier (or after an e-mailed elevation) must not open it
+  if (deps.secondFactor.totp.disable && deps.secondFactor.webauthn.disable) return { ok: false, reason: 'not_registered' };
   if ((await deps.storage.recoveryCodes.remaining(user.username)) === 0) return { ok: false, reason: 'not_registered' };
   const normalised = normaliseRecoveryCode(code);
   if (normalised === null) return { ok: false, reason: 'invalid' };
