@@ -52,16 +52,17 @@ export interface AttemptContext {
 /** A reservation nobody settles (the instance crashed or hung) stops counting after this long. */
 const RESERVATION_TTL_MS = 60_000;
 
-// Only a failed password can ban: a wrong TOTP code comes after the password already succeeded
-// (wrong codes are limited per user instead, see reserve()).
+// A failed password bans per `modes`; max_retries wrong second-factor codes in a row ban the account
+// as well (as Authelia's regulation counts them): whoever is guessing already has the password.
 const FIRST_FACTOR: readonly AuthenticationType[] = ['1fa', 'basic'];
 const SECOND_FACTOR: readonly AuthenticationType[] = ['totp', 'webauthn', 'passkey', 'recovery_code'];
 const SOURCE = 'regulation';
 
 /**
  * Brute-force protection: records every authentication attempt and bans a user (and/or IP, per
- * `modes`) after `max_retries` failed first-factor attempts within `find_time`. Bans live in the
- * database, so every instance sharing it enforces them.
+ * `modes`) after `max_retries` failed first-factor attempts within `find_time`, and the user after
+ * `max_retries` wrong second-factor codes in a row within it. Bans live in the database, so every
+ * instance sharing it enforces them.
  */
 export class Regulator {
   readonly #options: RegulationOptions;
@@ -129,8 +130,8 @@ export class Regulator {
       if (ban.banned) return { admitted: false, reason: 'banned', ban };
       const id = await tx.attemptReservations.insert({ time: now, expires: now + RESERVATION_TTL_MS, username, remoteIp: ip });
       if (secondFactor && username !== '') {
-        // a wrong code never bans (the password was right), but guessing stops at max_retries wrong codes
-        // in a row within find_time, counting the codes being checked right now (a burst in parallel too)
+        // guessing stops at max_retries wrong codes in a row within find_time, counting the codes being
+        // checked right now (a burst in parallel too); the settle of the last one bans the account
         const streak = await this.#secondFactorStreak(username, now, tx);
         const inFlight = streak.failures >= max_retries ? 0 : await tx.attemptReservations.count('username', username, now, id);
         if (streak.failures + inFlight >= max_retries) {
@@ -231,27 +232,36 @@ export class Regulator {
       requestUri: attempt.requestUri,
       requestMethod: attempt.requestMethod,
     });
-    if (attempt.successful || current.banned || this.#options.max_retries === 0 || !FIRST_FACTOR.includes(attempt.authType)) {
-      return current;
+    if (attempt.successful || current.banned || this.#options.max_retries === 0) return current;
+    if (SECOND_FACTOR.includes(attempt.authType)) {
+      if (username === '' || (await this.#secondFactorStreak(username, now, storage)).failures < this.#options.max_retries) return current;
+      return this.#ban('user', username, ip, username, now, storage, current, 'wrong second-factor codes');
     }
+    if (!FIRST_FACTOR.includes(attempt.authType)) return current;
     let state = current;
     for (const mode of this.#options.modes) {
       const value = mode === 'user' ? username : ip;
       if (value === '' || !((await this.#failureStreak(mode, value, now, storage)) >= this.#options.max_retries)) continue;
-      // Expires ban_time after the failure that triggered it (Authelia: after the first failure),
-      // so every ban lasts the full ban_time.
-      const until = now + this.#options.ban_time * 1000;
-      const ban = { time: now, expires: until, source: SOURCE, reason: `${this.#options.max_retries} failed attempts within ${this.#options.find_time}s` };
-      if (mode === 'user') await storage.bans.banUser({ ...ban, username });
-      else await storage.bans.banIp({ ...ban, ip });
-      // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
-      this.#logger.warn(
-        { event: 'regulation.ban', mode, username, ip, until },
-        `regulation: banned ${mode} '${logField(value)}' until ${new Date(until).toISOString()}`,
-      );
-      state = { banned: true, until: Math.max(until, state.until ?? 0) };
+      state = await this.#ban(mode, value, ip, username, now, storage, state, 'failed attempts');
     }
     return state;
+  }
+
+  /**
+   * Bans `value` (a user or an address) for ban_time from now: from the failure that triggered it
+   * (Authelia: from the first failure), so every ban lasts the full ban_time.
+   */
+  async #ban(mode: RegulationMode, value: string, ip: string, username: string, now: number, storage: Pick<ReservationTx, 'bans'>, state: BanState, what: string): Promise<BanState> {
+    const until = now + this.#options.ban_time * 1000;
+    const ban = { time: now, expires: until, source: SOURCE, reason: `${this.#options.max_retries} ${what} within ${this.#options.find_time}s` };
+    if (mode === 'user') await storage.bans.banUser({ ...ban, username: value });
+    else await storage.bans.banIp({ ...ban, ip: value });
+    // the name is client-chosen: sanitised in the message (Fail2Ban and people read it), exact in the fields
+    this.#logger.warn(
+      { event: 'regulation.ban', mode, username, ip, until },
+      `regulation: banned ${mode} '${logField(value)}' until ${new Date(until).toISOString()}`,
+    );
+    return { banned: true, until: Math.max(until, state.until ?? 0) };
   }
 
   /**
@@ -275,7 +285,10 @@ export class Regulator {
   /** Second-factor failures in a row (back to the last second-factor success) within find_time, and when the oldest leaves it. */
   async #secondFactorStreak(username: string, now: number, storage: ReservationTx): Promise<{ failures: number; until?: number }> {
     const { max_retries, find_time } = this.#options;
-    const recent = await storage.authenticationLogs.loadByUsername(username, now - find_time * 1000, max_retries, { authTypes: SECOND_FACTOR, banned: false });
+    // after `gatehouse regulation unban` the account starts afresh, as for passwords
+    const revokedAt = await storage.bans.lastUserRevocation(username);
+    const since = Math.max(now - find_time * 1000, revokedAt ?? -Infinity);
+    const recent = await storage.authenticationLogs.loadByUsername(username, since, max_retries, { authTypes: SECOND_FACTOR, banned: false });
     const success = recent.findIndex((attempt) => attempt.successful);
     const failures = success === -1 ? recent : recent.slice(0, success);
     const oldest = failures.at(-1);

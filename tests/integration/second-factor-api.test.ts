@@ -137,7 +137,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await api(two, 'POST', '/api/secondfactor/totp', onTwo, { token: codeAt(secret, clock.now()) })).status, 200);
     });
 
-    it('wrong codes are recorded; after max_retries of them even the right code is refused on both instances until find_time passes; the password still works', async () => {
+    it('wrong codes are recorded; max_retries of them ban the account for ban_time: the right code and the password are refused on both instances until it ends', async () => {
       const secret = await seedTotp('carol');
       const cookie = await login(one, 'carol', PASSWORD);
       for (const token of ['000001', '000002', '000003']) assert.equal((await api(one, 'POST', '/api/secondfactor/totp', cookie, { token })).status, 401);
@@ -147,10 +147,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(refused.status, 429, refused.body);
       assert.match(refused.json<{ message: string }>().message, /^Too many attempts: try again in \d+ minutes?\.$/);
       assert.ok(Number(refused.headers['retry-after']) > 0);
-      const elsewhere = await login(two, 'carol', PASSWORD);
-      assert.equal((await api(two, 'POST', '/api/secondfactor/totp', elsewhere, { token: codeAt(secret, clock.now()) })).status, 429);
+      // whoever guesses codes has the password: it is refused too while the ban lasts, on every instance
+      await assert.rejects(login(two, 'carol', PASSWORD), /login as carol failed: 401/);
       assert.equal(await level(one, cookie), 1);
+      const bans = await storage.bans.activeUserBan('carol', clock.now());
+      assert.equal(bans?.source, 'regulation');
+      assert.match(bans?.reason ?? '', /^3 wrong second-factor codes within 120s$/);
       clock.advance(121_000);
+      assert.equal((await api(one, 'POST', '/api/secondfactor/totp', cookie, { token: codeAt(secret, clock.now()) })).status, 429, 'find_time is over, the ban (5m) is not');
+      clock.advance(180_000);
+      const elsewhere = await login(two, 'carol', PASSWORD);
       const later = await api(two, 'POST', '/api/secondfactor/totp', elsewhere, { token: codeAt(secret, clock.now()) });
       assert.equal(later.status, 200, later.body);
     });

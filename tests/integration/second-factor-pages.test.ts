@@ -227,7 +227,7 @@ describe('the second-factor pages on the portal', () => {
     for (let i = 0; i < 3; i++) assert.equal((await post('/2fa/totp', cookie, { code: '00000' + i, rd: '', rm: '' })).status, 401);
     const locked = await post('/2fa/totp', cookie, { code: '123456', rd: '', rm: '' });
     assert.equal(locked.status, 429);
-    assert.match(locked.body, /Too many attempts: try again in 2 minute\(s\)\./);
+    assert.match(locked.body, /Too many attempts: try again in 5 minute\(s\)\./, 'the account is banned for ban_time');
     await storage.totp.delete('erin');
   });
 

@@ -172,13 +172,26 @@ for (const backend of BACKENDS) {
     });
   });
 
-  describe(`${backend.name}: only failed first factors (password, Basic) can ban`, () => {
-    it('ignores failed TOTP codes and counts portal and Basic failures together', async (t) => {
+  describe(`${backend.name}: passwords and second-factor codes each count towards a ban`, () => {
+    it('counts portal and Basic failures together, and wrong codes among themselves', async (t) => {
       const f = await setUp(t, backend);
-      for (let i = 0; i < 5; i++) assert.deepEqual(await f.attempt('alice', { authType: 'totp' }), { banned: false });
+      // two wrong codes and two wrong passwords: neither streak reaches max_retries (3)
+      for (let i = 0; i < 2; i++) assert.deepEqual(await f.attempt('alice', { authType: 'totp' }), { banned: false });
       await f.attempt('alice', { authType: 'basic' });
-      await f.attempt('alice', { authType: '1fa' });
+      assert.deepEqual(await f.attempt('alice', { authType: '1fa' }), { banned: false });
       assert.equal((await f.attempt('alice', { authType: 'basic' })).banned, true);
+    });
+
+    it('max_retries wrong second-factor codes in a row ban the account (whoever guesses has the password); a right one in between starts again', async (t) => {
+      const f = await setUp(t, backend);
+      await f.attempt('bob', { authType: 'totp' });
+      await f.attempt('bob', { authType: 'recovery_code' });
+      await f.attempt('bob', { authType: 'totp', successful: true });
+      assert.deepEqual(await f.attempt('bob', { authType: 'webauthn' }), { banned: false });
+      await f.attempt('bob', { authType: 'totp' });
+      const third = await f.attempt('bob', { authType: 'totp' });
+      assert.equal(third.banned, true);
+      assert.equal((await f.storage.bans.activeUserBan('bob', f.clock.time))?.source, 'regulation');
     });
   });
 
