@@ -7,17 +7,27 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { UserDetails } from '../users/provider.ts';
 import { generateRecoveryCodes, RECOVERY_CODES_LOW } from '../secondfactor/recovery-codes.ts';
+import { NotifierError } from '../notification/notifier.ts';
+import { sendAccountMail } from './account-mail.ts';
 import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { checkSecondFactorCode } from './second-factor-check.ts';
 import { ko, ok } from './api.ts';
 import { answerCodeCheck, MFA_FAILED } from './totp-api.ts';
 
-/** Replaces the user's recovery codes with a new set and returns it (the only time the codes are seen). */
-export async function regenerateRecoveryCodes(deps: Pick<PortalDeps, 'storage' | 'now' | 'audit' | 'isTrustedProxy'>, req: Request, user: UserDetails): Promise<string[]> {
+/**
+ * Replaces the user's recovery codes with a new set and returns it (the only time the codes are seen).
+ * The user is mailed about it, as for a device added: a session taken over could otherwise mint a
+ * silent way past the second factor. A notice that could not be sent is audited and does not undo it.
+ */
+export async function regenerateRecoveryCodes(deps: Pick<PortalDeps, 'storage' | 'now' | 'audit' | 'isTrustedProxy' | 'notifier' | 'logger'>, req: Request, user: UserDetails): Promise<string[]> {
   const codes = generateRecoveryCodes();
   await deps.storage.recoveryCodes.replace(user.username, codes, deps.now());
   deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'recovery codes generated', detail: `${codes.length} codes; any earlier set no longer works` });
+  await sendAccountMail(deps, req, user, { kind: 'recovery_codes' }).catch((error: unknown) => {
+    if (!(error instanceof NotifierError)) throw error;
+    deps.logger.warn({ user: user.username }, 'second factor: the new-recovery-codes notice was not sent');
+  });
   return codes;
 }
 

@@ -68,4 +68,20 @@ describe('mail when an authenticator app is added or removed', () => {
     assert.match(toAlice()[1]!.headers.get('subject')!, /A device was removed from your account/);
     assert.match(toAlice()[1]!.text, /The device 'Authenticator app' can no longer be used/);
   });
+
+  it('a new set of recovery codes mails the user too: a session taken over could otherwise mint a silent way past the second factor', async () => {
+    // the test before removed alice's app: she has one again
+    await storage.totp.save({ username: 'alice', issuer: 'Gatehouse', algorithm: 'SHA1', digits: 6, period: 30, secret, createdAt: clock.now() });
+    const first = await login(gw, 'alice', PASSWORD);
+    const second = await api('POST', '/api/secondfactor/totp', first, { token: codeAt(secret, clock.now()) });
+    assert.equal(second.status, 200, second.body);
+    const cookie = `gatehouse_session=${second.cookies.find((c) => c.name === 'gatehouse_session')!.value}`;
+    const before = smtp.received.length;
+    const made = await api('PUT', '/api/secondfactor/recovery-codes', cookie, {});
+    assert.equal(made.json<{ data: { codes: string[] } }>().data.codes.length, 10);
+    const mails = smtp.received.slice(before);
+    assert.equal(mails.length, 1);
+    assert.match(mails[0]!.headers.get('subject')!, /New recovery codes were made for your account/);
+    assert.ok(!mails[0]!.text.includes(made.json<{ data: { codes: string[] } }>().data.codes[0]!), 'the codes themselves are never mailed');
+  });
 });
