@@ -19,7 +19,7 @@ import { errorHandler, notFound, securityHeaders } from './portal/answers.ts';
 import { firstFactorHandler, healthHandler, logoutHandler, stateHandler } from './portal/api.ts';
 import { recoveryCodeSignHandler, recoveryCodesCountHandler, recoveryCodesGenerateHandler } from './portal/recovery-codes-api.ts';
 import { configurationHandler, methodPreferenceHandler, userInfoHandler } from './portal/second-factor-methods.ts';
-import { recoveryCodeForm, recoveryCodesForm, secondFactorPage, totpDeleteForm, totpForm, totpRegisterForm, totpRegisterPage } from './portal/second-factor-pages.ts';
+import { passwordForm, recoveryCodeForm, recoveryCodesForm, secondFactorPage, totpDeleteForm, totpForm, totpRegisterForm, totpRegisterPage } from './portal/second-factor-pages.ts';
 import {
   totpConfigurationHandler,
   totpDeleteHandler,
@@ -28,6 +28,7 @@ import {
   totpRegisterOptionsHandler,
   totpRegisterStartHandler,
   totpSignHandler,
+  passwordSignHandler,
 } from './portal/totp-api.ts';
 import { requireFormSameOrigin, requireJsonSameOrigin } from './portal/csrf.ts';
 import type { PortalDeps } from './portal/deps.ts';
@@ -228,6 +229,9 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'GET', path: '/2fa', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: secondFactorPage },
     { method: 'POST', path: '/2fa/totp', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: totpForm },
     { method: 'POST', path: '/2fa/recovery-code', guard: 'LEVEL_1', rateLimit: CODE_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: recoveryCodeForm },
+    // the password as a passkey session's second factor (Authelia 4.39's /api/secondfactor/password)
+    { method: 'POST', path: '/api/secondfactor/password', guard: 'LEVEL_1', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'json', handler: passwordSignHandler },
+    { method: 'POST', path: '/2fa/password', guard: 'LEVEL_1', rateLimit: PASSWORD_CHECKS, hosts: 'portal', accepts: 'form', page: true, handler: passwordForm },
     { method: 'GET', path: '/settings/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: totpRegisterPage },
     { method: 'POST', path: '/settings/totp', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpRegisterForm },
     { method: 'POST', path: '/settings/totp/delete', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: totpDeleteForm },

@@ -15,6 +15,7 @@ import { redirectAfterLogin } from './login.ts';
 import { field, lockoutSeconds, portalBase, render } from './pages.ts';
 import { regenerateRecoveryCodes } from './recovery-codes-api.ts';
 import { checkSecondFactorCode, type CodeKind } from './second-factor-check.ts';
+import { checkSessionPassword, needsPasswordStep } from './second-factor-password.ts';
 import { availableMethods, userMethods } from './second-factor-methods.ts';
 import { confirmTotpRegistration, pendingRegistration, removeTotp, startTotpRegistration } from './totp-registration.ts';
 
@@ -49,11 +50,14 @@ async function renderStep(deps: PortalDeps, req: Request, res: Response, view: S
   const user = signedInUser(req);
   const methods = await userMethods(deps, user.username);
   const webauthnEnabled = availableMethods(deps.secondFactor).includes('webauthn');
-  const tabs = [
-    ...(methods.hasTotp ? ['totp'] : []),
-    ...(methods.hasWebauthn ? ['webauthn'] : []),
-    ...(methods.recoveryCodes > 0 ? ['recovery'] : []),
-  ];
+  // a passkey session without user verification has possession only: the password is what it lacks
+  const tabs = needsPasswordStep(req)
+    ? ['password']
+    : [
+        ...(methods.hasTotp ? ['totp'] : []),
+        ...(methods.hasWebauthn ? ['webauthn'] : []),
+        ...(methods.recoveryCodes > 0 ? ['recovery'] : []),
+      ];
   // the preferred method first, then the others in their usual order
   const ordered = [...tabs.filter((tab) => tab === methods.method), ...tabs.filter((tab) => tab !== methods.method)];
   const tab = view.tab && ordered.includes(view.tab) ? view.tab : (ordered[0] ?? '');
@@ -118,6 +122,31 @@ function codeForm(kind: CodeKind) {
 
 /** POST /2fa/totp */
 export const totpForm = codeForm('totp');
+
+/** POST /2fa/password: the password as a passkey session's second factor. */
+export function passwordForm(deps: PortalDeps) {
+  return async (req: Request, res: Response) => {
+    const rd = field(req.body, 'rd');
+    const rm = field(req.body, 'rm');
+    const t = tOf(req);
+    const outcome = await checkSessionPassword(deps, req, field(req.body, 'password'), { uri: rd, method: rm || 'GET' });
+    if (!outcome.ok) {
+      if (outcome.busy) {
+        res.set('Retry-After', String(outcome.busy.retryAfterSeconds));
+        return renderStep(deps, req, res, { rd, rm, tab: 'password', error: t('login_busy', { seconds: outcome.busy.retryAfterSeconds }) }, 429);
+      }
+      if (outcome.reason === 'locked_out') {
+        const seconds = lockoutSeconds(outcome.until, deps.now());
+        if (seconds !== undefined) res.set('Retry-After', String(seconds));
+        return renderStep(deps, req, res, { rd, rm, tab: 'password', error: seconds === undefined ? t('2fa_locked_out') : t('2fa_locked_out_minutes', { minutes: Math.ceil(seconds / 60) }) }, 429);
+      }
+      // not_registered: the password is already proven; the step shows what is left
+      if (outcome.reason === 'not_registered') return res.redirect(303, `${portalBase(req)}2fa${targetQuery(req, rd, rm)}`);
+      return renderStep(deps, req, res, { rd, rm, tab: 'password', error: t('2fa_password_wrong') }, 401);
+    }
+    res.redirect(303, afterSecondFactor(deps, req, rd, rm));
+  };
+}
 /** POST /2fa/recovery-code */
 export const recoveryCodeForm = codeForm('recovery_code');
 

@@ -10,6 +10,7 @@ import { requestIp, type PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { redirectAfterLogin } from './login.ts';
 import { ko, ok } from './api.ts';
+import { checkSessionPassword } from './second-factor-password.ts';
 import { lockoutMessage, lockoutSeconds } from './pages.ts';
 import { checkSecondFactorCode, type CodeCheck } from './second-factor-check.ts';
 import { cancelTotpRegistration, confirmTotpRegistration, removeTotp, startTotpRegistration } from './totp-registration.ts';
@@ -44,6 +45,22 @@ export function answerCodeCheck(deps: PortalDeps, req: Request, res: Response, o
   const redirect = next && 'redirect' in next ? { redirect: next.redirect } : {};
   const data = { ...redirect, ...extra };
   return ok(res, Object.keys(data).length > 0 ? data : undefined);
+}
+
+const passwordBody = z.object({ password: z.string().min(1).max(1024), targetURL: z.string().max(4096).optional(), workflow: z.string().max(64).optional() });
+
+/** POST /api/secondfactor/password: a passkey session's second factor by the account's password (Authelia 4.39). */
+export function passwordSignHandler(deps: PortalDeps) {
+  return async (req: Request, res: Response) => {
+    const parsed = passwordBody.safeParse(req.body);
+    if (!parsed.success) return ko(res, 400, MFA_FAILED);
+    const outcome = await checkSessionPassword(deps, req, parsed.data.password, { uri: parsed.data.targetURL ?? '', method: 'GET' });
+    if (!outcome.ok && outcome.busy) {
+      res.set('Retry-After', String(outcome.busy.retryAfterSeconds));
+      return ko(res, 429, outcome.busy.message);
+    }
+    answerCodeCheck(deps, req, res, outcome, parsed.data.targetURL);
+  };
 }
 
 /** POST /api/secondfactor/totp: the second factor by TOTP code. */

@@ -253,6 +253,26 @@ describe('WebAuthn through the portal API', () => {
     assert.equal(await level(gw, presence.cookie), 1);
   });
 
+  it('a one-factor passkey session finishes with the account\'s password as its second factor; a wrong one is refused and counted', async () => {
+    const presence = await passkeySignIn(gw, phone, false);
+    assert.equal(await level(gw, presence.cookie), 1);
+    const step = await portal(gw, '/2fa', { headers: { cookie: presence.cookie } });
+    assert.equal(step.status, 200);
+    assert.match(step.body, /action="\/2fa\/password"/, 'the step asks for the password, the factor the session lacks');
+    const wrong = await portal(gw, '/api/secondfactor/password', { method: 'POST', json: { password: 'not-the-password' }, headers: { ...JSON_HEADERS, cookie: presence.cookie } });
+    assert.equal(wrong.status, 401);
+    assert.match(gw.logText(), /authentication failure; rhost=\S+ user=alice method=portal reason=bad_credentials/);
+    assert.equal(await level(gw, presence.cookie), 1);
+    const right = await portal(gw, '/api/secondfactor/password', { method: 'POST', json: { password: PASSWORD, targetURL: 'https://secure.example.test/' }, headers: { ...JSON_HEADERS, cookie: presence.cookie } });
+    assert.equal(right.status, 200, right.body);
+    assert.deepEqual(right.json(), { status: 'OK', data: { redirect: 'https://secure.example.test/' } });
+    const upgraded = cookieOf(right, presence.cookie);
+    assert.notEqual(upgraded, presence.cookie, 'a new session id');
+    assert.equal(await level(gw, upgraded), 2);
+    const again = await portal(gw, '/api/secondfactor/password', { method: 'POST', json: { password: PASSWORD }, headers: { ...JSON_HEADERS, cookie: upgraded } });
+    assert.equal(again.status, 401, 'a session that proved its password has nothing to add');
+  });
+
   it('a signed counter that went backwards is refused, audited and flags the key', async () => {
     const started = await portal(gw, '/api/firstfactor/passkey', { headers: { accept: 'application/json' } });
     const publicKey = started.json<Api<{ publicKey: { challenge: string; rpId: string } }>>().data.publicKey;
