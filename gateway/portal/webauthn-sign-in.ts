@@ -78,7 +78,7 @@ export function webauthnAssertion(deps: PortalDeps) {
       if (checked.reason === 'counter_regression') deps.audit.account({ rhost: ip, user: user.username, what: 'webauthn clone warning', detail: checked.detail ?? '', failed: true });
       return ko(res, 403, WEBAUTHN_MESSAGES.failed);
     }
-    await completeSecondFactor(req, 'hwk', deps.now());
+    await completeSecondFactor(req, 'hwk', deps.now(), { sessions: deps.storage.userSessions, ip });
     deps.audit.success({ rhost: ip, user: user.username, method: 'webauthn' });
     answerTarget(req, res, deps, body, ip);
   };
