@@ -70,6 +70,15 @@ async function mailResetLink(deps: ResetDeps, req: Request, login: string, ip: s
     deps.audit.account({ rhost: ip, user: user.username, what: 'password reset requested', detail: 'the user has no e-mail address: nothing sent', failed: true });
     return;
   }
+  // the visible limit counts the name typed; this one counts the account, whichever name asked
+  const perAccount = selfServiceLimits(deps).resetMail;
+  // keyed by the account alone: its address table gets the account too, never a shared key
+  const account = { ip: `account:${user.username}`, user: user.username };
+  if (perAccount.check(account).limited) {
+    deps.audit.account({ rhost: ip, user: user.username, what: 'password reset requested', detail: 'too many reset mails for this account: nothing sent', failed: true });
+    return;
+  }
+  perAccount.fail(account);
   const token = randomBytes(32).toString('base64url');
   const now = deps.now();
   const jti = tokenHash(token);
