@@ -11,24 +11,28 @@ import { askAuthz, login, PORTAL_ORIGIN, portal, startInProcessGateway, type InP
 import { ACCESS_CONTROL, postForm, USERS, waitFor } from '../helpers/self-service.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.ts';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.ts';
+import { startRedis, type RedisServer } from '../helpers/redis.ts';
 
 const APP = 'https://app.example.test/';
 
-describe('a request in flight does not bring back a session signed out meanwhile', () => {
+for (const store of ['memory', 'redis'] as const) describe(`${store} sessions: a request in flight does not bring back a session signed out meanwhile`, () => {
   let smtp: TestSmtpServer;
   let proxy: StallProxy;
   let gw: InProcessGateway;
+  let redis: RedisServer | undefined;
   before(async () => {
+    if (store === 'redis') redis = await startRedis();
     smtp = await startSmtpServer({ tls: 'none' });
     proxy = await startStallProxy({ host: '127.0.0.1', port: smtp.port });
     const notifier = { smtp: { address: `smtp://127.0.0.1:${proxy.port}`, sender: 'Gatehouse <gatehouse@example.test>', disable_require_tls: true } };
-    gw = await startInProcessGateway({ users: USERS, config: { access_control: ACCESS_CONTROL, notifier } });
+    gw = await startInProcessGateway({ users: USERS, config: { access_control: ACCESS_CONTROL, notifier, ...(redis ? { session: { redis: { host: '127.0.0.1', port: redis.port } } } : {}) } });
   });
   after(async () => {
     proxy?.resume();
     await gw?.close();
     await proxy?.close();
     await smtp?.close();
+    await redis?.stop();
   });
 
   it('the thief asks for a code, the owner signs out everywhere, the mail goes: the thief stays out', async () => {
