@@ -15,7 +15,8 @@ const field = bodyField;
 
 /**
  * Where to go after elevating: `rd` only when it is a page of this portal (same origin, under its
- * path); anything else (another host, a scheme-relative or malformed URL) goes to the settings page.
+ * path); anything else (another host, a scheme-relative or malformed URL, a path that would read as
+ * one) goes to the settings page.
  */
 export function portalReturn(req: Request, rd: string): string {
   const base = portalBase(req);
@@ -28,10 +29,10 @@ export function portalReturn(req: Request, rd: string): string {
     return fallback;
   }
   if (url.origin !== req.cookieDomain!.portalUrl.origin || !url.pathname.startsWith(base) || url.username || url.password) return fallback;
+  // `/.//evil.test/` parses as a path of this origin, but `Location: //evil.test/` is another host
+  if (url.pathname.startsWith('//')) return fallback;
   // the elevation page itself would loop
   if (url.pathname === `${base}elevate`) return fallback;
-  // deny: a path that starts with `//` is a protocol-relative URL once it is a Location: another site
-  if (url.pathname.startsWith('//')) return fallback;
   return `${url.pathname}${url.search}`;
 }
 

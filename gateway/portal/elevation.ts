@@ -131,6 +131,8 @@ export async function useElevationCode(deps: ElevationDeps, req: Request, user: 
   const ip = requestIp(req, deps);
   const code = normaliseCode(typed);
   if (code.length === 0 || code.length > MAX_CODE_LENGTH) return { status: 400, key: 'elevate_code_malformed', values: { length: deps.secondFactor.identityValidation.elevated_session.characters } };
+  // checked when the code is used too: one mailed before the user added a second factor must not stand in for it
+  if ((await elevationStep(deps, req, user)) === 'second-factor') return { status: 403, key: 'elevate_use_second_factor' };
   const attempt = selfServiceLimits(deps).codeCheck.reserve({ ip, user: user.username });
   if (attempt.limited) {
     deps.audit.refused({ rhost: ip, user: user.username, method: 'one_time_code', reason: 'too many wrong codes' });

@@ -13,8 +13,11 @@ import { DEFAULT_PASSWORD_POLICY } from '../../lib/password-policy.ts';
 
 declare module 'express-session' {
   interface SessionData {
-    /** Set by a used reset link (JSON flow): whose password this browser may set, until when. */
-    passwordReset?: { username: string; until: number };
+    /**
+     * Set by a used reset link (JSON flow): whose password this browser may set, until when, and the
+     * user's credential stamp then (a password changed meanwhile, another way, ends the grant).
+     */
+    passwordReset?: { username: string; until: number; stamp: string };
   }
 }
 
@@ -43,7 +46,8 @@ export function resetFinishHandler(deps: PortalDeps) {
     if (off) return jsonRefusal(req, res, off);
     const used = await consumeResetToken(deps, req, field(req.body, 'token'));
     if (!('ok' in used)) return jsonRefusal(req, res, used);
-    req.session.passwordReset = { username: used.username, until: deps.now() + deps.secondFactor.identityValidation.reset_password.jwt_lifespan * 1000 };
+    const stamp = (await deps.users.getDetails(used.username))?.credentialStamp ?? '';
+    req.session.passwordReset = { username: used.username, until: deps.now() + deps.secondFactor.identityValidation.reset_password.jwt_lifespan * 1000, stamp };
     await save(req);
     jsonOk(res);
   };
@@ -55,6 +59,13 @@ export function resetPasswordHandler(deps: PortalDeps) {
     if (off) return jsonRefusal(req, res, off);
     const grant = req.session.passwordReset;
     if (!grant || grant.until <= deps.now()) return jsonKo(res, 403, tOf(req)('reset_not_started'));
+    const current = await deps.users.getDetails(grant.username);
+    if (!current || grant.stamp !== current.credentialStamp) {
+      // the password changed since the link was used (or the account went): this grant is spent
+      delete req.session.passwordReset;
+      await save(req);
+      return jsonKo(res, 403, tOf(req)('reset_not_started'));
+    }
     const password = field(req.body, 'password');
     const weak = newPasswordProblem(deps, password, grant.username);
     if (weak !== null) return jsonKo(res, 400, `${weak}.`);

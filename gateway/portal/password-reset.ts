@@ -70,6 +70,15 @@ async function mailResetLink(deps: ResetDeps, req: Request, login: string, ip: s
     deps.audit.account({ rhost: ip, user: user.username, what: 'password reset requested', detail: 'the user has no e-mail address: nothing sent', failed: true });
     return;
   }
+  // the visible limit counts the name typed; this one counts the account, whichever name asked
+  const perAccount = selfServiceLimits(deps).resetMail;
+  // keyed by the account alone: its address table gets the account too, never a shared key
+  const account = { ip: `account:${user.username}`, user: user.username };
+  if (perAccount.check(account).limited) {
+    deps.audit.account({ rhost: ip, user: user.username, what: 'password reset requested', detail: 'too many reset mails for this account: nothing sent', failed: true });
+    return;
+  }
+  perAccount.fail(account);
   const token = randomBytes(32).toString('base64url');
   const now = deps.now();
   const jti = tokenHash(token);
@@ -147,13 +156,19 @@ export interface PasswordSet {
 
 /**
  * Sets the new password (the users file is rewritten atomically; the new credential stamp ends every
- * older session), forgets the user's other sessions in the index, keeps `keepSessionId` if given (its
+ * older session), revokes the user's reset links still unused, forgets the user's other sessions in the index, keeps `keepSessionId` if given (its
  * caller re-stamps it) and mails "your password was changed".
  */
 export async function setNewPassword(deps: ResetDeps, req: Request, username: string, password: string, how: 'reset' | 'change', keepSessionId?: string): Promise<PasswordSet> {
   const ip = requestIp(req, deps);
   await deps.users.updatePassword(username, password);
   deps.audit.account({ rhost: ip, user: username, what: 'password changed', detail: how === 'reset' ? 'by reset link' : 'by the user' });
+  // a second link still in the mailbox must not set the password again over this one
+  const revoked = await deps.storage.identityVerification.revokeAllForUser(username, RESET_ACTION, deps.now(), ip).catch((error: unknown) => {
+    deps.logger.error({ err: error, user: username }, 'password changed: older reset links could not be revoked (they expire on their own)');
+    return 0;
+  });
+  if (revoked > 0) deps.audit.account({ rhost: ip, user: username, what: 'password reset link revoked', detail: `${revoked} after the password change` });
   const ended = await deps.storage.userSessions.removeAllForUser(username, keepSessionId === undefined ? undefined : sessionHash(keepSessionId)).catch((error: unknown) => {
     deps.logger.warn({ err: error, user: username }, 'password changed: the session index could not be updated (the sessions end anyway: their credential changed)');
     return [];

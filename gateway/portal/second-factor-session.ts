@@ -10,13 +10,15 @@ import { pinCookieLifetime, regenerate, save } from './session-middleware.ts';
 import { indexSession } from './session-index.ts';
 
 /**
- * Adds `method` to the session's factors under a fresh session id, keeping everything else. With
- * `index` (deps.storage.userSessions and the client's address) the signed-in sessions list follows the
- * new id at once; without it the next portal request moves it (session-index.ts, sessionActivity).
+ * Adds `method` to the session's factors under a fresh session id, keeping everything else. `index`
+ * (deps.storage.userSessions and the client's address) makes the signed-in sessions list follow the new
+ * id at once. It is required: an index row left naming the old, destroyed id cannot end the session
+ * ("sign out everywhere" would destroy nothing), and a session used only through forward auth never
+ * comes back to the portal to be re-indexed.
  */
 export async function completeSecondFactor(
   req: Request, method: AuthenticationMethod, now: number,
-  index?: { sessions: Pick<UserSessionRepository, 'add' | 'move'>; ip: string },
+  index: { sessions: Pick<UserSessionRepository, 'add' | 'move'>; ip: string },
 ): Promise<void> {
   const { cookie: _cookie, ...kept } = req.session;
   await regenerate(req);
@@ -27,7 +29,7 @@ export async function completeSecondFactor(
   req.session.lastActivity = now;
   pinCookieLifetime(req.session);
   const username = req.session.identity?.username;
-  if (index && username) await indexSession(req, index.sessions, username, index.ip, now);
+  if (username) await indexSession(req, index.sessions, username, index.ip, now);
   await save(req);
 }
 

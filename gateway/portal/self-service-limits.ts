@@ -8,8 +8,13 @@ import type { PortalDeps } from './deps.ts';
 const MINUTE = 60_000;
 
 export interface SelfServiceLimits {
-  /** Reset requests, counted each (one mail each): per user and per address. */
+  /** Reset requests, counted each (one mail each): per name as typed and per address. */
   resetStart: RateLimiter;
+  /**
+   * Reset mails per account, counted after the lookup (off the response path, so it tells nothing):
+   * an account asked for by its username and by each e-mail address still gets no more mails.
+   */
+  resetMail: RateLimiter;
   /** Reset links and elevation revocations that were not valid: per address. */
   tokenChecks: RateLimiter;
   /** Elevation codes mailed: per user and per address. */
@@ -33,6 +38,8 @@ export function selfServiceLimits(deps: Pick<PortalDeps, 'now'>): SelfServiceLim
     const now = deps.now;
     limits = {
       resetStart: createRateLimiter({ perUser: { max: 3, windowMs: 15 * MINUTE }, perIp: { max: 10, windowMs: 15 * MINUTE }, now }),
+      // keyed by the account in both tables (see password-reset.ts): no address is involved
+      resetMail: createRateLimiter({ perUser: { max: 3, windowMs: 15 * MINUTE }, perIp: { max: 3, windowMs: 15 * MINUTE }, now }),
       tokenChecks: createRateLimiter({ perIp: { max: 10, windowMs: 5 * MINUTE }, now }),
       codeSend: createRateLimiter({ perUser: { max: 5, windowMs: 15 * MINUTE }, perIp: { max: 20, windowMs: 15 * MINUTE }, now }),
       codeCheck: createRateLimiter({ perUser: { max: 5, windowMs: 5 * MINUTE }, perIp: { max: 10, windowMs: 5 * MINUTE }, now }),

@@ -25,7 +25,7 @@ export const LAST_SEEN_INTERVAL_MS = 60_000;
 const USER_AGENT_MAX = 256;
 
 export function userAgentOf(req: Request): string {
-  const agent = req.headers['user-agent'] ?? '';
+  const agent = req.headers?.['user-agent'] ?? '';
   return agent.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, USER_AGENT_MAX);
 }
 

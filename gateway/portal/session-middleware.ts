@@ -14,6 +14,25 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** Sessions made by regenerate() in this process: the only signed-in sessions a save may create. */
+const created = new WeakSet<object>();
+
+/**
+ * The store as express-session sees it: a save of a signed-in session it did not just create (the save
+ * at the end of every request that changed the session) only updates a session still in the store. A
+ * request in flight while the session was signed out elsewhere ("sign out everywhere", a logout) would
+ * otherwise write it back, and the thief whose session was ended would be signed in again.
+ */
+function savesOnlyLiveSessions(sessions: SessionStore): session.Store {
+  const inner = sessions.store;
+  const outer = Object.create(inner) as session.Store;
+  outer.set = (sid, data, cb) => {
+    if (!data.identity || created.has(data)) return inner.set(sid, data, cb);
+    sessions.refresh(sid, data).then(() => cb?.(), (error: unknown) => cb?.(error));
+  };
+  return outer;
+}
+
 export function portalSessions(domains: readonly CookieDomain[], store: SessionStore, secret: string): RequestHandler {
   const byDomain = new Map<string, RequestHandler>();
   for (const d of domains) {
@@ -22,7 +41,7 @@ export function portalSessions(domains: readonly CookieDomain[], store: SessionS
       session({
         name: d.name,
         secret,
-        store: store.store,
+        store: savesOnlyLiveSessions(store),
         resave: false,
         saveUninitialized: false,
         rolling: false,
@@ -63,8 +82,15 @@ export function pinCookieLifetime(s: Session & Partial<SessionData>): void {
   s.cookie.expires = s.keepMeLoggedIn === true && typeof s.expiresAt === 'number' ? new Date(s.expiresAt) : null;
 }
 
+/** A new session (new id) for the request; a save may create it in the store (see savesOnlyLiveSessions). */
 export function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.regenerate((err: unknown) => {
+      if (err) return reject(err);
+      created.add(req.session);
+      resolve();
+    }),
+  );
 }
 
 export function save(req: Request): Promise<void> {

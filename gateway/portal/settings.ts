@@ -48,7 +48,9 @@ export function settingsPage(deps: PortalDeps) {
       deps.storage.recoveryCodes.remaining(user.username),
       listUserSessions(deps, user.username, req.sessionID),
     ]);
-    const notice = typeof req.query.sessions === 'string' ? NOTICES[req.query.sessions] : undefined;
+    // own keys only: `?sessions=constructor` must not find Object.prototype's members
+    const asked = req.query.sessions;
+    const notice = typeof asked === 'string' && Object.hasOwn(NOTICES, asked) ? NOTICES[asked] : undefined;
     render(res, deps, 'settings', {
       wide: true,
       user,

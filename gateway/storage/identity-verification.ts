@@ -28,6 +28,8 @@ export interface IdentityVerificationRepository {
   consume(jti: string, nowMs: number, ip: string): Promise<IdentityVerification | undefined>;
   /** True when a token still usable was revoked. */
   revoke(jti: string, nowMs: number, ip: string): Promise<boolean>;
+  /** Revokes every still usable `action` token of `username` (their password changed); how many. */
+  revokeAllForUser(username: string, action: string, nowMs: number, ip: string): Promise<number>;
 }
 
 type Row = Record<string, unknown>;
@@ -98,6 +100,18 @@ export function identityVerificationRepository(handle: DatabaseHandle): Identity
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         return Number(result.numUpdatedRows) > 0;
+      }),
+    revokeAllForUser: (username, action, nowMs, ip) =>
+      handle.run('revoke identity verifications', async (db) => {
+        const result = await db
+          .updateTable('identity_verification')
+          .set({ revoked_at: nowMs, revoked_ip: ip })
+          .where('username', '=', username)
+          .where('action', '=', action)
+          .where('consumed_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
       }),
   };
 }

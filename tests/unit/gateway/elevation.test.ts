@@ -70,7 +70,7 @@ describe('elevated without a code', () => {
   it('a second factor proven just now elevates (completeSecondFactor), until elevation_lifespan has passed', async () => {
     const req = fakeRequest({ amr: ['pwd'], identity: { username: 'alice' } });
     assert.equal(isElevated(settings(), req), false);
-    await completeSecondFactor(req, 'otp', NOW);
+    await completeSecondFactor(req, 'otp', NOW, { sessions: { add: async () => {}, move: async () => false }, ip: '192.0.2.1' });
     assert.equal(req.sessionID, 'second-id');
     assert.equal(authenticationLevel(req.session.amr), 2);
     assert.equal(isElevated(settings(), req), true);

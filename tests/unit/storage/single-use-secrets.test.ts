@@ -82,6 +82,22 @@ for (const backend of BACKENDS) {
       const results = await Promise.all([first, second, first, second].map((s) => s.identityVerification.consume(token.jti, T0 + 1, '192.0.2.3')));
       assert.equal(results.filter((r) => r !== undefined).length, 1);
     });
+
+    it("revokeAllForUser revokes that user's unused tokens of that action only", async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const storage = await openStorage(options, { logger: silentLogger, migrate: true });
+      t.after(() => storage.close());
+      for (const jti of ['a1', 'a2', 'used']) await storage.identityVerification.create({ ...token, jti });
+      await storage.identityVerification.create({ ...token, jti: 'bob', username: 'bob' });
+      await storage.identityVerification.create({ ...token, jti: 'other', action: 'something_else' });
+      await storage.identityVerification.consume('used', T0 + 1, '192.0.2.2');
+      assert.equal(await storage.identityVerification.revokeAllForUser('alice', 'reset_password', T0 + 2, '192.0.2.4'), 2);
+      for (const jti of ['a1', 'a2']) assert.equal(await storage.identityVerification.consume(jti, T0 + 3, '192.0.2.2'), undefined, jti);
+      assert.equal((await storage.identityVerification.find('used'))?.revokedAt, null, 'a used token stays as it was');
+      assert.ok(await storage.identityVerification.consume('bob', T0 + 3, '192.0.2.2'), "another user's token");
+      assert.ok(await storage.identityVerification.consume('other', T0 + 3, '192.0.2.2'), 'another action');
+    });
   });
 
   describe(`${backend.name}: one-time codes are encrypted at rest and used once`, () => {
