@@ -9,6 +9,7 @@ import { StorageError } from './errors.ts';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
 import { LOOKUP_KEY_AAD, LOOKUP_KEY_NAME } from './lookup-key.ts';
+import { oidcPayloadAad } from './oidc.ts';
 import { oneTimeCodeAad } from './one-time-codes.ts';
 import { totpSecretAad } from './totp.ts';
 import { userSessionIdAad } from './user-sessions.ts';
@@ -75,6 +76,18 @@ const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
       })),
     write: async (db, id, sealed) => {
       await db.updateTable('user_sessions').set({ session_id: sealed }).where('session_hash', '=', id).execute();
+    },
+  },
+  {
+    name: 'oidc_payloads.payload',
+    read: async (db) =>
+      (await db.selectFrom('oidc_payloads').select(['id', 'model', 'payload_id', 'payload']).orderBy('id').execute()).map((row) => ({
+        id: String(row.id),
+        sealed: Buffer.from(row.payload),
+        aad: oidcPayloadAad(row.model, row.payload_id),
+      })),
+    write: async (db, id, sealed) => {
+      await db.updateTable('oidc_payloads').set({ payload: sealed }).where('id', '=', Number(id)).execute();
     },
   },
 ];

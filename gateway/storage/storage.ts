@@ -16,6 +16,7 @@ import { createDatabaseHandle, type DatabaseHandle } from './handle.ts';
 import { housekeepingRepository, type HousekeepingRepository } from './housekeeping.ts';
 import { identityVerificationRepository, type IdentityVerificationRepository } from './identity-verification.ts';
 import { createSecretLookup, type SecretLookup } from './lookup-key.ts';
+import { oidcRepository, type OidcRepository } from './oidc.ts';
 import { oneTimeCodeRepository, type OneTimeCodeRepository } from './one-time-codes.ts';
 import { recoveryCodeRepository, type RecoveryCodeRepository } from './recovery-codes.ts';
 import { setupStateRepository, type SetupStateRepository } from './setup-state.ts';
@@ -39,6 +40,8 @@ export interface StorageTransaction {
   readonly oneTimeCodes: OneTimeCodeRepository;
   readonly preferences: UserPreferenceRepository;
   readonly userSessions: UserSessionRepository;
+  /** the OpenID Connect provider's payloads, subjects and consents */
+  readonly oidc: OidcRepository;
 }
 
 export interface Storage extends StorageTransaction {
@@ -76,6 +79,7 @@ function repositories(handle: DatabaseHandle, keys: StorageKeys, lookup: SecretL
     oneTimeCodes: oneTimeCodeRepository(handle, keys, lookup),
     preferences: userPreferenceRepository(handle),
     userSessions: userSessionRepository(handle, keys),
+    oidc: oidcRepository(handle, keys),
   };
 }
 

@@ -158,6 +158,42 @@ export interface UserSessionTable {
   session_id: Buffer | null;
 }
 
+export interface OidcPayloadTable {
+  id: Generated<number>;
+  model: string;
+  /** the model's own id (oidc-provider's) */
+  payload_id: string;
+  /** the payload's JSON, AES-256-GCM sealed (oidcPayloadAad) */
+  payload: Buffer;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  /** null: does not expire */
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface OidcSubjectTable {
+  id: Generated<number>;
+  username: string;
+  subject: string;
+  created_at: number;
+}
+
+export interface OidcConsentTable {
+  id: Generated<number>;
+  username: string;
+  client_id: string;
+  /** space-separated */
+  scopes: string;
+  /** JSON array of claim names */
+  claims: string;
+  granted_at: number;
+  /** null: until revoked */
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface Database {
   authentication_logs: AuthenticationLogTable;
   attempt_reservations: AttemptReservationTable;
@@ -174,6 +210,9 @@ export interface Database {
   one_time_codes: OneTimeCodeTable;
   user_preferences: UserPreferenceTable;
   user_sessions: UserSessionTable;
+  oidc_payloads: OidcPayloadTable;
+  oidc_subjects: OidcSubjectTable;
+  oidc_consents: OidcConsentTable;
 }
 
 // ---- what the repository API takes and returns ----

@@ -8,6 +8,7 @@ import * as attemptReservations from './0004-attempt-reservations.ts';
 import * as setupState from './0005-setup-state.ts';
 import * as secondFactors from './0006-second-factors.ts';
 import * as sessionIds from './0007-session-ids.ts';
+import * as oidc from './0008-oidc.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0005-setup-state': setupState,
   '0006-second-factors': secondFactors,
   '0007-session-ids': sessionIds,
+  '0008-oidc': oidc,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

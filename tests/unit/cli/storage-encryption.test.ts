@@ -69,7 +69,7 @@ describe('gatehouse storage encryption check, then change-key, then check with e
     assert.deepEqual(check, {
       code: 0,
       out: 'storage: encryption_key matches the database\n'
-        + 'storage: totp_configurations.secret: 1 decrypted\nstorage: one_time_codes.code: 1 decrypted\nstorage: encryption.lookup_key: 1 decrypted\nstorage: user_sessions.session_id: 0 decrypted\n',
+        + 'storage: totp_configurations.secret: 1 decrypted\nstorage: one_time_codes.code: 1 decrypted\nstorage: encryption.lookup_key: 1 decrypted\nstorage: user_sessions.session_id: 0 decrypted\nstorage: oidc_payloads.payload: 0 decrypted\n',
       err: '',
     });
 
@@ -77,7 +77,7 @@ describe('gatehouse storage encryption check, then change-key, then check with e
     await writeFile(keyFile, `${NEW_KEY}\n`);
     const change = await run(['storage', 'encryption', 'change-key', '--new-encryption-key-file', keyFile, '--config', configFile], OLD_KEY);
     assert.equal(change.code, 0, change.err);
-    assert.equal(change.out, 'storage: totp_configurations.secret: 1 re-encrypted\nstorage: one_time_codes.code: 1 re-encrypted\nstorage: encryption.lookup_key: 1 re-encrypted\nstorage: user_sessions.session_id: 0 re-encrypted\n'
+    assert.equal(change.out, 'storage: totp_configurations.secret: 1 re-encrypted\nstorage: one_time_codes.code: 1 re-encrypted\nstorage: encryption.lookup_key: 1 re-encrypted\nstorage: user_sessions.session_id: 0 re-encrypted\nstorage: oidc_payloads.payload: 0 re-encrypted\n'
       + 'storage: the database now uses the new encryption_key; set it in the configuration before starting the gateway\n');
 
     assert.equal((await run(['storage', 'encryption', 'check', '--config', configFile], NEW_KEY)).code, 0);

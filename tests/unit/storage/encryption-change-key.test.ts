@@ -39,6 +39,7 @@ for (const backend of BACKENDS) {
         { name: 'one_time_codes.code', ok: 1, failed: 0 },
         { name: 'encryption.lookup_key', ok: 1, failed: 0 },
         { name: 'user_sessions.session_id', ok: 0, failed: 0 },
+        { name: 'oidc_payloads.payload', ok: 0, failed: 0 },
       ]);
       await rawQuery(options, backend.name === 'postgres'
         ? "update totp_configurations set secret = decode('01ff', 'hex') where username = 'bob'"
@@ -60,6 +61,7 @@ for (const backend of BACKENDS) {
         { name: 'one_time_codes.code', ok: 1, failed: 0 },
         { name: 'encryption.lookup_key', ok: 1, failed: 0 },
         { name: 'user_sessions.session_id', ok: 0, failed: 0 },
+        { name: 'oidc_payloads.payload', ok: 0, failed: 0 },
       ]);
       await old.close();
 
@@ -69,7 +71,7 @@ for (const backend of BACKENDS) {
 
       const renewed = await openStorage({ ...options, encryption_key: NEW_KEY }, { logger: silentLogger, migrate: false });
       t.after(() => renewed.close());
-      assert.deepEqual((await renewed.encryption.checkValues()).map((c) => c.failed), [0, 0, 0, 0]);
+      assert.deepEqual((await renewed.encryption.checkValues()).map((c) => c.failed), [0, 0, 0, 0, 0]);
       assert.deepEqual((await renewed.totp.load('bob'))?.secret, Buffer.alloc(20, 2));
       assert.equal((await renewed.oneTimeCodes.find(publicId))?.code, CODE.code);
       // the HMACs recovery codes are found by still match: the lookup key was re-encrypted, not replaced
@@ -105,6 +107,7 @@ for (const backend of BACKENDS) {
         { name: 'one_time_codes.code', ok: 1, failed: 0 },
         { name: 'encryption.lookup_key', ok: 1, failed: 0 },
         { name: 'user_sessions.session_id', ok: 0, failed: 0 },
+        { name: 'oidc_payloads.payload', ok: 0, failed: 0 },
       ]);
     });
   });

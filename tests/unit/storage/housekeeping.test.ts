@@ -1,5 +1,6 @@
 // Expired one-time codes and reset links are forgotten a week after they expired, and the session
-// index forgets sessions older than the longest a session can live; anything younger stays. Both engines.
+// index forgets sessions older than the longest a session can live, OpenID Connect payloads go once
+// expired; anything younger stays. Both engines.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStorage } from '../../../gateway/storage/open.ts';
@@ -25,14 +26,17 @@ for (const backend of BACKENDS) {
       const session = (sessionId: string, nowMs: number) => storage.userSessions.add({ sessionId, username: 'alice', nowMs, remoteIp: '192.0.2.1', userAgent: 'test' });
       await session('s-dead', T0 - 31 * DAY);
       await session('s-alive', T0 - 29 * DAY);
+      await storage.oidc.upsert('AuthorizationCode', 'expired', { grantId: 'g1' }, 60, T0 - 60_001);
+      await storage.oidc.upsert('RefreshToken', 'live', { grantId: 'g1' }, 60, T0 - 59_999);
 
-      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 1, resetLinks: 1, sessions: 1 });
+      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 1, resetLinks: 1, sessions: 1, oidcPayloads: 1 });
       assert.equal(await storage.oneTimeCodes.find(oldCode), undefined);
       assert.ok(await storage.oneTimeCodes.find(recentCode), 'an expired code is kept a week for the audit');
       assert.equal(await storage.identityVerification.find('old'), undefined);
       assert.ok(await storage.identityVerification.find('recent'));
       assert.deepEqual((await storage.userSessions.listByUser('alice')).length, 1);
-      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 0, resetLinks: 0, sessions: 0 }, 'nothing twice');
+      assert.ok(await storage.oidc.find('RefreshToken', 'live', T0), 'an OpenID Connect payload is kept until it expires');
+      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 0, resetLinks: 0, sessions: 0, oidcPayloads: 0 }, 'nothing twice');
     });
   });
 }
