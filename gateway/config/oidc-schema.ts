@@ -4,9 +4,10 @@
  * checks live in validate/identity-providers.ts. The provider is not served yet: a configured section is
  * validated and ignored with a warning.
  *
- * The provider and client objects are loose: Authelia has many more per-client JOSE options
- * (`*_signed_response_key_id`, `*_encrypted_response_*`, `jwks_uri`, …) and an Authelia file carrying them
- * must still load. The keys below are the ones Gatehouse reads.
+ * Every object forbids unknown keys, as the rest of the configuration does. Authelia's options that
+ * Gatehouse does not read (the per-client JOSE options `*_signed_response_key_id`, `*_encrypted_response_*`,
+ * `jwks_uri`, …) are listed in AUTHELIA_ONLY_* so an Authelia file carrying them still loads; the provider
+ * must refuse or warn about any of them it does not honour once it is served.
  */
 import { z } from 'zod';
 import { duration, stringList } from '../../lib/config-fields.ts';
@@ -17,6 +18,32 @@ export const GRANT_TYPES = ['authorization_code', 'implicit', 'refresh_token', '
 export const RESPONSE_TYPES = ['code', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token', 'none'] as const;
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
 export const SIGNING_ALGS = ['none', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
+
+/** Keys accepted so an Authelia file loads, and not read. */
+function accepted<const K extends string>(keys: readonly K[]): Record<K, z.ZodOptional<z.ZodUnknown>> {
+  return Object.fromEntries(keys.map((key) => [key, z.unknown().optional()])) as Record<K, z.ZodOptional<z.ZodUnknown>>;
+}
+
+export const AUTHELIA_ONLY_PROVIDER_KEYS = [
+  'enable_client_debug_messages', 'enable_jwt_access_token_stateless_introspection', 'discovery_signed_response_alg',
+  'discovery_signed_response_key_id', 'require_pushed_authorization_requests', 'issuer_certificate_chain', 'issuer_private_key',
+] as const;
+
+export const AUTHELIA_ONLY_CLIENT_KEYS = [
+  'sector_identifier_uri', 'request_uris', 'requested_audience_mode', 'require_pushed_authorization_requests',
+  'authorization_signed_response_alg', 'authorization_signed_response_key_id', 'authorization_encrypted_response_alg',
+  'authorization_encrypted_response_enc', 'authorization_encrypted_response_key_id', 'id_token_signed_response_key_id',
+  'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc', 'id_token_encrypted_response_key_id',
+  'access_token_signed_response_alg', 'access_token_signed_response_key_id', 'access_token_encrypted_response_alg',
+  'access_token_encrypted_response_enc', 'access_token_encrypted_response_key_id', 'userinfo_signed_response_key_id',
+  'userinfo_encrypted_response_alg', 'userinfo_encrypted_response_enc', 'userinfo_encrypted_response_key_id',
+  'introspection_signed_response_alg', 'introspection_signed_response_key_id', 'introspection_encrypted_response_alg',
+  'introspection_encrypted_response_enc', 'introspection_encrypted_response_key_id', 'request_object_signing_alg',
+  'request_object_encryption_alg', 'request_object_encryption_enc', 'token_endpoint_auth_signing_alg',
+  'revocation_endpoint_auth_method', 'revocation_endpoint_auth_signing_alg', 'introspection_endpoint_auth_method',
+  'introspection_endpoint_auth_signing_alg', 'pushed_authorization_request_endpoint_auth_method',
+  'pushed_authorization_request_endpoint_auth_signing_alg', 'allow_multiple_auth_methods', 'jwks_uri', 'jwks',
+] as const;
 
 const jwk = z.strictObject({
   key_id: z.string().max(100).optional(),
@@ -35,15 +62,17 @@ const lifespanToken = {
   refresh_token: duration('90m'),
 };
 
-const customLifespan = z.looseObject({
+const customLifespan = z.strictObject({
   access_token: duration().optional(),
   authorize_code: duration().optional(),
   id_token: duration().optional(),
   refresh_token: duration().optional(),
+  ...accepted(['device_code', 'grants']),
 });
 
-const lifespans = z.looseObject({
+const lifespans = z.strictObject({
   ...lifespanToken,
+  ...accepted(['device_code', 'jwt_secured_authorization']),
   /** Named lifespans a client picks with its `lifespan` key. */
   custom: z.record(z.string(), customLifespan).default({}),
 });
@@ -62,11 +91,11 @@ const authorizationPolicy = z.strictObject({
   rules: z.array(policyRule).default([]),
 });
 
-const claimsPolicy = z.looseObject({
+const claimsPolicy = z.strictObject({
   id_token: z.array(z.string()).optional(),
   access_token: z.array(z.string()).optional(),
   id_token_audience_mode: z.enum(['specification', 'experimental-merged']).optional(),
-  custom_claims: z.record(z.string(), z.looseObject({ name: z.string().optional(), attribute: z.string().optional() })).optional(),
+  custom_claims: z.record(z.string(), z.strictObject({ name: z.string().optional(), attribute: z.string().optional() })).optional(),
 });
 
 const customScope = z.strictObject({ claims: z.array(z.string()).default([]) });
@@ -77,7 +106,8 @@ const cors = z.strictObject({
   allowed_origins_from_client_redirect_uris: z.boolean().default(false),
 });
 
-const client = z.looseObject({
+const client = z.strictObject({
+  ...accepted(AUTHELIA_ONLY_CLIENT_KEYS),
   client_id: z.string().min(1).max(100),
   client_name: z.string().optional(),
   /** A digest (`$pbkdf2-sha512$…`, `$argon2id$…`) or `$plaintext$…`; absent for a public client. */
@@ -105,7 +135,8 @@ const client = z.looseObject({
   claims_policy: z.string().optional(),
 });
 
-export const oidcProvider = z.looseObject({
+export const oidcProvider = z.strictObject({
+  ...accepted(AUTHELIA_ONLY_PROVIDER_KEYS),
   hmac_secret: z.string().optional(),
   jwks: z.array(jwk).default([]),
   lifespans: lifespans.prefault({}),
