@@ -182,7 +182,7 @@ const COMMANDS: readonly Command[] = [
   },
   {
     name: 'hash-password',
-    overview: [{ usage: 'hash-password [--password-stdin]', summary: 'print an argon2id hash for the users file' }],
+    overview: [{ usage: 'hash-password [--password-stdin] [--client-secret]', summary: 'print an argon2id hash for the users file, or an OIDC client-secret digest' }],
     run: (args, { io }) => runHashPassword(args, io),
   },
   {

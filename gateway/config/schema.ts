@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { passwordPolicyField } from '../../lib/password-policy.ts';
 import { duration, passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { identityProviders } from './oidc-schema.ts';
 import { defaultSecondFactorMethod, identityValidation, totp, webauthn } from './second-factor-schema.ts';
 
 /** Where a forward-auth endpoint looks for credentials, in Authelia's names (authz/authn-strategies.ts implements them). */
@@ -19,7 +20,7 @@ export type AuthnStrategyName = (typeof AUTHN_STRATEGY_NAMES)[number];
 const notYetSupported = z.unknown().optional();
 
 export const NOT_YET_SUPPORTED = [
-  'duo_api', 'identity_providers',
+  'duo_api',
   'ntp', 'definitions', 'privacy_policy',
   'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
   'server.buffers', 'server.timeouts', 'server.endpoints.enable_pprof', 'server.endpoints.enable_expvars', 'server.headers',
@@ -285,7 +286,7 @@ export const gatewayConfigSchema = z.strictObject({
   webauthn: webauthn.prefault({}),
   duo_api: notYetSupported,
   identity_validation: identityValidation.prefault({}),
-  identity_providers: notYetSupported,
+  identity_providers: identityProviders.optional(),
   default_2fa_method: defaultSecondFactorMethod,
   ntp: notYetSupported,
   password_policy: passwordPolicyField(),

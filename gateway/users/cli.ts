@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { formatTable, promptHidden, readFirstLine, SecretInputError, type CliIO } from '../../lib/cli-io.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { hashPassword, type Argon2Params } from '../../lib/password-hash.ts';
+import { hashClientSecret } from '../../lib/client-secret.ts';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from '../../lib/password-policy.ts';
 import { FileUserProvider } from './file-provider.ts';
 import type { ListedUser } from './provider.ts';
@@ -25,13 +26,16 @@ class CliExit extends GatehouseError {
   }
 }
 
-const HASH_PASSWORD_USAGE = `Usage: gatehouse hash-password [--password-stdin]
+const HASH_PASSWORD_USAGE = `Usage: gatehouse hash-password [--password-stdin] [--client-secret]
 
 Print an argon2id hash of a password, for the 'password' field of the users file.
 Without --password-stdin the password is asked twice on the terminal, without echo.
 
 Options:
   --password-stdin   read the password from the first line of stdin
+  --client-secret    print a $pbkdf2-sha512$ digest instead, for the client_secret of an
+                     OpenID Connect client (identity_providers.oidc.clients[].client_secret),
+                     in the format Authelia writes; give the client the secret itself
   -h, --help         show this help
 `;
 
@@ -92,15 +96,20 @@ Options:
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const PASSWORD_STDIN = { 'password-stdin': { type: 'boolean' } } as const;
+const CLIENT_SECRET = { 'client-secret': { type: 'boolean' } } as const;
 
-/** `gatehouse hash-password`: print an argon2id hash (Authelia's default parameters). */
+/**
+ * `gatehouse hash-password`: print an argon2id hash (Authelia's default parameters), or with
+ * `--client-secret` a pbkdf2-sha512 client-secret digest (lib/client-secret.ts).
+ */
 export async function runHashPassword(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, 'gatehouse hash-password', async () => {
-    const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN }, HASH_PASSWORD_USAGE);
+    const { values, positionals } = parseCommandArgs(args, { ...HELP, ...PASSWORD_STDIN, ...CLIENT_SECRET }, HASH_PASSWORD_USAGE);
     if (values.help === true) return printHelp(io, HASH_PASSWORD_USAGE);
     if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`, HASH_PASSWORD_USAGE);
     const password = await readNewPassword(io, values['password-stdin'] === true, HASH_PASSWORD_USAGE);
-    io.stdout.write(`${await hashPassword(password)}\n`);
+    const encoded = values['client-secret'] === true ? await hashClientSecret(password) : await hashPassword(password);
+    io.stdout.write(`${encoded}\n`);
     return EXIT_OK;
   });
 }

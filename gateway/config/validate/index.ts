@@ -6,6 +6,7 @@ import type { ConfigProblem } from '../../../lib/config-problems.ts';
 import type { GatewayConfig } from '../schema.ts';
 import { accessControlProblems } from './access-control.ts';
 import { authenticationBackendProblems } from './authentication-backend.ts';
+import { identityProvidersProblems } from './identity-providers.ts';
 import { identityAssertionProblems } from './identity-assertion.ts';
 import { notYetSupportedProblems } from './not-yet-supported.ts';
 import { notifierProblems } from './notifier.ts';
@@ -32,6 +33,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => totpProblems(config.totp),
   (config) => identityAssertionProblems(config.identity_assertion),
   (config) => accessControlProblems(config.access_control),
+  (config) => identityProvidersProblems(config.identity_providers),
   selfServiceProblems,
 ];
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { MainOptions } from '../../../gateway/cli/main.ts';
 import { describeGatewayRoutes } from '../../../gateway/routes.ts';
 import { formatRouteTable, type RouteSummary } from '../../../lib/route-table.ts';
+import { verifyClientSecret } from '../../../lib/client-secret.ts';
 import { runGatehouse } from '../../helpers/cli.ts';
 import { repoPath } from '../../helpers/repo.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
@@ -387,6 +388,16 @@ describe('gatehouse hash-password', () => {
     const r = await gatehouse(['hash-password', '--password-stdin'], { stdin: 'a long enough password\n' });
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
+  });
+
+  it('--client-secret prints a pbkdf2-sha512 digest Authelia can read, and the help says so', async () => {
+    const r = await gatehouse(['hash-password', '--client-secret', '--password-stdin'], { stdin: 'a client secret\n' });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^\$pbkdf2-sha512\$310000\$[A-Za-z0-9./]{22}\$[A-Za-z0-9./]{86}\n$/);
+    assert.equal(await verifyClientSecret(r.out.trim(), 'a client secret'), true);
+    assert.equal(await verifyClientSecret(r.out.trim(), 'a client secreT'), false);
+    const help = await gatehouse(['hash-password', '--help']);
+    assert.match(help.out, /--client-secret .*client_secret/s);
   });
 });
 

@@ -223,9 +223,42 @@ describe('Authelia sections for features Gatehouse does not have yet', () => {
       ].join('\n'),
     );
     const warnings = t.load([AUTHELIA_FILE, file]).warnings.map(renderProblem);
-    for (const key of ['identity_providers', 'server.timeouts', 'authentication_backend.file.password.scrypt']) {
+    for (const key of ['server.timeouts', 'authentication_backend.file.password.scrypt']) {
       assert.ok(warnings.some((w) => w.startsWith(`config: ${key}: is an Authelia option Gatehouse does not implement yet`)), `no warning for ${key}: ${warnings.join(' | ')}`);
     }
+    // identity_providers is read and validated now; until the provider is served it is named in one warning
+    assert.ok(!warnings.some((w) => w.startsWith('config: identity_providers: is an Authelia option Gatehouse does not implement yet')), warnings.join(' | '));
+    assert.ok(warnings.includes('config: identity_providers.oidc: is validated, but the OpenID Connect provider is not served yet; it is ignored'), warnings.join(' | '));
+  });
+
+  it("identity_providers.oidc in Authelia's keys loads, and a client's bad redirect URI stops the start", async () => {
+    const ok = await t.write(
+      'oidc.yml',
+      [
+        'identity_providers:',
+        '  oidc:',
+        '    hmac_secret: Wn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAeWn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAe',
+        '    lifespans: { access_token: 1h, custom: { short: { access_token: 5m } } }',
+        '    authorization_policies: { admins: { default_policy: deny, rules: [{ policy: two_factor, subject: "group:admins" }] } }',
+        '    clients:',
+        '      - client_id: nextcloud',
+        '        client_name: NextCloud',
+        "        client_secret: '$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng'",
+        '        public: false',
+        '        authorization_policy: admins',
+        '        lifespan: short',
+        '        require_pkce: true',
+        '        pkce_challenge_method: S256',
+        '        redirect_uris: [https://nextcloud.example.com/apps/oidc_login/oidc]',
+        '        scopes: [openid, profile, email, groups]',
+        '        userinfo_signed_response_alg: none',
+        '        token_endpoint_auth_method: client_secret_basic',
+      ].join('\n'),
+    );
+    const loaded = t.load([AUTHELIA_FILE, ok]);
+    assert.equal(loaded.config.identity_providers!.oidc!.clients[0]!.client_id, 'nextcloud');
+    const bad = await t.write('oidc-bad.yml', 'identity_providers: { oidc: { clients: [{ client_id: a, client_secret: "$plaintext$x", redirect_uris: ["https://*.example.com/cb"] }] } }');
+    assert.throws(() => t.load([AUTHELIA_FILE, bad]), /identity_providers\.oidc\.clients\[0\]\.redirect_uris\[0\]: https:\/\/\*\.example\.com\/cb has a wildcard/);
   });
 
   it('the second-factor sections are implemented now: read in Authelia\'s keys, no warning', async () => {

@@ -1,0 +1,140 @@
+/**
+ * `identity_providers.oidc`: what Authelia's validator refuses (validator/identity_providers.go) and what
+ * would make a client unusable. Client secrets are never repeated in a message, only their format.
+ */
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { clientSecretFormat } from '../../../lib/client-secret.ts';
+import type { OidcClientConfig, OidcProviderConfig } from '../oidc-schema.ts';
+import type { GatewayConfig } from '../schema.ts';
+
+const BUILT_IN_POLICIES = new Set(['one_factor', 'two_factor']);
+
+export function identityProvidersProblems(section: GatewayConfig['identity_providers']): ConfigProblem[] {
+  const oidc = section?.oidc;
+  if (oidc === undefined) return [];
+  const found: ConfigProblem[] = [
+    configWarning('identity_providers.oidc', 'is validated, but the OpenID Connect provider is not served yet; it is ignored'),
+  ];
+  const seen = new Set<string>();
+  oidc.clients.forEach((client, index) => {
+    const at = `identity_providers.oidc.clients[${index}]`;
+    if (seen.has(client.client_id)) found.push(configError(`${at}.client_id`, `${shownValue(client.client_id)} is already the id of an earlier client; ids must be unique`));
+    seen.add(client.client_id);
+    found.push(...clientProblems(oidc, client, at));
+  });
+  return found;
+}
+
+function clientProblems(oidc: OidcProviderConfig, client: OidcClientConfig, at: string): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  client.redirect_uris.forEach((uri, i) => {
+    const problem = redirectUriProblem(uri);
+    if (problem !== null) found.push(configError(`${at}.redirect_uris[${i}]`, `${shownValue(uri)} ${problem}`));
+  });
+  client.post_logout_redirect_uris.forEach((uri, i) => {
+    const problem = redirectUriProblem(uri);
+    if (problem !== null) found.push(configError(`${at}.post_logout_redirect_uris[${i}]`, `${shownValue(uri)} ${problem}`));
+  });
+  if (client.backchannel_logout_uri !== undefined) {
+    const problem = redirectUriProblem(client.backchannel_logout_uri);
+    if (problem !== null) found.push(configError(`${at}.backchannel_logout_uri`, `${shownValue(client.backchannel_logout_uri)} ${problem}`));
+  }
+  found.push(...secretProblems(client, at));
+  if (!BUILT_IN_POLICIES.has(client.authorization_policy) && !Object.hasOwn(oidc.authorization_policies, client.authorization_policy)) {
+    const known = ['one_factor', 'two_factor', ...Object.keys(oidc.authorization_policies)].join(', ');
+    found.push(configError(`${at}.authorization_policy`, `${shownValue(client.authorization_policy)} is not a policy: expected one of ${known}`));
+  }
+  if (client.consent_mode === 'pre-configured' && client.pre_configured_consent_duration === undefined) {
+    found.push(configError(`${at}.consent_mode`, 'is pre-configured but pre_configured_consent_duration is not set'));
+  }
+  if (client.pre_configured_consent_duration !== undefined && client.consent_mode !== 'pre-configured' && client.consent_mode !== 'auto') {
+    found.push(configWarning(`${at}.pre_configured_consent_duration`, `is ignored: consent_mode is ${client.consent_mode}`));
+  }
+  if (client.pkce_challenge_method === 'plain') {
+    if (!oidc.enable_pkce_plain_challenge) {
+      found.push(configError(`${at}.pkce_challenge_method`, 'is plain, which identity_providers.oidc.enable_pkce_plain_challenge does not allow; use S256'));
+    } else {
+      found.push(configWarning(`${at}.pkce_challenge_method`, 'is plain: the code verifier travels in the clear; S256 protects it'));
+    }
+  }
+  if (client.lifespan !== undefined && !Object.hasOwn(oidc.lifespans.custom, client.lifespan)) {
+    found.push(configError(`${at}.lifespan`, `${shownValue(client.lifespan)} is not a name under identity_providers.oidc.lifespans.custom`));
+  }
+  if (client.claims_policy !== undefined && !Object.hasOwn(oidc.claims_policies, client.claims_policy)) {
+    found.push(configError(`${at}.claims_policy`, `${shownValue(client.claims_policy)} is not a name under identity_providers.oidc.claims_policies`));
+  }
+  found.push(...flowProblems(client, at));
+  return found;
+}
+
+function secretProblems(client: OidcClientConfig, at: string): ConfigProblem[] {
+  const method = client.token_endpoint_auth_method;
+  if (client.public) {
+    const found: ConfigProblem[] = [];
+    if (client.client_secret !== undefined && client.client_secret !== '') found.push(configError(`${at}.client_secret`, 'is set, but a public client has no secret: remove it or make the client confidential (public: false)'));
+    if (method !== undefined && method !== 'none') found.push(configError(`${at}.token_endpoint_auth_method`, `is ${method}, but a public client authenticates with none`));
+    return found;
+  }
+  if (method === 'none') return [configError(`${at}.token_endpoint_auth_method`, 'is none, which only a public client may use (public: true)')];
+  if (method === 'private_key_jwt') return [];
+  if (client.client_secret === undefined || client.client_secret === '') {
+    return [configError(`${at}.client_secret`, 'is missing: a confidential client needs one (generate a digest with `gatehouse hash-password --client-secret`)')];
+  }
+  const format = clientSecretFormat(client.client_secret);
+  if (format === null) {
+    return [configError(`${at}.client_secret`, 'is not a digest Gatehouse can check: expected $pbkdf2-sha512$…, $argon2id$… or $plaintext$…')];
+  }
+  if (format === 'plaintext') {
+    if (method === 'client_secret_jwt') return [];
+    return [configWarning(`${at}.client_secret`, 'is stored as plain text: anyone who reads this file can act as the client; store a digest (`gatehouse hash-password --client-secret`)')];
+  }
+  if (method === 'client_secret_jwt') {
+    return [configError(`${at}.token_endpoint_auth_method`, 'is client_secret_jwt, which needs the secret itself: client_secret must be $plaintext$…')];
+  }
+  return [];
+}
+
+function flowProblems(client: OidcClientConfig, at: string): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const grants = new Set(client.grant_types);
+  const responses = client.response_types;
+  const needsCode = responses.some((r) => r.split(' ').includes('code'));
+  const needsImplicit = responses.some((r) => r.split(' ').some((part) => part === 'token' || part === 'id_token'));
+  if (needsCode && !grants.has('authorization_code')) {
+    found.push(configError(`${at}.grant_types`, 'lacks authorization_code, which the response types with code need'));
+  }
+  if (needsImplicit && !grants.has('implicit')) {
+    found.push(configError(`${at}.grant_types`, 'lacks implicit, which the response types with token or id_token need'));
+  }
+  if (grants.has('authorization_code') && !needsCode) {
+    found.push(configError(`${at}.response_types`, 'has no response type with code, so the authorization_code grant can never start'));
+  }
+  if (grants.has('implicit') && !needsImplicit) {
+    found.push(configError(`${at}.response_types`, 'has no response type with token or id_token, so the implicit grant can never start'));
+  }
+  if (grants.has('client_credentials') && client.public) {
+    found.push(configError(`${at}.grant_types`, 'has client_credentials, which a public client cannot use: it has no credentials'));
+  }
+  if (grants.has('refresh_token') && !grants.has('authorization_code') && !grants.has('urn:ietf:params:oauth:grant-type:device_code')) {
+    found.push(configError(`${at}.grant_types`, 'has refresh_token without authorization_code or device_code: no grant would ever issue a refresh token'));
+  }
+  if ((needsCode || needsImplicit) && client.redirect_uris.length === 0) {
+    found.push(configError(`${at}.redirect_uris`, 'is empty: an authorization response needs somewhere to go'));
+  }
+  return found;
+}
+
+/** Why a redirect URI cannot be registered, or null: absolute, exact (no wildcard), no user info, no fragment. */
+export function redirectUriProblem(uri: string): string | null {
+  if (uri.includes('*')) return 'has a wildcard: redirect URIs are matched exactly';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URI';
+  }
+  if (url.username !== '' || url.password !== '') return 'has user info, which a redirect URI must not have';
+  if (uri.includes('#')) return 'has a fragment, which a redirect URI must not have';
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.hostname === '') return 'has no host';
+  return null;
+}
