@@ -6,8 +6,8 @@ import type { Request, Response } from 'express';
 import { authenticationLevel } from '../session/user-session.ts';
 import { canMail } from './account-mail.ts';
 import type { PortalDeps } from './deps.ts';
-import { elevationStep, hasSecondFactor, isElevated, revokeElevationCode, sendElevationCode, useElevationCode, type SelfServiceRefusal } from './elevation.ts';
-import { signedInUser } from './guards.ts';
+import { elevationStep, isElevated, revokeElevationCode, sendElevationCode, useElevationCode, type SelfServiceRefusal } from './elevation.ts';
+import { hasSecondFactor, signedInUser } from './guards.ts';
 import { portalBase, render } from './pages.ts';
 import { bodyField, jsonKo, jsonMailFailure, jsonOk, jsonRefusal, mailFailureKey, tOf } from './self-service-answers.ts';
 

@@ -5,6 +5,7 @@
  * code is single use, expires after `code_lifespan`, and is bound to the session that asked for it: its
  * intent names the hash of that session's id, and only that session knows the code's public id.
  */
+import { elevatedAt, hasSecondFactor } from './guards.ts';
 import { randomInt } from 'node:crypto';
 import type { Request } from 'express';
 import { authenticationLevel } from '../session/user-session.ts';
@@ -53,11 +54,6 @@ export function normaliseCode(typed: string): string {
 /** The code's intent binds it to this session: another session (or this one after a new id) cannot use it. */
 const intentFor = (req: Request) => `${INTENT}:${sessionHash(req.sessionID)}`;
 
-export async function hasSecondFactor(deps: Pick<PortalDeps, 'storage'>, username: string): Promise<boolean> {
-  const [totp, keys] = await Promise.all([deps.storage.totp.load(username), deps.storage.webauthn.list(username)]);
-  return totp !== undefined || keys.length > 0;
-}
-
 /**
  * What the session must do to be elevated: `second-factor` when `require_second_factor` is set, the
  * user has a second factor and this session has not proven one; a mailed `code` otherwise.
@@ -71,12 +67,11 @@ export async function elevationStep(deps: ElevationDeps, req: Request, user: Use
 /** Whether the session is elevated now (a code, a recent second factor, or skip_second_factor at level 2). */
 export function isElevated(deps: Pick<PortalDeps, 'now' | 'secondFactor'>, req: Request): boolean {
   const settings = deps.secondFactor.identityValidation.elevated_session;
-  const now = deps.now();
   const s = req.session;
-  const level = authenticationLevel(s.amr);
-  if (typeof s.elevatedUntil === 'number' && s.elevatedUntil > now) return true;
-  if (level >= 2 && settings.skip_second_factor) return true;
-  return level >= 2 && typeof s.secondFactorAt === 'number' && now < s.secondFactorAt + settings.elevation_lifespan * 1000;
+  return elevatedAt(
+    { level: authenticationLevel(s.amr), elevatedUntil: s.elevatedUntil, secondFactorAt: s.secondFactorAt, elevationLifespanMs: settings.elevation_lifespan * 1000, skipSecondFactor: settings.skip_second_factor },
+    deps.now(),
+  );
 }
 
 /** Where a mailed code can be revoked (a page with a button: a mail scanner following links revokes nothing). */

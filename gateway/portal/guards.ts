@@ -8,7 +8,6 @@ import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { currentIdentity } from './current-user.ts';
 import type { PortalDeps } from './deps.ts';
-import { hasSecondFactor } from './elevation.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -49,6 +48,20 @@ export interface SessionStanding {
   secondFactorRequired?: boolean;
 }
 
+/**
+ * The one definition of "elevated" (the ELEVATED guard's, and what the elevation API reports): a code
+ * proved the person until `elevatedUntil`, or the session has two factors and either
+ * skip_second_factor is set or the second factor is younger than the elevation lifespan.
+ */
+export function elevatedAt(standing: Omit<SessionStanding, 'user' | 'secondFactorRequired'>, now: number): boolean {
+  // an elevation ends at elevatedUntil, measured on the clock the sessions use
+  if (typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now) return true;
+  if (standing.level < 2) return false;
+  if (standing.skipSecondFactor === true) return true;
+  // a second factor proven within the elevation lifespan proves the person as well as a mailed code
+  return typeof standing.secondFactorAt === 'number' && now < standing.secondFactorAt + (standing.elevationLifespanMs ?? 0);
+}
+
 /** Why a guard refused, or null when it lets the request through. */
 export type GuardRefusal = 'no-session' | 'level-too-low' | 'not-elevated';
 
@@ -63,16 +76,17 @@ export function guardRefusal(guard: PortalGuard, standing: SessionStanding, now:
     case 'ELEVATED':
       // deny: an elevation by code does not stand in for the second factor the user has and must use
       if (standing.secondFactorRequired === true && standing.level < 2) return 'level-too-low';
-      // an elevation ends at elevatedUntil, measured on the clock the sessions use
-      if (typeof standing.elevatedUntil === 'number' && standing.elevatedUntil > now) return null;
-      if (standing.skipSecondFactor === true && standing.level >= 2) return null;
-      // a second factor proven within the elevation lifespan proves the person as well as a mailed code
-      if (typeof standing.secondFactorAt === 'number' && standing.level >= 2 && now < standing.secondFactorAt + (standing.elevationLifespanMs ?? 0)) return null;
-      return 'not-elevated';
+      return elevatedAt(standing, now) ? null : 'not-elevated';
     default:
       // a guard this function does not know lets nobody through
       return 'no-session';
   }
+}
+
+/** Whether the user has an authenticator app or a security key registered (recovery codes stand in for one, they are not one). */
+export async function hasSecondFactor(deps: Pick<PortalDeps, 'storage'>, username: string): Promise<boolean> {
+  const [totp, keys] = await Promise.all([deps.storage.totp.load(username), deps.storage.webauthn.list(username)]);
+  return totp !== undefined || keys.length > 0;
 }
 
 /** The portal's answer has been 403 `Unauthorized` for a request without a session (Authelia's too). */
