@@ -45,13 +45,7 @@ export async function checkSecondFactorCode(deps: CheckDeps, req: Request, user:
     deps.audit.failure({ rhost: ip, user: user.username, method, reason: reservation.ban.banned ? 'banned' : 'too many wrong second-factor codes' });
     return { ok: false, reason: 'locked_out', ...(reservation.ban.until !== undefined ? { until: reservation.ban.until } : {}) };
   }
-  let outcome: CodeCheck;
-  try {
-    outcome = kind === 'totp' ? await checkTotp(deps, user, code) : await checkRecoveryCode(deps, user, code);
-  } catch (error) {
-    await deps.regulator.cancel(reservation);
-    throw error;
-  }
+  const outcome = await deps.regulator.checkReserved(reservation, () => (kind === 'totp' ? checkTotp(deps, user, code) : checkRecoveryCode(deps, user, code)));
   if (!outcome.ok && outcome.reason === 'not_registered') {
     // nothing was checked: not an attempt at guessing
     await deps.regulator.cancel(reservation);

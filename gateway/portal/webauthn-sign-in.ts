@@ -71,7 +71,7 @@ export function webauthnAssertion(deps: PortalDeps) {
       deps.audit.refused({ rhost: ip, user: user.username, method: 'webauthn', reason: reservation.reason });
       return ko(res, 403, WEBAUTHN_MESSAGES.failed);
     }
-    const checked = await ceremoniesOf(deps).verifyAssertion(relyingParty(req, deps), ceremony, body.response, user.username);
+    const checked = await deps.regulator.checkReserved(reservation, () => ceremoniesOf(deps).verifyAssertion(relyingParty(req, deps), ceremony, body.response, user.username));
     await deps.regulator.settle(reservation, { ...attempt, successful: checked.ok });
     if (!checked.ok) {
       deps.audit.failure({ rhost: ip, user: user.username, method: 'webauthn', reason: refusalText(checked.reason, checked.detail) });
@@ -129,7 +129,7 @@ export function passkeySignIn(deps: PortalDeps) {
       deps.audit.refused({ rhost: ip, user: '', method: 'passkey', reason: reservation.reason });
       return ko(res, 403, WEBAUTHN_MESSAGES.failed);
     }
-    const checked = await ceremoniesOf(deps).verifyAssertion(relyingParty(req, deps), ceremony, body.response, null);
+    const checked = await deps.regulator.checkReserved(reservation, () => ceremoniesOf(deps).verifyAssertion(relyingParty(req, deps), ceremony, body.response, null));
     const username = checked.ok ? checked.credential.username : (checked.username ?? '');
     const refuse = async (reason: string) => {
       await deps.regulator.settle(reservation, { ...attempt, username, successful: false });

@@ -189,6 +189,20 @@ export class Regulator {
     }
   }
 
+  /**
+   * Runs the check an admitted reservation is for. When the check itself fails (the database or a
+   * library threw), the reservation is cancelled rather than left to count as a failure in flight until
+   * it expires; the caller settles it when the check answers.
+   */
+  async checkReserved<T>(reservation: Extract<Reservation, { admitted: true }>, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      await this.cancel(reservation);
+      throw error;
+    }
+  }
+
   /** The attempt was not checked after all (e.g. too many password checks in flight): it does not count. */
   async cancel(reservation: Extract<Reservation, { admitted: true }>): Promise<void> {
     try {

@@ -195,6 +195,21 @@ for (const backend of BACKENDS) {
     });
   });
 
+  describe(`${backend.name}: a check that throws cancels its reservation`, () => {
+    it('the attempt neither counts as a failure in flight nor as a failure', async (t) => {
+      const f = await setUp(t, backend);
+      const context = { username: 'carol', ip: '192.0.2.10', authType: 'totp' as const, requestUri: '', requestMethod: 'POST' };
+      const reservation = await f.regulator.reserve(context);
+      assert.equal(reservation.admitted, true);
+      if (!reservation.admitted) return;
+      assert.equal(await f.storage.attemptReservations.count('username', 'carol', f.clock.time, -1), 1);
+      await assert.rejects(f.regulator.checkReserved(reservation, async () => { throw new Error('database went away'); }), /database went away/);
+      assert.equal(await f.storage.attemptReservations.count('username', 'carol', f.clock.time, -1), 0);
+      assert.equal(await f.regulator.checkReserved(reservation, async () => 'answered'), 'answered');
+      assert.equal((await f.storage.authenticationLogs.loadByUsername('carol', 0, 10)).length, 0, 'nothing recorded');
+    });
+  });
+
   describe(`${backend.name}: max_retries 0 turns automatic bans off`, () => {
     it('records attempts but never bans; a ban added by hand still holds', async (t) => {
       const f = await setUp(t, backend, { max_retries: 0 });
