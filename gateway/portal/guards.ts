@@ -118,7 +118,7 @@ function refusedPage(refusal: GuardRefusal, req: Request): string {
  * middleware. A JSON row answers a refusal with 403; a page row (`page`) redirects the browser to the
  * step that would let it through.
  */
-export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now' | 'secondFactor'> & Partial<Pick<PortalDeps, 'storage'>>, page = false): RequestHandler {
+export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pick<PortalDeps, 'users' | 'now' | 'secondFactor' | 'storage'>, page = false): RequestHandler {
   const elevationLifespanMs = deps.secondFactor.identityValidation.elevated_session.elevation_lifespan * 1000;
   const requireSecondFactor = guard === 'ELEVATED' && deps.secondFactor.identityValidation.elevated_session.require_second_factor === true;
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -127,8 +127,8 @@ export function guardMiddleware(guard: Exclude<PortalGuard, 'PUBLIC'>, deps: Pic
     const standing = {
       user,
       level,
-      // without storage to ask, a user is taken to have a second factor (fail closed)
-      secondFactorRequired: requireSecondFactor && user !== null && level < 2 && (!deps.storage || (await hasSecondFactor({ storage: deps.storage }, user.username))),
+      // asked only when it matters; a storage error refuses the request (the error handler's 503)
+      secondFactorRequired: requireSecondFactor && user !== null && level < 2 && (await hasSecondFactor(deps, user.username)),
       elevatedUntil: req.session?.elevatedUntil,
       secondFactorAt: req.session?.secondFactorAt,
       elevationLifespanMs,

@@ -67,7 +67,7 @@ describe('guardMiddleware: refused requests get 403 JSON and never reach the han
       },
     } as unknown as Response;
     let passed = false;
-    await guardMiddleware(guard, { users, now: () => NOW, secondFactor: { identityValidation: { elevated_session: { elevation_lifespan: 600 } } } as PortalDeps['secondFactor'] })(req, res, () => void (passed = true));
+    await guardMiddleware(guard, { users, now: () => NOW, secondFactor: { identityValidation: { elevated_session: { elevation_lifespan: 600 } } } as PortalDeps['secondFactor'], storage: {} as PortalDeps['storage'] })(req, res, () => void (passed = true));
     return { answer, passed };
   }
 
