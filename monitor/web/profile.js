@@ -23,11 +23,16 @@ export function createProfile({ onIdentity }) {
     removeButton.hidden = avatar === null;
   }
 
-  /** Reads the profile and picture; throws ApiError when the profile cannot be read. */
+  /**
+   * Reads the profile and picture; throws ApiError when the profile cannot be read. The name form is
+   * disabled until the answer is in: a name typed meanwhile would be overwritten by the one read.
+   */
   async function load() {
-    profile = await api('GET', '/api/auth/profile');
-    byId('profile-username').textContent = profile?.username ?? '–';
-    nameInput.value = profile?.display_name ?? '';
+    await whileBusy(form, async () => {
+      profile = await api('GET', '/api/auth/profile');
+      byId('profile-username').textContent = profile?.username ?? '–';
+      nameInput.value = profile?.display_name ?? '';
+    });
     avatar = null;
     if (profile?.has_avatar !== false) {
       try {
