@@ -145,6 +145,35 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           now,
         })
       : undefined;
+    // the OpenID Connect provider, loaded only when identity_providers.oidc is configured
+    const oidcConfig = config.identity_providers?.oidc;
+    const longestSessionSec = Math.max(...cookieDomains.map((d) => Math.max(d.expiration, d.rememberMe)));
+    const eta = new Eta({ views: TEMPLATES, cache: true, autoEscape: true });
+    const oidc = oidcConfig
+      ? await (await import('./oidc/open.ts')).openOidc({
+          config: oidcConfig,
+          portalUrl: cookieDomains[0]!.portalUrl,
+          repo: storage.oidc,
+          users,
+          localStoragePath: config.storage.local?.path ?? null,
+          storageEncryptionKey: config.storage.encryption_key!,
+          sessionTtlSec: longestSessionSec,
+          isTrustedProxy,
+          eta,
+          audit,
+          logger,
+          now,
+        })
+      : null;
+    // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out
+    const sessionEnded = async (data: { oidcLinkKey?: string | undefined }) => {
+      if (!oidc) return;
+      await oidc.logout.endLinked(data.oidcLinkKey).catch((error: unknown) => logger.warn({ err: error }, 'oidc: the apps of an ended session could not all be signed out'));
+    };
+    const credentialChanged = async (username: string, keepLinkKey?: string) => {
+      if (!oidc) return;
+      await oidc.logout.endUser(username, keepLinkKey).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a user whose password changed could not all be signed out'));
+    };
     const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics };
     const scheme = config.server.tls ? 'https' : 'http';
     const authzEndpoints = configuredAuthzEndpoints(config.server.endpoints?.authz);
@@ -161,7 +190,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         sessions,
         users,
         isTrustedProxy,
-        eta: new Eta({ views: TEMPLATES, cache: true, autoEscape: true }),
+        eta,
+        oidc: oidc ? { oidc: oidc.oidc, config: oidc.config } : null,
+        sessionEnded,
+        credentialChanged,
         logger,
         now,
         setup,

@@ -35,6 +35,9 @@ import type { PortalDeps } from './portal/deps.ts';
 import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
+import { authorizationServerMetadata, endSessionConfirm, oidcEndpoint } from './oidc/endpoints.ts';
+import { interactionForm, interactionPage } from './oidc/interaction.ts';
+import { INTERACTION_PATH, OIDC_PATHS } from './oidc/provider.ts';
 import { changePasswordForm, changePasswordHandler, changePasswordPage, passwordPolicyHandler } from './portal/change-password.ts';
 import { elevateForm, elevatePage, elevateRevokeForm, elevateRevokePage, elevateSendForm, elevationCodeHandler, elevationRevokeHandler, elevationSendHandler, elevationStateHandler } from './portal/elevation-handlers.ts';
 import { resetFinishForm, resetFinishHandler, resetFinishPage, resetPasswordHandler, resetRevokeForm, resetRevokeHandler, resetRevokePage, resetStartForm, resetStartHandler, resetStartPage } from './portal/password-reset-handlers.ts';
@@ -66,7 +69,14 @@ export interface Routes {
  * access_control decides per request, for the target a proxy names (the forward-auth endpoints) or for
  * the request itself (the embedded proxy). Those handlers are the rules' own fail-closed path.
  */
-export type GatewayGuard = PortalGuard | 'ACCESS_RULES';
+export type GatewayGuard = PortalGuard | OidcGuard | 'ACCESS_RULES';
+
+/**
+ * The OpenID Connect provider's endpoints check their callers themselves (oidc-provider): `CLIENT_AUTH`,
+ * the client's credentials (secret, signed JWT or none for a public client); `ACCESS_TOKEN`, a bearer
+ * access token it issued. Such rows are sessionless.
+ */
+export type OidcGuard = 'CLIENT_AUTH' | 'ACCESS_TOKEN';
 
 /**
  * Where a row answers, in the order requests are matched:
@@ -100,7 +110,7 @@ type ProxyRoute = GatewayRouteSummary & { hosts: 'upstream-hosts'; guard: 'ACCES
 interface PortalRoute extends GatewayRouteSummary {
   hosts: 'portal';
   method: Exclude<RouteMethod, 'WS'>;
-  guard: PortalGuard;
+  guard: PortalGuard | OidcGuard;
   /** Answered before the session is read: no cookie, no cookie domain. */
   sessionless?: true;
   /** The body it takes; a JSON or form body comes with its same-origin check (portal/csrf.ts). */
@@ -119,10 +129,13 @@ export interface RouteShape {
   identityAssertion: boolean;
   /** server.upstreams names a host: the embedded proxy answers there. */
   upstreams: boolean;
+  /** identity_providers.oidc is configured: the provider's endpoints and the interaction page are served. */
+  oidc: boolean;
 }
 
 /** Every row some configuration serves, with the default forward-auth endpoints. */
-const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true };
+const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true, oidc: true };
+const CLIENT_SECRET_CHECKS = 'client secret checks (per address and client)';
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 const PASSWORD_CHECKS = 'regulation + password checks';
@@ -133,8 +146,9 @@ const WEBAUTHN_REGULATION = 'regulation';
 const basicLimit = (strategies: AuthnStrategies) => [...new Set(strategies.map((strategy) => strategy.rateLimit).filter((limit) => limit !== null))].join(', ') || null;
 
 function jwksHandler(deps: RouteDeps): NodeHandler {
-  if (!deps.authz.assertions) throw new InternalError('route_table_invalid', 'route table: /jwks.json without identity_assertion');
-  const body = JSON.stringify(deps.authz.assertions.jwks);
+  if (!deps.authz.assertions && !deps.portal.oidc) throw new InternalError('route_table_invalid', 'route table: /jwks.json without identity_assertion or identity_providers.oidc');
+  // one keystore: the OpenID Connect signing keys and the identity-assertion key
+  const body = JSON.stringify({ keys: [...(deps.portal.oidc?.oidc.publicJwks ?? []), ...(deps.authz.assertions?.jwks.keys ?? [])] });
   return (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=300', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
@@ -159,8 +173,8 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
       hosts: 'every-host',
       handler: (deps) => createAuthzHandler(endpoint.dialect, deps.authz, endpoint.strategies),
     })),
-    // the key apps use to check the identity assertion
-    ...(shape.identityAssertion ? [{ method: 'GET', path: '/jwks.json', guard: 'PUBLIC', rateLimit: null, hosts: 'every-host', handler: jwksHandler } satisfies NodeRoute] : []),
+    // the keys apps use to check ID tokens and the identity assertion
+    ...(shape.identityAssertion || shape.oidc ? [{ method: 'GET', path: '/jwks.json', guard: 'PUBLIC', rateLimit: null, hosts: 'every-host', handler: jwksHandler } satisfies NodeRoute] : []),
     ...(shape.upstreams
       ? ([
           { method: 'ANY', path: '/*', guard: 'ACCESS_RULES', rateLimit: proxyLimit, hosts: 'upstream-hosts', handler: (proxy) => proxy.handle.bind(proxy) },
@@ -249,14 +263,41 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
     { method: 'DELETE', path: '/api/secondfactor/webauthn/credential/:credentialID', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'json', handler: deleteCredentialApi },
     { method: 'GET', path: '/api/firstfactor/passkey', guard: 'PUBLIC', rateLimit: '30 a minute per address', hosts: 'portal', handler: passkeyOptions },
     { method: 'POST', path: '/api/firstfactor/passkey', guard: 'PUBLIC', rateLimit: WEBAUTHN_REGULATION, hosts: 'portal', accepts: 'json', handler: passkeySignIn },
+    ...(shape.oidc ? oidcRows() : []),
     { method: 'GET', path: '/settings/webauthn', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', page: true, handler: webauthnSettingsPage },
     { method: 'POST', path: '/settings/webauthn/:id/rename', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: renameWebauthnForm },
     { method: 'POST', path: '/settings/webauthn/:id/delete', guard: 'ELEVATED', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: deleteWebauthnForm },
   ];
 }
 
+/**
+ * The OpenID Connect provider (gateway/oidc/): its endpoints answer the methods the specifications name
+ * (oidc-provider refuses the others), so each is one `ANY` row; the interaction page is the portal's.
+ */
+function oidcRows(): PortalRoute[] {
+  const endpoint = (path: string, guard: 'PUBLIC' | OidcGuard, rateLimit: string | null = null, method: 'ANY' | 'GET' | 'POST' = 'ANY'): PortalRoute => ({ method, path, guard, rateLimit, hosts: 'portal', sessionless: true, handler: oidcEndpoint });
+  return [
+    endpoint('/.well-known/openid-configuration', 'PUBLIC', null, 'GET'),
+    { method: 'GET', path: '/.well-known/oauth-authorization-server', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', sessionless: true, handler: authorizationServerMetadata },
+    endpoint(OIDC_PATHS.authorization, 'PUBLIC'),
+    endpoint(`${OIDC_PATHS.authorization}/:uid`, 'PUBLIC', null, 'GET'),
+    endpoint(OIDC_PATHS.pushed_authorization_request, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
+    endpoint(OIDC_PATHS.token, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
+    endpoint(OIDC_PATHS.introspection, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
+    endpoint(OIDC_PATHS.revocation, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
+    endpoint(OIDC_PATHS.userinfo, 'ACCESS_TOKEN'),
+    endpoint(OIDC_PATHS.end_session, 'PUBLIC'),
+    // the confirmation reads the gateway session: a confirmed logout ends it too
+    { method: 'POST', path: `${OIDC_PATHS.end_session}/confirm`, guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: endSessionConfirm },
+    endpoint(`${OIDC_PATHS.end_session}/success`, 'PUBLIC', null, 'GET'),
+    { method: 'GET', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: interactionPage },
+    { method: 'POST', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: interactionForm },
+  ];
+}
+
 function shapeOf(config: GatewayConfig): RouteShape {
   return {
+    oidc: config.identity_providers?.oidc !== undefined,
     authzEndpoints: configuredAuthzEndpoints(config.server.endpoints?.authz),
     identityAssertion: config.identity_assertion !== undefined,
     upstreams: Object.keys(config.server.upstreams).length > 0,
@@ -314,13 +355,19 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   r.use(sessionActivity(p));
   for (const row of rows) {
     if (sessionless(row) || row.hosts !== 'portal') continue;
+    if (row.guard === 'CLIENT_AUTH' || row.guard === 'ACCESS_TOKEN') throw new InternalError('route_table_invalid', `route table: ${row.path} checks its own callers, so it must be sessionless`);
     mount(row, [...(row.guard === 'PUBLIC' ? [] : [guardMiddleware(row.guard, p, 'page' in row && row.page === true)]), ...(row.accepts ? bodies[row.accepts] : []), row.handler(p)]);
   }
   return r;
 }
 
 export function buildRoutes(deps: RouteDeps): Routes {
-  const rows = gatewayRouteTable({ authzEndpoints: deps.authzEndpoints ?? DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: deps.authz.assertions !== undefined, upstreams: deps.proxy !== null });
+  const rows = gatewayRouteTable({
+    authzEndpoints: deps.authzEndpoints ?? DEFAULT_AUTHZ_ENDPOINTS,
+    identityAssertion: deps.authz.assertions !== undefined,
+    upstreams: deps.proxy !== null,
+    oidc: deps.portal.oidc !== undefined && deps.portal.oidc !== null,
+  });
   assertDistinctRoutes(rows);
   const nodeRows = rows.filter((row): row is NodeRoute => row.hosts === 'every-host' || row.hosts === 'unproxied-hosts');
   /** Plain node handlers, no express or session middleware: the forward-auth hot path. */

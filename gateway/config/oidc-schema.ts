@@ -1,8 +1,7 @@
 /**
  * `identity_providers.oidc`: the OpenID Connect provider, in Authelia 4.39's key names and defaults
  * (internal/configuration/schema/identity_providers.go and validator/identity_providers.go). Cross-field
- * checks live in validate/identity-providers.ts. The provider is not served yet: a configured section is
- * validated and ignored with a warning.
+ * checks live in validate/identity-providers.ts; the provider is gateway/oidc/.
  *
  * Every object forbids unknown keys, as the rest of the configuration does. Authelia's options that
  * Gatehouse does not read (the per-client JOSE options `*_signed_response_key_id`, `*_encrypted_response_*`,

@@ -57,6 +57,7 @@ export function firstFactorHandler(deps: PortalDeps) {
 export function logoutHandler(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     if (req.session?.identity) {
+      await deps.sessionEnded?.(req.session);
       await forgetSession(req, deps);
       await destroy(req);
     }

@@ -14,10 +14,13 @@ import type { Notifier } from '../notification/notifier.ts';
 import type { Regulator } from '../regulation/regulator.ts';
 import type { Storage } from '../storage/storage.ts';
 
+import type { OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { OidcProvider } from '../oidc/provider.ts';
+
 /** The tables the portal's second factors and self-service read and write. */
 export type PortalStorage = Pick<
   Storage,
-  'totp' | 'webauthn' | 'recoveryCodes' | 'oneTimeCodes' | 'identityVerification' | 'preferences' | 'userSessions' | 'authenticationLogs' | 'exclusively'
+  'totp' | 'webauthn' | 'recoveryCodes' | 'oneTimeCodes' | 'identityVerification' | 'preferences' | 'userSessions' | 'authenticationLogs' | 'exclusively' | 'oidc'
 >;
 
 /** The second-factor configuration the portal follows (`totp`, `webauthn`, `identity_validation`, …). */
@@ -52,6 +55,15 @@ export interface PortalDeps {
   /** Second-factor attempts are recorded and regulated like passwords (authType totp, webauthn, …). */
   regulator: Regulator;
   secondFactor: SecondFactorSettings;
+  /** The OpenID Connect provider and its configuration; null when identity_providers.oidc is not set. */
+  oidc?: { oidc: OidcProvider; config: OidcProviderConfig } | null;
+  /**
+   * A gateway session ended (signed out, ended from the settings page): the apps it signed in to are
+   * signed out too (OpenID Connect back-channel logout). Never throws: a failure is logged.
+   */
+  sessionEnded?: (data: { oidcLinkKey?: string | undefined }) => Promise<void>;
+  /** The user's password changed: their other sessions' apps are signed out (keepLinkKey: the session that changed it). */
+  credentialChanged?: (username: string, keepLinkKey?: string) => Promise<void>;
   /** Readiness of the storage (database) for /api/health. */
   storageReady: () => Promise<boolean>;
 }

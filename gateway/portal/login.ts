@@ -75,6 +75,9 @@ export function redirectAfterLogin(req: Request, target: string | undefined, met
   if (!identity) return null;
   const level = authenticationLevel(req.session.amr);
   const url = target ? isSafeRedirect(target, [domain.domain]) : null;
+  // the portal's own pages (the OpenID Connect interaction, settings) stand behind their route-table
+  // guards, not behind access_control: coming back to one is always allowed
+  if (url && url.origin === domain.portalUrl.origin && url.pathname.startsWith(domain.portalUrl.pathname)) return { redirect: url.href };
   if (url) {
     const path = normalisePath(url.pathname + url.search);
     if (path !== null) {

@@ -175,6 +175,7 @@ export function loginForm(deps: PortalDeps) {
 export function logoutForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     if (req.session?.identity) {
+      await deps.sessionEnded?.(req.session);
       await forgetSession(req, deps);
       await destroy(req);
     }

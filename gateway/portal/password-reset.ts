@@ -17,7 +17,7 @@ import { retryMinutes, selfServiceLimits } from './self-service-limits.ts';
 
 export const RESET_ACTION = 'reset_password';
 
-export type ResetDeps = Pick<PortalDeps, 'storage' | 'notifier' | 'audit' | 'isTrustedProxy' | 'now' | 'secondFactor' | 'logger' | 'users' | 'passwordPolicy'>;
+export type ResetDeps = Pick<PortalDeps, 'storage' | 'notifier' | 'audit' | 'isTrustedProxy' | 'now' | 'secondFactor' | 'logger' | 'users' | 'passwordPolicy' | 'credentialChanged'>;
 
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -174,6 +174,7 @@ export async function setNewPassword(deps: ResetDeps, req: Request, username: st
     return [];
   });
   if (ended.length > 0) deps.audit.account({ rhost: ip, user: username, what: 'sessions ended', detail: `${ended.length} after the password change` });
+  await deps.credentialChanged?.(username, how === 'change' ? req.session?.oidcLinkKey : undefined);
   const user = await deps.users.getDetails(username);
   if (!user) return { user: { username, displayName: username, emails: [], groups: [], credentialStamp: '' }, mailProblem: null };
   if (!canMail(deps, user)) return { user, mailProblem: null };

@@ -70,7 +70,7 @@ export interface ListedSession extends UserSession {
   current: boolean;
 }
 
-type SessionDeps = { storage: { userSessions: UserSessionRepository }; sessions: Pick<SessionStore, 'get' | 'destroy'>; now: () => number };
+type SessionDeps = { storage: { userSessions: UserSessionRepository }; sessions: Pick<SessionStore, 'get' | 'destroy'>; now: () => number; sessionEnded?: PortalDeps['sessionEnded'] };
 
 /** The session's data when it still signs `username` in, else null. */
 function liveFor(data: SessionData | null, username: string, now: number): boolean {
@@ -106,7 +106,10 @@ export async function endUserSession(deps: SessionDeps, username: string, hash: 
   if (sid !== undefined) {
     const data = await deps.sessions.get(sid);
     // only a session that is this user's: a row cannot be used to end someone else's
-    if (data?.identity?.username === username) await deps.sessions.destroy(sid);
+    if (data?.identity?.username === username) {
+      await deps.sessionEnded?.(data);
+      await deps.sessions.destroy(sid);
+    }
   }
   return await deps.storage.userSessions.remove(username, hash);
 }

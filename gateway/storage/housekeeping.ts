@@ -15,7 +15,7 @@ export interface HousekeepingRepository {
    * `nowMs - longestSessionMs` (such a session has ended, whatever it did since), and OpenID Connect
    * payloads expired at `nowMs`; returns how many.
    */
-  pruneExpired(nowMs: number, longestSessionMs: number): Promise<{ oneTimeCodes: number; resetLinks: number; sessions: number; oidcPayloads: number }>;
+  pruneExpired(nowMs: number, longestSessionMs: number): Promise<{ oneTimeCodes: number; resetLinks: number; sessions: number; oidcPayloads: number; oidcSessionLinks: number }>;
 }
 
 export function housekeepingRepository(handle: DatabaseHandle): HousekeepingRepository {
@@ -27,6 +27,8 @@ export function housekeepingRepository(handle: DatabaseHandle): HousekeepingRepo
         resetLinks: count(await db.deleteFrom('identity_verification').where('expires_at', '<', nowMs - EXPIRED_KEPT_MS).execute()),
         sessions: count(await db.deleteFrom('user_sessions').where('created_at', '<', nowMs - longestSessionMs).execute()),
         oidcPayloads: count(await db.deleteFrom('oidc_payloads').where('expires_at', '<=', nowMs).execute()),
+        // a provider session lives no longer than the gateway session that started it
+        oidcSessionLinks: count(await db.deleteFrom('oidc_session_links').where('created_at', '<', nowMs - longestSessionMs).execute()),
       })),
   };
 }

@@ -45,6 +45,15 @@ export interface OidcRepository {
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every payload of any model carrying `grantId`; returns how many. */
   revokeByGrantId(grantId: string): Promise<number>;
+  /** The ids and payloads of `model` whose accountId is `accountId` (a user's provider sessions). */
+  listByAccount(model: string, accountId: string, nowMs: number): Promise<Array<{ id: string; payload: OidcPayload }>>;
+
+  /** Ties the provider session `sessionUid` to the gateway session holding `linkKey`. */
+  linkSession(linkKey: string, sessionUid: string, username: string, nowMs: number): Promise<void>;
+  /** The provider session uids tied to a gateway session (by its key) or to any of a user's. */
+  linkedSessions(by: { linkKey: string } | { username: string }): Promise<string[]>;
+  /** Forgets the ties of these provider sessions. */
+  unlinkSessions(sessionUids: readonly string[]): Promise<void>;
 
   /** The user's subject identifier, made on first use; the same from every instance. */
   subjectFor(username: string, nowMs: number): Promise<string>;
@@ -103,6 +112,7 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
       const row = {
         payload: seal(model, id, payload),
         grant_id: text(payload.grantId),
+        account_id: text(payload.accountId),
         uid: text(payload.uid),
         user_code: text(payload.userCode),
         expires_at: typeof expiresInSec === 'number' ? nowMs + expiresInSec * 1000 : null,
@@ -139,6 +149,38 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
       handle.run('revoke an OpenID Connect grant', async (db) => {
         const result = await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).executeTakeFirst();
         return Number(result.numDeletedRows);
+      }),
+    listByAccount: (model, accountId, nowMs) =>
+      handle.run('list the OpenID Connect payloads of a subject', async (db) => {
+        const rows = await db
+          .selectFrom('oidc_payloads')
+          .select(['payload_id', 'payload'])
+          .where('model', '=', model)
+          .where('account_id', '=', accountId)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
+          .orderBy('id')
+          .execute();
+        return rows.map((row) => ({ id: row.payload_id, payload: open(model, row.payload_id, row.payload) }));
+      }),
+
+    linkSession: (linkKey, sessionUid, username, nowMs) =>
+      handle.run('tie an OpenID Connect session to a gateway session', async (db) => {
+        await db
+          .insertInto('oidc_session_links')
+          .values({ link_key: linkKey, session_uid: sessionUid, username, created_at: nowMs })
+          .onConflict((c) => c.column('session_uid').doUpdateSet({ link_key: linkKey, username }))
+          .execute();
+      }),
+    linkedSessions: (by) =>
+      handle.run('find the OpenID Connect sessions of a gateway session', async (db) => {
+        const query = db.selectFrom('oidc_session_links').select('session_uid');
+        const rows = await ('linkKey' in by ? query.where('link_key', '=', by.linkKey) : query.where('username', '=', by.username)).orderBy('id').execute();
+        return rows.map((row) => row.session_uid);
+      }),
+    unlinkSessions: (sessionUids) =>
+      handle.run('forget OpenID Connect session ties', async (db) => {
+        if (sessionUids.length === 0) return;
+        await db.deleteFrom('oidc_session_links').where('session_uid', 'in', [...sessionUids]).execute();
       }),
 
     subjectFor: (username, nowMs) =>

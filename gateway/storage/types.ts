@@ -171,6 +171,18 @@ export interface OidcPayloadTable {
   /** null: does not expire */
   expires_at: number | null;
   consumed_at: number | null;
+  /** the payload's accountId (the subject), for ending every session of a user (0009) */
+  account_id: string | null;
+}
+
+export interface OidcSessionLinkTable {
+  id: Generated<number>;
+  /** the random key kept in the gateway session's data */
+  link_key: string;
+  /** the oidc-provider Session's uid */
+  session_uid: string;
+  username: string;
+  created_at: number;
 }
 
 export interface OidcSubjectTable {
@@ -213,6 +225,7 @@ export interface Database {
   oidc_payloads: OidcPayloadTable;
   oidc_subjects: OidcSubjectTable;
   oidc_consents: OidcConsentTable;
+  oidc_session_links: OidcSessionLinkTable;
 }
 
 // ---- what the repository API takes and returns ----

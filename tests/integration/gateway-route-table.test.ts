@@ -38,7 +38,7 @@ const methodsOf = (row: GatewayRouteSummary) => (row.method === 'ANY' ? ['GET', 
 /** A concrete path for a row: a `*` becomes a name. */
 /** Rows that are HTML pages: a refused GET redirects instead of answering 403. */
 const PAGE_ROWS = new Set(
-  gatewayRouteTable({ authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true })
+  gatewayRouteTable({ authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true, oidc: true })
     .filter((row) => 'page' in row && row.page === true)
     .map((row) => `${row.method} ${row.path}`),
 );

@@ -12,9 +12,10 @@ const BUILT_IN_POLICIES = new Set(['one_factor', 'two_factor']);
 export function identityProvidersProblems(section: GatewayConfig['identity_providers']): ConfigProblem[] {
   const oidc = section?.oidc;
   if (oidc === undefined) return [];
-  const found: ConfigProblem[] = [
-    configWarning('identity_providers.oidc', 'is validated, but the OpenID Connect provider is not served yet; it is ignored'),
-  ];
+  const found: ConfigProblem[] = [];
+  if (oidc.enable_pkce_plain_challenge) {
+    found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
+  }
   const seen = new Set<string>();
   oidc.clients.forEach((client, index) => {
     const at = `identity_providers.oidc.clients[${index}]`;
@@ -51,11 +52,18 @@ function clientProblems(oidc: OidcProviderConfig, client: OidcClientConfig, at: 
     found.push(configWarning(`${at}.pre_configured_consent_duration`, `is ignored: consent_mode is ${client.consent_mode}`));
   }
   if (client.pkce_challenge_method === 'plain') {
-    if (!oidc.enable_pkce_plain_challenge) {
-      found.push(configError(`${at}.pkce_challenge_method`, 'is plain, which identity_providers.oidc.enable_pkce_plain_challenge does not allow; use S256'));
-    } else {
-      found.push(configWarning(`${at}.pkce_challenge_method`, 'is plain: the code verifier travels in the clear; S256 protects it'));
-    }
+    found.push(configError(`${at}.pkce_challenge_method`, 'is plain, which Gatehouse does not accept (the code verifier would travel in the clear); use S256'));
+  }
+  if (client.grant_types.includes('urn:ietf:params:oauth:grant-type:device_code')) {
+    found.push(configError(`${at}.grant_types`, 'has the device code grant, which Gatehouse does not serve yet; remove it'));
+  }
+  const raw = client as OidcClientConfig & { jwks?: unknown; jwks_uri?: unknown };
+  if (client.token_endpoint_auth_method === 'private_key_jwt' && !(Array.isArray(raw.jwks) && raw.jwks.length > 0) && typeof raw.jwks_uri !== 'string') {
+    found.push(configError(`${at}.token_endpoint_auth_method`, 'is private_key_jwt, but the client has no jwks (PEM public keys) or jwks_uri to check its signatures with'));
+  }
+  const symmetric = (alg: string) => alg.startsWith('HS');
+  if ((symmetric(client.id_token_signed_response_alg) || symmetric(client.userinfo_signed_response_alg)) && clientSecretFormat(client.client_secret ?? '') !== 'plaintext') {
+    found.push(configError(`${at}.id_token_signed_response_alg`, 'signs with the client secret (HS256/384/512), which needs client_secret as $plaintext$…; use RS256'));
   }
   if (client.lifespan !== undefined && !Object.hasOwn(oidc.lifespans.custom, client.lifespan)) {
     found.push(configError(`${at}.lifespan`, `${shownValue(client.lifespan)} is not a name under identity_providers.oidc.lifespans.custom`));

@@ -9,6 +9,7 @@ import * as setupState from './0005-setup-state.ts';
 import * as secondFactors from './0006-second-factors.ts';
 import * as sessionIds from './0007-session-ids.ts';
 import * as oidc from './0008-oidc.ts';
+import * as oidcSessionLinks from './0009-oidc-session-links.ts';
 
 interface StorageMigration {
   up(db: Kysely<any>, dialect: StorageDialect): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Readonly<Record<string, StorageMigration>> = {
   '0006-second-factors': secondFactors,
   '0007-session-ids': sessionIds,
   '0008-oidc': oidc,
+  '0009-oidc-session-links': oidcSessionLinks,
 };
 
 export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

@@ -6,7 +6,6 @@ import type { ConfigProblem } from '../../../../lib/config-problems.ts';
 import { parsed } from './parsed.ts';
 
 const DIGEST = '$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng';
-const NOT_SERVED = 'is validated, but the OpenID Connect provider is not served yet; it is ignored';
 const AT = 'identity_providers.oidc.clients[0]';
 
 function confidential(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -17,9 +16,8 @@ function problems(oidc: Record<string, unknown>): ConfigProblem[] {
   return identityProvidersProblems(parsed({ identity_providers: { oidc } }).identity_providers);
 }
 
-/** The problems other than the one "not served yet" warning. */
 function clientProblems(clients: Record<string, unknown>[], oidc: Record<string, unknown> = {}): ConfigProblem[] {
-  return problems({ ...oidc, clients }).filter((p) => p.message !== NOT_SERVED);
+  return problems({ ...oidc, clients }).filter((p) => p.path.startsWith('identity_providers.oidc.clients'));
 }
 
 describe('identity_providers.oidc', () => {
@@ -27,13 +25,9 @@ describe('identity_providers.oidc', () => {
     assert.deepEqual(identityProvidersProblems(parsed({}).identity_providers), []);
   });
 
-  it('a valid section gets exactly one warning: validated, not served yet, ignored', () => {
-    assert.deepEqual(problems({ hmac_secret: 'x'.repeat(64), clients: [confidential()] }), [
-      { path: 'identity_providers.oidc', message: NOT_SERVED, severity: 'warning' },
-    ]);
-    assert.deepEqual(validateGatewayConfig(parsed({ identity_providers: { oidc: { clients: [confidential()] } } })).filter((p) => p.path.startsWith('identity_providers')), [
-      { path: 'identity_providers.oidc', message: NOT_SERVED, severity: 'warning' },
-    ]);
+  it('a valid section has nothing to say', () => {
+    assert.deepEqual(problems({ hmac_secret: 'x'.repeat(64), clients: [confidential()] }), []);
+    assert.deepEqual(validateGatewayConfig(parsed({ identity_providers: { oidc: { clients: [confidential()] } } })).filter((p) => p.path.startsWith('identity_providers')), []);
   });
 
   it('the schema reads Authelia\'s keys and defaults', () => {
@@ -175,13 +169,22 @@ describe('identity_providers.oidc', () => {
     assert.equal(clientProblems([confidential({ consent_mode: 'explicit', pre_configured_consent_duration: '1w' })])[0]!.severity, 'warning');
   });
 
-  it('pkce plain: refused unless enable_pkce_plain_challenge, then warned', () => {
+  it('pkce plain: refused, even with enable_pkce_plain_challenge (which is warned as having no effect)', () => {
     const [refused] = clientProblems([confidential({ pkce_challenge_method: 'plain' })]);
     assert.deepEqual({ path: refused!.path, severity: refused!.severity }, { path: `${AT}.pkce_challenge_method`, severity: 'error' });
-    const [warned, ...rest] = clientProblems([confidential({ pkce_challenge_method: 'plain' })], { enable_pkce_plain_challenge: true });
-    assert.equal(rest.length, 0);
-    assert.deepEqual({ path: warned!.path, severity: warned!.severity }, { path: `${AT}.pkce_challenge_method`, severity: 'warning' });
+    const all = problems({ clients: [confidential({ pkce_challenge_method: 'plain' })], enable_pkce_plain_challenge: true });
+    assert.deepEqual(all.map((p) => [p.path, p.severity]), [
+      ['identity_providers.oidc.enable_pkce_plain_challenge', 'warning'],
+      [`${AT}.pkce_challenge_method`, 'error'],
+    ]);
     assert.deepEqual(clientProblems([confidential({ pkce_challenge_method: 'S256' })]), []);
+  });
+
+  it('the device code grant, private_key_jwt without keys and HS-signed ID tokens with a digest are refused', () => {
+    assert.equal(clientProblems([confidential({ grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'] })])[0]!.path, `${AT}.grant_types`);
+    assert.equal(clientProblems([confidential({ token_endpoint_auth_method: 'private_key_jwt', client_secret: undefined })])[0]!.path, `${AT}.token_endpoint_auth_method`);
+    assert.equal(clientProblems([confidential({ id_token_signed_response_alg: 'HS256' })])[0]!.path, `${AT}.id_token_signed_response_alg`);
+    assert.deepEqual(clientProblems([confidential({ id_token_signed_response_alg: 'HS256', client_secret: '$plaintext$shared-secret' })]).filter((p) => p.severity === 'error'), []);
   });
 
   it('a lifespan or claims_policy naming nothing is refused', () => {

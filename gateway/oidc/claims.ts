@@ -1,0 +1,35 @@
+/**
+ * Which claims each scope releases, and their values for a user. `sub` is the opaque subject stored per
+ * username (storage/oidc.ts), so what an app knows the user as never changes with a display name.
+ * `amr`, `acr`, `auth_time` and `sid` go in every ID token (oidc-provider leaves amr out otherwise).
+ */
+import type { OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { UserDetails } from '../users/provider.ts';
+
+export const STANDARD_SCOPE_CLAIMS = {
+  // in every ID token: oidc-provider releases only a scope's claims there, so these ride on openid
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
+  profile: ['name', 'preferred_username'],
+  email: ['email', 'email_verified', 'alt_emails'],
+  groups: ['groups'],
+} as const;
+
+export function scopeClaims(config: OidcProviderConfig): Record<string, string[] | null> {
+  return {
+    sid: null,
+    ...Object.fromEntries(Object.entries(STANDARD_SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
+    ...Object.fromEntries(Object.entries(config.scopes).map(([scope, custom]) => [scope, custom.claims])),
+  };
+}
+
+/** Every claim Gatehouse knows for `user`; oidc-provider releases those the grant's scopes allow. */
+export function claimsOf(sub: string, user: UserDetails): Record<string, unknown> {
+  const [email, ...alternates] = user.emails;
+  return {
+    sub,
+    name: user.displayName,
+    preferred_username: user.username,
+    ...(email === undefined ? {} : { email, email_verified: true, alt_emails: alternates }),
+    groups: user.groups,
+  };
+}

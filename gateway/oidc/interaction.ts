@@ -1,0 +1,235 @@
+/**
+ * The portal's side of an authorization request (`/oidc/interaction/:uid`): the gateway session says who
+ * the user is and with which factors; the client's authorization_policy says what it needs; the
+ * client's consent mode says whether to ask. Then the provider resumes the request with that answer.
+ *
+ * - no gateway session: the page row's guard sends the browser to sign in, and back here;
+ * - a session below the client's policy (or below an essential `acr_values=two_factor`): to `/2fa`, and
+ *   back; a one-factor session never gets a code for a two-factor client;
+ * - `deny` for this user or network: the client gets `access_denied`;
+ * - consent: `implicit` never asks; `pre-configured` asks once per `pre_configured_consent_duration`
+ *   (remembered in storage, listed and revocable on the settings page); `explicit` always asks.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { SessionData } from 'express-session';
+import { InternalError } from '../../lib/errors.ts';
+import { makeAddressMatcher } from '../../lib/net/address.ts';
+import type { OidcClientConfig, OidcProviderConfig } from '../config/oidc-schema.ts';
+import { requestIp, type PortalDeps } from '../portal/deps.ts';
+import { signedInUser } from '../portal/guards.ts';
+import { field, pageTranslator, portalBase, render } from '../portal/pages.ts';
+import { authenticationLevel } from '../session/user-session.ts';
+import type { UserDetails } from '../users/provider.ts';
+import type { OidcProvider } from './provider.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Ties the provider sessions this session started to it, across id changes (storage/oidc.ts). */
+    oidcLinkKey?: string;
+  }
+}
+
+/** The ACR values Gatehouse issues: the portal's authentication level, by policy name. */
+export const ACR_VALUES = ['one_factor', 'two_factor'] as const;
+
+export type ConsentMode = 'explicit' | 'implicit' | 'pre-configured';
+
+/** Authelia's `auto`: pre-configured when a duration is set, else explicit. */
+export function consentModeOf(client: OidcClientConfig): ConsentMode {
+  if (client.consent_mode === 'auto') return client.pre_configured_consent_duration === undefined ? 'explicit' : 'pre-configured';
+  return client.consent_mode;
+}
+
+/** What the client's authorization_policy requires of this user from this address: 1, 2, or refusal. */
+export function requiredLevelFor(config: OidcProviderConfig, client: OidcClientConfig, user: Pick<UserDetails, 'username' | 'groups'>, ip: string): 1 | 2 | 'deny' {
+  const levelOf = (policy: string) => (policy === 'one_factor' ? 1 : policy === 'two_factor' ? 2 : 'deny');
+  const named = config.authorization_policies[client.authorization_policy];
+  if (!named) return levelOf(client.authorization_policy);
+  for (const rule of named.rules) {
+    const subjects = rule.subject ?? [];
+    const subjectHit =
+      subjects.length === 0 ||
+      subjects.some((entry) => (Array.isArray(entry) ? entry : [entry]).every((subject) => subjectMatches(subject, user)));
+    const networkHit = !rule.networks || rule.networks.length === 0 || makeAddressMatcher(rule.networks)(ip);
+    if (subjectHit && networkHit) return levelOf(rule.policy);
+  }
+  return levelOf(named.default_policy);
+}
+
+function subjectMatches(subject: string, user: Pick<UserDetails, 'username' | 'groups'>): boolean {
+  if (subject.startsWith('user:')) return subject.slice(5) === user.username;
+  if (subject.startsWith('group:')) return user.groups.includes(subject.slice(6));
+  return false;
+}
+
+export interface InteractionDeps {
+  oidc: OidcProvider;
+  config: OidcProviderConfig;
+}
+
+interface Details {
+  uid: string;
+  params: Record<string, string | undefined>;
+  grantId?: string;
+}
+
+function oidcOf(deps: PortalDeps): InteractionDeps {
+  if (!deps.oidc) throw new InternalError('route_table_invalid', 'route table: an OpenID Connect row without identity_providers.oidc');
+  return deps.oidc;
+}
+
+/** The scopes the request asked for that the client may have (oidc-provider already dropped the rest). */
+function requestedScopes(details: Details, client: OidcClientConfig): string[] {
+  const allowed = new Set(client.scopes);
+  return [...new Set((details.params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope)))];
+}
+
+/** Claim names asked for by name in the `claims` request parameter. */
+function requestedClaims(details: Details): string[] {
+  if (!details.params.claims) return [];
+  try {
+    const parsed = JSON.parse(details.params.claims) as Record<string, Record<string, unknown> | undefined>;
+    return [...new Set([...Object.keys(parsed.id_token ?? {}), ...Object.keys(parsed.userinfo ?? {})])];
+  } catch {
+    return [];
+  }
+}
+
+function essentialTwoFactor(details: Details): boolean {
+  return (details.params.acr_values ?? '').split(' ').includes('two_factor');
+}
+
+async function loadInteraction(deps: PortalDeps, req: Request, res: Response): Promise<{ details: Details; client: OidcClientConfig } | null> {
+  const { oidc } = oidcOf(deps);
+  let details: Details;
+  try {
+    details = (await oidc.provider.interactionDetails(req, res)) as Details;
+  } catch {
+    return null;
+  }
+  if (details.uid !== req.params.uid) return null;
+  const client = oidc.clients.get(details.params.client_id ?? '');
+  return client ? { details, client } : null;
+}
+
+function expired(deps: PortalDeps, req: Request, res: Response): void {
+  const t = pageTranslator(req);
+  render(res, deps, 'message', { title: t('oidc_expired_title'), message: t('oidc_expired_message'), alert: true }, 400);
+}
+
+/** Finishes the interaction: the gateway session's login, the granted scopes, and the tie for logout. */
+async function finish(deps: PortalDeps, req: Request, res: Response, details: Details, client: OidcClientConfig, user: UserDetails, scopes: string[]): Promise<void> {
+  const { oidc } = oidcOf(deps);
+  const provider = oidc.provider;
+  const now = deps.now();
+  const sub = await deps.storage.oidc.subjectFor(user.username, now);
+  let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+  if (!grant || grant.accountId !== sub) grant = new provider.Grant({ accountId: sub, clientId: client.client_id });
+  grant.addOIDCScope(scopes.join(' '));
+  const claims = requestedClaims(details);
+  if (claims.length > 0) grant.addOIDCClaims(claims);
+  const grantId = await grant.save();
+  const session = req.session as SessionData & typeof req.session;
+  session.oidcLinkKey ??= randomBytes(16).toString('base64url');
+  const level = authenticationLevel(session.amr);
+  const result = {
+    login: {
+      accountId: sub,
+      amr: [...(session.amr ?? [])],
+      acr: level >= 2 ? 'two_factor' : 'one_factor',
+      ts: Math.floor((session.secondFactorAt ?? session.firstFactorAt ?? now) / 1000),
+      remember: session.keepMeLoggedIn === true,
+    },
+    consent: { grantId },
+    gatehouse: { linkKey: session.oidcLinkKey, username: user.username },
+  };
+  const returnTo = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+  deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc authorization', detail: client.client_id });
+  res.redirect(303, returnTo);
+}
+
+async function refuse(deps: PortalDeps, req: Request, res: Response, description: string): Promise<void> {
+  const returnTo = await oidcOf(deps).oidc.provider.interactionResult(req, res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+  res.redirect(303, returnTo);
+}
+
+/** Whether a remembered consent covers these scopes and claims. */
+async function consentCovers(deps: PortalDeps, user: UserDetails, client: OidcClientConfig, scopes: string[], claims: string[]): Promise<boolean> {
+  const mode = consentModeOf(client);
+  if (mode === 'implicit') return true;
+  if (mode === 'explicit') return false;
+  const consent = await deps.storage.oidc.findConsent(user.username, client.client_id, deps.now());
+  return consent !== undefined && scopes.every((scope) => consent.scopes.includes(scope)) && claims.every((claim) => consent.claims.includes(claim));
+}
+
+/** Where the second-factor step sends the browser back to: this interaction. */
+function here(req: Request): string {
+  return `${req.cookieDomain!.portalUrl.origin}${portalBase(req)}${req.path.replace(/^\//, '')}`;
+}
+
+/** Checks the session against the client's policy; answers (redirect or refusal) and returns false when it falls short. */
+async function sessionSuffices(deps: PortalDeps, req: Request, res: Response, details: Details, client: OidcClientConfig, user: UserDetails): Promise<boolean> {
+  const needed = requiredLevelFor(oidcOf(deps).config, client, user, requestIp(req, deps));
+  if (needed === 'deny') {
+    deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc authorization refused', detail: client.client_id, failed: true });
+    await refuse(deps, req, res, 'The authorization policy of this client does not allow this user.');
+    return false;
+  }
+  const level = authenticationLevel(req.session.amr);
+  if (level < needed || (essentialTwoFactor(details) && level < 2)) {
+    res.redirect(303, `${portalBase(req)}2fa?rd=${encodeURIComponent(here(req))}`);
+    return false;
+  }
+  return true;
+}
+
+export function interactionPage(deps: PortalDeps): RequestHandler {
+  return async (req, res) => {
+    const found = await loadInteraction(deps, req, res);
+    if (!found) return expired(deps, req, res);
+    const { details, client } = found;
+    const user = signedInUser(req);
+    if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
+    const scopes = requestedScopes(details, client);
+    const claims = requestedClaims(details);
+    if (await consentCovers(deps, user, client, scopes, claims)) return finish(deps, req, res, details, client, user, scopes);
+    render(res, deps, 'oidc-consent', {
+      uid: details.uid,
+      clientName: client.client_name ?? client.client_id,
+      clientId: client.client_id,
+      username: user.username,
+      scopes: scopes.filter((scope) => scope !== 'openid'),
+      offerRemember: consentModeOf(client) === 'pre-configured',
+      rememberDays: Math.max(1, Math.round((client.pre_configured_consent_duration ?? 0) / 86_400)),
+    });
+  };
+}
+
+export function interactionForm(deps: PortalDeps): RequestHandler {
+  return async (req, res) => {
+    const found = await loadInteraction(deps, req, res);
+    if (!found) return expired(deps, req, res);
+    const { details, client } = found;
+    const user = signedInUser(req);
+    if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
+    const scopes = requestedScopes(details, client);
+    if (field(req.body, 'decision') !== 'accept') {
+      deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc consent refused', detail: client.client_id });
+      return refuse(deps, req, res, 'The user did not consent.');
+    }
+    if (consentModeOf(client) === 'pre-configured' && field(req.body, 'remember') === 'on') {
+      const now = deps.now();
+      await deps.storage.oidc.recordConsent({
+        username: user.username,
+        clientId: client.client_id,
+        scopes,
+        claims: requestedClaims(details),
+        grantedAt: now,
+        expiresAt: now + (client.pre_configured_consent_duration ?? 0) * 1000,
+      });
+      deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc consent remembered', detail: client.client_id });
+    }
+    return finish(deps, req, res, details, client, user, scopes);
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Builds the OpenID Connect provider from `identity_providers.oidc` (loaded by app.ts only when that is
+ * configured): its keys, its storage, its pages, and the ties that make a gateway logout end the apps'
+ * sessions too.
+ */
+import { dirname, join } from 'node:path';
+import type { Eta } from 'eta';
+import type { Logger } from 'pino';
+import type { OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { AuditLog } from '../log/audit.ts';
+import type { OidcRepository } from '../storage/oidc.ts';
+import type { UserProvider } from '../users/provider.ts';
+import { clientSecretChecker } from './client-auth.ts';
+import { hmacSecret, loadSigningKeys } from './keys.ts';
+import { createOidcLogout, type OidcLogout } from './logout.ts';
+import { oidcPages } from './pages.ts';
+import { createOidcProvider, type OidcProvider } from './provider.ts';
+
+export interface OpenedOidc {
+  oidc: OidcProvider;
+  config: OidcProviderConfig;
+  logout: OidcLogout;
+}
+
+export interface OpenOidcOptions {
+  config: OidcProviderConfig;
+  /** The first session cookie's portal URL: the issuer. */
+  portalUrl: URL;
+  repo: OidcRepository;
+  users: Pick<UserProvider, 'getDetails'>;
+  /** storage.local.path when storage is SQLite: a generated signing key is kept beside it. */
+  localStoragePath: string | null;
+  storageEncryptionKey: string;
+  sessionTtlSec: number;
+  isTrustedProxy: (ip: string) => boolean;
+  eta: Eta;
+  audit: AuditLog;
+  logger: Logger;
+  now: () => number;
+}
+
+export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
+  const { config, logger, now } = options;
+  const keyPath = options.localStoragePath === null ? null : join(dirname(options.localStoragePath), 'oidc-signing-key.pem');
+  const keys = await loadSigningKeys(config, keyPath);
+  if (keys.generated) logger.info({ path: keyPath }, 'identity_providers.oidc: no jwks configured; made a signing key (RS256) and kept it beside the database');
+  const issuer = options.portalUrl.href.replace(/\/$/, '');
+  const oidc = await createOidcProvider({
+    config,
+    issuer,
+    repo: options.repo,
+    users: options.users,
+    keys,
+    hmacSecret: hmacSecret(config, options.storageEncryptionKey),
+    sessionTtlSec: options.sessionTtlSec,
+    isTrustedProxy: options.isTrustedProxy,
+    pages: oidcPages(options.eta, options.portalUrl.pathname, logger),
+    logger,
+    now,
+    secrets: clientSecretChecker({ now, logger, audit: options.audit }),
+  });
+  oidc.onAuthorized(async ({ sessionUid, linkKey, username }) => {
+    await options.repo.linkSession(linkKey, sessionUid, username, now());
+  });
+  const logout = createOidcLogout({ oidc, repo: options.repo, logger, now });
+  logger.info({ issuer, clients: config.clients.map((client) => client.client_id) }, 'OpenID Connect provider ready');
+  return { oidc, config, logout };
+}

@@ -1,0 +1,296 @@
+/**
+ * The OpenID Connect provider: panva's oidc-provider (OpenID Certified), configured from
+ * `identity_providers.oidc` and wired to the gateway's users, storage and portal. Its endpoints are rows
+ * of the gateway's route table (routes.ts) that hand the request to `handle`.
+ *
+ * What is on, and why (the README's "OpenID Connect provider" section says the same to operators):
+ * - authorization code (+ PKCE, S256 only), refresh tokens (rotated), client credentials, PAR,
+ *   introspection, revocation, userinfo (signed when the client asks), RP-initiated and back-channel
+ *   logout, the `claims` request parameter.
+ * - off: dynamic registration (clients come from the configuration), device flow and CIBA (no UI for
+ *   them yet), DPoP and mTLS (no client here needs them), the built-in development login pages.
+ *
+ * Every authorization request goes through the portal's interaction page: the gateway session decides
+ * who the user is and with which factors, so the provider's own session never outlives or outranks it.
+ */
+import { createPublicKey } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { JWK } from 'jose';
+import type { OidcClientConfig, OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { OidcRepository } from '../storage/oidc.ts';
+import type { UserProvider } from '../users/provider.ts';
+import { storageAdapter } from './adapter.ts';
+import { clientSecretChecker, type ClientSecretChecker } from './client-auth.ts';
+import { scopeClaims, claimsOf } from './claims.ts';
+import type { SigningKeys } from './keys.ts';
+
+/** The paths of the provider's endpoints under the portal (Authelia's, plus end-session). */
+export const OIDC_PATHS = {
+  authorization: '/api/oidc/authorization',
+  pushed_authorization_request: '/api/oidc/pushed-authorization-request',
+  token: '/api/oidc/token',
+  userinfo: '/api/oidc/userinfo',
+  introspection: '/api/oidc/introspection',
+  revocation: '/api/oidc/revocation',
+  end_session: '/api/oidc/end-session',
+  jwks: '/jwks.json',
+} as const;
+
+/** The portal page an authorization request is handed to (the gateway session decides there). */
+export const INTERACTION_PATH = '/oidc/interaction/';
+
+export interface OidcPages {
+  /** The logout confirmation (oidc-provider's logoutSource), in the request's language. */
+  logout(ctx: KoaContext, form: string): void | Promise<void>;
+  /** After an RP-initiated logout with no post_logout_redirect_uri. */
+  loggedOut(ctx: KoaContext): void | Promise<void>;
+  /** An error the user sees (never an exception's text). */
+  error(ctx: KoaContext, out: { error: string; error_description?: string }): void | Promise<void>;
+}
+
+/** The slice of a Koa context the pages and hooks read. */
+export interface KoaContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: unknown;
+  type: string;
+  status: number;
+  host: string;
+  oidc?: any;
+}
+
+export interface OidcProviderDeps {
+  config: OidcProviderConfig;
+  /** The portal URL without its trailing slash. */
+  issuer: string;
+  repo: OidcRepository;
+  users: Pick<UserProvider, 'getDetails'>;
+  keys: SigningKeys;
+  hmacSecret: string;
+  /** How long a provider session may live (the gateway's longest session), seconds. */
+  sessionTtlSec: number;
+  isTrustedProxy: (ip: string) => boolean;
+  pages: OidcPages;
+  logger: Logger;
+  now: () => number;
+  /** Called when a client's secret check fails (audited, regulated by the caller). */
+  secrets?: ClientSecretChecker;
+}
+
+export interface OidcProvider {
+  /** oidc-provider's Provider (typed loosely: its own types are not shipped). */
+  provider: any;
+  issuer: string;
+  /** The request to one of the provider's endpoints. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Every client, by id, as configured. */
+  clients: ReadonlyMap<string, OidcClientConfig>;
+  publicJwks: JWK[];
+  /** Subscribes to the end of an authorization (the resume step): ties the provider session to the gateway one. */
+  onAuthorized(listener: (event: { sessionUid: string; accountId: string; linkKey: string; username: string }) => Promise<void>): void;
+}
+
+const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
+
+/** oidc-provider's client metadata for one configured client. */
+function clientMetadata(client: OidcClientConfig, secrets: ClientSecretChecker): Record<string, unknown> {
+  const method = client.token_endpoint_auth_method ?? (client.public ? 'none' : 'client_secret_basic');
+  const nonHttp = client.redirect_uris.some((uri) => !/^https?:/i.test(uri));
+  return {
+    client_id: client.client_id,
+    client_name: client.client_name ?? client.client_id,
+    ...(method === 'none' || method === 'private_key_jwt' ? {} : { client_secret: secrets.providerSecret(client) }),
+    redirect_uris: client.redirect_uris,
+    post_logout_redirect_uris: client.post_logout_redirect_uris,
+    grant_types: client.grant_types,
+    response_types: client.response_types,
+    token_endpoint_auth_method: method,
+    id_token_signed_response_alg: client.id_token_signed_response_alg,
+    ...(client.userinfo_signed_response_alg !== 'none' ? { userinfo_signed_response_alg: client.userinfo_signed_response_alg } : {}),
+    ...(client.backchannel_logout_uri ? { backchannel_logout_uri: client.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
+    ...clientKeys(client),
+    scope: client.scopes.join(' '),
+    // a custom scheme (an app's own) makes it a native client; anything http(s) is a web client
+    application_type: nonHttp ? 'native' : 'web',
+  };
+}
+
+/** private_key_jwt: the client's public keys (Authelia's `jwks` with PEM keys, or `jwks_uri`). */
+function clientKeys(client: OidcClientConfig): Record<string, unknown> {
+  const raw = client as OidcClientConfig & { jwks?: unknown; jwks_uri?: unknown };
+  if (typeof raw.jwks_uri === 'string') return { jwks_uri: raw.jwks_uri };
+  if (Array.isArray(raw.jwks) && raw.jwks.length > 0) {
+    const keys = raw.jwks.map((entry: { key?: string; key_id?: string; algorithm?: string }) => {
+      const jwk = createPublicKey(String(entry.key)).export({ format: 'jwk' }) as JWK;
+      return { ...jwk, use: 'sig', ...(entry.key_id ? { kid: entry.key_id } : {}), ...(entry.algorithm ? { alg: entry.algorithm } : {}) };
+    });
+    return { jwks: { keys } };
+  }
+  return {};
+}
+
+function lifespanOf(config: OidcProviderConfig, clientId: string | undefined, clients: ReadonlyMap<string, OidcClientConfig>, kind: 'access_token' | 'authorize_code' | 'id_token' | 'refresh_token'): number {
+  const named = clientId === undefined ? undefined : clients.get(clientId)?.lifespan;
+  const custom = named === undefined ? undefined : config.lifespans.custom[named]?.[kind];
+  return custom ?? config.lifespans[kind];
+}
+
+export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcProvider> {
+  // loaded only when identity_providers.oidc is configured
+  const { default: Provider, interactionPolicy, errors } = await import('oidc-provider');
+  const { config, repo, now } = deps;
+  const clients = new Map(config.clients.map((client) => [client.client_id, client]));
+  const secrets = deps.secrets ?? clientSecretChecker({ now, logger: deps.logger });
+  const listeners: Array<(event: { sessionUid: string; accountId: string; linkKey: string; username: string }) => Promise<void>> = [];
+
+  // the login prompt always asks the portal first, unless this very request comes back from it
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('gatehouse_session', 'the gateway session decides who signs in, and with which factors', 'login_required', (ctx: any) => !ctx.oidc.result?.gatehouse),
+    0,
+  );
+
+  const customScopes = Object.keys(config.scopes);
+  const backchannelUris = new Set(config.clients.map((c) => c.backchannel_logout_uri).filter((uri): uri is string => typeof uri === 'string'));
+  const ttl = (kind: 'access_token' | 'authorize_code' | 'id_token' | 'refresh_token') => (_ctx: unknown, _token: unknown, client: { clientId?: string } | undefined) =>
+    lifespanOf(config, client?.clientId, clients, kind);
+
+  const provider = new Provider(deps.issuer, {
+    adapter: storageAdapter(repo, now),
+    clients: config.clients.map((client) => clientMetadata(client, secrets)),
+    jwks: { keys: deps.keys.privateJwks },
+    cookies: {
+      keys: [deps.hmacSecret],
+      names: { session: 'gatehouse_oidc_session', interaction: 'gatehouse_oidc_interaction', resume: 'gatehouse_oidc_resume' },
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    routes: { ...OIDC_PATHS },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', ...customScopes],
+    claims: scopeClaims(config),
+    conformIdTokenClaims: true,
+    pkce: {
+      required: (_ctx: unknown, client: { clientId: string; clientAuthMethod: string }) => {
+        const configured = clients.get(client.clientId);
+        if (configured?.require_pkce || configured?.pkce_challenge_method === 'S256') return true;
+        if (config.enforce_pkce === 'always') return true;
+        return config.enforce_pkce === 'public_clients_only' && client.clientAuthMethod === 'none';
+      },
+    },
+    responseTypes: [...new Set<string>([...config.clients.flatMap((c) => c.response_types), 'none'])],
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      jwtUserinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx: KoaContext, form: string) => deps.pages.logout(ctx, form),
+        postLogoutSuccessSource: (ctx: KoaContext) => deps.pages.loggedOut(ctx),
+      },
+      resourceIndicators: { enabled: false },
+    },
+    interactions: {
+      policy,
+      url: (_ctx: unknown, interaction: { uid: string }) => `${new URL(deps.issuer).pathname.replace(/\/$/, '')}${INTERACTION_PATH}${interaction.uid}`,
+    },
+    ttl: {
+      AccessToken: ttl('access_token'),
+      ClientCredentials: ttl('access_token'),
+      AuthorizationCode: ttl('authorize_code'),
+      IdToken: ttl('id_token'),
+      RefreshToken: ttl('refresh_token'),
+      Interaction: 30 * 60,
+      Session: deps.sessionTtlSec,
+      // a grant outlives its refresh tokens (each refresh makes a new one); revoked with consent or logout
+      Grant: 90 * 24 * 3600,
+    },
+    // Authelia issues a refresh token whenever the client may refresh and offline_access was granted
+    issueRefreshToken: async (_ctx: unknown, client: any, code: any) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // rotate every time: a refresh token works once (reuse revokes the grant)
+    rotateRefreshToken: () => true,
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const username = await repo.usernameForSubject(sub);
+      if (username === undefined) return undefined;
+      const user = await deps.users.getDetails(username);
+      // a removed or disabled user has no account: their tokens stop working
+      if (user === null) return undefined;
+      return { accountId: sub, claims: async () => claimsOf(sub, user) };
+    },
+    clientBasedCORS: (_ctx: unknown, origin: string, client: { redirectUris?: string[] }) => {
+      if (config.cors.allowed_origins.includes('*') || config.cors.allowed_origins.includes(origin)) return true;
+      return config.cors.allowed_origins_from_client_redirect_uris && (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
+    },
+    renderError: (ctx: KoaContext, out: { error: string; error_description?: string }) => deps.pages.error(ctx, out),
+    // the SSRF guard stays on for everything but the back-channel logout URIs the operator configured
+    // (homelab apps live on private addresses, which the guard refuses)
+    fetch: (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
+      if (backchannelUris.has(String(url))) delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
+    enabledJWA: {
+      // HS256 for client_secret_jwt and the clients that sign with their secret; no `none`
+      idTokenSigningAlgValues: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512'],
+      userinfoSigningAlgValues: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'],
+    },
+  });
+  // X-Forwarded-* is honoured only from a trusted proxy: the wrapper below strips it from anyone else
+  provider.proxy = true;
+  secrets.install(provider, clients);
+
+  // oidc-provider drops offline_access unless the request said prompt=consent; Gatehouse always asks
+  // the portal (which applies the client's consent mode), so a request with offline_access counts as one
+  // that asked for consent, as Authelia treats it
+  const contextPrototype = provider.OIDCContext.prototype;
+  const prompts = Object.getOwnPropertyDescriptor(contextPrototype, 'prompts')!.get!;
+  Object.defineProperty(contextPrototype, 'prompts', {
+    get(this: { params?: { scope?: string; prompt?: string } }) {
+      const asked: Set<string> = prompts.call(this);
+      const scope = typeof this.params?.scope === 'string' ? this.params.scope.split(' ') : [];
+      if (scope.includes('offline_access') && !asked.has('none')) asked.add('consent');
+      return asked;
+    },
+  });
+
+  provider.use(async (ctx: any, next: () => Promise<void>) => {
+    await next();
+    const oidc = ctx.oidc;
+    // discovery names the one /jwks.json the gateway serves at its root, wherever the portal lives
+    if (oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') ctx.body.jwks_uri = new URL(OIDC_PATHS.jwks, deps.issuer).href;
+    // an RP-initiated logout the user confirmed ends the gateway session too (oidc/endpoints.ts)
+    if (oidc?.route === 'end_session_confirm' && oidc.params?.logout) await (ctx.req as { endGatewaySession?: () => Promise<void> }).endGatewaySession?.();
+    const marker = oidc?.result?.gatehouse as { linkKey?: string; username?: string } | undefined;
+    if (oidc?.route === 'resume' && marker?.linkKey && marker.username && oidc.session?.uid && oidc.session.accountId) {
+      for (const listener of listeners) await listener({ sessionUid: oidc.session.uid, accountId: oidc.session.accountId, linkKey: marker.linkKey, username: marker.username });
+    }
+  });
+  provider.on('server_error', (_ctx: unknown, error: Error) => deps.logger.error({ err: error }, 'oidc: internal error'));
+  provider.on('backchannel.error', (client: { clientId: string }, error: Error) => deps.logger.warn({ client: client.clientId, err: error.message }, 'oidc: a back-channel logout was not delivered'));
+  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => deps.logger.info({ grant: grantId }, 'oidc: grant revoked'));
+  void errors;
+
+  const callback = provider.callback();
+  const issuerUrl = new URL(deps.issuer);
+  return {
+    provider,
+    issuer: deps.issuer,
+    clients,
+    publicJwks: deps.keys.publicJwks,
+    onAuthorized: (listener) => void listeners.push(listener),
+    handle(req, res) {
+      // every URL the provider writes (discovery, redirects, cookies' security) is the issuer's, whatever
+      // Host the request came with; the client's address comes from X-Forwarded-For of a trusted proxy only
+      const trusted = deps.isTrustedProxy(req.socket.remoteAddress ?? '');
+      for (const name of FORWARDED) if (!trusted || name !== 'x-forwarded-for') delete req.headers[name];
+      req.headers.host = issuerUrl.host;
+      req.headers['x-forwarded-proto'] = issuerUrl.protocol.slice(0, -1);
+      callback(req, res);
+    },
+  };
+}

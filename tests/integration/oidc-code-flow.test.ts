@@ -1,0 +1,78 @@
+/**
+ * The OpenID Connect provider driven by a real relying party (openid-client): discovery, the
+ * authorization code flow with PKCE through the portal's sign-in, the ID token's signature and claims,
+ * userinfo, and refresh with rotation.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { clientDigest, codeFlowStart, discover, ISSUER, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
+
+const REDIRECT = 'https://app.example.test/oauth2/callback';
+const SECRET = 'app-secret-that-is-long-enough-123';
+
+describe('OpenID Connect: authorization code flow with openid-client', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway({
+      users: { alice: { password: 'Old-Lantern-Orbit-47', email: 'alice@example.test', displayname: 'Alice Liddell', groups: ['admins'] } },
+      config: {
+        access_control: { default_policy: 'deny', rules: [{ domain: 'app.example.test', policy: 'one_factor' }] },
+        identity_providers: {
+          oidc: {
+            jwks: [{ key: testSigningKey() }],
+            clients: [
+              {
+                client_id: 'app',
+                client_name: 'The App',
+                client_secret: await clientDigest(SECRET),
+                redirect_uris: [REDIRECT],
+                scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
+                grant_types: ['authorization_code', 'refresh_token'],
+                authorization_policy: 'one_factor',
+                consent_mode: 'implicit',
+              },
+            ],
+          },
+        },
+      },
+    });
+  });
+  after(() => gw?.close());
+
+  it('discovery names the issuer and the endpoints under /api/oidc/', async () => {
+    const config = await discover(gw.port, 'app', SECRET);
+    const meta = config.serverMetadata();
+    assert.equal(meta.issuer, ISSUER);
+    assert.equal(meta.token_endpoint, `${ISSUER}/api/oidc/token`);
+    assert.equal(meta.jwks_uri, `${ISSUER}/jwks.json`);
+    assert.equal(meta.end_session_endpoint, `${ISSUER}/api/oidc/end-session`);
+  });
+
+  it('a signed-in user gets a code, and the client tokens with the claims', async () => {
+    const config = await discover(gw.port, 'app', SECRET);
+    const cookie = await login(gw, 'alice', 'Old-Lantern-Orbit-47');
+    const browser = new OidcBrowser(gw.port, cookie);
+    const start = await codeFlowStart(config, REDIRECT, 'openid profile email groups offline_access');
+    const { leftTo, last } = await browser.visit(start.url.href);
+    assert.ok(leftTo, `the flow never left the portal: ${last.status} ${last.headers.location ?? ''} ${last.body.slice(0, 300)}`);
+    assert.equal(`${leftTo.origin}${leftTo.pathname}`, REDIRECT);
+    const tokens = await client.authorizationCodeGrant(config, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    const claims = tokens.claims()!;
+    assert.equal(claims.iss, ISSUER);
+    assert.equal(claims.aud, 'app');
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(claims.acr, 'one_factor');
+    assert.ok(typeof claims.sub === 'string' && claims.sub.length > 20 && claims.sub !== 'alice');
+    assert.ok(tokens.refresh_token, 'offline_access with the refresh_token grant gives a refresh token');
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    assert.equal(info.preferred_username, 'alice');
+    assert.equal(info.email, 'alice@example.test');
+    assert.deepEqual(info.groups, ['admins']);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    // a refresh token works once
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (error: { error?: string }) => error.error === 'invalid_grant');
+  });
+});
