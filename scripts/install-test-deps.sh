@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real on a Debian machine: Redis, PostgreSQL, nginx, Caddy,
 # fail2ban-regex (the shipped filters are checked with it), Chromium (the dashboard test),
-# OpenSSL (test certificates), oathtool (TOTP codes from an independent implementation) and wrk
-# (the benchmark). Safe to run again; needs root (or sudo).
+# OpenSSL (test certificates), oathtool (TOTP codes from an independent implementation), Apache httpd
+# with mod_auth_openidc (a relying party of the OpenID Connect provider) and wrk (the benchmark). Safe to run again; needs root (or sudo).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -19,6 +19,7 @@ declare -A PACKAGE_FOR=(
   [chromium]=chromium
   [setpriv]=util-linux
   [oathtool]=oathtool
+  [apache2]=apache2
 )
 missing=()
 for cmd in "${!PACKAGE_FOR[@]}"; do
@@ -26,6 +27,8 @@ for cmd in "${!PACKAGE_FOR[@]}"; do
     missing+=("${PACKAGE_FOR[$cmd]}")
   fi
 done
+# Apache httpd with mod_auth_openidc: a second real OpenID Connect relying party
+[ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || missing+=(libapache2-mod-auth-openidc)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "installing: ${missing[*]}"
