@@ -271,25 +271,32 @@ export function gatewayRouteTable(shape: RouteShape): GatewayRoute[] {
 }
 
 /**
- * The OpenID Connect provider (gateway/oidc/): its endpoints answer the methods the specifications name
- * (oidc-provider refuses the others), so each is one `ANY` row; the interaction page is the portal's.
+ * The OpenID Connect provider (gateway/oidc/): one row per method the specifications name for each
+ * endpoint; the endpoints a browser application may call from another origin answer a CORS preflight
+ * (OPTIONS), which oidc-provider allows per `identity_providers.oidc.cors`.
  */
 function oidcRows(): PortalRoute[] {
-  const endpoint = (path: string, guard: 'PUBLIC' | OidcGuard, rateLimit: string | null = null, method: 'ANY' | 'GET' | 'POST' = 'ANY'): PortalRoute => ({ method, path, guard, rateLimit, hosts: 'portal', sessionless: true, handler: oidcEndpoint });
+  type Method = 'GET' | 'POST' | 'OPTIONS';
+  const endpoint = (method: Method, path: string, guard: 'PUBLIC' | OidcGuard, rateLimit: string | null = null): PortalRoute => ({ method, path, guard, rateLimit, hosts: 'portal', sessionless: true, handler: oidcEndpoint });
+  const clientAuth = (path: string) => [endpoint('POST', path, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS), endpoint('OPTIONS', path, 'PUBLIC')];
   return [
-    endpoint('/.well-known/openid-configuration', 'PUBLIC', null, 'GET'),
+    endpoint('GET', '/.well-known/openid-configuration', 'PUBLIC'),
     { method: 'GET', path: '/.well-known/oauth-authorization-server', guard: 'PUBLIC', rateLimit: null, hosts: 'portal', sessionless: true, handler: authorizationServerMetadata },
-    endpoint(OIDC_PATHS.authorization, 'PUBLIC'),
-    endpoint(`${OIDC_PATHS.authorization}/:uid`, 'PUBLIC', null, 'GET'),
-    endpoint(OIDC_PATHS.pushed_authorization_request, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
-    endpoint(OIDC_PATHS.token, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
-    endpoint(OIDC_PATHS.introspection, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
-    endpoint(OIDC_PATHS.revocation, 'CLIENT_AUTH', CLIENT_SECRET_CHECKS),
-    endpoint(OIDC_PATHS.userinfo, 'ACCESS_TOKEN'),
-    endpoint(OIDC_PATHS.end_session, 'PUBLIC'),
+    endpoint('GET', OIDC_PATHS.authorization, 'PUBLIC'),
+    endpoint('POST', OIDC_PATHS.authorization, 'PUBLIC'),
+    endpoint('GET', `${OIDC_PATHS.authorization}/:uid`, 'PUBLIC'),
+    ...clientAuth(OIDC_PATHS.pushed_authorization_request),
+    ...clientAuth(OIDC_PATHS.token),
+    ...clientAuth(OIDC_PATHS.introspection),
+    ...clientAuth(OIDC_PATHS.revocation),
+    endpoint('GET', OIDC_PATHS.userinfo, 'ACCESS_TOKEN'),
+    endpoint('POST', OIDC_PATHS.userinfo, 'ACCESS_TOKEN'),
+    endpoint('OPTIONS', OIDC_PATHS.userinfo, 'PUBLIC'),
+    endpoint('GET', OIDC_PATHS.end_session, 'PUBLIC'),
+    endpoint('POST', OIDC_PATHS.end_session, 'PUBLIC'),
     // the confirmation reads the gateway session: a confirmed logout ends it too
     { method: 'POST', path: `${OIDC_PATHS.end_session}/confirm`, guard: 'PUBLIC', rateLimit: null, hosts: 'portal', handler: endSessionConfirm },
-    endpoint(`${OIDC_PATHS.end_session}/success`, 'PUBLIC', null, 'GET'),
+    endpoint('GET', `${OIDC_PATHS.end_session}/success`, 'PUBLIC'),
     { method: 'GET', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: interactionPage },
     { method: 'POST', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: interactionForm },
   ];
@@ -333,7 +340,7 @@ function nodeRoutes(rows: readonly NodeRoute[], deps: RouteDeps): Map<string, No
   );
 }
 
-const ROUTER_METHOD = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', ANY: 'all' } as const;
+const ROUTER_METHOD = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', OPTIONS: 'options', ANY: 'all' } as const;
 
 function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDeps): express.Router {
   const p = deps.portal;

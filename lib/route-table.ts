@@ -5,8 +5,8 @@
  */
 import { InternalError } from './errors.ts';
 
-/** `WS` is a WebSocket upgrade; `ANY` answers every method the same way. */
-export type RouteMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'WS' | 'ANY';
+/** `WS` is a WebSocket upgrade; `ANY` answers every method the same way; `OPTIONS` is a CORS preflight. */
+export type RouteMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'WS' | 'ANY';
 
 export interface RouteSummary {
   method: RouteMethod;

@@ -19,6 +19,7 @@ import {
   type InProcessGateway,
 } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { clientDigest, testSigningKey } from '../helpers/oidc.ts';
 import { upgradeStatus } from '../helpers/websocket-upgrade.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -69,6 +70,7 @@ describe('the gateway route table, walked against a real gateway', () => {
         server: { upstreams: { [APP]: echo.url } },
         identity_assertion: { audiences: { [APP]: 'app' }, key_path: join(temp.dir, 'assertion-key.pem') },
         access_control: { default_policy: 'deny', rules: [{ domain: APP, policy: 'one_factor' }] },
+        identity_providers: { oidc: { jwks: [{ key: testSigningKey() }], clients: [{ client_id: 'rp', client_secret: await clientDigest('rp-secret-long-enough'), redirect_uris: ['https://rp.example.test/cb'] }] } },
       },
     });
   });
@@ -102,6 +104,13 @@ describe('the gateway route table, walked against a real gateway', () => {
           for (const method of methodsOf(row)) {
             const response = await request(`http://${APP}:${gw.port}${concrete(row.path)}`, { method, headers: { accept: BROWSER_ACCEPT, 'x-forwarded-proto': 'https' } });
             assertRefused(response, `${method} ${row.path}`);
+          }
+        } else if (row.guard === 'CLIENT_AUTH' || row.guard === 'ACCESS_TOKEN') {
+          // the provider checks these callers itself: an anonymous one gets its OAuth error, never a token
+          for (const method of methodsOf(row)) {
+            const response = await portal(gw, concrete(row.path), { method, headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+            assert.ok([400, 401].includes(response.status), `${method} ${row.path}: ${response.status} ${response.body}`);
+            if (method !== 'HEAD') assert.equal(typeof response.json<{ error: string }>().error, 'string', `${method} ${row.path}`);
           }
         } else {
           for (const method of methodsOf(row)) {

@@ -313,6 +313,7 @@ describe('gatehouse storage migrate', () => {
       'storage: applied 0006-second-factors',
       'storage: applied 0007-session-ids',
       'storage: applied 0008-oidc',
+      'storage: applied 0009-oidc-session-links',
     ]);
     assert.ok((await stat(join(dir, 'gatehouse.sqlite3'))).size > 0);
     const second = await gatehouse(['storage', 'migrate', '--config', fast]);

@@ -28,15 +28,18 @@ for (const backend of BACKENDS) {
       await session('s-alive', T0 - 29 * DAY);
       await storage.oidc.upsert('AuthorizationCode', 'expired', { grantId: 'g1' }, 60, T0 - 60_001);
       await storage.oidc.upsert('RefreshToken', 'live', { grantId: 'g1' }, 60, T0 - 59_999);
+      await storage.oidc.linkSession('key-old', 'uid-old', 'alice', T0 - 31 * DAY);
+      await storage.oidc.linkSession('key-new', 'uid-new', 'alice', T0 - 29 * DAY);
 
-      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 1, resetLinks: 1, sessions: 1, oidcPayloads: 1 });
+      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 1, resetLinks: 1, sessions: 1, oidcPayloads: 1, oidcSessionLinks: 1 });
       assert.equal(await storage.oneTimeCodes.find(oldCode), undefined);
       assert.ok(await storage.oneTimeCodes.find(recentCode), 'an expired code is kept a week for the audit');
       assert.equal(await storage.identityVerification.find('old'), undefined);
       assert.ok(await storage.identityVerification.find('recent'));
       assert.deepEqual((await storage.userSessions.listByUser('alice')).length, 1);
       assert.ok(await storage.oidc.find('RefreshToken', 'live', T0), 'an OpenID Connect payload is kept until it expires');
-      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 0, resetLinks: 0, sessions: 0, oidcPayloads: 0 }, 'nothing twice');
+      assert.deepEqual(await storage.oidc.linkedSessions({ username: 'alice' }), ['uid-new'], 'a provider session tie lives as long as the longest gateway session');
+      assert.deepEqual(await storage.housekeeping.pruneExpired(T0, 30 * DAY), { oneTimeCodes: 0, resetLinks: 0, sessions: 0, oidcPayloads: 0, oidcSessionLinks: 0 }, 'nothing twice');
     });
   });
 }

@@ -4,7 +4,7 @@ import { migrateStorage, openStorage } from '../../../gateway/storage/open.ts';
 import { StorageError } from '../../../gateway/storage/errors.ts';
 import { BACKENDS, rawQuery, silentLogger } from './backends.ts';
 
-const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations', '0005-setup-state', '0006-second-factors', '0007-session-ids', '0008-oidc'];
+const ALL = ['0001-authentication-logs', '0002-bans', '0003-encryption', '0004-attempt-reservations', '0005-setup-state', '0006-second-factors', '0007-session-ids', '0008-oidc', '0009-oidc-session-links'];
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: numbered migrations apply once`, () => {

@@ -22,7 +22,7 @@ describe("postgres: option 'schema' keeps every table, the migration history inc
       [
         'Gate House.attempt_reservations', 'Gate House.authentication_logs', 'Gate House.banned_ip', 'Gate House.banned_user', 'Gate House.encryption',
         'Gate House.identity_verification', 'Gate House.migrations', 'Gate House.migrations_lock',
-        'Gate House.oidc_consents', 'Gate House.oidc_payloads', 'Gate House.oidc_subjects', 'Gate House.one_time_codes', 'Gate House.recovery_codes',
+        'Gate House.oidc_consents', 'Gate House.oidc_payloads', 'Gate House.oidc_session_links', 'Gate House.oidc_subjects', 'Gate House.one_time_codes', 'Gate House.recovery_codes',
         'Gate House.setup_state', 'Gate House.totp_configurations', 'Gate House.totp_history', 'Gate House.user_preferences', 'Gate House.user_sessions',
         'Gate House.webauthn_credentials', 'Gate House.webauthn_users',
       ],

@@ -64,7 +64,7 @@ for (const backend of BACKENDS) {
         await assert.rejects(stat(join(options.local.path, '..')), { code: 'ENOENT' }, 'not even its directory');
       } else {
         const { database } = options.postgres!;
-        assert.equal(note, `PostgreSQL database '${database}' at 127.0.0.1:5432: 8 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it`);
+        assert.equal(note, `PostgreSQL database '${database}' at 127.0.0.1:5432: 9 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it`);
         assert.deepEqual(await rawQuery(options, "select table_name from information_schema.tables where table_schema = 'public'"), []);
       }
     });
