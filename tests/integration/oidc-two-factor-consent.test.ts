@@ -106,11 +106,14 @@ describe('OpenID Connect: two factors and consent, decided by the portal', () =>
     assert.match(page.last.body, /The Wiki/);
     const action = /<form method="post" action="([^"]+)"/.exec(page.last.body)?.[1];
     assert.ok(action, 'a consent form');
-    const { leftTo } = await browser.visit(new URL(action, PORTAL_ORIGIN).href, { decision: 'accept' });
+    assert.doesNotMatch(page.last.body, /name="remember"/, 'explicit: nothing to remember');
+    // a remember=on sent anyway is ignored
+    const { leftTo } = await browser.visit(new URL(action, PORTAL_ORIGIN).href, { decision: 'accept', remember: 'on' });
     assert.ok(leftTo);
     assert.equal(`${leftTo.origin}${leftTo.pathname}`, REDIRECT);
     const tokens = await client.authorizationCodeGrant(config, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
     assert.equal(tokens.claims()!.aud, 'wiki');
+    assert.deepEqual(await storage.oidc.listConsents('bob', gw.clock.now()), []);
     // explicit: asked again next time
     const next = await browser.visit((await codeFlowStart(config, REDIRECT)).url.href);
     assert.equal(next.leftTo, null);
