@@ -111,6 +111,7 @@ describe('OpenID Connect: PAR, introspection, revocation, client credentials, re
     assert.equal(seen.active, true);
     assert.equal(seen.client_id, 'svc');
     assert.equal(seen.sub, undefined, 'no user behind a client credentials token');
+    await assert.rejects(client.fetchUserInfo(config, tokens.access_token, client.skipSubjectCheck), 'no userinfo without a user');
     await assert.rejects(client.clientCredentialsGrant(config, { scope: 'groups profile' }), oauthError('invalid_scope'));
     // a code-flow client may not use the grant (oidc-provider answers invalid_request, before it authenticates the client)
     await assert.rejects(client.clientCredentialsGrant(await discover(gw.port, 'app', SECRET), { scope: 'groups' }), oauthError('invalid_request'));

@@ -95,6 +95,15 @@ describe('OpenID Connect: two factors and consent, decided by the portal', () =>
     assert.equal(claims.acr, 'two_factor');
   });
 
+  it('acr_values=two_factor from a one_factor client: a one-factor session is sent to the second factor too', async () => {
+    const config = await discover(gw.port, 'wiki', SECRET);
+    const browser = new OidcBrowser(gw.port, await login(gw, 'bob', PASSWORD));
+    const { leftTo } = await browser.visit((await codeFlowStart(config, REDIRECT, 'openid', { acr_values: 'two_factor' })).url.href);
+    assert.equal(leftTo, null);
+    assert.ok(browser.seen.some((seen) => String(seen.headers.location ?? '').includes('2fa?rd=')));
+    assert.ok(browser.seen.every((seen) => !String(seen.headers.location ?? '').startsWith(REDIRECT)));
+  });
+
   it('explicit consent: the page names the client; accept completes the flow', async () => {
     const config = await discover(gw.port, 'wiki', SECRET);
     const browser = new OidcBrowser(gw.port, await login(gw, 'bob', PASSWORD));
@@ -135,7 +144,8 @@ describe('OpenID Connect: two factors and consent, decided by the portal', () =>
     assert.equal(leftTo.searchParams.get('state'), start.state);
   });
 
-  it('pre-configured consent: remember=on stores it (listed), and the next authorization skips the page', async () => {
+  // last: it moves the gateway's clock
+  it('pre-configured consent: remember=on stores it (listed), the next authorization skips the page, until it expires', async () => {
     const config = await discover(gw.port, 'chat', SECRET);
     const browser = new OidcBrowser(gw.port, await login(gw, 'bob', PASSWORD));
     const start = await codeFlowStart(config, REDIRECT);
@@ -158,5 +168,12 @@ describe('OpenID Connect: two factors and consent, decided by the portal', () =>
     assert.ok(skipped.leftTo, `the consent page again: ${skipped.last.status}`);
     const tokens = await client.authorizationCodeGrant(config, skipped.leftTo, { pkceCodeVerifier: next.verifier, expectedState: next.state, expectedNonce: next.nonce });
     assert.equal(tokens.claims()!.aud, 'chat');
+    // a week later (by the gateway's clock) the remembered consent is over: asked again
+    gw.clock.advance(week + 60_000);
+    assert.deepEqual(await storage.oidc.listConsents('bob', gw.clock.now()), []);
+    const later = new OidcBrowser(gw.port, await login(gw, 'bob', PASSWORD));
+    const asked = await later.visit((await codeFlowStart(config, REDIRECT)).url.href);
+    assert.equal(asked.leftTo, null);
+    assert.match(asked.last.body, /The Chat/);
   });
 });
