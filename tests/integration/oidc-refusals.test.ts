@@ -124,6 +124,14 @@ describe('OpenID Connect: refusals', () => {
     await assert.rejects(client.authorizationCodeGrant(other, callback, { expectedState: state, pkceCodeVerifier: verifier }), oauthError('invalid_grant'));
   });
 
+  it('a code redeemed with another redirect_uri than it was issued for is invalid_grant', async () => {
+    const config = await discover(gw.port, 'app', SECRET);
+    const { callback, state, verifier } = await authorize(gw, config, cookie);
+    const elsewhere = new URL(callback);
+    elsewhere.pathname = '/oauth2/other-callback';
+    await assert.rejects(client.authorizationCodeGrant(config, elsewhere, { expectedState: state, pkceCodeVerifier: verifier }), oauthError('invalid_grant'));
+  });
+
   it('a wrong client secret is invalid_client, and audited as a failure Fail2Ban reads', async () => {
     const config = await discover(gw.port, 'app', SECRET);
     const { callback, state, verifier } = await authorize(gw, config, cookie);
