@@ -183,8 +183,16 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // a client learns about, and revokes, only the tokens issued to it (oidc-provider's default lets any
+      // confidential client introspect every token: another app's user, scopes and expiry)
+      introspection: { enabled: true, allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => {
+          if (token.clientId === client.clientId) return true;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       jwtUserinfo: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
@@ -273,7 +281,6 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
   provider.on('server_error', (_ctx: unknown, error: Error) => deps.logger.error({ err: error }, 'oidc: internal error'));
   provider.on('backchannel.error', (client: { clientId: string }, error: Error) => deps.logger.warn({ client: client.clientId, err: error.message }, 'oidc: a back-channel logout was not delivered'));
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => deps.logger.info({ grant: grantId }, 'oidc: grant revoked'));
-  void errors;
 
   const callback = provider.callback();
   const issuerUrl = new URL(deps.issuer);

@@ -4,6 +4,7 @@
  * reached on 127.0.0.1 behind a pretend TLS-terminating proxy), and `OidcBrowser` follows the
  * authorization redirects with a cookie jar, as a browser would, until they leave the portal.
  */
+import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import * as client from 'openid-client';
 import { hashClientSecret } from '../../lib/client-secret.ts';
@@ -109,4 +110,16 @@ let signingKey: string | undefined;
 export function testSigningKey(): string {
   signingKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   return signingKey;
+}
+
+/**
+ * For assert.rejects: the OAuth error code openid-client reports, from the JSON body or (a 401 to a
+ * client that sent Basic credentials) from the WWW-Authenticate challenge.
+ */
+export function oauthError(code: string) {
+  return (error: { error?: string; cause?: unknown }) => {
+    const challenge = Array.isArray(error.cause) ? (error.cause[0] as { parameters?: { error?: string } } | undefined)?.parameters?.error : undefined;
+    assert.equal(error.error ?? challenge, code, `expected ${code}, got ${String(error)}`);
+    return true;
+  };
 }
