@@ -25,11 +25,11 @@ function accepted<const K extends string>(keys: readonly K[]): Record<K, z.ZodOp
 
 export const AUTHELIA_ONLY_PROVIDER_KEYS = [
   'enable_client_debug_messages', 'enable_jwt_access_token_stateless_introspection', 'discovery_signed_response_alg',
-  'discovery_signed_response_key_id', 'require_pushed_authorization_requests', 'issuer_certificate_chain', 'issuer_private_key',
+  'discovery_signed_response_key_id', 'issuer_certificate_chain', 'issuer_private_key',
 ] as const;
 
 export const AUTHELIA_ONLY_CLIENT_KEYS = [
-  'sector_identifier_uri', 'request_uris', 'requested_audience_mode', 'require_pushed_authorization_requests',
+  'sector_identifier_uri', 'request_uris', 'requested_audience_mode',
   'authorization_signed_response_alg', 'authorization_signed_response_key_id', 'authorization_encrypted_response_alg',
   'authorization_encrypted_response_enc', 'authorization_encrypted_response_key_id', 'id_token_signed_response_key_id',
   'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc', 'id_token_encrypted_response_key_id',
@@ -132,11 +132,14 @@ const client = z.strictObject({
   /** The name of an entry of `lifespans.custom`. */
   lifespan: z.string().optional(),
   claims_policy: z.string().optional(),
+  /** Authorization requests must be pushed first (PAR); also the provider-wide key. */
+  require_pushed_authorization_requests: z.boolean().default(false),
 });
 
 export const oidcProvider = z.strictObject({
   ...accepted(AUTHELIA_ONLY_PROVIDER_KEYS),
   hmac_secret: z.string().optional(),
+  require_pushed_authorization_requests: z.boolean().default(false),
   jwks: z.array(jwk).default([]),
   lifespans: lifespans.prefault({}),
   enforce_pkce: z.enum(['public_clients_only', 'never', 'always']).default('public_clients_only'),

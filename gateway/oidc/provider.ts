@@ -110,6 +110,7 @@ function clientMetadata(client: OidcClientConfig, secrets: ClientSecretChecker):
     ...(client.userinfo_signed_response_alg !== 'none' ? { userinfo_signed_response_alg: client.userinfo_signed_response_alg } : {}),
     ...(client.backchannel_logout_uri ? { backchannel_logout_uri: client.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     ...clientKeys(client),
+    ...(client.require_pushed_authorization_requests ? { require_pushed_authorization_requests: true } : {}),
     scope: client.scopes.join(' '),
     // a custom scheme (an app's own) makes it a native client; anything http(s) is a web client
     application_type: nonHttp ? 'native' : 'web',
@@ -134,6 +135,20 @@ function lifespanOf(config: OidcProviderConfig, clientId: string | undefined, cl
   const named = clientId === undefined ? undefined : clients.get(clientId)?.lifespan;
   const custom = named === undefined ? undefined : config.lifespans.custom[named]?.[kind];
   return custom ?? config.lifespans[kind];
+}
+
+/** The scope the token being issued was granted (the code's, or the refresh token's). */
+function grantedScopeOf(ctx: any): string {
+  const entities = ctx?.oidc?.entities ?? {};
+  return String(entities.AuthorizationCode?.scope ?? entities.RefreshToken?.scope ?? '');
+}
+
+/** The claims a client's claims policy puts in its ID tokens, limited to those `scope` releases. */
+export function idTokenClaimsFor(config: OidcProviderConfig, client: OidcClientConfig | undefined, scope: string): string[] {
+  const wanted = client?.claims_policy === undefined ? undefined : config.claims_policies[client.claims_policy]?.id_token;
+  if (!wanted || wanted.length === 0) return [];
+  const released = new Set(scope.split(' ').flatMap((name) => scopeClaims(config)[name] ?? []));
+  return wanted.filter((claim) => released.has(claim));
 }
 
 export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcProvider> {
@@ -195,7 +210,7 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
       },
       userinfo: { enabled: true },
       jwtUserinfo: { enabled: true },
-      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: config.require_pushed_authorization_requests },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -251,6 +266,15 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
   // X-Forwarded-* is honoured only from a trusted proxy: the wrapper below strips it from anyone else
   provider.proxy = true;
   secrets.install(provider, clients);
+
+  // claims_policies.<name>.id_token: claims the client's ID tokens carry besides sub/acr/amr/auth_time,
+  // among those its granted scopes release (oidc-provider puts scope claims in userinfo only)
+  const idTokenIssue = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = function issue(this: any, options: { use?: string }) {
+    const extra = idTokenClaimsFor(config, clients.get(this.client?.clientId ?? ''), grantedScopeOf(this.ctx));
+    if (options?.use === 'idtoken' && extra.length > 0) this.mask = { ...Object.fromEntries(extra.map((claim) => [claim, null])), ...this.mask };
+    return idTokenIssue.call(this, options);
+  };
 
   // oidc-provider drops offline_access unless the request said prompt=consent; Gatehouse always asks
   // the portal (which applies the client's consent mode), so a request with offline_access counts as one

@@ -22,7 +22,16 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
         identity_providers: {
           oidc: {
             jwks: [{ key: testSigningKey() }],
+            claims_policies: { in_id_token: { id_token: ['preferred_username', 'email', 'groups'] } },
             clients: [
+              {
+                client_id: 'legacy',
+                client_secret: await clientDigest(SECRET),
+                redirect_uris: [REDIRECT],
+                authorization_policy: 'one_factor',
+                consent_mode: 'implicit',
+                claims_policy: 'in_id_token',
+              },
               {
                 client_id: 'app',
                 client_name: 'The App',
@@ -74,5 +83,20 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
     // a refresh token works once
     await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (error: { error?: string }) => error.error === 'invalid_grant');
+  });
+
+  it("a client's claims policy puts the claims its scopes release in the ID token too", async () => {
+    const config = await discover(gw.port, 'legacy', SECRET);
+    const browser = new OidcBrowser(gw.port, await login(gw, 'alice', 'Old-Lantern-Orbit-47'));
+    // profile and groups are asked for, email is not: the policy's email stays out
+    const start = await codeFlowStart(config, REDIRECT, 'openid profile groups');
+    const { leftTo } = await browser.visit(start.url.href);
+    assert.ok(leftTo);
+    const tokens = await client.authorizationCodeGrant(config, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    const claims = tokens.claims()!;
+    assert.equal(claims.preferred_username, 'alice');
+    assert.deepEqual(claims.groups, ['admins']);
+    assert.equal(claims.email, undefined);
+    assert.equal(claims.name, undefined, 'a claim the policy does not name stays in userinfo');
   });
 });

@@ -4,7 +4,11 @@
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { clientSecretFormat } from '../../../lib/client-secret.ts';
-import type { OidcClientConfig, OidcProviderConfig } from '../oidc-schema.ts';
+import { AUTHELIA_ONLY_CLIENT_KEYS, AUTHELIA_ONLY_PROVIDER_KEYS, type OidcClientConfig, type OidcProviderConfig } from '../oidc-schema.ts';
+
+const NO_EFFECT = 'is an Authelia option Gatehouse does not implement yet; it has no effect';
+/** Read by the provider despite being in the accepted-only lists (private_key_jwt's keys). */
+const READ_CLIENT_KEYS = new Set(['jwks', 'jwks_uri']);
 import type { GatewayConfig } from '../schema.ts';
 
 const BUILT_IN_POLICIES = new Set(['one_factor', 'two_factor']);
@@ -13,6 +17,16 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
   const oidc = section?.oidc;
   if (oidc === undefined) return [];
   const found: ConfigProblem[] = [];
+  const setKeys = (object: object, keys: readonly string[], at: string) => {
+    for (const key of keys) if ((object as Record<string, unknown>)[key] !== undefined && !READ_CLIENT_KEYS.has(key)) found.push(configWarning(`${at}.${key}`, NO_EFFECT));
+  };
+  setKeys(oidc, AUTHELIA_ONLY_PROVIDER_KEYS, 'identity_providers.oidc');
+  oidc.clients.forEach((client, index) => setKeys(client, AUTHELIA_ONLY_CLIENT_KEYS, `identity_providers.oidc.clients[${index}]`));
+  for (const [name, policy] of Object.entries(oidc.claims_policies)) {
+    for (const key of ['access_token', 'custom_claims', 'id_token_audience_mode'] as const) {
+      if (policy[key] !== undefined) found.push(configWarning(`identity_providers.oidc.claims_policies.${name}.${key}`, NO_EFFECT));
+    }
+  }
   if (oidc.enable_pkce_plain_challenge) {
     found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
   }

@@ -214,4 +214,19 @@ describe('identity_providers.oidc', () => {
       assert.deepEqual(clientProblems([confidential({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })]), []);
     });
   });
+
+  it("Authelia's options Gatehouse does not read are named in a warning each; require_pushed_authorization_requests is read", () => {
+    const found = problems({
+      enable_client_debug_messages: true,
+      require_pushed_authorization_requests: true,
+      claims_policies: { cp: { id_token: ['email'], access_token: ['groups'] } },
+      clients: [confidential({ request_uris: ['https://app.example.com/r'], require_pushed_authorization_requests: true, claims_policy: 'cp' })],
+    });
+    assert.deepEqual(found.map((p) => [p.path, p.severity]), [
+      ['identity_providers.oidc.enable_client_debug_messages', 'warning'],
+      [`${AT}.request_uris`, 'warning'],
+      ['identity_providers.oidc.claims_policies.cp.access_token', 'warning'],
+    ]);
+    assert.equal(parsed({ identity_providers: { oidc: { clients: [confidential({ require_pushed_authorization_requests: true })] } } }).identity_providers!.oidc!.clients[0]!.require_pushed_authorization_requests, true);
+  });
 });
