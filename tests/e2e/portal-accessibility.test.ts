@@ -16,6 +16,7 @@ import { makeTempDir } from '../helpers/tmp.ts';
 import { openStorage } from '../../gateway/storage/open.ts';
 import { generateRecoveryCodes } from '../../gateway/secondfactor/recovery-codes.ts';
 import { silentLogger } from '../unit/storage/backends.ts';
+import { OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP auth.example.test 127.0.0.1'];
 const PASSWORD = 'correct horse battery staple';
@@ -31,6 +32,10 @@ interface PageContext {
   post(path: string, cookie: string, form: Record<string, string>): Promise<void>;
   /** The one-time setup token of the gateway without users. */
   setupToken: string;
+  /** alice's session in the middle of an authorization of a client with this consent mode: the consent page's path and cookies. */
+  startAuthorization(consent: 'explicit' | 'implicit'): Promise<Visit>;
+  /** alice signed in to an app (implicit consent): her cookies, the provider's session among them. */
+  signedInToApp(): Promise<Visit>;
 }
 
 interface Visit {
@@ -40,6 +45,8 @@ interface Visit {
   cookie?: string;
   /** send the navigation as this same-origin form post instead of a GET */
   form?: Record<string, string>;
+  /** the path, when the setup made it (an OpenID Connect interaction's uid) */
+  path?: string;
 }
 
 interface PortalPage {
@@ -102,7 +109,20 @@ const PAGES: readonly PortalPage[] = [
   { name: 'authenticator app registration', path: '/settings/totp', setup: elevated },
   { name: 'security keys and passkeys', path: '/settings/webauthn', setup: elevated },
   { name: 'new recovery codes', path: '/settings/recovery-codes', setup: async (c) => ({ cookie: await c.signInTwoFactors(), form: {} }) },
+  // the OpenID Connect provider's pages
+  { name: 'OpenID Connect consent', path: '/', setup: async (c) => c.startAuthorization('explicit') },
+  { name: 'OpenID Connect sign-out question', path: '/api/oidc/end-session', setup: async (c) => c.signedInToApp() },
+  { name: 'OpenID Connect signed out', path: '/api/oidc/end-session/success' },
+  { name: 'OpenID Connect request refused', path: '/api/oidc/authorization?client_id=nobody&response_type=code&scope=openid', status: 400 },
 ];
+
+const RP_REDIRECT = 'https://app.example.test/callback';
+const rpClient = (id: string, consent: string) => ({ client_id: id, public: true, redirect_uris: [RP_REDIRECT], authorization_policy: 'one_factor', consent_mode: consent });
+/** An authorization request of the public client `id`, as the app would send the browser to it. */
+function authorizationPath(id: string): string {
+  const query = new URLSearchParams({ client_id: id, response_type: 'code', scope: 'openid profile email groups', redirect_uri: RP_REDIRECT, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'st' });
+  return `/api/oidc/authorization?${query}`;
+}
 
 const LANGUAGES = ['en', 'es'] as const;
 const SCHEMES = ['light', 'dark'] as const;
@@ -129,6 +149,7 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
         access_control: { default_policy: 'one_factor' },
         regulation: { max_retries: 100 },
         notifier: { filesystem: { filename: join(temp.dir, 'notifications.txt') } },
+        identity_providers: { oidc: { jwks: [{ key: testSigningKey() }], clients: [rpClient('explicit', 'explicit'), rpClient('implicit', 'implicit')] } },
       },
     });
     // bob has an authenticator app and recovery codes, as the settings and second-factor pages show them
@@ -158,7 +179,21 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
         assert.ok(answer.status === 200 && renewed, `second factor: ${answer.status} ${answer.body}`);
         return `gatehouse_session=${renewed.value}`;
       },
-      setupToken: new URL(setupUrl).searchParams.get('token') ?? '' };
+      setupToken: new URL(setupUrl).searchParams.get('token') ?? '',
+      async startAuthorization(consent) {
+        const browser = new OidcBrowser(withUsers.port, await login(withUsers, 'alice', PASSWORD));
+        const { last } = await browser.visit(authorizationPath(consent));
+        const at = browser.seen.find((answer) => String(answer.headers.location ?? '').includes('/oidc/interaction/'));
+        assert.ok(at, `no interaction: ${last.status} ${last.body.slice(0, 200)}`);
+        return { cookie: browser.jar.headers().cookie!, path: new URL(String(at.headers.location), PORTAL_ORIGIN).pathname };
+      },
+      async signedInToApp() {
+        const browser = new OidcBrowser(withUsers.port, await login(withUsers, 'alice', PASSWORD));
+        const { leftTo } = await browser.visit(authorizationPath('implicit'));
+        assert.ok(leftTo?.searchParams.get('code'), 'the app got a code');
+        return { cookie: browser.jar.headers().cookie! };
+      },
+    };
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   });
 
@@ -176,7 +211,7 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
         it(`${entry.name} (${lang}, light and dark)`, async () => {
           const visit = (await entry.setup?.(context)) ?? {};
           const gw = visit.gateway === 'fresh' ? withoutUsers : withUsers;
-          const path = typeof entry.path === 'function' ? entry.path(context) : entry.path;
+          const path = visit.path ?? (typeof entry.path === 'function' ? entry.path(context) : entry.path);
           // the gateway sits behind a TLS-terminating proxy: plain http to it, X-Forwarded-Proto https
           const page = await browser.newPage({
             bypassCSP: true,
