@@ -26,7 +26,8 @@ import { buildRoutes } from './routes.ts';
 import { resolveCookieDomains } from './session/cookie-domains.ts';
 import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
-import { createSessionReader } from './session/reader.ts';
+import { createSessionReader, currentUser } from './session/reader.ts';
+import { clientIp } from '../lib/net/client-ip.ts';
 import { openStorage } from './storage/open.ts';
 import { storageOptionsFromConfig } from './storage/options.ts';
 import { openNotifier } from './notification/open.ts';
@@ -163,6 +164,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           audit,
           logger,
           now,
+          gatewaySession: async (req) => {
+            const read = await sessionReader.read(req.headers.cookie, cookieDomains[0]!);
+            const user = read ? await currentUser(read.data, users) : null;
+            if (!read || !user) return null;
+            const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], isTrustedProxy);
+            return { username: user.username, groups: user.groups, amr: read.data.amr ?? [], linkKey: read.data.oidcLinkKey, ip };
+          },
         })
       : null;
     // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out

@@ -14,13 +14,13 @@ import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { SessionData } from 'express-session';
 import { InternalError } from '../../lib/errors.ts';
-import { makeAddressMatcher } from '../../lib/net/address.ts';
 import type { OidcClientConfig, OidcProviderConfig } from '../config/oidc-schema.ts';
 import { requestIp, type PortalDeps } from '../portal/deps.ts';
 import { signedInUser } from '../portal/guards.ts';
 import { field, pageTranslator, portalBase, render } from '../portal/pages.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
+import { consentCovered, consentModeOf, requiredLevelFor } from './policy.ts';
 import type { OidcProvider } from './provider.ts';
 
 declare module 'express-session' {
@@ -28,39 +28,6 @@ declare module 'express-session' {
     /** Ties the provider sessions this session started to it, across id changes (storage/oidc.ts). */
     oidcLinkKey?: string;
   }
-}
-
-/** The ACR values Gatehouse issues: the portal's authentication level, by policy name. */
-export const ACR_VALUES = ['one_factor', 'two_factor'] as const;
-
-export type ConsentMode = 'explicit' | 'implicit' | 'pre-configured';
-
-/** Authelia's `auto`: pre-configured when a duration is set, else explicit. */
-export function consentModeOf(client: OidcClientConfig): ConsentMode {
-  if (client.consent_mode === 'auto') return client.pre_configured_consent_duration === undefined ? 'explicit' : 'pre-configured';
-  return client.consent_mode;
-}
-
-/** What the client's authorization_policy requires of this user from this address: 1, 2, or refusal. */
-export function requiredLevelFor(config: OidcProviderConfig, client: OidcClientConfig, user: Pick<UserDetails, 'username' | 'groups'>, ip: string): 1 | 2 | 'deny' {
-  const levelOf = (policy: string) => (policy === 'one_factor' ? 1 : policy === 'two_factor' ? 2 : 'deny');
-  const named = config.authorization_policies[client.authorization_policy];
-  if (!named) return levelOf(client.authorization_policy);
-  for (const rule of named.rules) {
-    const subjects = rule.subject ?? [];
-    const subjectHit =
-      subjects.length === 0 ||
-      subjects.some((entry) => (Array.isArray(entry) ? entry : [entry]).every((subject) => subjectMatches(subject, user)));
-    const networkHit = !rule.networks || rule.networks.length === 0 || makeAddressMatcher(rule.networks)(ip);
-    if (subjectHit && networkHit) return levelOf(rule.policy);
-  }
-  return levelOf(named.default_policy);
-}
-
-function subjectMatches(subject: string, user: Pick<UserDetails, 'username' | 'groups'>): boolean {
-  if (subject.startsWith('user:')) return subject.slice(5) === user.username;
-  if (subject.startsWith('group:')) return user.groups.includes(subject.slice(6));
-  return false;
 }
 
 export interface InteractionDeps {
@@ -155,12 +122,8 @@ async function refuse(deps: PortalDeps, req: Request, res: Response, description
 }
 
 /** Whether a remembered consent covers these scopes and claims. */
-async function consentCovers(deps: PortalDeps, user: UserDetails, client: OidcClientConfig, scopes: string[], claims: string[]): Promise<boolean> {
-  const mode = consentModeOf(client);
-  if (mode === 'implicit') return true;
-  if (mode === 'explicit') return false;
-  const consent = await deps.storage.oidc.findConsent(user.username, client.client_id, deps.now());
-  return consent !== undefined && scopes.every((scope) => consent.scopes.includes(scope)) && claims.every((claim) => consent.claims.includes(claim));
+function consentCovers(deps: PortalDeps, user: UserDetails, client: OidcClientConfig, scopes: string[], claims: string[]): Promise<boolean> {
+  return consentCovered(deps.storage.oidc, client, user.username, scopes, claims, deps.now());
 }
 
 /** Where the second-factor step sends the browser back to: this interaction. */

@@ -3,6 +3,7 @@
  * configured): its keys, its storage, its pages, and the ties that make a gateway logout end the apps'
  * sessions too.
  */
+import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Eta } from 'eta';
 import type { Logger } from 'pino';
@@ -14,6 +15,8 @@ import { clientSecretChecker } from './client-auth.ts';
 import { hmacSecret, loadSigningKeys } from './keys.ts';
 import { createOidcLogout, type OidcLogout } from './logout.ts';
 import { oidcPages } from './pages.ts';
+import { consentCovered, requiredLevelFor } from './policy.ts';
+import { authenticationLevel } from '../session/user-session.ts';
 import { createOidcProvider, type OidcProvider } from './provider.ts';
 
 export interface OpenedOidc {
@@ -37,6 +40,17 @@ export interface OpenOidcOptions {
   audit: AuditLog;
   logger: Logger;
   now: () => number;
+  /** The current gateway session of a request to the provider, or null (read for prompt=none). */
+  gatewaySession?: (req: IncomingMessage) => Promise<GatewaySessionView | null>;
+}
+
+/** What a silent authorization needs to know of the gateway session. */
+export interface GatewaySessionView {
+  username: string;
+  groups: string[];
+  amr: readonly string[];
+  linkKey: string | undefined;
+  ip: string;
 }
 
 export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
@@ -58,6 +72,20 @@ export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
     logger,
     now,
     secrets: clientSecretChecker({ now, logger, audit: options.audit }),
+    silent: async (req, client, session, params) => {
+      const found = await options.gatewaySession?.(req);
+      if (!found?.linkKey) return false;
+      if ((await options.repo.subjectFor(found.username, now())) !== session.accountId) return false;
+      // only the provider session this gateway session started (the same browser, the same sign-in)
+      if (!(await options.repo.linkedSessions({ linkKey: found.linkKey })).includes(session.uid)) return false;
+      const needed = requiredLevelFor(config, client, found, found.ip);
+      const level = authenticationLevel(found.amr);
+      if (needed === 'deny' || level < needed) return false;
+      if ((params.acr_values ?? '').split(' ').includes('two_factor') && level < 2) return false;
+      const allowed = new Set(client.scopes);
+      const scopes = (params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope));
+      return consentCovered(options.repo, client, found.username, scopes, [], now());
+    },
   });
   oidc.onAuthorized(async ({ sessionUid, linkKey, username }) => {
     await options.repo.linkSession(linkKey, sessionUid, username, now());

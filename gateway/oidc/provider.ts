@@ -74,8 +74,14 @@ export interface OidcProviderDeps {
   pages: OidcPages;
   logger: Logger;
   now: () => number;
-  /** Called when a client's secret check fails (audited, regulated by the caller). */
+  /** Checks client secrets (limited, audited); one is made when absent. */
   secrets?: ClientSecretChecker;
+  /**
+   * A `prompt=none` request: whether the gateway session of `req` lets it through without the portal
+   * (the same user as the provider session, started by this gateway session, at the client's level,
+   * consent covered). Absent: such a request always answers login_required.
+   */
+  silent?: (req: IncomingMessage, client: OidcClientConfig, session: { uid: string; accountId: string }, params: Record<string, string | undefined>) => Promise<boolean>;
 }
 
 export interface OidcProvider {
@@ -161,8 +167,15 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
 
   // the login prompt always asks the portal first, unless this very request comes back from it
   const policy = interactionPolicy.base();
+  // (prompt=none: the gateway session may answer without the page, when the page would have finished at once)
   policy.get('login')!.checks.add(
-    new interactionPolicy.Check('gatehouse_session', 'the gateway session decides who signs in, and with which factors', 'login_required', (ctx: any) => !ctx.oidc.result?.gatehouse),
+    new interactionPolicy.Check('gatehouse_session', 'the gateway session decides who signs in, and with which factors', 'login_required', async (ctx: any) => {
+      if (ctx.oidc.result?.gatehouse) return false;
+      const session = ctx.oidc.session;
+      const client = clients.get(ctx.oidc.client?.clientId ?? '');
+      if (!ctx.oidc.prompts.has('none') || !deps.silent || !client || !session?.accountId) return true;
+      return !(await deps.silent(ctx.req, client, { uid: session.uid, accountId: session.accountId }, ctx.oidc.params));
+    }),
     0,
   );
 

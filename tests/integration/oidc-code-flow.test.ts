@@ -99,4 +99,28 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
     assert.equal(claims.email, undefined);
     assert.equal(claims.name, undefined, 'a claim the policy does not name stays in userinfo');
   });
+
+  it('prompt=none: answered silently for the gateway session that signed in to the app, login_required for anyone else', async () => {
+    const config = await discover(gw.port, 'app', SECRET);
+    const browser = new OidcBrowser(gw.port, await login(gw, 'alice', 'Old-Lantern-Orbit-47'));
+    const first = await codeFlowStart(config, REDIRECT);
+    assert.ok((await browser.visit(first.url.href)).leftTo?.searchParams.get('code'));
+
+    const silent = await codeFlowStart(config, REDIRECT, 'openid profile', { prompt: 'none' });
+    const again = await browser.visit(silent.url.href);
+    assert.ok(again.leftTo?.searchParams.get('code'), `no code: ${again.leftTo?.href ?? again.last.status}`);
+    assert.ok(!browser.seen.slice(-3).some((answer) => String(answer.headers.location ?? '').includes('/oidc/interaction/')), 'no page in between');
+
+    // a browser with the provider's cookies but another gateway session (bob's would be the same): refused
+    const stranger = new OidcBrowser(gw.port, await login(gw, 'alice', 'Old-Lantern-Orbit-47'));
+    for (const name of ['gatehouse_oidc_session', 'gatehouse_oidc_session.sig']) stranger.jar.set(name, browser.jar.get(name)!);
+    const refused = await stranger.visit((await codeFlowStart(config, REDIRECT, 'openid', { prompt: 'none' })).url.href);
+    assert.equal(refused.leftTo?.searchParams.get('error'), 'login_required');
+
+    // signed out of the portal: the same browser is refused too
+    await browser.visit('/logout', {});
+    const after = await browser.visit((await codeFlowStart(config, REDIRECT, 'openid', { prompt: 'none' })).url.href);
+    assert.equal(after.leftTo?.searchParams.get('error'), 'login_required');
+    assert.equal(after.leftTo?.searchParams.get('code'), null);
+  });
 });
