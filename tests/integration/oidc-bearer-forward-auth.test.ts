@@ -8,7 +8,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import type { HttpResponse } from '../helpers/http.ts';
+import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
+import { request, type HttpResponse } from '../helpers/http.ts';
 import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, codeFlowStart, discover, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
@@ -203,5 +204,45 @@ describe('Bearer without an OpenID Connect provider', () => {
     } finally {
       await gw.close();
     }
+  });
+});
+
+describe('the embedded proxy reads Bearer where forward-auth does', () => {
+  let echo: EchoUpstream;
+  let gw: InProcessGateway;
+  let scripts: client.Configuration;
+  before(async () => {
+    echo = await startEchoUpstream();
+    gw = await startInProcessGateway({
+      config: {
+        access_control: ACCESS_CONTROL,
+        server: {
+          upstreams: { 'scripts.example.test': echo.url },
+          endpoints: { authz: { 'forward-auth': { implementation: 'ForwardAuth', authn_strategies: BEARER_STRATEGIES } } },
+        },
+        identity_providers: { oidc: oidcSection(await clientDigest(APP_SECRET), await clientDigest(SCRIPTS_SECRET)) },
+      },
+    });
+    scripts = await discover(gw.port, 'scripts', SCRIPTS_SECRET);
+  });
+  after(async () => {
+    await gw?.close();
+    await echo?.close();
+  });
+
+  // as behind a TLS terminator on 443: the Host the audience names, without the test's port
+  const call = (authorization: string) =>
+    request(`http://scripts.example.test:${gw.port}/run`, { headers: { host: 'scripts.example.test', 'x-forwarded-proto': 'https', authorization } });
+
+  it('a client token reaches the app; a garbage one is refused before it', async () => {
+    const token = (await client.clientCredentialsGrant(scripts, { scope: BEARER_SCOPE })).access_token;
+    const before = echo.requests.length;
+    const passed = await call(`Bearer ${token}`);
+    assert.equal(passed.status, 200, passed.body);
+    assert.equal(echo.requests.length, before + 1);
+    const refused = await call('Bearer not-a-token');
+    assert.equal(refused.status, 401, refused.body);
+    assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token"');
+    assert.equal(echo.requests.length, before + 1, 'the refused request never reached the app');
   });
 });
