@@ -155,5 +155,15 @@ describe('Bearer is read only where an endpoint lists it, and never skipped ther
     d.authorizer = { defaultPolicy: 'two_factor', evaluate: () => ({ policy: 'two_factor', rule: -1, hasSubjects: false }), explain: () => [] };
     const weak = await verdict({ authorization: 'Bearer at' }, withBearer, d);
     assert.equal(weak.kind === 'login' && weak.bearer, true);
+    // a token from a sign-in with a second factor passes it
+    const strong = bearerDeps(async () => ({ kind: 'user', clientId: 'app', username: 'dave', amr: ['pwd', 'otp'] }));
+    strong.authorizer = d.authorizer;
+    assert.equal(who(await verdict({ authorization: 'Bearer at2' }, withBearer, strong)), 'dave');
+  });
+
+  it('a user removed or disabled since the token was issued: the token speaks for no one', async () => {
+    const d = bearerDeps(async () => ({ kind: 'user', clientId: 'app', username: 'gone', amr: ['pwd'] }));
+    d.users = { getDetails: async () => null, peekDetails: () => undefined };
+    assert.deepEqual(await verdict({ authorization: 'Bearer at', cookie: 's=carol' }, withBearer, d), { kind: 'bad-credentials', bearer: true });
   });
 });
