@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.ts';
 import { request, type HttpResponse } from '../helpers/http.ts';
-import { askAuthz, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
+import { askAuthz, login, portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, codeFlowStart, discover, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
 const PASSWORD = 'Old-Lantern-Orbit-47';
@@ -102,13 +102,17 @@ describe('OpenID Connect access tokens at forward auth', () => {
 
   /** alice signs in to the app (one factor) and the app gets an access token with `scope`. */
   async function aliceToken(scope = `openid profile groups ${BEARER_SCOPE}`): Promise<string> {
+    return (await aliceSignsIn(scope)).token;
+  }
+
+  async function aliceSignsIn(scope = `openid profile groups ${BEARER_SCOPE}`): Promise<{ token: string; cookie: string }> {
     const cookie = await login(gw, 'alice', PASSWORD);
     const browser = new OidcBrowser(gw.port, cookie);
     const start = await codeFlowStart(app, REDIRECT, scope);
     const { leftTo, last } = await browser.visit(start.url.href);
     assert.ok(leftTo, `the flow never left the portal: ${last.status} ${last.body.slice(0, 300)}`);
     const tokens = await client.authorizationCodeGrant(app, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-    return tokens.access_token;
+    return { token: tokens.access_token, cookie };
   }
 
   describe('a client_credentials token', () => {
@@ -162,6 +166,14 @@ describe('OpenID Connect access tokens at forward auth', () => {
       assert.equal(response.status, 401, response.body);
       assert.match(String(response.headers['www-authenticate']), /^Bearer error="insufficient_user_authentication"/);
       assert.equal(response.headers.location, undefined);
+    });
+
+    it('stops passing as soon as the user signs out of the gateway (the sign-out revokes the grant)', async () => {
+      const { token, cookie } = await aliceSignsIn();
+      assert.equal((await askAuthz(gw, 'forward-auth', 'https://app.example.test/api/items', bearer(token))).status, 200);
+      const out = await portal(gw, '/api/logout', { method: 'POST', json: {}, headers: { cookie, origin: PORTAL_ORIGIN } });
+      assert.equal(out.status, 200, out.body);
+      assertInvalidToken(await askAuthz(gw, 'forward-auth', 'https://app.example.test/api/items', bearer(token)));
     });
 
     it('is refused without the authelia.bearer.authz scope, even in its audience', async () => {
