@@ -182,7 +182,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       if (!oidc) return;
       await oidc.logout.endUser(username, keepLinkKey).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a user whose password changed could not all be signed out'));
     };
-    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics };
+    // Bearer tokens are read only where server.endpoints.authz lists them, and checked only against this provider
+    const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics, ...(oidc ? { bearer: oidc.bearer } : {}) };
     const scheme = config.server.tls ? 'https' : 'http';
     const authzEndpoints = configuredAuthzEndpoints(config.server.endpoints?.authz);
     const proxy =

@@ -26,6 +26,10 @@ export interface Answer {
 }
 
 const BASIC_CHALLENGE = 'Basic realm="Authorization Required"';
+/** RFC 6750: the token is unknown, expired, revoked, or not for this target. */
+const BEARER_INVALID = 'Bearer error="invalid_token"';
+/** RFC 9470: the token is good, but its sign-in had fewer factors than the target asks. */
+const BEARER_STEP_UP = 'Bearer error="insufficient_user_authentication", error_description="a sign-in with more factors is required"';
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Header values travel as UTF-8 bytes (Node writes latin1 strings byte for byte); line breaks never pass. */
@@ -78,6 +82,8 @@ function cell<K extends RefusalKind>(row: DialectRow, verdict: Extract<Refusal, 
 }
 
 function loginAnswer(row: DialectRow, verdict: Extract<Refusal, { kind: 'login' }>, req: IncomingMessage): Answer {
+  // a bearer token was good but not enough here: no portal redirect, a script cannot follow it
+  if (verdict.bearer) return cell(row, verdict, { 'WWW-Authenticate': BEARER_STEP_UP });
   // Basic credentials were tried and are not enough here: ask for them again
   if (verdict.basic) return cell(row, verdict, { 'WWW-Authenticate': BASIC_CHALLENGE });
   let portal: URL | null = verdict.domain.portalUrl;
@@ -110,7 +116,7 @@ export function answerOf(row: DialectRow, verdict: Refusal, req: IncomingMessage
     case 'login':
       return loginAnswer(row, verdict, req);
     case 'bad-credentials':
-      return cell(row, verdict, { 'WWW-Authenticate': BASIC_CHALLENGE });
+      return cell(row, verdict, { 'WWW-Authenticate': verdict.bearer ? BEARER_INVALID : BASIC_CHALLENGE });
     case 'busy':
       return cell(row, verdict, { 'Retry-After': String(verdict.retryAfterSeconds) });
     case 'unavailable':

@@ -22,6 +22,7 @@ Options:
   --url URL        the requested URL, e.g. https://app.example.com/admin?x=1 (required)
   --user NAME      the logged-in user (omit to check an anonymous request)
   --groups A,B     the user's groups, comma-separated
+  --client ID      an OAuth 2.0 client's own token (client_credentials; 'oauth2:client:' subjects), instead of a user
   --method VERB    the HTTP method (default GET)
   --ip ADDRESS     the client address, for 'networks' criteria
   --help           show this help
@@ -41,7 +42,7 @@ function mark(ok: boolean): string {
 
 /** Runs the command; resolves to the exit code (0 done, 2 usage or configuration error). */
 export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: AccessControlConfig): Promise<number> {
-  let values: { url?: string; user?: string; groups?: string; method?: string; ip?: string; help?: boolean };
+  let values: { url?: string; user?: string; groups?: string; client?: string; method?: string; ip?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -51,6 +52,7 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
         url: { type: 'string' },
         user: { type: 'string' },
         groups: { type: 'string' },
+        client: { type: 'string' },
         method: { type: 'string', default: 'GET' },
         ip: { type: 'string' },
         help: { type: 'boolean' },
@@ -64,6 +66,9 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
     return 0;
   }
   if (!values.url) return usageError(io, "option '--url' is required");
+  // a client token speaks for the client alone: never a user, never groups
+  if (values.client !== undefined && (values.user !== undefined || values.groups !== undefined)) return usageError(io, "option '--client' cannot be combined with '--user' or '--groups'");
+  if (values.client !== undefined && values.client.trim() === '') return usageError(io, "option '--client' needs a client id");
   const method = values.method ?? 'GET';
   if (!METHOD.test(method)) return usageError(io, `option '--method' value '${method}' is not an HTTP method`);
   if (values.ip !== undefined && isIP(values.ip) === 0) {
@@ -92,14 +97,16 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
   }
 
   const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
-  const subject: AccessSubject | null = values.user || groups.length !== 0
-    ? { username: values.user || undefined, groups }
-    : null;
+  const subject: AccessSubject | null = values.client !== undefined
+    ? { groups: [], clientId: values.client.trim() }
+    : values.user || groups.length !== 0
+      ? { username: values.user || undefined, groups }
+      : null;
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
   const verb = method.toUpperCase();
   const out = io.stdout;
 
-  let who = subject === null ? 'anonymous' : `user '${subject.username ?? ''}'`;
+  let who = subject === null ? 'anonymous' : subject.clientId !== undefined ? `client '${subject.clientId}'` : `user '${subject.username ?? ''}'`;
   if (groups.length !== 0) who += ` groups '${groups.join(',')}'`;
   out.write(`Checking ${verb} ${values.url} as ${who}${values.ip ? ` from ${values.ip}` : ''}.\n`);
 

@@ -33,12 +33,27 @@ export interface AuthzDeps {
   users: Pick<UserProvider, 'getDetails' | 'peekDetails'>;
   firstFactor: FirstFactor;
   isTrustedProxy: (ip: string) => boolean;
+  /**
+   * Checks an OpenID Connect access token presented as `Authorization: Bearer` (oidc/bearer.ts); absent
+   * when identity_providers.oidc is not configured (a Bearer credential is then refused, never ignored).
+   */
+  bearer?: BearerVerifier;
   logger: Logger;
   now: () => number;
 }
 
+/** Who a valid bearer token speaks for: a client (client_credentials), or a user at the factors of their sign-in. */
+export type BearerIdentity =
+  | { kind: 'client'; clientId: string }
+  | { kind: 'user'; clientId: string; username: string; amr: string[] };
+
+export interface BearerVerifier {
+  /** The identity `token` speaks for at `target`, or null when it is no valid credential there (unknown, expired, revoked, wrong audience). */
+  verify(token: string, target: URL): Promise<BearerIdentity | null>;
+}
+
 /** What deciding reads; answering needs the rest. */
-export type DecideDeps = Pick<AuthzDeps, 'cookieDomains' | 'sessionReader' | 'authorizer' | 'users' | 'firstFactor' | 'isTrustedProxy'>;
+export type DecideDeps = Pick<AuthzDeps, 'cookieDomains' | 'sessionReader' | 'authorizer' | 'users' | 'firstFactor' | 'isTrustedProxy' | 'bearer'>;
 
 export type Verdict = Allow | Refusal;
 
@@ -52,9 +67,13 @@ export interface Allow {
 
 export type Refusal =
   | { kind: 'forbidden' }
-  /** no identity good enough for this target yet: to the portal, or a Basic challenge when Basic was tried */
-  | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean }
-  | { kind: 'bad-credentials' }
+  /**
+   * no identity good enough for this target yet: to the portal, or a Basic challenge when Basic was
+   * tried, or a Bearer one (a stronger sign-in is needed) when a bearer token was
+   */
+  | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean; bearer?: true }
+  /** the credential sent is wrong: Basic credentials, or (`bearer`) an unknown, expired or revoked token */
+  | { kind: 'bad-credentials'; bearer?: true }
   /** Basic credentials not checked: too many password checks in flight */
   | { kind: 'busy'; retryAfterSeconds: number }
   /** the question itself is malformed or ambiguous: nothing was judged */
@@ -68,6 +87,7 @@ export type RefusalKind = Refusal['kind'];
 
 const FORBIDDEN: Refusal = Object.freeze({ kind: 'forbidden' });
 export const BAD_CREDENTIALS: Refusal = Object.freeze({ kind: 'bad-credentials' });
+export const BAD_TOKEN: Refusal = Object.freeze({ kind: 'bad-credentials', bearer: true });
 
 /** The host the embedded proxy routed the request by, and the scheme it listens with. */
 export interface Routed {
@@ -101,22 +121,34 @@ export interface AuthnStrategy {
 
 export type AuthnStrategies = readonly AuthnStrategy[];
 
+/** How a login is asked for: the portal (null), a Basic challenge, or a Bearer one. */
+export type Challenge = 'basic' | 'bearer' | null;
+
+function login(q: Question, challenge: Challenge): Refusal {
+  return challenge === 'bearer'
+    ? { kind: 'login', target: q.target, domain: q.domain, basic: false, bearer: true }
+    : { kind: 'login', target: q.target, domain: q.domain, basic: challenge === 'basic' };
+}
+
 /**
- * The rules' answer for an identity at a level (0 anonymous, 1 one factor, 2 two factors). `basic`:
- * the identity came from Basic credentials, so a login is asked for with a Basic challenge.
+ * The rules' answer for an identity at a level (0 anonymous, 1 one factor, 2 two factors).
+ * `challenge`: how the identity came (Basic credentials, a bearer token), so a login is asked for the
+ * same way. `clientId`: an OAuth 2.0 client speaking for itself (`oauth2:client:` subjects): an
+ * identity for the rules, none for the app (no Remote-User: a client is no user).
  */
-export function judge(q: Question, identity: SessionIdentity | null, level: number, deps: Pick<DecideDeps, 'authorizer'>, basic: boolean): Verdict {
+export function judge(q: Question, identity: SessionIdentity | null, level: number, deps: Pick<DecideDeps, 'authorizer'>, challenge: Challenge, clientId?: string): Verdict {
   const decision = deps.authorizer.evaluate(
     { host: q.target.host, path: q.target.path, method: q.target.method, ip: q.ip },
-    identity ? { username: identity.username, groups: identity.groups } : null,
+    identity ? { username: identity.username, groups: identity.groups } : clientId ? { groups: [], clientId } : null,
   );
+  const known = identity !== null || clientId !== undefined;
   if (decision.policy === 'bypass') return { kind: 'allow', identity, target: q.target, ip: q.ip };
   if (decision.policy === 'deny') {
     // an anonymous user on a rule that names subjects may be one of them: log in first
-    return identity || !decision.hasSubjects ? FORBIDDEN : { kind: 'login', target: q.target, domain: q.domain, basic };
+    return known || !decision.hasSubjects ? FORBIDDEN : login(q, challenge);
   }
-  if (identity && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity, target: q.target, ip: q.ip };
-  return { kind: 'login', target: q.target, domain: q.domain, basic };
+  if (known && level >= requiredLevel(decision.policy)) return { kind: 'allow', identity, target: q.target, ip: q.ip };
+  return login(q, challenge);
 }
 
 /**
@@ -144,5 +176,5 @@ export function decide(req: IncomingMessage, locate: Locate, deps: DecideDeps, s
     const credential = strategy.credential(req);
     if (credential !== undefined) return strategy.identify(credential, q, deps);
   }
-  return judge(q, null, 0, deps, false);
+  return judge(q, null, 0, deps, null);
 }

@@ -30,6 +30,8 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
   const revokeGrant = async (grantId: string) => {
     await repo.revokeByGrantId(grantId);
     await repo.destroy('Grant', grantId);
+    // as the provider announces its own revocations: forward auth's token cache (oidc/bearer.ts) forgets the grant's tokens now
+    oidc.provider.emit('grant.revoked', undefined, grantId);
   };
 
   /** Tells the session's clients and revokes their grants; returns how many clients were told. */

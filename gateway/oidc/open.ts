@@ -11,6 +11,8 @@ import type { OidcProviderConfig } from '../config/oidc-schema.ts';
 import type { AuditLog } from '../log/audit.ts';
 import type { OidcRepository } from '../storage/oidc.ts';
 import type { UserProvider } from '../users/provider.ts';
+import type { BearerVerifier } from '../authz/decide.ts';
+import { createBearerVerifier } from './bearer.ts';
 import { clientSecretChecker } from './client-auth.ts';
 import { hmacSecret, loadSigningKeys } from './keys.ts';
 import { createOidcLogout, type OidcLogout } from './logout.ts';
@@ -23,6 +25,8 @@ export interface OpenedOidc {
   oidc: OidcProvider;
   config: OidcProviderConfig;
   logout: OidcLogout;
+  /** Checks the provider's access tokens as forward-auth credentials (oidc/bearer.ts). */
+  bearer: BearerVerifier;
 }
 
 export interface OpenOidcOptions {
@@ -92,5 +96,6 @@ export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
   });
   const logout = createOidcLogout({ oidc, repo: options.repo, logger, now });
   logger.info({ issuer, clients: config.clients.map((client) => client.client_id) }, 'OpenID Connect provider ready');
-  return { oidc, config, logout };
+  const bearer = createBearerVerifier({ provider: oidc.provider, clients: oidc.clients, repo: options.repo, logger, now });
+  return { oidc, config, logout, bearer };
 }

@@ -22,6 +22,7 @@ import type { OidcRepository } from '../storage/oidc.ts';
 import type { UserProvider } from '../users/provider.ts';
 import { storageAdapter } from './adapter.ts';
 import { clientSecretChecker, type ClientSecretChecker } from './client-auth.ts';
+import { BEARER_AUTHZ_SCOPE } from './bearer.ts';
 import { scopeClaims, claimsOf } from './claims.ts';
 import type { SigningKeys } from './keys.ts';
 
@@ -195,7 +196,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     routes: { ...OIDC_PATHS },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', ...customScopes],
+    // authelia.bearer.authz: the token may be a forward-auth credential (oidc/bearer.ts)
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', BEARER_AUTHZ_SCOPE, ...customScopes],
     claims: scopeClaims(config),
     conformIdTokenClaims: true,
     pkce: {
@@ -249,6 +251,13 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     },
     // Authelia issues a refresh token whenever the client may refresh and offline_access was granted
     issueRefreshToken: async (_ctx: unknown, client: any, code: any) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // an access token carries the factors of the sign-in that granted it (from its code or refresh
+    // token), so forward auth (oidc/bearer.ts) judges it at that level; introspection shows them too
+    extraTokenClaims: (ctx: any, token: { kind: string }) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const from = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
+      return Array.isArray(from?.amr) ? { amr: from.amr } : undefined;
+    },
     // rotate every time: a refresh token works once (reuse revokes the grant)
     rotateRefreshToken: () => true,
     findAccount: async (_ctx: unknown, sub: string) => {

@@ -55,6 +55,7 @@ function clientProblems(oidc: OidcProviderConfig, client: OidcClientConfig, at: 
     if (problem !== null) found.push(configError(`${at}.backchannel_logout_uri`, `${shownValue(client.backchannel_logout_uri)} ${problem}`));
   }
   found.push(...secretProblems(client, at));
+  found.push(...bearerProblems(client, at));
   if (!BUILT_IN_POLICIES.has(client.authorization_policy) && !Object.hasOwn(oidc.authorization_policies, client.authorization_policy)) {
     const known = ['one_factor', 'two_factor', ...Object.keys(oidc.authorization_policies)].join(', ');
     found.push(configError(`${at}.authorization_policy`, `${shownValue(client.authorization_policy)} is not a policy: expected one of ${known}`));
@@ -114,6 +115,33 @@ function secretProblems(client: OidcClientConfig, at: string): ConfigProblem[] {
     return [configError(`${at}.token_endpoint_auth_method`, 'is client_secret_jwt, which needs the secret itself: client_secret must be $plaintext$…')];
   }
   return [];
+}
+
+/**
+ * A client whose tokens are forward-auth credentials (the authelia.bearer.authz scope, oidc/bearer.ts):
+ * they pass only for targets in its audience, so an empty one is a mistake; entries must be URLs.
+ */
+function bearerProblems(client: OidcClientConfig, at: string): ConfigProblem[] {
+  if (!client.scopes.includes('authelia.bearer.authz')) return [];
+  const found: ConfigProblem[] = [];
+  if (client.audience.length === 0) {
+    found.push(configError(`${at}.audience`, "is empty, but the client has the authelia.bearer.authz scope: list the URLs its tokens are for (e.g. 'https://app.example.com'), or its tokens pass nowhere"));
+  }
+  client.audience.forEach((entry, i) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+      found.push(configError(`${at}.audience[${i}]`, `${shownValue(entry)} is no http(s) URL without query or fragment: forward auth matches a target by scheme, host and path`));
+    }
+  });
+  if (client.consent_mode === 'implicit' && client.grant_types.includes('authorization_code')) {
+    found.push(configWarning(`${at}.consent_mode`, "is implicit, but the client has the authelia.bearer.authz scope: users are never told the app may open those sites as them (Authelia requires 'explicit')"));
+  }
+  return found;
 }
 
 function flowProblems(client: OidcClientConfig, at: string): ConfigProblem[] {

@@ -22,7 +22,7 @@ import { totpProblems } from './totp.ts';
 /** In the order the operator reads them: the options Gatehouse does not implement first. */
 const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   notYetSupportedProblems,
-  (config) => serverProblems(config.server),
+  (config) => serverProblems(config.server, config.identity_providers?.oidc !== undefined),
   (config) => authenticationBackendProblems(config.authentication_backend),
   (config) => sessionProblems(config.session),
   (config) => regulationProblems(config.regulation),

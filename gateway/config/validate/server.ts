@@ -34,7 +34,9 @@ function trustedProxyWarning(cidr: string, parsed: { address: string; prefix: nu
 }
 
 /** server.endpoints.authz: what Gatehouse implements, and an error for anything it would not honour. */
-function authzEndpointProblems(server: ServerConfig): ConfigProblem[] {
+const HEADER_STRATEGIES: readonly string[] = ['HeaderAuthorization', 'HeaderProxyAuthorization', 'HeaderAuthRequestProxyAuthorization'];
+
+function authzEndpointProblems(server: ServerConfig, oidcConfigured: boolean): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   for (const [name, endpoint] of Object.entries(server.endpoints?.authz ?? {})) {
     const where = `server.endpoints.authz.${name}`;
@@ -43,8 +45,11 @@ function authzEndpointProblems(server: ServerConfig): ConfigProblem[] {
       found.push(configError(`${where}.implementation`, "'ExtAuthz' (Envoy) is not implemented by Gatehouse; use 'ForwardAuth', 'AuthRequest' or 'Legacy'"));
     }
     endpoint.authn_strategies?.forEach((strategy, i) => {
-      if (strategy.schemes?.includes('Bearer')) {
-        found.push(configError(`${where}.authn_strategies[${i}].schemes`, "Gatehouse reads only 'Basic' credentials; 'Bearer' is not implemented"));
+      if (strategy.schemes && strategy.schemes.length > 0 && !HEADER_STRATEGIES.includes(strategy.name)) {
+        found.push(configError(`${where}.authn_strategies[${i}].schemes`, `is read only by ${HEADER_STRATEGIES.join(', ')}; ${strategy.name} has no schemes`));
+      } else if (strategy.schemes?.includes('Bearer') && !oidcConfigured) {
+        // deny: a Bearer token could be checked against nothing; refusing every one silently is a trap
+        found.push(configError(`${where}.authn_strategies[${i}].schemes`, "lists 'Bearer', whose tokens come from identity_providers.oidc, which is not configured"));
       }
       if (strategy.scheme_basic_cache_lifespan) {
         found.push(configWarning(`${where}.authn_strategies[${i}].scheme_basic_cache_lifespan`, 'is not implemented: every Basic request is verified'));
@@ -54,8 +59,9 @@ function authzEndpointProblems(server: ServerConfig): ConfigProblem[] {
   return found;
 }
 
-export function serverProblems(server: ServerConfig): ConfigProblem[] {
-  const found = authzEndpointProblems(server);
+/** `oidcConfigured`: identity_providers.oidc is set, so Bearer tokens have an issuer to be checked against. */
+export function serverProblems(server: ServerConfig, oidcConfigured = false): ConfigProblem[] {
+  const found = authzEndpointProblems(server, oidcConfigured);
   if (!parseListenAddress(server.address)) {
     found.push(configError('server.address', `'${shownValue(server.address)}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`));
   }

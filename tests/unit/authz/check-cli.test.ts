@@ -119,3 +119,29 @@ describe('access-control check: usage and configuration errors exit 2', () => {
     assert.match(r.err, /access_control: 'default_policy' option 'deny' is invalid/);
   });
 });
+
+describe('access-control check --client: an OAuth 2.0 client speaking for itself', () => {
+  const clientCfg: AccessControlConfig = {
+    default_policy: 'deny',
+    networks: [],
+    rules: [
+      { domain: ['app.example.com'], subject: ['user:scripts'], policy: 'two_factor' },
+      { domain: ['app.example.com'], subject: ['oauth2:client:scripts'], policy: 'one_factor' },
+    ],
+  };
+
+  it("matches the client's oauth2:client: rule, never the user rule of the same name", async () => {
+    const r = await run(['--url', 'https://app.example.com/', '--client', 'scripts'], clientCfg);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /as client 'scripts'\./);
+    assert.match(r.out, /policy: one_factor \(rule #2\)\n$/);
+  });
+
+  it('cannot be combined with --user or --groups, nor be empty', async () => {
+    for (const args of [['--client', 'scripts', '--user', 'alice'], ['--client', 'scripts', '--groups', 'admins'], ['--client', ' ']]) {
+      const r = await run(['--url', 'https://app.example.com/', ...args], clientCfg);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, /^error: option '--client'/);
+    }
+  });
+});

@@ -125,3 +125,45 @@ describe('the embedded proxy reads what the configured endpoints read', () => {
     assert.deepEqual(embeddedProxyStrategies(endpoints), [BASIC_IN_PROXY_AUTHORIZATION, BASIC_IN_AUTHORIZATION, SESSION_COOKIE]);
   });
 });
+
+describe('Bearer is read only where an endpoint lists it, and never skipped there', () => {
+  const withBearer = authnStrategies([{ name: 'HeaderAuthorization', schemes: ['Basic', 'Bearer'] }, { name: 'CookieSession' }]);
+  const bearerDeps = (verify?: NonNullable<DecideDeps['bearer']>['verify']): ReturnType<typeof deps> => ({ ...deps(), ...(verify ? { bearer: { verify } } : {}) });
+
+  it('without schemes a header strategy reads Basic only: an app’s Bearer token passes to the next strategy', async () => {
+    assert.deepEqual(authnStrategies([{ name: 'HeaderAuthorization' }, { name: 'CookieSession' }]), [BASIC_IN_AUTHORIZATION, SESSION_COOKIE]);
+    assert.equal(who(await verdict({ authorization: 'Bearer x', cookie: 's=carol' }, DEFAULT_AUTHN_STRATEGIES)), 'carol');
+  });
+
+  it('listed, a Bearer token is judged, and no provider to check it against means refused with invalid_token', async () => {
+    for (const value of ['Bearer abc', 'Bearer', 'bearer ', 'Bearer a b']) {
+      const v = await verdict({ authorization: value, cookie: 's=carol' }, withBearer, bearerDeps());
+      assert.deepEqual(v, { kind: 'bad-credentials', bearer: true }, value);
+    }
+  });
+
+  it('a client token is an identity for the rules and none for the app; a user token is the user at its factors', async () => {
+    const d = bearerDeps(async (token) =>
+      token === 'cc' ? { kind: 'client', clientId: 'scripts' } : token === 'at' ? { kind: 'user', clientId: 'app', username: 'dave', amr: ['pwd'] } : null,
+    );
+    const client = await verdict({ authorization: 'Bearer cc' }, withBearer, d);
+    assert.equal(client.kind, 'allow');
+    assert.equal(client.kind === 'allow' && client.identity, null);
+    assert.equal(who(await verdict({ authorization: 'Bearer at', cookie: 's=carol' }, withBearer, d)), 'dave');
+    assert.deepEqual(await verdict({ authorization: 'Bearer nope', cookie: 's=carol' }, withBearer, d), { kind: 'bad-credentials', bearer: true });
+    // two_factor with a one-factor token: a Bearer step-up challenge, not the portal
+    d.authorizer = { defaultPolicy: 'two_factor', evaluate: () => ({ policy: 'two_factor', rule: -1, hasSubjects: false }), explain: () => [] };
+    const weak = await verdict({ authorization: 'Bearer at' }, withBearer, d);
+    assert.equal(weak.kind === 'login' && weak.bearer, true);
+    // a token from a sign-in with a second factor passes it
+    const strong = bearerDeps(async () => ({ kind: 'user', clientId: 'app', username: 'dave', amr: ['pwd', 'otp'] }));
+    strong.authorizer = d.authorizer;
+    assert.equal(who(await verdict({ authorization: 'Bearer at2' }, withBearer, strong)), 'dave');
+  });
+
+  it('a user removed or disabled since the token was issued: the token speaks for no one', async () => {
+    const d = bearerDeps(async () => ({ kind: 'user', clientId: 'app', username: 'gone', amr: ['pwd'] }));
+    d.users = { getDetails: async () => null, peekDetails: () => undefined };
+    assert.deepEqual(await verdict({ authorization: 'Bearer at', cookie: 's=carol' }, withBearer, d), { kind: 'bad-credentials', bearer: true });
+  });
+});

@@ -170,7 +170,7 @@ server:
 `);
     assertProblems(t.problems([file]), [
       ['server.endpoints.authz.forward-auth.authn_strategies[0].name', /^must be one of /],
-      ['server.endpoints.authz.forward-auth.authn_strategies[1].schemes', /^Gatehouse reads only 'Basic' credentials/],
+      ['server.endpoints.authz.forward-auth.authn_strategies[1].schemes', /^is read only by HeaderAuthorization, /],
       ['server.upstreams.app.example.com', /^'ftp:\/\/app\.internal' must be an http:\/\/ or https:\/\/ URL$/],
     ]);
   });

@@ -230,3 +230,29 @@ describe('identity_providers.oidc', () => {
     assert.equal(parsed({ identity_providers: { oidc: { clients: [confidential({ require_pushed_authorization_requests: true })] } } }).identity_providers!.oidc!.clients[0]!.require_pushed_authorization_requests, true);
   });
 });
+
+describe('a client with the authelia.bearer.authz scope (forward-auth tokens)', () => {
+  const bearerClient = (extra: Record<string, unknown> = {}) => confidential({ scopes: ['openid', 'authelia.bearer.authz'], consent_mode: 'explicit', ...extra });
+  const summary = (found: ConfigProblem[]) => found.map((p) => [p.path, p.severity]);
+
+  it('with an audience of URLs: nothing to say', () => {
+    assert.deepEqual(clientProblems([bearerClient({ audience: ['https://app.example.com', 'https://api.example.com/v1/'] })]), []);
+  });
+
+  it('without an audience its tokens would pass nowhere: an error', () => {
+    assert.deepEqual(summary(clientProblems([bearerClient()])), [[`${AT}.audience`, 'error']]);
+  });
+
+  it('an audience entry that is no http(s) URL, or carries a query or fragment, is an error', () => {
+    const found = clientProblems([bearerClient({ audience: ['app.example.com', 'ftp://app.example.com', 'https://app.example.com/?a=1', 'https://app.example.com/#x', 'https://app.example.com'] })]);
+    assert.deepEqual(summary(found), [0, 1, 2, 3].map((i) => [`${AT}.audience[${i}]`, 'error']));
+  });
+
+  it('implicit consent is warned about (Authelia requires explicit)', () => {
+    assert.deepEqual(summary(clientProblems([bearerClient({ audience: ['https://app.example.com'], consent_mode: 'implicit' })])), [[`${AT}.consent_mode`, 'warning']]);
+  });
+
+  it('a client without the scope may leave its audience empty', () => {
+    assert.deepEqual(clientProblems([confidential()]), []);
+  });
+});
