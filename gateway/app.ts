@@ -191,7 +191,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         users,
         isTrustedProxy,
         eta,
-        oidc: oidc ? { oidc: oidc.oidc, config: oidc.config } : null,
+        oidc: oidc ? { oidc: oidc.oidc, config: oidc.config, logout: oidc.logout } : null,
         sessionEnded,
         credentialChanged,
         logger,
