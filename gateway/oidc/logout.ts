@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { OidcRepository } from '../storage/oidc.ts';
+import type { UserAdmin } from '../users/provider.ts';
 import type { OidcProvider } from './provider.ts';
 
 interface SessionPayload {
@@ -123,4 +124,25 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
       return told;
     },
   };
+}
+
+/**
+ * A user removed from the users file, or disabled there, is signed out of their apps at once (each
+ * client told over the back channel, every grant revoked): the users are compared before and after
+ * each change. A backend that does not report its changes (LDAP) leaves it to the tokens' lifetimes
+ * (findAccount finds no such user, so userinfo and refresh stop working).
+ */
+export function endRemovedUsers(users: Pick<UserAdmin, 'listUsers' | 'onChange'>, logout: Pick<OidcLogout, 'endUser'>, logger: Logger): void {
+  if (!users.onChange) return;
+  const active = () => new Set(users.listUsers().filter((user) => !user.disabled).map((user) => user.username));
+  let before = active();
+  users.onChange(() => {
+    const now = active();
+    const gone = [...before].filter((username) => !now.has(username));
+    before = now;
+    for (const username of gone) {
+      logger.info({ user: username }, 'oidc: a user removed or disabled is signed out of their apps');
+      logout.endUser(username).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a removed user could not all be signed out'));
+    }
+  });
 }
