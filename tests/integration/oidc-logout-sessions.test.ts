@@ -1,7 +1,8 @@
 /**
- * Logout that ends everything, from the settings page and a password reset: ending another session
+ * Logout that ends everything, from the settings page and a new password: ending another session
  * signs out only the apps that session signed in to; "sign out everywhere" and a reset by e-mail sign
- * out the apps of every session (back-channel logout tokens, refresh tokens revoked).
+ * out the apps of every session; a password change those of every other session (back-channel logout
+ * tokens, refresh tokens revoked).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,10 +10,11 @@ import { decodeJwt } from 'jose';
 import { askAuthz, portal, PORTAL_ORIGIN, login, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, discover, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 import { checkLogoutToken, refreshWorks, signInTo, startLogoutReceiver, type LogoutReceiver } from '../helpers/oidc-logout.ts';
-import { linkIn, mailTo, postForm, startMailingGateway, USERS, waitFor, type MailingGateway } from '../helpers/self-service.ts';
+import { linkIn, mailTo, postForm, postJson, startMailingGateway, USERS, waitFor, type MailingGateway } from '../helpers/self-service.ts';
 
 const SECRET = 'app-secret-that-is-long-enough-123';
 const PASSWORD = USERS.alice!.password;
+const CHANGED = 'Changed-Copper-Lantern-58';
 const redirect = (name: string) => `https://${name}.example.test/oauth2/callback`;
 
 async function oidcClient(name: string, receiver: LogoutReceiver) {
@@ -97,9 +99,28 @@ describe('OpenID Connect logout from the settings page and a password reset', ()
     assert.equal(await refreshWorks(d.wiki, d.onLaptop.tokens.refresh_token!), false);
   });
 
+  it('a password change signs out the apps of the other sessions; the session that changed it keeps its own', async () => {
+    const d = await twoDevices();
+    // the change needs an elevated session: a code mailed to alice
+    const mailsBefore = m.smtp.received.length;
+    assert.equal((await postJson(m.gw, '/api/user/session/elevation', {}, { cookie: d.laptop })).status, 200);
+    const mail = await waitFor('the code', () => mailTo(m.smtp, 'alice@example.test', mailsBefore)[0]);
+    const code = /Your code:\s*([A-Z0-9]+)/.exec(mail.text)?.[1];
+    assert.ok(code, mail.text);
+    assert.equal((await postJson(m.gw, '/api/user/session/elevation', { otc: code }, { cookie: d.laptop }, 'PUT')).status, 200);
+    const before = receiver.received.length;
+    const changed = await postJson(m.gw, '/api/change-password', { old_password: PASSWORD, new_password: CHANGED }, { cookie: d.laptop });
+    assert.equal(changed.status, 200, changed.body);
+    const delivered = receiver.received.slice(before);
+    await checkLogoutToken(m.gw.port, tokenFor(delivered, 'photos', d.onPhone.claims.sid), { clientId: 'photos', idToken: d.onPhone.claims });
+    assert.ok(!delivered.some((r) => decodeJwt(r.token).sid === d.onLaptop.claims.sid), "the changing session's app is not told");
+    assert.equal(await refreshWorks(d.photos, d.onPhone.tokens.refresh_token!), false);
+    assert.equal(await refreshWorks(d.wiki, d.onLaptop.tokens.refresh_token!), true);
+  });
+
   // last: it changes alice's password
   it('a password reset by e-mail signs out the apps of every session', async () => {
-    const d = await twoDevices();
+    const d = await twoDevices(CHANGED);
     const mailsBefore = m.smtp.received.length;
     await postForm(m.gw, '/reset-password', { username: 'alice' });
     const mail = await waitFor('the reset mail', () => mailTo(m.smtp, 'alice@example.test', mailsBefore)[0]);
