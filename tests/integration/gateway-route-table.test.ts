@@ -19,6 +19,7 @@ import {
   type InProcessGateway,
 } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { clientDigest, testSigningKey } from '../helpers/oidc.ts';
 import { upgradeStatus } from '../helpers/websocket-upgrade.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -34,6 +35,12 @@ const DIALECT_OF: Record<string, AuthzDialect> = {
 
 /** A row's methods as requests: GET rows answer HEAD too; ANY is tried with a safe and two unsafe methods. */
 const methodsOf = (row: GatewayRouteSummary) => (row.method === 'ANY' ? ['GET', 'POST', 'DELETE'] : row.method === 'GET' ? ['GET', 'HEAD'] : [row.method]);
+
+/**
+ * The methods the specifications name for the provider's client- and token-checked endpoints (their
+ * rows are ANY: oidc-provider answers the other methods itself, with its own 404).
+ */
+const OAUTH_METHODS: Record<string, string[]> = { '/api/oidc/userinfo': ['GET', 'POST'] };
 
 /** A concrete path for a row: a `*` becomes a name. */
 /** Rows that are HTML pages: a refused GET redirects instead of answering 403. */
@@ -69,6 +76,12 @@ describe('the gateway route table, walked against a real gateway', () => {
         server: { upstreams: { [APP]: echo.url } },
         identity_assertion: { audiences: { [APP]: 'app' }, key_path: join(temp.dir, 'assertion-key.pem') },
         access_control: { default_policy: 'deny', rules: [{ domain: APP, policy: 'one_factor' }] },
+        identity_providers: {
+          oidc: {
+            jwks: [{ key: testSigningKey() }],
+            clients: [{ client_id: 'wiki', client_secret: await clientDigest('app-secret-that-is-long-enough-123'), redirect_uris: ['https://wiki.example.test/callback'], authorization_policy: 'one_factor' }],
+          },
+        },
       },
     });
   });
@@ -104,12 +117,18 @@ describe('the gateway route table, walked against a real gateway', () => {
             assertRefused(response, `${method} ${row.path}`);
           }
         } else {
-          for (const method of methodsOf(row)) {
+          for (const method of row.guard === 'CLIENT_AUTH' || row.guard === 'ACCESS_TOKEN' ? OAUTH_METHODS[row.path] ?? ['POST'] : methodsOf(row)) {
             const response = await portal(gw, concrete(row.path), { method, headers: { accept: 'application/json' } });
             if (PAGE_ROWS.has(`${row.method} ${row.path}`) && (method === 'GET' || method === 'HEAD')) {
               // a page row sends the browser to sign in, coming back to the page afterwards
               assert.equal(response.status, 303, `${method} ${row.path}: ${response.status}`);
               assert.match(response.headers.location ?? '', /^\/\?rd=https%3A%2F%2Fauth\.example\.test/, `${method} ${row.path}`);
+              continue;
+            }
+            if (row.guard === 'CLIENT_AUTH' || row.guard === 'ACCESS_TOKEN') {
+              // oidc-provider checks the client or the bearer token itself, and answers in OAuth's words
+              assert.ok([400, 401].includes(response.status), `${method} ${row.path}: ${response.status}`);
+              if (method !== 'HEAD') assert.match(response.json<{ error: string }>().error, /^invalid_(client|token|request)$/, `${method} ${row.path}: ${response.body}`);
               continue;
             }
             assert.ok([401, 403].includes(response.status), `${method} ${row.path}: ${response.status}`);
