@@ -173,6 +173,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           },
         })
       : null;
+    if (oidc && admin) (await import('./oidc/logout.ts')).endRemovedUsers(admin, oidc.logout, logger);
     // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out
     const sessionEnded = async (data: { oidcLinkKey?: string | undefined }) => {
       if (!oidc) return;
@@ -200,7 +201,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         users,
         isTrustedProxy,
         eta,
-        oidc: oidc ? { oidc: oidc.oidc, config: oidc.config } : null,
+        oidc: oidc ? { oidc: oidc.oidc, config: oidc.config, logout: oidc.logout } : null,
         sessionEnded,
         credentialChanged,
         logger,

@@ -35,6 +35,7 @@ import type { PortalDeps } from './portal/deps.ts';
 import { guardMiddleware, type PortalGuard } from './portal/guards.ts';
 import { loginForm, loginPage, logoutForm, setupForm, setupPage } from './portal/pages.ts';
 import { portalSessions } from './portal/session-middleware.ts';
+import { revokeConsentForm, revokeConsentHandler } from './oidc/apps.ts';
 import { authorizationServerMetadata, endSessionConfirm, oidcEndpoint } from './oidc/endpoints.ts';
 import { interactionForm, interactionPage } from './oidc/interaction.ts';
 import { INTERACTION_PATH, OIDC_PATHS } from './oidc/provider.ts';
@@ -299,6 +300,9 @@ function oidcRows(): PortalRoute[] {
     endpoint('GET', `${OIDC_PATHS.end_session}/success`, 'PUBLIC'),
     { method: 'GET', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', page: true, handler: interactionPage },
     { method: 'POST', path: `${INTERACTION_PATH}:uid`, guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: interactionForm },
+    // remembered consents, revoked from the settings page (which lists them): the app is signed out everywhere
+    { method: 'POST', path: '/settings/oidc/consents/:clientId/revoke', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'form', page: true, handler: revokeConsentForm },
+    { method: 'DELETE', path: '/api/user/oidc/consents/:clientId', guard: 'LEVEL_1', rateLimit: null, hosts: 'portal', accepts: 'json', handler: revokeConsentHandler },
   ];
 }
 

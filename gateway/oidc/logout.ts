@@ -6,10 +6,13 @@
  */
 import type { Logger } from 'pino';
 import type { OidcRepository } from '../storage/oidc.ts';
+import type { UserAdmin } from '../users/provider.ts';
 import type { OidcProvider } from './provider.ts';
 
 interface SessionPayload {
   jti?: string;
+  /** epoch seconds */
+  exp?: number;
   accountId?: string;
   authorizations?: Record<string, { sid?: string; grantId?: string }>;
 }
@@ -22,6 +25,14 @@ export interface OidcLogout {
    * the sessions tied to `keepLinkKey` and their grants (the session that changed the password lives on).
    */
   endUser(username: string, keepLinkKey?: string): Promise<number>;
+  /**
+   * Signs the user out of one client everywhere (a revoked consent): each provider session forgets its
+   * authorization (the client is told over the back channel) and every grant the user gave it is
+   * revoked; returns how many grants were revoked.
+   */
+  endClient(username: string, clientId: string): Promise<number>;
+  /** The client ids the user is signed in to: a live grant, or an authorization in a live provider session. */
+  signedInClients(username: string): Promise<string[]>;
 }
 
 export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepository; logger: Logger; now: () => number }): OidcLogout {
@@ -34,22 +45,26 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
     oidc.provider.emit('grant.revoked', undefined, grantId);
   };
 
+  const tell = async (clientId: string, accountId: string, sid: string | undefined) => {
+    const client = await oidc.provider.Client.find(clientId);
+    if (!client?.backchannelLogoutUri || !sid) return false;
+    try {
+      await client.backchannelLogout(accountId, sid);
+      logger.info({ client: clientId }, 'oidc: back-channel logout delivered');
+      return true;
+    } catch (error) {
+      logger.warn({ client: clientId, err: (error as Error).message }, 'oidc: a back-channel logout was not delivered');
+      return false;
+    }
+  };
+
   /** Tells the session's clients and revokes their grants; returns how many clients were told. */
   const endSession = async (uid: string): Promise<number> => {
     const payload = (await repo.findByUid('Session', uid, deps.now())) as SessionPayload | undefined;
     let told = 0;
     if (payload?.accountId) {
       const deliveries = Object.entries(payload.authorizations ?? {}).map(async ([clientId, { sid, grantId }]) => {
-        const client = await oidc.provider.Client.find(clientId);
-        if (client?.backchannelLogoutUri && sid) {
-          try {
-            await client.backchannelLogout(payload.accountId, sid);
-            told += 1;
-            logger.info({ client: clientId }, 'oidc: back-channel logout delivered');
-          } catch (error) {
-            logger.warn({ client: clientId, err: (error as Error).message }, 'oidc: a back-channel logout was not delivered');
-          }
-        }
+        if (await tell(clientId, payload.accountId!, sid)) told += 1;
         if (grantId) await revokeGrant(grantId);
       });
       await Promise.all(deliveries);
@@ -62,6 +77,35 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
   const endAll = async (uids: readonly string[]) => (await Promise.all(uids.map(endSession))).reduce((sum, n) => sum + n, 0);
 
   return {
+    async endClient(username, clientId) {
+      const now = deps.now();
+      const sub = await repo.subjectFor(username, now);
+      for (const { id, payload } of await repo.listByAccount('Session', sub, now)) {
+        const session = payload as SessionPayload;
+        const authorization = session.authorizations?.[clientId];
+        if (!authorization || !session.authorizations) continue;
+        await tell(clientId, sub, authorization.sid);
+        if (authorization.grantId) await revokeGrant(authorization.grantId);
+        delete session.authorizations[clientId];
+        const left = typeof session.exp === 'number' ? session.exp - Math.floor(now / 1000) : undefined;
+        if (left === undefined || left > 0) await repo.upsert('Session', id, payload, left, now);
+      }
+      let revoked = 0;
+      for (const { id, payload } of await repo.listByAccount('Grant', sub, now)) {
+        if (payload.clientId !== clientId) continue;
+        await revokeGrant(id);
+        revoked += 1;
+      }
+      return revoked;
+    },
+    async signedInClients(username) {
+      const now = deps.now();
+      const sub = await repo.subjectFor(username, now);
+      const ids = new Set<string>();
+      for (const { payload } of await repo.listByAccount('Grant', sub, now)) if (typeof payload.clientId === 'string') ids.add(payload.clientId);
+      for (const { payload } of await repo.listByAccount('Session', sub, now)) for (const clientId of Object.keys((payload as SessionPayload).authorizations ?? {})) ids.add(clientId);
+      return [...ids].sort();
+    },
     async endLinked(linkKey) {
       if (!linkKey) return 0;
       return endAll(await repo.linkedSessions({ linkKey }));
@@ -82,4 +126,25 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
       return told;
     },
   };
+}
+
+/**
+ * A user removed from the users file, or disabled there, is signed out of their apps at once (each
+ * client told over the back channel, every grant revoked): the users are compared before and after
+ * each change. A backend that does not report its changes (LDAP) leaves it to the tokens' lifetimes
+ * (findAccount finds no such user, so userinfo and refresh stop working).
+ */
+export function endRemovedUsers(users: Pick<UserAdmin, 'listUsers' | 'onChange'>, logout: Pick<OidcLogout, 'endUser'>, logger: Logger): void {
+  if (!users.onChange) return;
+  const active = () => new Set(users.listUsers().filter((user) => !user.disabled).map((user) => user.username));
+  let before = active();
+  users.onChange(() => {
+    const now = active();
+    const gone = [...before].filter((username) => !now.has(username));
+    before = now;
+    for (const username of gone) {
+      logger.info({ user: username }, 'oidc: a user removed or disabled is signed out of their apps');
+      logout.endUser(username).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a removed user could not all be signed out'));
+    }
+  });
 }

@@ -181,7 +181,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
   );
 
   const customScopes = Object.keys(config.scopes);
-  const backchannelUris = new Set(config.clients.map((c) => c.backchannel_logout_uri).filter((uri): uri is string => typeof uri === 'string'));
+  // as oidc-provider spells them when it fetches (new URL(uri).href): `http://app` is fetched as `http://app/`
+  const backchannelUris = new Set(config.clients.flatMap((c) => (c.backchannel_logout_uri ? [new URL(c.backchannel_logout_uri).href] : [])));
   const ttl = (kind: 'access_token' | 'authorize_code' | 'id_token' | 'refresh_token') => (_ctx: unknown, _token: unknown, client: { clientId?: string } | undefined) =>
     lifespanOf(config, client?.clientId, clients, kind);
 
@@ -317,8 +318,18 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     const oidc = ctx.oidc;
     // discovery names the one /jwks.json the gateway serves at its root, wherever the portal lives
     if (oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') ctx.body.jwks_uri = new URL(OIDC_PATHS.jwks, deps.issuer).href;
-    // an RP-initiated logout the user confirmed ends the gateway session too (oidc/endpoints.ts)
-    if (oidc?.route === 'end_session_confirm' && oidc.params?.logout) await (ctx.req as { endGatewaySession?: () => Promise<void> }).endGatewaySession?.();
+    // an RP-initiated logout the user confirmed ends the gateway session too (oidc/endpoints.ts), and
+    // every grant of the ended provider session: oidc-provider keeps offline_access grants past a logout,
+    // Gatehouse's logout ends everything (as a portal sign-out does, oidc/logout.ts)
+    if (oidc?.route === 'end_session_confirm' && oidc.params?.logout) {
+      const authorizations = (oidc.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
+      for (const { grantId } of Object.values(authorizations)) {
+        if (!grantId) continue;
+        await repo.revokeByGrantId(grantId);
+        await repo.destroy('Grant', grantId);
+      }
+      await (ctx.req as { endGatewaySession?: () => Promise<void> }).endGatewaySession?.();
+    }
     const marker = oidc?.result?.gatehouse as { linkKey?: string; username?: string } | undefined;
     if (oidc?.route === 'resume' && marker?.linkKey && marker.username && oidc.session?.uid && oidc.session.accountId) {
       for (const listener of listeners) await listener({ sessionUid: oidc.session.uid, accountId: oidc.session.accountId, linkKey: marker.linkKey, username: marker.username });

@@ -15,6 +15,7 @@ import type { Regulator } from '../regulation/regulator.ts';
 import type { Storage } from '../storage/storage.ts';
 
 import type { OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { OidcLogout } from '../oidc/logout.ts';
 import type { OidcProvider } from '../oidc/provider.ts';
 
 /** The tables the portal's second factors and self-service read and write. */
@@ -56,7 +57,7 @@ export interface PortalDeps {
   regulator: Regulator;
   secondFactor: SecondFactorSettings;
   /** The OpenID Connect provider and its configuration; null when identity_providers.oidc is not set. */
-  oidc?: { oidc: OidcProvider; config: OidcProviderConfig } | null;
+  oidc?: { oidc: OidcProvider; config: OidcProviderConfig; logout?: OidcLogout } | null;
   /**
    * A gateway session ended (signed out, ended from the settings page): the apps it signed in to are
    * signed out too (OpenID Connect back-channel logout). Never throws: a failure is logged.

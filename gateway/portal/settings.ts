@@ -4,6 +4,7 @@
  * behind ELEVATED); this page only reads. A method disabled in the configuration is not shown.
  */
 import type { Request, Response } from 'express';
+import { oidcAppsView } from '../oidc/apps.ts';
 import type { PortalDeps } from './deps.ts';
 import { signedInUser } from './guards.ts';
 import { render } from './pages.ts';
@@ -37,20 +38,25 @@ export function browserName(userAgent: string, t: Translate): string {
 }
 
 const NOTICES: Readonly<Record<string, string>> = { ended: 'settings_sessions_ended', unknown: 'settings_sessions_unknown' };
+const APP_NOTICES: Readonly<Record<string, string>> = { revoked: 'oidc_settings_consent_revoked', unknown: 'oidc_settings_consent_unknown' };
+
+/** The notice `?name=` asks for, from `notices`' own keys only (`constructor` must not find Object.prototype's). */
+function noticeOf(req: Request, name: string, notices: Readonly<Record<string, string>>): string {
+  const asked = req.query[name];
+  return (typeof asked === 'string' && Object.hasOwn(notices, asked) ? notices[asked] : undefined) ?? '';
+}
 
 export function settingsPage(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
     const user = signedInUser(req);
     const { totp, webauthn } = deps.secondFactor;
-    const [totpConfig, credentials, recoveryLeft, sessions] = await Promise.all([
+    const [totpConfig, credentials, recoveryLeft, sessions, apps] = await Promise.all([
       totp.disable ? undefined : deps.storage.totp.load(user.username),
       webauthn.disable ? [] : deps.storage.webauthn.list(user.username),
       deps.storage.recoveryCodes.remaining(user.username),
       listUserSessions(deps, user.username, req.sessionID),
+      oidcAppsView(deps, user.username),
     ]);
-    // own keys only: `?sessions=constructor` must not find Object.prototype's members
-    const asked = req.query.sessions;
-    const notice = typeof asked === 'string' && Object.hasOwn(NOTICES, asked) ? NOTICES[asked] : undefined;
     render(res, deps, 'settings', {
       wide: true,
       user,
@@ -59,7 +65,10 @@ export function settingsPage(deps: PortalDeps) {
       // recovery codes stand in for a second factor: with every method disabled there is nothing to recover
       recovery: totp.disable && webauthn.disable ? null : { left: recoveryLeft, low: recoveryLeft <= RECOVERY_CODES_LOW },
       sessions,
-      sessionNotice: notice ?? '',
+      sessionNotice: noticeOf(req, 'sessions', NOTICES),
+      // the OpenID Connect apps: only when identity_providers.oidc is configured
+      apps,
+      appsNotice: noticeOf(req, 'apps', APP_NOTICES),
       formatWhen,
       browserName,
     });

@@ -75,6 +75,8 @@ export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: bool
 export interface UserAdmin {
   /** Every user, disabled ones included, as loaded now (in memory: the setup page asks at each request). */
   listUsers(): ListedUser[];
+  /** Calls `listener` after each change of the users (a reload, the watcher, an edit): UserProvider.onChange. */
+  onChange?(listener: () => void): void;
   /** `onlyIfEmpty`: refuse (UsersNotEmptyError) unless the backend, read under its lock, has no user (first-run setup). */
   addUser(user: NewUser, options?: { onlyIfEmpty?: boolean }): Promise<UserDetails>;
   deleteUser(username: string): Promise<void>;

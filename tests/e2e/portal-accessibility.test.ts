@@ -13,10 +13,10 @@ import { describeViolations, seriousViolations } from '../helpers/axe.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { login, portal, PORTAL_ORIGIN, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { clientDigest, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 import { openStorage } from '../../gateway/storage/open.ts';
 import { generateRecoveryCodes } from '../../gateway/secondfactor/recovery-codes.ts';
 import { silentLogger } from '../unit/storage/backends.ts';
-import { OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP auth.example.test 127.0.0.1'];
 const PASSWORD = 'correct horse battery staple';
@@ -81,8 +81,10 @@ const PAGES: readonly PortalPage[] = [
   { name: 'setup with an error', path: '/setup', setup: async (c) => ({ gateway: 'fresh', form: { token: c.setupToken, username: 'root', password: 'short', confirm: 'short' } }) },
   { name: 'setup link not valid (message)', path: '/setup?token=wrong', setup: fresh },
   { name: 'signed in', path: '/', setup: signedIn },
+  // alice's settings list her OpenID Connect app and remembered consent (seeded in before())
   { name: 'settings', path: '/settings', setup: signedIn },
   { name: 'settings with second factors', path: '/settings', setup: bob },
+  { name: 'settings: a consent revoked', path: '/settings?apps=revoked', setup: signedIn },
   // the second-factor step
   { name: 'second factor: none enrolled', path: '/2fa', setup: signedIn },
   { name: 'second factor: authenticator app', path: '/2fa?rd=https%3A%2F%2Fapp.example.test%2F', setup: bob },
@@ -149,7 +151,25 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
         access_control: { default_policy: 'one_factor' },
         regulation: { max_retries: 100 },
         notifier: { filesystem: { filename: join(temp.dir, 'notifications.txt') } },
-        identity_providers: { oidc: { jwks: [{ key: testSigningKey() }], clients: [rpClient('explicit', 'explicit'), rpClient('implicit', 'implicit')] } },
+        identity_providers: {
+          oidc: {
+            jwks: [{ key: testSigningKey() }],
+            clients: [
+              rpClient('explicit', 'explicit'),
+              rpClient('implicit', 'implicit'),
+              {
+                client_id: 'wiki',
+                client_name: 'The Wiki',
+                client_secret: await clientDigest('app-secret-that-is-long-enough-123'),
+                redirect_uris: ['https://wiki.example.test/oauth2/callback'],
+                scopes: ['openid', 'profile', 'email'],
+                authorization_policy: 'one_factor',
+                consent_mode: 'pre-configured',
+                pre_configured_consent_duration: '1w',
+              },
+            ],
+          },
+        },
       },
     });
     // bob has an authenticator app and recovery codes, as the settings and second-factor pages show them
@@ -157,6 +177,11 @@ describe('portal pages in Chromium: no serious or critical axe-core violation', 
     try {
       await storage.totp.save({ username: 'bob', issuer: 'Gatehouse', algorithm: 'SHA1', digits: 6, period: 30, secret: BOB_SEED, createdAt: withUsers.clock.now() });
       await storage.recoveryCodes.replace('bob', generateRecoveryCodes(), withUsers.clock.now());
+      // alice is signed in to the wiki (a grant) and asked it to remember her consent
+      const now = withUsers.clock.now();
+      const sub = await storage.oidc.subjectFor('alice', now);
+      await storage.oidc.upsert('Grant', 'a11y-grant', { kind: 'Grant', accountId: sub, clientId: 'wiki', openid: { scope: 'openid profile email' } }, 3600, now);
+      await storage.oidc.recordConsent({ username: 'alice', clientId: 'wiki', scopes: ['openid', 'profile', 'email'], claims: [], grantedAt: now, expiresAt: now + 7 * 86_400_000 });
     } finally {
       await storage.close();
     }

@@ -95,6 +95,14 @@ describe('identity_providers.oidc', () => {
       assert.equal(problem!.path, `${AT}.post_logout_redirect_uris[0]`);
     });
 
+    it('back-channel logout URIs: http on a loopback or private address is fine (homelab apps); a fragment is refused', () => {
+      for (const uri of ['http://127.0.0.1:9000/logout', 'http://192.168.1.20/oidc/backchannel', 'https://app.example.com/logout']) {
+        assert.deepEqual(clientProblems([confidential({ backchannel_logout_uri: uri })]), [], uri);
+      }
+      const [problem] = clientProblems([confidential({ backchannel_logout_uri: 'https://app.example.com/logout#x' })]);
+      assert.equal(problem!.path, `${AT}.backchannel_logout_uri`);
+    });
+
     it('an authorization_code client without redirect URIs is refused', () => {
       const [problem] = clientProblems([confidential({ redirect_uris: [] })]);
       assert.equal(problem!.path, `${AT}.redirect_uris`);
