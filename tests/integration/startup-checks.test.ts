@@ -188,7 +188,7 @@ describe('gatehouse config validate --check: the startup checks against what the
     assert.equal(
       result.out,
       'config: OK\n'
-        + `storage: ok (PostgreSQL database '${database.options.database}' at 127.0.0.1:5432: 8 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it)\n`
+        + `storage: ok (PostgreSQL database '${database.options.database}' at 127.0.0.1:5432: 9 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it)\n`
         + `session store: ok (Redis at 127.0.0.1:${redis.port} answers)\n`
         + `users: ok (users file ${join(temp.dir, 'users.yml')})\n`
         + `notifier: ok (filesystem: ${notifications})\n`,

@@ -175,7 +175,8 @@ describe('settings Gatehouse does not implement and that would narrow access are
 
   for (const [what, yaml, pattern] of [
     ['ExtAuthz (Envoy)', 'server:\n  endpoints:\n    authz:\n      ext-authz:\n        implementation: ExtAuthz\n', /^config: server\.endpoints\.authz\.ext-authz\.implementation: 'ExtAuthz' \(Envoy\) is not implemented/],
-    ['a Bearer scheme', 'server:\n  endpoints:\n    authz:\n      forward-auth:\n        implementation: ForwardAuth\n        authn_strategies:\n          - name: HeaderAuthorization\n            schemes: [Bearer]\n', /schemes: Gatehouse reads only 'Basic' credentials/],
+    // Bearer tokens come from the OpenID Connect provider: without it, the scheme cannot be honoured
+    ['a Bearer scheme without the provider', 'server:\n  endpoints:\n    authz:\n      forward-auth:\n        implementation: ForwardAuth\n        authn_strategies:\n          - name: HeaderAuthorization\n            schemes: [Bearer]\n', /schemes: lists 'Bearer', whose tokens come from identity_providers\.oidc, which is not configured/],
     ['server.endpoints.rate_limits', 'server:\n  endpoints:\n    rate_limits:\n      reset_password_finish:\n        enable: true\n', /^config: server\.endpoints\.rate_limits: is an Authelia option Gatehouse does not implement yet, and it limits/],
     ['authentication_backend.ldap', 'authentication_backend:\n  ldap:\n    address: ldap://127.0.0.1\n', /^config: authentication_backend\.ldap: .*decide who may log in/],
   ] as const) {
