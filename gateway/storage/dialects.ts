@@ -25,6 +25,35 @@ class GatehouseSqliteDialect extends SqliteDialect {
   }
 }
 
+/** How many prepared statements a connection keeps (queries with `in (?, ?…)` lists vary in text). */
+const STATEMENTS_KEPT = 256;
+
+/**
+ * The connection as Kysely takes it, keeping each prepared statement for the next query with the same
+ * text: Kysely prepares on every query, and SQLite's prepare (parsing, planning) cost more than the
+ * lookups themselves (tests/bench/oidc.ts). Nothing iterates a statement (no `stream()` in storage), so
+ * a kept statement is never busy when it is asked for again; least recently used first out.
+ */
+function keepingStatements(database: BetterSqlite3.Database): SqliteDatabase {
+  const kept = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close() {
+      kept.clear();
+      database.close();
+    },
+    prepare(sql) {
+      let statement = kept.get(sql);
+      if (statement) kept.delete(sql);
+      else {
+        statement = database.prepare(sql);
+        if (kept.size >= STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
+      }
+      kept.set(sql, statement);
+      return statement;
+    },
+  };
+}
+
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
@@ -92,5 +121,5 @@ export async function createSqliteDialect(path: string, logger: Logger, options:
       { cause: error },
     );
   }
-  return new GatehouseSqliteDialect({ database });
+  return new GatehouseSqliteDialect({ database: keepingStatements(database) });
 }

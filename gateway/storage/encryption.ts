@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StorageError } from './errors.ts';
 
 export const MIN_ENCRYPTION_KEY_LENGTH = 20;
@@ -54,7 +54,8 @@ function decryptionFailed(cause?: unknown): StorageError {
 
 export function deriveKeys(encryption_key: string): StorageKeys {
   assertEncryptionKeyLength(encryption_key);
-  const encryptionKey = derive(encryption_key, LABEL_ENCRYPTION);
+  // a KeyObject made once: given a Buffer, every cipher would first probe it for a key object (slow)
+  const encryptionKey = createSecretKey(derive(encryption_key, LABEL_ENCRYPTION));
   const hmacKey = derive(encryption_key, LABEL_HMAC);
   const checkValue = createHmac('sha256', derive(encryption_key, LABEL_CHECK)).update(CHECK_MESSAGE).digest('base64');
 

@@ -40,7 +40,7 @@ export interface OidcRepository {
   /** `model`'s payload whose `uid` is `uid` (oidc-provider looks Sessions up by it). */
   findByUid(model: string, uid: string, nowMs: number): Promise<OidcPayload | undefined>;
   findByUserCode(model: string, userCode: string, nowMs: number): Promise<OidcPayload | undefined>;
-  /** Marks it consumed: `consumed` (epoch seconds) in the payload, as oidc-provider reads it back. */
+  /** Marks it consumed: read back with `consumed` (epoch seconds) in the payload, as oidc-provider expects. */
   consume(model: string, id: string, nowMs: number): Promise<void>;
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every payload of any model carrying `grantId`; returns how many. */
@@ -78,18 +78,31 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
   const open = (model: string, id: string, sealed: Buffer) => JSON.parse(keys.decrypt(Buffer.from(sealed), oidcPayloadAad(model, id)).toString('utf8')) as OidcPayload;
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
 
+  // `consumed` lives in its column (one UPDATE consumes, nothing re-sealed); oidc-provider reads it in the payload
+  const withConsumed = (payload: OidcPayload, consumedAt: number | string | bigint | null) =>
+    consumedAt === null ? payload : { ...payload, consumed: Math.floor(Number(consumedAt) / 1000) };
+
   const findBy = (action: string, model: string, column: 'payload_id' | 'uid' | 'user_code', value: string, nowMs: number) =>
     handle.run(action, async (db) => {
       const row = await db
         .selectFrom('oidc_payloads')
-        .select(['payload_id', 'payload'])
+        .select(['payload_id', 'payload', 'consumed_at'])
         .where('model', '=', model)
         .where(column, '=', value)
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
         .orderBy('id', 'desc')
         .executeTakeFirst();
-      return row ? open(model, row.payload_id, row.payload) : undefined;
+      return row ? withConsumed(open(model, row.payload_id, row.payload), row.consumed_at) : undefined;
     });
+
+  // a subject and its username never change once made (nothing updates or deletes oidc_subjects), so
+  // every instance may remember them: the token endpoint asks for the username on each refresh
+  const SUBJECTS_REMEMBERED = 10_000;
+  const usernames = new Map<string, string>();
+  const remember = (subject: string, username: string) => {
+    if (usernames.size >= SUBJECTS_REMEMBERED) usernames.clear();
+    usernames.set(subject, username);
+  };
 
   const activeConsents = (username: string, nowMs: number) =>
     handle.db
@@ -131,15 +144,7 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
     findByUserCode: (model, userCode, nowMs) => findBy('find an OpenID Connect payload by user code', model, 'user_code', userCode, nowMs),
     consume: (model, id, nowMs) =>
       handle.run('consume an OpenID Connect payload', async (db) => {
-        const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('payload_id', '=', id).executeTakeFirst();
-        if (!row) return;
-        const payload = { ...open(model, id, row.payload), consumed: Math.floor(nowMs / 1000) };
-        await db
-          .updateTable('oidc_payloads')
-          .set({ payload: seal(model, id, payload), consumed_at: nowMs })
-          .where('model', '=', model)
-          .where('payload_id', '=', id)
-          .execute();
+        await db.updateTable('oidc_payloads').set({ consumed_at: nowMs }).where('model', '=', model).where('payload_id', '=', id).execute();
       }),
     destroy: (model, id) =>
       handle.run('destroy an OpenID Connect payload', async (db) => {
@@ -154,13 +159,13 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
       handle.run('list the OpenID Connect payloads of a subject', async (db) => {
         const rows = await db
           .selectFrom('oidc_payloads')
-          .select(['payload_id', 'payload'])
+          .select(['payload_id', 'payload', 'consumed_at'])
           .where('model', '=', model)
           .where('account_id', '=', accountId)
           .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
           .orderBy('id')
           .execute();
-        return rows.map((row) => ({ id: row.payload_id, payload: open(model, row.payload_id, row.payload) }));
+        return rows.map((row) => ({ id: row.payload_id, payload: withConsumed(open(model, row.payload_id, row.payload), row.consumed_at) }));
       }),
 
     linkSession: (linkKey, sessionUid, username, nowMs) =>
@@ -196,11 +201,15 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
         const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirstOrThrow();
         return row.subject;
       }),
-    usernameForSubject: (subject) =>
-      handle.run('find the user of an OpenID Connect subject', async (db) => {
+    usernameForSubject: async (subject) => {
+      const known = usernames.get(subject);
+      if (known !== undefined) return known;
+      return handle.run('find the user of an OpenID Connect subject', async (db) => {
         const row = await db.selectFrom('oidc_subjects').select('username').where('subject', '=', subject).executeTakeFirst();
+        if (row) remember(subject, row.username);
         return row?.username;
-      }),
+      });
+    },
 
     recordConsent: (consent) =>
       handle.run('remember an OpenID Connect consent', async (db) => {
