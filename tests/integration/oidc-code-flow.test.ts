@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { request } from '../helpers/http.ts';
 import { login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, codeFlowStart, discover, ISSUER, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
@@ -69,6 +71,10 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
     assert.equal(`${leftTo.origin}${leftTo.pathname}`, REDIRECT);
     const tokens = await client.authorizationCodeGrant(config, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
     const claims = tokens.claims()!;
+    // the signature, checked independently against the gateway's published keys
+    const jwks = await request(`http://auth.example.test:${gw.port}/jwks.json`, { headers: { 'x-forwarded-proto': 'https' } });
+    const verified = await jwtVerify(tokens.id_token!, createLocalJWKSet(jwks.json()), { issuer: ISSUER, audience: 'app', algorithms: ['RS256'] });
+    assert.equal(verified.payload.sub, claims.sub);
     assert.equal(claims.iss, ISSUER);
     assert.equal(claims.aud, 'app');
     assert.deepEqual(claims.amr, ['pwd']);
