@@ -327,6 +327,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
         if (!grantId) continue;
         await repo.revokeByGrantId(grantId);
         await repo.destroy('Grant', grantId);
+        // announced as the provider's own revocations are: forward auth's bearer cache forgets its tokens now
+        provider.emit('grant.revoked', ctx, grantId);
       }
       await (ctx.req as { endGatewaySession?: () => Promise<void> }).endGatewaySession?.();
     }
