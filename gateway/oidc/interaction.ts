@@ -39,6 +39,8 @@ interface Details {
   uid: string;
   params: Record<string, string | undefined>;
   grantId?: string;
+  /** when the authorization request reached the provider, epoch seconds */
+  iat?: number;
 }
 
 function oidcOf(deps: PortalDeps): InteractionDeps {
@@ -116,8 +118,8 @@ async function finish(deps: PortalDeps, req: Request, res: Response, details: De
   res.redirect(303, returnTo);
 }
 
-async function refuse(deps: PortalDeps, req: Request, res: Response, description: string): Promise<void> {
-  const returnTo = await oidcOf(deps).oidc.provider.interactionResult(req, res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+async function refuse(deps: PortalDeps, req: Request, res: Response, description: string, error = 'access_denied'): Promise<void> {
+  const returnTo = await oidcOf(deps).oidc.provider.interactionResult(req, res, { error, error_description: description }, { mergeWithLastSubmission: false });
   res.redirect(303, returnTo);
 }
 
@@ -144,7 +146,24 @@ async function sessionSuffices(deps: PortalDeps, req: Request, res: Response, de
     res.redirect(303, `${portalBase(req)}2fa?rd=${encodeURIComponent(here(req))}`);
     return false;
   }
+  if (signInTooOld(details, req.session, deps.now())) {
+    // the portal does not sign a signed-in user in again: the client is told it could not (OIDC Core 3.1.2.1)
+    deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc authorization refused', detail: `${client.client_id}; a fresh sign-in was asked for`, failed: true });
+    await refuse(deps, req, res, 'The client asked for a fresh sign-in (prompt=login or max_age); sign out of the portal and try again.', 'login_required');
+    return false;
+  }
   return true;
+}
+
+/**
+ * `prompt=login`: the sign-in (the auth_time the ID token reports) must come after the request;
+ * `max_age`: no older than that many seconds. Fail closed: no request time, no fresh sign-in.
+ */
+function signInTooOld(details: Details, session: Partial<SessionData>, nowMs: number): boolean {
+  const authTime = session.secondFactorAt ?? session.firstFactorAt ?? 0;
+  if ((details.params.prompt ?? '').split(' ').includes('login') && (details.iat === undefined || authTime < details.iat * 1000)) return true;
+  const maxAge = details.params.max_age === undefined ? NaN : Number(details.params.max_age);
+  return Number.isInteger(maxAge) && maxAge >= 0 && nowMs - authTime > maxAge * 1000;
 }
 
 export function interactionPage(deps: PortalDeps): RequestHandler {
