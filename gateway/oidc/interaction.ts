@@ -20,6 +20,7 @@ import { signedInUser } from '../portal/guards.ts';
 import { field, pageTranslator, portalBase, render } from '../portal/pages.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
+import { scopeClaims } from './claims.ts';
 import { consentCovered, consentModeOf, requiredLevelFor } from './policy.ts';
 import type { OidcProvider } from './provider.ts';
 
@@ -52,6 +53,21 @@ function oidcOf(deps: PortalDeps): InteractionDeps {
 function requestedScopes(details: Details, client: OidcClientConfig): string[] {
   const allowed = new Set(client.scopes);
   return [...new Set((details.params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope)))];
+}
+
+/** Claims every ID token carries whatever the scopes (oidc-provider never asks about them). */
+const ALWAYS_RELEASED = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
+
+/**
+ * Claim names asked for by name in the `claims` request parameter that the granted `scopes` release:
+ * the parameter picks claims (into the ID token, say), it never reaches past the client's scopes or
+ * past what the consent page listed. `refused`: the other names, rejected in the grant.
+ */
+function grantableClaims(deps: PortalDeps, details: Details, scopes: readonly string[]): { granted: string[]; refused: string[] } {
+  const byScope = scopeClaims(oidcOf(deps).config);
+  const released = new Set(scopes.flatMap((scope) => byScope[scope] ?? []));
+  const asked = requestedClaims(details).filter((claim) => !ALWAYS_RELEASED.has(claim));
+  return { granted: asked.filter((claim) => released.has(claim)), refused: asked.filter((claim) => !released.has(claim)) };
 }
 
 /** Claim names asked for by name in the `claims` request parameter. */
@@ -96,8 +112,9 @@ async function finish(deps: PortalDeps, req: Request, res: Response, details: De
   let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   if (!grant || grant.accountId !== sub) grant = new provider.Grant({ accountId: sub, clientId: client.client_id });
   grant.addOIDCScope(scopes.join(' '));
-  const claims = requestedClaims(details);
-  if (claims.length > 0) grant.addOIDCClaims(claims);
+  const claims = grantableClaims(deps, details, scopes);
+  if (claims.granted.length > 0) grant.addOIDCClaims(claims.granted);
+  if (claims.refused.length > 0) grant.rejectOIDCClaims(claims.refused);
   const grantId = await grant.save();
   const session = req.session as SessionData & typeof req.session;
   session.oidcLinkKey ??= randomBytes(16).toString('base64url');
@@ -174,7 +191,7 @@ export function interactionPage(deps: PortalDeps): RequestHandler {
     const user = signedInUser(req);
     if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
     const scopes = requestedScopes(details, client);
-    const claims = requestedClaims(details);
+    const claims = grantableClaims(deps, details, scopes).granted;
     if (await consentCovers(deps, user, client, scopes, claims)) return finish(deps, req, res, details, client, user, scopes);
     render(res, deps, 'oidc-consent', {
       uid: details.uid,
@@ -206,7 +223,7 @@ export function interactionForm(deps: PortalDeps): RequestHandler {
         username: user.username,
         clientId: client.client_id,
         scopes,
-        claims: requestedClaims(details),
+        claims: grantableClaims(deps, details, scopes).granted,
         grantedAt: now,
         expiresAt: now + (client.pre_configured_consent_duration ?? 0) * 1000,
       });
