@@ -17,7 +17,7 @@ const PROVIDER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; i
 
 /** Set on the request of an RP-initiated logout's confirmation; the provider calls it once the user said yes. */
 export interface LogoutRequest extends IncomingMessage {
-  endGatewaySession?: () => Promise<void>;
+  endGatewaySession?: (accountId: string | undefined) => Promise<void>;
 }
 
 function providerOf(deps: PortalDeps): OidcProvider {
@@ -54,8 +54,11 @@ export function authorizationServerMetadata(deps: PortalDeps): RequestHandler {
 export function endSessionConfirm(deps: PortalDeps): RequestHandler {
   const oidc = providerOf(deps);
   return (req, res) => {
-    (req as LogoutRequest).endGatewaySession = async () => {
-      if (req.session?.identity) {
+    (req as LogoutRequest).endGatewaySession = async (accountId) => {
+      const identity = req.session?.identity;
+      // a provider session of another account (the browser switched user) leaves this user signed in
+      if (identity && accountId !== undefined && (await deps.storage.oidc.subjectFor(identity.username, deps.now())) !== accountId) return;
+      if (identity) {
         await deps.sessionEnded?.(req.session);
         await forgetSession(req, deps);
         await destroy(req);

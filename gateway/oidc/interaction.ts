@@ -20,6 +20,7 @@ import { signedInUser } from '../portal/guards.ts';
 import { field, pageTranslator, portalBase, render } from '../portal/pages.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
+import { scopeClaims } from './claims.ts';
 import { consentCovered, consentModeOf, requiredLevelFor } from './policy.ts';
 import type { OidcProvider } from './provider.ts';
 
@@ -39,6 +40,8 @@ interface Details {
   uid: string;
   params: Record<string, string | undefined>;
   grantId?: string;
+  /** when the authorization request reached the provider, epoch seconds */
+  iat?: number;
 }
 
 function oidcOf(deps: PortalDeps): InteractionDeps {
@@ -50,6 +53,21 @@ function oidcOf(deps: PortalDeps): InteractionDeps {
 function requestedScopes(details: Details, client: OidcClientConfig): string[] {
   const allowed = new Set(client.scopes);
   return [...new Set((details.params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope)))];
+}
+
+/** Claims every ID token carries whatever the scopes (oidc-provider never asks about them). */
+const ALWAYS_RELEASED = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
+
+/**
+ * Claim names asked for by name in the `claims` request parameter that the granted `scopes` release:
+ * the parameter picks claims (into the ID token, say), it never reaches past the client's scopes or
+ * past what the consent page listed. `refused`: the other names, rejected in the grant.
+ */
+function grantableClaims(deps: PortalDeps, details: Details, scopes: readonly string[]): { granted: string[]; refused: string[] } {
+  const byScope = scopeClaims(oidcOf(deps).config);
+  const released = new Set(scopes.flatMap((scope) => byScope[scope] ?? []));
+  const asked = requestedClaims(details).filter((claim) => !ALWAYS_RELEASED.has(claim));
+  return { granted: asked.filter((claim) => released.has(claim)), refused: asked.filter((claim) => !released.has(claim)) };
 }
 
 /** Claim names asked for by name in the `claims` request parameter. */
@@ -94,8 +112,9 @@ async function finish(deps: PortalDeps, req: Request, res: Response, details: De
   let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   if (!grant || grant.accountId !== sub) grant = new provider.Grant({ accountId: sub, clientId: client.client_id });
   grant.addOIDCScope(scopes.join(' '));
-  const claims = requestedClaims(details);
-  if (claims.length > 0) grant.addOIDCClaims(claims);
+  const claims = grantableClaims(deps, details, scopes);
+  if (claims.granted.length > 0) grant.addOIDCClaims(claims.granted);
+  if (claims.refused.length > 0) grant.rejectOIDCClaims(claims.refused);
   const grantId = await grant.save();
   const session = req.session as SessionData & typeof req.session;
   session.oidcLinkKey ??= randomBytes(16).toString('base64url');
@@ -116,8 +135,8 @@ async function finish(deps: PortalDeps, req: Request, res: Response, details: De
   res.redirect(303, returnTo);
 }
 
-async function refuse(deps: PortalDeps, req: Request, res: Response, description: string): Promise<void> {
-  const returnTo = await oidcOf(deps).oidc.provider.interactionResult(req, res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+async function refuse(deps: PortalDeps, req: Request, res: Response, description: string, error = 'access_denied'): Promise<void> {
+  const returnTo = await oidcOf(deps).oidc.provider.interactionResult(req, res, { error, error_description: description }, { mergeWithLastSubmission: false });
   res.redirect(303, returnTo);
 }
 
@@ -144,7 +163,24 @@ async function sessionSuffices(deps: PortalDeps, req: Request, res: Response, de
     res.redirect(303, `${portalBase(req)}2fa?rd=${encodeURIComponent(here(req))}`);
     return false;
   }
+  if (signInTooOld(details, req.session, deps.now())) {
+    // the portal does not sign a signed-in user in again: the client is told it could not (OIDC Core 3.1.2.1)
+    deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc authorization refused', detail: `${client.client_id}; a fresh sign-in was asked for`, failed: true });
+    await refuse(deps, req, res, 'The client asked for a fresh sign-in (prompt=login or max_age); sign out of the portal and try again.', 'login_required');
+    return false;
+  }
   return true;
+}
+
+/**
+ * `prompt=login`: the sign-in (the auth_time the ID token reports) must come after the request;
+ * `max_age`: no older than that many seconds. Fail closed: no request time, no fresh sign-in.
+ */
+function signInTooOld(details: Details, session: Partial<SessionData>, nowMs: number): boolean {
+  const authTime = session.secondFactorAt ?? session.firstFactorAt ?? 0;
+  if ((details.params.prompt ?? '').split(' ').includes('login') && (details.iat === undefined || authTime < details.iat * 1000)) return true;
+  const maxAge = details.params.max_age === undefined ? NaN : Number(details.params.max_age);
+  return Number.isInteger(maxAge) && maxAge >= 0 && nowMs - authTime > maxAge * 1000;
 }
 
 export function interactionPage(deps: PortalDeps): RequestHandler {
@@ -155,7 +191,7 @@ export function interactionPage(deps: PortalDeps): RequestHandler {
     const user = signedInUser(req);
     if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
     const scopes = requestedScopes(details, client);
-    const claims = requestedClaims(details);
+    const claims = grantableClaims(deps, details, scopes).granted;
     if (await consentCovers(deps, user, client, scopes, claims)) return finish(deps, req, res, details, client, user, scopes);
     render(res, deps, 'oidc-consent', {
       uid: details.uid,
@@ -187,7 +223,7 @@ export function interactionForm(deps: PortalDeps): RequestHandler {
         username: user.username,
         clientId: client.client_id,
         scopes,
-        claims: requestedClaims(details),
+        claims: grantableClaims(deps, details, scopes).granted,
         grantedAt: now,
         expiresAt: now + (client.pre_configured_consent_duration ?? 0) * 1000,
       });

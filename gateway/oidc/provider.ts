@@ -98,6 +98,11 @@ export interface OidcProvider {
   onAuthorized(listener: (event: { sessionUid: string; accountId: string; linkKey: string; username: string }) => Promise<void>): void;
 }
 
+/** Set by the end-session confirmation row (oidc/endpoints.ts): ends the gateway session of `accountId`'s user. */
+interface LogoutRequestHook {
+  endGatewaySession?: (accountId: string | undefined) => Promise<void>;
+}
+
 const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
 
 /** oidc-provider's client metadata for one configured client. */
@@ -327,8 +332,12 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
         if (!grantId) continue;
         await repo.revokeByGrantId(grantId);
         await repo.destroy('Grant', grantId);
+        // announced as the provider's own revocations are: forward auth's bearer cache forgets its tokens now
+        provider.emit('grant.revoked', ctx, grantId);
       }
-      await (ctx.req as { endGatewaySession?: () => Promise<void> }).endGatewaySession?.();
+      // the provider session's account: the gateway session ends only when it is that user's (oidc-provider
+      // also ends another account's provider session before resuming a sign-in: that user is not signed out)
+      await (ctx.req as LogoutRequestHook).endGatewaySession?.(oidc.session?.accountId);
     }
     const marker = oidc?.result?.gatehouse as { linkKey?: string; username?: string } | undefined;
     if (oidc?.route === 'resume' && marker?.linkKey && marker.username && oidc.session?.uid && oidc.session.accountId) {

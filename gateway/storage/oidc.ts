@@ -43,7 +43,7 @@ export interface OidcRepository {
   /** Marks it consumed: read back with `consumed` (epoch seconds) in the payload, as oidc-provider expects. */
   consume(model: string, id: string, nowMs: number): Promise<void>;
   destroy(model: string, id: string): Promise<void>;
-  /** Deletes every payload of any model carrying `grantId`; returns how many. */
+  /** Deletes every payload carrying `grantId` (its codes and tokens; never an Interaction in flight); returns how many. */
   revokeByGrantId(grantId: string): Promise<number>;
   /** The ids and payloads of `model` whose accountId is `accountId` (a user's provider sessions). */
   listByAccount(model: string, accountId: string, nowMs: number): Promise<Array<{ id: string; payload: OidcPayload }>>;
@@ -152,7 +152,9 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
       }),
     revokeByGrantId: (grantId) =>
       handle.run('revoke an OpenID Connect grant', async (db) => {
-        const result = await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).executeTakeFirst();
+        // an Interaction carrying the grant is the authorization in flight, not a credential: oidc-provider
+        // revokes the grant of another account's session and then resumes that very interaction
+        const result = await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).where('model', '!=', 'Interaction').executeTakeFirst();
         return Number(result.numDeletedRows);
       }),
     listByAccount: (model, accountId, nowMs) =>
