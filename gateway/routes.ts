@@ -136,7 +136,7 @@ export interface RouteShape {
 
 /** Every row some configuration serves, with the default forward-auth endpoints. */
 const EVERY_ROW: RouteShape = { authzEndpoints: DEFAULT_AUTHZ_ENDPOINTS, identityAssertion: true, upstreams: true, oidc: true };
-const CLIENT_SECRET_CHECKS = 'client secret checks (per address and client)';
+const CLIENT_SECRET_CHECKS = 'client secret checks (per address)';
 
 const STATIC_DIR = fileURLToPath(new URL('./portal/static/', import.meta.url));
 const PASSWORD_CHECKS = 'regulation + password checks';

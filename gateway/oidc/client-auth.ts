@@ -2,11 +2,13 @@
  * Client secrets at the token, introspection, revocation and PAR endpoints. The configuration holds
  * digests (`$pbkdf2-sha512$`, `$argon2id$`) or, warned, `$plaintext$`; oidc-provider compares plain
  * secrets, so its comparison is replaced by this one:
- * - limited before any hash runs: per client address and per client id (lib/rate-limit.ts);
+ * - limited before any hash runs, per client address (lib/rate-limit.ts); not per client id, which is
+ *   public: a limit there would let anyone lock an app out;
  * - constant-time (lib/client-secret.ts);
  * - audited, in the line Fail2Ban reads (`method=oidc-client`);
- * - a secret that was right is remembered for ten minutes as its SHA-256, so a busy client (a refresh
- *   every few seconds) does not pay 310,000 PBKDF2 rounds each time; a wrong one always pays.
+ * - a secret that was right is remembered as its SHA-256 for ten minutes after its last use, so a busy
+ *   client (a refresh every few seconds) does not pay 310,000 PBKDF2 rounds each time; a wrong one
+ *   always pays.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -32,7 +34,9 @@ export interface ClientSecretChecker {
 }
 
 export function clientSecretChecker(options: { now: () => number; logger: Logger; audit?: AuditLog; limiter?: RateLimiter }): ClientSecretChecker {
-  const limiter = options.limiter ?? createRateLimiter({ now: options.now, perIp: { max: 10, windowMs: 5 * 60_000 }, perUser: { max: 20, windowMs: 15 * 60_000 } });
+  // per address only: a client id is public, so a limit per client would let anyone lock the app out of
+  // its own token endpoint (a secret is long and random: guessing it is not the threat, hashing cost is)
+  const limiter = options.limiter ?? createRateLimiter({ now: options.now, perIp: { max: 10, windowMs: 5 * 60_000 } });
   const remembered = new Map<string, { digest: Buffer; until: number }>();
   let hashed = 0;
   const digestOf = (clientId: string, presented: string) => createHash('sha256').update(clientId).update('\0').update(presented, 'utf8').digest();
@@ -56,8 +60,12 @@ export function clientSecretChecker(options: { now: () => number; logger: Logger
       const now = options.now();
       const digest = digestOf(clientId, presented);
       const known = remembered.get(clientId);
-      if (known && known.until > now && timingSafeEqual(known.digest, digest)) return true;
-      const subject = { ip, user: `oauth2:client:${clientId}` };
+      if (known && known.until > now && timingSafeEqual(known.digest, digest)) {
+        // a client in use stays remembered: it never pays the digest again while it keeps coming
+        known.until = now + REMEMBER_MS;
+        return true;
+      }
+      const subject = { ip };
       const attempt = limiter.reserve(subject);
       if (attempt.limited) {
         options.audit?.refused({ rhost: ip, user: clientId, method: 'oidc-client', reason: 'too many wrong secrets' });
