@@ -183,14 +183,28 @@ function signInTooOld(details: Details, session: Partial<SessionData>, nowMs: nu
   return Number.isInteger(maxAge) && maxAge >= 0 && nowMs - authTime > maxAge * 1000;
 }
 
+/**
+ * What both the page and its form start with: the interaction of this browser, its client, the
+ * session's user, checked against the client's policy; null once an answer was given (expired page,
+ * the second-factor step, a refusal).
+ */
+async function standing(deps: PortalDeps, req: Request, res: Response): Promise<{ details: Details; client: OidcClientConfig; user: UserDetails; scopes: string[] } | null> {
+  const found = await loadInteraction(deps, req, res);
+  if (!found) {
+    expired(deps, req, res);
+    return null;
+  }
+  const { details, client } = found;
+  const user = signedInUser(req);
+  if (!(await sessionSuffices(deps, req, res, details, client, user))) return null;
+  return { details, client, user, scopes: requestedScopes(details, client) };
+}
+
 export function interactionPage(deps: PortalDeps): RequestHandler {
   return async (req, res) => {
-    const found = await loadInteraction(deps, req, res);
-    if (!found) return expired(deps, req, res);
-    const { details, client } = found;
-    const user = signedInUser(req);
-    if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
-    const scopes = requestedScopes(details, client);
+    const found = await standing(deps, req, res);
+    if (!found) return;
+    const { details, client, user, scopes } = found;
     const claims = grantableClaims(deps, details, scopes).granted;
     if (await consentCovers(deps, user, client, scopes, claims)) return finish(deps, req, res, details, client, user, scopes);
     render(res, deps, 'oidc-consent', {
@@ -207,12 +221,9 @@ export function interactionPage(deps: PortalDeps): RequestHandler {
 
 export function interactionForm(deps: PortalDeps): RequestHandler {
   return async (req, res) => {
-    const found = await loadInteraction(deps, req, res);
-    if (!found) return expired(deps, req, res);
-    const { details, client } = found;
-    const user = signedInUser(req);
-    if (!(await sessionSuffices(deps, req, res, details, client, user))) return;
-    const scopes = requestedScopes(details, client);
+    const found = await standing(deps, req, res);
+    if (!found) return;
+    const { details, client, user, scopes } = found;
     if (field(req.body, 'decision') !== 'accept') {
       deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc consent refused', detail: client.client_id });
       return refuse(deps, req, res, 'The user did not consent.');
