@@ -6,8 +6,13 @@ import { startService } from './processes.ts';
 import { repoPath, repoRoot } from './repo.ts';
 
 export interface StartGatewayOptions {
-  /** The whole gateway config; `server.address` must be `tcp://127.0.0.1:<port>` (pick it with `freePort()`). */
+  /** The whole gateway config; `server.address` must be `tcp://127.0.0.1:<port>` (pick it with `freePort()`) unless `port` is given. */
   configYaml: string;
+  /**
+   * Listen on 127.0.0.1:`port` whatever the config says (passed as GATEHOUSE_SERVER_ADDRESS): lets
+   * several processes run from one config file, as instances behind a load balancer do.
+   */
+  port?: number;
   /** A private directory; the config is written there as gateway.yml (0600, it holds secrets). */
   dir: string;
   /** Extra environment (e.g. `GATEHOUSE_*` overrides), on top of this process's. */
@@ -45,7 +50,7 @@ function listenPort(configYaml: string): number {
  * `/api/health` answers 200. On failure the process is stopped and the error carries its output.
  */
 export async function startGatewayProcess(options: StartGatewayOptions): Promise<GatewayProcess> {
-  const port = listenPort(options.configYaml);
+  const port = options.port ?? listenPort(options.configYaml);
   const url = `http://127.0.0.1:${port}`;
   const configPath = join(options.dir, 'gateway.yml');
   await writeFile(configPath, options.configYaml, { mode: 0o600 });
@@ -53,7 +58,10 @@ export async function startGatewayProcess(options: StartGatewayOptions): Promise
     'gatehouse gateway',
     process.execPath,
     [repoPath('bin', options.entry ?? 'gatehouse.ts'), 'gateway', '--config', configPath],
-    { cwd: repoRoot, env: { ...process.env, ...options.env } },
+    {
+      cwd: repoRoot,
+      env: { ...process.env, ...options.env, ...(options.port === undefined ? {} : { GATEHOUSE_SERVER_ADDRESS: `tcp://127.0.0.1:${options.port}` }) },
+    },
   );
 
   const timeoutMs = options.timeoutMs ?? 15_000;
