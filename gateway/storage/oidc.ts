@@ -57,6 +57,8 @@ export interface OidcRepository {
 
   /** The user's subject identifier, made on first use; the same from every instance. */
   subjectFor(username: string, nowMs: number): Promise<string>;
+  /** The user's subject if one was made; never makes one (for ending what a removed user had). */
+  existingSubject(username: string): Promise<string | undefined>;
   /** `fresh`: ask the database, not this instance's memory (the remembered name was renamed away). */
   usernameForSubject(subject: string, options?: { fresh?: boolean }): Promise<string | undefined>;
 
@@ -206,6 +208,11 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
         const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirstOrThrow();
         remember(row.subject, username);
         return row.subject;
+      }),
+    existingSubject: (username) =>
+      handle.run('find the OpenID Connect subject of a user', async (db) => {
+        const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirst();
+        return row?.subject;
       }),
     usernameForSubject: async (subject, options) => {
       const known = options?.fresh === true ? undefined : usernames.get(subject);

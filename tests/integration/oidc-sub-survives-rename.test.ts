@@ -66,12 +66,13 @@ describe('OpenID Connect: the sub survives gatehouse users rename', () => {
     let errText = '';
     err.on('data', (chunk: Buffer) => (errText += chunk.toString('utf8')));
     out.resume();
-    const code = await runUsers(['rename', 'alice', 'alicia'], { stdin: new PassThrough(), stdout: out, stderr: err, isTTY: false }, {
-      path: gw.usersPath,
-      argon2: { ...FAST_ARGON2, key_length: 32, salt_length: 16 },
-      storage: () => openStorage(storageOptionsFromConfig(gw.config.storage), { logger: silentLogger, migrate: false }),
-    });
-    assert.equal(code, 0, errText);
+    const rename = (from: string, to: string) =>
+      runUsers(['rename', from, to], { stdin: new PassThrough(), stdout: out, stderr: err, isTTY: false }, {
+        path: gw.usersPath,
+        argon2: { ...FAST_ARGON2, key_length: 32, salt_length: 16 },
+        storage: () => openStorage(storageOptionsFromConfig(gw.config.storage), { logger: silentLogger, migrate: false }),
+      });
+    assert.equal(await rename('alice', 'alicia'), 0, errText);
     assert.equal((await gw.gateway.users.reload!()).status, 'loaded');
 
     // the gateway session made as alice names nobody now
@@ -84,5 +85,10 @@ describe('OpenID Connect: the sub survives gatehouse users rename', () => {
     assert.equal(refreshed.claims()?.sub ?? first.claims.sub, first.claims.sub);
     const info = await client.fetchUserInfo(first.config, refreshed.access_token, first.claims.sub);
     assert.equal(info.preferred_username, 'alicia');
+
+    // and back: signing 'alice' out of her apps on the reload made no subject for the name, so it is free
+    assert.equal(await rename('alicia', 'alice'), 0, errText);
+    assert.equal((await gw.gateway.users.reload!()).status, 'loaded');
+    assert.equal((await signIn('alice')).claims.sub, first.claims.sub);
   });
 });
