@@ -47,14 +47,14 @@ Manage the users file (authentication_backend.file.path). A running gateway
 picks up the changes by itself when watching is on.
 
 Commands:
-  add NAME      add a user
-  passwd NAME   set a user's password
-  delete NAME   remove a user
-  rename OLD NEW  rename a user; the apps keep knowing them as the same person
-  list          list users
+  add NAME         add a user
+  passwd NAME      set a user's password
+  delete NAME      remove a user
+  rename OLD NEW   rename a user (and move their data in the database)
+  list             list users
 
 NAME is matched as the login form matches it: in any case with search.case_insensitive, and by
-e-mail with search.email. 'add' refuses a name another user has in any case (or as e-mail).
+e-mail with search.email. 'add' and 'rename' refuse a name another user has in any case (or as e-mail).
 
 Run 'gatehouse users <command> --help' for a command's options.
 `;
@@ -257,8 +257,10 @@ async function usersRename(args: string[], io: CliIO, usersFile: UsersFileOption
       if (named !== newName) throw new CliExit(EXIT_FAILURE, `--storage-only: the users file must name '${newName}' already; nothing was changed`);
       if (provider.canonicalUsername(oldName) !== null) throw new CliExit(EXIT_FAILURE, `--storage-only: '${oldName}' is still in the users file: run the rename without --storage-only; nothing was changed`);
     } else if (from === null) {
-      const hint = named !== null ? `; if a rename to '${named}' stopped before the database took it, run 'gatehouse users rename ${oldName} ${named} --storage-only'` : "; see 'gatehouse users list'";
+      const hint = named !== null ? `; if '${named}' is '${oldName}' renamed and the rename stopped before the database took it, run 'gatehouse users rename ${oldName} ${named} --storage-only'` : "; see 'gatehouse users list'";
       throw new CliExit(EXIT_FAILURE, `user '${oldName}' does not exist${hint}`);
+    } else if (from === newName) {
+      throw new CliExit(EXIT_FAILURE, `user '${from}' has that name already; nothing was changed`);
     } else {
       refuseTakenName(provider, newName, from, usersFile.search?.email === true);
     }

@@ -91,6 +91,18 @@ async function snapshot(f: Fixture) {
   };
 }
 
+describe('gatehouse users rename --help', () => {
+  it('says what moves, what ends and what is deleted, and is listed by gatehouse users --help', async () => {
+    const help = fakeIO();
+    assert.equal(await runUsers(['rename', '--help'], help.io, { path: '', argon2: FAST_ARGON2 }), 0);
+    assert.match(help.out(), /Usage: gatehouse users rename OLD NEW \[--storage-only\]/);
+    assert.match(help.out(), /recovery codes are deleted/);
+    const list = fakeIO();
+    assert.equal(await runUsers(['--help'], list.io, { path: '', argon2: FAST_ARGON2 }), 0);
+    assert.match(list.out(), /rename OLD NEW/);
+  });
+});
+
 for (const backend of BACKENDS) {
   describe(`${backend.name}: gatehouse users rename moves the user and keeps their OpenID Connect subject`, () => {
     it('rename alice alicia: same hash and groups in the file; subject, consents, TOTP, keys, ban moved and still decrypt', async (t) => {
@@ -143,6 +155,7 @@ for (const backend of BACKENDS) {
         [['rename', 'alice', 'carol'], 1, /rows of a former user 'carol' \(totp_configurations\)/],
         [['rename', 'alice', 'bad name'], 2, /invalid username 'bad name'/],
         [['rename', 'alice'], 2, /rename needs OLD and NEW/],
+        [['rename', 'alice', 'alice'], 1, /user 'alice' has that name already; nothing was changed/],
       ];
       for (const [args, code, message, search] of cases) {
         const result = await f.run(args, search ? { search } : {});
