@@ -192,14 +192,19 @@ const COMMANDS: readonly Command[] = [
   },
   {
     name: 'users',
-    overview: [{ usage: 'users add|passwd|delete|list', summary: 'manage the users file named by the configuration' }],
+    overview: [{ usage: 'users add|passwd|delete|rename|list', summary: 'manage the users file named by the configuration' }],
     async run(args, { io, env }) {
       // help never loads a configuration: with none given that would create ./data and its secrets
       if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });
       const { files, rest } = takeConfigFiles(args, env);
       const { config } = await load(files, env, files.length === 0);
       const file = config.authentication_backend.file!;
-      return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy) });
+      // rename moves the user's rows in the database too; the other commands never open it
+      const storage = async () => {
+        const { openStorage } = await import('../storage/open.ts');
+        return openStorage(storageOptionsFromConfig(config.storage), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
+      };
+      return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy), storage });
     },
   },
   {

@@ -113,16 +113,17 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
     async endUser(username, keepLinkKey) {
       const kept = new Set(keepLinkKey ? await repo.linkedSessions({ linkKey: keepLinkKey }) : []);
       const keptGrants = new Set<string>();
-      const sub = await repo.subjectFor(username, deps.now());
+      // a user removed (or renamed away: gatehouse users rename) may have no subject: none is made for them
+      const sub = await repo.existingSubject(username);
       const uids = new Set(await repo.linkedSessions({ username }));
-      for (const { payload } of await repo.listByAccount('Session', sub, deps.now())) {
+      for (const { payload } of sub === undefined ? [] : await repo.listByAccount('Session', sub, deps.now())) {
         if (typeof payload.uid !== 'string') continue;
         if (kept.has(payload.uid)) {
           for (const { grantId } of Object.values((payload as SessionPayload).authorizations ?? {})) if (grantId) keptGrants.add(grantId);
         } else uids.add(payload.uid);
       }
       const told = await endAll([...uids].filter((uid) => !kept.has(uid)));
-      for (const { id } of await repo.listByAccount('Grant', sub, deps.now())) if (!keptGrants.has(id)) await revokeGrant(id);
+      for (const { id } of sub === undefined ? [] : await repo.listByAccount('Grant', sub, deps.now())) if (!keptGrants.has(id)) await revokeGrant(id);
       return told;
     },
   };

@@ -167,6 +167,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
   // loaded only when identity_providers.oidc is configured
   const { default: Provider, interactionPolicy, errors } = await import('oidc-provider');
   const { config, repo, now } = deps;
+  const renamedUser = async (sub: string, remembered: string) => {
+    const username = await repo.usernameForSubject(sub, { fresh: true });
+    return username === undefined || username === remembered ? null : deps.users.getDetails(username);
+  };
   const clients = new Map(config.clients.map((client) => [client.client_id, client]));
   const secrets = deps.secrets ?? clientSecretChecker({ now, logger: deps.logger });
   const listeners: Array<(event: { sessionUid: string; accountId: string; linkKey: string; username: string }) => Promise<void>> = [];
@@ -269,7 +273,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     findAccount: async (_ctx: unknown, sub: string) => {
       const username = await repo.usernameForSubject(sub);
       if (username === undefined) return undefined;
-      const user = await deps.users.getDetails(username);
+      // a remembered name gone from the users file may have been renamed (gatehouse users rename): ask again
+      const user = (await deps.users.getDetails(username)) ?? (await renamedUser(sub, username));
       // a removed or disabled user has no account: their tokens stop working
       if (user === null) return undefined;
       return { accountId: sub, claims: async () => claimsOf(sub, user) };

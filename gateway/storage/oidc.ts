@@ -57,7 +57,10 @@ export interface OidcRepository {
 
   /** The user's subject identifier, made on first use; the same from every instance. */
   subjectFor(username: string, nowMs: number): Promise<string>;
-  usernameForSubject(subject: string): Promise<string | undefined>;
+  /** The user's subject if one was made; never makes one (for ending what a removed user had). */
+  existingSubject(username: string): Promise<string | undefined>;
+  /** `fresh`: ask the database, not this instance's memory (the remembered name was renamed away). */
+  usernameForSubject(subject: string, options?: { fresh?: boolean }): Promise<string | undefined>;
 
   /** Remembers a consent, replacing the user's active one for that client. */
   recordConsent(consent: OidcConsent): Promise<void>;
@@ -95,8 +98,9 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
       return row ? withConsumed(open(model, row.payload_id, row.payload), row.consumed_at) : undefined;
     });
 
-  // a subject and its username never change once made (nothing updates or deletes oidc_subjects), so
-  // every instance may remember them: the token endpoint asks for the username on each refresh
+  // a subject never changes once made, and its username only by `gatehouse users rename` (another
+  // process), so every instance may remember them: the token endpoint asks for the username on each
+  // refresh. A remembered name that no longer exists is asked again with `fresh` (findAccount does).
   const SUBJECTS_REMEMBERED = 10_000;
   const usernames = new Map<string, string>();
   const remember = (subject: string, username: string) => {
@@ -193,7 +197,10 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
     subjectFor: (username, nowMs) =>
       handle.run('find the OpenID Connect subject of a user', async (db) => {
         const existing = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirst();
-        if (existing) return existing.subject;
+        if (existing) {
+          remember(existing.subject, username);
+          return existing.subject;
+        }
         // the loser of a race between instances inserts nothing and reads the winner's subject
         await db
           .insertInto('oidc_subjects')
@@ -201,10 +208,16 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
           .onConflict((c) => c.column('username').doNothing())
           .execute();
         const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirstOrThrow();
+        remember(row.subject, username);
         return row.subject;
       }),
-    usernameForSubject: async (subject) => {
-      const known = usernames.get(subject);
+    existingSubject: (username) =>
+      handle.run('find the OpenID Connect subject of a user', async (db) => {
+        const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirst();
+        return row?.subject;
+      }),
+    usernameForSubject: async (subject, options) => {
+      const known = options?.fresh === true ? undefined : usernames.get(subject);
       if (known !== undefined) return known;
       return handle.run('find the user of an OpenID Connect subject', async (db) => {
         const row = await db.selectFrom('oidc_subjects').select('username').where('subject', '=', subject).executeTakeFirst();

@@ -22,6 +22,7 @@ import { recoveryCodeRepository, type RecoveryCodeRepository } from './recovery-
 import { setupStateRepository, type SetupStateRepository } from './setup-state.ts';
 import { totpRepository, type TotpRepository } from './totp.ts';
 import { userPreferenceRepository, type UserPreferenceRepository } from './user-preferences.ts';
+import { userRenameRepository, type UserRenameRepository } from './user-renames.ts';
 import { userSessionRepository, type UserSessionRepository } from './user-sessions.ts';
 import { webauthnRepository, type WebauthnRepository } from './webauthn.ts';
 import type { OutageLog } from '../../lib/outage-log.ts';
@@ -42,6 +43,8 @@ export interface StorageTransaction {
   readonly userSessions: UserSessionRepository;
   /** the OpenID Connect provider's payloads, subjects and consents */
   readonly oidc: OidcRepository;
+  /** moving a user's rows to a new username (`gatehouse users rename`; inside exclusively()) */
+  readonly userRenames: UserRenameRepository;
 }
 
 export interface Storage extends StorageTransaction {
@@ -80,6 +83,7 @@ function repositories(handle: DatabaseHandle, keys: StorageKeys, lookup: SecretL
     preferences: userPreferenceRepository(handle),
     userSessions: userSessionRepository(handle, keys),
     oidc: oidcRepository(handle, keys),
+    userRenames: userRenameRepository(handle, keys),
   };
 }
 

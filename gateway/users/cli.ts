@@ -10,6 +10,8 @@ import { FileUserProvider } from './file-provider.ts';
 import type { ListedUser } from './provider.ts';
 import { InvalidUserInputError, UserExistsError, UserNotFoundError, UsersFileError } from './errors.ts';
 import type { UsersSearchOptions } from './users-file.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { RenamedRows } from '../storage/user-renames.ts';
 
 
 const EXIT_OK = 0;
@@ -45,13 +47,14 @@ Manage the users file (authentication_backend.file.path). A running gateway
 picks up the changes by itself when watching is on.
 
 Commands:
-  add NAME      add a user
-  passwd NAME   set a user's password
-  delete NAME   remove a user
-  list          list users
+  add NAME         add a user
+  passwd NAME      set a user's password
+  delete NAME      remove a user
+  rename OLD NEW   rename a user (and move their data in the database)
+  list             list users
 
 NAME is matched as the login form matches it: in any case with search.case_insensitive, and by
-e-mail with search.email. 'add' refuses a name another user has in any case (or as e-mail).
+e-mail with search.email. 'add' and 'rename' refuse a name another user has in any case (or as e-mail).
 
 Run 'gatehouse users <command> --help' for a command's options.
 `;
@@ -84,6 +87,21 @@ Remove a user from the users file.
 Options:
   -h, --help         show this help
 `,
+  rename: `Usage: gatehouse users rename OLD NEW [--storage-only]
+
+Rename a user in the users file and move what the database holds under the name, in one
+transaction: the OpenID Connect subject (apps see the same 'sub'), consents, TOTP, security
+keys, preferences and bans. Their gateway sessions end (sign in again as NEW), and their
+recovery codes are deleted: they are bound to the name, so the user makes new ones.
+Authentication logs keep the old name. NEW is refused as 'add' refuses it, and so is a
+NEW the database still holds second factors or a subject of (a former user's).
+
+Options:
+  --storage-only     only move the database rows of OLD to NEW, when the users file already
+                     names NEW because a rename of OLD stopped between the file and the
+                     database (the command says so); never to merge two people
+  -h, --help         show this help
+`,
   list: `Usage: gatehouse users list [--json]
 
 List the users in the users file.
@@ -114,11 +132,19 @@ export async function runHashPassword(args: string[], io: CliIO): Promise<number
   });
 }
 
-/** `gatehouse users add|passwd|delete|list`. */
+/** `gatehouse users add|passwd|delete|rename|list`. */
 export async function runUsers(
   args: string[],
   io: CliIO,
-  usersFile: { path: string; argon2: Argon2Params; search?: UsersSearchOptions; passwordPolicy?: PasswordPolicy },
+  usersFile: {
+    path: string;
+    argon2: Argon2Params;
+    search?: UsersSearchOptions;
+    passwordPolicy?: PasswordPolicy;
+    /** opens the configured database (rename moves the user's rows) */
+    storage?: () => Promise<Pick<Storage, 'exclusively' | 'close'>>;
+    now?: () => number;
+  },
 ): Promise<number> {
   const [command, ...rest] = args;
   if (command === '--help' || command === '-h' || command === 'help') return printHelp(io, USERS_USAGE);
@@ -139,6 +165,8 @@ export async function runUsers(
         return usersPasswd(rest, io, usersFile, usage);
       case 'delete':
         return usersDelete(rest, io, usersFile, usage);
+      case 'rename':
+        return usersRename(rest, io, usersFile, usage);
       default:
         return usersList(rest, io, usersFile, usage);
     }
@@ -212,6 +240,81 @@ async function usersDelete(args: string[], io: CliIO, usersFile: UsersFileOption
   }
   io.stdout.write(`deleted user '${username}' from ${provider.path}\n`);
   return EXIT_OK;
+}
+
+async function usersRename(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, { ...HELP, 'storage-only': { type: 'boolean' } }, usage);
+  if (values.help === true) return printHelp(io, usage);
+  if (positionals.length < 2) throw usageError('rename needs OLD and NEW', usage);
+  if (positionals.length > 2) throw usageError(`unexpected argument '${positionals[2]}'`, usage);
+  const [oldName, newName] = positionals as [string, string];
+  const storageOnly = values['storage-only'] === true;
+  const provider = await openProvider(usersFile, { create: false });
+  try {
+    const from = storageOnly ? oldName : provider.canonicalUsername(oldName);
+    const named = provider.canonicalUsername(newName);
+    if (storageOnly) {
+      if (named !== newName) throw new CliExit(EXIT_FAILURE, `--storage-only: the users file must name '${newName}' already; nothing was changed`);
+      if (provider.canonicalUsername(oldName) !== null) throw new CliExit(EXIT_FAILURE, `--storage-only: '${oldName}' is still in the users file: run the rename without --storage-only; nothing was changed`);
+    } else if (from === null) {
+      const hint = named !== null ? `; if '${named}' is '${oldName}' renamed and the rename stopped before the database took it, run 'gatehouse users rename ${oldName} ${named} --storage-only'` : "; see 'gatehouse users list'";
+      throw new CliExit(EXIT_FAILURE, `user '${oldName}' does not exist${hint}`);
+    } else if (from === newName) {
+      throw new CliExit(EXIT_FAILURE, `user '${from}' has that name already; nothing was changed`);
+    } else {
+      refuseTakenName(provider, newName, from, usersFile.search?.email === true);
+    }
+    if (usersFile.storage === undefined) throw new CliExit(EXIT_FAILURE, 'rename needs the storage the configuration names');
+    const storage = await usersFile.storage();
+    let fileWritten = false;
+    let rows: RenamedRows;
+    try {
+      // the database moves in one transaction that commits only after the users file is written: a
+      // refusal or a failed write rolls it back; only a crash between the two leaves the file ahead
+      rows = await storage.exclusively([`user:${from}`, `user:${newName}`], async (tx) => {
+        const former = await tx.userRenames.identityTables(newName);
+        if (former.length > 0) {
+          throw new CliExit(EXIT_FAILURE, `the database still holds rows of a former user '${newName}' (${former.join(', ')}): renaming onto them would mix two identities; nothing was changed`);
+        }
+        const moved = await tx.userRenames.move(from!, newName, (usersFile.now ?? Date.now)());
+        if (!storageOnly) {
+          await provider.renameUser(from!, newName);
+          fileWritten = true;
+        }
+        return moved;
+      });
+    } catch (error) {
+      if (!fileWritten) throw error;
+      throw new CliExit(EXIT_FAILURE, `${describeFailure(error)[1]}\nthe users file names '${newName}' now but the database did not take the move: run 'gatehouse users rename ${from} ${newName} --storage-only'`);
+    } finally {
+      await storage.close();
+    }
+    io.stdout.write(`${storageOnly ? `moved the database rows of '${from}' to '${newName}'` : `renamed user '${from}' to '${newName}' in ${provider.path}`}\n${describeMove(rows)}`);
+  } finally {
+    await provider.close();
+  }
+  return EXIT_OK;
+}
+
+/** As addUser refuses a name, before anything is opened (renameUser checks again under the file's lock). */
+function refuseTakenName(provider: FileUserProvider, name: string, from: string, byEmail: boolean): void {
+  for (const user of provider.listUsers()) {
+    if (user.username === from) continue;
+    if (user.username.toLowerCase() === name.toLowerCase()) throw new CliExit(EXIT_FAILURE, `user '${user.username}' already exists; nothing was changed`);
+    if (byEmail && user.emails.some((email) => email.toLowerCase() === name.toLowerCase())) {
+      throw new CliExit(EXIT_FAILURE, `'${name}' is the e-mail of user '${user.username}': with search.email on, a username must not be another user's e-mail; nothing was changed`);
+    }
+  }
+}
+
+function describeMove(rows: RenamedRows): string {
+  const moved = Object.entries(rows.moved).filter(([, count]) => count > 0).map(([table, count]) => `${table} ${count}`);
+  return [
+    `moved: ${moved.length === 0 ? 'nothing' : moved.join(', ')}`,
+    `ended ${rows.sessionsEnded} signed-in session(s): the user signs in again with the new name`,
+    ...(rows.recoveryCodesDeleted > 0 ? [`deleted ${rows.recoveryCodesDeleted} recovery code(s): they are bound to the old name; the user makes new ones in the settings`] : []),
+    ...(rows.pendingRevoked > 0 ? [`revoked ${rows.pendingRevoked} pending e-mailed link(s) or code(s)`] : []),
+  ].join('\n') + '\n';
 }
 
 async function usersList(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {

@@ -18,6 +18,7 @@ import {
   addUserToDocument,
   deleteUserFromDocument,
   loadUsersText,
+  renameUserInDocument,
   renderUsersDocument,
   setPasswordInDocument,
   userNameKey,
@@ -270,17 +271,31 @@ export class FileUserProvider implements UserProvider, UserAdmin {
     const passwordHash = await hashPassword(user.password, this.#argon2);
     const db = await this.#mutate((doc, current) => {
       if (options.onlyIfEmpty && current.users.size > 0) throw new UsersNotEmptyError(this.path);
-      const taken = current.users.has(user.username)
-        ? user.username
-        : [...current.users.keys()].find((name) => name.toLowerCase() === user.username.toLowerCase());
-      // a name differing only in case is refused too: it would break the file once search.case_insensitive is on
-      if (taken !== undefined) throw new UserExistsError(taken);
-      // with search.email an address logs in as its owner: a user named like it could never sign in
-      const owner = this.#search.email ? current.byEmail.get(user.username.toLowerCase()) : undefined;
-      if (owner !== undefined) throw new InvalidUserInputError(`'${user.username}' is the e-mail of user '${owner.details.username}': with search.email on, a username must not be another user's e-mail`);
+      this.#refuseTakenName(current, user.username);
       addUserToDocument(doc, user.username, { ...entry, password: passwordHash });
     });
     return db.users.get(user.username)!.details;
+  }
+
+  /** Renames `username`'s entry (hash, groups, e-mail, display name kept); `newName` is refused as addUser refuses it. */
+  async renameUser(username: string, newName: string): Promise<UserDetails> {
+    validateNewUser({ username: newName, password: '' });
+    const db = await this.#mutate((doc, current) => {
+      const from = this.#canonicalName(current, username);
+      this.#refuseTakenName(current, newName, from);
+      renameUserInDocument(doc, from, newName);
+    });
+    return db.users.get(newName)!.details;
+  }
+
+  /** A name taken in any case (or, with search.email, another user's e-mail) is refused; `except`: the user being renamed. */
+  #refuseTakenName(current: UsersDatabase, name: string, except?: string): void {
+    // a name differing only in case is refused too: it would break the file once search.case_insensitive is on
+    const taken = [...current.users.keys()].find((other) => other !== except && other.toLowerCase() === name.toLowerCase());
+    if (taken !== undefined) throw new UserExistsError(taken);
+    // with search.email an address logs in as its owner: a user named like it could never sign in
+    const owner = this.#search.email ? current.byEmail.get(name.toLowerCase()) : undefined;
+    if (owner !== undefined && owner.details.username !== except) throw new InvalidUserInputError(`'${name}' is the e-mail of user '${owner.details.username}': with search.email on, a username must not be another user's e-mail`);
   }
 
   onChange(listener: () => void): void {

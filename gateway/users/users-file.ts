@@ -195,6 +195,14 @@ export function deleteUserFromDocument(doc: Document, username: string): void {
   users.items.splice(users.items.indexOf(pair), 1);
 }
 
+/** Rename one user's entry in place (its hash, groups, comments and position stay). */
+export function renameUserInDocument(doc: Document, username: string, newName: string): void {
+  const pair = findUserPair(usersMap(doc), username);
+  if (pair === undefined) throw new UserNotFoundError(username);
+  if (isScalar(pair.key)) pair.key.value = newName;
+  else pair.key = doc.createNode(newName);
+}
+
 export function renderUsersDocument(doc: Document): string {
   return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }

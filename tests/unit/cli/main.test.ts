@@ -407,7 +407,7 @@ describe('gatehouse --help lists every command, the monitor\'s included', () => 
     const { MONITOR_COMMANDS } = await import('../../../monitor/cli-commands.ts');
     const r = await gatehouse(['--help'], { main: { monitorCommand: async () => 0, monitorCommands: async () => MONITOR_COMMANDS } });
     assert.equal(r.code, 0);
-    for (const command of ['start', 'gateway', 'config validate', 'config schema', 'hash-password', 'crypto rand', 'users add|passwd|delete|list', 'access-control check', 'regulation list', 'regulation unban USER|IP', 'storage migrate', 'routes']) {
+    for (const command of ['start', 'gateway', 'config validate', 'config schema', 'hash-password', 'crypto rand', 'users add|passwd|delete|rename|list', 'access-control check', 'regulation list', 'regulation unban USER|IP', 'storage migrate', 'routes']) {
       assert.match(r.out, new RegExp(`^  ${command.replace(/[|]/g, '\\|')}`, 'm'), command);
     }
     for (const { usage } of MONITOR_COMMANDS) assert.ok(r.out.includes(`\n  ${usage}`), usage);
