@@ -173,7 +173,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           },
         })
       : null;
-    if (oidc && admin) (await import('./oidc/logout.ts')).endRemovedUsers(admin, oidc.logout, logger);
+    if (oidc && admin) (await import('./oidc/logout.ts')).endRemovedUsers(admin, oidc.logout, storage.oidc, logger);
     // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out
     const sessionEnded = async (data: { oidcLinkKey?: string | undefined }) => {
       if (!oidc) return;

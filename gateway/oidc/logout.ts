@@ -135,17 +135,26 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
  * each change. A backend that does not report its changes (LDAP) leaves it to the tokens' lifetimes
  * (findAccount finds no such user, so userinfo and refresh stop working).
  */
-export function endRemovedUsers(users: Pick<UserAdmin, 'listUsers' | 'onChange'>, logout: Pick<OidcLogout, 'endUser'>, logger: Logger): void {
+export function endRemovedUsers(users: Pick<UserAdmin, 'listUsers' | 'onChange'>, logout: Pick<OidcLogout, 'endUser'>, repo: Pick<OidcRepository, 'forgetUser'>, logger: Logger): void {
   if (!users.onChange) return;
-  const active = () => new Set(users.listUsers().filter((user) => !user.disabled).map((user) => user.username));
-  let before = active();
+  const listed = () => users.listUsers();
+  const active = (list: ReturnType<typeof listed>) => new Set(list.filter((user) => !user.disabled).map((user) => user.username));
+  let before = active(listed());
   users.onChange(() => {
-    const now = active();
+    const list = listed();
+    const present = new Set(list.map((user) => user.username));
+    const now = active(list);
     const gone = [...before].filter((username) => !now.has(username));
     before = now;
     for (const username of gone) {
       logger.info({ user: username }, 'oidc: a user removed or disabled is signed out of their apps');
-      logout.endUser(username).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a removed user could not all be signed out'));
+      // removed (not merely disabled): once their apps are told, the subject is forgotten, so a new user
+      // given the name later is someone else to every app; a disabled user keeps theirs for when they return
+      const removed = !present.has(username);
+      logout
+        .endUser(username)
+        .then(() => (removed ? repo.forgetUser(username) : undefined))
+        .catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a removed user could not all be signed out'));
     }
   });
 }

@@ -52,6 +52,11 @@ export interface OidcRepository {
   linkSession(linkKey: string, sessionUid: string, username: string, nowMs: number): Promise<void>;
   /** The provider session uids tied to a gateway session (by its key) or to any of a user's. */
   linkedSessions(by: { linkKey: string } | { username: string }): Promise<string[]>;
+  /**
+   * Forgets a removed user's OpenID Connect identity: their subject, consents and session ties. A new
+   * user given the name later is a new subject to every app, never the old user's accounts.
+   */
+  forgetUser(username: string): Promise<void>;
   /** Forgets the ties of these provider sessions. */
   unlinkSessions(sessionUids: readonly string[]): Promise<void>;
 
@@ -106,6 +111,9 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
   const remember = (subject: string, username: string) => {
     if (usernames.size >= SUBJECTS_REMEMBERED) usernames.clear();
     usernames.set(subject, username);
+  };
+  const forgetCachedSubjects = (username: string) => {
+    for (const [subject, name] of usernames) if (name === username) usernames.delete(subject);
   };
 
   const activeConsents = (username: string, nowMs: number) =>
@@ -187,6 +195,13 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
         const query = db.selectFrom('oidc_session_links').select('session_uid');
         const rows = await ('linkKey' in by ? query.where('link_key', '=', by.linkKey) : query.where('username', '=', by.username)).orderBy('id').execute();
         return rows.map((row) => row.session_uid);
+      }),
+    forgetUser: (username) =>
+      handle.run("forget a removed user's OpenID Connect identity", async (db) => {
+        await db.deleteFrom('oidc_session_links').where('username', '=', username).execute();
+        await db.deleteFrom('oidc_consents').where('username', '=', username).execute();
+        await db.deleteFrom('oidc_subjects').where('username', '=', username).execute();
+        forgetCachedSubjects(username);
       }),
     unlinkSessions: (sessionUids) =>
       handle.run('forget OpenID Connect session ties', async (db) => {

@@ -5,7 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { login, startInProcessGateway, writeUsersFile, type InProcessGateway, type TestUser } from '../helpers/inprocess-gateway.ts';
+import { join } from 'node:path';
+import { eventually, login, startInProcessGateway, writeUsersFile, type InProcessGateway, type TestUser } from '../helpers/inprocess-gateway.ts';
+import { openStorage } from '../../gateway/storage/open.ts';
+import { silentLogger } from '../unit/storage/backends.ts';
 import { clientDigest, discover, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 import { checkLogoutToken, refreshWorks, signInTo, startLogoutReceiver, type LogoutReceiver } from '../helpers/oidc-logout.ts';
 import { waitFor } from '../helpers/self-service.ts';
@@ -68,6 +71,14 @@ describe('OpenID Connect: a removed or disabled user is signed out of their apps
     assert.equal(await refreshWorks(bob.config, bob.tokens.refresh_token!), false);
     assert.equal(await refreshWorks(alice.config, alice.tokens.refresh_token!), true, "another user's app stays signed in");
     assert.ok(!receiver.tokensFor('wiki').some((t) => decodeJwt(t).sid === alice.claims.sid));
+    // bob's OpenID Connect identity is forgotten: a new user named bob is someone else to every app
+    const storage = await openStorage({ encryption_key: 'a-test-encryption-key-long-enough', local: { path: join(gw.dir, 'db.sqlite3') } }, { logger: silentLogger, migrate: false });
+    try {
+      assert.equal(await storage.oidc.existingSubject('alice'), alice.claims.sub, 'the user still there keeps hers');
+      await eventually("bob's subject forgotten", async () => (await storage.oidc.existingSubject('bob')) === undefined);
+    } finally {
+      await storage.close();
+    }
   });
 
   it('disabled in the users file, picked up by a reload', async () => {
