@@ -38,6 +38,11 @@ export interface UserRenameRepository {
   identityTables(username: string): Promise<string[]>;
   /** Moves `from`'s rows to `to` as described above. Call inside `storage.exclusively()`. */
   move(from: string, to: string, nowMs: number): Promise<RenamedRows>;
+  /**
+   * Forgets what a former user of this name left (a new user is added under it): their OpenID Connect
+   * subject, consents and session ties, second factors and preferences. Returns the tables that held rows.
+   */
+  forgetFormer(username: string): Promise<string[]>;
 }
 
 export function userRenameRepository(handle: DatabaseHandle, keys: StorageKeys): UserRenameRepository {
@@ -48,6 +53,15 @@ export function userRenameRepository(handle: DatabaseHandle, keys: StorageKeys):
         for (const table of IDENTITY_TABLES) {
           const row = await db.selectFrom(table).select('username').where('username', '=', username).executeTakeFirst();
           if (row) found.push(table);
+        }
+        return found;
+      }),
+    forgetFormer: (username) =>
+      handle.run("forget a former user's identity rows", async (db) => {
+        const found: string[] = [];
+        for (const table of [...IDENTITY_TABLES, 'oidc_session_links', 'totp_history'] as const) {
+          const result = await db.deleteFrom(table).where('username', '=', username).executeTakeFirst();
+          if (Number(result.numDeletedRows) > 0) found.push(table);
         }
         return found;
       }),

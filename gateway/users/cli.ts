@@ -204,7 +204,32 @@ async function usersAdd(args: string[], io: CliIO, usersFile: UsersFileOptions, 
     await provider.close();
   }
   io.stdout.write(`added user '${username}' to ${provider.path}\n`);
+  const forgotten = await forgetFormerUser(usersFile, username);
+  if (forgotten.length > 0) {
+    io.stdout.write(`the database held what a former user named '${username}' left (${forgotten.join(', ')}): forgotten, so '${username}' starts afresh (a new OpenID Connect subject, no second factors)\n`);
+  }
   return EXIT_OK;
+}
+
+/**
+ * A new user under a name someone had before must not inherit their OpenID Connect subject (every app
+ * would take them for the former user) or their second factors. Nothing to do without a database yet.
+ */
+async function forgetFormerUser(usersFile: UsersFileOptions, username: string): Promise<string[]> {
+  if (usersFile.storage === undefined) return [];
+  let storage: Awaited<ReturnType<NonNullable<UsersFileOptions['storage']>>>;
+  try {
+    storage = await usersFile.storage();
+  } catch (error) {
+    // a database never migrated (no gateway started on it yet) holds nobody's rows
+    if ((error as { code?: string }).code === 'migrations_pending') return [];
+    throw error;
+  }
+  try {
+    return await storage.exclusively([`user:${username}`], (tx) => tx.userRenames.forgetFormer(username));
+  } finally {
+    await storage.close();
+  }
 }
 
 async function usersPasswd(args: string[], io: CliIO, usersFile: UsersFileOptions, usage: string): Promise<number> {

@@ -211,4 +211,23 @@ for (const backend of BACKENDS) {
       assert.equal(await readFile(f.path, 'utf8'), text);
     });
   });
+
+  describe(`${backend.name}: gatehouse users add under a former user's name starts afresh`, () => {
+    it("the former user's subject, consents and second factors are forgotten; another user's are not", async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const f = await fixture(options, t);
+      assert.equal((await f.run(['delete', 'alice'])).code, 0);
+      const added = await f.run(['add', 'alice', '--password-stdin']);
+      assert.equal(added.code, 0, added.err);
+      assert.match(added.out, /the database held what a former user named 'alice' left \(.*oidc_subjects.*\): forgotten/);
+      assert.equal(await f.storage.oidc.existingSubject('alice'), undefined);
+      assert.notEqual(await f.storage.oidc.subjectFor('alice', T0), f.subject, 'the new alice is a new subject to every app');
+      assert.equal(await f.storage.totp.load('alice'), undefined);
+      assert.deepEqual(await f.storage.oidc.listConsents('alice', T0), []);
+      const bob = await f.storage.oidc.subjectFor('bob', T0);
+      assert.equal((await f.run(['add', 'carol', '--password-stdin'])).out.includes('former'), false, 'nothing said when there was nobody before');
+      assert.equal(await f.storage.oidc.existingSubject('bob'), bob);
+    });
+  });
 }
