@@ -38,6 +38,15 @@ export const OIDC_PATHS = {
   jwks: '/jwks.json',
 } as const;
 
+/** oidc-provider's route names → the names `identity_providers.oidc.cors.endpoints` uses. */
+const CORS_ENDPOINT_OF: Readonly<Record<string, 'token' | 'revocation' | 'introspection' | 'userinfo' | 'pushed-authorization-request'>> = {
+  token: 'token',
+  revocation: 'revocation',
+  introspection: 'introspection',
+  userinfo: 'userinfo',
+  pushed_authorization_request: 'pushed-authorization-request',
+};
+
 /** The portal page an authorization request is handed to (the gateway session decides there). */
 export const INTERACTION_PATH = '/oidc/interaction/';
 
@@ -279,7 +288,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
       if (user === null) return undefined;
       return { accountId: sub, claims: async () => claimsOf(sub, user) };
     },
-    clientBasedCORS: (_ctx: unknown, origin: string, client: { redirectUris?: string[] }) => {
+    // cors.endpoints names where a browser application of another origin may call (Authelia's names)
+    clientBasedCORS: (ctx: any, origin: string, client: { redirectUris?: string[] }) => {
+      const endpoint = CORS_ENDPOINT_OF[String(ctx?.oidc?.route ?? '')];
+      if (endpoint === undefined || !config.cors.endpoints.includes(endpoint)) return false;
       if (config.cors.allowed_origins.includes('*') || config.cors.allowed_origins.includes(origin)) return true;
       return config.cors.allowed_origins_from_client_redirect_uris && (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
     },
