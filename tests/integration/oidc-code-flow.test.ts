@@ -27,6 +27,14 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
             claims_policies: { in_id_token: { id_token: ['preferred_username', 'email', 'groups'] } },
             clients: [
               {
+                client_id: 'signed',
+                client_secret: await clientDigest(SECRET),
+                redirect_uris: [REDIRECT],
+                authorization_policy: 'one_factor',
+                consent_mode: 'implicit',
+                userinfo_signed_response_alg: 'RS256',
+              },
+              {
                 client_id: 'legacy',
                 client_secret: await clientDigest(SECRET),
                 redirect_uris: [REDIRECT],
@@ -128,5 +136,21 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
     const after = await browser.visit((await codeFlowStart(config, REDIRECT, 'openid', { prompt: 'none' })).url.href);
     assert.equal(after.leftTo?.searchParams.get('error'), 'login_required');
     assert.equal(after.leftTo?.searchParams.get('code'), null);
+  });
+
+  it('userinfo_signed_response_alg: userinfo answers a JWT signed with the provider key', async () => {
+    const config = await discover(gw.port, 'signed', SECRET);
+    const browser = new OidcBrowser(gw.port, await login(gw, 'alice', 'Old-Lantern-Orbit-47'));
+    const start = await codeFlowStart(config, REDIRECT, 'openid profile');
+    const { leftTo } = await browser.visit(start.url.href);
+    assert.ok(leftTo);
+    const tokens = await client.authorizationCodeGrant(config, leftTo, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    const answer = await request(`http://auth.example.test:${gw.port}/api/oidc/userinfo`, { headers: { 'x-forwarded-proto': 'https', authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(answer.status, 200);
+    assert.match(String(answer.headers['content-type']), /^application\/jwt/);
+    const jwks = await request(`http://auth.example.test:${gw.port}/jwks.json`, { headers: { 'x-forwarded-proto': 'https' } });
+    const { payload } = await jwtVerify(answer.body, createLocalJWKSet(jwks.json()), { issuer: ISSUER, audience: 'signed' });
+    assert.equal(payload.preferred_username, 'alice');
+    assert.equal(payload.sub, tokens.claims()!.sub);
   });
 });
