@@ -110,9 +110,9 @@ export const MONITOR_ROUTES: readonly MonitorRoute[] = [
   { method: 'POST', path: '/api/auth/logout', guard: 'ADMIN', handler: (h) => h.account.logout },
 
   // the local account's credentials (api/credentials.ts)
-  { method: 'POST', path: '/api/auth/change-password', guard: 'ADMIN_REAUTH', reauth: { audit: 'change_password', passwordField: 'old_password' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.changePassword },
-  { method: 'POST', path: '/api/auth/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'disable' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.disable },
-  { method: 'POST', path: '/api/auth/totp/setup', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_setup' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpSetup },
+  { method: 'POST', path: '/api/auth/change-password', guard: 'ADMIN_REAUTH', reauth: { audit: 'change_password', passwordFields: ['old_password', 'current_password'] }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.changePassword },
+  { method: 'POST', path: '/api/auth/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'disable', recentLogin: true }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.disable },
+  { method: 'POST', path: '/api/auth/totp/setup', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_setup', recentLogin: true }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpSetup },
   { method: 'POST', path: '/api/auth/totp/enable', guard: 'ADMIN', rateLimit: FAILURES, handler: (h) => h.credentials.totpEnable },
   { method: 'POST', path: '/api/auth/totp/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_disable' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpDisable },
 
