@@ -99,6 +99,9 @@ export const MONITOR_ROUTES: readonly MonitorRoute[] = [
   { method: 'GET', path: '/api/system', guard: 'READ', handler: (h) => h.host.system },
   { method: 'GET', path: '/api/storage', guard: 'READ', handler: (h) => h.host.storage },
   { method: 'GET', path: '/api/network', guard: 'READ', handler: (h) => h.host.network },
+  // ProxMenux's summaries, for the Homepage and Home Assistant recipes written for it
+  { method: 'GET', path: '/api/storage/summary', guard: 'READ', handler: (h) => h.host.storageSummary },
+  { method: 'GET', path: '/api/network/summary', guard: 'READ', handler: (h) => h.host.networkSummary },
   { method: 'GET', path: '/api/prometheus', guard: 'READ', handler: (h) => h.host.prometheus },
 
   // the account: status, first run, login, logout (api/account.ts)
