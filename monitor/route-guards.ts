@@ -98,7 +98,7 @@ export function createGuards({ auth, checks, tickets }: GuardDeps): MonitorGuard
     // the row's rate limit holds on this path too: over it, nothing is checked or changed
     if (checks.limited(req, res, state.username, method)) return null;
     const ageSeconds = id?.issuedAt === undefined ? Infinity : auth.now() / 1000 - id.issuedAt;
-    if (id?.tokenUse === 'session' && id.via === 'session' && id.username === state.username && ageSeconds <= auth.config.recent_login) return state;
+    if (id?.tokenUse === 'session' && id.via === 'session' && id.username === state.username && auth.config.recent_login > 0 && ageSeconds <= auth.config.recent_login) return state;
     // no failure is counted: the caller holds a valid session, it guessed nothing (Fail2Ban must not ban it)
     fail(res, 401, 'This change needs a recent sign-in: sign in again (or send your password) and retry', { reauth_required: true });
     return null;

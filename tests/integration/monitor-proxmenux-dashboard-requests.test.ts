@@ -123,6 +123,19 @@ describe('2FA setup and disable without a password: only a recent password login
   });
 });
 
+describe('recent_login: 0 always asks for the password', () => {
+  let server: AuthServer;
+  before(async () => (server = await startAuthServer({ config: { recent_login: 0 } })));
+  after(() => server.close());
+
+  it('refuses 2FA setup without a password from a session signed in this very second', async () => {
+    const session = await server.setup();
+    const reply = await bodyless(server, '/api/auth/totp/setup', 'POST', session);
+    assert.equal(reply.status, 401);
+    assert.match(reply.json.message, /sign in again/);
+  });
+});
+
 describe("change-password takes ProxMenux UI's current_password", () => {
   let server: AuthServer;
   let session: string;
