@@ -74,7 +74,8 @@ type Atom =
   | { kind: 'escape'; src: string }
   | { kind: 'dot' }
   | { kind: 'class'; negated: boolean; items: ClassItem[] }
-  | { kind: 'group'; open: string; body: Term[][] }
+  /** `ci`: a modifier group `(?i:…)`/`(?-i:…)` sets case-insensitivity inside; `multiline`: it uses `m` */
+  | { kind: 'group'; open: string; body: Term[][]; ci?: boolean; multiline?: boolean }
   | { kind: 'unsupported'; what: string }
   | { kind: 'forbidden'; what: string };
 
@@ -158,12 +159,19 @@ class Parser {
       return { kind: 'forbidden', what: 'lookaround' };
     } else if (rest.startsWith('(?<')) open = /^\(\?<[^>]*>/.exec(rest)![0];
     else if (rest.startsWith('(?')) {
-      // (?ims-ims:…) modifiers: they change matching inside, which the rewrite does not model
-      open = /^\(\?[a-z-]*:/.exec(rest)?.[0] ?? '(?';
+      // (?ims-ims:…) modifiers: `i` is spelled out by the rewrite, `m` and `s` are not modelled
+      const m = /^\(\?([a-z]*)(?:-([a-z]*))?:/.exec(rest);
+      open = m?.[0] ?? '(?';
       this.pos += open.length;
-      this.disjunction();
+      const body = this.disjunction();
       this.pos++;
-      return { kind: 'unsupported', what: 'inline flags ((?i:…))' };
+      const on = m?.[1] ?? '';
+      const off = m?.[2] ?? '';
+      if (m === null || /[^im]/.test(on + off)) return { kind: 'unsupported', what: 'inline flags other than i and m' };
+      const group: Atom = { kind: 'group', open: '(?:', body, multiline: /m/.test(on + off) };
+      if (on.includes('i')) group.ci = true;
+      else if (off.includes('i')) group.ci = false;
+      return group;
     } else open = '(';
     this.pos += open.length;
     const body = this.disjunction();
@@ -374,7 +382,8 @@ function atomSource(atom: Atom, caseInsensitive: boolean): string {
     case 'class':
       return `[${atom.negated ? '^' : ''}${atom.items.map((item) => classItemSource(item, caseInsensitive)).join('')}]`;
     case 'group':
-      return `${atom.open}${termsSource(atom.body, caseInsensitive)})`;
+      if (atom.multiline === true) throw untranslatable('multi-line mode ((?m))');
+      return `${atom.open}${termsSource(atom.body, atom.ci ?? caseInsensitive)})`;
     case 'unsupported':
       throw untranslatable(atom.what);
     case 'forbidden':
