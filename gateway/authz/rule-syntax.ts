@@ -23,9 +23,16 @@ export interface Rule {
   subject?: (string | string[])[];
   methods?: string[];
   networks?: string[];
-  /** Not supported: a rule carrying it is refused by validation rather than silently widened. */
-  query?: unknown;
+  /** Outer list OR, inner list AND (query-criterion.ts). */
+  query?: QueryCondition[][];
   policy: Policy;
+}
+
+/** One condition of a rule's `query` criterion, as the configuration holds it. */
+export interface QueryCondition {
+  key?: string;
+  value?: unknown;
+  operator?: string;
 }
 
 export interface AccessControlConfig {
