@@ -356,9 +356,12 @@ function classItemSource(item: ClassItem, caseInsensitive: boolean): string {
     const own = hex4(item.cp);
     return caseInsensitive && isAsciiLetter(item.cp) ? own + hex4(item.cp ^ 0x20) : own;
   }
+  // a range running from the BMP (below the surrogates) to U+10FFFF, as a negated POSIX class becomes:
+  // without `u`, its astral part is the surrogate code units, which the clamped range still holds
+  const hi = item.hi === 0x10ffff && item.lo <= 0xd800 && !caseInsensitive ? 0xffff : item.hi;
   checkCp(item.lo, caseInsensitive);
-  checkCp(item.hi, caseInsensitive);
-  let text = `${hex4(item.lo)}-${hex4(item.hi)}`;
+  checkCp(hi, caseInsensitive);
+  let text = `${hex4(item.lo)}-${hex4(hi)}`;
   if (caseInsensitive) {
     text += shiftedPart(item.lo, item.hi, 0x41, 0x5a, 0x20) + shiftedPart(item.lo, item.hi, 0x61, 0x7a, -0x20);
   }

@@ -71,6 +71,16 @@ describe('RE2 → JavaScript translation', () => {
     assert.ok(runsInLinearTime(escaped));
     assert.ok(escaped.test('/a-b/c/d'));
     assert.ok(!escaped.test('/a1/c'));
+    const negatedPosix = compileGoRegex('^/([x[:^alpha:]]+/?)*$', false, false);
+    assert.ok(runsInLinearTime(negatedPosix));
+    assert.ok(negatedPosix.test('/x1/2-'));
+    assert.ok(!negatedPosix.test('/a/'));
+  });
+
+  it('(?m) in a pattern that needs the linear-time engine is refused, saying so', () => {
+    const problems = accessControlProblems({ default_policy: 'deny', networks: [], rules: [{ domain: ['a.example.com'], policy: 'one_factor', resources: ['(?m)^/(\\w+/?)*$'] }] }).map(renderProblem);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^config: access_control\.rules\[0\]\.resources: value .* does not support multi-line mode \(\(\?m\)\): simplify the pattern$/);
   });
 
   it('domain_regex stays case-insensitive and (?-i) turns that off for a part', () => {
