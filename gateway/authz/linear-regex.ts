@@ -9,8 +9,8 @@
  * - simple (no repeated group holding a quantifier or `|`, and at most one unbounded quantifier,
  *   then only when the pattern is anchored with `^`): the backtracking engine, whose cost on
  *   these is linear (one unbounded quantifier after `^` backtracks at most once through the input);
- * - otherwise: the linear engine. The pattern is rewritten for it (no `u` flag; case-insensitivity
- *   spelled out as `[aA]`), which matches exactly as before on the ASCII hosts and canonical paths
+ * - otherwise: the linear engine. The pattern is rewritten for it (no `u` flag; case-insensitivity,
+ *   of the whole pattern or of a `(?i:…)` group, spelled out as `[aA]`; `(?m:…)` is refused), which matches exactly as before on the ASCII hosts and canonical paths
  *   the rules see, for patterns without `\p{…}` or characters beyond U+FFFF and, when
  *   case-insensitive, with ASCII characters only. A pattern that needs the linear engine and
  *   cannot be rewritten (or that V8 refuses, e.g. a counted repetition above 16) is refused.
