@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { configError, configWarning, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from './config-problems.ts';
 import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
 import { ConfigError } from './errors.ts';
+import { applyConfigFilters, configFilters, type ConfigFilter } from './config-template.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 
 export { formatPath } from './config-problems.ts';
@@ -75,7 +76,15 @@ export function deepMerge(base: Plain, over: Plain): Plain {
   return out;
 }
 
-function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
+/** How a file is read: the filters the environment names (Authelia's `template`, `expand-env`) and the environment they see. */
+interface FileFilters {
+  filters: readonly ConfigFilter[];
+  env: NodeJS.ProcessEnv;
+  /** Files a template read (`secret`, `fileContent`): credentials. */
+  filesRead: string[];
+}
+
+function readYamlFile(file: string, problems: ConfigProblem[], filtering: FileFilters): Plain {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -83,6 +92,15 @@ function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
     const code = (error as NodeJS.ErrnoException).code;
     problems.push(configError(file, `cannot read the file (${code ?? 'error'}); check the path given to --config`));
     return {};
+  }
+  if (filtering.filters.length > 0) {
+    try {
+      text = applyConfigFilters(text, file, filtering.filters, { env: filtering.env, filesRead: filtering.filesRead });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.details);
+      return {};
+    }
   }
   // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
   const lineCounter = new LineCounter();
@@ -319,12 +337,15 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
       const found: ConfigProblem[] = [];
       const credentialFiles = [...(options.defaultsFiles ?? [])];
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
+      const env = options.env ?? process.env;
+      const filtering: FileFilters = { filters: configFilters(env, found), env, filesRead: [] };
       for (const file of options.files) {
-        const values = readYamlFile(file, found);
+        const values = readYamlFile(file, found, filtering);
         if (!secretValues(values, spec.notSecrets).next().done) credentialFiles.push(file);
         raw = deepMerge(raw, values);
       }
-      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), found, credentialFiles);
+      credentialFiles.push(...new Set(filtering.filesRead));
+      raw = applyEnvironment(raw, env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), found, credentialFiles);
       if (errorsIn(found).length > 0) throw new ConfigError(errorsIn(found));
       const parsed = parse(raw);
       return { config: parsed.config, warnings: [...warningsIn(found), ...parsed.warnings], files: options.files, credentialFiles };
