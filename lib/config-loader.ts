@@ -84,24 +84,42 @@ interface FileFilters {
   filesRead: string[];
 }
 
-function readYamlFile(file: string, problems: ConfigProblem[], filtering: FileFilters): Plain {
+/** Whether the file holds a secret itself: one of its secret values is written in it (not brought in by a template). */
+function holdsSecret(values: Plain, literal: string | null, notSecrets: readonly string[]): boolean {
+  for (const { value } of secretValues(values, notSecrets)) {
+    // a value YAML may have escaped can't be found as written: counted, to warn rather than miss
+    if (literal === null || literal.includes(value) || /["'\\\n]/.test(value)) return true;
+  }
+  return false;
+}
+
+/**
+ * A file's values, and its text as written when a filter changed it (`literal`): a secret a template
+ * brought in from elsewhere does not make the file itself a credential.
+ */
+function readYamlFile(file: string, problems: ConfigProblem[], filtering: FileFilters): { values: Plain; literal: string | null } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     problems.push(configError(file, `cannot read the file (${code ?? 'error'}); check the path given to --config`));
-    return {};
+    return { values: {}, literal: null };
   }
-  if (filtering.filters.length > 0) {
+  const literal = filtering.filters.length > 0 ? text : null;
+  if (literal !== null) {
     try {
-      text = applyConfigFilters(text, file, filtering.filters, { env: filtering.env, filesRead: filtering.filesRead });
+      text = applyConfigFilters(literal, file, filtering.filters, { env: filtering.env, filesRead: filtering.filesRead });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       problems.push(...error.details);
-      return {};
+      return { values: {}, literal };
     }
   }
+  return { values: parseYamlText(text, file, problems), literal };
+}
+
+function parseYamlText(text: string, file: string, problems: ConfigProblem[]): Plain {
   // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
@@ -340,8 +358,8 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
       const env = options.env ?? process.env;
       const filtering: FileFilters = { filters: configFilters(env, found), env, filesRead: [] };
       for (const file of options.files) {
-        const values = readYamlFile(file, found, filtering);
-        if (!secretValues(values, spec.notSecrets).next().done) credentialFiles.push(file);
+        const { values, literal } = readYamlFile(file, found, filtering);
+        if (holdsSecret(values, literal, spec.notSecrets)) credentialFiles.push(file);
         raw = deepMerge(raw, values);
       }
       credentialFiles.push(...new Set(filtering.filesRead));

@@ -61,7 +61,7 @@ function list(name: string, value: TemplateValue | undefined, position: number):
 function isSecretEnvName(name: string): boolean {
   const upper = name.toUpperCase();
   if (!['AUTHELIA_', 'X_AUTHELIA_', 'GATEHOUSE_'].some((prefix) => upper.startsWith(prefix))) return false;
-  return ['KEY', 'SECRET', 'PASSWORD', 'TOKEN', 'CERTIFICATE_CHAIN', '_FILE'].some((suffix) => upper.endsWith(suffix));
+  return ['KEY', 'SECRET', 'PASSWORD', 'TOKEN', 'CERTIFICATE_CHAIN'].some((suffix) => upper.endsWith(suffix));
 }
 
 function getEnv(name: string, env: NodeJS.ProcessEnv): string {

@@ -3,6 +3,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadGatewayConfig } from '../../gateway/config/load.ts';
 import { runGatehouse } from '../helpers/cli.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 
@@ -79,5 +80,16 @@ describe('gatehouse config validate with the template filter', () => {
     const r = await runGatehouse(['config', 'validate', '--config', configFile], { ...env, X_AUTHELIA_CONFIG_FILTERS: 'template' });
     assert.equal(r.code, 2);
     assert.equal(r.err, `config: ${configFile}: line 4: template: mustEnv: the environment variable 'USERS_DIR' isn't set\n`);
+  });
+
+  it('the secret file is a credential file (its permissions are checked); the configuration that only names it is not', async () => {
+    const env = { ...base(), X_AUTHELIA_CONFIG_FILTERS: 'template' };
+    const loaded = loadGatewayConfig({ files: [configFile], env });
+    assert.equal(loaded.config.storage.encryption_key, 'Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE');
+    assert.deepEqual(loaded.credentialFiles, [keyFile]);
+    // a secret written in the file itself still makes it one
+    const literal = join(dir, 'literal.yml');
+    await writeFile(literal, config(keyFile).replace(`{{ secret "${keyFile}" }}`, 'Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE'));
+    assert.deepEqual(loadGatewayConfig({ files: [literal], env }).credentialFiles, [literal]);
   });
 });

@@ -20,7 +20,14 @@ before(async () => {
 });
 after(() => cleanup());
 
-const env: NodeJS.ProcessEnv = { DOMAIN: 'example.com', EMPTY: '', AUTHELIA_JWT_SECRET: 'hidden', GATEHOUSE_SESSION_SECRET: 'hidden', X_AUTHELIA_X_TOKEN: 'hidden' };
+const env: NodeJS.ProcessEnv = {
+  DOMAIN: 'example.com',
+  EMPTY: '',
+  AUTHELIA_JWT_SECRET: 'hidden',
+  GATEHOUSE_SESSION_SECRET: 'hidden',
+  X_AUTHELIA_X_TOKEN: 'hidden',
+  AUTHELIA_JWT_SECRET_FILE: '/run/secrets/jwt',
+};
 
 function render(text: string, filesRead: string[] = []): string {
   return renderConfigTemplate(text, 'config.yml', { env, filesRead });
@@ -48,6 +55,9 @@ describe('the template config filter', () => {
     assert.equal(render('d: [{{ env "NOPE" }}]'), 'd: []');
     assert.equal(render('{{ env "AUTHELIA_JWT_SECRET" }}|{{ env "GATEHOUSE_SESSION_SECRET" }}|{{ env "X_AUTHELIA_X_TOKEN" }}'), '||');
     assert.equal(render('{{ env "$" }}'), '$');
+    // a secret's file path is no secret: {{ secret (env "…_FILE") }} works
+    assert.equal(render('{{ env "AUTHELIA_JWT_SECRET_FILE" }}'), '/run/secrets/jwt');
+    assert.equal(render('{{ mustEnv "AUTHELIA_JWT_SECRET" }}'), '');
   });
 
   it('mustEnv gives a set variable (even empty) and is an error naming the file and line when unset', () => {
