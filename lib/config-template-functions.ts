@@ -289,7 +289,10 @@ export function hasTemplateFunction(name: string): boolean {
 export function callTemplateFunction(name: string, args: TemplateValue[], context: TemplateContext): TemplateValue {
   const fn = BY_NAME.get(name);
   if (!fn) {
-    if (NOT_SUPPORTED.has(name)) return templateFailure(`the function '${name}' is not supported in Gatehouse's configuration templates`);
+    if (NOT_SUPPORTED.has(name)) {
+      const hint = name === 'split' ? " (its result is read through fields; use 'splitList')" : '';
+      return templateFailure(`the function '${name}' is not supported in Gatehouse's configuration templates${hint}`);
+    }
     return templateFailure(`unknown function '${name}'`);
   }
   if (fn.arity >= 0 && args.length !== fn.arity) {

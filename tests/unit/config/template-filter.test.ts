@@ -129,6 +129,7 @@ describe('the template config filter', () => {
   it('refuses an unknown function, even in a branch not taken, naming the file and line', () => {
     assert.equal(failure('a: 1\nb: {{ exec "rm" }}'), "config: config.yml: line 2: template: unknown function 'exec'");
     assert.equal(failure('{{ if false }}\n{{ shell "x" }}{{ end }}'), "config: config.yml: line 2: template: unknown function 'shell'");
+    assert.match(failure('{{ split "," "a,b" }}'), /'split' is not supported .*use 'splitList'/);
     assert.equal(failure('{{ now }}'), "config: config.yml: line 1: template: the function 'now' is not supported in Gatehouse's configuration templates");
   });
 
