@@ -228,10 +228,10 @@ describe('gatehouse users', () => {
 
   it('a malformed users file: exit 1 with every problem and what to do', async () => {
     const original = await readFile(path, 'utf8');
-    await writeFile(path, 'users:\n  alice:\n    password: plaintext\n    groups: admins\n');
+    await writeFile(path, 'users:\n  alice:\n    password: [plaintext]\n    groups: admins\n');
     const result = await run(['list']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /users file .*: users\.alice\.password: unsupported password hash format/);
+    assert.match(result.stderr, /users file .*: users\.alice\.password: must be a password hash/);
     assert.match(result.stderr, /users file .*: users\.alice\.groups: must be a list of group names/);
     assert.match(result.stderr, /fix the users file, then run the command again/);
     await writeFile(path, original);
