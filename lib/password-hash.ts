@@ -187,6 +187,7 @@ interface Argon2HashParams {
 function parseHash(encoded: string): ParsedHash {
   if (typeof encoded !== 'string' || encoded.length === 0) throw new UnsupportedHashError('empty password hash');
   if (encoded.length > 4096) throw new UnsupportedHashError('password hash is too long');
+  encoded = normalizeStoragePrefix(encoded);
   if (encoded.startsWith('$argon2')) return parseArgon2(encoded);
   if (/^\$2[abxy]?\$/.test(encoded)) return parseBcrypt(encoded);
   const legacy = parseLegacyHash(encoded);
@@ -194,6 +195,18 @@ function parseHash(encoded: string): ParsedHash {
   if (encoded.startsWith('$pbkdf2')) return parsePasslibPbkdf2(encoded);
   if (encoded.startsWith('pbkdf2_sha256$')) return parseProxMenuxPbkdf2(encoded);
   throw new UnsupportedHashError(`unsupported password hash format (${SUPPORTED_FORMATS})`);
+}
+
+/**
+ * go-crypt's normalisation (what Authelia reads): OpenLDAP's `{CRYPT}` and `{ARGON2}` prefixes are
+ * dropped, and `{PBKDF2-SHA256}<iterations>$…` is read as `$pbkdf2-sha256$<iterations>$…`.
+ */
+function normalizeStoragePrefix(encoded: string): string {
+  let out = encoded;
+  if (out.startsWith('{CRYPT}')) out = out.slice('{CRYPT}'.length);
+  if (out.startsWith('{ARGON2}')) out = out.slice('{ARGON2}'.length);
+  const pbkdf2 = /^\{(PBKDF2(?:-SHA\d+)?)\}(\d+\$.*)$/.exec(out);
+  return pbkdf2 === null ? out : `$${pbkdf2[1]!.toLowerCase()}$${pbkdf2[2]!}`;
 }
 
 function parseArgon2(encoded: string): ParsedHash {

@@ -110,3 +110,18 @@ describe('legacy formats out of bounds or malformed are refused, never read as a
     });
   }
 });
+
+describe("go-crypt's storage prefixes (OpenLDAP exports) are read as Authelia reads them", () => {
+  const prefixed: Array<[string, string]> = [
+    ['{CRYPT}', '{CRYPT}$6$rounds=1000$eG49klxUKySvBpju$.1paw1pj51FdmvNAnsNoX8lyHMdH/S74DfkZnWWTOnGI9keTp/DXjR9ro5kJrncPSF5fc.krAwdkBxc4C8kSU1'],
+    ['{ARGON2}', '{ARGON2}$argon2id$v=19$m=65536,t=3,p=4$QmkpoTw3W72fzd7RrWofuw$r0xig+VVj7ynnE2S1jrE5us7dPKv2S2ff6Z6ts4mVuU'],
+    ['{PBKDF2-SHA256}', '{PBKDF2-SHA256}100000$aoWHXwyz0im1Hqg93.N.tA$bO5LsjmnnPle2Xm9RE6W1PMWdJTy1TnEia1TLzynuIQ'],
+    ['{PBKDF2}', '{PBKDF2}100000$atrXFCWdBlpmzIi/nXwJOw$20Lsx44nZwmh09bjGHFJ//oRZh8'],
+  ];
+  for (const [prefix, hash] of prefixed) {
+    it(`${prefix}…`, async () => {
+      assert.equal(await verifyPassword(hash, 'password'), true);
+      assert.equal(await verifyPassword(hash, 'wrong_password'), false);
+    });
+  }
+});

@@ -393,7 +393,7 @@ describe('user mutations rewrite the file atomically and keep everything else', 
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     const text = await readFile(path, 'utf8');
     assert.match(text, /^# managed by hand$/m);
-    assert.match(text, /groups: \[admins, dev\]\n    given_name: Alice +# extra Authelia fields are kept and ignored/);
+    assert.match(text, /groups: \[admins, dev\]\n    given_name: Alice +# Authelia's profile attributes are kept \(details\.attributes\)/);
     const data = parse(text) as { users: Record<string, Record<string, unknown>> };
     assert.deepEqual(Object.keys(data.users), ['alice', 'bob', 'mallory', 'carol']);
     assert.equal(data.users['alice']!['password'], alicePassword);
