@@ -259,7 +259,8 @@ export class FileUserProvider implements UserProvider, UserAdmin {
 
   /** Every user, disabled ones included, in file order. */
   listUsers(): ListedUser[] {
-    return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled }) => ({ ...details, disabled }));
+    return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled, hashProblem }) =>
+      hashProblem === undefined ? { ...details, disabled } : { ...details, disabled, unreadableHash: true as const });
   }
 
   /** Re-read the file now (the watcher and SIGHUP use this); a malformed file keeps the last good users. */

@@ -90,7 +90,8 @@ export interface NewUser {
   groups?: string[];
 }
 
-export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean };
+/** `unreadableHash`: disabled because no algorithm here reads the stored hash (set the password again). */
+export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean; unreadableHash?: true };
 
 /**
  * Listing, adding and removing users: the users file's extra (`gatehouse users …`, first-run setup). A

@@ -185,3 +185,20 @@ describe("Authelia's profile attributes load into details.attributes", () => {
     );
   });
 });
+
+describe('gatehouse users list says why a user is disabled', () => {
+  it('an unreadable hash is listed as such; the others as written', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    try {
+      const alice = await hashPassword('alice-password', FAST_ARGON2);
+      const { provider } = await open(dir, `users:\n  alice:\n    password: "${alice}"\n    disabled: true\n  carol:\n    password: "hunter2"\n`);
+      assert.deepEqual(
+        provider.listUsers().map((u) => [u.username, u.disabled, u.unreadableHash ?? false]),
+        [['alice', true, false], ['carol', true, true]],
+      );
+      await provider.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});

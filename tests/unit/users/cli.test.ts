@@ -237,6 +237,15 @@ describe('gatehouse users', () => {
     await writeFile(path, original);
   });
 
+  it('a user whose hash nothing reads: the file loads, list says why they are disabled', async () => {
+    const original = await readFile(path, 'utf8');
+    await writeFile(path, 'users:\n  carol:\n    displayname: Carol\n    password: "$1$c9809462$M0zeLuOvixH61C2csGN.U0"\n');
+    const result = await run(['list']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^carol +Carol +- +- +disabled \(unreadable password hash\)$/m);
+    await writeFile(path, original);
+  });
+
   it('usage: no command or an unknown one → 2; --help → 0', async () => {
     const none = await run([]);
     assert.equal(none.code, 2);
