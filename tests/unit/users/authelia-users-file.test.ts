@@ -80,6 +80,20 @@ describe('a user whose hash nothing here reads is disabled with a warning, the r
     }
   });
 
+  it('a reload that brings such a user names them again', async () => {
+    const alice = await hashPassword('alice-password', FAST_ARGON2);
+    const { provider, records } = await open(dir, `users:\n  alice:\n    password: "${alice}"\n`);
+    try {
+      assert.equal(records.filter((r) => r.level === LEVEL.warn).length, 0);
+      await writeFile(join(dir, 'users.yml'), `users:\n  alice:\n    password: "${alice}"\n  frank:\n    password: "md5$abc"\n`);
+      assert.equal((await provider.reload()).status, 'loaded');
+      assert.deepEqual(records.filter((r) => r.level === LEVEL.warn).map((r) => r['user']), ['frank']);
+      assert.equal((await provider.verifyPassword('alice', 'alice-password'))?.username, 'alice');
+    } finally {
+      await provider.close();
+    }
+  });
+
   it('setting the password again enables the user', async () => {
     const { provider, records } = await open(dir, 'users:\n  carol:\n    displayname: Carol\n    password: "{CRYPT}unreadable"\n');
     try {
