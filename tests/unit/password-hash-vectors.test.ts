@@ -39,6 +39,8 @@ const vectors: Vector[] = [
   { source: GO_CRYPT, password: 'password', hash: '$2a$10$3o9IF74Phgdz4Q6j7K7s0unovt.v.7YBLKFyV73pGTd2.tfdz/F8e' },
   { source: GO_CRYPT, password: 'password', hash: '$2x$10$3o9IF74Phgdz4Q6j7K7s0unovt.v.7YBLKFyV73pGTd2.tfdz/F8e' },
   { source: GO_CRYPT, password: 'password', hash: '$2y$10$3o9IF74Phgdz4Q6j7K7s0unovt.v.7YBLKFyV73pGTd2.tfdz/F8e' },
+  // go-crypt registers the unversioned `$2$` as the standard variant too: the same vector, unversioned
+  { source: GO_CRYPT, password: 'password', hash: '$2$10$3o9IF74Phgdz4Q6j7K7s0unovt.v.7YBLKFyV73pGTd2.tfdz/F8e' },
   { source: GO_CRYPT, password: 'password', hash: '$bcrypt-sha256$v=2,t=2b,r=10$oYmTNJVOBi3hdhUYy4JqOe$jCuMDm.Pw9hhoF/FDC6sOi48yBAoWvC' },
   { source: GO_CRYPT, password: 'password', hash: '$bcrypt-sha256$v=2,t=2a,r=10$oYmTNJVOBi3hdhUYy4JqOe$jCuMDm.Pw9hhoF/FDC6sOi48yBAoWvC' },
   { source: GO_CRYPT, password: 'password', hash: '$bcrypt-sha256$v=2,t=2x,r=10$oYmTNJVOBi3hdhUYy4JqOe$jCuMDm.Pw9hhoF/FDC6sOi48yBAoWvC' },
