@@ -9,10 +9,15 @@ import type { UserDetails } from '../users/provider.ts';
 export const STANDARD_SCOPE_CLAIMS = {
   // in every ID token: oidc-provider releases only a scope's claims there, so these ride on openid
   openid: ['sub', 'acr', 'amr', 'auth_time'],
-  profile: ['name', 'preferred_username'],
+  profile: ['name', 'preferred_username', 'given_name', 'middle_name', 'family_name', 'nickname', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale'],
   email: ['email', 'email_verified', 'alt_emails'],
+  phone: ['phone_number', 'phone_number_verified'],
+  address: ['address'],
   groups: ['groups'],
 } as const;
+
+/** The profile attributes of Authelia's users files that are OpenID Connect claims of the same name. */
+const PROFILE_ATTRIBUTES = ['given_name', 'middle_name', 'family_name', 'nickname', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale'] as const;
 
 export function scopeClaims(config: OidcProviderConfig): Record<string, string[] | null> {
   return {
@@ -31,5 +36,9 @@ export function claimsOf(sub: string, user: UserDetails): Record<string, unknown
     preferred_username: user.username,
     ...(email === undefined ? {} : { email, email_verified: true, alt_emails: alternates }),
     groups: user.groups,
+    ...Object.fromEntries(PROFILE_ATTRIBUTES.flatMap((name) => (user.attributes?.[name] === undefined ? [] : [[name, user.attributes[name]]]))),
+    // a number from the users file is the operator's word, not a verified one
+    ...(user.attributes?.phone_number === undefined ? {} : { phone_number: user.attributes.phone_number, phone_number_verified: false }),
+    ...(user.attributes?.address === undefined ? {} : { address: { ...user.attributes.address } }),
   };
 }

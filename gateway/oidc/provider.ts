@@ -216,7 +216,7 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     },
     routes: { ...OIDC_PATHS },
     // authelia.bearer.authz: the token may be a forward-auth credential (oidc/bearer.ts)
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', BEARER_AUTHZ_SCOPE, ...customScopes],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'groups', BEARER_AUTHZ_SCOPE, ...customScopes],
     claims: scopeClaims(config),
     conformIdTokenClaims: true,
     pkce: {

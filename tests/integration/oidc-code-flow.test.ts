@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { request } from '../helpers/http.ts';
+import { readFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
+import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, codeFlowStart, discover, ISSUER, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 
@@ -57,6 +60,11 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
         },
       },
     });
+    // Authelia's profile attributes in the users file become claims of the same name
+    const file = parse(await readFile(gw.usersPath, 'utf8')) as { users: Record<string, Record<string, unknown>> };
+    Object.assign(file.users.alice!, { given_name: 'Alice', family_name: 'Liddell', locale: 'en-GB', phone_number: '+44 20 7946 0000' });
+    await writeFileAtomic(gw.usersPath, stringify(file), 0o600);
+    assert.equal((await gw.gateway.users.reload!()).status, 'loaded');
   });
   after(() => gw?.close());
 
@@ -91,6 +99,10 @@ describe('OpenID Connect: authorization code flow with openid-client', () => {
     assert.ok(tokens.refresh_token, 'offline_access with the refresh_token grant gives a refresh token');
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     assert.equal(info.preferred_username, 'alice');
+    assert.equal(info.given_name, 'Alice');
+    assert.equal(info.family_name, 'Liddell');
+    assert.equal(info.locale, 'en-GB');
+    assert.equal(info.phone_number, undefined, 'the phone scope was not asked for');
     assert.equal(info.email, 'alice@example.test');
     assert.deepEqual(info.groups, ['admins']);
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
