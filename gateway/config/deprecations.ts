@@ -165,16 +165,20 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
   const cookies = getAt(raw, 'session.cookies');
   const hasCookies = Array.isArray(cookies) && cookies.length > 0;
   if (redirectSet && (hasCookies || !domainSet)) {
+    delete raw.default_redirection_url;
     found.push(configError('default_redirection_url', `${deprecatedMessage('session.cookies[].default_redirection_url')}: it is read only beside the deprecated session.domain, so set it on the cookie`));
   }
   if (!domainSet) return found;
   if (hasCookies) {
+    deleteAt(raw, 'session.domain');
     found.push(configError('session.domain', bothSet('session.domain', 'session.cookies')));
     return found;
   }
   const session = getAt(raw, 'session') as Plain;
   const cookie: Plain = { domain: session.domain };
   delete session.domain;
+  // Authelia before 4.38 took the portal's URL from the proxy (`rd`); Gatehouse needs it on the cookie,
+  // and session.cookies[0].authelia_url says so when it is missing
   found.push(configWarning('session.domain', deprecatedMessage('session.cookies[].domain')));
   for (const key of ['name', 'same_site', 'expiration', 'inactivity', 'remember_me']) {
     if (session[key] !== undefined) cookie[key] = session[key];

@@ -188,6 +188,8 @@ const storage = z.strictObject({
       statement_timeout: timeoutMs('5s'),
       /** An unused pooled connection is closed after this long, in ms. */
       idle_timeout: timeoutMs('30s'),
+      /** Read so that a file asking for TLS is refused rather than connected in clear text (not implemented yet). */
+      tls: tlsClient.optional(),
     })
     .optional(),
 });
