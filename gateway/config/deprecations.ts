@@ -262,6 +262,8 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'combined', old: ['storage.postgres.host', 'storage.postgres.port'], new: 'storage.postgres.address', combine: databaseAddress(5432) },
   { kind: 'combined', old: ['storage.mysql.host', 'storage.mysql.port'], new: 'storage.mysql.address', combine: databaseAddress(3306) },
   { kind: 'combined', old: ['server.host', 'server.port', 'server.path'], new: 'server.address', combine: serverAddress },
+  // 4.39
+  { kind: 'moved', old: 'webauthn.user_verification', new: 'webauthn.selection_criteria.user_verification' },
   // 4.39.16
   { kind: 'removed', old: 'authentication_backend.ldap.permit_feature_detection_failure' },
   // legacy shapes Authelia's validators still map

@@ -164,6 +164,12 @@ describe('renamed keys: the value moves, the warning names the new key', () => {
     }
   });
 
+  it('webauthn.user_verification → webauthn.selection_criteria.user_verification', async () => {
+    const { config, warnings } = await loadWith('webauthn.yml', 'webauthn:\n  user_verification: required\n');
+    assert.equal(config.webauthn.selection_criteria.user_verification, 'required');
+    assert.deepEqual(warnings, ['config: webauthn.user_verification: is deprecated; use webauthn.selection_criteria.user_verification instead']);
+  });
+
   it('the top-level log keys → log.*', async () => {
     const { config, warnings } = await loadWith('log.yml', 'log_level: debug\nlog_format: text\nlogs_file: /var/log/authelia.log\n');
     assert.deepEqual([config.log.level, config.log.format, config.log.file_path], ['debug', 'text', '/var/log/authelia.log']);
