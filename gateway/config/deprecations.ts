@@ -17,10 +17,14 @@ interface Moved {
   map?: (value: unknown) => unknown;
 }
 
-/** Several keys make one value (host + port → address); `combine` gets them in `old`'s order. */
+/**
+ * Several keys make one value (host + port → address); `combine` gets them in `old`'s order. `older`:
+ * still older places of some of them (top-level `host` for `server.host`), read there when set.
+ */
 interface Combined {
   kind: 'combined';
   old: readonly string[];
+  older?: Readonly<Record<string, string>>;
   new: string;
   combine: (values: readonly unknown[]) => { value: string } | { problem: string };
 }
@@ -222,8 +226,6 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'moved', old: 'log_level', new: 'log.level' },
   { kind: 'moved', old: 'log_file_path', new: 'log.file_path' },
   { kind: 'moved', old: 'log_format', new: 'log.format' },
-  { kind: 'moved', old: 'host', new: 'server.host', use: 'server.address' },
-  { kind: 'moved', old: 'port', new: 'server.port', use: 'server.address' },
   { kind: 'moved', old: 'tls_key', new: 'server.tls.key' },
   { kind: 'moved', old: 'tls_cert', new: 'server.tls.certificate' },
   // 4.25: TLS options grouped
@@ -261,7 +263,8 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'combined', old: ['notifier.smtp.host', 'notifier.smtp.port'], new: 'notifier.smtp.address', combine: smtpAddress },
   { kind: 'combined', old: ['storage.postgres.host', 'storage.postgres.port'], new: 'storage.postgres.address', combine: databaseAddress(5432) },
   { kind: 'combined', old: ['storage.mysql.host', 'storage.mysql.port'], new: 'storage.mysql.address', combine: databaseAddress(3306) },
-  { kind: 'combined', old: ['server.host', 'server.port', 'server.path'], new: 'server.address', combine: serverAddress },
+  // with the top-level host and port of Authelia before 4.30
+  { kind: 'combined', old: ['server.host', 'server.port', 'server.path'], older: { host: 'server.host', port: 'server.port' }, new: 'server.address', combine: serverAddress },
   // 4.39
   { kind: 'moved', old: 'webauthn.user_verification', new: 'webauthn.selection_criteria.user_verification' },
   // 4.39.16
@@ -298,15 +301,28 @@ function applyMoved(raw: Plain, d: Moved): ConfigProblem[] {
 }
 
 function applyCombined(raw: Plain, d: Combined): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  // where each value was written: its own key, or its older place
+  const written = new Map<string, string>();
+  for (const [older, key] of Object.entries(d.older ?? {})) {
+    if (!hasAt(raw, older)) continue;
+    if (hasAt(raw, key)) found.push(configError(older, bothSet(older, key)));
+    else {
+      setAt(raw, key, getAt(raw, older));
+      written.set(key, older);
+    }
+    deleteAt(raw, older);
+  }
   const present = d.old.filter((key) => hasAt(raw, key));
-  if (present.length === 0) return [];
+  if (present.length === 0) return found;
   const values = d.old.map((key) => getAt(raw, key));
   for (const key of d.old) deleteAt(raw, key);
-  if (hasAt(raw, d.new)) return present.map((key) => configError(key, bothSet(key, d.new)));
+  const shown = present.map((key) => written.get(key) ?? key);
+  if (hasAt(raw, d.new)) return [...found, ...shown.map((key) => configError(key, bothSet(key, d.new)))];
   const result = d.combine(values);
-  if ('problem' in result) return present.map((key) => configError(key, `${deprecatedMessage(d.new)}, and it cannot be mapped: ${result.problem}`));
+  if ('problem' in result) return [...found, ...shown.map((key) => configError(key, `${deprecatedMessage(d.new)}, and it cannot be mapped: ${result.problem}`))];
   setAt(raw, d.new, result.value);
-  return present.map((key) => configWarning(key, `${deprecatedMessage(d.new)} (read as ${d.new}: '${shownValue(result.value)}')`));
+  return [...found, ...shown.map((key) => configWarning(key, `${deprecatedMessage(d.new)} (read as ${d.new}: '${shownValue(result.value)}')`))];
 }
 
 /**

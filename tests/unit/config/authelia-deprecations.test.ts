@@ -57,9 +57,9 @@ describe('server.host, server.port and server.path become server.address', () =>
   it('top-level host and port (Authelia 4.30) go the same way', () => {
     const { raw, problems } = migrateDeprecated({ host: '127.0.0.1', port: 8080 });
     assert.deepEqual(raw, { server: { address: 'tcp://127.0.0.1:8080' } });
-    assert.deepEqual(problems.map(renderProblem).slice(0, 2), [
-      'config: host: is deprecated; use server.address instead',
-      'config: port: is deprecated; use server.address instead',
+    assert.deepEqual(problems.map(renderProblem), [
+      "config: host: is deprecated; use server.address instead (read as server.address: 'tcp://127.0.0.1:8080')",
+      "config: port: is deprecated; use server.address instead (read as server.address: 'tcp://127.0.0.1:8080')",
     ]);
   });
 
