@@ -123,8 +123,9 @@ function legacyPassword(raw: Plain): ConfigProblem[] {
   if (!isPlain(password)) return [];
   const found: ConfigProblem[] = [];
   const algorithm = password.algorithm;
-  const target = algorithm === 'sha512' ? 'sha2crypt' : 'argon2';
-  if (algorithm === 'argon2id' || algorithm === 'sha512') {
+  // the flat keys belong to argon2 or sha2crypt, whichever the algorithm names (argon2 when it names none)
+  const target = algorithm === 'sha512' || algorithm === 'sha2crypt' ? 'sha2crypt' : [undefined, 'argon2', 'argon2id'].includes(algorithm as string) ? 'argon2' : null;
+  if (target !== null && (algorithm === 'argon2id' || algorithm === 'sha512')) {
     password.algorithm = target;
     const block = isPlain(password[target]) ? (password[target] as Plain) : {};
     password[target] = block;
@@ -135,9 +136,9 @@ function legacyPassword(raw: Plain): ConfigProblem[] {
     if (!Object.hasOwn(password, key)) continue;
     const value = password[key];
     delete password[key];
-    const useTarget = key === 'iterations' || key === 'salt_length' || target === 'argon2' ? target : null;
+    const useTarget = target !== null && (key === 'iterations' || key === 'salt_length' || target === 'argon2') ? target : null;
     if (useTarget === null) {
-      found.push(configWarning(`${PASSWORD}.${key}`, `is deprecated and ${target} has no such setting; it is ignored`));
+      found.push(configWarning(`${PASSWORD}.${key}`, `is deprecated and read only with algorithm argon2 (or sha2crypt, for iterations and salt_length); it is ignored`));
       continue;
     }
     const block = isPlain(password[useTarget]) ? (password[useTarget] as Plain) : ((password[useTarget] = {}) as Plain);

@@ -69,6 +69,14 @@ authentication_backend:
   });
 });
 
+describe('flat keys beside an algorithm they do not belong to', () => {
+  it('are ignored with a warning, never read as argon2 settings', async () => {
+    const { config, warnings } = await loadWith('flat-pbkdf2.yml', `authentication_backend: { file: { password: { algorithm: pbkdf2, memory: 8 } } }\n`);
+    assert.equal(config.authentication_backend.file!.password.argon2.memory, 65_536);
+    assert.ok(warnings.includes(`config: ${P}.memory: is deprecated and read only with algorithm argon2 (or sha2crypt, for iterations and salt_length); it is ignored`), warnings.join('\n'));
+  });
+});
+
 describe('every algorithm Authelia writes is accepted; Gatehouse writes argon2id and says so', () => {
   for (const algorithm of ['sha2crypt', 'pbkdf2', 'bcrypt', 'scrypt']) {
     it(`algorithm: ${algorithm} with its block`, async () => {
