@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { configError, configWarning, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from './config-problems.ts';
 import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
 import { ConfigError } from './errors.ts';
+import { applyConfigFilters, configFilters, type ConfigFilter } from './config-template.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
 
 export { formatPath } from './config-problems.ts';
@@ -80,15 +81,50 @@ export function deepMerge(base: Plain, over: Plain): Plain {
   return out;
 }
 
-function readYamlFile(file: string, problems: ConfigProblem[]): Plain {
+/** How a file is read: the filters the environment names (Authelia's `template`, `expand-env`) and the environment they see. */
+interface FileFilters {
+  filters: readonly ConfigFilter[];
+  env: NodeJS.ProcessEnv;
+  /** Files a template read (`secret`, `fileContent`): credentials. */
+  filesRead: string[];
+}
+
+/** Whether the file holds a secret itself: one of its secret values is written in it (not brought in by a template). */
+function holdsSecret(values: Plain, literal: string | null, notSecrets: readonly string[]): boolean {
+  for (const { value } of secretValues(values, notSecrets)) {
+    // a value YAML may have escaped can't be found as written: counted, to warn rather than miss
+    if (literal === null || literal.includes(value) || /["'\\\n]/.test(value)) return true;
+  }
+  return false;
+}
+
+/**
+ * A file's values, and its text as written when a filter changed it (`literal`): a secret a template
+ * brought in from elsewhere does not make the file itself a credential.
+ */
+function readYamlFile(file: string, problems: ConfigProblem[], filtering: FileFilters): { values: Plain; literal: string | null } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     problems.push(configError(file, `cannot read the file (${code ?? 'error'}); check the path given to --config`));
-    return {};
+    return { values: {}, literal: null };
   }
+  const literal = filtering.filters.length > 0 ? text : null;
+  if (literal !== null) {
+    try {
+      text = applyConfigFilters(literal, file, filtering.filters, { env: filtering.env, filesRead: filtering.filesRead });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.details);
+      return { values: {}, literal };
+    }
+  }
+  return { values: parseYamlText(text, file, problems), literal };
+}
+
+function parseYamlText(text: string, file: string, problems: ConfigProblem[]): Plain {
   // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
@@ -325,12 +361,15 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
       const found: ConfigProblem[] = [];
       const credentialFiles = [...(options.defaultsFiles ?? [])];
       let raw: Plain = options.defaults ? structuredClone(options.defaults) : {};
+      const env = options.env ?? process.env;
+      const filtering: FileFilters = { filters: configFilters(env, found), env, filesRead: [] };
       for (const file of options.files) {
-        const values = readYamlFile(file, found);
-        if (!secretValues(values, spec.notSecrets).next().done) credentialFiles.push(file);
+        const { values, literal } = readYamlFile(file, found, filtering);
+        if (holdsSecret(values, literal, spec.notSecrets)) credentialFiles.push(file);
         raw = deepMerge(raw, values);
       }
-      raw = applyEnvironment(raw, options.env ?? process.env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), found, credentialFiles);
+      credentialFiles.push(...new Set(filtering.filesRead));
+      raw = applyEnvironment(raw, env, spec as unknown as ConfigSpec<z.ZodType>, envLeaves(), found, credentialFiles);
       if (errorsIn(found).length > 0) throw new ConfigError(errorsIn(found));
       const parsed = parse(raw);
       return { config: parsed.config, warnings: [...warningsIn(found), ...parsed.warnings], files: options.files, credentialFiles };

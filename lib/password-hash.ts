@@ -1,18 +1,24 @@
-import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
-import { GatehouseError } from './errors.ts';
+import {
+  BCRYPT_MAX_COST,
+  BCRYPT_MIN_COST,
+  checkLength,
+  constantTimeEqual,
+  MAX_KEY_BYTES,
+  MAX_SALT_BYTES,
+  MIN_KEY_BYTES,
+  MIN_SALT_BYTES,
+  strictBase64Decode,
+  UnsupportedHashError,
+} from './password-hash-common.ts';
+import { parseLegacyHash, verifyLegacyHash, type LegacyHash } from './password-hash-legacy.ts';
+
+export { UnsupportedHashError } from './password-hash-common.ts';
 
 const pbkdf2Async = promisify(pbkdf2);
-
-/** A stored password hash is in a format we cannot verify, or its parameters are out of bounds. */
-export class UnsupportedHashError extends GatehouseError {
-  declare readonly code: 'unsupported_hash';
-  constructor(reason: string) {
-    super('unsupported_hash', reason);
-  }
-}
 
 /** Authelia's `authentication_backend.file.password.argon2` options (memory in KiB, lengths in bytes). */
 export interface Argon2Params {
@@ -39,12 +45,6 @@ const ARGON2_MAX_MEMORY_KIB = 4_194_304; // 4 GiB
 const ARGON2_MAX_ITERATIONS = 100;
 const ARGON2_MAX_PARALLELISM = 64;
 const PBKDF2_MAX_ITERATIONS = 10_000_000;
-const BCRYPT_MIN_COST = 4;
-const BCRYPT_MAX_COST = 16; // bcryptjs is pure JS: cost 16 is already seconds per check
-const MIN_SALT_BYTES = 8;
-const MAX_SALT_BYTES = 1024;
-const MIN_KEY_BYTES = 16;
-const MAX_KEY_BYTES = 1024;
 
 type Argon2Variant = 'argon2id' | 'argon2i' | 'argon2d';
 type Pbkdf2Digest = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
@@ -52,10 +52,11 @@ type Pbkdf2Digest = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
 type ParsedHash =
   | { kind: 'argon2'; variant: Argon2Variant; encoded: string; params: Argon2HashParams }
   | { kind: 'bcrypt'; encoded: string }
-  | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; key: Buffer };
+  | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; key: Buffer }
+  | { kind: 'legacy'; legacy: LegacyHash };
 
 const SUPPORTED_FORMATS =
-  'expected $argon2id$…, $2a$/$2b$/$2y$ (bcrypt), $pbkdf2[-sha256|-sha512]$… (Authelia/passlib) or pbkdf2_sha256$… (ProxMenux)';
+  'expected $argon2id$/$argon2i$/$argon2d$, $2a$/$2b$/$2x$/$2y$ (bcrypt), $bcrypt-sha256$, $pbkdf2[-sha1|-sha224|-sha256|-sha384|-sha512]$, $scrypt$, $5$/$6$ (SHA-crypt) or pbkdf2_sha256$… (ProxMenux)';
 
 /** Verify `password` against a stored hash. Throws UnsupportedHashError for unknown or malformed formats. */
 export async function verifyPassword(encoded: string, password: string): Promise<boolean> {
@@ -64,9 +65,12 @@ export async function verifyPassword(encoded: string, password: string): Promise
     case 'argon2':
       // argon2.verify recomputes with the stored parameters and compares with timingSafeEqual
       return argon2.verify(parsed.encoded, password);
+    case 'legacy':
+      return verifyLegacyHash(parsed.legacy, password);
     case 'bcrypt': {
-      // bcrypt's $2y$ (PHP) is the same algorithm as $2b$; compute with the salt, compare the whole string
-      const normalised = parsed.encoded.replace(/^\$2y\$/, '$2b$');
+      // $2y$ (PHP) is $2b$; $2x$ (crypt_blowfish's marker for its old 8-bit bug) and the unversioned $2$
+      // are read as $2a$, as go-crypt reads them. Compute with the salt, compare the whole string.
+      const normalised = parsed.encoded.replace(/^\$2y\$/, '$2b$').replace(/^\$2x?\$/, '$2a$');
       const computed = await bcrypt.hash(password, normalised.slice(0, 29));
       return constantTimeEqual(Buffer.from(computed, 'utf8'), Buffer.from(normalised, 'utf8'));
     }
@@ -183,11 +187,26 @@ interface Argon2HashParams {
 function parseHash(encoded: string): ParsedHash {
   if (typeof encoded !== 'string' || encoded.length === 0) throw new UnsupportedHashError('empty password hash');
   if (encoded.length > 4096) throw new UnsupportedHashError('password hash is too long');
+  encoded = normalizeStoragePrefix(encoded);
   if (encoded.startsWith('$argon2')) return parseArgon2(encoded);
-  if (/^\$2[aby]\$/.test(encoded)) return parseBcrypt(encoded);
+  if (/^\$2[abxy]?\$/.test(encoded)) return parseBcrypt(encoded);
+  const legacy = parseLegacyHash(encoded);
+  if (legacy !== null) return { kind: 'legacy', legacy };
   if (encoded.startsWith('$pbkdf2')) return parsePasslibPbkdf2(encoded);
   if (encoded.startsWith('pbkdf2_sha256$')) return parseProxMenuxPbkdf2(encoded);
   throw new UnsupportedHashError(`unsupported password hash format (${SUPPORTED_FORMATS})`);
+}
+
+/**
+ * go-crypt's normalisation (what Authelia reads): OpenLDAP's `{CRYPT}` and `{ARGON2}` prefixes are
+ * dropped, and `{PBKDF2-SHA256}<iterations>$…` is read as `$pbkdf2-sha256$<iterations>$…`.
+ */
+function normalizeStoragePrefix(encoded: string): string {
+  let out = encoded;
+  if (out.startsWith('{CRYPT}')) out = out.slice('{CRYPT}'.length);
+  if (out.startsWith('{ARGON2}')) out = out.slice('{ARGON2}'.length);
+  const pbkdf2 = /^\{(PBKDF2(?:-SHA\d+)?)\}(\d+\$.*)$/.exec(out);
+  return pbkdf2 === null ? out : `$${pbkdf2[1]!.toLowerCase()}$${pbkdf2[2]!}`;
 }
 
 function parseArgon2(encoded: string): ParsedHash {
@@ -231,7 +250,7 @@ function argon2ParamsProblem(memory: number, iterations: number, parallelism: nu
 }
 
 function parseBcrypt(encoded: string): ParsedHash {
-  const match = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/.exec(encoded);
+  const match = /^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$/.exec(encoded);
   if (match === null) throw new UnsupportedHashError('malformed bcrypt hash (expected $2b$<cost>$<53 characters>)');
   const cost = Number(match[1]);
   if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST) {
@@ -282,24 +301,6 @@ function checkIterations(iterations: number): number {
   return iterations;
 }
 
-function checkLength(what: string, length: number, min: number, max: number): void {
-  if (length < min || length > max) throw new UnsupportedHashError(`${what} must be ${min}–${max} bytes`);
-}
-
-/** Decode standard base64 (padding optional) and refuse anything that does not round-trip: Buffer.from is lenient. */
-function strictBase64Decode(text: string, what: string): Buffer {
-  const bare = text.replace(/=+$/, '');
-  const decoded = Buffer.from(bare, 'base64');
-  if (bare.length % 4 === 1 || decoded.toString('base64').replace(/=+$/, '') !== bare) {
-    throw new UnsupportedHashError(`${what} is not valid base64`);
-  }
-  return decoded;
-}
-
 function phcBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64').replace(/=+$/, '');
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -99,6 +99,9 @@ export const MONITOR_ROUTES: readonly MonitorRoute[] = [
   { method: 'GET', path: '/api/system', guard: 'READ', handler: (h) => h.host.system },
   { method: 'GET', path: '/api/storage', guard: 'READ', handler: (h) => h.host.storage },
   { method: 'GET', path: '/api/network', guard: 'READ', handler: (h) => h.host.network },
+  // ProxMenux's summaries, for the Homepage and Home Assistant recipes written for it
+  { method: 'GET', path: '/api/storage/summary', guard: 'READ', handler: (h) => h.host.storageSummary },
+  { method: 'GET', path: '/api/network/summary', guard: 'READ', handler: (h) => h.host.networkSummary },
   { method: 'GET', path: '/api/prometheus', guard: 'READ', handler: (h) => h.host.prometheus },
 
   // the account: status, first run, login, logout (api/account.ts)
@@ -110,9 +113,9 @@ export const MONITOR_ROUTES: readonly MonitorRoute[] = [
   { method: 'POST', path: '/api/auth/logout', guard: 'ADMIN', handler: (h) => h.account.logout },
 
   // the local account's credentials (api/credentials.ts)
-  { method: 'POST', path: '/api/auth/change-password', guard: 'ADMIN_REAUTH', reauth: { audit: 'change_password', passwordField: 'old_password' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.changePassword },
-  { method: 'POST', path: '/api/auth/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'disable' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.disable },
-  { method: 'POST', path: '/api/auth/totp/setup', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_setup' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpSetup },
+  { method: 'POST', path: '/api/auth/change-password', guard: 'ADMIN_REAUTH', reauth: { audit: 'change_password', passwordFields: ['old_password', 'current_password'] }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.changePassword },
+  { method: 'POST', path: '/api/auth/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'disable', recentLogin: true }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.disable },
+  { method: 'POST', path: '/api/auth/totp/setup', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_setup', recentLogin: true }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpSetup },
   { method: 'POST', path: '/api/auth/totp/enable', guard: 'ADMIN', rateLimit: FAILURES, handler: (h) => h.credentials.totpEnable },
   { method: 'POST', path: '/api/auth/totp/disable', guard: 'ADMIN_REAUTH', reauth: { audit: 'totp_disable' }, rateLimit: FAILURES_AND_CHECKS, handler: (h) => h.credentials.totpDisable },
 

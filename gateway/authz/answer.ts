@@ -92,6 +92,13 @@ function loginAnswer(row: DialectRow, verdict: Extract<Refusal, { kind: 'login' 
     // deny: a portal outside the target's cookie domain would be an open redirect
     portal = rd ? isSafeRedirect(rd, [verdict.domain.domain]) : null;
     if (!portal) return cell(row, verdict);
+  } else if (row.login.portal === 'authelia-url-parameter' && req.url?.includes('authelia_url=')) {
+    const given = new URL(req.url, 'http://x').searchParams.get('authelia_url');
+    if (given) {
+      // deny: a portal the proxy names outside the target's cookie domain would be an open redirect (as Authelia, refused, not replaced)
+      portal = isSafeRedirect(given, [verdict.domain.domain]);
+      if (!portal) return cell(row, verdict);
+    }
   }
   const location = portalRedirect(portal, verdict.target);
   if (row.login.offer === 'location-on-401') return cell(row, verdict, { Location: location });

@@ -87,6 +87,7 @@ function headerIn(name: string, schemes: readonly AuthScheme[], read: (req: Inco
       return (scheme === 'Basic' && basic) || (scheme === 'Bearer' && bearer) ? value : undefined;
     },
     identify: (value, q, deps) => (schemeOf(value) === 'Bearer' ? identifyBearer(value, q, deps) : identifyBasic(value, q, deps)),
+    ...(basic ? { challengesAnonymous: true as const } : {}),
   };
 }
 

@@ -126,11 +126,11 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
     return 0;
   }
 
-  const header = ['', '#', 'domain', 'resources', 'methods', 'networks', 'subject', 'policy'];
+  const header = ['', '#', 'domain', 'resources', 'query', 'methods', 'networks', 'subject', 'policy'];
   const rows = checks.map((c: RuleCheck) => [
     c.rule === decision.rule ? '*' : c.matched ? '~' : '',
     String(c.rule + 1),
-    mark(c.domain), mark(c.resources), mark(c.methods), mark(c.networks), c.subjects, c.policy,
+    mark(c.domain), mark(c.resources), mark(c.query), mark(c.methods), mark(c.networks), c.subjects, c.policy,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   for (const row of [header, ...rows]) {

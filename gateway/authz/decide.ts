@@ -117,6 +117,12 @@ export interface AuthnStrategy {
   credential(req: IncomingMessage): string | undefined;
   /** The verdict for whoever `credential` names. */
   identify(credential: string, q: Question, deps: DecideDeps): Verdict | Promise<Verdict>;
+  /**
+   * When this is the endpoint's last strategy, a client that brought no credential is asked for
+   * Basic credentials rather than sent to the portal (Authelia's CanHandleUnauthorized): an endpoint
+   * reading only Authorization, the nginx "HTTP Basic" variant, has no portal to offer.
+   */
+  readonly challengesAnonymous?: true;
 }
 
 export type AuthnStrategies = readonly AuthnStrategy[];
@@ -176,5 +182,5 @@ export function decide(req: IncomingMessage, locate: Locate, deps: DecideDeps, s
     const credential = strategy.credential(req);
     if (credential !== undefined) return strategy.identify(credential, q, deps);
   }
-  return judge(q, null, 0, deps, null);
+  return judge(q, null, 0, deps, strategies.at(-1)?.challengesAnonymous ? 'basic' : null);
 }

@@ -26,8 +26,12 @@ export interface DialectRow {
   /** Each refusal over HTTP. `login` is the answer to a client that is not redirected. */
   readonly refusals: { readonly [K in RefusalKind]: RefusalCell<K> };
   readonly login: {
-    /** Where the portal is: the target's cookie domain's, or the `rd` query parameter the proxy sent (when safe). */
-    readonly portal: 'cookie-domain' | 'rd-parameter';
+    /**
+     * Where the portal is: the target's cookie domain's; that one unless the proxy names another in the
+     * `authelia_url` query parameter (Authelia 4.38; honoured only under the target's cookie domain);
+     * or the `rd` query parameter the proxy sent (when safe).
+     */
+    readonly portal: 'cookie-domain' | 'authelia-url-parameter' | 'rd-parameter';
     /**
      * How the portal is offered: on the 401 as Location for the proxy to turn into a redirect
      * (nginx's error_page), or as a 302/303 to browsers and a plain 401 to every other client.
@@ -69,7 +73,7 @@ export const DIALECTS: { readonly [D in Dialect]: DialectRow & { readonly name: 
     contentType: HTML,
     refusals: FORWARD_AUTH_REFUSALS,
     // nginx's auth_request passes on only 401 and 403; the portal rides on the 401
-    login: { portal: 'cookie-domain', offer: 'location-on-401', linkText: statusLink },
+    login: { portal: 'authelia-url-parameter', offer: 'location-on-401', linkText: statusLink },
     upgrade: null,
   },
   'forward-auth': {
@@ -79,7 +83,7 @@ export const DIALECTS: { readonly [D in Dialect]: DialectRow & { readonly name: 
     methods: GET_HEAD,
     contentType: HTML,
     refusals: FORWARD_AUTH_REFUSALS,
-    login: { portal: 'cookie-domain', offer: 'redirect-browsers', linkText: statusLink },
+    login: { portal: 'authelia-url-parameter', offer: 'redirect-browsers', linkText: statusLink },
     upgrade: null,
   },
   legacy: {

@@ -9,8 +9,8 @@
  * - simple (no repeated group holding a quantifier or `|`, and at most one unbounded quantifier,
  *   then only when the pattern is anchored with `^`): the backtracking engine, whose cost on
  *   these is linear (one unbounded quantifier after `^` backtracks at most once through the input);
- * - otherwise: the linear engine. The pattern is rewritten for it (no `u` flag; case-insensitivity
- *   spelled out as `[aA]`), which matches exactly as before on the ASCII hosts and canonical paths
+ * - otherwise: the linear engine. The pattern is rewritten for it (no `u` flag; case-insensitivity,
+ *   of the whole pattern or of a `(?i:…)` group, spelled out as `[aA]`; `(?m:…)` is refused), which matches exactly as before on the ASCII hosts and canonical paths
  *   the rules see, for patterns without `\p{…}` or characters beyond U+FFFF and, when
  *   case-insensitive, with ASCII characters only. A pattern that needs the linear engine and
  *   cannot be rewritten (or that V8 refuses, e.g. a counted repetition above 16) is refused.
@@ -74,7 +74,8 @@ type Atom =
   | { kind: 'escape'; src: string }
   | { kind: 'dot' }
   | { kind: 'class'; negated: boolean; items: ClassItem[] }
-  | { kind: 'group'; open: string; body: Term[][] }
+  /** `ci`: a modifier group `(?i:…)`/`(?-i:…)` sets case-insensitivity inside; `multiline`: it uses `m` */
+  | { kind: 'group'; open: string; body: Term[][]; ci?: boolean; multiline?: boolean }
   | { kind: 'unsupported'; what: string }
   | { kind: 'forbidden'; what: string };
 
@@ -158,12 +159,19 @@ class Parser {
       return { kind: 'forbidden', what: 'lookaround' };
     } else if (rest.startsWith('(?<')) open = /^\(\?<[^>]*>/.exec(rest)![0];
     else if (rest.startsWith('(?')) {
-      // (?ims-ims:…) modifiers: they change matching inside, which the rewrite does not model
-      open = /^\(\?[a-z-]*:/.exec(rest)?.[0] ?? '(?';
+      // (?ims-ims:…) modifiers: `i` is spelled out by the rewrite, `m` and `s` are not modelled
+      const m = /^\(\?([a-z]*)(?:-([a-z]*))?:/.exec(rest);
+      open = m?.[0] ?? '(?';
       this.pos += open.length;
-      this.disjunction();
+      const body = this.disjunction();
       this.pos++;
-      return { kind: 'unsupported', what: 'inline flags ((?i:…))' };
+      const on = m?.[1] ?? '';
+      const off = m?.[2] ?? '';
+      if (m === null || /[^im]/.test(on + off)) return { kind: 'unsupported', what: 'inline flags other than i and m' };
+      const group: Atom = { kind: 'group', open: '(?:', body, multiline: /m/.test(on + off) };
+      if (on.includes('i')) group.ci = true;
+      else if (off.includes('i')) group.ci = false;
+      return group;
     } else open = '(';
     this.pos += open.length;
     const body = this.disjunction();
@@ -348,9 +356,12 @@ function classItemSource(item: ClassItem, caseInsensitive: boolean): string {
     const own = hex4(item.cp);
     return caseInsensitive && isAsciiLetter(item.cp) ? own + hex4(item.cp ^ 0x20) : own;
   }
+  // a range running from the BMP (below the surrogates) to U+10FFFF, as a negated POSIX class becomes:
+  // without `u`, its astral part is the surrogate code units, which the clamped range still holds
+  const hi = item.hi === 0x10ffff && item.lo <= 0xd800 && !caseInsensitive ? 0xffff : item.hi;
   checkCp(item.lo, caseInsensitive);
-  checkCp(item.hi, caseInsensitive);
-  let text = `${hex4(item.lo)}-${hex4(item.hi)}`;
+  checkCp(hi, caseInsensitive);
+  let text = `${hex4(item.lo)}-${hex4(hi)}`;
   if (caseInsensitive) {
     text += shiftedPart(item.lo, item.hi, 0x41, 0x5a, 0x20) + shiftedPart(item.lo, item.hi, 0x61, 0x7a, -0x20);
   }
@@ -374,7 +385,8 @@ function atomSource(atom: Atom, caseInsensitive: boolean): string {
     case 'class':
       return `[${atom.negated ? '^' : ''}${atom.items.map((item) => classItemSource(item, caseInsensitive)).join('')}]`;
     case 'group':
-      return `${atom.open}${termsSource(atom.body, caseInsensitive)})`;
+      if (atom.multiline === true) throw untranslatable('multi-line mode ((?m))');
+      return `${atom.open}${termsSource(atom.body, atom.ci ?? caseInsensitive)})`;
     case 'unsupported':
       throw untranslatable(atom.what);
     case 'forbidden':

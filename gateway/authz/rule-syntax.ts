@@ -4,6 +4,7 @@
  * (config/validate/access-control.ts), so both read a rule the same way.
  */
 import { compileSafeRegex } from './linear-regex.ts';
+import { translateRe2 } from './re2.ts';
 
 export type Policy = 'bypass' | 'one_factor' | 'two_factor' | 'deny';
 
@@ -22,9 +23,16 @@ export interface Rule {
   subject?: (string | string[])[];
   methods?: string[];
   networks?: string[];
-  /** Not supported: a rule carrying it is refused by validation rather than silently widened. */
-  query?: unknown;
+  /** Outer list OR, inner list AND (query-criterion.ts). */
+  query?: QueryCondition[][];
   policy: Policy;
+}
+
+/** One condition of a rule's `query` criterion, as the configuration holds it. */
+export interface QueryCondition {
+  key?: string;
+  value?: unknown;
+  operator?: string;
 }
 
 export interface AccessControlConfig {
@@ -39,44 +47,18 @@ export function identityGroups(re: RegExp): { user: boolean; group: boolean } {
 }
 
 /**
- * Authelia users write Go (RE2) syntax. Rewrites the Go-only bits that have a JS equivalent: `(?P<name>` → `(?<name>`, `\A` → `^`,
- * `\z` → `$`, and a leading `(?i)` → the `i` flag. Anything else Go-only fails to compile (the `u`
- * flag makes unknown escapes errors instead of literals), so it is a startup error, not a silent miss.
+ * Authelia users write Go (RE2) syntax: `translateRe2` (re2.ts) rewrites it into JavaScript's, or
+ * throws `Re2UntranslatableError` for what has no equivalent; anything else wrong fails to compile
+ * (the `u` flag makes unknown escapes errors instead of literals), so it is a startup error, not a
+ * silent miss.
  *
- * The patterns run on attacker-chosen hosts and paths, so they must not backtrack catastrophically
- * as RE2 never does: see `compileSafeRegex` (which throws `NotLinearRegexError` for a backreference,
- * lookaround, or a pattern that needs the linear-time engine and cannot have it).
+ * The patterns run on attacker-chosen hosts, paths and query values, so they must not backtrack
+ * catastrophically as RE2 never does: see `compileSafeRegex` (which throws `NotLinearRegexError` for
+ * a pattern that needs the linear-time engine and cannot have it).
  */
 export function compileGoRegex(pattern: string, anchored: boolean, caseInsensitive: boolean): RegExp {
-  let src = pattern;
-  if (src.startsWith('(?i)')) {
-    src = src.slice(4);
-    caseInsensitive = true;
-  }
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') {
-      const next = src[i + 1] ?? '';
-      if (!inClass && next === 'A') out += '^';
-      else if (!inClass && next === 'z') out += '$';
-      else out += c + next;
-      i++;
-    } else if (c === '[' && !inClass) {
-      inClass = true;
-      out += c;
-    } else if (c === ']' && inClass) {
-      inClass = false;
-      out += c;
-    } else if (!inClass && c === '(' && src.startsWith('(?P<', i)) {
-      out += '(?<';
-      i += 3;
-    } else {
-      out += c;
-    }
-  }
-  return compileSafeRegex(anchored ? `^(?:${out})$` : out, caseInsensitive);
+  const { source, caseInsensitive: ci } = translateRe2(pattern, caseInsensitive);
+  return compileSafeRegex(anchored ? `^(?:${source})$` : source, ci);
 }
 
 const SUBJECT_PREFIXES = ['user:', 'group:', 'oauth2:client:'] as const;

@@ -7,6 +7,7 @@ import { errorsIn } from '../../lib/config-problems.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { makeAddressMatcher } from '../../lib/net/address.ts';
 import { accessControlProblems } from '../config/validate/access-control.ts';
+import { compileQueryCriterion, queryOf, type QueryValues } from './query-criterion.ts';
 import { compileGoRegex, identityGroups, parseSubject, type AccessControlConfig, type Policy, type Rule } from './rule-syntax.ts';
 
 export { ACL_METHODS, compileGoRegex, POLICIES } from './rule-syntax.ts';
@@ -48,6 +49,7 @@ export interface RuleCheck {
   policy: Policy;
   domain: boolean;
   resources: boolean;
+  query: boolean;
   methods: boolean;
   networks: boolean;
   /** `may`: anonymous request on a rule with subject criteria (matches, forcing login). */
@@ -97,6 +99,7 @@ interface CompiledRule {
   groupSuffix: string[];
   regexes: CompiledRegex[];
   resources: RegExp[] | null;
+  query: ((query: QueryValues) => boolean) | null;
   methods: Set<string> | null;
   /** Precompiled; IPv4-mapped IPv6 clients match IPv4 networks (BlockList compares them as IPv4). */
   networks: ((ip: string) => boolean) | null;
@@ -155,6 +158,7 @@ function compileRule(rule: Rule, index: number, named: Map<string, string[]>): C
     resources: rule.resources !== undefined && rule.resources.length !== 0
       ? rule.resources.map((p) => compileGoRegex(p, false, false))
       : null,
+    query: compileQueryCriterion(rule.query),
     methods: rule.methods !== undefined && rule.methods.length !== 0
       ? new Set(rule.methods.map((m) => m.toUpperCase()))
       : null,
@@ -172,6 +176,7 @@ interface Context {
   subject: AccessSubject | null;
   anonymous: boolean;
   method: string | undefined;
+  query: QueryValues | undefined;
   userLower: string | undefined;
   groupsLower: string[] | undefined;
 }
@@ -179,7 +184,7 @@ interface Context {
 function newContext(request: AccessRequest, subject: AccessSubject | null): Context {
   const anonymous = subject === null
     || (!subject.username && !subject.clientId && subject.groups.length === 0);
-  return { request, subject, anonymous, method: undefined, userLower: undefined, groupsLower: undefined };
+  return { request, subject, anonymous, method: undefined, query: undefined, userLower: undefined, groupsLower: undefined };
 }
 
 function userLower(ctx: Context): string {
@@ -234,6 +239,11 @@ function matchesResources(rule: CompiledRule, ctx: Context): boolean {
   return false;
 }
 
+function matchesQuery(rule: CompiledRule, ctx: Context): boolean {
+  if (rule.query === null) return true;
+  return rule.query(ctx.query ??= queryOf(ctx.request.path));
+}
+
 function matchesMethods(rule: CompiledRule, ctx: Context): boolean {
   if (rule.methods === null) return true;
   ctx.method ??= ctx.request.method.toUpperCase();
@@ -286,6 +296,7 @@ export function compileAccessControl(cfg: AccessControlConfig): Authorizer {
         const rule = rules[i]!;
         if (matchesDomain(rule, ctx)
           && matchesResources(rule, ctx)
+          && matchesQuery(rule, ctx)
           && matchesMethods(rule, ctx)
           && matchesNetworks(rule, ctx)
           && (ctx.anonymous || matchesSubjectsExact(rule, ctx))) {
@@ -302,12 +313,13 @@ export function compileAccessControl(cfg: AccessControlConfig): Authorizer {
           policy: rule.policy,
           domain: matchesDomain(rule, ctx),
           resources: matchesResources(rule, ctx),
+          query: matchesQuery(rule, ctx),
           methods: matchesMethods(rule, ctx),
           networks: matchesNetworks(rule, ctx),
           subjects: matchesSubjects(rule, ctx),
           matched: false,
         };
-        check.matched = check.domain && check.resources && check.methods && check.networks && check.subjects !== 'miss';
+        check.matched = check.domain && check.resources && check.query && check.methods && check.networks && check.subjects !== 'miss';
         return check;
       });
     },

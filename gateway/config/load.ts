@@ -15,7 +15,7 @@ const loader = createConfigLoader({
   jsonSchema: gatewayJsonSchema,
   envPrefix: 'GATEHOUSE_',
   // the monitor's variables, and the CLI's own
-  foreignEnv: [/^GATEHOUSE_MONITOR_/, /^GATEHOUSE_DATA$/, /^GATEHOUSE_CONFIG$/],
+  foreignEnv: [/^GATEHOUSE_MONITOR_/, /^GATEHOUSE_DATA$/, /^GATEHOUSE_CONFIG$/, /^GATEHOUSE_CONFIG_FILTERS$/],
   // holds a file path (Authelia excludes the same one)
   notSecrets: ['server.tls.key'],
   schemaFile: 'config/gatehouse.schema.json',

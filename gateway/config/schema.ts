@@ -41,6 +41,8 @@ const accessControlRule = z.strictObject({
     .optional(),
   methods: stringList().optional(),
   networks: stringList().optional(),
+  /** Outer list OR, inner list AND; each condition is checked by validate/access-control.ts, as Authelia words it. */
+  query: z.array(z.array(z.strictObject({ key: z.string().optional(), value: z.unknown().optional(), operator: z.string().optional() }))).optional(),
   policy,
 });
 

@@ -362,7 +362,7 @@ async function usersList(args: string[], io: CliIO, usersFile: UsersFileOptions,
 function formatUserTable(users: ListedUser[]): string {
   const rows = [
     ['USERNAME', 'DISPLAY NAME', 'EMAIL', 'GROUPS', 'STATUS'],
-    ...users.map((u) => [u.username, u.displayName, u.emails.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'enabled']),
+    ...users.map((u) => [u.username, u.displayName, u.emails.join(',') || '-', u.groups.join(',') || '-', u.unreadableHash ? 'disabled (unreadable password hash)' : u.disabled ? 'disabled' : 'enabled']),
   ];
   return formatTable(rows);
 }

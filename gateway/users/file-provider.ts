@@ -18,6 +18,7 @@ import {
   addUserToDocument,
   deleteUserFromDocument,
   loadUsersText,
+  logUsersWarnings,
   renameUserInDocument,
   renderUsersDocument,
   setPasswordInDocument,
@@ -117,6 +118,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
     await provider.#dummyHash();
     if (options.watch) provider.#startWatching();
     logger.info({ path, users: db.users.size }, 'users file loaded');
+    logUsersWarnings(logger, path, db);
     return provider;
   }
 
@@ -257,7 +259,8 @@ export class FileUserProvider implements UserProvider, UserAdmin {
 
   /** Every user, disabled ones included, in file order. */
   listUsers(): ListedUser[] {
-    return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled }) => ({ ...details, disabled }));
+    return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled, hashProblem }) =>
+      hashProblem === undefined ? { ...details, disabled } : { ...details, disabled, unreadableHash: true as const });
   }
 
   /** Re-read the file now (the watcher and SIGHUP use this); a malformed file keeps the last good users. */
@@ -378,6 +381,7 @@ export class FileUserProvider implements UserProvider, UserAdmin {
       this.#text = text;
       this.#changed();
       this.#logger.info({ path: this.path, users: db.users.size }, 'users file reloaded');
+      logUsersWarnings(this.#logger, this.path, db);
       return { status: 'loaded', users: db.users.size };
     } catch (error) {
       if (error instanceof UsersFileError) return this.#rejectReload(error);

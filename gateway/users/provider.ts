@@ -11,6 +11,30 @@ export interface UserDetails {
    * again): sessions remember it, so they end with the credential they were made with.
    */
   credentialStamp: string;
+  /** Profile attributes the backend holds (the users file's given_name, locale, address, extra …), for OIDC claims. */
+  attributes?: Readonly<UserAttributes>;
+}
+
+/**
+ * Authelia's user attributes, named as OpenID Connect's standard claims (`phone_extension` is
+ * Authelia's own); `extra` holds the file's free-form `extra:` mapping as written.
+ */
+export interface UserAttributes {
+  given_name?: string;
+  middle_name?: string;
+  family_name?: string;
+  nickname?: string;
+  gender?: string;
+  birthdate?: string;
+  website?: string;
+  profile?: string;
+  picture?: string;
+  zoneinfo?: string;
+  locale?: string;
+  phone_number?: string;
+  phone_extension?: string;
+  address?: Readonly<{ street_address?: string; locality?: string; region?: string; postal_code?: string; country?: string }>;
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 /** What a reload did; `users` is how many the backend holds now, when it can count them. */
@@ -66,7 +90,8 @@ export interface NewUser {
   groups?: string[];
 }
 
-export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean };
+/** `unreadableHash`: disabled because no algorithm here reads the stored hash (set the password again). */
+export type ListedUser = Omit<UserDetails, 'credentialStamp'> & { disabled: boolean; unreadableHash?: true };
 
 /**
  * Listing, adding and removing users: the users file's extra (`gatehouse users …`, first-run setup). A

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
 import { UserNotFoundError, UsersFileError } from './errors.ts';
-import type { UserDetails } from './provider.ts';
+import type { UserAttributes, UserDetails } from './provider.ts';
 
 /** Authelia's `authentication_backend.file.search`. */
 export interface UsersSearchOptions {
@@ -14,7 +15,10 @@ export interface UsersSearchOptions {
 export interface UserRecord {
   details: Readonly<UserDetails>;
   passwordHash: string;
+  /** `disabled: true` in the file, or a password hash no algorithm here can read (`hashProblem`). */
   disabled: boolean;
+  /** Why the stored hash cannot be checked; such a user is disabled until it is replaced. */
+  hashProblem?: string;
 }
 
 /** One validated version of the users file, indexed for O(1) lookups. */
@@ -25,6 +29,8 @@ export interface UsersDatabase {
   byName: Map<string, UserRecord>;
   /** Lower-cased e-mail → record; filled only when search.email is on. */
   byEmail: Map<string, UserRecord>;
+  /** What the operator should hear about at load (users disabled for a hash no algorithm here reads). */
+  warnings: Array<{ user: string; message: string }>;
 }
 
 /** Usernames that `gatehouse users add` accepts. */
@@ -62,17 +68,55 @@ const groupName = z
     message: 'must be a non-empty group name without commas or control characters',
   });
 
-/** What a user entry may say; other keys (given_name, family_name, …) are kept in the file and ignored. */
+/**
+ * An optional text attribute. YAML reads `phone_number: 5551234` as a number and `locale: no` stays a
+ * string in YAML 1.2; Authelia (Go's yaml) reads any scalar into a string field, so do we.
+ */
+const textAttribute = z
+  .union([z.string(), z.number(), z.boolean()], mustBe('a string'))
+  .transform(String)
+  .refine((value) => !CONTROL_CHARACTERS.test(value), { message: 'must not contain control characters' })
+  .nullish();
+
+/** Authelia's user attributes (file_user_provider_database.go), the names OpenID Connect's standard claims use. */
+export const USER_TEXT_ATTRIBUTES = [
+  'given_name',
+  'middle_name',
+  'family_name',
+  'nickname',
+  'gender',
+  'birthdate',
+  'website',
+  'profile',
+  'picture',
+  'zoneinfo',
+  'locale',
+  'phone_number',
+  'phone_extension',
+] as const;
+const ADDRESS_FIELDS = ['street_address', 'locality', 'region', 'postal_code', 'country'] as const;
+
+const attributeShape = Object.fromEntries(USER_TEXT_ATTRIBUTES.map((name) => [name, textAttribute])) as Record<
+  (typeof USER_TEXT_ATTRIBUTES)[number],
+  typeof textAttribute
+>;
+const addressSchema = z
+  .looseObject(
+    Object.fromEntries(ADDRESS_FIELDS.map((name) => [name, textAttribute])) as Record<(typeof ADDRESS_FIELDS)[number], typeof textAttribute>,
+    mustBe('a mapping with street_address, locality, region, postal_code and country'),
+  )
+  .nullish();
+const extraSchema = z.record(z.string(), z.unknown(), mustBe('a mapping of attribute names to values')).nullish();
+
+/** What a user entry may say; other keys are kept in the file and ignored, as Authelia ignores them. */
 const userEntrySchema = z.looseObject(
   {
     displayname: z
       .string(mustBe('a string'))
       .refine((value) => !CONTROL_CHARACTERS.test(value), { message: 'must not contain control characters' })
       .nullish(),
-    password: z.string(mustBe('a password hash (make one with `gatehouse hash-password`)')).superRefine((value, ctx) => {
-      const problem = hashFormatProblem(value);
-      if (problem !== null) ctx.addIssue({ code: 'custom', message: `${problem}; make one with \`gatehouse hash-password\`` });
-    }),
+    // a hash no algorithm here reads disables its user with a warning (toRecord), not the whole file
+    password: z.string(mustBe('a password hash (make one with `gatehouse hash-password`)')),
     email: z
       .custom<string | string[] | null>()
       .superRefine((value, ctx) => {
@@ -90,6 +134,9 @@ const userEntrySchema = z.looseObject(
       .optional(),
     groups: z.array(groupName, mustBe('a list of group names')).nullish(),
     disabled: z.boolean(mustBe('true or false')).nullish(),
+    ...attributeShape,
+    address: addressSchema,
+    extra: extraSchema,
   },
   mustBe('a mapping with displayname, password, email and groups'),
 );
@@ -135,14 +182,25 @@ export function buildUsersDatabase(doc: Document, path: string, search: UsersSea
   problems.push(...crossUserProblems(rawUsers, search));
   if (problems.length > 0 || !result.success) throw new UsersFileError(path, problems);
 
-  const db: UsersDatabase = { users: new Map(), byName: new Map(), byEmail: new Map() };
+  const db: UsersDatabase = { users: new Map(), byName: new Map(), byEmail: new Map(), warnings: [] };
   for (const [username, entry] of Object.entries(result.data.users)) {
     const record = toRecord(username, entry);
+    if (record.hashProblem !== undefined) {
+      db.warnings.push({
+        user: username,
+        message: `${formatPath(['users', username, 'password'])}: ${record.hashProblem}; the user is disabled until the password is set again (\`gatehouse users passwd ${username}\`)`,
+      });
+    }
     db.users.set(username, record);
     db.byName.set(userNameKey(username, search), record);
     if (search.email) for (const email of record.details.emails) db.byEmail.set(email.toLowerCase(), record);
   }
   return db;
+}
+
+/** One warning per user the file holds but cannot sign in (a hash no algorithm here reads), naming them. */
+export function logUsersWarnings(logger: Logger, path: string, db: UsersDatabase): void {
+  for (const { user, message } of db.warnings) logger.warn({ path, user }, `users file: ${message}`);
 }
 
 /** Parse and validate in one step. */
@@ -231,8 +289,42 @@ function toRecord(username: string, entry: UserEntry): UserRecord {
     groups: Object.freeze([...(entry.groups ?? [])]) as string[],
     // a digest of the stored hash: it changes with the password, and reveals nothing about it
     credentialStamp: createHash('sha256').update(`gatehouse-credential:${username}:${entry.password}`).digest('base64url').slice(0, 22),
+    ...attributesOf(entry),
   });
-  return { details, passwordHash: entry.password, disabled: entry.disabled === true };
+  const hashProblem = hashFormatProblem(entry.password);
+  return {
+    details,
+    passwordHash: entry.password,
+    disabled: entry.disabled === true || hashProblem !== null,
+    ...(hashProblem === null ? {} : { hashProblem }),
+  };
+}
+
+/** The entry's extra attributes, frozen, or nothing when it has none (most users files). */
+function attributesOf(entry: UserEntry): { attributes?: Readonly<UserAttributes> } {
+  const attributes: UserAttributes = {};
+  for (const name of USER_TEXT_ATTRIBUTES) {
+    const value = entry[name];
+    if (value != null && value !== '') attributes[name] = value;
+  }
+  if (entry.address != null) {
+    const address: { -readonly [K in (typeof ADDRESS_FIELDS)[number]]?: string } = {};
+    for (const name of ADDRESS_FIELDS) {
+      const value = entry.address[name];
+      if (value != null && value !== '') address[name] = value;
+    }
+    if (Object.keys(address).length > 0) attributes.address = Object.freeze(address);
+  }
+  if (entry.extra != null && Object.keys(entry.extra).length > 0) attributes.extra = deepFreeze(structuredClone(entry.extra));
+  return Object.keys(attributes).length === 0 ? {} : { attributes: Object.freeze(attributes) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** Problems no single entry shows: names that collide under the configured search rules. */

@@ -16,6 +16,9 @@ import type { ProcOptions } from './host/proc.ts';
 import { createHostMetricsRegistry } from './host/prometheus.ts';
 import { reuseFor } from './host/reuse.ts';
 import { readStorage } from './host/storage.ts';
+import { proxmenuxSystemKeys, readCpuTemperature, readPhysicalCores } from './host/proxmenux-system.ts';
+import { readNetworkSummary, readStorageSummary } from './host/proxmenux-summaries.ts';
+import type { SysOptions } from './host/sysfs.ts';
 import { readHealth, systemInfo } from './host/system-info.ts';
 import { readSystem } from './host/system.ts';
 
@@ -25,10 +28,13 @@ export interface HostHandlers {
   system: RequestHandler;
   storage: RequestHandler;
   network: RequestHandler;
+  /** ProxMenux's /api/storage/summary and /api/network/summary, for its Homepage and Home Assistant recipes. */
+  storageSummary: RequestHandler;
+  networkSummary: RequestHandler;
   prometheus: RequestHandler;
 }
 
-export interface HostHandlerOptions extends ProcOptions {
+export interface HostHandlerOptions extends ProcOptions, SysOptions {
   logger: Logger;
   /** Reported by /api/health; defaults to package.json's version. */
   version?: string;
@@ -50,6 +56,7 @@ export function createHostHandlers(options: HostHandlerOptions): HostHandlers {
   const now = options.now ?? Date.now;
   const version = options.version ?? packageJson.version;
   const proc: ProcOptions = options.procRoot === undefined ? {} : { procRoot: options.procRoot };
+  const sys: SysOptions = options.sysRoot === undefined ? {} : { sysRoot: options.sysRoot };
   const sampler = options.sampler ?? createHostSampler({ now });
   const registry = options.registry ?? createHostMetricsRegistry({ ...proc, now });
   if (options.passwordChecks) registerPasswordCheckMetrics(registry, 'gatehouse_monitor_', options.passwordChecks);
@@ -70,9 +77,16 @@ export function createHostHandlers(options: HostHandlerOptions): HostHandlers {
   return {
     systemInfo: hostData(async (res) => void res.json(await systemInfo({ now, health: await health() }))),
     health: hostData((res) => void res.json({ status: 'healthy', timestamp: new Date(now()).toISOString(), version })),
-    system: hostData(async (res) => void res.json(await readSystem({ ...proc, sampler }))),
+    system: hostData(async (res) => {
+      const status = await readSystem({ ...proc, sampler });
+      const [temperature, physicalCores] = await Promise.all([readCpuTemperature(sys), readPhysicalCores(status.cpu.cores, proc)]);
+      // this monitor's own shape, and ProxMenux's flat keys beside it (no name is in both)
+      res.json({ ...status, ...proxmenuxSystemKeys(status, { temperature, physicalCores, now: now() }) });
+    }),
     storage: hostData(async (res) => void res.json(await readStorage(proc))),
     network: hostData(async (res) => void res.json(await readNetwork({ ...proc, sampler }))),
+    storageSummary: hostData(async (res) => void res.json(await readStorageSummary({ ...proc, ...sys }))),
+    networkSummary: hostData(async (res) => void res.json(await readNetworkSummary({ ...proc, ...sys }))),
     prometheus: hostData(async (res) => {
       const text = await registry.metrics();
       res.type(registry.contentType).send(text);

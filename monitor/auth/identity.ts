@@ -28,6 +28,8 @@ export interface Identity {
   expiresAt?: number;
   /** Which kind of bearer token it was (also for Basic, which carries one). */
   tokenUse?: TokenUse;
+  /** Bearer tokens: when it was issued (epoch seconds); for a session, when its password was entered. */
+  issuedAt?: number;
   /** Session tokens: the login generation they belong to (a terminal opened with one ends with it). */
   sessionGeneration?: number;
 }
@@ -154,7 +156,7 @@ export function identify(deps: MonitorAuthDeps): RequestHandler {
     const c = check.claims;
     const via = basicUser !== null ? 'basic' : c.token_use;
     const generation = c.session_generation === undefined ? {} : { sessionGeneration: c.session_generation };
-    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
+    req.identity = { username: c.username, scope: c.scope, via, jti: c.jti, issuedAt: c.iat, expiresAt: c.exp, tokenUse: c.token_use, ...generation };
     req.bearerToken = token;
   }
 

@@ -92,6 +92,11 @@ export const monitorConfigSchema = z.strictObject({
   /** Session lifetime of an interactive login, and the default lifetime of API tokens. */
   session_lifetime: seconds('24h'),
   api_token_lifetime: seconds('365d'),
+  /**
+   * How long after a password login (or password change) its session may set up 2FA or turn the
+   * login off without typing the password again, as ProxMenux's dashboard asks. 0: always ask.
+   */
+  recent_login: seconds('10m'),
 });
 
 export type MonitorConfig = z.output<typeof monitorConfigSchema>;

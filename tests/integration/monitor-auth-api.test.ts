@@ -69,8 +69,8 @@ describe('first run: status, setup, skip and decline', () => {
     const me = await server.send('/api/system', { token: reply.json.token });
     assert.equal(me.status, 200);
     assert.deepEqual(
-      { ...me.json.identity, jti: undefined, expiresAt: undefined },
-      { username: 'admin', scope: 'full_admin', via: 'session', tokenUse: 'session', sessionGeneration: 1, jti: undefined, expiresAt: undefined },
+      { ...me.json.identity, jti: undefined, expiresAt: undefined, issuedAt: undefined },
+      { username: 'admin', scope: 'full_admin', via: 'session', tokenUse: 'session', sessionGeneration: 1, jti: undefined, expiresAt: undefined, issuedAt: undefined },
     );
     assert.equal((await authFile(server)).session_generation, 1);
     const file = await authFile(server);
@@ -297,10 +297,14 @@ describe('TOTP: enrolment, replay guard, backup codes', () => {
   });
   after(() => server.close());
 
-  it('needs the password to start enrolment', async () => {
+  it('needs the password to start enrolment once the login is older than recent_login', async () => {
+    server.clock.advance((server.config.recent_login + 1) * 1000);
     const none = await server.send('/api/auth/totp/setup', { token: session, json: {} });
-    assert.equal(none.status, 400);
-    assert.equal(none.json.message, 'Password required');
+    assert.equal(none.status, 401);
+    assert.match(none.json.message, /sign in again/);
+    const empty = await server.send('/api/auth/totp/setup', { token: session, json: { password: '' } });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json.message, 'Password required');
     const wrong = await server.send('/api/auth/totp/setup', { token: session, json: { password: 'Wrong-Pass-123' } });
     assert.equal(wrong.status, 400);
     assert.equal(wrong.json.message, 'Invalid password');

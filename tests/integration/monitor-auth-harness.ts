@@ -14,6 +14,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import { monitorConfigSchema, type MonitorConfig } from '../../monitor/config/schema.ts';
 import { createMonitorAuth, type MonitorAuthDeps } from '../../monitor/auth/deps.ts';
 import { buildMonitorRoutes } from '../../monitor/routes.ts';
+import { createHostHandlers, type HostHandlerOptions } from '../../monitor/api/host.ts';
 import { TicketStore } from '../../monitor/terminal/tickets.ts';
 import type { WindowRule } from '../../lib/rate-limit.ts';
 import { captureLogs, type LogRecord } from '../helpers/logs.ts';
@@ -67,6 +68,8 @@ export interface AuthServerOptions {
   dir?: string;
   /** Replaces the password verifier (count or hold the calls). */
   verifyPassword?: (encoded: string, password: string) => Promise<boolean>;
+  /** The real host data handlers over these fixture roots, instead of the stand-ins. */
+  host?: Pick<HostHandlerOptions, 'procRoot' | 'sysRoot' | 'now'>;
 }
 
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -95,12 +98,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     terminal: { handleUpgrade: (_req, socket) => void socket.destroy(), runAs: () => 'nobody' },
     terminalIdentity: { bind: () => 'binding', renew: () => ({ ok: true }), renewSeconds: 10 },
     handlers: {
-      host: {
+      host: options.host ? createHostHandlers({ logger, ...options.host }) : {
         system: (req, res) => void res.json({ identity: req.identity, clientIp: req.clientIp, headers: req.headers, rawHeaders: req.rawHeaders }),
         systemInfo: (req, res) => void res.json({ hostname: 'test', identity: req.identity ?? null }),
         health: nothing,
         storage: nothing,
         network: nothing,
+        storageSummary: nothing,
+        networkSummary: nothing,
         prometheus: nothing,
       },
       terminal: {

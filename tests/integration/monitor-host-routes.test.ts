@@ -26,6 +26,8 @@ const HOST_HANDLERS: Record<string, keyof HostHandlers> = {
   '/api/system': 'system',
   '/api/storage': 'storage',
   '/api/network': 'network',
+  '/api/storage/summary': 'storageSummary',
+  '/api/network/summary': 'networkSummary',
   '/api/prometheus': 'prometheus',
 };
 const HOST_PATHS = Object.keys(HOST_HANDLERS);

@@ -6,7 +6,8 @@
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { parseCidr } from '../../../lib/net/address.ts';
 import { NotLinearRegexError } from '../../authz/linear-regex.ts';
-import { ACL_METHODS, compileGoRegex, identityGroups, parseSubject, POLICIES, type AccessControlConfig, type Rule } from '../../authz/rule-syntax.ts';
+import { effectiveOperator, QUERY_OPERATORS } from '../../authz/query-criterion.ts';
+import { ACL_METHODS, compileGoRegex, identityGroups, parseSubject, POLICIES, type AccessControlConfig, type QueryCondition, type Rule } from '../../authz/rule-syntax.ts';
 
 function quoteList(values: readonly string[], last: 'or' | 'and'): string {
   const q = values.map((v) => `'${v}'`);
@@ -35,6 +36,37 @@ function regexProblem(where: string, pattern: string, err: unknown): ConfigProbl
       : `${head} could backtrack for a very long time on a crafted request (it repeats a group holding a quantifier or '|', or has several unbounded quantifiers, or one without a leading '^'), and the linear-time engine Gatehouse runs such patterns on does not support ${err.message}: simplify the pattern`);
   }
   return configError(where, `${head} is not a valid regular expression: ${regexErrorReason(err)}`);
+}
+
+const OPERATOR_LIST = quoteList(QUERY_OPERATORS, 'or');
+
+/** One `{key, value, operator}` of a rule's `query`, checked as Authelia checks it (validator/access_control.go). */
+function queryConditionProblems(c: QueryCondition, where: string): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const key = c.key ?? '';
+  if (key === '') found.push(configError(`${where}.key`, "is required but it's absent"));
+  const operatorGiven = c.operator !== undefined && c.operator !== '';
+  if (!operatorGiven && key === '') return found; // Authelia infers no operator without a key
+  const op = effectiveOperator(c);
+  if (op === null) {
+    found.push(configError(`${where}.operator`, `must be one of ${OPERATOR_LIST} but it's configured as '${String(c.operator)}'`));
+    return found;
+  }
+  const value = c.value;
+  if (value === undefined || value === null) {
+    if (op !== 'present' && op !== 'absent') found.push(configError(`${where}.value`, `must be present when the option 'operator' is '${op}' but it's absent`));
+  } else if (typeof value !== 'string') {
+    found.push(configError(`${where}.value`, `is invalid: expected type was string but got ${Array.isArray(value) ? 'a list' : typeof value}`));
+  } else if (op === 'present' || op === 'absent') {
+    if (value !== '') found.push(configError(`${where}.value`, `must not be present when the option 'operator' is '${op}' but it's present`));
+  } else if (op === 'pattern' || op === 'not pattern') {
+    try {
+      compileGoRegex(value, false, false);
+    } catch (err) {
+      found.push(regexProblem(`${where}.value`, value, err));
+    }
+  }
+  return found;
 }
 
 function networkGroupProblems(cfg: AccessControlConfig, names: Set<string>): ConfigProblem[] {
@@ -111,10 +143,7 @@ function ruleProblems(rule: Rule, where: string, networkNames: ReadonlySet<strin
     if (!networkNames.has(n) && parseCidr(n) === null) found.push(configError(`${where}.networks`, `the network '${n}' is not a valid Group Name, IP, or CIDR notation`));
   }
 
-  if (rule.query !== undefined) {
-    // ignoring it would widen the rule; refusing it keeps the config's intent or stops the start
-    found.push(configError(`${where}.query`, "is not supported: express the condition with 'resources' (the regex sees the path and '?query')"));
-  }
+  (rule.query ?? []).forEach((all, j) => all.forEach((c, k) => found.push(...queryConditionProblems(c, `${where}.query[${j}][${k}]`))));
 
   if (rule.policy === 'bypass') {
     // an anonymous user matches subject criteria (to be sent to log in), so bypass would open them

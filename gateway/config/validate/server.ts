@@ -40,7 +40,10 @@ function authzEndpointProblems(server: ServerConfig, oidcConfigured: boolean): C
   const found: ConfigProblem[] = [];
   for (const [name, endpoint] of Object.entries(server.endpoints?.authz ?? {})) {
     const where = `server.endpoints.authz.${name}`;
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) found.push(configError(where, `the endpoint name must be lower-case letters, digits and '-' (it becomes /api/authz/${name})`));
+    // segments joined by '/', as Authelia's docs name the nginx Basic variant `auth-request/basic`; never `..` or `//`
+    if (!/^[a-z0-9][a-z0-9-]*(?:\/[a-z0-9][a-z0-9-]*)*$/.test(name)) {
+      found.push(configError(where, `the endpoint name must be lower-case letters, digits and '-', in segments joined by '/' (it becomes /api/authz/${name})`));
+    }
     if (endpoint.implementation === 'ExtAuthz') {
       found.push(configError(`${where}.implementation`, "'ExtAuthz' (Envoy) is not implemented by Gatehouse; use 'ForwardAuth', 'AuthRequest' or 'Legacy'"));
     }

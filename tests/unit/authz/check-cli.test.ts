@@ -38,8 +38,8 @@ describe('access-control check: prints each rule and the decision', () => {
     assert.match(r.out, /path as matched '\/admin\/users'/);
     const rows = r.out.split('\n').filter((l) => /^[*~ ]\s+\d/.test(l));
     assert.equal(rows.length, 4);
-    assert.match(rows[0] ?? '', /^\s+1\s+hit\s+miss\s+hit\s+hit\s+hit\s+bypass$/);
-    assert.match(rows[1] ?? '', /^\*\s+2\s+hit\s+hit\s+hit\s+hit\s+hit\s+two_factor$/);
+    assert.match(rows[0] ?? '', /^\s+1\s+hit\s+miss\s+hit\s+hit\s+hit\s+hit\s+bypass$/);
+    assert.match(rows[1] ?? '', /^\*\s+2\s+hit\s+hit\s+hit\s+hit\s+hit\s+hit\s+two_factor$/);
     assert.match(r.out, /First matching rule: #2 \(access_control\.rules\[1\]\)\./);
     assert.match(r.out, /\npolicy: two_factor \(rule #2\)\n$/);
   });
@@ -48,7 +48,7 @@ describe('access-control check: prints each rule and the decision', () => {
     const r = await run(['--url', 'https://app.example.com/admin']);
     assert.equal(r.code, 0);
     assert.match(r.out, /as anonymous\./);
-    assert.match(r.out, /^\*\s+2\s+hit\s+hit\s+hit\s+hit\s+may\s+two_factor$/m);
+    assert.match(r.out, /^\*\s+2\s+hit\s+hit\s+hit\s+hit\s+hit\s+may\s+two_factor$/m);
     assert.match(r.out, /logs in first/);
     assert.match(r.out, /policy: two_factor \(rule #2\)\n$/);
   });
@@ -56,7 +56,7 @@ describe('access-control check: prints each rule and the decision', () => {
   it('method and network criteria use --method and --ip', async () => {
     const r = await run(['--url', 'https://app.example.com/', '--user', 'bob', '--method', 'post', '--ip', '::ffff:192.168.4.2']);
     assert.match(r.out, /^Checking POST .* from ::ffff:192\.168\.4\.2\.$/m);
-    assert.match(r.out, /^\*\s+3\s+hit\s+hit\s+hit\s+hit\s+hit\s+one_factor$/m);
+    assert.match(r.out, /^\*\s+3\s+hit\s+hit\s+hit\s+hit\s+hit\s+hit\s+one_factor$/m);
     assert.match(r.out, /policy: one_factor \(rule #3\)\n$/);
   });
 

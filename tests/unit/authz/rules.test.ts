@@ -324,7 +324,7 @@ describe('explain: per-criterion outcome for diagnostics', () => {
       { domain: ['app.example.com'], subject: ['group:admins'], policy: 'two_factor' },
     ]));
     const [first, second] = a.explain(req('https://app.example.com/'), null);
-    assert.deepEqual(first, { rule: 0, policy: 'one_factor', domain: true, resources: true, methods: false, networks: true, subjects: 'hit', matched: false });
-    assert.deepEqual(second, { rule: 1, policy: 'two_factor', domain: true, resources: true, methods: true, networks: true, subjects: 'may', matched: true });
+    assert.deepEqual(first, { rule: 0, policy: 'one_factor', domain: true, resources: true, query: true, methods: false, networks: true, subjects: 'hit', matched: false });
+    assert.deepEqual(second, { rule: 1, policy: 'two_factor', domain: true, resources: true, query: true, methods: true, networks: true, subjects: 'may', matched: true });
   });
 });

@@ -228,12 +228,21 @@ describe('gatehouse users', () => {
 
   it('a malformed users file: exit 1 with every problem and what to do', async () => {
     const original = await readFile(path, 'utf8');
-    await writeFile(path, 'users:\n  alice:\n    password: plaintext\n    groups: admins\n');
+    await writeFile(path, 'users:\n  alice:\n    password: [plaintext]\n    groups: admins\n');
     const result = await run(['list']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /users file .*: users\.alice\.password: unsupported password hash format/);
+    assert.match(result.stderr, /users file .*: users\.alice\.password: must be a password hash/);
     assert.match(result.stderr, /users file .*: users\.alice\.groups: must be a list of group names/);
     assert.match(result.stderr, /fix the users file, then run the command again/);
+    await writeFile(path, original);
+  });
+
+  it('a user whose hash nothing reads: the file loads, list says why they are disabled', async () => {
+    const original = await readFile(path, 'utf8');
+    await writeFile(path, 'users:\n  carol:\n    displayname: Carol\n    password: "$1$c9809462$M0zeLuOvixH61C2csGN.U0"\n');
+    const result = await run(['list']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^carol +Carol +- +- +disabled \(unreadable password hash\)$/m);
     await writeFile(path, original);
   });
 

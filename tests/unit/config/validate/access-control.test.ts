@@ -110,8 +110,23 @@ describe('access_control validator: each rule problem names the rule and option'
     ['bypass with a User regex group', { domain_regex: ['(?P<User>\\w+)\\.example\\.com'], policy: 'bypass' }, [
       "config: access_control.rules[0].policy: 'bypass' is not supported when 'domain_regex' option contains the user or group named matches. For more information see: https://www.authelia.com/c/acl-match-concept-2",
     ]],
-    ['query (unsupported: ignoring it would widen the rule)', { domain: ['a.example.com'], query: [[{ key: 'x' }]], policy: 'bypass' }, [
-      "config: access_control.rules[0].query: is not supported: express the condition with 'resources' (the regex sees the path and '?query')",
+    ['query: unknown operator', { domain: ['a.example.com'], query: [[{ key: 'x', value: '1', operator: 'equals' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[0][0].operator: must be one of 'present', 'absent', 'equal', 'not equal', 'pattern' or 'not pattern' but it's configured as 'equals'",
+    ]],
+    ['query: missing key', { domain: ['a.example.com'], query: [[{ key: 'a' }], [{ value: '1', operator: 'equal' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[1][0].key: is required but it's absent",
+    ]],
+    ['query: missing value', { domain: ['a.example.com'], query: [[{ key: 'a', operator: 'not pattern' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[0][0].value: must be present when the option 'operator' is 'not pattern' but it's absent",
+    ]],
+    ['query: a value with present', { domain: ['a.example.com'], query: [[{ key: 'a', value: 'x', operator: 'present' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[0][0].value: must not be present when the option 'operator' is 'present' but it's present",
+    ]],
+    ['query: a value that is not a string', { domain: ['a.example.com'], query: [[{ key: 'a', value: 5, operator: 'equal' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[0][0].value: is invalid: expected type was string but got number",
+    ]],
+    ['query: a bad pattern', { domain: ['a.example.com'], query: [[{ key: 'a', value: '(x', operator: 'pattern' }]], policy: 'one_factor' }, [
+      "config: access_control.rules[0].query[0][0].value: value '(x' is not a valid regular expression: Unterminated group",
     ]],
   ];
   for (const [name, rule, expected] of table) {
