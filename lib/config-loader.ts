@@ -33,6 +33,11 @@ export interface ConfigSpec<S extends z.ZodType> {
   validate: (config: z.output<S>) => ConfigProblem[];
   /** Secrets the service's own checks judge in full; every other secret-named value is checked for placeholders here. */
   checkedSecrets?: readonly string[];
+  /**
+   * Rewrites the merged configuration before the schema reads it (deprecated keys moved to their
+   * replacements), with a problem for each key it moved or could not.
+   */
+  migrate?: (raw: Plain) => { raw: Plain; problems: ConfigProblem[] };
 }
 
 export interface LoadOptions {
@@ -338,14 +343,15 @@ export function createConfigLoader<S extends z.ZodType>(spec: ConfigSpec<S>): Co
     }
     return leaves;
   };
-  const parse = (raw: Plain) => {
+  const parse = (written: Plain) => {
+    const { raw, problems: migration } = spec.migrate ? spec.migrate(written) : { raw: written, problems: [] };
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
       const problems = result.error.issues.flatMap((issue) => describeIssue(issue, raw, spec as unknown as ConfigSpec<z.ZodType>));
-      throw new ConfigError([...problems, ...crossFieldProblemsDespite(spec, raw, result.error.issues)]);
+      throw new ConfigError([...errorsIn(migration), ...problems, ...crossFieldProblemsDespite(spec, raw, result.error.issues)]);
     }
     const config = result.data as z.output<S>;
-    const found = [...spec.validate(config), ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves)];
+    const found = [...migration, ...spec.validate(config), ...placeholderSecretProblems(config, spec as unknown as ConfigSpec<z.ZodType>, envLeaves)];
     if (errorsIn(found).length > 0) throw new ConfigError(errorsIn(found));
     return { config, warnings: warningsIn(found) };
   };

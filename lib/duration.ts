@@ -1,6 +1,8 @@
 /**
- * Durations as Authelia writes them: `90s`, `5m`, `1h`, `1d`, `1w`, `1M` (30 days), `1y`, combined
- * (`1h30m`), spelled out as in Authelia's template (`5 minutes`, `1 hour and 30 minutes`), or plain seconds.
+ * Durations as Authelia writes them (its utils.ParseDurationString): `90s`, `5m`, `1h`, `1d`, `1w`, `1M`
+ * (30 days), `1y`, `500ms` (and Go's `ns`, `us`, `µs`), combined (`1h30m`), spelled out as in Authelia's
+ * template (`5 minutes`, `1 hour and 30 minutes`, `250 milliseconds`), or plain seconds. An option counted in
+ * seconds takes a part of a second as a whole second (`1500ms` is 2s).
  */
 const UNIT_SECONDS: Record<string, number> = {
   s: 1,
@@ -23,15 +25,34 @@ function unitSeconds(unit: string): number | undefined {
   return short === undefined ? undefined : UNIT_SECONDS[short];
 }
 
-const DURATION_RE = /^\d+ ?[A-Za-z]+(?:(?: and | |)\d+ ?[A-Za-z]+)*$/;
-const PART_RE = /(\d+) ?([A-Za-z]+)/g;
+/** Units shorter than a second, in milliseconds (Go's time.ParseDuration units and Authelia's long form). */
+const SUBSECOND_MS: Record<string, number> = {
+  ms: 1, millisecond: 1, milliseconds: 1, us: 0.001, 'µs': 0.001, 'μs': 0.001, ns: 0.000_001,
+};
+
+function unitMs(unit: string): number | undefined {
+  if (unit in SUBSECOND_MS) return SUBSECOND_MS[unit];
+  const seconds = unitSeconds(unit);
+  return seconds === undefined ? undefined : seconds * 1000;
+}
+
+/** Milliseconds, rounded up to a whole one (a few ns are 1 ms, never 0), or null. */
+function textMs(text: string): number | null {
+  const total = sumOfParts(text, unitMs);
+  // ns and µs add fractions of a millisecond: their float error is cut before rounding up
+  return total === null ? null : Math.ceil(Math.round(total * 1e6) / 1e6);
+}
+
+const DURATION_RE = /^\d+ ?[A-Za-zµμ]+(?:(?: and | |)\d+ ?[A-Za-zµμ]+)*$/;
+const PART_RE = /(\d+) ?([A-Za-zµμ]+)/g;
 
 /** Seconds for a duration, or null when the text is not a duration. `-1` passes through (Authelia's "disabled"). */
 export function parseDuration(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= -1 ? value : null;
   const text = value.trim().replace(/\s+/g, ' ');
   if (/^-?\d+$/.test(text)) return parseDuration(Number(text));
-  return sumOfParts(text, unitSeconds);
+  const ms = textMs(text);
+  return ms === null ? null : Math.ceil(ms / 1000);
 }
 
 /** `5m30s` or `1 hour and 30 minutes` as a total in the unit `unitValue` counts in, or null. */
@@ -46,7 +67,7 @@ function sumOfParts(text: string, unitValue: (unit: string) => number | undefine
   return total;
 }
 
-export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y', '5 minutes' or a number of seconds";
+export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y', '500ms', '5 minutes' or a number of seconds";
 
 /**
  * Milliseconds for a duration that may be shorter than a second (`500ms`, `1s500ms`, `2s`, or plain
@@ -56,11 +77,7 @@ export function parseDurationMs(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value * 1000 : null;
   const text = value.trim().replace(/\s+/g, ' ');
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  return sumOfParts(text, (unit) => {
-    if (unit === 'ms') return 1;
-    const seconds = unitSeconds(unit);
-    return seconds === undefined ? undefined : seconds * 1000;
-  });
+  return textMs(text);
 }
 
 export const DURATION_MS_HELP = "a duration such as '500ms', '2s', '1m' or a number of seconds";

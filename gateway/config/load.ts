@@ -1,6 +1,7 @@
 /** The gateway's configuration loader: lib/config-loader.ts with the gateway's schema and checks. */
 import { createConfigLoader, type Loaded, type LoadOptions } from '../../lib/config-loader.ts';
 import type { ConfigProblem } from '../../lib/config-problems.ts';
+import { migrateDeprecated } from './deprecations.ts';
 import { gatewayConfigSchema, gatewayJsonSchema, type GatewayConfig } from './schema.ts';
 import { validateGatewayConfig } from './validate/index.ts';
 import { OWN_SECRETS } from './validate/own-secrets.ts';
@@ -20,6 +21,8 @@ const loader = createConfigLoader({
   schemaFile: 'config/gatehouse.schema.json',
   validate: validateGatewayConfig,
   checkedSecrets: OWN_SECRETS,
+  // Authelia's deprecated keys, moved to their replacements with a warning
+  migrate: migrateDeprecated,
 });
 
 /** Parse an already-merged raw object (files + env). Throws ConfigError listing every problem. */

@@ -24,9 +24,10 @@ export const NOT_YET_SUPPORTED = [
   'ntp', 'definitions', 'privacy_policy',
   'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
   'server.buffers', 'server.timeouts', 'server.endpoints.enable_pprof', 'server.endpoints.enable_expvars', 'server.headers',
-  'authentication_backend.file.password.scrypt', 'authentication_backend.file.password.pbkdf2',
-  'authentication_backend.file.password.sha2crypt', 'authentication_backend.file.password.bcrypt',
 ] as const;
+
+/** The algorithms Authelia writes hashes with; Gatehouse reads them all and writes argon2id. */
+export const PASSWORD_ALGORITHMS = ['argon2', 'sha2crypt', 'pbkdf2', 'bcrypt', 'scrypt'] as const;
 
 const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
 
@@ -114,7 +115,8 @@ const session = z.strictObject({
 });
 
 const argon2 = z.strictObject({
-  variant: z.literal('argon2id').default('argon2id'),
+  /** Authelia also writes argon2i and argon2d; Gatehouse writes argon2id whatever this says (a warning says so). */
+  variant: z.enum(['argon2id', 'argon2i', 'argon2d']).default('argon2id'),
   iterations: z.number().int().min(1).max(100).default(3),
   memory: z.number().int().min(1024).max(4_194_304).default(65536),
   parallelism: z.number().int().min(1).max(64).default(4),
@@ -131,7 +133,8 @@ const fileBackend = z.strictObject({
     .prefault({}),
   password: z
     .strictObject({
-      algorithm: z.literal('argon2').default('argon2'),
+      /** What Authelia would write; Gatehouse writes argon2id with the argon2 settings (a warning says so when this is another). */
+      algorithm: z.enum(PASSWORD_ALGORITHMS).default('argon2'),
       argon2: argon2.prefault({}),
       /**
        * Replace a user's bcrypt, pbkdf2 or weaker argon2 hash with one made with the settings above at
@@ -139,12 +142,20 @@ const fileBackend = z.strictObject({
        * manages the users file.
        */
       rehash_on_login: z.boolean().default(true),
-      scrypt: notYetSupported,
-      pbkdf2: notYetSupported,
-      sha2crypt: notYetSupported,
-      bcrypt: notYetSupported,
+      // Authelia's settings for writing the other algorithms: accepted, and warned about (Gatehouse writes argon2id)
+      scrypt: z.unknown().optional(),
+      pbkdf2: z.unknown().optional(),
+      sha2crypt: z.unknown().optional(),
+      bcrypt: z.unknown().optional(),
     })
-    .prefault({}),
+    .prefault({})
+    // the users file is written with argon2id whatever Authelia's `algorithm` says; what was asked is kept
+    // (only when it is not argon2) for the warning that says so
+    .transform(({ algorithm, ...password }) => ({
+      ...password,
+      algorithm: 'argon2' as const,
+      ...(algorithm === 'argon2' ? {} : { authelia_algorithm: algorithm }),
+    })),
 });
 
 const authenticationBackend = z.strictObject({
@@ -179,6 +190,8 @@ const storage = z.strictObject({
       statement_timeout: timeoutMs('5s'),
       /** An unused pooled connection is closed after this long, in ms. */
       idle_timeout: timeoutMs('30s'),
+      /** Read so that a file asking for TLS is refused rather than connected in clear text (not implemented yet). */
+      tls: tlsClient.optional(),
     })
     .optional(),
 });
@@ -228,7 +241,22 @@ const endpoints = z.strictObject({
 
 const server = z.strictObject({
   address: z.string().default('tcp://127.0.0.1:9091'),
-  tls: z.strictObject({ certificate: z.string().min(1), key: z.string().min(1) }).optional(),
+  /** An empty block (`key: ''`, `certificate: ''`, as Authelia's template writes it) is no TLS. */
+  tls: z
+    .strictObject({ certificate: z.string().default(''), key: z.string().default(''), client_certificates: z.array(z.string()).optional() })
+    .optional()
+    .transform((tls, ctx) => {
+      if (!tls || (tls.certificate === '' && tls.key === '' && !tls.client_certificates?.length)) return undefined;
+      if (tls.certificate === '' || tls.key === '') {
+        ctx.addIssue({ code: 'custom', message: "set both 'certificate' and 'key' (or leave both empty for no TLS)" });
+        return z.NEVER;
+      }
+      if (tls.client_certificates?.length) {
+        ctx.addIssue({ code: 'custom', message: "'client_certificates' (mutual TLS) is not implemented by Gatehouse; remove it, or leave TLS to the proxy in front" });
+        return z.NEVER;
+      }
+      return { certificate: tls.certificate, key: tls.key };
+    }),
   /** Peers whose X-Forwarded-* / X-Original-* headers are believed. Everyone else's are ignored. */
   trusted_proxies: stringList().default(['127.0.0.1/32', '::1/128']),
   /** The embedded reverse proxy: request host (or `default`) → upstream URL. */

@@ -2,12 +2,38 @@
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
 import type { GatewayConfig } from '../schema.ts';
 
+const PASSWORD = 'authentication_backend.file.password';
+const WRITES = 'Gatehouse writes argon2id (with the argon2 settings)';
+
+type PasswordConfig = NonNullable<GatewayConfig['authentication_backend']['file']>['password'];
+
+/**
+ * Authelia may write sha2crypt, pbkdf2, bcrypt, scrypt, argon2i or argon2d hashes; Gatehouse writes only
+ * argon2id. Each such setting loads and is named in a warning, so no one believes a new hash follows it;
+ * the hashes it made are still verified (and re-hashed as argon2id at the next login with rehash_on_login).
+ */
+function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  if (password.authelia_algorithm) {
+    found.push(configWarning(`${PASSWORD}.algorithm`, `is '${password.authelia_algorithm}', but ${WRITES}; this setting only applies to Authelia: ${password.authelia_algorithm} hashes already in the users file are still verified`));
+  }
+  for (const algorithm of ['sha2crypt', 'pbkdf2', 'bcrypt', 'scrypt'] as const) {
+    if (password[algorithm] !== undefined) {
+      found.push(configWarning(`${PASSWORD}.${algorithm}`, `${WRITES}; this setting only applies to Authelia writing ${algorithm} hashes, and is ignored`));
+    }
+  }
+  if (password.argon2.variant !== 'argon2id') {
+    found.push(configWarning(`${PASSWORD}.argon2.variant`, `is '${password.argon2.variant}', but ${WRITES}; this setting only applies to Authelia: ${password.argon2.variant} hashes are still verified`));
+  }
+  return found;
+}
+
 export function authenticationBackendProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
   const file = backend.file;
   if (!file) {
     return [configError('authentication_backend.file', 'is required: set authentication_backend.file.path to a users file (created if missing)')];
   }
-  const found: ConfigProblem[] = [];
+  const found: ConfigProblem[] = [...otherAlgorithmProblems(file.password)];
   const a = file.password.argon2;
   if (a.memory < 65536 || a.iterations < 3) {
     found.push(configWarning(

@@ -24,6 +24,9 @@ export function storageProblems(storage: GatewayConfig['storage']): ConfigProble
   }
   if (storage.local && storage.postgres) found.push(configError('storage', "set one of 'local' and 'postgres', not both"));
   if (!storage.local && !storage.postgres) found.push(configError('storage', 'is required: set storage.local.path (SQLite) or storage.postgres'));
+  if (storage.postgres?.tls) {
+    found.push(configError('storage.postgres.tls', 'asks for TLS to PostgreSQL, which Gatehouse does not implement yet: connecting without it would send the password and the data in clear text, so it is refused; connect through a unix socket or a trusted network and remove it'));
+  }
   if (storage.postgres) {
     // the reading the connection uses, so a start never fails on an address validation passed
     try {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration } from '../../../lib/duration.ts';
+import { parseDuration, parseDurationMs } from '../../../lib/duration.ts';
 
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;
@@ -65,4 +65,36 @@ describe('durations: long unit names are still strict', () => {
   for (const input of ['5 fortnights', '5 minutes later', 'minutes', '1 hour and', '1 hour or 2 minutes']) {
     it(`'${input}' is not a duration`, () => assert.equal(parseDuration(input), null));
   }
+});
+
+describe("durations: units shorter than a second, as Authelia's grammar has them (ms, millisecond(s), Go's us/µs/ns)", () => {
+  const seconds: [string, number][] = [
+    ['2000ms', 2],
+    ['1s500ms', 2], // an option counted in seconds takes a part of a second as a whole one
+    ['500ms', 1],
+    ['250 milliseconds', 1],
+    ['1 millisecond', 1],
+    ['1 second and 500 milliseconds', 2],
+    ['1 day', DAY],
+    ['2 weeks', 14 * DAY],
+    ['1 year', 365 * DAY],
+  ];
+  for (const [input, expected] of seconds) {
+    it(`'${input}' is ${expected}s`, () => assert.equal(parseDuration(input), expected));
+  }
+  const ms: [string, number][] = [
+    ['500ms', 500],
+    ['1 second and 250 milliseconds', 1250],
+    ['1500us', 2],
+    ['1500µs', 2],
+    ['1000000ns', 1],
+    ['3', 3000],
+  ];
+  for (const [input, expected] of ms) {
+    it(`'${input}' is ${expected} ms`, () => assert.equal(parseDurationMs(input), expected));
+  }
+  it("'5 milliseconds later' and '5 mss' are not durations", () => {
+    assert.equal(parseDuration('5 milliseconds later'), null);
+    assert.equal(parseDurationMs('5 mss'), null);
+  });
 });
