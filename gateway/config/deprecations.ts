@@ -219,6 +219,27 @@ function legacyPostgresSsl(raw: Plain): ConfigProblem[] {
   return [configWarning('storage.postgres.ssl', `${deprecatedMessage('storage.postgres.tls')} (mode '${mode}' read as a tls block)`)];
 }
 
+/**
+ * `identity_providers.oidc.issuer_private_key` and `issuer_certificate_chain` (Authelia ≤ 4.37): the one
+ * signing key, which is now the first entry of `jwks` (Authelia maps them the same way; both set is an error).
+ */
+function legacyIssuerKey(raw: Plain): ConfigProblem[] {
+  const key = getAt(raw, 'identity_providers.oidc.issuer_private_key');
+  const chain = getAt(raw, 'identity_providers.oidc.issuer_certificate_chain');
+  if (key === undefined && chain === undefined) return [];
+  const jwks = getAt(raw, 'identity_providers.oidc.jwks');
+  const found: ConfigProblem[] = [];
+  for (const [old, value] of [['issuer_private_key', key], ['issuer_certificate_chain', chain]] as const) {
+    if (value === undefined) continue;
+    deleteAt(raw, `identity_providers.oidc.${old}`);
+    if (Array.isArray(jwks) && jwks.length > 0) found.push(configError(`identity_providers.oidc.${old}`, bothSet(`identity_providers.oidc.${old}`, 'identity_providers.oidc.jwks')));
+    else found.push(configWarning(`identity_providers.oidc.${old}`, deprecatedMessage(`identity_providers.oidc.jwks[0].${old === 'issuer_private_key' ? 'key' : 'certificate_chain'}`)));
+  }
+  if (found.some((problem) => problem.severity === 'error')) return found;
+  if (typeof key === 'string') setAt(raw, 'identity_providers.oidc.jwks', [{ key, ...(typeof chain === 'string' ? { certificate_chain: chain } : {}) }]);
+  return found;
+}
+
 /** In the order they apply: a key moved by an earlier row is read at its new place by a later one. */
 export const DEPRECATIONS: readonly Deprecation[] = [
   // 4.7 and 4.30: the top-level log and server keys
@@ -273,6 +294,7 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   // legacy shapes Authelia's validators still map
   { kind: 'reshaped', old: ['session.domain', 'default_redirection_url'], new: 'session.cookies', apply: legacySessionDomain },
   { kind: 'reshaped', old: ['storage.postgres.ssl'], new: 'storage.postgres.tls', apply: legacyPostgresSsl },
+  { kind: 'reshaped', old: ['identity_providers.oidc.issuer_private_key', 'identity_providers.oidc.issuer_certificate_chain'], new: 'identity_providers.oidc.jwks', apply: legacyIssuerKey },
   { kind: 'reshaped', old: [`${PASSWORD}.algorithm`, ...LEGACY_PASSWORD_KEYS.map((k) => `${PASSWORD}.${k}`)], new: `${PASSWORD}.argon2`, apply: legacyPassword },
 ];
 

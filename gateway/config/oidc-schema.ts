@@ -25,7 +25,7 @@ function accepted<const K extends string>(keys: readonly K[]): Record<K, z.ZodOp
 
 export const AUTHELIA_ONLY_PROVIDER_KEYS = [
   'enable_client_debug_messages', 'enable_jwt_access_token_stateless_introspection', 'discovery_signed_response_alg',
-  'discovery_signed_response_key_id', 'issuer_certificate_chain', 'issuer_private_key',
+  'discovery_signed_response_key_id',
 ] as const;
 
 export const AUTHELIA_ONLY_CLIENT_KEYS = [

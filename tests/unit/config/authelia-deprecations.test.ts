@@ -224,3 +224,21 @@ describe('notifier.smtp.host/port and storage.postgres.host/port become an addre
     assert.ok(problems.some((p) => p.startsWith('config: storage.postgres.tls: asks for TLS to PostgreSQL, which Gatehouse does not implement yet')), problems.join('\n'));
   });
 });
+
+describe('identity_providers.oidc.issuer_private_key and issuer_certificate_chain become jwks[0]', () => {
+  it('the legacy key is the first signing key, with a warning naming jwks[0].key', () => {
+    const { raw, problems } = migrateDeprecated({ identity_providers: { oidc: { issuer_private_key: '-----BEGIN PRIVATE KEY-----\nabc\n', issuer_certificate_chain: '-----BEGIN CERTIFICATE-----\nxyz\n' } } });
+    assert.deepEqual((raw as { identity_providers: { oidc: { jwks: unknown } } }).identity_providers.oidc.jwks, [{ key: '-----BEGIN PRIVATE KEY-----\nabc\n', certificate_chain: '-----BEGIN CERTIFICATE-----\nxyz\n' }]);
+    assert.deepEqual(problems.map(renderProblem), [
+      'config: identity_providers.oidc.issuer_private_key: is deprecated; use identity_providers.oidc.jwks[0].key instead',
+      'config: identity_providers.oidc.issuer_certificate_chain: is deprecated; use identity_providers.oidc.jwks[0].certificate_chain instead',
+    ]);
+  });
+
+  it('beside jwks: refused', () => {
+    const { problems } = migrateDeprecated({ identity_providers: { oidc: { issuer_private_key: 'k', jwks: [{ key: 'other' }] } } });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.severity, 'error');
+    assert.equal(problems[0]!.path, 'identity_providers.oidc.issuer_private_key');
+  });
+});
