@@ -53,6 +53,11 @@ export function recordingLogger(): { logger: Logger; lines: () => Record<string,
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 
+/** An identifier quoted for rawQuery on this database (MySQL's are in backticks; `"x"` is a string there). */
+export function quoted(options: StorageOptions, name: string): string {
+  return options.mysql ? `\`${name}\`` : `"${name}"`;
+}
+
 /** Runs one statement straight through the driver, beside Gatehouse (to prepare or inspect a database). */
 export async function rawQuery(options: StorageOptions, statement: string): Promise<Record<string, unknown>[]> {
   if (options.local) {
