@@ -3,7 +3,7 @@ import type { StorageDialect } from '../types.ts';
 import { addIdColumn, indexedText } from './columns.ts';
 
 // `text`, not `varchar(n)`: an over-long username or URI typed at the login form must still be recorded
-// (MySQL indexes no text: there the indexed username is varchar(512), which the repository cuts to).
+// (MySQL indexes no text: there the indexed username is varchar(512), and the repository cuts a longer one to it).
 // `bigint` times and `boolean` flags are portable: SQLite gives them integer/numeric affinity.
 export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
   await db.schema

@@ -38,8 +38,9 @@ export function indexedBytesType(dialect: StorageDialect): 'blob' | 'bytea' | 'v
 /**
  * Text that is indexed, unique or a key: `text` on SQLite and PostgreSQL; on MySQL, which indexes no
  * text column whole, `varchar(length)` (utf8mb4: 4 bytes a character, and an index holds at most 3072
- * bytes, so the columns of one index stay within 768 characters together).
+ * bytes, so the columns of one index stay within 768 characters together). 256: the longest username the
+ * login form takes.
  */
-export function indexedText(dialect: StorageDialect, length = 255): 'text' | `varchar(${number})` {
+export function indexedText(dialect: StorageDialect, length = 256): 'text' | `varchar(${number})` {
   return dialect === 'mysql' ? `varchar(${length})` : 'text';
 }
