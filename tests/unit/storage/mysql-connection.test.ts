@@ -45,6 +45,25 @@ describe('mysql: an unreachable server, a missing database or a refused login fa
   });
 });
 
+describe('mysql: a server that stops answering mid-way fails each request within the statement timeout', () => {
+  it('ping() rejects as unreachable instead of hanging, and answers again once the server does', { timeout: 20_000 }, async (t) => {
+    const database = await createTestMysqlDatabase();
+    t.after(database.drop);
+    const proxy = await startStallProxy({ host: '127.0.0.1', port: 3306 });
+    t.after(() => proxy.close());
+    const mysql = { ...database.options, address: `tcp://${proxy.host}:${proxy.port}`, statement_timeout: 500 };
+    const storage = await openStorage({ encryption_key: TEST_KEY, mysql }, { logger: silentLogger, migrate: true });
+    t.after(() => storage.close());
+    await storage.ping();
+    proxy.stall();
+    const started = Date.now();
+    await assert.rejects(storage.ping(), { code: 'unreachable', message: 'storage: could not answer a ping: the database did not answer' });
+    assert.ok(Date.now() - started < 5_000, `gave up after ${Date.now() - started} ms`);
+    proxy.resume();
+    await storage.ping();
+  });
+});
+
 describe('mysql: the read-only connections of config validate --check cannot write', () => {
   it('refuses an insert on a connection opened read-only', async (t) => {
     const database = await createTestMysqlDatabase();
