@@ -194,6 +194,21 @@ const storage = z.strictObject({
       tls: tlsClient.optional(),
     })
     .optional(),
+  /** MySQL or MariaDB (Authelia's keys, without `tls` yet). */
+  mysql: z
+    .strictObject({
+      address: z.string().default('tcp://127.0.0.1:3306'),
+      database: z.string().min(1),
+      username: z.string().min(1),
+      password: z.string().default(''),
+      /** Connecting (Authelia's key). */
+      timeout: duration('5s'),
+      /** Each query, in ms: a hung database fails the request with 503 after this long. */
+      statement_timeout: timeoutMs('5s'),
+      /** An unused pooled connection is closed after this long, in ms. */
+      idle_timeout: timeoutMs('30s'),
+    })
+    .optional(),
 });
 
 const smtp = z.strictObject({

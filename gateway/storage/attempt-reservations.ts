@@ -3,6 +3,7 @@
  * instance, so that the attempts in flight count towards max_retries before they are settled.
  */
 import type { DatabaseHandle } from './handle.ts';
+import { insertReturningId } from './upsert.ts';
 
 export interface AttemptReservationRepository {
   /** Records a first-factor attempt whose password is about to be checked; returns its id. */
@@ -18,12 +19,7 @@ export function attemptReservationRepository(handle: DatabaseHandle): AttemptRes
   return {
     insert: (entry) =>
       handle.run('reserve an authentication attempt', async (db) => {
-        const row = await db
-          .insertInto('attempt_reservations')
-          .values({ time: entry.time, expires: entry.expires, username: entry.username, remote_ip: entry.remoteIp })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        return Number(row.id);
+        return insertReturningId(db, handle.dialect, 'attempt_reservations', { time: entry.time, expires: entry.expires, username: entry.username, remote_ip: entry.remoteIp });
       }),
     count: (column, value, nowMs, exceptId) =>
       handle.run('count reserved authentication attempts', async (db) => {

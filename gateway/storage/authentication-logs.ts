@@ -25,6 +25,13 @@ function toAuthenticationLog(row: Selectable<AuthenticationLogTable>): Authentic
   };
 }
 
+/** The username column's length on MySQL (varchar there, for its index; text elsewhere): a longer name typed at the login form is kept cut. */
+const MYSQL_USERNAME_CHARACTERS = 512;
+
+function cutToCharacters(value: string, characters: number): string {
+  return value.length <= characters ? value : Array.from(value).slice(0, characters).join('');
+}
+
 export function authenticationLogRepository(handle: DatabaseHandle): AuthenticationLogRepository {
   const load = (column: 'username' | 'remote_ip', value: string, sinceMs: number, limit: number, filter: AuthenticationLogFilter): Promise<AuthenticationLog[]> => {
     if (filter.authTypes?.length === 0) return Promise.resolve([]);
@@ -45,7 +52,7 @@ export function authenticationLogRepository(handle: DatabaseHandle): Authenticat
             time: entry.time,
             successful: handle.bool(entry.successful),
             banned: handle.bool(entry.banned),
-            username: entry.username,
+            username: handle.dialect === 'mysql' ? cutToCharacters(entry.username, MYSQL_USERNAME_CHARACTERS) : entry.username,
             auth_type: entry.authType,
             remote_ip: entry.remoteIp,
             request_uri: entry.requestUri,

@@ -2,6 +2,7 @@
 import type { Kysely, SqlBool } from 'kysely';
 import { fromSqlBool, type DatabaseHandle } from './handle.ts';
 import type { Ban, IpBan, NewBan, UserBan } from './types.ts';
+import { insertReturningRow } from './upsert.ts';
 
 export interface BanRepository {
   banUser(ban: NewBan & { username: string }): Promise<UserBan>;
@@ -56,19 +57,15 @@ export function banRepository(handle: DatabaseHandle): BanRepository {
 
   const insert = (target: BanTarget, subject: string, ban: NewBan) =>
     run(`ban ${target.subject === 'ip' ? 'an IP address' : 'a user'}`, (db) =>
-      db
-        .insertInto(target.table)
-        .values({
-          time: ban.time,
-          expires: ban.expires,
-          expired: null,
-          revoked: handle.bool(false),
-          [target.subject]: subject,
-          source: ban.source,
-          reason: ban.reason ?? null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow() as Promise<Record<string, unknown>>,
+      insertReturningRow(db, handle.dialect, target.table, {
+        time: ban.time,
+        expires: ban.expires,
+        expired: null,
+        revoked: handle.bool(false),
+        [target.subject]: subject,
+        source: ban.source,
+        reason: ban.reason ?? null,
+      }),
     );
 
   const active = (target: BanTarget, nowMs: number, subject?: string) =>

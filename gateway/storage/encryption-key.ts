@@ -6,6 +6,7 @@ import { StorageError } from './errors.ts';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
 import { checkEncryptedValues, reencryptValues, type EncryptedColumnReport } from './encrypted-values.ts';
+import { orIgnore } from './upsert.ts';
 
 export interface EncryptionRepository {
   /** AES-256-GCM and HMAC keys derived from storage.encryption_key */
@@ -43,11 +44,7 @@ export function encryptionRepository(handle: DatabaseHandle, keys: StorageKeys):
     async recordKey() {
       if ((await checkKey()) === 'matches') return false;
       await handle.run('record the encryption key check value', (db) =>
-        db
-          .insertInto('encryption')
-          .values({ name: KEY_CHECK, value: keys.checkValue })
-          .onConflict((conflict) => conflict.column('name').doNothing())
-          .execute(),
+        orIgnore(db.insertInto('encryption').values({ name: KEY_CHECK, value: keys.checkValue }), handle.dialect, ['name']).execute(),
       );
       // whoever won the race, the value now stored must be this key's
       if ((await checkKey()) !== 'matches') {

@@ -31,9 +31,20 @@ export function fromSqlBool(value: SqlBool): boolean {
  * that the query itself is wrong: no answer in time, a lost or refused connection, a server shutting
  * down or cancelling on statement_timeout, or SQLite's lock wait running out.
  */
+const MYSQL_UNREACHABLE = new Set([
+  'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED', 'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_LOCK_DEADLOCK',
+]);
+
 function isUnreachable(error: unknown, dialect: StorageDialect): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (dialect === 'sqlite') return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  if (dialect === 'mysql') {
+    // the server's own errors: a statement or lock wait ended by its timeout, a server going away;
+    // without a server error code (ECONNREFUSED, PROTOCOL_CONNECTION_LOST…), the connection failed
+    if (typeof code === 'string' && code.startsWith('ER_')) return MYSQL_UNREACHABLE.has(code);
+    return true;
+  }
   // pg's own timeouts and lost connections carry no SQLSTATE
   if (typeof code !== 'string') return true;
   if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || ['57014', '57P01', '57P02', '57P03', '53300'].includes(code);
@@ -53,8 +64,8 @@ export function createDatabaseHandle(init: {
   return {
     db,
     dialect,
-    // better-sqlite3 cannot bind JS booleans; PostgreSQL's boolean columns want them
-    bool: (value) => (dialect === 'sqlite' ? (value ? 1 : 0) : value),
+    // better-sqlite3 cannot bind JS booleans, nor MySQL's tinyint(1) hand them back; PostgreSQL's boolean columns want them
+    bool: (value) => (dialect === 'postgres' ? value : value ? 1 : 0),
     async run(action, work, options) {
       if (isClosed()) throw new StorageError('closed', `storage: could not ${action}: the database is closed`);
       try {

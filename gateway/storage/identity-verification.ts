@@ -79,16 +79,21 @@ export function identityVerificationRepository(handle: DatabaseHandle): Identity
       }),
     consume: (jti, nowMs, ip) =>
       handle.run('use an identity verification', async (db) => {
-        const row = await db
+        const update = db
           .updateTable('identity_verification')
           .set({ consumed_at: nowMs, consumed_ip: ip })
           .where('jti', '=', jti)
           .where('consumed_at', 'is', null)
           .where('revoked_at', 'is', null)
-          .where('expires_at', '>', nowMs)
-          .returningAll()
-          .executeTakeFirst();
-        return row && toToken(row as Row);
+          .where('expires_at', '>', nowMs);
+        if (handle.dialect !== 'mysql') {
+          const row = await update.returningAll().executeTakeFirst();
+          return row && toToken(row as Row);
+        }
+        // no `returning` on MySQL: only the one update that found the row unused reads it back
+        if (Number((await update.executeTakeFirst()).numUpdatedRows) !== 1) return undefined;
+        const row = await db.selectFrom('identity_verification').selectAll().where('jti', '=', jti).executeTakeFirstOrThrow();
+        return toToken(row as Row);
       }),
     revoke: (jti, nowMs, ip) =>
       handle.run('revoke an identity verification', async (db) => {

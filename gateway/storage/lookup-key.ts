@@ -7,6 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
+import { orIgnore } from './upsert.ts';
 
 export const LOOKUP_KEY_NAME = 'lookup_key';
 export const LOOKUP_KEY_AAD = 'encryption:lookup_key';
@@ -26,7 +27,7 @@ export function createSecretLookup(keys: StorageKeys): SecretLookup {
       const sealed = keys.encrypt(randomBytes(32), LOOKUP_KEY_AAD).toString('base64');
       // another instance may race: whichever insert won is the key
       await handle.run('create the lookup key', (db) =>
-        db.insertInto('encryption').values({ name: LOOKUP_KEY_NAME, value: sealed }).onConflict((c) => c.column('name').doNothing()).execute(),
+        orIgnore(db.insertInto('encryption').values({ name: LOOKUP_KEY_NAME, value: sealed }), handle.dialect, ['name']).execute(),
       );
       row = await read();
     }

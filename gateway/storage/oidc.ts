@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
+import { orIgnore, orUpdate } from './upsert.ts';
 
 /** An oidc-provider payload: whatever JSON the provider hands over; these are the fields indexed. */
 export interface OidcPayload {
@@ -144,11 +145,7 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
         consumed_at: typeof payload.consumed === 'number' ? payload.consumed * 1000 : null,
       };
       await handle.run('store an OpenID Connect payload', (db) =>
-        db
-          .insertInto('oidc_payloads')
-          .values({ ...row, model, payload_id: id })
-          .onConflict((c) => c.columns(['model', 'payload_id']).doUpdateSet(row))
-          .execute(),
+        orUpdate(db.insertInto('oidc_payloads').values({ ...row, model, payload_id: id }), handle.dialect, ['model', 'payload_id'], row).execute(),
       );
     },
     find: (model, id, nowMs) => findBy('find an OpenID Connect payload', model, 'payload_id', id, nowMs),
@@ -184,11 +181,12 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
 
     linkSession: (linkKey, sessionUid, username, nowMs) =>
       handle.run('tie an OpenID Connect session to a gateway session', async (db) => {
-        await db
-          .insertInto('oidc_session_links')
-          .values({ link_key: linkKey, session_uid: sessionUid, username, created_at: nowMs })
-          .onConflict((c) => c.column('session_uid').doUpdateSet({ link_key: linkKey, username }))
-          .execute();
+        await orUpdate(
+          db.insertInto('oidc_session_links').values({ link_key: linkKey, session_uid: sessionUid, username, created_at: nowMs }),
+          handle.dialect,
+          ['session_uid'],
+          { link_key: linkKey, username },
+        ).execute();
       }),
     linkedSessions: (by) =>
       handle.run('find the OpenID Connect sessions of a gateway session', async (db) => {
@@ -217,11 +215,11 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
           return existing.subject;
         }
         // the loser of a race between instances inserts nothing and reads the winner's subject
-        await db
-          .insertInto('oidc_subjects')
-          .values({ username, subject: randomBytes(SUBJECT_BYTES).toString('base64url'), created_at: nowMs })
-          .onConflict((c) => c.column('username').doNothing())
-          .execute();
+        await orIgnore(
+          db.insertInto('oidc_subjects').values({ username, subject: randomBytes(SUBJECT_BYTES).toString('base64url'), created_at: nowMs }),
+          handle.dialect,
+          ['username'],
+        ).execute();
         const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirstOrThrow();
         remember(row.subject, username);
         return row.subject;

@@ -11,8 +11,8 @@ import { createDatabaseHandle } from './handle.ts';
 import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
-import { DEFAULT_STATEMENT_TIMEOUT_MS, parsePostgresAddress, QUERY_READ_TIMEOUT } from './options.ts';
-import type { PostgresStorageOptions, StorageOptions } from './options.ts';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, describeMysqlEndpoint, parseMysqlAddress, parsePostgresAddress, QUERY_READ_TIMEOUT } from './options.ts';
+import type { MysqlStorageOptions, PostgresStorageOptions, StorageOptions } from './options.ts';
 import { createStorage, pendingError, type Storage } from './storage.ts';
 import type { Database } from './types.ts';
 
@@ -34,8 +34,8 @@ interface Connection {
 }
 
 function assertOneBackend(options: StorageOptions): void {
-  if (!options.local === !options.postgres) {
-    throw new StorageError('invalid_options', "storage: configure exactly one of 'local' and 'postgres'");
+  if ([options.local, options.postgres, options.mysql].filter(Boolean).length !== 1) {
+    throw new StorageError('invalid_options', "storage: configure exactly one of 'local', 'postgres' and 'mysql'");
   }
 }
 
@@ -52,6 +52,18 @@ async function connect(options: StorageOptions, logger: Logger, mode: { readOnly
       target: { dialect: 'postgres', schema: postgres.schema || 'public' },
       probe: () => probePostgres(db, postgres),
       description: `PostgreSQL database '${postgres.database}' at ${host}:${port}`,
+    };
+  }
+  if (options.mysql) {
+    const mysql = options.mysql;
+    // the mysql2 driver loads only for a MySQL storage
+    dialect = (await import('./mysql-dialect.ts')).createMysqlDialect(mysql, logger, mode).dialect;
+    const db = new Kysely<Database>({ dialect });
+    return {
+      db,
+      target: { dialect: 'mysql' },
+      probe: () => probeMysql(db, mysql),
+      description: `MySQL database '${mysql.database}' at ${describeMysqlEndpoint(parseMysqlAddress(mysql.address))}`,
     };
   }
   const path = options.local!.path;
@@ -78,7 +90,7 @@ export async function openStorage(options: StorageOptions, context: OpenStorageC
   const migration = { ...target, db };
 
   try {
-    if (target.dialect === 'postgres') await probe();
+    if (target.dialect !== 'sqlite') await probe();
     let applied: string[] = [];
     if (context.migrate) {
       applied = await wrapped('migration_failed', 'storage: the migrations could not run', () => applyMigrations(migration, logger));
@@ -114,7 +126,7 @@ export async function migrateStorage(options: StorageOptions, logger: Logger): P
 /**
  * `gatehouse config validate --check`: whether the gateway could start on this storage, without
  * migrating or writing anything (SQLite is opened read-only, never created, and no -wal or -shm file
- * is created beside it; PostgreSQL runs read-only transactions). Pending migrations and an unrecorded key are fine: the first start applies
+ * is created beside it; PostgreSQL and MySQL run read-only transactions). Pending migrations and an unrecorded key are fine: the first start applies
  * and records them. Resolves with what it found; rejects with what would stop the start.
  */
 export async function checkStorage(options: StorageOptions, logger: Logger): Promise<string> {
@@ -196,6 +208,34 @@ async function probePostgres(db: Kysely<Database>, options: PostgresStorageOptio
     throw new StorageError(
       'unreachable',
       `storage: postgres: cannot connect to database '${options.database}' at ${host}:${port} as '${options.username}': ${reason}`,
+      { cause: error },
+    );
+  }
+}
+
+const MYSQL_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ETIMEDOUT: 'timed out',
+  ENOENT: 'no socket at that path',
+  ER_ACCESS_DENIED_ERROR: 'authentication failed',
+  ER_DBACCESS_DENIED_ERROR: 'access to the database denied',
+  ER_BAD_DB_ERROR: 'the database does not exist',
+};
+
+async function probeMysql(db: Kysely<Database>, options: MysqlStorageOptions): Promise<void> {
+  const started = Date.now();
+  try {
+    await sql`select 1`.execute(db);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason =
+      (typeof code === 'string' ? MYSQL_REASONS[code] : undefined) ??
+      (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
+    throw new StorageError(
+      'unreachable',
+      `storage: mysql: cannot connect to database '${options.database}' at ${describeMysqlEndpoint(parseMysqlAddress(options.address))} as '${options.username}': ${reason}`,
       { cause: error },
     );
   }

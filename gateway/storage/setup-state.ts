@@ -1,5 +1,6 @@
 /** `setup_state`: one-time steps (the first administrator) and when they were done, shared by every instance. */
 import type { DatabaseHandle } from './handle.ts';
+import { orIgnore } from './upsert.ts';
 
 export interface SetupStateRepository {
   /** When the one-time step `name` was completed (ms), or null if it never was. */
@@ -22,11 +23,7 @@ export function setupStateRepository(handle: DatabaseHandle): SetupStateReposito
     },
     async markSetupComplete(name, time) {
       const result = await handle.run('record the setup state', (db) =>
-        db
-          .insertInto('setup_state')
-          .values({ name, completed_at: time })
-          .onConflict((conflict) => conflict.column('name').doNothing())
-          .executeTakeFirst(),
+        orIgnore(db.insertInto('setup_state').values({ name, completed_at: time }), handle.dialect, ['name']).executeTakeFirst(),
       );
       return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
     },

@@ -4,6 +4,7 @@
  * message names the operation, never the SQL. A consumer takes only the repositories it uses
  * (`Pick<Storage, 'bans'>`, or the repository's own interface).
  */
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { attemptReservationRepository, type AttemptReservationRepository } from './attempt-reservations.ts';
@@ -115,22 +116,25 @@ export function createStorage(init: StorageInit): Storage {
     exclusively(keys, work) {
       // what `work` threw (rolled back, then rethrown by Kysely): the caller's error, not the database's
       let thrownByWork: { error: unknown } | undefined;
+      const transaction = (db: Kysely<Database>) =>
+        db.transaction().execute(async (trx) => {
+          if (dialect === 'postgres') {
+            for (const key of [...new Set(keys)].sort()) {
+              await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${key}`}, 0))`.execute(trx);
+            }
+          }
+          try {
+            return await work(repositories(createDatabaseHandle({ db: trx, dialect }), init.keys, lookup));
+          } catch (error) {
+            thrownByWork = { error };
+            throw error;
+          }
+        });
       return handle.run(
         'run a transaction',
-        (pool) =>
-          pool.transaction().execute(async (trx) => {
-            if (dialect === 'postgres') {
-              for (const key of [...new Set(keys)].sort()) {
-                await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${key}`}, 0))`.execute(trx);
-              }
-            }
-            try {
-              return await work(repositories(createDatabaseHandle({ db: trx, dialect }), init.keys, lookup));
-            } catch (error) {
-              thrownByWork = { error };
-              throw error;
-            }
-          }),
+        // MySQL's named locks belong to the connection, not the transaction: taken before it begins
+        // and released after it ends, on the one connection both run on
+        (pool) => (dialect === 'mysql' ? pool.connection().execute((connection) => withMysqlLocks(connection, keys, () => transaction(connection))) : transaction(pool)),
         { isCallersOwn: (error) => thrownByWork !== undefined && error === thrownByWork.error },
       );
     },
@@ -150,6 +154,25 @@ export function createStorage(init: StorageInit): Storage {
       await db.destroy();
     },
   };
+}
+
+/** How long a MySQL transaction waits for another's named lock (the server's statement timeout may end the wait first). */
+const MYSQL_LOCK_WAIT_SECONDS = 10;
+
+/** Runs `work` holding MySQL's named lock for each key, in a fixed order (no deadlock between two callers). */
+async function withMysqlLocks<T>(connection: Kysely<Database>, keys: readonly string[], work: () => Promise<T>): Promise<T> {
+  // a lock name is at most 64 characters: the key's hash stands for it
+  const names = [...new Set(keys)].map((key) => `gatehouse:${createHash('sha256').update(key).digest('hex').slice(0, 40)}`).sort();
+  try {
+    for (const name of names) {
+      const { rows } = await sql<{ got: number | null }>`select get_lock(${name}, ${MYSQL_LOCK_WAIT_SECONDS}) as got`.execute(connection);
+      if (Number(rows[0]?.got) !== 1) throw new StorageError('unreachable', 'storage: could not run a transaction: another held its lock too long');
+    }
+    return await work();
+  } finally {
+    // a failure here is a lost connection, whose locks the server has released
+    if (names.length > 0) await sql`select release_all_locks()`.execute(connection).catch(() => {});
+  }
 }
 
 export function pendingError(pending: readonly string[]): StorageError {

@@ -4,6 +4,7 @@
  */
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
+import { orIgnore, orUpdate } from './upsert.ts';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 
@@ -50,11 +51,7 @@ export function totpRepository(handle: DatabaseHandle, keys: StorageKeys): TotpR
         secret,
       };
       await handle.run('save a TOTP configuration', (db) =>
-        db
-          .insertInto('totp_configurations')
-          .values({ ...row, username: config.username })
-          .onConflict((c) => c.column('username').doUpdateSet(row))
-          .execute(),
+        orUpdate(db.insertInto('totp_configurations').values({ ...row, username: config.username }), handle.dialect, ['username'], row).execute(),
       );
     },
     async load(username) {
@@ -81,12 +78,9 @@ export function totpRepository(handle: DatabaseHandle, keys: StorageKeys): TotpR
       }),
     markStepUsed: (username, step, nowMs) =>
       handle.run('record a used TOTP step', async (db) => {
-        const inserted = await db
-          .insertInto('totp_history')
-          .values({ created_at: nowMs, username, step })
-          .onConflict((c) => c.columns(['username', 'step']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
+        const insert = orIgnore(db.insertInto('totp_history').values({ created_at: nowMs, username, step }), handle.dialect, ['username', 'step']);
+        // MySQL has no `returning`: an ignored row is an insert that changed no row
+        const inserted = handle.dialect === 'mysql' ? Number((await insert.executeTakeFirst()).numInsertedOrUpdatedRows) > 0 : (await insert.returning('id').executeTakeFirst()) !== undefined;
         if (!inserted) return false;
         await db.updateTable('totp_configurations').set({ last_used_at: nowMs }).where('username', '=', username).execute();
         return true;

@@ -1,6 +1,6 @@
 import type { Generated, SqlBool } from 'kysely';
 
-export type StorageDialect = 'sqlite' | 'postgres';
+export type StorageDialect = 'sqlite' | 'postgres' | 'mysql';
 
 // ---- tables (snake_case, as stored). Times are integer milliseconds since the epoch. ----
 

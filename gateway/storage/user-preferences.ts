@@ -1,5 +1,6 @@
 /** `user_preferences`: the second-factor method a user prefers (Authelia's `totp`, `webauthn`, `mobile_push`…). */
 import type { DatabaseHandle } from './handle.ts';
+import { orUpdate } from './upsert.ts';
 
 export interface UserPreferenceRepository {
   /** The user's preferred second-factor method, or undefined when none was chosen. */
@@ -16,11 +17,7 @@ export function userPreferenceRepository(handle: DatabaseHandle): UserPreference
       }),
     async setSecondFactorMethod(username, method) {
       await handle.run('save user preferences', (db) =>
-        db
-          .insertInto('user_preferences')
-          .values({ username, second_factor_method: method })
-          .onConflict((c) => c.column('username').doUpdateSet({ second_factor_method: method }))
-          .execute(),
+        orUpdate(db.insertInto('user_preferences').values({ username, second_factor_method: method }), handle.dialect, ['username'], { second_factor_method: method }).execute(),
       );
     },
   };

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { StorageKeys } from './encryption.ts';
 import type { DatabaseHandle } from './handle.ts';
+import { orUpdate } from './upsert.ts';
 
 export interface UserSession {
   /** hex SHA-256 of the session id */
@@ -53,11 +54,12 @@ export function userSessionRepository(handle: DatabaseHandle, keys: StorageKeys)
       const hash = sessionHash(session.sessionId);
       const seen = { last_seen_at: session.nowMs, remote_ip: session.remoteIp, user_agent: session.userAgent };
       await handle.run('index a session', (db) =>
-        db
-          .insertInto('user_sessions')
-          .values({ session_hash: hash, username: session.username, created_at: session.nowMs, session_id: seal(session.sessionId, hash), ...seen })
-          .onConflict((c) => c.column('session_hash').doUpdateSet(seen))
-          .execute(),
+        orUpdate(
+          db.insertInto('user_sessions').values({ session_hash: hash, username: session.username, created_at: session.nowMs, session_id: seal(session.sessionId, hash), ...seen }),
+          handle.dialect,
+          ['session_hash'],
+          seen,
+        ).execute(),
       );
     },
     async touch(sessionId, nowMs, remoteIp) {
@@ -110,8 +112,14 @@ export function userSessionRepository(handle: DatabaseHandle, keys: StorageKeys)
       handle.run('remove sessions', async (db) => {
         let query = db.deleteFrom('user_sessions').where('username', '=', username);
         if (exceptHash !== undefined) query = query.where('session_hash', '!=', exceptHash);
-        const rows = await query.returning('session_hash').execute();
-        return rows.map((row) => row.session_hash);
+        if (handle.dialect !== 'mysql') return (await query.returning('session_hash').execute()).map((row) => row.session_hash);
+        // no `returning` on MySQL: the rows are read, then exactly those deleted
+        let select = db.selectFrom('user_sessions').select('session_hash').where('username', '=', username);
+        if (exceptHash !== undefined) select = select.where('session_hash', '!=', exceptHash);
+        const hashes = (await select.execute()).map((row) => row.session_hash);
+        if (hashes.length === 0) return [];
+        await db.deleteFrom('user_sessions').where('username', '=', username).where('session_hash', 'in', hashes).execute();
+        return hashes;
       }),
   };
 }

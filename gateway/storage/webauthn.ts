@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlBool } from 'kysely';
 import { fromSqlBool, type DatabaseHandle } from './handle.ts';
+import { insertReturningRow, orIgnore } from './upsert.ts';
 
 export interface NewWebauthnCredential {
   username: string;
@@ -84,11 +85,7 @@ export function webauthnRepository(handle: DatabaseHandle): WebauthnRepository {
     userHandle: (username) =>
       handle.run('load a WebAuthn user handle', async (db) => {
         // another instance may race: whichever insert won is the handle
-        await db
-          .insertInto('webauthn_users')
-          .values({ username, user_handle: randomBytes(64) })
-          .onConflict((c) => c.column('username').doNothing())
-          .execute();
+        await orIgnore(db.insertInto('webauthn_users').values({ username, user_handle: randomBytes(64) }), handle.dialect, ['username']).execute();
         const row = await db.selectFrom('webauthn_users').select('user_handle').where('username', '=', username).executeTakeFirstOrThrow();
         return Buffer.from(row.user_handle);
       }),
@@ -99,29 +96,25 @@ export function webauthnRepository(handle: DatabaseHandle): WebauthnRepository {
       }),
     add: (c) =>
       handle.run('add a WebAuthn credential', async (db) => {
-        const row = await db
-          .insertInto('webauthn_credentials')
-          .values({
-            created_at: c.createdAt,
-            last_used_at: null,
-            username: c.username,
-            description: c.description,
-            kid: c.kid,
-            aaguid: c.aaguid,
-            attestation_type: c.attestationType,
-            attachment: c.attachment,
-            transport: c.transports.join(','),
-            sign_count: c.signCount,
-            clone_warning: b(false),
-            discoverable: b(c.discoverable),
-            present: b(c.present),
-            verified: b(c.verified),
-            backup_eligible: b(c.backupEligible),
-            backup_state: b(c.backupState),
-            public_key: c.publicKey,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await insertReturningRow(db, handle.dialect, 'webauthn_credentials', {
+          created_at: c.createdAt,
+          last_used_at: null,
+          username: c.username,
+          description: c.description,
+          kid: c.kid,
+          aaguid: c.aaguid,
+          attestation_type: c.attestationType,
+          attachment: c.attachment,
+          transport: c.transports.join(','),
+          sign_count: c.signCount,
+          clone_warning: b(false),
+          discoverable: b(c.discoverable),
+          present: b(c.present),
+          verified: b(c.verified),
+          backup_eligible: b(c.backupEligible),
+          backup_state: b(c.backupState),
+          public_key: c.publicKey,
+          });
         return toCredential(row as Row);
       }),
     list: (username) =>

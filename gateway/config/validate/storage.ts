@@ -2,7 +2,7 @@
 import { configError, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { GENERATE_SECRET } from '../../../lib/secret-strength.ts';
 import { assertEncryptionKeyLength } from '../../storage/encryption.ts';
-import { parsePostgresAddress } from '../../storage/options.ts';
+import { parseMysqlAddress, parsePostgresAddress } from '../../storage/options.ts';
 import type { GatewayConfig } from '../schema.ts';
 import { ownSecretProblem } from './own-secrets.ts';
 
@@ -22,8 +22,9 @@ export function storageProblems(storage: GatewayConfig['storage']): ConfigProble
       }
     }
   }
-  if (storage.local && storage.postgres) found.push(configError('storage', "set one of 'local' and 'postgres', not both"));
-  if (!storage.local && !storage.postgres) found.push(configError('storage', 'is required: set storage.local.path (SQLite) or storage.postgres'));
+  const chosen = (['local', 'postgres', 'mysql'] as const).filter((name) => storage[name] !== undefined);
+  if (chosen.length > 1) found.push(configError('storage', `set one of 'local', 'postgres' and 'mysql', not ${chosen.map((name) => `'${name}'`).join(' and ')}`));
+  if (chosen.length === 0) found.push(configError('storage', 'is required: set storage.local.path (SQLite), storage.postgres or storage.mysql'));
   if (storage.postgres?.tls) {
     found.push(configError('storage.postgres.tls', 'asks for TLS to PostgreSQL, which Gatehouse does not implement yet: connecting without it would send the password and the data in clear text, so it is refused; connect through a unix socket or a trusted network and remove it'));
   }
@@ -34,6 +35,13 @@ export function storageProblems(storage: GatewayConfig['storage']): ConfigProble
     } catch {
       // the value is not repeated: a mistyped address may carry credentials
       found.push(configError('storage.postgres.address', "must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'"));
+    }
+  }
+  if (storage.mysql) {
+    try {
+      parseMysqlAddress(storage.mysql.address);
+    } catch {
+      found.push(configError('storage.mysql.address', "must look like 'tcp://host:3306' or 'unix:///run/mysqld/mysqld.sock'"));
     }
   }
   return found;

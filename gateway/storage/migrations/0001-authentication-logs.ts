@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
-import { addIdColumn } from './columns.ts';
+import { addIdColumn, indexedText } from './columns.ts';
 
-// `text`, not `varchar(n)`: an over-long username or URI typed at the login form must still be recorded.
+// `text`, not `varchar(n)`: an over-long username or URI typed at the login form must still be recorded
+// (MySQL indexes no text: there the indexed username is varchar(512), and the repository cuts a longer one to it).
 // `bigint` times and `boolean` flags are portable: SQLite gives them integer/numeric affinity.
 export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
   await db.schema
@@ -11,9 +12,9 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .addColumn('time', 'bigint', (col) => col.notNull())
     .addColumn('successful', 'boolean', (col) => col.notNull())
     .addColumn('banned', 'boolean', (col) => col.notNull().defaultTo(false))
-    .addColumn('username', 'text', (col) => col.notNull())
+    .addColumn('username', indexedText(dialect, 512), (col) => col.notNull())
     .addColumn('auth_type', 'text', (col) => col.notNull())
-    .addColumn('remote_ip', 'text', (col) => col.notNull())
+    .addColumn('remote_ip', indexedText(dialect), (col) => col.notNull())
     .addColumn('request_uri', 'text', (col) => col.notNull())
     .addColumn('request_method', 'text', (col) => col.notNull())
     .execute();

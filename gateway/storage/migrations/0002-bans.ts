@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
-import { addIdColumn } from './columns.ts';
+import { addIdColumn, indexedText } from './columns.ts';
 
 async function createBanTable(db: Kysely<any>, dialect: StorageDialect, table: string, subject: string): Promise<void> {
   await db.schema
@@ -10,7 +10,7 @@ async function createBanTable(db: Kysely<any>, dialect: StorageDialect, table: s
     .addColumn('expires', 'bigint') // null: until revoked
     .addColumn('expired', 'bigint') // set when revoked
     .addColumn('revoked', 'boolean', (col) => col.notNull().defaultTo(false))
-    .addColumn(subject, 'text', (col) => col.notNull())
+    .addColumn(subject, indexedText(dialect), (col) => col.notNull())
     .addColumn('source', 'text', (col) => col.notNull())
     .addColumn('reason', 'text')
     .execute();

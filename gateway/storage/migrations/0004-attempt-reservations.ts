@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
-import { addIdColumn } from './columns.ts';
+import { addIdColumn, indexedText } from './columns.ts';
 
 // A first-factor attempt whose password is being checked right now: counted as a failure until it is
 // settled, so parallel guesses cannot all pass the ban check. `expires` frees the rows of a crashed
@@ -11,8 +11,8 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .$call((table) => addIdColumn(table, dialect))
     .addColumn('time', 'bigint', (col) => col.notNull())
     .addColumn('expires', 'bigint', (col) => col.notNull())
-    .addColumn('username', 'text', (col) => col.notNull())
-    .addColumn('remote_ip', 'text', (col) => col.notNull())
+    .addColumn('username', indexedText(dialect, 512), (col) => col.notNull())
+    .addColumn('remote_ip', indexedText(dialect), (col) => col.notNull())
     .execute();
   await db.schema.createIndex('attempt_reservations_username_idx').on('attempt_reservations').columns(['username', 'expires']).execute();
   await db.schema.createIndex('attempt_reservations_remote_ip_idx').on('attempt_reservations').columns(['remote_ip', 'expires']).execute();

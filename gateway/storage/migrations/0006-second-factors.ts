@@ -1,6 +1,7 @@
 import type { CreateTableBuilder, Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
-import { addIdColumn, bytesType } from './columns.ts';
+import { sql } from 'kysely';
+import { addIdColumn, bytesType, indexedBytesType, indexedText, tableOptions } from './columns.ts';
 
 // Second factors and what comes with them, after Authelia 4.39's schema. Secrets (TOTP seeds, one-time
 // codes) are AES-256-GCM ciphertext; recovery codes and one-time codes are found by an HMAC, never by
@@ -19,13 +20,15 @@ function addSingleUseColumns<TB extends string>(table: CreateTableBuilder<TB, an
 
 export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
   const bytes = bytesType(dialect);
+  const indexedBytes = indexedBytesType(dialect);
+  const keyText = indexedText(dialect);
 
   await db.schema
     .createTable('totp_configurations')
     .$call((table) => addIdColumn(table, dialect))
     .addColumn('created_at', 'bigint', (col) => col.notNull())
     .addColumn('last_used_at', 'bigint')
-    .addColumn('username', 'text', (col) => col.notNull().unique())
+    .addColumn('username', keyText, (col) => col.notNull().unique())
     .addColumn('issuer', 'text', (col) => col.notNull())
     .addColumn('algorithm', 'text', (col) => col.notNull())
     .addColumn('digits', 'integer', (col) => col.notNull())
@@ -38,7 +41,7 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .createTable('totp_history')
     .$call((table) => addIdColumn(table, dialect))
     .addColumn('created_at', 'bigint', (col) => col.notNull())
-    .addColumn('username', 'text', (col) => col.notNull())
+    .addColumn('username', keyText, (col) => col.notNull())
     .addColumn('step', 'bigint', (col) => col.notNull())
     .addUniqueConstraint('totp_history_username_step_key', ['username', 'step'])
     .execute();
@@ -46,8 +49,8 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
   await db.schema
     .createTable('webauthn_users')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('username', 'text', (col) => col.notNull().unique())
-    .addColumn('user_handle', bytes, (col) => col.notNull().unique())
+    .addColumn('username', keyText, (col) => col.notNull().unique())
+    .addColumn('user_handle', indexedBytes, (col) => col.notNull().unique())
     .execute();
 
   await db.schema
@@ -55,9 +58,10 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .$call((table) => addIdColumn(table, dialect))
     .addColumn('created_at', 'bigint', (col) => col.notNull())
     .addColumn('last_used_at', 'bigint')
-    .addColumn('username', 'text', (col) => col.notNull())
-    .addColumn('description', 'text', (col) => col.notNull())
-    .addColumn('kid', 'text', (col) => col.notNull().unique())
+    .addColumn('username', keyText, (col) => col.notNull())
+    .addColumn('description', keyText, (col) => col.notNull())
+    // a credential id may be 1023 bytes: base64url, ASCII only, up to 1364 characters
+    .addColumn('kid', dialect === 'mysql' ? sql`varchar(1400) character set ascii collate ascii_bin` : 'text', (col) => col.notNull().unique())
     .addColumn('aaguid', 'text')
     .addColumn('attestation_type', 'text', (col) => col.notNull())
     .addColumn('attachment', 'text', (col) => col.notNull())
@@ -77,8 +81,8 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
     .createTable('recovery_codes')
     .$call((table) => addIdColumn(table, dialect))
     .addColumn('created_at', 'bigint', (col) => col.notNull())
-    .addColumn('username', 'text', (col) => col.notNull())
-    .addColumn('code_hash', bytes, (col) => col.notNull())
+    .addColumn('username', keyText, (col) => col.notNull())
+    .addColumn('code_hash', indexedBytes, (col) => col.notNull())
     .addColumn('used_at', 'bigint')
     .addUniqueConstraint('recovery_codes_username_code_hash_key', ['username', 'code_hash'])
     .execute();
@@ -86,7 +90,7 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
   await db.schema
     .createTable('identity_verification')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('jti', 'text', (col) => col.notNull().unique())
+    .addColumn('jti', keyText, (col) => col.notNull().unique())
     .addColumn('username', 'text', (col) => col.notNull())
     .addColumn('action', 'text', (col) => col.notNull())
     .$call(addSingleUseColumns)
@@ -95,9 +99,9 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
   await db.schema
     .createTable('one_time_codes')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('public_id', 'text', (col) => col.notNull().unique())
-    .addColumn('signature', bytes, (col) => col.notNull())
-    .addColumn('username', 'text', (col) => col.notNull())
+    .addColumn('public_id', keyText, (col) => col.notNull().unique())
+    .addColumn('signature', indexedBytes, (col) => col.notNull())
+    .addColumn('username', keyText, (col) => col.notNull())
     .addColumn('intent', 'text', (col) => col.notNull())
     .$call(addSingleUseColumns)
     .addColumn('code', bytes, (col) => col.notNull())
@@ -106,15 +110,16 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
 
   await db.schema
     .createTable('user_preferences')
-    .addColumn('username', 'text', (col) => col.primaryKey())
+    .$call((table) => tableOptions(table, dialect))
+    .addColumn('username', keyText, (col) => col.primaryKey())
     .addColumn('second_factor_method', 'text', (col) => col.notNull())
     .execute();
 
   await db.schema
     .createTable('user_sessions')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('session_hash', 'text', (col) => col.notNull().unique())
-    .addColumn('username', 'text', (col) => col.notNull())
+    .addColumn('session_hash', keyText, (col) => col.notNull().unique())
+    .addColumn('username', keyText, (col) => col.notNull())
     .addColumn('created_at', 'bigint', (col) => col.notNull())
     .addColumn('last_seen_at', 'bigint', (col) => col.notNull())
     .addColumn('remote_ip', 'text', (col) => col.notNull())

@@ -1,21 +1,22 @@
 import type { Kysely } from 'kysely';
 import type { StorageDialect } from '../types.ts';
-import { addIdColumn, bytesType } from './columns.ts';
+import { addIdColumn, bytesType, indexedText } from './columns.ts';
 
 // The OpenID Connect provider's state. `oidc_payloads` holds oidc-provider's models (codes, tokens,
 // grants, sessions, interactions…), each payload JSON sealed with AES-256-GCM bound to `model:id`; the
 // columns beside it are the lookups the provider makes (grant, session uid, user code) and expiry.
 // `oidc_subjects` gives each username one opaque `sub`; `oidc_consents` remembers consents.
 export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void> {
+  const keyText = indexedText(dialect);
   await db.schema
     .createTable('oidc_payloads')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('model', 'text', (col) => col.notNull())
-    .addColumn('payload_id', 'text', (col) => col.notNull())
+    .addColumn('model', keyText, (col) => col.notNull())
+    .addColumn('payload_id', keyText, (col) => col.notNull())
     .addColumn('payload', bytesType(dialect), (col) => col.notNull())
-    .addColumn('grant_id', 'text')
-    .addColumn('uid', 'text')
-    .addColumn('user_code', 'text')
+    .addColumn('grant_id', keyText)
+    .addColumn('uid', keyText)
+    .addColumn('user_code', keyText)
     .addColumn('expires_at', 'bigint')
     .addColumn('consumed_at', 'bigint')
     .addUniqueConstraint('oidc_payloads_model_payload_id_key', ['model', 'payload_id'])
@@ -28,16 +29,16 @@ export async function up(db: Kysely<any>, dialect: StorageDialect): Promise<void
   await db.schema
     .createTable('oidc_subjects')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('username', 'text', (col) => col.notNull().unique())
-    .addColumn('subject', 'text', (col) => col.notNull().unique())
+    .addColumn('username', keyText, (col) => col.notNull().unique())
+    .addColumn('subject', keyText, (col) => col.notNull().unique())
     .addColumn('created_at', 'bigint', (col) => col.notNull())
     .execute();
 
   await db.schema
     .createTable('oidc_consents')
     .$call((table) => addIdColumn(table, dialect))
-    .addColumn('username', 'text', (col) => col.notNull())
-    .addColumn('client_id', 'text', (col) => col.notNull())
+    .addColumn('username', keyText, (col) => col.notNull())
+    .addColumn('client_id', keyText, (col) => col.notNull())
     .addColumn('scopes', 'text', (col) => col.notNull())
     .addColumn('claims', 'text', (col) => col.notNull())
     .addColumn('granted_at', 'bigint', (col) => col.notNull())

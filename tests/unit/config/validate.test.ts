@@ -92,7 +92,7 @@ storage:
       ['authentication_backend.file', /^is required/],
       ['session.cookies', /^is required/],
       ['storage.encryption_key', /^is required/],
-      ['storage', /^is required: set storage\.local\.path \(SQLite\) or storage\.postgres$/],
+      ['storage', /^is required: set storage\.local\.path \(SQLite\), storage\.postgres or storage\.mysql$/],
       ['access_control', /'default_policy' option 'deny' is invalid: when no rules are specified/],
     ]);
   });

@@ -22,6 +22,19 @@ function attempt(overrides: Partial<AuthenticationAttempt>): AuthenticationAttem
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: every authentication attempt is stored and read back as written`, () => {
+    it('records an over-long username typed at the login form (cut to 512 characters on MySQL)', async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const storage = await openStorage(options, { logger: silentLogger, migrate: true });
+      t.after(() => storage.close());
+
+      const typed = '\u{1F600}'.repeat(600); // a character outside the BMP: cut between characters, not UTF-16 units
+      await storage.authenticationLogs.append(attempt({ username: typed }));
+      const kept = backend.name === 'mysql' ? '\u{1F600}'.repeat(512) : typed;
+      const [log] = await storage.authenticationLogs.loadByUsername(kept, T0, 10);
+      assert.equal(log?.username, kept);
+    });
+
     it('round-trips all fields with their JS types, newest first', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);

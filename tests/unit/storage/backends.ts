@@ -1,4 +1,4 @@
-// Shared by the storage and regulation tests: every behaviour runs on SQLite and on PostgreSQL.
+// Shared by the storage and regulation tests: every behaviour runs on SQLite, on PostgreSQL and on MariaDB.
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -9,13 +9,14 @@ import type { Logger } from 'pino';
 import type { StorageOptions } from '../../../gateway/storage/options.ts';
 import { openStorage } from '../../../gateway/storage/open.ts';
 import type { Storage } from '../../../gateway/storage/storage.ts';
+import { createTestMysqlDatabase, withMysqlAdmin } from '../../helpers/mariadb.ts';
 import { createTestDatabase } from '../../helpers/postgres.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
 
 export const TEST_KEY = 'a-test-encryption-key-long-enough';
 
 export interface Backend {
-  readonly name: 'sqlite' | 'postgres';
+  readonly name: 'sqlite' | 'postgres' | 'mysql';
   /** An empty database; `cleanup` removes it. */
   create(): Promise<{ options: StorageOptions; cleanup: () => Promise<void> }>;
 }
@@ -35,6 +36,13 @@ export const BACKENDS: readonly Backend[] = [
       return { options: { encryption_key: TEST_KEY, postgres: database.options }, cleanup: database.drop };
     },
   },
+  {
+    name: 'mysql',
+    async create() {
+      const database = await createTestMysqlDatabase();
+      return { options: { encryption_key: TEST_KEY, mysql: database.options }, cleanup: database.drop };
+    },
+  },
 ];
 
 /** A pino logger whose JSON lines the test can read back. */
@@ -44,6 +52,11 @@ export function recordingLogger(): { logger: Logger; lines: () => Record<string,
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** An identifier quoted for rawQuery on this database (MySQL's are in backticks; `"x"` is a string there). */
+export function quoted(options: StorageOptions, name: string): string {
+  return options.mysql ? `\`${name}\`` : `"${name}"`;
+}
 
 /** Runs one statement straight through the driver, beside Gatehouse (to prepare or inspect a database). */
 export async function rawQuery(options: StorageOptions, statement: string): Promise<Record<string, unknown>[]> {
@@ -56,6 +69,12 @@ export async function rawQuery(options: StorageOptions, statement: string): Prom
     } finally {
       db.close();
     }
+  }
+  if (options.mysql) {
+    return withMysqlAdmin(async (connection) => {
+      const [rows] = await connection.query(statement);
+      return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+    }, options.mysql.database);
   }
   const postgres = options.postgres!;
   const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: postgres.username, database: postgres.database });

@@ -37,10 +37,13 @@ for (const backend of BACKENDS) {
 }
 
 describe('storage options that cannot work are refused with the option named', () => {
-  it('needs exactly one of local and postgres', async () => {
-    await assert.rejects(openStorage({ encryption_key: TEST_KEY }, { logger: silentLogger, migrate: true }), {
+  it('needs exactly one of local, postgres and mysql', async () => {
+    const message = "storage: configure exactly one of 'local', 'postgres' and 'mysql'";
+    await assert.rejects(openStorage({ encryption_key: TEST_KEY }, { logger: silentLogger, migrate: true }), { code: 'invalid_options', message });
+    const mysql = { address: 'tcp://127.0.0.1:3306', database: 'x', username: 'u', password: '', timeout: 1000 };
+    await assert.rejects(openStorage({ encryption_key: TEST_KEY, local: { path: '/nonexistent/db.sqlite3' }, mysql }, { logger: silentLogger, migrate: true }), {
       code: 'invalid_options',
-      message: "storage: configure exactly one of 'local' and 'postgres'",
+      message,
     });
   });
 

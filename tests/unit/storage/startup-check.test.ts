@@ -9,7 +9,7 @@ import type { PostgresStorageOptions } from '../../../gateway/storage/options.ts
 import { createTestDatabase } from '../../helpers/postgres.ts';
 import { startStallProxy } from '../../helpers/stall-proxy.ts';
 import { makeTempDir } from '../../helpers/tmp.ts';
-import { BACKENDS, TEST_KEY, rawQuery, silentLogger } from './backends.ts';
+import { BACKENDS, TEST_KEY, quoted, rawQuery, silentLogger } from './backends.ts';
 
 const OTHER_KEY = 'another-encryption-key-of-length';
 
@@ -35,7 +35,7 @@ for (const backend of BACKENDS) {
         code: 'migrations_pending',
         message: "storage: the database schema is out of date (pending: 0005-setup-state); run 'gatehouse storage migrate'",
       });
-      await rawQuery(options, `insert into migrations (name, "timestamp") values ('0005-setup-state', '2025-01-01T00:00:00.000Z')`);
+      await rawQuery(options, `insert into migrations (name, ${quoted(options, 'timestamp')}) values ('0005-setup-state', '2025-01-01T00:00:00.000Z')`);
 
       await rawQuery(options, "update encryption set value = 'not-this-key' where name = 'check'");
       await assert.rejects(storage.startupCheck(), {
@@ -62,6 +62,10 @@ for (const backend of BACKENDS) {
       if (options.local) {
         assert.equal(note, `SQLite database at ${options.local.path}: not created yet, the first start creates it`);
         await assert.rejects(stat(join(options.local.path, '..')), { code: 'ENOENT' }, 'not even its directory');
+      } else if (options.mysql) {
+        const { database } = options.mysql;
+        assert.equal(note, `MySQL database '${database}' at 127.0.0.1:3306: 9 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it`);
+        assert.deepEqual(await rawQuery(options, `select table_name from information_schema.tables where table_schema = '${database}'`), []);
       } else {
         const { database } = options.postgres!;
         assert.equal(note, `PostgreSQL database '${database}' at 127.0.0.1:5432: 9 migration(s) pending, the next start applies them; encryption_key not recorded yet, the next start records it`);
@@ -76,7 +80,11 @@ for (const backend of BACKENDS) {
       const before = options.local ? createHash('sha256').update(await readFile(options.local.path)).digest('hex') : '';
 
       const note = await checkStorage(options, silentLogger);
-      const where = options.local ? `SQLite database at ${options.local.path}` : `PostgreSQL database '${options.postgres!.database}' at 127.0.0.1:5432`;
+      const where = options.local
+        ? `SQLite database at ${options.local.path}`
+        : options.mysql
+          ? `MySQL database '${options.mysql.database}' at 127.0.0.1:3306`
+          : `PostgreSQL database '${options.postgres!.database}' at 127.0.0.1:5432`;
       assert.equal(note, `${where}: schema up to date; encryption_key matches`);
       if (options.local) assert.equal(createHash('sha256').update(await readFile(options.local.path)).digest('hex'), before);
     });
@@ -96,7 +104,7 @@ for (const backend of BACKENDS) {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
       await (await openStorage(options, { logger: silentLogger, migrate: true })).close();
-      await rawQuery(options, `insert into migrations (name, "timestamp") values ('0099-from-the-future', '2030-01-01T00:00:00.000Z')`);
+      await rawQuery(options, `insert into migrations (name, ${quoted(options, 'timestamp')}) values ('0099-from-the-future', '2030-01-01T00:00:00.000Z')`);
       await assert.rejects(checkStorage(options, silentLogger), { code: 'schema_too_new' });
     });
   });

@@ -6,6 +6,7 @@ import { parsed } from './parsed.ts';
 const KEY = 'Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE';
 const storage = (raw: Record<string, unknown>) => storageProblems(parsed({ storage: raw }).storage);
 const postgres = (address: string) => ({ address, database: 'gatehouse', username: 'gatehouse' });
+const mysql = (address: string) => ({ address, database: 'gatehouse', username: 'gatehouse' });
 
 describe('storage validator', () => {
   it('a key and one database have no problem', () => {
@@ -13,6 +14,18 @@ describe('storage validator', () => {
     for (const address of ['tcp://db:5432', 'tcp6://[::1]:5432', 'unix:///var/run/postgresql']) {
       assert.deepEqual(storage({ encryption_key: KEY, postgres: postgres(address) }), [], address);
     }
+  });
+
+  it('MySQL / MariaDB (Authelia\'s storage.mysql) is one database; two databases are one too many', () => {
+    for (const address of ['tcp://db:3306', 'tcp6://[::1]:3306', 'unix:///run/mysqld/mysqld.sock']) {
+      assert.deepEqual(storage({ encryption_key: KEY, mysql: mysql(address) }), [], address);
+    }
+    assert.deepEqual(storage({ encryption_key: KEY, local: { path: '/db' }, mysql: mysql('tcp://db:3306') }), [
+      { path: 'storage', message: "set one of 'local', 'postgres' and 'mysql', not 'local' and 'mysql'", severity: 'error' },
+    ]);
+    assert.deepEqual(storage({ encryption_key: KEY, mysql: mysql('mysql://user:pw@db/gatehouse') }), [
+      { path: 'storage.mysql.address', message: "must look like 'tcp://host:3306' or 'unix:///run/mysqld/mysqld.sock'", severity: 'error' },
+    ]);
   });
 
   it('no key and no database: both required', () => {
