@@ -6,11 +6,9 @@
  * Signing costs far more than the rest of a forward-auth decision, so an assertion is reused for a
  * quarter of its lifetime for the same user and groups; the app only requires it to be fresh.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
-import { GatehouseError } from '../../lib/errors.ts';
-import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { loadOrCreateKey } from '../../lib/key-file.ts';
 import type { SessionIdentity } from '../session/user-session.ts';
 
 export const ASSERTION_HEADER = 'Remote-Assertion';
@@ -35,16 +33,7 @@ export interface AssertionIssuer {
 
 /** The signing key from `path`, created there (0600) on first use. */
 export async function loadOrCreateAssertionKey(path: string): Promise<KeyObject> {
-  try {
-    return createPrivateKey(readFileSync(path, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new GatehouseError('secret_file_unusable', `identity_assertion.key_path: cannot use ${path} (${(error as Error).message}); restore it or remove it to create a new key`);
-    }
-  }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  await writeFileAtomic(path, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
-  return privateKey;
+  return (await loadOrCreateKey(path, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'identity_assertion.key_path')).key;
 }
 
 export async function createAssertionIssuer(privateKey: KeyObject, options: AssertionOptions): Promise<AssertionIssuer> {

@@ -8,10 +8,9 @@
  * the database derives the same one, and nothing else can.
  */
 import { createHash, createPrivateKey, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
-import { ConfigError, GatehouseError } from '../../lib/errors.ts';
-import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { ConfigError } from '../../lib/errors.ts';
+import { loadOrCreateKey } from '../../lib/key-file.ts';
 import type { OidcProviderConfig } from '../config/oidc-schema.ts';
 
 export interface SigningKeys {
@@ -63,17 +62,9 @@ export async function loadSigningKeys(config: OidcProviderConfig, generatedPath:
     });
   } else {
     if (generatedPath === null) throw new ConfigError(['identity_providers.oidc.jwks: no signing key is configured; add one (openssl genrsa 2048) under jwks[].key']);
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(readFileSync(generatedPath, 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new GatehouseError('secret_file_unusable', `identity_providers.oidc: cannot use the signing key ${generatedPath} (${(error as Error).message}); restore it, or remove it to make a new one (apps then fetch the new key from /jwks.json)`);
-      }
-      key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-      await writeFileAtomic(generatedPath, key.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
-      generated = true;
-    }
+    const made = await loadOrCreateKey(generatedPath, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'identity_providers.oidc signing key');
+    generated = made.created;
+    const key = made.key;
     const { privateJwk, publicJwk } = toJwk(key, undefined, 'RS256');
     privateJwks.push(privateJwk);
     publicJwks.push(publicJwk);
