@@ -175,14 +175,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       : null;
     if (oidc && admin) (await import('./oidc/logout.ts')).endRemovedUsers(admin, oidc.logout, storage.oidc, logger);
     // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out
-    const sessionEnded = async (data: { oidcLinkKey?: string | undefined }) => {
-      if (!oidc) return;
-      await oidc.logout.endLinked(data.oidcLinkKey).catch((error: unknown) => logger.warn({ err: error }, 'oidc: the apps of an ended session could not all be signed out'));
-    };
-    const credentialChanged = async (username: string, keepLinkKey?: string) => {
-      if (!oidc) return;
-      await oidc.logout.endUser(username, keepLinkKey).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a user whose password changed could not all be signed out'));
-    };
+    const logoutHooks = oidc
+      ? {
+          sessionEnded: async (data: { oidcLinkKey?: string | undefined }) => {
+            await oidc.logout.endLinked(data.oidcLinkKey).catch((error: unknown) => logger.warn({ err: error }, 'oidc: the apps of an ended session could not all be signed out'));
+          },
+          credentialChanged: async (username: string, keepLinkKey?: string) => {
+            await oidc.logout.endUser(username, keepLinkKey).catch((error: unknown) => logger.warn({ err: error, user: username }, 'oidc: the apps of a user whose password changed could not all be signed out'));
+          },
+        }
+      : {};
     // Bearer tokens are read only where server.endpoints.authz lists them, and checked only against this provider
     const authzDeps = { cookieDomains, sessions, sessionReader, authorizer, users, firstFactor, isTrustedProxy, logger, now, assertions, metrics, ...(oidc ? { bearer: oidc.bearer } : {}) };
     const scheme = config.server.tls ? 'https' : 'http';
@@ -202,8 +204,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         isTrustedProxy,
         eta,
         oidc: oidc ? { oidc: oidc.oidc, config: oidc.config, logout: oidc.logout } : null,
-        sessionEnded,
-        credentialChanged,
+        ...logoutHooks,
         logger,
         now,
         setup,
@@ -230,7 +231,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
 
     // expired codes, reset links and dead session-index rows are forgotten at start and hourly
-    const longestSessionMs = Math.max(...cookieDomains.map((d) => Math.max(d.expiration, d.rememberMe))) * 1000;
+    const longestSessionMs = longestSessionSec * 1000;
     const housekeeping = () =>
       storage.housekeeping.pruneExpired(now(), longestSessionMs).then(
         (pruned) => logger.debug(pruned, 'storage: expired rows forgotten'),
