@@ -81,22 +81,21 @@ function cell<K extends RefusalKind>(row: DialectRow, verdict: Extract<Refusal, 
   return { status, headers, body: text };
 }
 
+/** The query parameter a dialect reads the portal from, and whether it must be there (`rd`) or may be (`authelia_url`). */
+const PORTAL_PARAMETER = { 'rd-parameter': { name: 'rd', required: true }, 'authelia-url-parameter': { name: 'authelia_url', required: false } } as const;
+
 function loginAnswer(row: DialectRow, verdict: Extract<Refusal, { kind: 'login' }>, req: IncomingMessage): Answer {
   // a bearer token was good but not enough here: no portal redirect, a script cannot follow it
-  if (verdict.bearer) return cell(row, verdict, { 'WWW-Authenticate': BEARER_STEP_UP });
+  if (verdict.challenge === 'bearer') return cell(row, verdict, { 'WWW-Authenticate': BEARER_STEP_UP });
   // Basic credentials were tried and are not enough here: ask for them again
-  if (verdict.basic) return cell(row, verdict, { 'WWW-Authenticate': BASIC_CHALLENGE });
+  if (verdict.challenge === 'basic') return cell(row, verdict, { 'WWW-Authenticate': BASIC_CHALLENGE });
   let portal: URL | null = verdict.domain.portalUrl;
-  if (row.login.portal === 'rd-parameter') {
-    const rd = new URL(req.url ?? '/', 'http://x').searchParams.get('rd');
-    // deny: a portal outside the target's cookie domain would be an open redirect
-    portal = rd ? isSafeRedirect(rd, [verdict.domain.domain]) : null;
-    if (!portal) return cell(row, verdict);
-  } else if (row.login.portal === 'authelia-url-parameter' && req.url?.includes('authelia_url=')) {
-    const given = new URL(req.url, 'http://x').searchParams.get('authelia_url');
-    if (given) {
-      // deny: a portal the proxy names outside the target's cookie domain would be an open redirect (as Authelia, refused, not replaced)
-      portal = isSafeRedirect(given, [verdict.domain.domain]);
+  const parameter = row.login.portal === 'cookie-domain' ? null : PORTAL_PARAMETER[row.login.portal];
+  if (parameter) {
+    const given = new URL(req.url ?? '/', 'http://x').searchParams.get(parameter.name);
+    if (given || parameter.required) {
+      // deny: a portal outside the target's cookie domain would be an open redirect (refused, as Authelia, not replaced)
+      portal = given ? isSafeRedirect(given, [verdict.domain.domain]) : null;
       if (!portal) return cell(row, verdict);
     }
   }

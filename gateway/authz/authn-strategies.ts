@@ -117,7 +117,7 @@ export const SESSION_COOKIE: AuthnStrategy = {
       (error: unknown) => {
         // deny: the session store did not answer in time. A cookie that cannot be checked passes no rule,
         // not even bypass: log in again (401 / the portal redirect). The store's outage log reports it.
-        if (error instanceof SessionStoreUnavailable) return { kind: 'login', target: q.target, domain: q.domain, basic: false };
+        if (error instanceof SessionStoreUnavailable) return { kind: 'login', target: q.target, domain: q.domain, challenge: null };
         throw error;
       },
     );

@@ -68,10 +68,10 @@ export interface Allow {
 export type Refusal =
   | { kind: 'forbidden' }
   /**
-   * no identity good enough for this target yet: to the portal, or a Basic challenge when Basic was
-   * tried, or a Bearer one (a stronger sign-in is needed) when a bearer token was
+   * no identity good enough for this target yet: to the portal (`challenge` null), or a Basic challenge
+   * when Basic was tried, or a Bearer one (a stronger sign-in is needed) when a bearer token was
    */
-  | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; basic: boolean; bearer?: true }
+  | { kind: 'login'; target: AuthzTarget; domain: CookieDomain; challenge: Challenge }
   /** the credential sent is wrong: Basic credentials, or (`bearer`) an unknown, expired or revoked token */
   | { kind: 'bad-credentials'; bearer?: true }
   /** Basic credentials not checked: too many password checks in flight */
@@ -131,9 +131,7 @@ export type AuthnStrategies = readonly AuthnStrategy[];
 export type Challenge = 'basic' | 'bearer' | null;
 
 function login(q: Question, challenge: Challenge): Refusal {
-  return challenge === 'bearer'
-    ? { kind: 'login', target: q.target, domain: q.domain, basic: false, bearer: true }
-    : { kind: 'login', target: q.target, domain: q.domain, basic: challenge === 'basic' };
+  return { kind: 'login', target: q.target, domain: q.domain, challenge };
 }
 
 /**

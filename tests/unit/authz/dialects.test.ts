@@ -15,7 +15,7 @@ const CHALLENGE = 'Basic realm="Authorization Required"';
 
 const domain = { domain: 'example.test', portalUrl: new URL('https://auth.example.test/') } as CookieDomain;
 const asked = (headers: Record<string, string> = {}, url = '/api/authz/x') => ({ headers, url, method: 'GET' }) as unknown as IncomingMessage;
-const login = (method = 'GET', basic = false): Refusal => ({ kind: 'login', target: parseTarget('https://app.example.test/page?x=1', method), domain, basic });
+const login = (method = 'GET', basic = false): Refusal => ({ kind: 'login', target: parseTarget('https://app.example.test/page?x=1', method), domain, challenge: basic ? 'basic' : null });
 
 const REFUSALS: Record<Exclude<RefusalKind, 'login'>, Refusal> = {
   forbidden: { kind: 'forbidden' },

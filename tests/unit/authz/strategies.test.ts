@@ -89,7 +89,7 @@ describe('the first strategy that finds its credential is the one that identifie
   it('no credential at all: anonymous, asked to log in', async () => {
     const v = await verdict({});
     assert.equal(v.kind, 'login');
-    assert.equal(v.kind === 'login' && v.basic, false);
+    assert.equal(v.kind === 'login' && v.challenge === 'basic', false);
   });
 });
 
@@ -154,7 +154,7 @@ describe('Bearer is read only where an endpoint lists it, and never skipped ther
     // two_factor with a one-factor token: a Bearer step-up challenge, not the portal
     d.authorizer = { defaultPolicy: 'two_factor', evaluate: () => ({ policy: 'two_factor', rule: -1, hasSubjects: false }), explain: () => [] };
     const weak = await verdict({ authorization: 'Bearer at' }, withBearer, d);
-    assert.equal(weak.kind === 'login' && weak.bearer, true);
+    assert.equal(weak.kind === 'login' && weak.challenge === 'bearer', true);
     // a token from a sign-in with a second factor passes it
     const strong = bearerDeps(async () => ({ kind: 'user', clientId: 'app', username: 'dave', amr: ['pwd', 'otp'] }));
     strong.authorizer = d.authorizer;
