@@ -21,7 +21,7 @@ import { field, pageTranslator, portalBase, render } from '../portal/pages.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import type { UserDetails } from '../users/provider.ts';
 import { scopeClaims } from './claims.ts';
-import { consentCovered, consentModeOf, requiredLevelFor } from './policy.ts';
+import { allowedScopes, consentCovered, consentModeOf, levelSuffices } from './policy.ts';
 import type { OidcProvider } from './provider.ts';
 
 declare module 'express-session' {
@@ -49,12 +49,6 @@ function oidcOf(deps: PortalDeps): InteractionDeps {
   return deps.oidc;
 }
 
-/** The scopes the request asked for that the client may have (oidc-provider already dropped the rest). */
-function requestedScopes(details: Details, client: OidcClientConfig): string[] {
-  const allowed = new Set(client.scopes);
-  return [...new Set((details.params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope)))];
-}
-
 /** Claims every ID token carries whatever the scopes (oidc-provider never asks about them). */
 const ALWAYS_RELEASED = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
 
@@ -79,10 +73,6 @@ function requestedClaims(details: Details): string[] {
   } catch {
     return [];
   }
-}
-
-function essentialTwoFactor(details: Details): boolean {
-  return (details.params.acr_values ?? '').split(' ').includes('two_factor');
 }
 
 async function loadInteraction(deps: PortalDeps, req: Request, res: Response): Promise<{ details: Details; client: OidcClientConfig } | null> {
@@ -152,14 +142,13 @@ function here(req: Request): string {
 
 /** Checks the session against the client's policy; answers (redirect or refusal) and returns false when it falls short. */
 async function sessionSuffices(deps: PortalDeps, req: Request, res: Response, details: Details, client: OidcClientConfig, user: UserDetails): Promise<boolean> {
-  const needed = requiredLevelFor(oidcOf(deps).config, client, user, requestIp(req, deps));
-  if (needed === 'deny') {
+  const suffices = levelSuffices(oidcOf(deps).config, client, user, requestIp(req, deps), authenticationLevel(req.session.amr), details.params.acr_values);
+  if (suffices === 'deny') {
     deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc authorization refused', detail: client.client_id, failed: true });
     await refuse(deps, req, res, 'The authorization policy of this client does not allow this user.');
     return false;
   }
-  const level = authenticationLevel(req.session.amr);
-  if (level < needed || (essentialTwoFactor(details) && level < 2)) {
+  if (!suffices) {
     res.redirect(303, `${portalBase(req)}2fa?rd=${encodeURIComponent(here(req))}`);
     return false;
   }
@@ -197,7 +186,7 @@ async function standing(deps: PortalDeps, req: Request, res: Response): Promise<
   const { details, client } = found;
   const user = signedInUser(req);
   if (!(await sessionSuffices(deps, req, res, details, client, user))) return null;
-  return { details, client, user, scopes: requestedScopes(details, client) };
+  return { details, client, user, scopes: allowedScopes(client, details.params.scope) };
 }
 
 export function interactionPage(deps: PortalDeps): RequestHandler {

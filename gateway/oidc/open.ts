@@ -17,7 +17,7 @@ import { clientSecretChecker } from './client-auth.ts';
 import { hmacSecret, loadSigningKeys } from './keys.ts';
 import { createOidcLogout, type OidcLogout } from './logout.ts';
 import { oidcPages } from './pages.ts';
-import { consentCovered, requiredLevelFor } from './policy.ts';
+import { allowedScopes, consentCovered, levelSuffices } from './policy.ts';
 import { authenticationLevel } from '../session/user-session.ts';
 import { createOidcProvider, type OidcProvider } from './provider.ts';
 
@@ -79,16 +79,12 @@ export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
     silent: async (req, client, session, params) => {
       const found = await options.gatewaySession?.(req);
       if (!found?.linkKey) return false;
-      if ((await options.repo.subjectFor(found.username, now())) !== session.accountId) return false;
+      // read, never made here: a user with no subject has signed in to no app
+      if ((await options.repo.existingSubject(found.username)) !== session.accountId) return false;
       // only the provider session this gateway session started (the same browser, the same sign-in)
       if (!(await options.repo.linkedSessions({ linkKey: found.linkKey })).includes(session.uid)) return false;
-      const needed = requiredLevelFor(config, client, found, found.ip);
-      const level = authenticationLevel(found.amr);
-      if (needed === 'deny' || level < needed) return false;
-      if ((params.acr_values ?? '').split(' ').includes('two_factor') && level < 2) return false;
-      const allowed = new Set(client.scopes);
-      const scopes = (params.scope ?? '').split(' ').filter((scope) => scope !== '' && allowed.has(scope));
-      return consentCovered(options.repo, client, found.username, scopes, [], now());
+      if (levelSuffices(config, client, found, found.ip, authenticationLevel(found.amr), params.acr_values) !== true) return false;
+      return consentCovered(options.repo, client, found.username, allowedScopes(client, params.scope), [], now());
     },
   });
   oidc.onAuthorized(async ({ sessionUid, linkKey, username }) => {

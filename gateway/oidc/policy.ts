@@ -48,3 +48,20 @@ export async function consentCovered(repo: Pick<OidcRepository, 'findConsent'>, 
   const consent = await repo.findConsent(username, client.client_id, nowMs);
   return consent !== undefined && scopes.every((scope) => consent.scopes.includes(scope)) && claims.every((claim) => consent.claims.includes(claim));
 }
+
+/** The scopes a request asked for (`scope` as sent) that the client may have, once each. */
+export function allowedScopes(client: OidcClientConfig, scope: string | undefined): string[] {
+  const allowed = new Set(client.scopes);
+  return [...new Set((scope ?? '').split(' ').filter((name) => name !== '' && allowed.has(name)))];
+}
+
+/**
+ * Whether a session at `level` may be given a code for `client`: 'deny' when the client's policy refuses
+ * this user from this address, else whether the level meets the policy and an `acr_values=two_factor`
+ * the request sent (read by the portal's interaction page and by a silent authorization alike).
+ */
+export function levelSuffices(config: OidcProviderConfig, client: OidcClientConfig, user: Pick<UserDetails, 'username' | 'groups'>, ip: string, level: number, acrValues: string | undefined): boolean | 'deny' {
+  const needed = requiredLevelFor(config, client, user, ip);
+  if (needed === 'deny') return 'deny';
+  return level >= needed && (level >= 2 || !(acrValues ?? '').split(' ').includes('two_factor'));
+}
