@@ -108,7 +108,7 @@ export function createGuards({ auth, checks, tickets }: GuardDeps): MonitorGuard
     const body = bodyOf(req);
     const field = (options.passwordFields ?? ['password']).find((name) => body[name] !== undefined);
     const password = field === undefined ? undefined : text(body, field);
-    if (password === undefined && field === undefined && options.recentLogin) {
+    if (field === undefined && options.recentLogin) {
       const recent = await recentLogin(req, res, options.audit);
       if (recent === null) return;
       markReauthenticated(res, recent);

@@ -19,12 +19,20 @@ export const STANDARD_SCOPE_CLAIMS = {
 /** The profile attributes of Authelia's users files that are OpenID Connect claims of the same name. */
 const PROFILE_ATTRIBUTES = ['given_name', 'middle_name', 'family_name', 'nickname', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale'] as const;
 
+const scopeClaimsOf = new WeakMap<OidcProviderConfig, Record<string, string[] | null>>();
+
+/** Which claims each scope releases (worked out once per configuration: every ID token and interaction asks). */
 export function scopeClaims(config: OidcProviderConfig): Record<string, string[] | null> {
-  return {
-    sid: null,
-    ...Object.fromEntries(Object.entries(STANDARD_SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
-    ...Object.fromEntries(Object.entries(config.scopes).map(([scope, custom]) => [scope, custom.claims])),
-  };
+  let claims = scopeClaimsOf.get(config);
+  if (!claims) {
+    claims = {
+      sid: null,
+      ...Object.fromEntries(Object.entries(STANDARD_SCOPE_CLAIMS).map(([scope, names]) => [scope, [...names]])),
+      ...Object.fromEntries(Object.entries(config.scopes).map(([scope, custom]) => [scope, custom.claims])),
+    };
+    scopeClaimsOf.set(config, claims);
+  }
+  return claims;
 }
 
 /** Every claim Gatehouse knows for `user`; oidc-provider releases those the grant's scopes allow. */

@@ -217,7 +217,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     routes: { ...OIDC_PATHS },
     // authelia.bearer.authz: the token may be a forward-auth credential (oidc/bearer.ts)
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'groups', BEARER_AUTHZ_SCOPE, ...customScopes],
-    claims: scopeClaims(config),
+    // a copy: oidc-provider normalises its configuration in place
+    claims: structuredClone(scopeClaims(config)),
     conformIdTokenClaims: true,
     pkce: {
       required: (_ctx: unknown, client: { clientId: string; clientAuthMethod: string }) => {
