@@ -57,7 +57,7 @@ export function endSessionConfirm(deps: PortalDeps): RequestHandler {
     (req as LogoutRequest).endGatewaySession = async (accountId) => {
       const identity = req.session?.identity;
       // a provider session of another account (the browser switched user) leaves this user signed in
-      if (identity && accountId !== undefined && (await deps.storage.oidc.subjectFor(identity.username, deps.now())) !== accountId) return;
+      if (identity && accountId !== undefined && (await deps.storage.oidc.existingSubject(identity.username)) !== accountId) return;
       if (identity) {
         await deps.sessionEnded?.(req.session);
         await forgetSession(req, deps);

@@ -79,7 +79,9 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
   return {
     async endClient(username, clientId) {
       const now = deps.now();
-      const sub = await repo.subjectFor(username, now);
+      // read, never made here: a user with no subject holds nothing to end
+      const sub = await repo.existingSubject(username);
+      if (sub === undefined) return 0;
       for (const { id, payload } of await repo.listByAccount('Session', sub, now)) {
         const session = payload as SessionPayload;
         const authorization = session.authorizations?.[clientId];
@@ -100,7 +102,9 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
     },
     async signedInClients(username) {
       const now = deps.now();
-      const sub = await repo.subjectFor(username, now);
+      // read, never made here: showing the settings page must not give every user a subject
+      const sub = await repo.existingSubject(username);
+      if (sub === undefined) return [];
       const ids = new Set<string>();
       for (const { payload } of await repo.listByAccount('Grant', sub, now)) if (typeof payload.clientId === 'string') ids.add(payload.clientId);
       for (const { payload } of await repo.listByAccount('Session', sub, now)) for (const clientId of Object.keys((payload as SessionPayload).authorizations ?? {})) ids.add(clientId);
