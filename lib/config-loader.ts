@@ -9,6 +9,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configError, configWarning, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from './config-problems.ts';
 import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
+import { isPlain, setAt, type Plain } from './config-paths.ts';
 import { ConfigError } from './errors.ts';
 import { applyConfigFilters, configFilters, type ConfigFilter } from './config-template.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
@@ -65,18 +66,12 @@ export interface ConfigLoader<T> {
   load(options: LoadOptions): Loaded<T>;
 }
 
-type Plain = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Plain {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Objects merge key by key; lists and scalars from later files replace earlier ones. */
 export function deepMerge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
-    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+    out[key] = isPlain(current) && isPlain(value) ? deepMerge(current, value) : value;
   }
   return out;
 }
@@ -137,7 +132,7 @@ function parseYamlText(text: string, file: string, problems: ConfigProblem[]): P
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
-  if (!isPlainObject(value)) {
+  if (!isPlain(value)) {
     problems.push(configError(file, 'the top level must be a mapping of sections (server:, session:, …)'));
     return {};
   }
@@ -192,15 +187,6 @@ function coerceEnvValue(raw: string, kind: LeafKind): unknown {
   }
 }
 
-function setPath(target: Plain, path: string[], value: unknown): void {
-  let node = target;
-  for (const key of path.slice(0, -1)) {
-    if (!isPlainObject(node[key])) node[key] = {};
-    node = node[key] as Plain;
-  }
-  node[path[path.length - 1]!] = value;
-}
-
 /** Whether the option at `path` holds a secret: its name ends in key, secret, password or token (and it is not a path to one). */
 function isSecretOption(path: readonly string[], notSecrets: readonly string[]): boolean {
   const key = path.at(-1) ?? '';
@@ -213,7 +199,7 @@ function* secretValues(node: unknown, notSecrets: readonly string[], path: strin
     for (const [i, item] of node.entries()) yield* secretValues(item, notSecrets, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]);
     return;
   }
-  if (!isPlainObject(node)) return;
+  if (!isPlain(node)) return;
   for (const [key, value] of Object.entries(node)) {
     const at = [...path, key];
     if (typeof value !== 'string') yield* secretValues(value, notSecrets, at);
@@ -236,7 +222,7 @@ function applyEnvironment(
     if (spec.foreignEnv.some((re) => re.test(name))) continue;
     const leaf = leaves.get(name);
     if (leaf) {
-      setPath(out, leaf.path, coerceEnvValue(value, leaf.kind));
+      setAt(out, leaf.path, coerceEnvValue(value, leaf.kind));
       continue;
     }
     if (name.endsWith('_FILE')) {
@@ -247,7 +233,7 @@ function applyEnvironment(
           continue;
         }
         try {
-          setPath(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
+          setAt(out, secretLeaf.path, readFileSync(value, 'utf8').replace(/\r?\n$/, ''));
           secretFiles.push(value);
         } catch (error) {
           problems.push(configError(secretLeaf.path.join('.'), `cannot read the secret file ${value} named by ${name} (${(error as NodeJS.ErrnoException).code ?? 'error'})`));

@@ -4,12 +4,8 @@
  */
 import type { z } from 'zod';
 import { errorsIn, formatPath, pathWithin, type ConfigProblem } from './config-problems.ts';
+import { isPlain, type Plain } from './config-paths.ts';
 
-type Plain = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Plain {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The value at `path` in a parsed YAML tree, or undefined where the path leaves it. */
 export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -27,7 +23,7 @@ const DROPPED: unique symbol = Symbol('dropped list entry');
 /** The tree without its dropped list entries: what the schema and the checks see. */
 function withoutDropped(node: unknown): unknown {
   if (Array.isArray(node)) return node.filter((item) => item !== DROPPED).map(withoutDropped);
-  if (isPlainObject(node)) return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, withoutDropped(value)]));
+  if (isPlain(node)) return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, withoutDropped(value)]));
   return node;
 }
 
@@ -71,7 +67,7 @@ function pathTextCountingDropped(marked: unknown, path: string): string {
       continue;
     }
     if (out !== '') rest = rest.replace(/^\./, '');
-    const keys = isPlainObject(node) ? Object.keys(node).filter((key) => key !== '' && pathWithin(rest, key)) : [];
+    const keys = isPlain(node) ? Object.keys(node).filter((key) => key !== '' && pathWithin(rest, key)) : [];
     const key = keys.sort((a, b) => b.length - a.length)[0] ?? /^[^.[]*/.exec(rest)![0];
     if (key === '') return path; // not a path this tree can follow; leave it as written
     out += out === '' ? key : `.${key}`;
@@ -102,7 +98,7 @@ function withListsRefilled(marked: unknown): unknown {
     const kept = marked.find((item) => item !== DROPPED);
     return marked.map((item) => withListsRefilled(item === DROPPED && kept !== undefined ? structuredClone(kept) : item));
   }
-  if (isPlainObject(marked)) return Object.fromEntries(Object.entries(marked).map(([key, value]) => [key, withListsRefilled(value)]));
+  if (isPlain(marked)) return Object.fromEntries(Object.entries(marked).map(([key, value]) => [key, withListsRefilled(value)]));
   return marked;
 }
 

@@ -6,7 +6,7 @@
  * beside its replacement (to a different value) is an error, as in Authelia.
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
-import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from './raw-paths.ts';
+import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from '../../lib/config-paths.ts';
 
 /** The value moves from `old` to `new` (through `map` when the shape changed). `use`: the key the warning names, when `new` is itself deprecated. */
 interface Moved {

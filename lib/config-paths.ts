@@ -1,4 +1,8 @@
-/** Reading and moving options in a configuration as written (plain objects from YAML), by dotted path. */
+/**
+ * Reading and moving options in a configuration as written (plain objects from YAML), by dotted path
+ * (or its keys): the environment overrides (config-loader.ts) and Authelia's deprecated keys
+ * (gateway/config/deprecations.ts) both write through `setAt`.
+ */
 
 export type Plain = Record<string, unknown>;
 
@@ -22,9 +26,9 @@ export function hasAt(raw: Plain, path: string): boolean {
   return isPlain(container) && Object.hasOwn(container, keys.at(-1)!);
 }
 
-/** Sets `a.b.c`, creating the mappings on the way (a non-mapping on the way is replaced). */
-export function setAt(raw: Plain, path: string, value: unknown): void {
-  const keys = path.split('.');
+/** Sets `a.b.c` (or the keys given), creating the mappings on the way (a non-mapping on the way is replaced). */
+export function setAt(raw: Plain, path: string | readonly string[], value: unknown): void {
+  const keys = typeof path === 'string' ? path.split('.') : path;
   let node = raw;
   for (const key of keys.slice(0, -1)) {
     if (!isPlain(node[key])) node[key] = {};
