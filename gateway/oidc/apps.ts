@@ -19,8 +19,9 @@ export interface OidcAppsView {
 export async function oidcAppsView(deps: PortalDeps, username: string): Promise<OidcAppsView | null> {
   const oidc = deps.oidc;
   if (!oidc?.logout) return null;
-  const nameOf = (clientId: string) => oidc.config.clients.find((c) => c.client_id === clientId)?.client_name ?? clientId;
-  const configured = (clientId: string) => oidc.oidc.clients.has(clientId);
+  const clients = oidc.oidc.clients;
+  const nameOf = (clientId: string) => clients.get(clientId)?.client_name ?? clientId;
+  const configured = (clientId: string) => clients.has(clientId);
   const [clientIds, consents] = await Promise.all([oidc.logout.signedInClients(username), deps.storage.oidc.listConsents(username, deps.now())]);
   return {
     signedIn: clientIds.filter(configured).map((clientId) => ({ clientId, name: nameOf(clientId) })),
