@@ -1,5 +1,5 @@
 /** The process logger: pino JSON by default, or one readable line per event with `log.format: text`. */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
@@ -80,9 +80,34 @@ function jsonStream(out: NodeJS.WritableStream): Writable {
 
 /** `service` names the process in every line (once: a child logger adding it again would repeat the key). */
 export function createLogger(options: LogOptions, stdout: NodeJS.WritableStream = process.stdout, service = 'gatehouse'): Logger {
-  const sinks: NodeJS.WritableStream[] = [];
-  if (options.file_path) sinks.push(createWriteStream(options.file_path, { flags: 'a', mode: 0o600 }));
-  if (!options.file_path || options.keep_stdout) sinks.push(stdout);
-  const streams = sinks.map((s) => ({ level: options.level, stream: options.format === 'text' ? textStream(s) : jsonStream(s) }));
-  return pino({ level: options.level, base: { service } }, pino.multistream(streams));
+  const wrap = (s: NodeJS.WritableStream): Writable => (options.format === 'text' ? textStream(s) : jsonStream(s));
+  const streams: { level: LogOptions['level']; stream: Writable }[] = [];
+  let file: { wrapper: Writable; file: WriteStream } | undefined;
+  if (options.file_path) {
+    const out = createWriteStream(options.file_path, { flags: 'a', mode: 0o600 });
+    file = { wrapper: wrap(out), file: out };
+    streams.push({ level: options.level, stream: file.wrapper });
+  }
+  if (!options.file_path || options.keep_stdout) streams.push({ level: options.level, stream: wrap(stdout) });
+  const logger = pino({ level: options.level, base: { service } }, pino.multistream(streams));
+  if (file) logFiles.set(logger, file);
+  return logger;
+}
+
+const logFiles = new WeakMap<Logger, { wrapper: Writable; file: WriteStream }>();
+
+/**
+ * Write out everything logged so far to the log file and close it: resolves once the file holds
+ * every line (the file opens and writes asynchronously). Logging after this goes nowhere.
+ */
+export async function closeLogFile(logger: Logger): Promise<void> {
+  const sink = logFiles.get(logger);
+  if (!sink) return;
+  logFiles.delete(logger);
+  await new Promise<void>((resolve) => sink.wrapper.end(resolve));
+  await new Promise<void>((resolve, reject) => {
+    sink.file.once('error', reject);
+    sink.file.once('close', () => resolve());
+    sink.file.end();
+  });
 }

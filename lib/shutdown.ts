@@ -5,6 +5,7 @@
  * default (abrupt) exit; `add` registers each service as it comes up.
  */
 import type { Logger } from 'pino';
+import { closeLogFile } from './logger.ts';
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** What the stores get to close in after the listeners drained, inside the same shutdown_timeout. */
@@ -44,11 +45,15 @@ export function stopOnSignals(exit: (code: number) => void = (code) => process.e
       logger?.error({ deadline_ms: deadline }, 'shutdown deadline passed: exiting with work unfinished');
       exit(1);
     }, deadline).unref();
+    // the log file is written asynchronously: its last lines (this shutdown's) are written out before exit
+    const finish = (code: number) => {
+      void (logger ? closeLogFile(logger) : Promise.resolve()).catch(() => undefined).then(() => exit(code));
+    };
     Promise.all(closers.map((close) => close())).then(
-      () => exit(0),
+      () => finish(0),
       (error: Error) => {
         logger?.error({ err: error.message }, 'shutdown failed');
-        exit(1);
+        finish(1);
       },
     );
   };

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createAuditLog } from '../../gateway/log/audit.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { closeLogFile, createLogger } from '../../lib/logger.ts';
 import { requireBinary } from '../helpers/binaries.ts';
 import { repoPath } from '../helpers/repo.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -24,8 +24,7 @@ async function writeAuditLines(path: string, format: 'json' | 'text'): Promise<v
   audit.failure({ rhost: '2001:db8::1', user: 'eve', method: 'basic', reason: 'banned' });
   // a username crafted to look like another field must not move the banned address
   audit.failure({ rhost: '198.51.100.9', user: 'x rhost=203.0.113.1', method: 'portal', reason: 'bad credentials' });
-  logger.flush();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await closeLogFile(logger);
 }
 
 async function fail2banRegex(logPath: string): Promise<string> {
@@ -74,8 +73,7 @@ async function writeForgeryAttempts(path: string, format: 'json' | 'text'): Prom
   logger.warn({ [`${forged} k`]: 'v' });
   // a value spelling a JSON time field must not date the line
   createAuditLog(logger).failure({ rhost: '192.0.2.7', user: '"time":1000000000000', method: 'portal', reason: 'bad credentials' });
-  logger.flush();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await closeLogFile(logger);
 }
 
 for (const format of ['json', 'text'] as const) {
