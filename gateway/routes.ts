@@ -58,6 +58,11 @@ export interface RouteDeps {
   proxy: EmbeddedProxy | null;
   /** The forward-auth endpoints served (server.endpoints.authz); default: all three, every strategy. */
   authzEndpoints?: readonly AuthzEndpoint[];
+  /**
+   * server.address's path (`/auth`, no trailing slash; '' or absent for none): every row answers under
+   * it and nothing outside it does. The portal's own paths (each authelia_url's) already include it.
+   */
+  pathPrefix?: string;
 }
 
 export interface Routes {
@@ -429,19 +434,33 @@ export function buildRoutes(deps: RouteDeps): Routes {
     return q === -1 ? url : url.slice(0, q);
   };
 
+  const prefix = deps.pathPrefix ?? '';
+  // the embedded proxy takes whole hosts, which no path prefix can hold (validation refuses the pair)
+  if (prefix !== '' && deps.proxy) throw new InternalError('route_table_invalid', 'route table: server.upstreams with a path in server.address');
+  /**
+   * The path a node row is matched against: the request's path under the prefix, or null outside it. A
+   * request outside the prefix only reaches the portal app, whose every mount is under the prefix: a 404.
+   */
+  const rowPathOf = (path: string): string | null => {
+    if (prefix === '') return path;
+    if (!path.startsWith(prefix)) return null;
+    const rest = path.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') ? rest : null;
+  };
+
   return {
     request(req, res) {
-      const path = pathOf(req);
-      const handler = everyHost.get(path);
+      const path = rowPathOf(pathOf(req));
+      const handler = path === null ? undefined : everyHost.get(path);
       if (handler) return handler(req, res);
       if (proxyRequest) {
         // route on the host the rules will judge, computed once: a Host the URL parser reads as another
         // host (`www.example.test.`, `www%2eexample.test`) would otherwise pick `default` under www's rule
         const host = canonicalRequestHost(req.headers.host);
         if (host === null) return badHost(res);
-        if (deps.proxy!.proxies(host) && !isPortal(host, path)) return proxyRequest(req, res, host);
+        if (deps.proxy!.proxies(host) && !isPortal(host, pathOf(req))) return proxyRequest(req, res, host);
       }
-      const unproxiedHandler = unproxied.get(path);
+      const unproxiedHandler = path === null ? undefined : unproxied.get(path);
       if (unproxiedHandler) return unproxiedHandler(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr
