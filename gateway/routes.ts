@@ -398,11 +398,24 @@ export function buildRoutes(deps: RouteDeps): Routes {
   }
   const portalRows = rows.filter((row): row is PortalRoute | NodeRoute => row.hosts === 'portal' || row.hosts === 'unproxied-hosts');
 
+  const prefix = deps.pathPrefix ?? '';
+  // the embedded proxy takes whole hosts, which no path prefix can hold (validation refuses the pair)
+  if (prefix !== '' && deps.proxy) throw new InternalError('route_table_invalid', 'route table: server.upstreams with a path in server.address');
+  /** The path a node row is matched against: the request's path under the prefix, or null outside it. */
+  const rowPathOf = (path: string): string | null => {
+    if (prefix === '') return path;
+    if (!path.startsWith(prefix)) return null;
+    const rest = path.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') ? rest : null;
+  };
+
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
   app.set('query parser', 'simple');
   app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
+  // deny: outside the prefix nothing answers; the portal mounts below match case-insensitively (`/AUTH/`)
+  if (prefix !== '') app.use((req, res, next) => (rowPathOf(req.path) === null ? notFound(req, res) : next()));
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
@@ -432,20 +445,6 @@ export function buildRoutes(deps: RouteDeps): Routes {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     return q === -1 ? url : url.slice(0, q);
-  };
-
-  const prefix = deps.pathPrefix ?? '';
-  // the embedded proxy takes whole hosts, which no path prefix can hold (validation refuses the pair)
-  if (prefix !== '' && deps.proxy) throw new InternalError('route_table_invalid', 'route table: server.upstreams with a path in server.address');
-  /**
-   * The path a node row is matched against: the request's path under the prefix, or null outside it. A
-   * request outside the prefix only reaches the portal app, whose every mount is under the prefix: a 404.
-   */
-  const rowPathOf = (path: string): string | null => {
-    if (prefix === '') return path;
-    if (!path.startsWith(prefix)) return null;
-    const rest = path.slice(prefix.length);
-    return rest === '' || rest.startsWith('/') ? rest : null;
   };
 
   return {
