@@ -323,7 +323,8 @@ function shapeOf(config: GatewayConfig): RouteShape {
 /**
  * The rows as `gatehouse routes` prints them: those `config` serves, or without one every row any
  * configuration may serve (/jwks.json needs identity_assertion, `/*` needs server.upstreams). Portal
- * paths are relative to the path of each session.cookies authelia_url.
+ * paths are relative to the path of each session.cookies authelia_url, the others to server.address's
+ * path (none by default).
  */
 export function describeGatewayRoutes(config?: GatewayConfig): GatewayRouteSummary[] {
   return gatewayRouteTable(config ? shapeOf(config) : EVERY_ROW).map(({ method, path, guard, rateLimit, hosts }) => ({ method, path, guard, rateLimit, hosts }));

@@ -105,9 +105,9 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     assert.equal(authRequest.headers.location, expected);
   });
 
-  it('the forward-auth endpoints without the prefix, or under a longer first segment, are a 404 even with a good session', async () => {
+  it('the forward-auth endpoints without the prefix (or a spelling of it that is not the prefix) are a 404 even with a good session', async () => {
     for (const dialect of ['forward-auth', 'auth-request', 'legacy'] as const) {
-      for (const base of [gw.url, `${gw.url}/authx`, `${gw.url}/AUTH`]) {
+      for (const base of [gw.url, `${gw.url}/authx`, `${gw.url}/AUTH`, `${gw.url}/%61uth`, `${gw.url}/auth/..`]) {
         const response = await askAuthz({ url: base }, dialect, APP_PAGE, { cookie });
         assert.equal(response.status, 404, `${dialect} at ${base}`);
         assert.equal(response.headers['remote-user'], undefined);

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { migrateDeprecated } from '../../../../gateway/config/deprecations.ts';
 import { serverPathProblems } from '../../../../gateway/config/validate/server-path.ts';
 import { validateGatewayConfig } from '../../../../gateway/config/validate/index.ts';
 import { parseListenAddress } from '../../../../lib/net/address.ts';
@@ -91,5 +92,19 @@ describe('server.address path: one segment, and every portal under it', () => {
   it('runs with the other validators', () => {
     const config = parsed({ server: { address: 'tcp://:9091/auth' }, session: { cookies: [{ domain: 'example.com', authelia_url: 'https://auth.example.com/' }] } });
     assert.ok(validateGatewayConfig(config).some((p) => p.path === 'session.cookies[0].authelia_url' && p.severity === 'error'));
+  });
+});
+
+describe("Authelia's legacy server.path is the same prefix", () => {
+  it('server.path: auth with host and port becomes tcp://host:port/auth, validated as if written so', () => {
+    const { raw } = migrateDeprecated({ server: { host: '0.0.0.0', port: 9091, path: 'auth' }, session: { cookies: [AUTH_COOKIE] } });
+    const config = parsed(raw);
+    assert.equal(config.server.address, 'tcp://0.0.0.0:9091/auth');
+    assert.deepEqual(serverPathProblems(config), []);
+  });
+
+  it('a legacy path of two segments is refused, as Authelia refuses it', () => {
+    const { raw } = migrateDeprecated({ server: { path: '/auth/gate/' }, session: { cookies: [AUTH_COOKIE] } });
+    assert.deepEqual(serverPathProblems(parsed(raw)).map((p) => p.path), ['server.address']);
   });
 });
