@@ -16,7 +16,7 @@ import { enableLinearEngine } from './authz/linear-regex.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createAuditLog } from './log/audit.ts';
-import { makeAddressMatcher } from '../lib/net/address.ts';
+import { makeAddressMatcher, parseListenAddress } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
 import { drainBudget } from '../lib/shutdown.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
@@ -148,12 +148,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       : undefined;
     // the OpenID Connect provider, loaded only when identity_providers.oidc is configured
     const oidcConfig = config.identity_providers?.oidc;
+    // server.address's path: every endpoint is served under it (validated: each authelia_url is too)
+    const serverPath = parseListenAddress(config.server.address)?.path ?? '';
     const longestSessionSec = Math.max(...cookieDomains.map((d) => Math.max(d.expiration, d.rememberMe)));
     const eta = new Eta({ views: TEMPLATES, cache: true, autoEscape: true });
     const oidc = oidcConfig
       ? await (await import('./oidc/open.ts')).openOidc({
           config: oidcConfig,
           portalUrl: cookieDomains[0]!.portalUrl,
+          serverPath,
           repo: storage.oidc,
           users,
           localStoragePath: config.storage.local?.path ?? null,
@@ -228,6 +231,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sessionSecret,
       proxy,
       authzEndpoints,
+      pathPrefix: serverPath,
     });
 
     // expired codes, reset links and dead session-index rows are forgotten at start and hourly
@@ -260,7 +264,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger.info({ address: metricsServer.url }, 'metrics listening at /metrics');
     }
     const { server, port, url } = listening;
-    logger.info({ address: url, sessions: sessions.kind, storage: storage.dialect, domains: cookieDomains.map((d) => d.domain) }, 'gateway listening');
+    logger.info({ address: url, ...(serverPath === '' ? {} : { path: `${serverPath}/` }), sessions: sessions.kind, storage: storage.dialect, domains: cookieDomains.map((d) => d.domain) }, 'gateway listening');
 
     return {
       server,

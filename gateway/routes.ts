@@ -58,6 +58,11 @@ export interface RouteDeps {
   proxy: EmbeddedProxy | null;
   /** The forward-auth endpoints served (server.endpoints.authz); default: all three, every strategy. */
   authzEndpoints?: readonly AuthzEndpoint[];
+  /**
+   * server.address's path (`/auth`, no trailing slash; '' or absent for none): every row answers under
+   * it and nothing outside it does. The portal's own paths (each authelia_url's) already include it.
+   */
+  pathPrefix?: string;
 }
 
 export interface Routes {
@@ -318,7 +323,8 @@ function shapeOf(config: GatewayConfig): RouteShape {
 /**
  * The rows as `gatehouse routes` prints them: those `config` serves, or without one every row any
  * configuration may serve (/jwks.json needs identity_assertion, `/*` needs server.upstreams). Portal
- * paths are relative to the path of each session.cookies authelia_url.
+ * paths are relative to the path of each session.cookies authelia_url, the others to server.address's
+ * path (none by default).
  */
 export function describeGatewayRoutes(config?: GatewayConfig): GatewayRouteSummary[] {
   return gatewayRouteTable(config ? shapeOf(config) : EVERY_ROW).map(({ method, path, guard, rateLimit, hosts }) => ({ method, path, guard, rateLimit, hosts }));
@@ -393,11 +399,24 @@ export function buildRoutes(deps: RouteDeps): Routes {
   }
   const portalRows = rows.filter((row): row is PortalRoute | NodeRoute => row.hosts === 'portal' || row.hosts === 'unproxied-hosts');
 
+  const prefix = deps.pathPrefix ?? '';
+  // the embedded proxy takes whole hosts, which no path prefix can hold (validation refuses the pair)
+  if (prefix !== '' && deps.proxy) throw new InternalError('route_table_invalid', 'route table: server.upstreams with a path in server.address');
+  /** The path a node row is matched against: the request's path under the prefix, or null outside it. */
+  const rowPathOf = (path: string): string | null => {
+    if (prefix === '') return path;
+    if (!path.startsWith(prefix)) return null;
+    const rest = path.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') ? rest : null;
+  };
+
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
   app.set('query parser', 'simple');
   app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
+  // deny: outside the prefix nothing answers; the portal mounts below match case-insensitively (`/AUTH/`)
+  if (prefix !== '') app.use((req, res, next) => (rowPathOf(req.path) === null ? notFound(req, res) : next()));
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
@@ -431,17 +450,17 @@ export function buildRoutes(deps: RouteDeps): Routes {
 
   return {
     request(req, res) {
-      const path = pathOf(req);
-      const handler = everyHost.get(path);
+      const path = rowPathOf(pathOf(req));
+      const handler = path === null ? undefined : everyHost.get(path);
       if (handler) return handler(req, res);
       if (proxyRequest) {
         // route on the host the rules will judge, computed once: a Host the URL parser reads as another
         // host (`www.example.test.`, `www%2eexample.test`) would otherwise pick `default` under www's rule
         const host = canonicalRequestHost(req.headers.host);
         if (host === null) return badHost(res);
-        if (deps.proxy!.proxies(host) && !isPortal(host, path)) return proxyRequest(req, res, host);
+        if (deps.proxy!.proxies(host) && !isPortal(host, pathOf(req))) return proxyRequest(req, res, host);
       }
-      const unproxiedHandler = unproxied.get(path);
+      const unproxiedHandler = path === null ? undefined : unproxied.get(path);
       if (unproxiedHandler) return unproxiedHandler(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr

@@ -33,6 +33,8 @@ export interface OpenOidcOptions {
   config: OidcProviderConfig;
   /** The first session cookie's portal URL: the issuer. */
   portalUrl: URL;
+  /** server.address's path ('' for none). */
+  serverPath?: string;
   repo: OidcRepository;
   users: Pick<UserProvider, 'getDetails'>;
   /** storage.local.path when storage is SQLite: a generated signing key is kept beside it. */
@@ -66,6 +68,7 @@ export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
   const oidc = await createOidcProvider({
     config,
     issuer,
+    serverPath: options.serverPath ?? '',
     repo: options.repo,
     users: options.users,
     keys,

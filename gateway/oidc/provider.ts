@@ -74,6 +74,8 @@ export interface OidcProviderDeps {
   config: OidcProviderConfig;
   /** The portal URL without its trailing slash. */
   issuer: string;
+  /** server.address's path ('' for none): the gateway's own /jwks.json is served under it. */
+  serverPath?: string;
   repo: OidcRepository;
   users: Pick<UserProvider, 'getDetails'>;
   keys: SigningKeys;
@@ -339,8 +341,8 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     await next();
     const oidc = ctx.oidc;
-    // discovery names the one /jwks.json the gateway serves at its root, wherever the portal lives
-    if (oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') ctx.body.jwks_uri = new URL(OIDC_PATHS.jwks, deps.issuer).href;
+    // discovery names the one /jwks.json the gateway serves at its root (under server.address's path), wherever the portal lives
+    if (oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') ctx.body.jwks_uri = new URL(`${deps.serverPath ?? ''}${OIDC_PATHS.jwks}`, deps.issuer).href;
     // an RP-initiated logout the user confirmed ends the gateway session too (oidc/endpoints.ts), and
     // every grant of the ended provider session: oidc-provider keeps offline_access grants past a logout,
     // Gatehouse's logout ends everything (as a portal sign-out does, oidc/logout.ts)

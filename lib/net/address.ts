@@ -1,13 +1,26 @@
 import { BlockList, isIP } from 'node:net';
 
-/** `tcp://host:port`, `tcp://:port` (all interfaces) or `host:port`; IPv6 hosts in brackets. */
-export function parseListenAddress(address: string): { host: string; port: number } | null {
-  const match = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d{1,5})\/?$/.exec(address.trim());
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /** The path the server answers under, without a trailing slash: '' for none (`tcp://:9091` or `tcp://:9091/`). */
+  path: string;
+}
+
+/**
+ * `tcp://host:port`, `tcp://:port` (all interfaces) or `host:port`; IPv6 hosts in brackets; then an
+ * optional path (`tcp://:9091/auth`, `tcp://:9091/auth/`), returned as written without its trailing
+ * slash. Whether a path is acceptable is each caller's validator's to say (the gateway's server.address
+ * takes one segment, other listeners none).
+ */
+export function parseListenAddress(address: string): ListenAddress | null {
+  const match = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d{1,5})(\/[^?#\s]*)?$/.exec(address.trim());
   if (!match) return null;
   const port = Number(match[2]);
   if (port > 65535) return null;
   const host = match[1]!.replace(/^\[|\]$/g, '');
-  return { host: host === '' ? '0.0.0.0' : host, port };
+  const path = (match[3] ?? '').replace(/\/$/, '');
+  return { host: host === '' ? '0.0.0.0' : host, port, path };
 }
 
 /** `::ffff:192.0.2.1` is the IPv4 peer 192.0.2.1 (on a dual-stack socket): compare and count it as such. */

@@ -9,8 +9,9 @@ import type { MonitorConfig } from './schema.ts';
 
 export function validateMonitorConfig(config: MonitorConfig): ConfigProblem[] {
   const found: ConfigProblem[] = [];
-  if (!parseListenAddress(config.server.address)) {
-    found.push(configError('server.address', `'${shownValue(config.server.address)}' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008'`));
+  const listen = parseListenAddress(config.server.address);
+  if (!listen || listen.path !== '') {
+    found.push(configError('server.address', `'${shownValue(config.server.address)}' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008'${listen ? ' (the monitor takes no path)' : ''}`));
   }
   config.trusted_proxies.forEach((cidr, i) => {
     const parsed = parseCidr(cidr);

@@ -13,6 +13,7 @@ import { notifierProblems } from './notifier.ts';
 import { passwordPolicyProblems } from './password-policy.ts';
 import { regulationProblems } from './regulation.ts';
 import { selfServiceProblems } from './self-service.ts';
+import { serverPathProblems } from './server-path.ts';
 import { serverProblems } from './server.ts';
 import { sessionProblems } from './session.ts';
 import { storageProblems } from './storage.ts';
@@ -23,6 +24,7 @@ import { totpProblems } from './totp.ts';
 const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   notYetSupportedProblems,
   (config) => serverProblems(config.server, config.identity_providers?.oidc !== undefined),
+  serverPathProblems,
   (config) => authenticationBackendProblems(config.authentication_backend),
   (config) => sessionProblems(config.session),
   (config) => regulationProblems(config.regulation),

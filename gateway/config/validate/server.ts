@@ -66,7 +66,7 @@ function authzEndpointProblems(server: ServerConfig, oidcConfigured: boolean): C
 export function serverProblems(server: ServerConfig, oidcConfigured = false): ConfigProblem[] {
   const found = authzEndpointProblems(server, oidcConfigured);
   if (!parseListenAddress(server.address)) {
-    found.push(configError('server.address', `'${shownValue(server.address)}' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'`));
+    found.push(configError('server.address', `'${shownValue(server.address)}' must look like 'tcp://127.0.0.1:9091', 'tcp://:9091' or, served under a path, 'tcp://:9091/auth'`));
   }
   server.trusted_proxies.forEach((cidr, i) => {
     const parsed = parseCidr(cidr);

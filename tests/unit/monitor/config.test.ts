@@ -55,3 +55,12 @@ describe("the monitor's checks return problems as data, in the gateway's grammar
     assert.deepEqual(found.map(renderProblem).slice(0, 1), ["config: trusted_proxies[0]: '0.0.0.0/0' is every address: anyone can claim any identity with a Remote-User header"]);
   });
 });
+
+describe("the monitor's address takes no path (it would be ignored)", () => {
+  it('a path after the port is an error at server.address', () => {
+    const { config } = parseMonitorConfig({});
+    assert.deepEqual(validateMonitorConfig({ ...config, server: { ...config.server, address: 'tcp://127.0.0.1:8008/monitor' } }).filter((p) => p.path === 'server.address'), [
+      { path: 'server.address', message: "'tcp://127.0.0.1:8008/monitor' must look like 'tcp://127.0.0.1:8008' or 'tcp://:8008' (the monitor takes no path)", severity: 'error' },
+    ]);
+  });
+});

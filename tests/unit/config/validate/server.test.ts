@@ -12,7 +12,7 @@ describe('server validator', () => {
 
   it('an address the listener cannot read is an error at server.address', () => {
     assert.deepEqual(server({ address: 'unix:///run/gatehouse.sock' }), [
-      { path: 'server.address', message: "'unix:///run/gatehouse.sock' must look like 'tcp://127.0.0.1:9091' or 'tcp://:9091'", severity: 'error' },
+      { path: 'server.address', message: "'unix:///run/gatehouse.sock' must look like 'tcp://127.0.0.1:9091', 'tcp://:9091' or, served under a path, 'tcp://:9091/auth'", severity: 'error' },
     ]);
   });
 

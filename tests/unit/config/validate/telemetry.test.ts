@@ -19,4 +19,15 @@ describe('telemetry validator', () => {
       { path: 'telemetry.metrics.address', message: "listens on 0.0.0.0: anyone who can reach it can read the gateway's metrics", severity: 'warning' },
     ]);
   });
+
+  it("a path other than Authelia's /metrics is an error: the metrics are served at /metrics only", () => {
+    assert.deepEqual(metrics({ enabled: true, address: 'tcp://127.0.0.1:9959/metrics' }), []);
+    assert.deepEqual(metrics({ enabled: true, address: 'tcp://127.0.0.1:9959/stats' }), [
+      {
+        path: 'telemetry.metrics.address',
+        message: "the path '/stats' is not supported: the metrics are served at /metrics (write 'tcp://127.0.0.1:9959/metrics' or no path)",
+        severity: 'error',
+      },
+    ]);
+  });
 });
