@@ -60,7 +60,8 @@ export interface RouteDeps {
   authzEndpoints?: readonly AuthzEndpoint[];
   /**
    * server.address's path (`/auth`, no trailing slash; '' or absent for none): every row answers under
-   * it and nothing outside it does. The portal's own paths (each authelia_url's) already include it.
+   * it; the node rows also at the root, as Authelia's. The portal's own paths (each authelia_url's)
+   * already include it, and nothing of the portal answers outside it.
    */
   pathPrefix?: string;
 }
@@ -402,13 +403,19 @@ export function buildRoutes(deps: RouteDeps): Routes {
   const prefix = deps.pathPrefix ?? '';
   // the embedded proxy takes whole hosts, which no path prefix can hold (validation refuses the pair)
   if (prefix !== '' && deps.proxy) throw new InternalError('route_table_invalid', 'route table: server.upstreams with a path in server.address');
-  /** The path a node row is matched against: the request's path under the prefix, or null outside it. */
-  const rowPathOf = (path: string): string | null => {
+  /** The request's path below the prefix, or null when it is not under it. */
+  const belowPrefix = (path: string): string | null => {
     if (prefix === '') return path;
     if (!path.startsWith(prefix)) return null;
     const rest = path.slice(prefix.length);
     return rest === '' || rest.startsWith('/') ? rest : null;
   };
+  /**
+   * The path a node row (forward auth, /api/verify, health, /jwks.json) is matched against: below the
+   * prefix, or as it is, as Authelia's StripPath does, so a proxy calling /api/verify keeps working
+   * when a path is added. A spelling that is not the prefix (`/AUTH/…`) matches no row.
+   */
+  const rowPathOf = (path: string): string => belowPrefix(path) ?? path;
 
   const app = express();
   app.disable('x-powered-by');
@@ -416,7 +423,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.set('query parser', 'simple');
   app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
   // deny: outside the prefix nothing answers; the portal mounts below match case-insensitively (`/AUTH/`)
-  if (prefix !== '') app.use((req, res, next) => (rowPathOf(req.path) === null ? notFound(req, res) : next()));
+  if (prefix !== '') app.use((req, res, next) => (belowPrefix(req.path) === null ? notFound(req, res) : next()));
   const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
@@ -451,7 +458,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   return {
     request(req, res) {
       const path = rowPathOf(pathOf(req));
-      const handler = path === null ? undefined : everyHost.get(path);
+      const handler = everyHost.get(path);
       if (handler) return handler(req, res);
       if (proxyRequest) {
         // route on the host the rules will judge, computed once: a Host the URL parser reads as another
@@ -460,7 +467,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
         if (host === null) return badHost(res);
         if (deps.proxy!.proxies(host) && !isPortal(host, pathOf(req))) return proxyRequest(req, res, host);
       }
-      const unproxiedHandler = path === null ? undefined : unproxied.get(path);
+      const unproxiedHandler = unproxied.get(path);
       if (unproxiedHandler) return unproxiedHandler(req, res);
       // an error after the error handler answered (express-session reports a failed store write when the
       // response ends) goes to our log; express's default handler would print its stack on stderr

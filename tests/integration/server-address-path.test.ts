@@ -1,7 +1,7 @@
 // server.address with a path (`tcp://127.0.0.1:<port>/auth`), as Authelia's subpath: the portal, its API,
 // the forward-auth endpoints, /api/health, the OpenID Connect provider and /jwks.json all answer under
-// /auth/, and nothing answers outside it (a 404, never an authz 200). Then the same through a real nginx
-// whose auth_request subrequest goes to /auth/api/authz/auth-request.
+// /auth/; the portal answers nothing outside it (a 404); the rows a proxy calls also answer at the
+// root, as Authelia's. Then the same through a real nginx whose auth_request subrequest goes to /auth/api/authz/auth-request.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -58,9 +58,10 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     await gw?.close();
   });
 
-  it('/auth/api/health answers; /api/health is a 404', async () => {
+  it('/auth/api/health answers, and /api/health too (as Authelia); /AUTH/api/health is a 404', async () => {
     assert.equal((await request(`${gw.url}/auth/api/health`)).status, 200);
-    assert.equal((await request(`${gw.url}/api/health`)).status, 404);
+    assert.equal((await request(`${gw.url}/api/health`)).status, 200);
+    assert.equal((await request(`${gw.url}/AUTH/api/health`)).status, 404);
   });
 
   it('the portal is at /auth/ (the bare /auth redirects there), its links and assets carry the prefix', async () => {
@@ -105,9 +106,20 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     assert.equal(authRequest.headers.location, expected);
   });
 
-  it('the forward-auth endpoints without the prefix (or a spelling of it that is not the prefix) are a 404 even with a good session', async () => {
+  it('the forward-auth endpoints also answer at the root, as Authelia\'s do: a proxy set up before the path keeps working', async () => {
     for (const dialect of ['forward-auth', 'auth-request', 'legacy'] as const) {
-      for (const base of [gw.url, `${gw.url}/authx`, `${gw.url}/AUTH`, `${gw.url}/%61uth`, `${gw.url}/auth/..`]) {
+      const response = await askAuthz({ url: gw.url }, dialect, APP_PAGE, { cookie });
+      assert.equal(response.status, 200, `${dialect}: ${response.body}`);
+      assert.equal(response.headers['remote-user'], 'alice', dialect);
+    }
+    const anonymous = await askAuthz({ url: gw.url }, 'forward-auth', APP_PAGE, { headers: { accept: BROWSER_ACCEPT } });
+    assert.equal(anonymous.status, 302);
+    assert.equal(anonymous.headers.location, `https://auth.example.test/auth/?rd=${encodeURIComponent(APP_PAGE)}&rm=GET`);
+  });
+
+  it('the forward-auth endpoints under a spelling of the prefix that is not the prefix are a 404 even with a good session', async () => {
+    for (const dialect of ['forward-auth', 'auth-request', 'legacy'] as const) {
+      for (const base of [`${gw.url}/authx`, `${gw.url}/AUTH`, `${gw.url}/%61uth`]) {
         const response = await askAuthz({ url: base }, dialect, APP_PAGE, { cookie });
         assert.equal(response.status, 404, `${dialect} at ${base}`);
         assert.equal(response.headers['remote-user'], undefined);
@@ -115,8 +127,8 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     }
   });
 
-  it('no row of the route table answers outside the prefix, whatever its method', async () => {
-    const rows = describeGatewayRoutes(gw.config);
+  it('no portal row answers outside the prefix, whatever its method', async () => {
+    const rows = describeGatewayRoutes(gw.config).filter((row) => row.hosts === 'portal');
     assert.ok(rows.length > 50);
     for (const row of rows) {
       const path = row.path.replace(/\*$/, 'portal.css').replace(/:[A-Za-z]+/g, 'x');
@@ -127,7 +139,7 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     }
   });
 
-  it('OpenID Connect: discovery under /auth/ names the issuer and the prefixed /jwks.json, which answers; neither answers at the root', async () => {
+  it('OpenID Connect: discovery under /auth/ names the issuer and the prefixed /jwks.json, which answers; discovery does not answer at the root', async () => {
     const discovery = await portal(gw, '/auth/.well-known/openid-configuration');
     assert.equal(discovery.status, 200);
     const metadata = discovery.json<{ issuer: string; jwks_uri: string; authorization_endpoint: string; token_endpoint: string }>();
@@ -138,7 +150,6 @@ describe('server.address tcp://127.0.0.1:<port>/auth: everything under /auth/, n
     const jwks = await portal(gw, '/auth/jwks.json');
     assert.equal(jwks.status, 200);
     assert.ok(jwks.json<{ keys: unknown[] }>().keys.length > 0);
-    assert.equal((await portal(gw, '/jwks.json')).status, 404);
     assert.equal((await portal(gw, '/.well-known/openid-configuration')).status, 404);
   });
 });
