@@ -1,0 +1,74 @@
+/** `gatehouse config migrate --from authelia FILE`: the file rewritten without deprecated keys, and a line per change. */
+import { existsSync, readFileSync } from 'node:fs';
+import { configError, renderProblem } from '../../lib/config-problems.ts';
+import { ConfigError } from '../../lib/errors.ts';
+import { writeFileAtomic } from '../../lib/fs-atomic.ts';
+import { UsageError, type CliIO } from '../../lib/cli-io.ts';
+import { migrateConfigText } from '../config/migrate-document.ts';
+
+export const CONFIG_MIGRATE_HELP = `Usage: gatehouse config migrate --from authelia FILE [--output F [--force]]
+
+Rewrites an Authelia configuration file (any version Gatehouse reads) with every deprecated key
+moved to the key that replaced it, as 'config validate' reads it, so the result loads without
+deprecation warnings and means the same. Comments, quoting and the order of the keys it did not
+touch are kept; a moved key takes its comments along. Template expressions ({{ env "X" }}) are
+kept as written; a file whose deprecated key holds one, or that uses {{ if }} and the like, is
+refused: move that key by hand.
+
+Prints the new file (or writes it to F, mode 0600: it holds secrets; an existing F is replaced
+only with --force), and on stderr one line per change ('config: server.host: moved to
+server.address as ...'). A key that cannot be moved (set beside its replacement, a value that
+cannot be mapped) is an error: nothing is written and it exits 2.
+`;
+
+interface MigrateArgs {
+  file: string;
+  output?: string;
+  force: boolean;
+}
+
+function parseArgs(args: readonly string[]): MigrateArgs {
+  let from: string | undefined;
+  let output: string | undefined;
+  let force = false;
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const value = () => {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith('-')) throw new UsageError(`${arg} needs a value`);
+      i += 1;
+      return next;
+    };
+    if (arg === '--from') from = value();
+    else if (arg.startsWith('--from=')) from = arg.slice('--from='.length);
+    else if (arg === '--output') output = value();
+    else if (arg.startsWith('--output=')) output = arg.slice('--output='.length);
+    else if (arg === '--force') force = true;
+    else if (arg.startsWith('-')) throw new UsageError(`unexpected option '${arg}' (gatehouse config migrate --help)`);
+    else files.push(arg);
+  }
+  if (from === undefined) throw new UsageError('config migrate needs --from authelia');
+  if (from !== 'authelia') throw new UsageError(`config migrate --from '${from}': the only source is 'authelia'`);
+  if (files.length !== 1) throw new UsageError(files.length === 0 ? 'config migrate needs the file to migrate' : `config migrate takes one file, not '${files[1]}' too`);
+  if (force && output === undefined) throw new UsageError('--force goes with --output (the file it may replace)');
+  return { file: files[0]!, output, force };
+}
+
+export async function runConfigMigrate(args: readonly string[], io: CliIO): Promise<number> {
+  const { file, output, force } = parseArgs(args);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([configError(file, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`)]);
+  }
+  const migrated = migrateConfigText(text, file);
+  if (output !== undefined) {
+    if (!force && existsSync(output)) throw new UsageError(`${output} exists; add --force to replace it`);
+    await writeFileAtomic(output, migrated.text, 0o600);
+  } else io.stdout.write(migrated.text);
+  if (migrated.changes.length === 0) io.stderr.write(`${renderProblem({ path: file, message: 'no deprecated keys; nothing changed', severity: 'warning' })}\n`);
+  for (const change of migrated.changes) io.stderr.write(`${renderProblem(change)}\n`);
+  return 0;
+}
