@@ -1,9 +1,11 @@
 /** `gatehouse config migrate --from authelia FILE`: the file rewritten without deprecated keys, and a line per change. */
 import { existsSync, readFileSync } from 'node:fs';
-import { configError, renderProblem } from '../../lib/config-problems.ts';
+import { configError, configWarning, renderProblem } from '../../lib/config-problems.ts';
+import type { Plain } from '../../lib/config-paths.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
 import { UsageError, type CliIO } from '../../lib/cli-io.ts';
+import { parseGatewayConfig } from '../config/load.ts';
 import { migrateConfigText } from '../config/migrate-document.ts';
 
 export const CONFIG_MIGRATE_HELP = `Usage: gatehouse config migrate --from authelia FILE [--output F [--force]]
@@ -55,6 +57,21 @@ function parseArgs(args: readonly string[]): MigrateArgs {
   return { file: files[0]!, output, force };
 }
 
+/**
+ * What `config validate` will say of the new file on its own (no environment): its warnings, and what
+ * Gatehouse needs that Authelia did not (a 4.37 cookie has no portal URL).
+ */
+function resultProblems(values: Plain | null, shownAs: string): string {
+  if (values === null) return `${renderProblem(configWarning(shownAs, 'holds template expressions: check the result with gatehouse config validate and the filters set'))}\n`;
+  try {
+    return parseGatewayConfig(values).warnings.map((warning) => `warning: ${renderProblem(warning)}\n`).join('');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const errors = error.problems.map((line) => `error: ${line}\n`).join('');
+    return `${errors}${renderProblem(configWarning(shownAs, 'does not validate yet: fix the errors above, then run gatehouse config validate'))}\n`;
+  }
+}
+
 export async function runConfigMigrate(args: readonly string[], io: CliIO): Promise<number> {
   const { file, output, force } = parseArgs(args);
   let text: string;
@@ -70,5 +87,6 @@ export async function runConfigMigrate(args: readonly string[], io: CliIO): Prom
   } else io.stdout.write(migrated.text);
   if (migrated.changes.length === 0) io.stderr.write(`${renderProblem({ path: file, message: 'no deprecated keys; nothing changed', severity: 'warning' })}\n`);
   for (const change of migrated.changes) io.stderr.write(`${renderProblem(change)}\n`);
+  io.stderr.write(resultProblems(migrated.values, output ?? '(output)'));
   return 0;
 }

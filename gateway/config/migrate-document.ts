@@ -7,7 +7,7 @@
  * table's output, and the table finds nothing left to move.
  */
 import { isMap, isScalar, isSeq, parseDocument, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
-import { configError, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
+import { configError, errorsIn, formatPath, pathWithin, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
 import { isPlain, type Plain } from '../../lib/config-paths.ts';
 import { ConfigError, InternalError } from '../../lib/errors.ts';
 import { isDeepStrictEqual } from 'node:util';
@@ -36,6 +36,8 @@ interface Removed {
 export interface MigratedFile {
   text: string;
   changes: ConfigProblem[];
+  /** The new file's values, or null when template expressions stand for some (they are known only when it is loaded). */
+  values: Plain | null;
 }
 
 // a template action (`{{ env "X" }}`) is held as a plain word while the YAML is edited, then put back as written
@@ -113,7 +115,9 @@ function collectRemoved(doc: Document, node: unknown, target: unknown, path: Key
       if (Object.hasOwn(target, String(key))) return collectRemoved(doc, pair.value, target[String(key)], at, out);
       const shown = formatPath(at);
       const keyNode = pair.key as Scalar;
-      const commentBefore = index === 0 && node.commentBefore ? [node.commentBefore, keyNode.commentBefore].filter(Boolean).join('\n') : (keyNode.commentBefore ?? undefined);
+      // a nested map's first comment is its first key's; the file's first comment is its header, and stays
+      const header = index === 0 && path.length === 0;
+      const commentBefore = header ? undefined : index === 0 && node.commentBefore ? [node.commentBefore, keyNode.commentBefore].filter(Boolean).join('\n') : (keyNode.commentBefore ?? undefined);
       out.push({ path: at, shown, pair: pair as Pair<Scalar, Node | null>, commentBefore, value: jsOf(doc, pair.value), rows: rowsFor(shown), reused: false, parent: node, index });
     });
   } else if (isSeq(node) && Array.isArray(target) && node.items.length === target.length) {
@@ -183,8 +187,7 @@ class Rewrite {
     const key = new Scalar(path.at(-1));
     if (built.comments) key.commentBefore = built.comments;
     const pair = new Pair(key, built.node);
-    const leafSources = isMap(built.node) || isSeq(built.node) ? this.subtreeSources(path) : built.from;
-    const beside = leafSources.find((r) => r.parent === map);
+    const beside = this.replaced(map, path);
     const index = beside ? map.items.indexOf(beside.pair as Pair<unknown, unknown>) : -1;
     if (index >= 0) {
       key.spaceBefore = beside!.pair.key.spaceBefore;
@@ -195,9 +198,11 @@ class Rewrite {
     }
   }
 
-  subtreeSources(path: Key[]): Removed[] {
-    const shown = formatPath(path);
-    return this.added.filter((a) => formatPath(a.path).startsWith(shown)).flatMap((a) => a.from);
+  /** The first key removed from `map` that a row moves to `path`, inside it or to a key inside it: the new key takes its place. */
+  replaced(map: YAMLMap, path: Key[]): Removed | undefined {
+    const general = formatPath(path).replace(/\[\d+\]/g, '[]');
+    const candidates = this.removed.filter((r) => r.parent === map && r.rows.some((row) => row.kind !== 'removed' && (pathWithin(row.new, general) || pathWithin(general, row.new))));
+    return candidates.sort((a, b) => a.index - b.index)[0];
   }
 
   /** Pass two: walk the document beside the table's output, replacing what differs and adding what is new. */
@@ -254,15 +259,21 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const removed: Removed[] = [];
   collectRemoved(doc, doc.contents, target, [], removed);
   const rewrite = new Rewrite(doc, removed);
-  if (doc.contents === null) return { text: original, changes: [] };
+  if (doc.contents === null) return { text: original, changes: [], values: actions.length > 0 ? null : {} };
   rewrite.apply(doc.contents, target, []);
   for (const r of removed) {
     const at = r.parent.items.indexOf(r.pair as Pair<unknown, unknown>);
     r.parent.items.splice(at, 1);
     const next = r.parent.items[at]?.key;
-    if (r.pair.key.spaceBefore && isScalar(next)) next.spaceBefore = true;
+    if (!isScalar(next)) continue;
+    if (r.pair.key.spaceBefore) next.spaceBefore = true;
+    // a comment whose key went nowhere stays, above the key that follows
+    if (r.index > 0 && r.commentBefore) next.commentBefore = [r.commentBefore, next.commentBefore].filter(Boolean).join('\n');
   }
-  for (const r of removed.filter((r) => r.index === 0 && r.commentBefore === undefined)) r.parent.commentBefore = undefined;
+  for (const r of removed.filter((r) => r.index === 0)) {
+    if (r.path.length === 1) r.parent.commentBefore = [r.parent.commentBefore, r.pair.key.commentBefore].filter(Boolean).join('\n') || undefined;
+    else if (r.commentBefore === undefined) r.parent.commentBefore = undefined; // it went along with the key
+  }
 
   const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(token(0).slice(0, -1));
   const changes: ConfigProblem[] = [];
@@ -298,5 +309,5 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
     throw new InternalError('internal_error', 'config migrate: the rewritten file does not read as the migrated configuration');
   }
   const restored = actions.length === 0 ? out : out.replace(new RegExp(`${token(0).slice(0, -1)}(\\d+)`, 'g'), (_, i: string) => actions[Number(i)]!);
-  return { text: restored, changes };
+  return { text: restored, changes, values: actions.length > 0 ? null : target };
 }
