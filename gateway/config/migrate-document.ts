@@ -102,6 +102,16 @@ function described(path: readonly Key[], value: unknown): string {
   return `'${shownValue(typeof value === 'string' ? value : JSON.stringify(value))}'`;
 }
 
+/** The value at a problem's path (`a.b[0].c`) in the configuration as written. */
+function valueAt(raw: Plain, path: string): unknown {
+  let node: unknown = raw;
+  for (const [, key, index] of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (index !== undefined) node = Array.isArray(node) ? node[Number(index)] : undefined;
+    else node = isPlain(node) ? node[key!] : undefined;
+  }
+  return node;
+}
+
 function jsOf(doc: Document, node: unknown): unknown {
   return node === null || node === undefined ? null : (node as Node).toJS(doc);
 }
@@ -254,7 +264,13 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const doc = parseOrRefuse(text, file);
   const written = (doc.toJS() ?? {}) as Plain;
   const { raw: target, problems } = migrateDeprecated(written);
-  if (errorsIn(problems).length > 0) throw new ConfigError(errorsIn(problems));
+  const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(token(0).slice(0, -1));
+  if (errorsIn(problems).length > 0) {
+    // a key the table could not map because a template stands for its value: say that, not what the placeholder looked like
+    const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAt(written, problem.path)));
+    if (templated.length > 0) throw new ConfigError(templated.map((problem) => configError(problem.path, 'its value is a template expression and the new key is computed from it; move it by hand')));
+    throw new ConfigError(errorsIn(problems));
+  }
 
   const removed: Removed[] = [];
   collectRemoved(doc, doc.contents, target, [], removed);
@@ -275,7 +291,6 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
     else if (r.commentBefore === undefined) r.parent.commentBefore = undefined; // it went along with the key
   }
 
-  const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(token(0).slice(0, -1));
   const changes: ConfigProblem[] = [];
   const refused: ConfigProblem[] = [];
   for (const r of removed) {
