@@ -68,7 +68,7 @@ function resultProblems(values: Plain | null, shownAs: string): string {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const errors = error.problems.map((line) => `error: ${line}\n`).join('');
-    return `${errors}${renderProblem(configWarning(shownAs, 'does not validate yet: fix the errors above, then run gatehouse config validate'))}\n`;
+    return `${errors}${renderProblem(configWarning(shownAs, 'does not validate on its own yet: fix the errors above (a file that is one of several: validate them together, gatehouse config validate --config A --config B)'))}\n`;
   }
 }
 

@@ -6,11 +6,12 @@
  * comments and value node along. The result is checked twice before it is returned: it reads as the
  * table's output, and the table finds nothing left to move.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import { configError, errorsIn, formatPath, pathWithin, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
+import { isSecretOption } from '../../lib/config-loader.ts';
 import { isPlain, type Plain } from '../../lib/config-paths.ts';
 import { ConfigError, InternalError } from '../../lib/errors.ts';
-import { isDeepStrictEqual } from 'node:util';
 import { DEPRECATIONS, migrateDeprecated, type Deprecation } from './deprecations.ts';
 
 type Key = string | number;
@@ -44,19 +45,19 @@ export interface MigratedFile {
 const ACTION = /\{\{.*?\}\}/gs;
 const CONTROL = /^\{\{-?\s*(?:if|else|end|range|with|define|template|block|\/\*)\b/;
 
-function protectTemplates(text: string, file: string): { text: string; actions: string[]; token: (i: number) => string } {
+function protectTemplates(text: string, file: string): { text: string; actions: string[]; prefix: string } {
   let salt = 0;
   while (text.includes(`gatehouse-template-${salt}-`)) salt += 1;
-  const token = (i: number) => `gatehouse-template-${salt}-${i}`;
+  const prefix = `gatehouse-template-${salt}-`;
   const actions: string[] = [];
   const protectedText = text.replace(ACTION, (action) => {
     if (CONTROL.test(action)) {
       throw new ConfigError([configError(file, `holds a template control action (${shownValue(action)}); config migrate keeps only value actions such as {{ env "X" }}: migrate the file without it and add it back by hand`)]);
     }
     actions.push(action);
-    return token(actions.length - 1);
+    return `${prefix}${actions.length - 1}`;
   });
-  return { text: protectedText, actions, token };
+  return { text: protectedText, actions, prefix };
 }
 
 /** A table pattern (`clients[].id`) as a regex source: each `[]` captures the list index. */
@@ -92,13 +93,9 @@ function same(a: unknown, b: unknown): boolean {
   return isDeepStrictEqual(a, b);
 }
 
-function isSecretKey(key: Key | undefined): boolean {
-  return typeof key === 'string' && ['key', 'secret', 'password', 'token'].some((suffix) => key.endsWith(suffix));
-}
-
 /** A value as a change line may repeat it: never a secret's, a long one cut. */
 function described(path: readonly Key[], value: unknown): string {
-  if (isSecretKey(path.findLast((key) => typeof key === 'string'))) return '(a secret)';
+  if (isSecretOption(path.filter((key) => typeof key === 'string'), [])) return '(a secret)';
   return `'${shownValue(typeof value === 'string' ? value : JSON.stringify(value))}'`;
 }
 
@@ -163,7 +160,7 @@ class Rewrite {
   build(path: Key[], value: unknown): { node: Node; comments: string | undefined; from: Removed[] } {
     if (isPlain(value) && Object.keys(value).length > 0) {
       const map = new YAMLMap();
-      for (const [key, child] of Object.entries(value)) this.addPair(map, [...path, key], child, null);
+      for (const [key, child] of Object.entries(value)) this.addPair(map, [...path, key], child);
       const first = map.items[0]?.key as Scalar | undefined;
       if (typeof path.at(-1) === 'number' && first?.commentBefore) {
         // a list item's first key: the comment goes above the item (`- # …` reads badly)
@@ -192,7 +189,7 @@ class Rewrite {
   }
 
   /** Adds `key: value` to `map`: at the place of the key it replaces when that was in the same map, else last. */
-  addPair(map: YAMLMap, path: Key[], value: unknown, _unused: null): void {
+  addPair(map: YAMLMap, path: Key[], value: unknown): void {
     const built = this.build(path, value);
     const key = new Scalar(path.at(-1));
     if (built.comments) key.commentBefore = built.comments;
@@ -224,7 +221,7 @@ class Rewrite {
         present.add(String(key));
         if (Object.hasOwn(target, String(key))) pair.value = this.apply(pair.value, target[String(key)], [...path, key]);
       }
-      for (const [key, value] of Object.entries(target)) if (!present.has(key)) this.addPair(node, [...path, key], value, null);
+      for (const [key, value] of Object.entries(target)) if (!present.has(key)) this.addPair(node, [...path, key], value);
       return node;
     }
     if (isSeq(node) && Array.isArray(target) && node.items.length === target.length) {
@@ -260,11 +257,11 @@ function parseOrRefuse(text: string, file: string): Document {
  * errors, or a template expression in a value the table must compute.
  */
 export function migrateConfigText(original: string, file: string): MigratedFile {
-  const { text, actions, token } = protectTemplates(original, file);
+  const { text, actions, prefix } = protectTemplates(original, file);
   const doc = parseOrRefuse(text, file);
   const written = (doc.toJS() ?? {}) as Plain;
   const { raw: target, problems } = migrateDeprecated(written);
-  const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(token(0).slice(0, -1));
+  const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(prefix);
   if (errorsIn(problems).length > 0) {
     // a key the table could not map because a template stands for its value: say that, not what the placeholder looked like
     const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAt(written, problem.path)));
@@ -281,10 +278,14 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
     const at = r.parent.items.indexOf(r.pair as Pair<unknown, unknown>);
     r.parent.items.splice(at, 1);
     const next = r.parent.items[at]?.key;
-    if (!isScalar(next)) continue;
+    // a comment whose key went nowhere stays, above the key that follows (or below the map)
+    const orphan = r.index > 0 ? r.commentBefore : undefined;
+    if (!isScalar(next)) {
+      if (orphan) r.parent.comment = [r.parent.comment, orphan].filter(Boolean).join('\n');
+      continue;
+    }
     if (r.pair.key.spaceBefore) next.spaceBefore = true;
-    // a comment whose key went nowhere stays, above the key that follows
-    if (r.index > 0 && r.commentBefore) next.commentBefore = [r.commentBefore, next.commentBefore].filter(Boolean).join('\n');
+    if (orphan) next.commentBefore = [orphan, next.commentBefore].filter(Boolean).join('\n');
   }
   for (const r of removed.filter((r) => r.index === 0)) {
     if (r.path.length === 1) r.parent.commentBefore = [r.parent.commentBefore, r.pair.key.commentBefore].filter(Boolean).join('\n') || undefined;
@@ -323,6 +324,6 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   if (!same(reread, target) || migrateDeprecated(reread as Plain).problems.length > 0) {
     throw new InternalError('internal_error', 'config migrate: the rewritten file does not read as the migrated configuration');
   }
-  const restored = actions.length === 0 ? out : out.replace(new RegExp(`${token(0).slice(0, -1)}(\\d+)`, 'g'), (_, i: string) => actions[Number(i)]!);
+  const restored = actions.length === 0 ? out : out.replace(new RegExp(`${prefix}(\\d+)`, 'g'), (_, i: string) => actions[Number(i)]!);
   return { text: restored, changes, values: actions.length > 0 ? null : target };
 }
