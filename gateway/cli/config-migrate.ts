@@ -21,6 +21,10 @@ Prints the new file (or writes it to F, mode 0600: it holds secrets; an existing
 only with --force), and on stderr one line per change ('config: server.host: moved to
 server.address as ...'). A key that cannot be moved (set beside its replacement, a value that
 cannot be mapped) is an error: nothing is written and it exits 2.
+
+One file at a time: in a configuration split over several files, keys that are combined
+(server.host and server.port, the SMTP and database host and port) must be in the same file.
+Check the files together afterwards: gatehouse config validate --config A --config B.
 `;
 
 interface MigrateArgs {

@@ -91,6 +91,36 @@ notifier:
     sender: me@example.com
     disable_verify_cert: false
 `,
+  'authelia-4.37-oidc.yml': `authentication_backend:
+  file:
+    path: {dir}/users.yml
+access_control:
+  default_policy: one_factor
+session:
+  secret: Kd8wQ3nVz7LrT2pYx6HmB9cJf4GsA5tE
+  cookies:
+    - domain: example.com
+      authelia_url: https://auth.example.com
+storage:
+  encryption_key: Xq7vR2mLp9TzW4nB8cYd3JfH6sKa5GuE
+  local:
+    path: {dir}/db.sqlite3
+identity_providers:
+  oidc:
+    hmac_secret: Wn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAeWn4Tz8Qr2Lp6Vx9Hc3Jb7Kd5FgSmAe
+    access_token_lifespan: 1h # short
+    clients:
+      ## the wiki
+      - id: wiki  # its id
+        description: Wiki
+        secret: '$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng'
+        redirect_uris: [https://wiki.example.com/cb]
+        userinfo_signing_algorithm: none
+      - id: git
+        secret: '$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng'
+        redirect_uris:
+          - https://git.example.com/cb
+`,
   'authelia-4.38-unchanged.yml': '',
 };
 
@@ -173,6 +203,17 @@ describe('config migrate: the result loads as the original did, with no deprecat
     assert.ok(r.err.includes('config: storage.postgres.sslmode: removed: is deprecated; use storage.postgres.tls instead\n'), r.err);
     assert.ok(r.out.includes('    password: Pq8vN3xLz6Rt2WcY9mHk\nnotifier:\n'), r.out);
     assert.ok(r.err.includes("config: authentication_backend.file.password.salt_length: moved to authentication_backend.file.password.sha2crypt.salt_length as '16'\n"), r.err);
+  });
+
+  it('the OpenID Connect clients: each key renamed in its own list item, comments kept', async () => {
+    const file = await write('authelia-4.37-oidc-text.yml', LOADABLE['authelia-4.37-oidc.yml']!.replaceAll('{dir}', dir));
+    const r = await migrate([file]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes('    lifespans:\n      access_token: 1h # short\n'), r.out);
+    assert.ok(r.out.includes('      ## the wiki\n      - client_id: wiki # its id\n        client_name: Wiki\n        client_secret: '), r.out);
+    assert.ok(r.out.includes('      - client_id: git\n        client_secret: '), r.out);
+    assert.ok(r.err.includes('config: identity_providers.oidc.clients[1].id: moved to identity_providers.oidc.clients[1].client_id\n'), r.err);
+    assert.ok(!r.err.includes('$pbkdf2'), 'a client secret is never repeated');
   });
 });
 
