@@ -14,8 +14,8 @@ Rewrites an Authelia configuration file (any version Gatehouse reads) with every
 moved to the key that replaced it, as 'config validate' reads it, so the result loads without
 deprecation warnings and means the same. Comments, quoting and the order of the keys it did not
 touch are kept; a moved key takes its comments along. Template expressions ({{ env "X" }}) are
-kept as written; a file whose deprecated key holds one, or that uses {{ if }} and the like, is
-refused: move that key by hand.
+kept as written, and move with their key; one the new value would be computed from
+(server.port: {{ env "PORT" }}) is refused, as is {{ if }} and the like: move that by hand.
 
 Prints the new file (or writes it to F, mode 0600: it holds secrets; an existing F is replaced
 only with --force), and on stderr one line per change ('config: server.host: moved to
