@@ -188,7 +188,7 @@ function coerceEnvValue(raw: string, kind: LeafKind): unknown {
 }
 
 /** Whether the option at `path` holds a secret: its name ends in key, secret, password or token (and it is not a path to one). */
-function isSecretOption(path: readonly string[], notSecrets: readonly string[]): boolean {
+export function isSecretOption(path: readonly string[], notSecrets: readonly string[]): boolean {
   const key = path.at(-1) ?? '';
   return SECRET_KEY_SUFFIXES.some((suffix) => key.endsWith(suffix)) && !notSecrets.includes(path.join('.'));
 }

@@ -32,6 +32,7 @@ embedded defaults (the same as 'start'). $GATEHOUSE_CONFIG may name files, comma
 
 const CONFIG_HELP = `Usage: gatehouse config validate [--config F]... [--check]
        gatehouse config schema [--output F]
+       gatehouse config migrate --from authelia FILE [--output F [--force]]
 
 validate  loads the files (merged in order) plus GATEHOUSE_* environment overrides and prints
           'config: OK', or every problem as 'config: <path>: <message>' and exits 2.
@@ -39,6 +40,8 @@ validate  loads the files (merged in order) plus GATEHOUSE_* environment overrid
           session store, notifier): it connects, but never migrates and never writes, prints
           '<provider>: ok' or '<provider>: failed: <why>' for each, and exits 3 if any failed.
 schema    prints the JSON Schema of the configuration (or writes it to F).
+migrate   rewrites an Authelia file without its deprecated keys, comments kept, and says what
+          changed (gatehouse config migrate --help).
 `;
 
 const RUN_HELP = (name: string) => `Usage: gatehouse ${name} ${name === 'start' ? '[--config F]...' : '--config F [--config F]...'}
@@ -156,9 +159,14 @@ const COMMANDS: readonly Command[] = [
       { usage: 'config validate [--config F]...', summary: 'check a configuration and list every problem' },
       { usage: '                [--check]', summary: '...and connect to the storage, Redis and notifier it names' },
       { usage: 'config schema [--output F]', summary: "print the configuration's JSON Schema" },
+      { usage: 'config migrate --from authelia FILE', summary: 'rewrite an Authelia file without deprecated keys, comments kept' },
     ],
     async run(args, { io, env }) {
       const [sub, ...rest] = args;
+      if (sub === 'migrate') {
+        const { CONFIG_MIGRATE_HELP, runConfigMigrate } = await import('./config-migrate.ts');
+        return wantsHelp(rest) ? say(io, CONFIG_MIGRATE_HELP, 0) : await runConfigMigrate(rest, io);
+      }
       if (sub === undefined || wantsHelp(args)) return say(io, CONFIG_HELP, sub === undefined ? 2 : 0);
       if (sub === 'schema') {
         const out = rest[0] === '--output' ? rest[1] : undefined;

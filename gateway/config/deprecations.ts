@@ -43,7 +43,7 @@ interface Replaced {
   why: string;
 }
 
-/** A legacy shape that takes more than moving values; `apply` rewrites `raw` and says what it did. */
+/** A legacy shape that takes more than moving values; `apply` rewrites `raw` and says what it did. `new`: where its values go (`config migrate` follows them there). */
 interface Reshaped {
   kind: 'reshaped';
   old: readonly string[];
@@ -295,7 +295,8 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'reshaped', old: ['session.domain', 'default_redirection_url'], new: 'session.cookies', apply: legacySessionDomain },
   { kind: 'reshaped', old: ['storage.postgres.ssl'], new: 'storage.postgres.tls', apply: legacyPostgresSsl },
   { kind: 'reshaped', old: ['identity_providers.oidc.issuer_private_key', 'identity_providers.oidc.issuer_certificate_chain'], new: 'identity_providers.oidc.jwks', apply: legacyIssuerKey },
-  { kind: 'reshaped', old: [`${PASSWORD}.algorithm`, ...LEGACY_PASSWORD_KEYS.map((k) => `${PASSWORD}.${k}`)], new: `${PASSWORD}.argon2`, apply: legacyPassword },
+  // into the argon2 or the sha2crypt block, whichever the algorithm names
+  { kind: 'reshaped', old: [`${PASSWORD}.algorithm`, ...LEGACY_PASSWORD_KEYS.map((k) => `${PASSWORD}.${k}`)], new: PASSWORD, apply: legacyPassword },
 ];
 
 function sameValue(a: unknown, b: unknown): boolean {

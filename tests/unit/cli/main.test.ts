@@ -182,6 +182,7 @@ describe('--help on every command prints its usage and exits 0, without loading 
     [['gateway', '--help'], /^Usage: gatehouse gateway --config F/m],
     [['config', '--help'], /^Usage: gatehouse config validate/m],
     [['config', 'validate', '--help'], /^Usage: gatehouse config validate/m],
+    [['config', 'migrate', '--help'], /^Usage: gatehouse config migrate --from authelia FILE/m],
     [['hash-password', '--help'], /^Usage: gatehouse hash-password/m],
     [['users', '--help'], /^Usage: gatehouse users <command>/m],
     [['users', 'add', '--help'], /^Usage: gatehouse users add NAME/m],
