@@ -361,7 +361,7 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   const sessionless = (row: PortalRoute | NodeRoute) => row.hosts !== 'portal' || row.sessionless === true;
   for (const row of rows.filter(sessionless)) mount(row, [row.hosts === 'portal' ? row.handler(p) : row.handler(deps)]);
   // every row below reads the session of the request's cookie domain
-  r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
+  r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret, deps.authz.isTrustedProxy));
   // keeps the signed-in sessions list current (at most one write a minute per session); portal only
   r.use(sessionActivity(p));
   for (const row of rows) {
@@ -398,7 +398,8 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.set('trust proxy', (addr: string) => deps.authz.isTrustedProxy(addr));
   app.set('query parser', 'simple');
   app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
-  const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
+  // a legacy cookie's portal (no authelia_url) is at the root of whichever host a request names
+  const portalPaths = new Set(deps.cookieDomains.map((d) => (d.portalUrl?.pathname ?? '/').replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
     else {
@@ -414,7 +415,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(errorHandler(deps.portal.logger));
 
   // a host with an upstream goes to the app, except the portal's own paths on the portal's host
-  const portalHosts = new Map(deps.cookieDomains.map((d) => [d.portalUrl.hostname, d.portalUrl.pathname]));
+  const portalHosts = new Map(deps.cookieDomains.flatMap((d) => (d.portalUrl ? [[d.portalUrl.hostname, d.portalUrl.pathname] as const] : [])));
   const isPortal = (host: string, path: string) => {
     const base = portalHosts.get(host);
     return base !== undefined && (path === base.replace(/\/$/, '') || path.startsWith(base.endsWith('/') ? base : `${base}/`));

@@ -165,6 +165,15 @@ function legacyPassword(raw: Plain): ConfigProblem[] {
  */
 function legacySessionDomain(raw: Plain): ConfigProblem[] {
   const found: ConfigProblem[] = [];
+  const written = getAt(raw, 'session.cookies');
+  // the marker below is this function's alone: written in a file it would waive authelia_url
+  if (Array.isArray(written)) {
+    written.forEach((cookie, i) => {
+      if (!isPlain(cookie) || !Object.hasOwn(cookie, 'legacy')) return;
+      delete cookie.legacy;
+      found.push(configError(`session.cookies[${i}].legacy`, 'unknown key; check its spelling against config/gatehouse.schema.json'));
+    });
+  }
   const domainSet = hasAt(raw, 'session.domain');
   const redirectSet = hasAt(raw, 'default_redirection_url');
   const cookies = getAt(raw, 'session.cookies');
@@ -180,10 +189,9 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
     return found;
   }
   const session = getAt(raw, 'session') as Plain;
-  const cookie: Plain = { domain: session.domain };
+  // no authelia_url: as in Authelia, each request names the portal (validate/session.ts, portalDomainOf)
+  const cookie: Plain = { domain: session.domain, legacy: true };
   delete session.domain;
-  // Authelia before 4.38 took the portal's URL from the proxy (`rd`); Gatehouse needs it on the cookie,
-  // and session.cookies[0].authelia_url says so when it is missing
   found.push(configWarning('session.domain', deprecatedMessage('session.cookies[].domain')));
   for (const key of ['name', 'same_site', 'expiration', 'inactivity', 'remember_me']) {
     if (session[key] !== undefined) cookie[key] = session[key];

@@ -14,7 +14,7 @@ import { passwordPolicyProblems } from './password-policy.ts';
 import { regulationProblems } from './regulation.ts';
 import { selfServiceProblems } from './self-service.ts';
 import { serverProblems } from './server.ts';
-import { sessionProblems } from './session.ts';
+import { portalUrlRequiredProblems, sessionProblems } from './session.ts';
 import { storageProblems } from './storage.ts';
 import { telemetryProblems } from './telemetry.ts';
 import { totpProblems } from './totp.ts';
@@ -34,6 +34,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => identityAssertionProblems(config.identity_assertion),
   (config) => accessControlProblems(config.access_control),
   (config) => identityProvidersProblems(config.identity_providers),
+  portalUrlRequiredProblems,
   selfServiceProblems,
 ];
 
