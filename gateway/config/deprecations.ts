@@ -7,6 +7,7 @@
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from '../../lib/config-paths.ts';
+import { hostWithinDomain } from './validate/domain-names.ts';
 
 /** The value moves from `old` to `new` (through `map` when the shape changed). `use`: the key the warning names, when `new` is itself deprecated. */
 interface Moved {
@@ -197,9 +198,16 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
     if (session[key] !== undefined) cookie[key] = session[key];
   }
   if (redirectSet && !hasCookies) {
-    cookie.default_redirection_url = raw.default_redirection_url;
+    const redirect = raw.default_redirection_url;
     delete raw.default_redirection_url;
-    found.push(configWarning('default_redirection_url', deprecatedMessage('session.cookies[].default_redirection_url')));
+    const host = typeof redirect === 'string' && URL.canParse(redirect) ? new URL(redirect).hostname : null;
+    // Authelia's Legacy cookie drops a redirection URL outside the domain with a warning, where a cookie's own is an error
+    if (host !== null && typeof cookie.domain === 'string' && !hostWithinDomain(host, cookie.domain)) {
+      found.push(configWarning('default_redirection_url', `${deprecatedMessage('session.cookies[].default_redirection_url')}; the host '${host}' is not '${cookie.domain}' or below it, so it is ignored`));
+    } else {
+      cookie.default_redirection_url = redirect;
+      found.push(configWarning('default_redirection_url', deprecatedMessage('session.cookies[].default_redirection_url')));
+    }
   }
   session.cookies = [cookie];
   return found;

@@ -147,6 +147,15 @@ session:
     ]);
   });
 
+  it('a default_redirection_url outside session.domain is ignored with a warning, as Authelia does for its Legacy cookie', () => {
+    const { raw, problems } = migrateDeprecated({ default_redirection_url: 'https://home.example.org/', session: { domain: 'example.com' } });
+    assert.deepEqual(raw, { session: { cookies: [{ domain: 'example.com', legacy: true }] } });
+    assert.deepEqual(problems.map(renderProblem), [
+      'config: session.domain: is deprecated; use session.cookies[].domain instead',
+      "config: default_redirection_url: is deprecated; use session.cookies[].default_redirection_url instead; the host 'home.example.org' is not 'example.com' or below it, so it is ignored",
+    ]);
+  });
+
   it('session.domain beside session.cookies is an error', async () => {
     const problems = await problemsWith('session-both.yml', 'session:\n  domain: example.org\n');
     assert.deepEqual(problems, ['config: session.domain: is deprecated and session.cookies is set too; remove session.domain (session.cookies replaces it)']);
