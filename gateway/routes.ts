@@ -85,7 +85,8 @@ export type OidcGuard = 'CLIENT_AUTH' | 'ACCESS_TOKEN';
  * - `upstream-hosts`: the hosts server.upstreams names, except the portal's own paths on the portal's host;
  * - `unproxied-hosts`: any host the embedded proxy does not take (it would hide the app's own path), and
  *   under each portal path;
- * - `portal`: under the path of each session.cookies authelia_url, with that cookie domain's session.
+ * - `portal`: under the path of each session.cookies authelia_url (the root for a legacy session.domain
+ *   cookie, which has none), with that cookie domain's session.
  */
 export type RouteHosts = 'every-host' | 'upstream-hosts' | 'unproxied-hosts' | 'portal';
 

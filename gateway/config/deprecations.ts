@@ -162,7 +162,8 @@ function legacyPassword(raw: Plain): ConfigProblem[] {
 /**
  * `session.domain` (Authelia ≤ 4.37): one cookie domain. Becomes the one `session.cookies[]` entry, with
  * the top-level `default_redirection_url` and the session-wide name, same_site, expiration, inactivity
- * and remember_me, as Authelia's validateSession builds it. Beside `session.cookies` it is an error.
+ * and remember_me, as Authelia's validateSession builds it, marked `legacy` (Authelia's Legacy): it needs no
+ * authelia_url. Beside `session.cookies` it is an error.
  */
 function legacySessionDomain(raw: Plain): ConfigProblem[] {
   const found: ConfigProblem[] = [];
