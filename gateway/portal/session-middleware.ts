@@ -64,7 +64,7 @@ export function portalSessions(domains: readonly CookieDomain[], store: SessionS
       const message =
         found.refused === 'foreign-host'
           ? `The host '${req.hostname}' is not under any session.cookies domain.`
-          : "The portal's URL is not known: session.cookies[].authelia_url is not set, and no trusted proxy sent X-Forwarded-Proto (https) and X-Forwarded-Host.";
+          : "The portal's URL is not known: session.cookies[].authelia_url is not set, and no proxy in server.trusted_proxies sent X-Forwarded-Proto (https) and X-Forwarded-Host.";
       res.status(400).json({ status: 'KO', message });
       return;
     }

@@ -76,7 +76,7 @@ function cookieProblems(cookie: CookieConfig, index: number): ConfigProblem[] {
   const portal = cookie.authelia_url ?? cookie.portal_url;
   if (!portal && cookie.legacy) {
     // Authelia's Legacy cookie: no portal URL; each portal request's own (from a trusted proxy) is used
-    found.push(configWarning('session.domain', `has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host from a trusted proxy) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.${domain}/) is recommended`));
+    found.push(configWarning('session.domain', `has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host, from a proxy in server.trusted_proxies) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.${domain}/) is recommended`));
   } else if (!portal) {
     found.push(configError(`${where}.authelia_url`, `is required: the URL of the Gatehouse portal for '${domain}' (for example https://auth.${domain}/)`));
     return found;

@@ -123,7 +123,7 @@ session:
     assert.equal(cookie.default_redirection_url, 'https://home.example.com');
     assert.ok(
       loaded.warnings.map(renderProblem).includes(
-        "config: session.domain: has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host from a trusted proxy) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.example.com/) is recommended",
+        "config: session.domain: has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host, from a proxy in server.trusted_proxies) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.example.com/) is recommended",
       ),
     );
   });
