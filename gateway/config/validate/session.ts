@@ -133,14 +133,19 @@ export function sessionProblems(session: SessionConfig): ConfigProblem[] {
 
 /**
  * What needs one portal URL for every request, known before any request: the OpenID Connect issuer and
- * the identity assertion's issuer. A legacy session.domain cookie has none, so they are refused with it.
+ * the identity assertion's issuer (refused with a legacy session.domain cookie, which has none), and the
+ * embedded proxy's login redirect (a warning: it answers 401 instead).
  */
-export function portalUrlRequiredProblems(config: Pick<GatewayConfig, 'session' | 'identity_providers' | 'identity_assertion'>): ConfigProblem[] {
+export function portalUrlRequiredProblems(config: Pick<GatewayConfig, 'session' | 'identity_providers' | 'identity_assertion' | 'server'>): ConfigProblem[] {
   const first = config.session.cookies[0];
   if (!first?.legacy || first.authelia_url || first.portal_url) return [];
   const found: ConfigProblem[] = [];
   const advice = `needs the portal's URL, which the deprecated session.domain does not give; replace session.domain with session.cookies: [{ domain: '${first.domain}', authelia_url: 'https://auth.${first.domain}/' }]`;
   if (config.identity_providers?.oidc !== undefined) found.push(configError('identity_providers.oidc', `${advice} (the issuer is the portal's URL)`));
   if (config.identity_assertion !== undefined) found.push(configError('identity_assertion', `${advice} (the assertion's issuer is the portal's origin)`));
+  // no portal to send a browser to: the embedded proxy answers 401 where it would redirect
+  if (Object.keys(config.server.upstreams).length > 0) {
+    found.push(configWarning('server.upstreams', "the embedded proxy cannot send a visitor who must sign in to the portal: the deprecated session.domain gives no portal URL, so they get 401; set session.cookies[].authelia_url"));
+  }
   return found;
 }

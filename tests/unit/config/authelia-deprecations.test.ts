@@ -139,6 +139,15 @@ session:
     );
   });
 
+  it('with the embedded proxy, a warning: a visitor who must sign in gets 401, there is no portal to send them to', async () => {
+    const file = await t.write('legacy-upstreams.yml', `${LEGACY}server:\n  upstreams:\n    app.example.com: http://127.0.0.1:8080\n`);
+    assert.ok(
+      t.load([file]).warnings.map(renderProblem).includes(
+        'config: server.upstreams: the embedded proxy cannot send a visitor who must sign in to the portal: the deprecated session.domain gives no portal URL, so they get 401; set session.cookies[].authelia_url',
+      ),
+    );
+  });
+
   it('the legacy marker cannot be written in a file: it would waive authelia_url', async () => {
     const problems = await problemsWith('legacy-marker.yml', 'session:\n  cookies:\n    - domain: example.org\n      legacy: true\n');
     assert.deepEqual(problems, [
