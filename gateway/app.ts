@@ -23,7 +23,7 @@ import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
 import { openFirstRunSetup } from './portal/setup.ts';
 import { Regulator } from './regulation/regulator.ts';
 import { buildRoutes } from './routes.ts';
-import { resolveCookieDomains } from './session/cookie-domains.ts';
+import { configuredPortal, resolveCookieDomains } from './session/cookie-domains.ts';
 import { openSessionStore } from './session/store.ts';
 import { cookieSigningKey } from './session/signed-cookie.ts';
 import { createSessionReader, currentUser } from './session/reader.ts';
@@ -142,7 +142,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ? await createAssertionIssuer(await loadOrCreateAssertionKey(assertionCfg.key_path), {
           audiences: assertionCfg.audiences,
           lifespan: assertionCfg.lifespan,
-          issuer: cookieDomains[0]!.portalUrl.origin,
+          issuer: configuredPortal(cookieDomains).origin,
           now,
         })
       : undefined;
@@ -155,7 +155,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const oidc = oidcConfig
       ? await (await import('./oidc/open.ts')).openOidc({
           config: oidcConfig,
-          portalUrl: cookieDomains[0]!.portalUrl,
+          portalUrl: configuredPortal(cookieDomains),
           serverPath,
           repo: storage.oidc,
           users,
@@ -278,6 +278,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         const token = setup.token;
         if (!token) return null;
         const portal = cookieDomains[0]!.portalUrl;
+        // a legacy cookie's portal is wherever the proxy serves it: the path, on that host
+        if (!portal) return `/setup?token=${token}`;
         return new URL(`setup?token=${token}`, portal.href.endsWith('/') ? portal.href : `${portal.href}/`).href;
       },
       close: closeAll,

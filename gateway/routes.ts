@@ -91,7 +91,8 @@ export type OidcGuard = 'CLIENT_AUTH' | 'ACCESS_TOKEN';
  * - `upstream-hosts`: the hosts server.upstreams names, except the portal's own paths on the portal's host;
  * - `unproxied-hosts`: any host the embedded proxy does not take (it would hide the app's own path), and
  *   under each portal path;
- * - `portal`: under the path of each session.cookies authelia_url, with that cookie domain's session.
+ * - `portal`: under the path of each session.cookies authelia_url (the root for a legacy session.domain
+ *   cookie, which has none), with that cookie domain's session.
  */
 export type RouteHosts = 'every-host' | 'upstream-hosts' | 'unproxied-hosts' | 'portal';
 
@@ -368,7 +369,7 @@ function portalRouter(rows: readonly (PortalRoute | NodeRoute)[], deps: RouteDep
   const sessionless = (row: PortalRoute | NodeRoute) => row.hosts !== 'portal' || row.sessionless === true;
   for (const row of rows.filter(sessionless)) mount(row, [row.hosts === 'portal' ? row.handler(p) : row.handler(deps)]);
   // every row below reads the session of the request's cookie domain
-  r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret));
+  r.use(portalSessions(deps.cookieDomains, p.sessions, deps.sessionSecret, deps.authz.isTrustedProxy));
   // keeps the signed-in sessions list current (at most one write a minute per session); portal only
   r.use(sessionActivity(p));
   for (const row of rows) {
@@ -424,7 +425,8 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(securityHeaders(deps.cookieDomains.map((d) => d.domain)));
   // deny: outside the prefix nothing answers; the portal mounts below match case-insensitively (`/AUTH/`)
   if (prefix !== '') app.use((req, res, next) => (belowPrefix(req.path) === null ? notFound(req, res) : next()));
-  const portalPaths = new Set(deps.cookieDomains.map((d) => d.portalUrl.pathname.replace(/\/+$/, '')));
+  // a legacy cookie's portal (no authelia_url) is at the prefix (or the root) of whichever host a request names
+  const portalPaths = new Set(deps.cookieDomains.map((d) => (d.portalUrl?.pathname ?? `${prefix}/`).replace(/\/+$/, '')));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
     else {
@@ -440,7 +442,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(errorHandler(deps.portal.logger));
 
   // a host with an upstream goes to the app, except the portal's own paths on the portal's host
-  const portalHosts = new Map(deps.cookieDomains.map((d) => [d.portalUrl.hostname, d.portalUrl.pathname]));
+  const portalHosts = new Map(deps.cookieDomains.flatMap((d) => (d.portalUrl ? [[d.portalUrl.hostname, d.portalUrl.pathname] as const] : [])));
   const isPortal = (host: string, path: string) => {
     const base = portalHosts.get(host);
     return base !== undefined && (path === base.replace(/\/$/, '') || path.startsWith(base.endsWith('/') ? base : `${base}/`));

@@ -99,6 +99,8 @@ function loginAnswer(row: DialectRow, verdict: Extract<Refusal, { kind: 'login' 
       if (!portal) return cell(row, verdict);
     }
   }
+  // deny without a way on: a legacy cookie has no portal of its own, and the proxy named none (as Authelia: 401)
+  if (!portal) return cell(row, verdict);
   const location = portalRedirect(portal, verdict.target);
   if (row.login.offer === 'location-on-401') return cell(row, verdict, { Location: location });
   if (!wantsRedirect(req)) return cell(row, verdict);

@@ -29,7 +29,8 @@ export interface DialectRow {
     /**
      * Where the portal is: the target's cookie domain's; that one unless the proxy names another in the
      * `authelia_url` query parameter (Authelia 4.38; honoured only under the target's cookie domain);
-     * or the `rd` query parameter the proxy sent (when safe).
+     * or the `rd` query parameter the proxy sent (when safe). None (a legacy session.domain cookie, and the
+     * proxy named none): the login refusal is a plain 401.
      */
     readonly portal: 'cookie-domain' | 'authelia-url-parameter' | 'rd-parameter';
     /**

@@ -7,6 +7,7 @@
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from '../../lib/config-paths.ts';
+import { hostWithinDomain } from './validate/domain-names.ts';
 
 /** The value moves from `old` to `new` (through `map` when the shape changed). `use`: the key the warning names, when `new` is itself deprecated. */
 interface Moved {
@@ -161,10 +162,20 @@ function legacyPassword(raw: Plain): ConfigProblem[] {
 /**
  * `session.domain` (Authelia ≤ 4.37): one cookie domain. Becomes the one `session.cookies[]` entry, with
  * the top-level `default_redirection_url` and the session-wide name, same_site, expiration, inactivity
- * and remember_me, as Authelia's validateSession builds it. Beside `session.cookies` it is an error.
+ * and remember_me, as Authelia's validateSession builds it, marked `legacy` (Authelia's Legacy): it needs no
+ * authelia_url. Beside `session.cookies` it is an error.
  */
 function legacySessionDomain(raw: Plain): ConfigProblem[] {
   const found: ConfigProblem[] = [];
+  const written = getAt(raw, 'session.cookies');
+  // the marker below is this function's alone: written in a file it would waive authelia_url
+  if (Array.isArray(written)) {
+    written.forEach((cookie, i) => {
+      if (!isPlain(cookie) || !Object.hasOwn(cookie, 'legacy')) return;
+      delete cookie.legacy;
+      found.push(configError(`session.cookies[${i}].legacy`, 'unknown key; check its spelling against config/gatehouse.schema.json'));
+    });
+  }
   const domainSet = hasAt(raw, 'session.domain');
   const redirectSet = hasAt(raw, 'default_redirection_url');
   const cookies = getAt(raw, 'session.cookies');
@@ -180,18 +191,24 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
     return found;
   }
   const session = getAt(raw, 'session') as Plain;
-  const cookie: Plain = { domain: session.domain };
+  // no authelia_url: as in Authelia, each request names the portal (validate/session.ts, portalDomainOf)
+  const cookie: Plain = { domain: session.domain, legacy: true };
   delete session.domain;
-  // Authelia before 4.38 took the portal's URL from the proxy (`rd`); Gatehouse needs it on the cookie,
-  // and session.cookies[0].authelia_url says so when it is missing
   found.push(configWarning('session.domain', deprecatedMessage('session.cookies[].domain')));
   for (const key of ['name', 'same_site', 'expiration', 'inactivity', 'remember_me']) {
     if (session[key] !== undefined) cookie[key] = session[key];
   }
   if (redirectSet && !hasCookies) {
-    cookie.default_redirection_url = raw.default_redirection_url;
+    const redirect = raw.default_redirection_url;
     delete raw.default_redirection_url;
-    found.push(configWarning('default_redirection_url', deprecatedMessage('session.cookies[].default_redirection_url')));
+    const host = typeof redirect === 'string' && URL.canParse(redirect) ? new URL(redirect).hostname : null;
+    // Authelia's Legacy cookie drops a redirection URL outside the domain with a warning, where a cookie's own is an error
+    if (host !== null && typeof cookie.domain === 'string' && !hostWithinDomain(host, cookie.domain)) {
+      found.push(configWarning('default_redirection_url', `${deprecatedMessage('session.cookies[].default_redirection_url')}; the host '${host}' is not '${cookie.domain}' or below it, so it is ignored`));
+    } else {
+      cookie.default_redirection_url = redirect;
+      found.push(configWarning('default_redirection_url', deprecatedMessage('session.cookies[].default_redirection_url')));
+    }
   }
   session.cookies = [cookie];
   return found;

@@ -63,6 +63,12 @@ const cookie = z.strictObject({
   expiration: duration().optional(),
   inactivity: duration().optional(),
   remember_me: duration().optional(),
+  /**
+   * Set only by the deprecation table, for the cookie a legacy `session.domain` makes (Authelia's
+   * `Legacy`, which no file sets): it may go without authelia_url. Not in the JSON schema; written in a
+   * file it is refused.
+   */
+  legacy: z.literal(true).optional(),
 });
 
 const tlsClient = z.strictObject({
@@ -350,7 +356,14 @@ export type Policy = z.output<typeof policy>;
 
 /** The JSON Schema editors use to check a config file (written to config/gatehouse.schema.json). */
 export function gatewayJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(gatewayConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(gatewayConfigSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    // the legacy marker is the deprecation table's, not an option (see `cookie`)
+    override: (ctx) => {
+      if (ctx.zodSchema === cookie) delete (ctx.jsonSchema.properties as Record<string, unknown> | undefined)?.legacy;
+    },
+  }) as Record<string, unknown>;
   return {
     ...schema,
     $id: 'https://gatehouse.invalid/schemas/gateway.json',

@@ -4,13 +4,13 @@
  */
 import session, { type Session, type SessionData } from 'express-session';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { cookieDomainFor, type CookieDomain } from '../session/cookie-domains.ts';
+import { portalDomainOf, type CookieDomain, type PortalCookieDomain } from '../session/cookie-domains.ts';
 import type { SessionStore } from '../session/store.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The cookie domain this portal request belongs to (set by the session middleware). */
-    cookieDomain?: CookieDomain;
+    /** The cookie domain this portal request belongs to, with its portal URL (set by the session middleware). */
+    cookieDomain?: PortalCookieDomain;
   }
 }
 
@@ -33,7 +33,8 @@ function savesOnlyLiveSessions(sessions: SessionStore): session.Store {
   return outer;
 }
 
-export function portalSessions(domains: readonly CookieDomain[], store: SessionStore, secret: string): RequestHandler {
+/** `isTrustedProxy`: whether a peer's X-Forwarded-Proto and -Host are believed (a legacy cookie's portal URL is made of them). */
+export function portalSessions(domains: readonly CookieDomain[], store: SessionStore, secret: string, isTrustedProxy: (ip: string) => boolean): RequestHandler {
   const byDomain = new Map<string, RequestHandler>();
   for (const d of domains) {
     byDomain.set(
@@ -58,11 +59,16 @@ export function portalSessions(domains: readonly CookieDomain[], store: SessionS
     );
   }
   return (req: Request, res: Response, next: NextFunction) => {
-    const domain = cookieDomainFor(req.hostname.toLowerCase(), domains);
-    if (!domain) {
-      res.status(400).json({ status: 'KO', message: `The host '${req.hostname}' is not under any session.cookies domain.` });
+    const found = portalDomainOf({ hostname: req.hostname, host: req.host, protocol: req.protocol, fromTrustedProxy: isTrustedProxy(req.socket.remoteAddress ?? ''), basePath: req.baseUrl }, domains);
+    if ('refused' in found) {
+      const message =
+        found.refused === 'foreign-host'
+          ? `The host '${req.hostname}' is not under any session.cookies domain.`
+          : "The portal's URL is not known: session.cookies[].authelia_url is not set, and no proxy in server.trusted_proxies sent X-Forwarded-Proto (https) and X-Forwarded-Host.";
+      res.status(400).json({ status: 'KO', message });
       return;
     }
+    const domain = found.domain;
     req.cookieDomain = domain;
     byDomain.get(domain.domain)!(req, res, (error?: unknown) => {
       if (!error && req.session) pinCookieLifetime(req.session);

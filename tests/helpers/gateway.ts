@@ -6,7 +6,10 @@ import { startService } from './processes.ts';
 import { repoPath, repoRoot } from './repo.ts';
 
 export interface StartGatewayOptions {
-  /** The whole gateway config; `server.address` must be `tcp://127.0.0.1:<port>` (pick it with `freePort()`) unless `port` is given. */
+  /**
+   * The whole gateway config; `server.address` must be `tcp://127.0.0.1:<port>` (pick it with `freePort()`), or the
+   * deprecated `server.host: 127.0.0.1` with `server.port`, unless `port` is given.
+   */
   configYaml: string;
   /**
    * Listen on 127.0.0.1:`port` whatever the config says (passed as GATEHOUSE_SERVER_ADDRESS): lets
@@ -38,8 +41,11 @@ export interface GatewayProcess {
 }
 
 function listenPort(configYaml: string): number {
-  const config = parse(configYaml) as { server?: { address?: unknown } } | null;
-  const address = config?.server?.address;
+  const config = parse(configYaml) as { server?: { address?: unknown; host?: unknown; port?: unknown } } | null;
+  const server = config?.server;
+  // Authelia ≤ 4.37's server.host and server.port (deprecated, still read)
+  if (server?.address === undefined && server?.host === '127.0.0.1' && typeof server.port === 'number') return server.port;
+  const address = server?.address;
   const match = typeof address === 'string' ? /^tcp:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):(\d+)\/?$/.exec(address) : null;
   if (!match) throw new Error(`startGatewayProcess: server.address must be tcp://127.0.0.1:<port>, got ${JSON.stringify(address)}`);
   return Number(match[1]);

@@ -187,7 +187,7 @@ describe('a session that changes after the login keeps its kind of cookie (expre
     const audit = { success() {}, failure() {}, refused() {}, notSaved() {}, account() {} };
     const user = { username: 'alice', displayName: 'Alice', emails: [], groups: [], credentialStamp: 'stamp' };
     const app = express();
-    app.use(portalSessions(resolveCookieDomains(config), store, config.session.secret!));
+    app.use(portalSessions(resolveCookieDomains(config), store, config.session.secret!, () => false));
     app.post('/login/:keep', async (req, res) => {
       await establishSession(req, user, req.params.keep === 'keep', Date.now(), audit, '127.0.0.1');
       res.json({ expiresAt: req.session.expiresAt });

@@ -15,7 +15,7 @@ import { regulationProblems } from './regulation.ts';
 import { selfServiceProblems } from './self-service.ts';
 import { serverPathProblems } from './server-path.ts';
 import { serverProblems } from './server.ts';
-import { sessionProblems } from './session.ts';
+import { portalUrlRequiredProblems, sessionProblems } from './session.ts';
 import { storageProblems } from './storage.ts';
 import { telemetryProblems } from './telemetry.ts';
 import { totpProblems } from './totp.ts';
@@ -36,6 +36,7 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => identityAssertionProblems(config.identity_assertion),
   (config) => accessControlProblems(config.access_control),
   (config) => identityProvidersProblems(config.identity_providers),
+  portalUrlRequiredProblems,
   selfServiceProblems,
 ];
 

@@ -1,7 +1,7 @@
 /** `session`: one cookie domain per entry, each with its portal; the secret; Redis; the timeouts. */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { isLoopbackHost } from '../../../lib/net/address.ts';
-import type { CookieConfig, SessionConfig } from '../schema.ts';
+import type { CookieConfig, GatewayConfig, SessionConfig } from '../schema.ts';
 import { DOMAIN_RE, hostWithinDomain } from './domain-names.ts';
 import { ownSecretProblem } from './own-secrets.ts';
 
@@ -74,11 +74,14 @@ function cookieProblems(cookie: CookieConfig, index: number): ConfigProblem[] {
     found.push(configError(where, "'authelia_url' and 'portal_url' are the same option; set only one"));
   }
   const portal = cookie.authelia_url ?? cookie.portal_url;
-  if (!portal) {
+  if (!portal && cookie.legacy) {
+    // Authelia's Legacy cookie: no portal URL; each portal request's own (from a trusted proxy) is used
+    found.push(configWarning('session.domain', `has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host, from a proxy in server.trusted_proxies) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.${domain}/) is recommended`));
+  } else if (!portal) {
     found.push(configError(`${where}.authelia_url`, `is required: the URL of the Gatehouse portal for '${domain}' (for example https://auth.${domain}/)`));
     return found;
   }
-  const portalUrl = siteUrlProblems(portal, `${where}.authelia_url`, domain, found);
+  const portalUrl = portal ? siteUrlProblems(portal, `${where}.authelia_url`, domain, found) : null;
   if (cookie.default_redirection_url !== undefined) {
     const target = siteUrlProblems(cookie.default_redirection_url, `${where}.default_redirection_url`, domain, found);
     if (target && portalUrl && target.href === portalUrl.href) {
@@ -124,6 +127,25 @@ export function sessionProblems(session: SessionConfig): ConfigProblem[] {
   }
   if (session.inactivity > session.expiration) {
     found.push(configWarning('session.inactivity', `(${session.inactivity}s) is longer than session.expiration (${session.expiration}s), so it never applies`));
+  }
+  return found;
+}
+
+/**
+ * What needs one portal URL for every request, known before any request: the OpenID Connect issuer and
+ * the identity assertion's issuer (refused with a legacy session.domain cookie, which has none), and the
+ * embedded proxy's login redirect (a warning: it answers 401 instead).
+ */
+export function portalUrlRequiredProblems(config: Pick<GatewayConfig, 'session' | 'identity_providers' | 'identity_assertion' | 'server'>): ConfigProblem[] {
+  const first = config.session.cookies[0];
+  if (!first?.legacy || first.authelia_url || first.portal_url) return [];
+  const found: ConfigProblem[] = [];
+  const advice = `needs the portal's URL, which the deprecated session.domain does not give; replace session.domain with session.cookies: [{ domain: '${first.domain}', authelia_url: 'https://auth.${first.domain}/' }]`;
+  if (config.identity_providers?.oidc !== undefined) found.push(configError('identity_providers.oidc', `${advice} (the issuer is the portal's URL)`));
+  if (config.identity_assertion !== undefined) found.push(configError('identity_assertion', `${advice} (the assertion's issuer is the portal's origin)`));
+  // no portal to send a browser to: the embedded proxy answers 401 where it would redirect
+  if (Object.keys(config.server.upstreams).length > 0) {
+    found.push(configWarning('server.upstreams', "the embedded proxy cannot send a visitor who must sign in to the portal: the deprecated session.domain gives no portal URL, so they get 401; set session.cookies[].authelia_url"));
   }
   return found;
 }

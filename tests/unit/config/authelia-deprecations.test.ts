@@ -104,7 +104,7 @@ session:
     assert.deepEqual(raw, {
       session: {
         name: 'my_session', expiration: '2h', inactivity: '10m', remember_me: '1w',
-        cookies: [{ domain: 'example.com', name: 'my_session', expiration: '2h', inactivity: '10m', remember_me: '1w', default_redirection_url: 'https://home.example.com' }],
+        cookies: [{ domain: 'example.com', legacy: true, name: 'my_session', expiration: '2h', inactivity: '10m', remember_me: '1w', default_redirection_url: 'https://home.example.com' }],
       },
     });
     assert.deepEqual(problems.map(renderProblem), [
@@ -114,10 +114,54 @@ session:
     ]);
   });
 
-  it('loaded, the one thing still asked for is the portal URL (Authelia before 4.38 took it from the proxy)', async () => {
+  it('loads without authelia_url, as in Authelia 4.39 (its Legacy cookie), and recommends setting it', async () => {
     const file = await t.write('legacy-session.yml', LEGACY);
-    assert.deepEqual(t.problems([file]), [
-      "config: session.cookies[0].authelia_url: is required: the URL of the Gatehouse portal for 'example.com' (for example https://auth.example.com/)",
+    const loaded = t.load([file]);
+    const cookie = loaded.config.session.cookies[0]!;
+    assert.equal(cookie.authelia_url, undefined);
+    assert.equal(cookie.legacy, true);
+    assert.equal(cookie.default_redirection_url, 'https://home.example.com');
+    assert.ok(
+      loaded.warnings.map(renderProblem).includes(
+        "config: session.domain: has no portal URL: Gatehouse takes the portal's URL from each request (X-Forwarded-Proto and X-Forwarded-Host, from a proxy in server.trusted_proxies) and from the proxy's rd or authelia_url parameter, as Authelia before 4.38 did; moving to session.cookies with authelia_url (for example https://auth.example.com/) is recommended",
+      ),
+    );
+  });
+
+  it('with OpenID Connect or an identity assertion, which need one issuer URL, it is an error telling to set authelia_url', async () => {
+    const oidc = await t.write('legacy-oidc.yml', `${LEGACY}identity_providers:\n  oidc:\n    clients: []\n`);
+    const problems = t.problems([oidc]);
+    assert.ok(
+      problems.includes(
+        "config: identity_providers.oidc: needs the portal's URL, which the deprecated session.domain does not give; replace session.domain with session.cookies: [{ domain: 'example.com', authelia_url: 'https://auth.example.com/' }] (the issuer is the portal's URL)",
+      ),
+      problems.join('\n'),
+    );
+  });
+
+  it('with the embedded proxy, a warning: a visitor who must sign in gets 401, there is no portal to send them to', async () => {
+    const file = await t.write('legacy-upstreams.yml', `${LEGACY}server:\n  upstreams:\n    app.example.com: http://127.0.0.1:8080\n`);
+    assert.ok(
+      t.load([file]).warnings.map(renderProblem).includes(
+        'config: server.upstreams: the embedded proxy cannot send a visitor who must sign in to the portal: the deprecated session.domain gives no portal URL, so they get 401; set session.cookies[].authelia_url',
+      ),
+    );
+  });
+
+  it('the legacy marker cannot be written in a file: it would waive authelia_url', async () => {
+    const problems = await problemsWith('legacy-marker.yml', 'session:\n  cookies:\n    - domain: example.org\n      legacy: true\n');
+    assert.deepEqual(problems, [
+      'config: session.cookies[0].legacy: unknown key; check its spelling against config/gatehouse.schema.json',
+      "config: session.cookies[0].authelia_url: is required: the URL of the Gatehouse portal for 'example.org' (for example https://auth.example.org/)",
+    ]);
+  });
+
+  it('a default_redirection_url outside session.domain is ignored with a warning, as Authelia does for its Legacy cookie', () => {
+    const { raw, problems } = migrateDeprecated({ default_redirection_url: 'https://home.example.org/', session: { domain: 'example.com' } });
+    assert.deepEqual(raw, { session: { cookies: [{ domain: 'example.com', legacy: true }] } });
+    assert.deepEqual(problems.map(renderProblem), [
+      'config: session.domain: is deprecated; use session.cookies[].domain instead',
+      "config: default_redirection_url: is deprecated; use session.cookies[].default_redirection_url instead; the host 'home.example.org' is not 'example.com' or below it, so it is ignored",
     ]);
   });
 
