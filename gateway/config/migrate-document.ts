@@ -261,6 +261,10 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const doc = parseOrRefuse(text, file);
   const written = (doc.toJS() ?? {}) as Plain;
   const { raw: target, problems } = migrateDeprecated(written);
+  // the written file is the current form: a session.domain cookie becomes an ordinary one there, which
+  // needs its authelia_url (the validation that follows says so); the table's legacy marker is not a key
+  const cookies = (target.session as Plain | undefined)?.cookies;
+  if (Array.isArray(cookies)) for (const cookie of cookies) if (cookie && typeof cookie === 'object') delete (cookie as Plain).legacy;
   const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(prefix);
   if (errorsIn(problems).length > 0) {
     // a key the table could not map because a template stands for its value: say that, not what the placeholder looked like

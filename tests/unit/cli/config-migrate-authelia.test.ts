@@ -151,7 +151,7 @@ describe('config migrate on the commented Authelia 4.37 fixture', () => {
       "config: notifier.smtp.host: moved to notifier.smtp.address as 'submission://smtp.gmail.com:587'",
       'config: notifier.smtp.disable_verify_cert: moved to notifier.smtp.tls.skip_verify',
       "config: authentication_backend.file.password.algorithm: changed from 'argon2id' to 'argon2'",
-      // Authelia 4.37 took the portal's URL from the proxy; Gatehouse needs it written down
+      // the 4.38 form the file now has needs the portal's URL written down (4.37 took it from the proxy)
       "error: config: session.cookies[0].authelia_url: is required: the URL of the Gatehouse portal for 'example.com' (for example https://auth.example.com/)",
     ]) assert.ok(lines.includes(line), `${line}\nin\n${r.err}`);
     assert.ok(lines.every((line) => /^(?:(?:warning|error): )?config: [^ ]+: ./.test(line)), r.err);
@@ -161,9 +161,12 @@ describe('config migrate on the commented Authelia 4.37 fixture', () => {
   it('means what the original meant, and validates without a deprecation warning once the portal URL is added', async () => {
     const { path } = await migrated(FIXTURE_437, 'migrated-4.37.yml');
     const text = await readFile(path, 'utf8');
-    // the effective configuration: both through the table and the schema (the original cannot load
-    // without session.cookies[0].authelia_url, which Authelia 4.37 did not have)
+    // the effective configuration: both through the table and the schema. The original's cookie is a
+    // legacy one (its portal URL comes from each request); the written file holds the current form,
+    // where the same cookie needs its authelia_url
     const original = gatewayConfigSchema.parse(migrateDeprecated(parse(await readFile(FIXTURE_437, 'utf8'))).raw);
+    assert.equal(original.session.cookies[0]!.legacy, true);
+    delete original.session.cookies[0]!.legacy;
     assert.equal(migrateDeprecated(parse(text)).problems.length, 0);
     assert.deepEqual(gatewayConfigSchema.parse(parse(text)), original);
     const withPortal = await write('migrated-4.37-portal.yml', text.replace('    - domain: example.com\n', '    - domain: example.com\n      authelia_url: https://auth.example.com\n'));
