@@ -8,6 +8,7 @@
  * Bounded: the source is at most MAX_SOURCE characters, nesting at most MAX_DEPTH deep, so a hostile
  * or mistaken expression costs a bounded, linear parse (one pass, no backtracking).
  */
+import { NotLinearRegexError } from '../authz/linear-regex.ts';
 import { compileGoRegex } from '../authz/rule-syntax.ts';
 
 export const MAX_SOURCE = 4096;
@@ -251,7 +252,7 @@ export function parseCel(source: string): CelNode {
       try {
         node.regex = compileGoRegex(pattern.value, false, false);
       } catch (err) {
-        throw new CelSyntaxError(`the pattern of 'matches' is not usable: ${(err as Error).message}`, pattern.at);
+        throw new CelSyntaxError(`the pattern of 'matches' ${patternProblem(err)}`, pattern.at);
       }
     }
     return node;
@@ -323,6 +324,17 @@ export function parseCel(source: string): CelNode {
   const root = expr();
   if (peek().type !== 'end') throw new CelSyntaxError(`unexpected ${shown(peek())} after a complete expression`, peek().at);
   return root;
+}
+
+/** Why compileGoRegex refused a pattern, in the words access_control uses for its patterns. */
+function patternProblem(err: unknown): string {
+  if (err instanceof NotLinearRegexError) {
+    return err.reason === 'backreference_or_lookaround'
+      ? 'uses a construct that cannot run in linear time (backreferences or lookaround); RE2 syntax as in Authelia'
+      : `could backtrack for a very long time, and the linear-time engine Gatehouse runs such patterns on does not support ${err.message}: simplify the pattern`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return `is not a valid regular expression: ${message.replace(/^Invalid regular expression: \/[\s\S]*\/[dgimlsuyv]*: /, '')}`;
 }
 
 /** Every name an expression reads from its input (the variables of macros excluded). */
