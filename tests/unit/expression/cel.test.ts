@@ -98,7 +98,7 @@ describe('CEL subset: refused when the configuration loads, with the character',
 
 describe('CEL subset: hostile expressions stay bounded', () => {
   it('deep nesting is refused at the limit, quickly, without exhausting the stack', () => {
-    for (const [open, close] of [['(', ')'], ['[', ']'], ['!', ''], ['-', ''], ['{"a":', '}']]) {
+    for (const [open, close] of [['(', ')'], ['[', ']'], ['!', ''], ['-', ''], ['{"a":', '}']] as const) {
       const source = `${open.repeat(1000)}1${close.repeat(1000)}`.slice(0, MAX_SOURCE);
       assert.throws(() => parseCel(source), (err: unknown) => err instanceof CelSyntaxError && /nests deeper than 48 levels/.test(err.message), open);
     }
