@@ -50,6 +50,11 @@ export function expressionProblem(expression: string): string | null {
   return null;
 }
 
+/** The names an accepted expression reads that are not built-in: each user's extra attributes, or a typo. */
+export function extraNamesRead(expression: string): string[] {
+  return [...freeNames(parseCel(expression))].filter((name) => !BUILT_IN.has(name));
+}
+
 export interface UserAttributeResolver {
   /** The attribute's value for `user` (built-in, defined or extra), or undefined when it has none. */
   resolve(name: string, user: UserDetails): unknown;

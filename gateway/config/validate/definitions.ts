@@ -3,9 +3,9 @@
  * group) and user attributes (a name Authelia does not reserve, an expression Gatehouse can evaluate),
  * as Authelia's validator/definitions.go and configuration/provider.go check them.
  */
-import { configError, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { parseCidr } from '../../../lib/net/address.ts';
-import { expressionProblem, isReservedAttribute } from '../../expression/user-attributes.ts';
+import { expressionProblem, extraNamesRead, isReservedAttribute } from '../../expression/user-attributes.ts';
 import type { GatewayConfig } from '../schema.ts';
 
 export function definitionsProblems(config: Pick<GatewayConfig, 'definitions' | 'access_control'>): ConfigProblem[] {
@@ -28,7 +28,15 @@ export function definitionsProblems(config: Pick<GatewayConfig, 'definitions' | 
       continue;
     }
     const problem = expressionProblem(expression);
-    if (problem !== null) found.push(configError(`${at}.expression`, problem));
+    if (problem !== null) {
+      found.push(configError(`${at}.expression`, problem));
+      continue;
+    }
+    const extra = extraNamesRead(expression);
+    if (extra.length !== 0) {
+      // said at every start: a misspelt name gives every user no value, which nothing else would show
+      found.push(configWarning(`${at}.expression`, `reads ${extra.map((name) => `'${name}'`).join(', ')}, not among the built-in attributes: read from each user's extra attributes in the users file, and a user without ${extra.length === 1 ? 'it' : 'them'} gets no value`));
+    }
   }
   return found;
 }

@@ -101,6 +101,12 @@ describe('definitions.user_attributes', () => {
     ]);
   });
 
+  it("a name that is not a built-in attribute is read from the users file's extra attributes, with a warning (a typo shows)", () => {
+    assert.deepEqual(lines({ definitions: { user_attributes: { t: { expression: 'team + "-" + gruops[0]' }, ok: { expression: 'groups.exists(g, g == "x")' } } } }, 'definitions'), [
+      "config: definitions.user_attributes.t.expression: reads 'team', 'gruops', not among the built-in attributes: read from each user's extra attributes in the users file, and a user without them gets no value",
+    ]);
+  });
+
   it('a name Authelia reserves is refused, as Authelia refuses it', () => {
     assert.deepEqual(lines({ definitions: { user_attributes: { username: { expression: '"x"' }, openid_authreq_claim_value: { expression: '"x"' } } } }, 'definitions'), [
       "config: definitions.user_attributes.username: attribute name 'username' is reserved: it is one of the attributes every user has",
