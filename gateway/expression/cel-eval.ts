@@ -146,7 +146,10 @@ export function evaluateCel(node: CelNode, input: Readonly<Record<string, CelVal
   }
 
   function sizeOf(v: CelValue): number {
-    if (typeof v === 'string') return [...v].length;
+    if (typeof v === 'string') {
+      spend(v.length);
+      return [...v].length;
+    }
     if (isList(v)) return v.length;
     if (isMap(v)) return Object.keys(v).length;
     return fail(`'size' needs a string, list or map, not ${typeName(v)}`);

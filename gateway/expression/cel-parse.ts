@@ -5,14 +5,17 @@
  * fixed list of functions and methods (cel-eval.ts). Anything else is refused here, at config load,
  * with the character it starts at; nothing is ever evaluated that did not parse.
  *
- * Bounded: the source is at most MAX_SOURCE characters, nesting at most MAX_DEPTH deep, so a hostile
- * or mistaken expression costs a bounded, linear parse (one pass, no backtracking).
+ * Bounded: the source is at most MAX_SOURCE characters, nesting at most MAX_DEPTH deep and the tree
+ * at most MAX_HEIGHT tall, so a hostile or mistaken expression costs a bounded, linear parse (one pass,
+ * no backtracking) and a bounded evaluation stack.
  */
 import { NotLinearRegexError } from '../authz/linear-regex.ts';
 import { compileGoRegex } from '../authz/rule-syntax.ts';
 
 export const MAX_SOURCE = 4096;
 export const MAX_DEPTH = 48;
+/** The tallest tree evaluated (a chain of `||` or `.field` counts each link). */
+export const MAX_HEIGHT = 256;
 
 export type CelNode =
   | { kind: 'literal'; value: CelValue; at: number }
@@ -323,7 +326,36 @@ export function parseCel(source: string): CelNode {
 
   const root = expr();
   if (peek().type !== 'end') throw new CelSyntaxError(`unexpected ${shown(peek())} after a complete expression`, peek().at);
+  checkHeight(root);
   return root;
+}
+
+/**
+ * A long flat chain (`a || b || …`, `x.f.g.h…`) nests no brackets but makes a tall tree, and
+ * evaluating it recurses once per level: refuse one taller than MAX_HEIGHT, found without recursing.
+ */
+function checkHeight(root: CelNode): void {
+  const stack: [CelNode, number][] = [[root, 1]];
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const [node, height] = entry;
+    if (height > MAX_HEIGHT) throw new CelSyntaxError(`the expression is a chain of more than ${MAX_HEIGHT} operations; split it into several attributes`, node.at);
+    for (const child of childrenOf(node)) stack.push([child, height + 1]);
+  }
+}
+
+function childrenOf(n: CelNode): CelNode[] {
+  switch (n.kind) {
+    case 'literal': case 'ident': return [];
+    case 'select': return [n.target];
+    case 'index': return [n.target, n.index];
+    case 'list': return n.items;
+    case 'map': return n.entries.flat();
+    case 'unary': return [n.operand];
+    case 'binary': return [n.left, n.right];
+    case 'cond': return [n.test, n.then, n.otherwise];
+    case 'call': return n.target ? [n.target, ...n.args] : n.args;
+    case 'macro': return n.transform ? [n.target, n.body, n.transform] : [n.target, n.body];
+  }
 }
 
 /** Why compileGoRegex refused a pattern, in the words access_control uses for its patterns. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CelSyntaxError, MAX_DEPTH, MAX_SOURCE, parseCel, type CelValue } from '../../../gateway/expression/cel-parse.ts';
+import { CelSyntaxError, MAX_DEPTH, MAX_HEIGHT, MAX_SOURCE, parseCel, type CelValue } from '../../../gateway/expression/cel-parse.ts';
 import { CelEvalError, evaluateCel, MAX_SIZE } from '../../../gateway/expression/cel-eval.ts';
 
 const USER: Record<string, CelValue> = {
@@ -108,8 +108,11 @@ describe('CEL subset: hostile expressions stay bounded', () => {
 
   it('an over-long expression is refused before it is read', () => {
     assert.throws(() => parseCel(`"${'x'.repeat(MAX_SOURCE)}"`), /longer than 4096 characters/);
-    // a long flat chain is fine: it is not nested
-    assert.equal(run(Array(1000).fill('1').join(' + ')), 1000);
+    // a long flat chain is refused past MAX_HEIGHT links (evaluating it would recurse once per link)
+    assert.equal(run(Array(MAX_HEIGHT).fill('1').join(' + ')), MAX_HEIGHT);
+    assert.throws(() => parseCel(Array(2048).fill('1').join('+')), /a chain of more than 256 operations/);
+    assert.throws(() => parseCel(`a${'.a'.repeat(1000)}`), /a chain of more than 256 operations/);
+    assert.throws(() => parseCel(`"x"${'.trim()'.repeat(500)}`), /a chain of more than 256 operations/);
   });
 
   it('huge strings and lists from the input stop at the size limit instead of growing', () => {
