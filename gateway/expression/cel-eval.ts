@@ -7,12 +7,19 @@
  * Bounded: every node visited costs a step, and work proportional to a string's or list's length
  * costs that many; past MAX_STEPS, or a string or list past MAX_SIZE, evaluation stops with an error.
  */
+import { GatehouseError } from '../../lib/errors.ts';
 import type { CelNode, CelValue } from './cel-parse.ts';
 
 export const MAX_STEPS = 100_000;
 export const MAX_SIZE = 65_536;
 
-export class CelEvalError extends Error {}
+/** Evaluation failed; caught by user-attributes.ts, where it means "no value for this user". */
+export class CelEvalError extends GatehouseError {
+  declare readonly code: 'internal_expression_failed';
+  constructor(message: string) {
+    super('internal_expression_failed', message);
+  }
+}
 
 type Scope = (name: string) => CelValue | undefined;
 

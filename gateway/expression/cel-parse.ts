@@ -9,6 +9,7 @@
  * at most MAX_HEIGHT tall, so a hostile or mistaken expression costs a bounded, linear parse (one pass,
  * no backtracking) and a bounded evaluation stack.
  */
+import { GatehouseError } from '../../lib/errors.ts';
 import { NotLinearRegexError } from '../authz/linear-regex.ts';
 import { compileGoRegex } from '../authz/rule-syntax.ts';
 
@@ -44,11 +45,12 @@ export const METHODS: Readonly<Record<string, readonly number[]>> = {
 export const FUNCTIONS: Readonly<Record<string, readonly number[]>> = { size: [1], string: [1], int: [1], double: [1], bool: [1], has: [1] };
 const MACROS: ReadonlySet<string> = new Set(['exists', 'all', 'exists_one', 'map', 'filter']);
 
-/** What is wrong with an expression, and at which character (1-based) of it. */
-export class CelSyntaxError extends Error {
+/** What is wrong with an expression, and at which character (1-based) of it (the validator reports it as a config error). */
+export class CelSyntaxError extends GatehouseError {
+  declare readonly code: 'config_invalid';
   readonly position: number;
   constructor(message: string, position: number) {
-    super(message);
+    super('config_invalid', message);
     this.position = position;
   }
 }
