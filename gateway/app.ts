@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { createFirstFactor, type FirstFactor } from './authn/first-factor.ts';
 import { createAssertionIssuer, loadOrCreateAssertionKey } from './authz/assertion.ts';
 import { compileAccessControl } from './authz/rules.ts';
+import { namedNetworks, withNetworksResolved } from './config/definitions.ts';
+import { createUserAttributeResolver } from './expression/user-attributes.ts';
 import { enableLinearEngine } from './authz/linear-regex.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
@@ -131,7 +133,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       limiter: passwordChecks,
     });
     enableLinearEngine(); // set at startup by bin/gatehouse.ts; again here for a gateway built in-process
-    const authorizer = compileAccessControl(config.access_control);
+    const networks = namedNetworks(config);
+    const authorizer = compileAccessControl(config.access_control, networks);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
     const setup = await openFirstRunSetup(admin, storage.setupState, { logger, now, usersPath: fileCfg.path });
@@ -154,7 +157,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const eta = new Eta({ views: TEMPLATES, cache: true, autoEscape: true });
     const oidc = oidcConfig
       ? await (await import('./oidc/open.ts')).openOidc({
-          config: oidcConfig,
+          config: withNetworksResolved(oidcConfig, networks),
+          userAttributes: createUserAttributeResolver(config.definitions?.user_attributes),
           portalUrl: configuredPortal(cookieDomains),
           serverPath,
           repo: storage.oidc,

@@ -55,6 +55,8 @@ export const ERROR_CODES = [
   // sentinels that never leave their module (re-hashing a password on login lost a race)
   'internal_stale_hash',
   'internal_users_file_changed',
+  // a user attribute's expression failed for one user (an index out of range…): that user has no value
+  'internal_expression_failed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

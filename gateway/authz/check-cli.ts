@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/errors.ts';
 import { normalisePath } from './path.ts';
 import { compileAccessControl } from './rules.ts';
+import type { NamedNetworks } from '../config/definitions.ts';
 import type { AccessControlConfig, AccessSubject, RuleCheck } from './rules.ts';
 
 export interface CheckIo {
@@ -41,7 +42,8 @@ function mark(ok: boolean): string {
 }
 
 /** Runs the command; resolves to the exit code (0 done, 2 usage or configuration error). */
-export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: AccessControlConfig): Promise<number> {
+/** `definitions`: the network names of `definitions.network`, which the rules may name. */
+export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: AccessControlConfig, definitions: NamedNetworks = new Map()): Promise<number> {
   let values: { url?: string; user?: string; groups?: string; client?: string; method?: string; ip?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -89,7 +91,7 @@ export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: Ac
 
   let authorizer;
   try {
-    authorizer = compileAccessControl(cfg);
+    authorizer = compileAccessControl(cfg, definitions);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.stderr.write(`${err.problems.join('\n')}\n`);

@@ -6,6 +6,7 @@ import { domainToASCII } from 'node:url';
 import { errorsIn } from '../../lib/config-problems.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { makeAddressMatcher } from '../../lib/net/address.ts';
+import { resolveNetworks, type NamedNetworks } from '../config/definitions.ts';
 import { accessControlProblems } from '../config/validate/access-control.ts';
 import { compileQueryCriterion, queryOf, type QueryValues } from './query-criterion.ts';
 import { compileGoRegex, identityGroups, parseSubject, type AccessControlConfig, type Policy, type Rule } from './rule-syntax.ts';
@@ -112,7 +113,7 @@ function asciiDomain(d: string): string {
   return /^[\x00-\x7f]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
 }
 
-function compileRule(rule: Rule, index: number, named: Map<string, string[]>): CompiledRule {
+function compileRule(rule: Rule, index: number, named: NamedNetworks): CompiledRule {
   const exact = new Set<string>();
   const wildcard: string[] = [];
   const userSuffix: string[] = [];
@@ -131,7 +132,7 @@ function compileRule(rule: Rule, index: number, named: Map<string, string[]>): C
   });
 
   const networks = rule.networks !== undefined && rule.networks.length !== 0
-    ? makeAddressMatcher(rule.networks.flatMap((n) => named.get(n) ?? [n]))
+    ? makeAddressMatcher(resolveNetworks(rule.networks, named))
     : null;
 
   const subjects: CompiledSubject[][] = [];
@@ -277,12 +278,15 @@ function matchesSubjects(rule: CompiledRule, ctx: Context): SubjectMatch {
   return ctx.anonymous && rule.subjects !== null ? 'may' : 'miss';
 }
 
-/** Compiles the section once; throws `ConfigError` listing every error its validator finds. */
-export function compileAccessControl(cfg: AccessControlConfig): Authorizer {
-  const problems = errorsIn(accessControlProblems(cfg));
+/**
+ * Compiles the section once; throws `ConfigError` listing every error its validator finds. `defined`:
+ * the network names of `definitions.network` (config/definitions.ts), which rules may name too.
+ */
+export function compileAccessControl(cfg: AccessControlConfig, defined: NamedNetworks = new Map()): Authorizer {
+  const problems = errorsIn(accessControlProblems(cfg, defined.keys()));
   if (problems.length !== 0) throw new ConfigError(problems);
 
-  const named = new Map<string, string[]>(cfg.networks.map((g) => [g.name, g.networks]));
+  const named = new Map<string, readonly string[]>([...defined, ...cfg.networks.map((g): [string, readonly string[]] => [g.name, g.networks])]);
   const rules = cfg.rules.map((r, i) => compileRule(r, i, named));
   const defaultPolicy = cfg.default_policy;
   const defaultDecision: AccessDecision = Object.freeze({ policy: defaultPolicy, rule: -1, hasSubjects: false });

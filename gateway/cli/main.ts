@@ -7,6 +7,7 @@ import { gatewayJsonSchema } from '../config/schema.ts';
 import { EMBEDDED_PORT, embeddedDefaults, embeddedSecretsFile } from '../embedded.ts';
 import { parseListenAddress } from '../../lib/net/address.ts';
 import { runAccessControlCheck } from '../authz/check-cli.ts';
+import { namedNetworks } from '../config/definitions.ts';
 import { runHashPassword, runUsers } from '../users/cli.ts';
 import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
@@ -225,7 +226,7 @@ const COMMANDS: readonly Command[] = [
       if (wantsHelp(rest)) return await runAccessControlCheck(rest, io, { default_policy: 'deny', networks: [], rules: [] });
       const { files, rest: checkArgs } = takeConfigFiles(rest, env);
       const { config } = await load(files, env, files.length === 0);
-      return await runAccessControlCheck(checkArgs, io, config.access_control);
+      return await runAccessControlCheck(checkArgs, io, config.access_control, namedNetworks(config));
     },
   },
   {

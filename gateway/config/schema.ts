@@ -21,7 +21,7 @@ const notYetSupported = z.unknown().optional();
 
 export const NOT_YET_SUPPORTED = [
   'duo_api',
-  'ntp', 'definitions', 'privacy_policy',
+  'ntp', 'privacy_policy',
   'telemetry.metrics.buffers', 'telemetry.metrics.timeouts',
   'server.buffers', 'server.timeouts', 'server.endpoints.enable_pprof', 'server.endpoints.enable_expvars', 'server.headers',
 ] as const;
@@ -44,6 +44,16 @@ const accessControlRule = z.strictObject({
   /** Outer list OR, inner list AND; each condition is checked by validate/access-control.ts, as Authelia words it. */
   query: z.array(z.array(z.strictObject({ key: z.string().optional(), value: z.unknown().optional(), operator: z.string().optional() }))).optional(),
   policy,
+});
+
+/**
+ * Names reused elsewhere (Authelia's `definitions`): `network.<name>` is a list of CIDRs any `networks`
+ * option may name (config/definitions.ts resolves them); `user_attributes.<name>.expression` computes
+ * an attribute from the user's details in CEL (expression/user-attributes.ts).
+ */
+const definitions = z.strictObject({
+  network: z.record(z.string().min(1), stringList()).default({}),
+  user_attributes: z.record(z.string().min(1), z.strictObject({ expression: z.string() })).default({}),
 });
 
 const accessControl = z.strictObject({
@@ -342,7 +352,7 @@ export const gatewayConfigSchema = z.strictObject({
   ntp: notYetSupported,
   password_policy: passwordPolicyField(),
   telemetry: telemetry.prefault({}),
-  definitions: notYetSupported,
+  definitions: definitions.optional(),
   privacy_policy: notYetSupported,
 });
 

@@ -3,7 +3,8 @@
  * username (storage/oidc.ts), so what an app knows the user as never changes with a display name.
  * `amr`, `acr`, `auth_time` and `sid` go in every ID token (oidc-provider leaves amr out otherwise).
  */
-import type { OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { OidcClientConfig, OidcProviderConfig } from '../config/oidc-schema.ts';
+import type { UserAttributeResolver } from '../expression/user-attributes.ts';
 import type { UserDetails } from '../users/provider.ts';
 
 export const STANDARD_SCOPE_CLAIMS = {
@@ -49,4 +50,32 @@ export function claimsOf(sub: string, user: UserDetails): Record<string, unknown
     ...(user.attributes?.phone_number === undefined ? {} : { phone_number: user.attributes.phone_number, phone_number_verified: false }),
     ...(user.attributes?.address === undefined ? {} : { address: { ...user.attributes.address } }),
   };
+}
+
+/** Which attribute a custom scope's claim reads under a claims policy (Authelia's NewCustomClaimsStrategy). */
+function attributeOfClaim(policy: OidcProviderConfig['claims_policies'][string], claim: string): string {
+  for (const [key, custom] of Object.entries(policy.custom_claims ?? {})) {
+    if ((custom.name ?? key) === claim) return custom.attribute ?? key;
+  }
+  return claim;
+}
+
+/**
+ * The claims of the client's custom scopes (`scopes.<name>.claims`), each the value of the attribute
+ * its claims policy maps it to (`custom_claims.<claim>.attribute`, else the attribute of its own name):
+ * a `definitions.user_attributes` one, a built-in one, or the users file's `extra:`. As in Authelia, a
+ * client without a claims policy gets none, and an empty value is left out. oidc-provider releases
+ * those of the scopes granted.
+ */
+export function customClaimsOf(config: OidcProviderConfig, client: OidcClientConfig | undefined, user: UserDetails, attributes: UserAttributeResolver): Record<string, unknown> {
+  const policy = client?.claims_policy === undefined ? undefined : config.claims_policies[client.claims_policy];
+  if (client === undefined || policy === undefined) return {};
+  const claims: Record<string, unknown> = {};
+  for (const scope of client.scopes) {
+    for (const claim of Object.hasOwn(config.scopes, scope) ? config.scopes[scope]!.claims : []) {
+      const value = attributes.resolve(attributeOfClaim(policy, claim), user);
+      if (value !== undefined && value !== null && value !== '') claims[claim] = value;
+    }
+  }
+  return claims;
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Eta } from 'eta';
 import type { Logger } from 'pino';
+import type { UserAttributeResolver } from '../expression/user-attributes.ts';
 import type { OidcProviderConfig } from '../config/oidc-schema.ts';
 import type { AuditLog } from '../log/audit.ts';
 import type { OidcRepository } from '../storage/oidc.ts';
@@ -37,6 +38,8 @@ export interface OpenOidcOptions {
   serverPath?: string;
   repo: OidcRepository;
   users: Pick<UserProvider, 'getDetails'>;
+  /** Attributes by Authelia's names, `definitions.user_attributes` included: custom claims read them. */
+  userAttributes?: UserAttributeResolver;
   /** storage.local.path when storage is SQLite: a generated signing key is kept beside it. */
   localStoragePath: string | null;
   storageEncryptionKey: string;
@@ -71,6 +74,7 @@ export async function openOidc(options: OpenOidcOptions): Promise<OpenedOidc> {
     serverPath: options.serverPath ?? '',
     repo: options.repo,
     users: options.users,
+    ...(options.userAttributes ? { userAttributes: options.userAttributes } : {}),
     keys,
     hmacSecret: hmacSecret(config, options.storageEncryptionKey),
     sessionTtlSec: options.sessionTtlSec,

@@ -23,7 +23,8 @@ import type { UserProvider } from '../users/provider.ts';
 import { storageAdapter } from './adapter.ts';
 import { clientSecretChecker, type ClientSecretChecker } from './client-auth.ts';
 import { BEARER_AUTHZ_SCOPE } from './bearer.ts';
-import { scopeClaims, claimsOf } from './claims.ts';
+import { scopeClaims, claimsOf, customClaimsOf } from './claims.ts';
+import { createUserAttributeResolver, type UserAttributeResolver } from '../expression/user-attributes.ts';
 import type { SigningKeys } from './keys.ts';
 
 /** The paths of the provider's endpoints under the portal (Authelia's, plus end-session). */
@@ -78,6 +79,8 @@ export interface OidcProviderDeps {
   serverPath?: string;
   repo: OidcRepository;
   users: Pick<UserProvider, 'getDetails'>;
+  /** Attributes by Authelia's names (`definitions.user_attributes` included); built-in ones only when absent. */
+  userAttributes?: UserAttributeResolver;
   keys: SigningKeys;
   hmacSecret: string;
   /** How long a provider session may live (the gateway's longest session), seconds. */
@@ -183,6 +186,7 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     return username === undefined || username === remembered ? null : deps.users.getDetails(username);
   };
   const clients = new Map(config.clients.map((client) => [client.client_id, client]));
+  const attributes = deps.userAttributes ?? createUserAttributeResolver();
   const secrets = deps.secrets ?? clientSecretChecker({ now, logger: deps.logger });
   const listeners: Array<(event: { sessionUid: string; accountId: string; linkKey: string; username: string }) => Promise<void>> = [];
 
@@ -282,14 +286,15 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
     },
     // rotate every time: a refresh token works once (reuse revokes the grant)
     rotateRefreshToken: () => true,
-    findAccount: async (_ctx: unknown, sub: string) => {
+    findAccount: async (ctx: any, sub: string) => {
       const username = await repo.usernameForSubject(sub);
       if (username === undefined) return undefined;
       // a remembered name gone from the users file may have been renamed (gatehouse users rename): ask again
       const user = (await deps.users.getDetails(username)) ?? (await renamedUser(sub, username));
       // a removed or disabled user has no account: their tokens stop working
       if (user === null) return undefined;
-      return { accountId: sub, claims: async () => claimsOf(sub, user) };
+      const client = clients.get(ctx?.oidc?.client?.clientId ?? '');
+      return { accountId: sub, claims: async () => ({ ...customClaimsOf(config, client, user, attributes), ...claimsOf(sub, user) }) };
     },
     // cors.endpoints names where a browser application of another origin may call (Authelia's names)
     clientBasedCORS: (ctx: any, origin: string, client: { redirectUris?: string[] }) => {

@@ -161,7 +161,8 @@ function ruleProblems(rule: Rule, where: string, networkNames: ReadonlySet<strin
 }
 
 /** Every problem in the section, each at the option it names (`access_control.rules[0].methods`). */
-export function accessControlProblems(cfg: AccessControlConfig): ConfigProblem[] {
+/** `defined`: the network names `definitions.network` gives, which rules may name as well as the groups. */
+export function accessControlProblems(cfg: AccessControlConfig, defined: Iterable<string> = []): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   if (!POLICIES.includes(cfg.default_policy)) {
     found.push(configError('access_control.default_policy', `must be one of ${POLICY_LIST} but it's configured as '${String(cfg.default_policy)}'`));
@@ -171,6 +172,7 @@ export function accessControlProblems(cfg: AccessControlConfig): ConfigProblem[]
   }
   const networkNames = new Set<string>();
   found.push(...networkGroupProblems(cfg, networkNames));
+  for (const name of defined) networkNames.add(name);
   cfg.rules.forEach((rule, i) => found.push(...ruleProblems(rule, `access_control.rules[${i}]`, networkNames)));
   if (cfg.default_policy === 'bypass') {
     found.push(configWarning('access_control.default_policy', "is 'bypass': every host no rule matches is open to anyone"));

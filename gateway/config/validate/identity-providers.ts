@@ -10,10 +10,23 @@ const NO_EFFECT = 'is an Authelia option Gatehouse does not implement yet; it ha
 /** Read by the provider despite being in the accepted-only lists (private_key_jwt's keys). */
 const READ_CLIENT_KEYS = new Set(['jwks', 'jwks_uri']);
 import type { GatewayConfig } from '../schema.ts';
+import type { NamedNetworks } from '../definitions.ts';
+import { parseCidr } from '../../../lib/net/address.ts';
+import { isReservedAttribute, UNAVAILABLE_ATTRIBUTES } from '../../expression/user-attributes.ts';
+import { STANDARD_SCOPE_CLAIMS } from '../../oidc/claims.ts';
+
+/** Claims a claims policy may not define (the standard scopes' and the ID token's own). */
+const STANDARD_CLAIMS: ReadonlySet<string> = new Set([...Object.values(STANDARD_SCOPE_CLAIMS).flat(), 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'azp', 'nonce', 'at_hash', 'c_hash', 'sid', 'updated_at']);
 
 const BUILT_IN_POLICIES = new Set(['one_factor', 'two_factor']);
 
-export function identityProvidersProblems(section: GatewayConfig['identity_providers']): ConfigProblem[] {
+/** What `definitions` gives the section: network names its policies' rules may use, user attributes its claims may read. */
+export interface OidcDefinitions {
+  networks: NamedNetworks;
+  userAttributes: readonly string[];
+}
+
+export function identityProvidersProblems(section: GatewayConfig['identity_providers'], definitions: OidcDefinitions = { networks: new Map(), userAttributes: [] }): ConfigProblem[] {
   const oidc = section?.oidc;
   if (oidc === undefined) return [];
   const found: ConfigProblem[] = [];
@@ -23,9 +36,19 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
   setKeys(oidc, AUTHELIA_ONLY_PROVIDER_KEYS, 'identity_providers.oidc');
   oidc.clients.forEach((client, index) => setKeys(client, AUTHELIA_ONLY_CLIENT_KEYS, `identity_providers.oidc.clients[${index}]`));
   for (const [name, policy] of Object.entries(oidc.claims_policies)) {
-    for (const key of ['access_token', 'custom_claims', 'id_token_audience_mode'] as const) {
+    for (const key of ['access_token', 'id_token_audience_mode'] as const) {
       if (policy[key] !== undefined) found.push(configWarning(`identity_providers.oidc.claims_policies.${name}.${key}`, NO_EFFECT));
     }
+    found.push(...customClaimProblems(name, policy.custom_claims ?? {}, definitions.userAttributes));
+  }
+  for (const [name, policy] of Object.entries(oidc.authorization_policies)) {
+    policy.rules.forEach((rule, i) => {
+      for (const network of rule.networks ?? []) {
+        if (!definitions.networks.has(network) && parseCidr(network) === null) {
+          found.push(configError(`identity_providers.oidc.authorization_policies.${name}.rules[${i}].networks`, `the network '${shownValue(network)}' is not a network name (definitions.network, access_control.networks), IP, or CIDR notation`));
+        }
+      }
+    });
   }
   if (oidc.enable_pkce_plain_challenge) {
     found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
@@ -37,6 +60,28 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
     seen.add(client.client_id);
     found.push(...clientProblems(oidc, client, at));
   });
+  return found;
+}
+
+/** As Authelia's validator: a custom claim is not a standard one, and names an attribute users have. */
+function customClaimProblems(policy: string, claims: NonNullable<OidcProviderConfig['claims_policies'][string]['custom_claims']>, defined: readonly string[]): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const at = `identity_providers.oidc.claims_policies.${policy}.custom_claims`;
+  const seen = new Map<string, string>();
+  for (const [key, claim] of Object.entries(claims)) {
+    const name = claim.name ?? key;
+    const attribute = claim.attribute ?? key;
+    if (STANDARD_CLAIMS.has(name)) found.push(configError(`${at}.${key}`, `claim with name '${name}' can't be used in a claims policy as it's a standard claim`));
+    const earlier = seen.get(name);
+    if (earlier !== undefined) found.push(configError(`${at}.${key}`, `claim with name '${name}' is mapped in both '${key}' and the '${earlier}' claim configurations`));
+    else seen.set(name, key);
+    if (Object.hasOwn(UNAVAILABLE_ATTRIBUTES, attribute)) {
+      found.push(configError(`${at}.${key}.attribute`, `'${attribute}' is an attribute Gatehouse has no value for: ${UNAVAILABLE_ATTRIBUTES[attribute]}`));
+    } else if (!isReservedAttribute(attribute) && !defined.includes(attribute)) {
+      // the users file's `extra:` entries have no declaration Gatehouse could check against
+      found.push(configWarning(`${at}.${key}.attribute`, `'${attribute}' is neither a built-in attribute nor one under definitions.user_attributes: it is read from each user's extra attributes, and the claim is left out for a user without it`));
+    }
+  }
   return found;
 }
 

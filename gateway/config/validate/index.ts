@@ -4,8 +4,10 @@
  */
 import type { ConfigProblem } from '../../../lib/config-problems.ts';
 import type { GatewayConfig } from '../schema.ts';
+import { namedNetworks } from '../definitions.ts';
 import { accessControlProblems } from './access-control.ts';
 import { authenticationBackendProblems } from './authentication-backend.ts';
+import { definitionsProblems } from './definitions.ts';
 import { identityProvidersProblems } from './identity-providers.ts';
 import { identityAssertionProblems } from './identity-assertion.ts';
 import { notYetSupportedProblems } from './not-yet-supported.ts';
@@ -34,8 +36,9 @@ const SECTIONS: readonly ((config: GatewayConfig) => ConfigProblem[])[] = [
   (config) => telemetryProblems(config.telemetry),
   (config) => totpProblems(config.totp),
   (config) => identityAssertionProblems(config.identity_assertion),
-  (config) => accessControlProblems(config.access_control),
-  (config) => identityProvidersProblems(config.identity_providers),
+  definitionsProblems,
+  (config) => accessControlProblems(config.access_control, Object.keys(config.definitions?.network ?? {})),
+  (config) => identityProvidersProblems(config.identity_providers, { networks: namedNetworks(config), userAttributes: Object.keys(config.definitions?.user_attributes ?? {}) }),
   portalUrlRequiredProblems,
   selfServiceProblems,
 ];

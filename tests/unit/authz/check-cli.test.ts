@@ -15,14 +15,14 @@ const cfg: AccessControlConfig = {
   ],
 };
 
-async function run(args: string[], config: AccessControlConfig = cfg): Promise<{ code: number; out: string; err: string }> {
+async function run(args: string[], config: AccessControlConfig = cfg, definitions: ReadonlyMap<string, readonly string[]> = new Map()): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => { out += c.toString(); });
   stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const code = await runAccessControlCheck(args, { stdout, stderr }, config);
+  const code = await runAccessControlCheck(args, { stdout, stderr }, config, definitions);
   stdout.end();
   stderr.end();
   await new Promise((resolve) => setImmediate(resolve));
@@ -58,6 +58,16 @@ describe('access-control check: prints each rule and the decision', () => {
     assert.match(r.out, /^Checking POST .* from ::ffff:192\.168\.4\.2\.$/m);
     assert.match(r.out, /^\*\s+3\s+hit\s+hit\s+hit\s+hit\s+hit\s+hit\s+one_factor$/m);
     assert.match(r.out, /policy: one_factor \(rule #3\)\n$/);
+  });
+
+  it('a network named in definitions.network matches as the gateway matches it', async () => {
+    const office: AccessControlConfig = { default_policy: 'deny', networks: [], rules: [{ domain: ['app.example.com'], networks: ['office'], policy: 'one_factor' }] };
+    const definitions = new Map([['office', ['203.0.113.0/24']]]);
+    assert.match((await run(['--url', 'https://app.example.com/', '--ip', '203.0.113.9'], office, definitions)).out, /policy: one_factor \(rule #1\)\n$/);
+    assert.match((await run(['--url', 'https://app.example.com/', '--ip', '198.51.100.9'], office, definitions)).out, /policy: deny/);
+    const unknown = await run(['--url', 'https://app.example.com/'], office);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /the network 'office' is not a valid Group Name, IP, or CIDR notation/);
   });
 
   it('the path is normalised as the gateway does before rules see it', async () => {
