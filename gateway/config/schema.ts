@@ -72,35 +72,51 @@ const tlsClient = z.strictObject({
   maximum_version: z.enum(['TLS1.2', 'TLS1.3']).optional(),
 });
 
-const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(26379) });
+/** A Sentinel; port 0 is the default 26379, as in Authelia. */
+const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535).default(26379).transform((port) => port || 26379) });
 
-const redis = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(0).max(65535).default(6379),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  database_index: z.number().int().min(0).default(0),
-  maximum_active_connections: z.number().int().min(1).default(8),
-  minimum_idle_connections: z.number().int().min(0).default(0),
-  /** Connecting (Authelia's key). */
-  timeout: duration('5s'),
-  /**
-   * Each command, in ms. Short: forward auth waits this long at most for a hung Redis before it denies,
-   * and a login answers 503 instead of waiting.
-   */
-  command_timeout: timeoutMs('500ms'),
-  tls: tlsClient.optional(),
-  high_availability: z
-    .strictObject({
-      sentinel_name: z.string().min(1),
-      sentinel_username: z.string().optional(),
-      sentinel_password: z.string().optional(),
-      nodes: z.array(redisNode).default([]),
-      route_by_latency: z.boolean().default(false),
-      route_randomly: z.boolean().default(false),
-    })
-    .optional(),
-});
+const redis = z
+  .strictObject({
+    /**
+     * The Redis server; with `high_availability`, one more Sentinel beside `nodes` (Authelia's reading), and
+     * optional there when `nodes` lists the Sentinels (validate/session.ts says when neither is set).
+     */
+    host: z.string().min(1).optional(),
+    /** 6379, or 26379 (a Sentinel's) with `high_availability`; 0 (without it) makes `host` a socket's path. */
+    port: z.number().int().min(0).max(65535).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    database_index: z.number().int().min(0).default(0),
+    maximum_active_connections: z.number().int().min(1).default(8),
+    minimum_idle_connections: z.number().int().min(0).default(0),
+    /** Authelia retries a failed command; Gatehouse never does (validate/session.ts warns when set). */
+    max_retries: z.number().int().min(-1).optional(),
+    /** Connecting (Authelia's key). */
+    timeout: duration('5s'),
+    /**
+     * Each command, in ms. Short: forward auth waits this long at most for a hung Redis before it denies,
+     * and a login answers 503 instead of waiting.
+     */
+    command_timeout: timeoutMs('500ms'),
+    tls: tlsClient.optional(),
+    /** Redis Sentinel: the master named `sentinel_name`, found through `host` and `nodes`. */
+    high_availability: z
+      .strictObject({
+        sentinel_name: z.string().min(1),
+        sentinel_username: z.string().optional(),
+        sentinel_password: z.string().optional(),
+        nodes: z.array(redisNode).default([]),
+        /** Authelia's routing of reads to replicas: Gatehouse reads only from the master (a warning when true). */
+        route_by_latency: z.boolean().default(false),
+        route_randomly: z.boolean().default(false),
+      })
+      .optional(),
+  })
+  // Authelia's defaults: a Sentinel listens on 26379, and port 0 there means that default, not a socket
+  .transform((redis) => ({
+    ...redis,
+    port: redis.high_availability ? redis.port || 26379 : (redis.port ?? 6379),
+  }));
 
 const session = z.strictObject({
   /** Signs the cookie and encrypts the session in Redis. Required with Redis; generated per run otherwise. */
