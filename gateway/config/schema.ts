@@ -244,6 +244,8 @@ const smtp = z.strictObject({
 
 const notifier = z.strictObject({
   disable_startup_check: z.boolean().default(false),
+  /** Authelia's e-mail template overrides: no effect (validate/no-effect.ts warns); Gatehouse's templates are its own. */
+  template_path: z.string().optional(),
   filesystem: z.strictObject({ filename: z.string().min(1) }).optional(),
   smtp: smtp.optional(),
 });
@@ -294,6 +296,9 @@ const server = z.strictObject({
   upstreams: z.record(z.string(), z.string()).default({}),
   /** On SIGTERM/SIGINT, how long running requests may finish before the process exits anyway, in ms. */
   shutdown_timeout: timeoutMs('10s'),
+  /** Authelia's asset overrides and its container healthcheck file: no effect (validate/no-effect.ts warns). */
+  asset_path: z.string().optional(),
+  disable_healthcheck: z.boolean().optional(),
   buffers: notYetSupported,
   timeouts: notYetSupported,
   endpoints: endpoints.optional(),

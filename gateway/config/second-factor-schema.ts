@@ -58,7 +58,8 @@ export const webauthn = z.strictObject({
   /** Accepted for Authelia files (metadata service); Gatehouse does not fetch it: no outgoing requests. */
   metadata: z.unknown().optional(),
   filtering: z.unknown().optional(),
-  enable_passkey_upgrade: z.boolean().default(false),
+  /** Authelia's upgrade of a stored credential to a passkey: not implemented, a warning when true (validate/no-effect.ts). */
+  experimental_enable_passkey_upgrade: z.boolean().optional(),
 });
 
 export const identityValidation = z.strictObject({

@@ -27,6 +27,7 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
       if (policy[key] !== undefined) found.push(configWarning(`identity_providers.oidc.claims_policies.${name}.${key}`, NO_EFFECT));
     }
   }
+  found.push(...lifespanProblems(oidc));
   if (oidc.enable_pkce_plain_challenge) {
     found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
   }
@@ -37,6 +38,23 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
     seen.add(client.client_id);
     found.push(...clientProblems(oidc, client, at));
   });
+  return found;
+}
+
+/** Authelia's lifespans for grants Gatehouse does not serve have no effect; per-grant lifespans would be longer than asked. */
+function lifespanProblems(oidc: OidcProviderConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const at = 'identity_providers.oidc.lifespans';
+  if (oidc.lifespans.device_code !== undefined) found.push(configWarning(`${at}.device_code`, 'has no effect: Gatehouse does not serve the device code grant'));
+  if (oidc.lifespans.jwt_secured_authorization !== undefined) {
+    found.push(configWarning(`${at}.jwt_secured_authorization`, 'has no effect: Gatehouse does not sign authorization responses (JARM)'));
+  }
+  for (const [name, lifespan] of Object.entries(oidc.lifespans.custom)) {
+    if (lifespan.device_code !== undefined) found.push(configWarning(`${at}.custom.${name}.device_code`, 'has no effect: Gatehouse does not serve the device code grant'));
+    if (lifespan.grants !== undefined) {
+      found.push(configError(`${at}.custom.${name}.grants`, "sets lifespans per grant type, which Gatehouse does not read yet: its tokens would live as long as this lifespan's own values, perhaps longer than configured, so it is refused; set the shortest ones on the lifespan itself"));
+    }
+  }
   return found;
 }
 

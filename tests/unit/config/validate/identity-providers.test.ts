@@ -263,4 +263,17 @@ describe('a client with the authelia.bearer.authz scope (forward-auth tokens)', 
   it('a client without the scope may leave its audience empty', () => {
     assert.deepEqual(clientProblems([confidential()]), []);
   });
+
+  it("lifespans for what Gatehouse does not serve warn; per-grant lifespans are refused (tokens could outlive them)", () => {
+    const found = problems({
+      lifespans: { device_code: '10m', jwt_secured_authorization: '1m', custom: { short: { device_code: '5m', grants: { client_credentials: { access_token: '1m' } } } } },
+      clients: [confidential()],
+    });
+    assert.deepEqual(found.map(({ path, severity }) => [path, severity]), [
+      ['identity_providers.oidc.lifespans.device_code', 'warning'],
+      ['identity_providers.oidc.lifespans.jwt_secured_authorization', 'warning'],
+      ['identity_providers.oidc.lifespans.custom.short.device_code', 'warning'],
+      ['identity_providers.oidc.lifespans.custom.short.grants', 'error'],
+    ]);
+  });
 });
