@@ -175,7 +175,15 @@ const fileBackend = z.strictObject({
 });
 
 const authenticationBackend = z.strictObject({
-  password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
+  password_reset: z
+    .strictObject({
+      disable: z.boolean().default(false),
+      /** Users reset their password elsewhere: the portal's link goes there and its own reset is off (Authelia's reading). */
+      custom_url: z.string().optional(),
+    })
+    .prefault({}),
+  /** Turns off the portal's change-password page and API (403). */
+  password_change: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
   password_checks: passwordChecksField(),
   /** How long user details are cached: a duration, `always` (no cache) or `disable` (kept until a reload; `never` too). */
   refresh_interval: z.union([z.literal('always'), z.literal('disable'), z.literal('never'), duration()]).prefault('5m'),

@@ -22,4 +22,14 @@ describe('authentication_backend validator', () => {
       { path: 'authentication_backend.file.watch', severity: 'warning' },
     ]);
   });
+
+  it('password_reset.custom_url must be an absolute http(s) URL without credentials, as Authelia requires', () => {
+    const at = (custom_url: string) => authenticationBackendProblems(parsed({ authentication_backend: { file: { path: '/u.yml' }, password_reset: { custom_url } } }).authentication_backend);
+    assert.deepEqual(at('https://accounts.example.com/reset'), []);
+    assert.deepEqual(at('ldap://accounts.example.com').map((p) => [p.path, p.severity, p.message]), [
+      ['authentication_backend.password_reset.custom_url', 'error', "'ldap://accounts.example.com' must be an http or https URL"],
+    ]);
+    assert.match(at('/reset')[0]?.message ?? '', /is not an absolute URL/);
+    assert.match(at('https://u:p@accounts.example.com/')[0]?.message ?? '', /must not carry credentials/);
+  });
 });
