@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { passwordPolicyField } from '../../lib/password-policy.ts';
 import { duration, passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { EXTRA_VALUE_TYPES } from '../users/extra-attributes.ts';
 import { identityProviders } from './oidc-schema.ts';
 import { defaultSecondFactorMethod, identityValidation, totp, webauthn } from './second-factor-schema.ts';
 
@@ -147,6 +148,10 @@ const fileBackend = z.strictObject({
   search: z
     .strictObject({ email: z.boolean().default(false), case_insensitive: z.boolean().default(false) })
     .prefault({}),
+  /** The `extra:` attributes users may have, each with its type; users' values are checked when the file loads (users/extra-attributes.ts). */
+  extra_attributes: z
+    .record(z.string().min(1), z.strictObject({ multi_valued: z.boolean().default(false), value_type: z.enum(EXTRA_VALUE_TYPES) }))
+    .default({}),
   password: z
     .strictObject({
       /** What Authelia would write; Gatehouse writes argon2id with the argon2 settings (a warning says so when this is another). */

@@ -1,5 +1,6 @@
 /** `authentication_backend`: the users file, and how its passwords are hashed. */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
 import type { GatewayConfig } from '../schema.ts';
 
 const PASSWORD = 'authentication_backend.file.password';
@@ -54,6 +55,11 @@ function fileBackendProblems(backend: GatewayConfig['authentication_backend']): 
     return [configError('authentication_backend.file', 'is required: set authentication_backend.file.path to a users file (created if missing)')];
   }
   const found: ConfigProblem[] = [...otherAlgorithmProblems(file.password)];
+  for (const name of Object.keys(file.extra_attributes)) {
+    if (RESERVED_ATTRIBUTE_NAMES.has(name)) {
+      found.push(configError(`authentication_backend.file.extra_attributes.${name}`, `is the name of a user attribute Gatehouse and Authelia already have; give the extra attribute another name`));
+    }
+  }
   const a = file.password.argon2;
   if (a.memory < 65536 || a.iterations < 3) {
     found.push(configWarning(
