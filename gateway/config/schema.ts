@@ -257,7 +257,7 @@ const smtp = z.strictObject({
 
 const notifier = z.strictObject({
   disable_startup_check: z.boolean().default(false),
-  /** Authelia's e-mail template overrides: no effect (validate/no-effect.ts warns); Gatehouse's templates are its own. */
+  /** Authelia's e-mail template overrides: no effect (NO_EFFECT in validate/not-yet-supported.ts warns); Gatehouse's templates are its own. */
   template_path: z.string().optional(),
   filesystem: z.strictObject({ filename: z.string().min(1) }).optional(),
   smtp: smtp.optional(),
@@ -309,7 +309,7 @@ const server = z.strictObject({
   upstreams: z.record(z.string(), z.string()).default({}),
   /** On SIGTERM/SIGINT, how long running requests may finish before the process exits anyway, in ms. */
   shutdown_timeout: timeoutMs('10s'),
-  /** Authelia's asset overrides and its container healthcheck file: no effect (validate/no-effect.ts warns). */
+  /** Authelia's asset overrides and its container healthcheck file: no effect (NO_EFFECT in validate/not-yet-supported.ts warns). */
   asset_path: z.string().optional(),
   disable_healthcheck: z.boolean().optional(),
   buffers: notYetSupported,
@@ -350,7 +350,7 @@ const log = z.strictObject({
 });
 
 export const gatewayConfigSchema = z.strictObject({
-  /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference. */
+  /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference (other than 'auto' warns). */
   theme: z.string().optional(),
   server: server.prefault({}),
   log: log.prefault({}),

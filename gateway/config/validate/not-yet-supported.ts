@@ -27,10 +27,14 @@ const NOT_YET_SUPPORTED_NARROWING: readonly { path: string; applies: (value: unk
 ];
 
 /**
- * Authelia options with no counterpart in Gatehouse, read and warned about when set to anything but
- * Authelia's default; none of them guards anything, so ignoring one never opens anything.
+ * Authelia options with no counterpart in Gatehouse, read and warned about when set to anything but a
+ * value that means what Gatehouse does anyway (`quiet`: false and '' unless given); none of them guards
+ * anything, so ignoring one never opens anything.
  */
-export const NO_EFFECT: readonly { path: string; why: string }[] = [
+export const NO_EFFECT: readonly { path: string; why: string; quiet?: readonly unknown[] }[] = [
+  // 'light' is Authelia's default (and in most of its files): quiet, like 'auto', which is what the portal does
+  { path: 'theme', why: "the portal has one theme, light or dark as the browser prefers (Authelia's 'auto')", quiet: ['auto', 'light'] },
+  { path: 'totp.disable_reuse_security_policy', why: 'Gatehouse always refuses a TOTP code that was already used' },
   { path: 'notifier.template_path', why: "Gatehouse's e-mails are rendered from its own templates (templates/email/), Authelia's overrides are not read" },
   { path: 'server.asset_path', why: "the portal's pages and assets are Gatehouse's own; Authelia's overrides (logo, favicon, translations) are not read" },
   { path: 'server.disable_healthcheck', why: "Gatehouse writes no healthcheck file for Authelia's container script; check GET /api/health instead" },
@@ -39,9 +43,9 @@ export const NO_EFFECT: readonly { path: string; why: string }[] = [
 
 export function notYetSupportedProblems(config: GatewayConfig): ConfigProblem[] {
   const found: ConfigProblem[] = [];
-  for (const { path, why } of NO_EFFECT) {
+  for (const { path, why, quiet = [false, ''] } of NO_EFFECT) {
     const value = valueAt(config, path.split('.'));
-    if (value !== undefined && value !== false && value !== '') found.push(configWarning(path, `has no effect: ${why}`));
+    if (value !== undefined && !quiet.includes(value)) found.push(configWarning(path, `has no effect: ${why}`));
   }
   for (const path of NOT_YET_SUPPORTED) {
     if (valueAt(config, path.split('.')) !== undefined) found.push(configWarning(path, IGNORED));
