@@ -27,7 +27,7 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
       if (policy[key] !== undefined) found.push(configWarning(`identity_providers.oidc.claims_policies.${name}.${key}`, NO_EFFECT));
     }
   }
-  found.push(...lifespanProblems(oidc));
+  found.push(...lifespanProblems(oidc), ...unreadOptionProblems(oidc));
   if (oidc.enable_pkce_plain_challenge) {
     found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
   }
@@ -37,6 +37,33 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
     if (seen.has(client.client_id)) found.push(configError(`${at}.client_id`, `${shownValue(client.client_id)} is already the id of an earlier client; ids must be unique`));
     seen.add(client.client_id);
     found.push(...clientProblems(oidc, client, at));
+  });
+  return found;
+}
+
+/** The response modes every client may use (oidc-provider's; the JWT ones are not served). */
+const SERVED_RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
+
+/** Typed options Gatehouse reads only to say it does not honour them: a warning, or an error where ignoring one would open more. */
+function unreadOptionProblems(oidc: OidcProviderConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const entropy = oidc.minimum_parameter_entropy;
+  if (entropy !== undefined && entropy !== -1) {
+    found.push(configError('identity_providers.oidc.minimum_parameter_entropy', 'asks for a minimum length of state and nonce, which Gatehouse does not check yet: ignoring it would accept shorter ones than configured, so it is refused; remove it (or set -1) to start without the check'));
+  }
+  oidc.jwks.forEach((jwk, i) => {
+    if (jwk.certificate_chain !== undefined) found.push(configWarning(`identity_providers.oidc.jwks[${i}].certificate_chain`, 'has no effect: Gatehouse publishes the key without its certificate chain (no x5c)'));
+  });
+  oidc.clients.forEach((client, i) => {
+    const modes = client.response_modes;
+    if (modes === undefined) return;
+    const at = `identity_providers.oidc.clients[${i}].response_modes`;
+    const missing = SERVED_RESPONSE_MODES.filter((mode) => !modes.includes(mode));
+    if (missing.length > 0) {
+      found.push(configError(at, `leaves out ${missing.join(', ')}, but Gatehouse cannot restrict a client's response modes yet and would answer in them anyway; remove the option, or list ${SERVED_RESPONSE_MODES.join(', ')}`));
+    } else {
+      found.push(configWarning(at, `has no effect: every client may use ${SERVED_RESPONSE_MODES.join(', ')}`));
+    }
   });
   return found;
 }

@@ -35,6 +35,9 @@ export const NO_EFFECT: readonly { path: string; why: string; quiet?: readonly u
   // 'light' is Authelia's default (and in most of its files): quiet, like 'auto', which is what the portal does
   { path: 'theme', why: "the portal has one theme, light or dark as the browser prefers (Authelia's 'auto')", quiet: ['auto', 'light'] },
   { path: 'totp.disable_reuse_security_policy', why: 'Gatehouse always refuses a TOTP code that was already used' },
+  { path: 'identity_validation.reset_password.jwt_algorithm', why: 'a reset link carries an opaque random token, kept only as its hash, not a signed JWT', quiet: ['HS256'] },
+  { path: 'session.redis.maximum_active_connections', why: 'Gatehouse keeps one Redis connection for commands and one for session invalidations, not a pool', quiet: [8] },
+  { path: 'session.redis.minimum_idle_connections', why: 'Gatehouse keeps one Redis connection for commands and one for session invalidations, not a pool', quiet: [0] },
   { path: 'notifier.template_path', why: "Gatehouse's e-mails are rendered from its own templates (templates/email/), Authelia's overrides are not read" },
   { path: 'server.asset_path', why: "the portal's pages and assets are Gatehouse's own; Authelia's overrides (logo, favicon, translations) are not read" },
   { path: 'server.disable_healthcheck', why: "Gatehouse writes no healthcheck file for Authelia's container script; check GET /api/health instead" },

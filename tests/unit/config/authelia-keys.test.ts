@@ -64,6 +64,8 @@ const WARNED_BY_THEIR_SECTION: readonly [string, unknown][] = [
   ['session.redis.high_availability.route_by_latency', true],
   ['session.redis.high_availability.route_randomly', true],
   ['identity_providers.oidc.enable_pkce_plain_challenge', true],
+  ['identity_providers.oidc.jwks[].certificate_chain', '-----BEGIN CERTIFICATE-----'],
+  ['identity_providers.oidc.clients[].response_modes', ['query', 'fragment', 'form_post']],
 ];
 
 type JsonSchema = Record<string, unknown> & {
@@ -146,7 +148,7 @@ function base(): Record<string, unknown> {
     access_control: { rules: [{ domain: 'app.example.com', policy: 'one_factor', query: [[{ key: 'a', operator: 'present' }]] }] },
     session: { cookies: [{ domain: 'example.com', authelia_url: 'https://auth.example.com/' }] },
     identity_providers: {
-      oidc: { lifespans: { custom: { short: {} } }, clients: [{ client_id: 'app', client_secret: CLIENT_DIGEST, redirect_uris: ['https://app.example.com/cb'] }] },
+      oidc: { jwks: [{ key: '-----BEGIN PRIVATE KEY-----' }], lifespans: { custom: { short: {} } }, clients: [{ client_id: 'app', client_secret: CLIENT_DIGEST, redirect_uris: ['https://app.example.com/cb'] }] },
     },
   };
 }
@@ -201,13 +203,15 @@ describe("Authelia 4.39's configuration keys are all known to Gatehouse", () => 
 
   it('every key read only to be ignored (NO_EFFECT) warns when set, and not at a value that means what Gatehouse does', () => {
     for (const { path: key, quiet = [false, ''] } of NO_EFFECT) {
-      const type = schemaAt(ROOT, tokens(key))?.type;
-      const value = type === 'boolean' ? true : type === 'string' ? 'something-else' : { set: true };
+      const node = schemaAt(ROOT, tokens(key));
+      const type = node?.type;
+      const choices = Array.isArray(node?.enum) ? node.enum.filter((v) => !quiet.includes(v)) : [];
+      const value = choices[0] ?? (type === 'boolean' ? true : type === 'string' ? 'something-else' : type === 'integer' ? 1 : { set: true });
       const { path, problems } = problemsWhenSet(key, value);
       const problem = problems.find((p) => p.path === path);
       assert.equal(problem?.severity, 'warning', key);
       assert.match(problem?.message ?? '', /^has no effect: /, key);
-      for (const value of quiet.filter((v) => typeof v === type)) {
+      for (const value of quiet.filter((v) => typeof v === (type === 'integer' ? 'number' : type))) {
         assert.equal(problemsWhenSet(key, value).problems.find((p) => p.path === path), undefined, `${key}: ${String(value)}`);
       }
     }
