@@ -83,8 +83,16 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
   };
   const ha = cfg.high_availability;
   if (ha) {
+    // ioredis speaks TLS to the master only with enableTLSForSentinelMode (else in clear text, whatever
+    // `tls` says) and to the Sentinels only with sentinelTLS; Authelia's one tls setting covers both. The
+    // master's address comes from a Sentinel, so its certificate is checked against that address (each
+    // Sentinel's against its own) unless tls.server_name names one
+    const tls = common.tls && { ...common.tls, servername: cfg.tls?.server_name };
     return {
       ...common,
+      tls,
+      enableTLSForSentinelMode: tls !== undefined,
+      sentinelTLS: tls,
       name: ha.sentinel_name,
       sentinels: sentinelsOf(cfg),
       sentinelUsername: ha.sentinel_username,
