@@ -6,8 +6,8 @@
  *
  * The two instances reach the Sentinel the two ways Authelia allows: `a` through `session.redis.host`
  * and `port`, `b` through `high_availability.nodes` alone (no host), its first node a port where nothing
- * listens, so `b` works only by going on to the next Sentinel. The Sentinel asks for a password, so
- * `sentinel_password` is used too.
+ * listens, so `b` works only by going on to the next Sentinel. The Sentinel admits only an ACL user
+ * (its default user is off), so `sentinel_username` and `sentinel_password` are used too.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ import { askAuthz, login, portal, PORTAL_ORIGIN, startInProcessGateway, writeUse
 
 const run = promisify(execFile);
 const TARGET = 'https://app.example.test/dashboard';
+const SENTINEL_USER = 'gatehouse-sentinel';
 const SENTINEL_SECRET = 'Vb7xK2qN9mR4tW8zL3cF6hJ1';
 
 async function startSentinel(masterPort: number, dir: string): Promise<{ port: number; service: ServiceProcess }> {
@@ -31,7 +32,7 @@ async function startSentinel(masterPort: number, dir: string): Promise<{ port: n
   const port = await freePort();
   const conf = join(dir, 'sentinel.conf');
   // sentinel rewrites its own config file, so it must be writable and private to this test
-  await writeFile(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor gatehouse-test 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds gatehouse-test 2000\nrequirepass ${SENTINEL_SECRET}\n`);
+  await writeFile(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor gatehouse-test 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds gatehouse-test 2000\nuser default off\nuser ${SENTINEL_USER} on >${SENTINEL_SECRET} ~* &* +@all\n`);
   const service = startService('redis-sentinel', binary, [conf, '--sentinel'], { cwd: dir });
   await waitForPort(port);
   return { port, service };
@@ -61,13 +62,14 @@ describe('sessions shared by two gateways through Redis Sentinel', () => {
     // both instances share the users file and the database, as a real deployment would
     a = await startInProcessGateway({
       dir: temp.dir,
-      config: config({ host: '127.0.0.1', port: sentinel.port, high_availability: { sentinel_name: 'gatehouse-test', sentinel_password: SENTINEL_SECRET } }),
+      config: config({ host: '127.0.0.1', port: sentinel.port, high_availability: { sentinel_name: 'gatehouse-test', sentinel_username: SENTINEL_USER, sentinel_password: SENTINEL_SECRET } }),
     });
     b = await startInProcessGateway({
       dir: temp.dir,
       config: config({
         high_availability: {
           sentinel_name: 'gatehouse-test',
+          sentinel_username: SENTINEL_USER,
           sentinel_password: SENTINEL_SECRET,
           nodes: [{ host: '127.0.0.1', port: deadSentinel }, { host: '127.0.0.1', port: sentinel.port }],
         },
