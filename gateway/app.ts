@@ -115,7 +115,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanups.push(() => storage.close());
     cleanups.push(() => sessions.close());
     cleanups.push(() => users.close());
-    if (!notifier && !config.authentication_backend.password_reset.disable) {
+    if (!notifier && !config.authentication_backend.password_reset.disable && config.authentication_backend.password_reset.custom_url === undefined) {
       logger.warn('authentication_backend.password_reset: no notifier is configured, so password reset is off (and no one-time code can be mailed) until notifier.smtp is set');
     }
 
@@ -224,7 +224,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           webauthn: config.webauthn,
           identityValidation: config.identity_validation,
           defaultMethod: config.default_2fa_method,
-          passwordResetDisabled: config.authentication_backend.password_reset.disable,
+          passwordResetDisabled: config.authentication_backend.password_reset.disable && !config.authentication_backend.password_reset.custom_url,
+          passwordResetCustomUrl: config.authentication_backend.password_reset.custom_url ?? null,
+          passwordChangeDisabled: config.authentication_backend.password_change.disable,
         },
         storageReady: async () => {
           await storage.ping();

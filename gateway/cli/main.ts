@@ -213,7 +213,7 @@ const COMMANDS: readonly Command[] = [
         const { openStorage } = await import('../storage/open.ts');
         return openStorage(storageOptionsFromConfig(config.storage), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
       };
-      return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: file.search, passwordPolicy: createPasswordPolicy(config.password_policy), storage });
+      return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: { ...file.search, extra_attributes: file.extra_attributes }, passwordPolicy: createPasswordPolicy(config.password_policy), storage });
     },
   },
   {

@@ -50,7 +50,7 @@ const jwk = z.strictObject({
   use: z.literal('sig').default('sig'),
   /** A PEM private key (RSA or EC). */
   key: z.string().min(1),
-  /** PEM certificates, the first one for `key`. */
+  /** PEM certificates, the first one for `key`; not published (no x5c), a warning says so. */
   certificate_chain: z.string().optional(),
 });
 
@@ -117,6 +117,7 @@ const client = z.strictObject({
   scopes: stringList().default(['openid', 'groups', 'profile', 'email']),
   grant_types: z.array(z.enum(GRANT_TYPES)).default(['authorization_code']),
   response_types: z.array(z.enum(RESPONSE_TYPES)).default(['code']),
+  /** Not read: every client may use query, fragment and form_post; a list narrower than that is refused (validate/). */
   response_modes: z.array(z.enum(['form_post', 'query', 'fragment', 'jwt', 'form_post.jwt', 'query.jwt', 'fragment.jwt'])).optional(),
   /** Defaults to `none` for a public client and `client_secret_basic` for a confidential one (validate/). */
   token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
@@ -144,7 +145,8 @@ export const oidcProvider = z.strictObject({
   lifespans: lifespans.prefault({}),
   enforce_pkce: z.enum(['public_clients_only', 'never', 'always']).default('public_clients_only'),
   enable_pkce_plain_challenge: z.boolean().default(false),
-  minimum_parameter_entropy: z.number().int().min(-1).default(8),
+  /** Not checked by Gatehouse yet: refused when set to a minimum (validate/identity-providers.ts), accepted at -1 (off). */
+  minimum_parameter_entropy: z.number().int().min(-1).optional(),
   cors: cors.prefault({}),
   claims_policies: z.record(z.string(), claimsPolicy).default({}),
   scopes: z.record(z.string(), customScope).default({}),

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { passwordPolicyField } from '../../lib/password-policy.ts';
 import { duration, passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
+import { EXTRA_VALUE_TYPES } from '../users/extra-attributes.ts';
 import { identityProviders } from './oidc-schema.ts';
 import { defaultSecondFactorMethod, identityValidation, totp, webauthn } from './second-factor-schema.ts';
 
@@ -88,35 +89,51 @@ const tlsClient = z.strictObject({
   maximum_version: z.enum(['TLS1.2', 'TLS1.3']).optional(),
 });
 
-const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(26379) });
+/** A Sentinel; port 0 is the default 26379, as in Authelia. */
+const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535).default(26379).transform((port) => port || 26379) });
 
-const redis = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(0).max(65535).default(6379),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  database_index: z.number().int().min(0).default(0),
-  maximum_active_connections: z.number().int().min(1).default(8),
-  minimum_idle_connections: z.number().int().min(0).default(0),
-  /** Connecting (Authelia's key). */
-  timeout: duration('5s'),
-  /**
-   * Each command, in ms. Short: forward auth waits this long at most for a hung Redis before it denies,
-   * and a login answers 503 instead of waiting.
-   */
-  command_timeout: timeoutMs('500ms'),
-  tls: tlsClient.optional(),
-  high_availability: z
-    .strictObject({
-      sentinel_name: z.string().min(1),
-      sentinel_username: z.string().optional(),
-      sentinel_password: z.string().optional(),
-      nodes: z.array(redisNode).default([]),
-      route_by_latency: z.boolean().default(false),
-      route_randomly: z.boolean().default(false),
-    })
-    .optional(),
-});
+const redis = z
+  .strictObject({
+    /**
+     * The Redis server; with `high_availability`, one more Sentinel beside `nodes` (Authelia's reading), and
+     * optional there when `nodes` lists the Sentinels (validate/session.ts says when neither is set).
+     */
+    host: z.string().min(1).optional(),
+    /** 6379, or 26379 (a Sentinel's) with `high_availability`; 0 (without it) makes `host` a socket's path. */
+    port: z.number().int().min(0).max(65535).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    database_index: z.number().int().min(0).default(0),
+    maximum_active_connections: z.number().int().min(1).default(8),
+    minimum_idle_connections: z.number().int().min(0).default(0),
+    /** Authelia retries a failed command; Gatehouse never does (validate/session.ts warns when set). */
+    max_retries: z.number().int().min(-1).optional(),
+    /** Connecting (Authelia's key). */
+    timeout: duration('5s'),
+    /**
+     * Each command, in ms. Short: forward auth waits this long at most for a hung Redis before it denies,
+     * and a login answers 503 instead of waiting.
+     */
+    command_timeout: timeoutMs('500ms'),
+    tls: tlsClient.optional(),
+    /** Redis Sentinel: the master named `sentinel_name`, found through `host` and `nodes`. */
+    high_availability: z
+      .strictObject({
+        sentinel_name: z.string().min(1),
+        sentinel_username: z.string().optional(),
+        sentinel_password: z.string().optional(),
+        nodes: z.array(redisNode).default([]),
+        /** Authelia's routing of reads to replicas: Gatehouse reads only from the master (a warning when true). */
+        route_by_latency: z.boolean().default(false),
+        route_randomly: z.boolean().default(false),
+      })
+      .optional(),
+  })
+  // Authelia's defaults: a Sentinel listens on 26379, and port 0 there means that default, not a socket
+  .transform((redis) => ({
+    ...redis,
+    port: redis.high_availability ? redis.port || 26379 : (redis.port ?? 6379),
+  }));
 
 const session = z.strictObject({
   /** Signs the cookie and encrypts the session in Redis. Required with Redis; generated per run otherwise. */
@@ -147,6 +164,10 @@ const fileBackend = z.strictObject({
   search: z
     .strictObject({ email: z.boolean().default(false), case_insensitive: z.boolean().default(false) })
     .prefault({}),
+  /** The `extra:` attributes users may have, each with its type; users' values are checked when the file loads (users/extra-attributes.ts). */
+  extra_attributes: z
+    .record(z.string().min(1), z.strictObject({ multi_valued: z.boolean().default(false), value_type: z.enum(EXTRA_VALUE_TYPES) }))
+    .default({}),
   password: z
     .strictObject({
       /** What Authelia would write; Gatehouse writes argon2id with the argon2 settings (a warning says so when this is another). */
@@ -175,7 +196,15 @@ const fileBackend = z.strictObject({
 });
 
 const authenticationBackend = z.strictObject({
-  password_reset: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
+  password_reset: z
+    .strictObject({
+      disable: z.boolean().default(false),
+      /** Users reset their password elsewhere: the portal's link goes there and its own reset is off (Authelia's reading). */
+      custom_url: z.string().optional(),
+    })
+    .prefault({}),
+  /** Turns off the portal's change-password page and API (403). */
+  password_change: z.strictObject({ disable: z.boolean().default(false) }).prefault({}),
   password_checks: passwordChecksField(),
   /** How long user details are cached: a duration, `always` (no cache) or `disable` (kept until a reload; `never` too). */
   refresh_interval: z.union([z.literal('always'), z.literal('disable'), z.literal('never'), duration()]).prefault('5m'),
@@ -244,6 +273,8 @@ const smtp = z.strictObject({
 
 const notifier = z.strictObject({
   disable_startup_check: z.boolean().default(false),
+  /** Authelia's e-mail template overrides: no effect (NO_EFFECT in validate/not-yet-supported.ts warns); Gatehouse's templates are its own. */
+  template_path: z.string().optional(),
   filesystem: z.strictObject({ filename: z.string().min(1) }).optional(),
   smtp: smtp.optional(),
 });
@@ -294,6 +325,9 @@ const server = z.strictObject({
   upstreams: z.record(z.string(), z.string()).default({}),
   /** On SIGTERM/SIGINT, how long running requests may finish before the process exits anyway, in ms. */
   shutdown_timeout: timeoutMs('10s'),
+  /** Authelia's asset overrides and its container healthcheck file: no effect (NO_EFFECT in validate/not-yet-supported.ts warns). */
+  asset_path: z.string().optional(),
+  disable_healthcheck: z.boolean().optional(),
   buffers: notYetSupported,
   timeouts: notYetSupported,
   endpoints: endpoints.optional(),
@@ -332,7 +366,7 @@ const log = z.strictObject({
 });
 
 export const gatewayConfigSchema = z.strictObject({
-  /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference. */
+  /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference (other than 'auto' warns). */
   theme: z.string().optional(),
   server: server.prefault({}),
   log: log.prefault({}),

@@ -26,7 +26,7 @@ export const totp = z.strictObject({
   allowed_algorithms: z.array(algorithm).default(['SHA1']),
   allowed_digits: z.array(digits).default([6]),
   allowed_periods: z.array(z.number().int().min(15).max(300)).default([30]),
-  /** Accepted for Authelia files; Gatehouse always refuses a code used twice. */
+  /** Accepted for Authelia files; Gatehouse always refuses a code used twice (true warns: NO_EFFECT in validate/not-yet-supported.ts). */
   disable_reuse_security_policy: z.boolean().default(false),
 });
 
@@ -55,10 +55,14 @@ export const webauthn = z.strictObject({
    * proven possession and a knowledge or inherence factor.
    */
   experimental_enable_passkey_uv_two_factors: z.boolean().default(true),
-  /** Accepted for Authelia files (metadata service); Gatehouse does not fetch it: no outgoing requests. */
+  /**
+   * Accepted for Authelia files (metadata service, authenticator filters); Gatehouse does not implement them: refused when they
+   * would refuse an authenticator, else a warning (validate/not-yet-supported.ts).
+   */
   metadata: z.unknown().optional(),
   filtering: z.unknown().optional(),
-  enable_passkey_upgrade: z.boolean().default(false),
+  /** Authelia's upgrade of a stored credential to a passkey: not implemented, a warning when true (NO_EFFECT in validate/not-yet-supported.ts). */
+  experimental_enable_passkey_upgrade: z.boolean().optional(),
 });
 
 export const identityValidation = z.strictObject({

@@ -17,7 +17,11 @@ const field = bodyField;
 
 type Changed = { ok: true; notice: string | null } | (SelfServiceRefusal & { message?: string });
 
+/** authentication_backend.password_change.disable: refused before anything is checked. */
+const CHANGE_DISABLED = { status: 403, key: 'password_change_disabled' } as const;
+
 async function changePassword(deps: PortalDeps, req: Request, oldPassword: string, newPassword: string): Promise<Changed> {
+  if (deps.secondFactor.passwordChangeDisabled) return CHANGE_DISABLED;
   const user = signedInUser(req);
   const weak = newPasswordProblem(deps, newPassword, user.username);
   if (weak !== null) return { status: 400, key: '', message: `${weak}.` };
@@ -57,11 +61,20 @@ function formView(deps: PortalDeps, error = '', done = '') {
 }
 
 export function changePasswordPage(deps: PortalDeps) {
-  return (_req: Request, res: Response) => render(res, deps, 'settings-password', formView(deps));
+  return (req: Request, res: Response) => {
+    if (deps.secondFactor.passwordChangeDisabled) return disabledPage(deps, req, res);
+    render(res, deps, 'settings-password', formView(deps));
+  };
+}
+
+function disabledPage(deps: PortalDeps, req: Request, res: Response) {
+  const t = tOf(req);
+  render(res, deps, 'message', { title: t('password_change_title'), message: t(CHANGE_DISABLED.key), link: { href: `${portalBase(req)}settings`, text: t('password_change_back') } }, CHANGE_DISABLED.status);
 }
 
 export function changePasswordForm(deps: PortalDeps) {
   return async (req: Request, res: Response) => {
+    if (deps.secondFactor.passwordChangeDisabled) return disabledPage(deps, req, res);
     const t = tOf(req);
     const newPassword = field(req.body, 'new_password');
     if (newPassword !== field(req.body, 'confirm')) return render(res, deps, 'settings-password', formView(deps, t('password_change_mismatch')), 400);

@@ -31,8 +31,12 @@ export interface SecondFactorSettings {
   identityValidation: IdentityValidationSettings;
   /** `default_2fa_method` ('' : the first the user has). */
   defaultMethod: string;
-  /** `authentication_backend.password_reset.disable` */
+  /** `authentication_backend.password_reset.disable` (false when custom_url is set, as in Authelia) */
   passwordResetDisabled: boolean;
+  /** `authentication_backend.password_reset.custom_url`: the "forgot password" link goes there; the built-in reset is off. */
+  passwordResetCustomUrl: string | null;
+  /** `authentication_backend.password_change.disable` */
+  passwordChangeDisabled: boolean;
 }
 
 export interface PortalDeps {

@@ -99,7 +99,8 @@ function loginView(deps: PortalDeps, req: Request, rd: string, rm: string, usern
   return {
     rd, rm, username, error,
     rememberMe: (req.cookieDomain?.rememberMe ?? -1) > 0,
-    offersPasswordReset: offersPasswordReset(deps),
+    // the "forgot password" link: the built-in reset, or password_reset.custom_url
+    passwordResetLink: deps.secondFactor.passwordResetCustomUrl ?? (offersPasswordReset(deps) ? `${portalBase(req)}reset-password` : null),
     // the passkey button (templates/portal/login-passkey.eta) only where passkey sign-in is served
     passkeyLogin: !webauthn.disable && webauthn.enable_passkey_login,
   };

@@ -95,6 +95,9 @@ function refusalPage(deps: PortalDeps, req: Request, res: Response, refusal: Sel
 
 export function resetStartPage(deps: PortalDeps) {
   return (req: Request, res: Response) => {
+    // password_reset.custom_url: resetting is done there, so the page a user may have bookmarked leads there
+    const elsewhere = deps.secondFactor.passwordResetCustomUrl;
+    if (elsewhere !== null) return res.redirect(302, elsewhere);
     const off = resetUnavailable(deps);
     if (off) return refusalPage(deps, req, res, off);
     render(res, deps, 'reset-password', { username: '', error: '' });

@@ -22,9 +22,9 @@ export type ResetDeps = Pick<PortalDeps, 'storage' | 'notifier' | 'audit' | 'isT
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-/** Why reset cannot be used here at all (turned off, or no way to mail), or null. */
+/** Why reset cannot be used here at all (turned off, done elsewhere, or no way to mail), or null. */
 export function resetUnavailable(deps: Pick<PortalDeps, 'secondFactor' | 'notifier'>): SelfServiceRefusal | null {
-  if (deps.secondFactor.passwordResetDisabled) return { status: 404, key: 'reset_disabled' };
+  if (deps.secondFactor.passwordResetDisabled || deps.secondFactor.passwordResetCustomUrl !== null) return { status: 404, key: 'reset_disabled' };
   if (!deps.notifier) return { status: 404, key: 'reset_no_notifier' };
   return null;
 }

@@ -78,7 +78,7 @@ export function configurationHandler(deps: PortalDeps) {
   return (_req: Request, res: Response) =>
     ok(res, {
       available_methods: availableMethods(deps.secondFactor),
-      password_change_disabled: false,
+      password_change_disabled: deps.secondFactor.passwordChangeDisabled,
       password_reset_disabled: deps.secondFactor.passwordResetDisabled,
     });
 }

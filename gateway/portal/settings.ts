@@ -60,6 +60,8 @@ export function settingsPage(deps: PortalDeps) {
     render(res, deps, 'settings', {
       wide: true,
       user,
+      // authentication_backend.password_change.disable: no way to change it here, so no button
+      passwordChange: !deps.secondFactor.passwordChangeDisabled,
       totp: totp.disable ? null : { configured: totpConfig !== undefined, createdAt: totpConfig?.createdAt ?? null },
       webauthn: webauthn.disable ? null : credentials.map((c) => ({ name: c.description, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt })),
       // recovery codes stand in for a second factor: with every method disabled there is nothing to recover

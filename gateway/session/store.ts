@@ -83,10 +83,18 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
   };
   const ha = cfg.high_availability;
   if (ha) {
+    // ioredis speaks TLS to the master only with enableTLSForSentinelMode (else in clear text, whatever
+    // `tls` says) and to the Sentinels only with sentinelTLS; Authelia's one tls setting covers both. The
+    // master's address comes from a Sentinel, so its certificate is checked against that address (each
+    // Sentinel's against its own) unless tls.server_name names one
+    const tls = common.tls && { ...common.tls, servername: cfg.tls?.server_name };
     return {
       ...common,
+      tls,
+      enableTLSForSentinelMode: tls !== undefined,
+      sentinelTLS: tls,
       name: ha.sentinel_name,
-      sentinels: [{ host: cfg.host, port: cfg.port || 26379 }, ...ha.nodes.map((n) => ({ host: n.host, port: n.port }))],
+      sentinels: sentinelsOf(cfg),
       sentinelUsername: ha.sentinel_username,
       sentinelPassword: ha.sentinel_password,
     };
@@ -94,10 +102,25 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
 }
 
+/** The Sentinels asked for the master: `host` first when set, then `nodes`, each once (as Authelia lists them). */
+export function sentinelsOf(cfg: RedisConfig): { host: string; port: number }[] {
+  const all = [...(cfg.host === undefined ? [] : [{ host: cfg.host, port: cfg.port }]), ...(cfg.high_availability?.nodes ?? [])];
+  const seen = new Set<string>();
+  return all.flatMap(({ host, port }) => {
+    const key = `${host.toLowerCase()}:${port}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return [{ host, port }];
+  });
+}
+
 /** Where the configured Redis is, for messages: `Redis at host:port`, a socket, or a Sentinel master (user info blanked). */
 export function redisEndpoint(cfg: RedisConfig): string {
-  const host = withoutUserInfo(cfg.host);
-  if (cfg.high_availability) return `Redis Sentinel master '${cfg.high_availability.sentinel_name}' via ${host}:${cfg.port || 26379}`;
+  if (cfg.high_availability) {
+    const via = sentinelsOf(cfg).map(({ host, port }) => `${withoutUserInfo(host)}:${port}`).join(', ');
+    return `Redis Sentinel master '${cfg.high_availability.sentinel_name}' via ${via}`;
+  }
+  const host = withoutUserInfo(cfg.host ?? '');
   return cfg.port === 0 ? `Redis at socket ${host}` : `Redis at ${host}:${cfg.port}`;
 }
 
@@ -115,7 +138,7 @@ export function redisReason(error: unknown, cfg: RedisConfig): string {
   if (message === 'Command timed out') return `no answer within ${cfg.command_timeout} ms`;
   if (/^(WRONGPASS|NOAUTH|ERR AUTH)/.test(message)) return 'authentication failed';
   if (/Stream isn't writeable|Connection is closed/.test(message)) return 'not connected';
-  const hosts = [cfg.host, ...(cfg.high_availability?.nodes.map((node) => node.host) ?? [])].filter((host) => withoutUserInfo(host) !== host);
+  const hosts = [cfg.host ?? '', ...(cfg.high_availability?.nodes.map((node) => node.host) ?? [])].filter((host) => withoutUserInfo(host) !== host);
   return hosts.reduce((text, host) => text.replaceAll(host, withoutUserInfo(host)), message);
 }
 

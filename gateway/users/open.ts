@@ -43,7 +43,7 @@ export async function openUsers(backend: AuthenticationBackendOptions, context: 
   const provider = await FileUserProvider.open({
     path: file.path,
     watch: context.watch ?? file.watch,
-    search: file.search,
+    search: { ...file.search, extra_attributes: file.extra_attributes },
     password: file.password,
     logger: context.logger,
     ...(context.create === undefined ? {} : { create: context.create }),

@@ -4,12 +4,17 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
 import { UserNotFoundError, UsersFileError } from './errors.ts';
+import { extraValueProblems, type ExtraAttribute } from './extra-attributes.ts';
 import type { UserAttributes, UserDetails } from './provider.ts';
 
-/** Authelia's `authentication_backend.file.search`. */
+/**
+ * Authelia's `authentication_backend.file.search`, and the declared `extra_attributes` (every reading of
+ * the file takes both).
+ */
 export interface UsersSearchOptions {
   email: boolean;
   case_insensitive: boolean;
+  extra_attributes?: Readonly<Record<string, ExtraAttribute>>;
 }
 
 export interface UserRecord {
@@ -180,6 +185,11 @@ export function buildUsersDatabase(doc: Document, path: string, search: UsersSea
   }
   const rawUsers = isPlainObject(raw) && isPlainObject(raw['users']) ? raw['users'] : {};
   problems.push(...crossUserProblems(rawUsers, search));
+  if (result.success) {
+    for (const [username, entry] of Object.entries(result.data.users)) {
+      for (const [name, message] of extraValueProblems(entry.extra ?? {}, search.extra_attributes ?? {})) problems.push(formatIssue(['users', username, 'extra', name], message));
+    }
+  }
   if (problems.length > 0 || !result.success) throw new UsersFileError(path, problems);
 
   const db: UsersDatabase = { users: new Map(), byName: new Map(), byEmail: new Map(), warnings: [] };

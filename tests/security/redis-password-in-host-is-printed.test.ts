@@ -59,7 +59,7 @@ describe('the runtime messages never print user info, should such a host reach t
     assert.equal(redisEndpoint(cfg({ host: `:${PASSWORD}@127.0.0.1` })), 'Redis at ***@127.0.0.1:6379');
     assert.equal(
       redisEndpoint(cfg({ host: `redis://u:${PASSWORD}@sentinel-a`, high_availability: { sentinel_name: 'main' } })),
-      "Redis Sentinel master 'main' via redis://***@sentinel-a:6379",
+      "Redis Sentinel master 'main' via redis://***@sentinel-a:26379",
     );
     assert.equal(redisEndpoint(cfg({ host: '127.0.0.1', port: 6379 })), 'Redis at 127.0.0.1:6379');
   });

@@ -1,5 +1,6 @@
 /** `authentication_backend`: the users file, and how its passwords are hashed. */
-import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
+import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
 import type { GatewayConfig } from '../schema.ts';
 
 const PASSWORD = 'authentication_backend.file.password';
@@ -28,12 +29,37 @@ function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
   return found;
 }
 
+/** password_reset.custom_url: an absolute http(s) URL (Authelia refuses any other scheme). */
+function customResetUrlProblems(customUrl: string | undefined): ConfigProblem[] {
+  if (customUrl === undefined) return [];
+  const where = 'authentication_backend.password_reset.custom_url';
+  let url: URL;
+  try {
+    url = new URL(customUrl);
+  } catch {
+    return [configError(where, `'${shownValue(customUrl)}' is not an absolute URL (like https://accounts.example.com/reset)`)];
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return [configError(where, `'${shownValue(customUrl)}' must be an http or https URL`)];
+  if (url.username || url.password) return [configError(where, 'must not carry credentials (the value is not repeated)')];
+  return [];
+}
+
 export function authenticationBackendProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
+  const urlProblems = customResetUrlProblems(backend.password_reset.custom_url);
+  return [...urlProblems, ...fileBackendProblems(backend)];
+}
+
+function fileBackendProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
   const file = backend.file;
   if (!file) {
     return [configError('authentication_backend.file', 'is required: set authentication_backend.file.path to a users file (created if missing)')];
   }
   const found: ConfigProblem[] = [...otherAlgorithmProblems(file.password)];
+  for (const name of Object.keys(file.extra_attributes)) {
+    if (RESERVED_ATTRIBUTE_NAMES.has(name)) {
+      found.push(configError(`authentication_backend.file.extra_attributes.${name}`, `is the name of a user attribute Gatehouse and Authelia already have; give the extra attribute another name`));
+    }
+  }
   const a = file.password.argon2;
   if (a.memory < 65536 || a.iterations < 3) {
     found.push(configWarning(

@@ -50,6 +50,7 @@ export function identityProvidersProblems(section: GatewayConfig['identity_provi
       }
     });
   }
+  found.push(...lifespanProblems(oidc), ...unreadOptionProblems(oidc));
   if (oidc.enable_pkce_plain_challenge) {
     found.push(configWarning('identity_providers.oidc.enable_pkce_plain_challenge', 'has no effect: Gatehouse accepts only S256 code challenges, which every client that supports PKCE can send'));
   }
@@ -80,6 +81,50 @@ function customClaimProblems(policy: string, claims: NonNullable<OidcProviderCon
     } else if (!isReservedAttribute(attribute) && !defined.includes(attribute)) {
       // the users file's `extra:` entries have no declaration Gatehouse could check against
       found.push(configWarning(`${at}.${key}.attribute`, `'${attribute}' is neither a built-in attribute nor one under definitions.user_attributes: it is read from each user's extra attributes, and the claim is left out for a user without it`));
+    }
+  }
+  return found;
+}
+
+/** The response modes every client may use (oidc-provider's; the JWT ones are not served). */
+const SERVED_RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
+
+/** Typed options Gatehouse reads only to say it does not honour them: a warning, or an error where ignoring one would open more. */
+function unreadOptionProblems(oidc: OidcProviderConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const entropy = oidc.minimum_parameter_entropy;
+  if (entropy !== undefined && entropy !== -1) {
+    found.push(configError('identity_providers.oidc.minimum_parameter_entropy', 'asks for a minimum length of state and nonce, which Gatehouse does not check yet: ignoring it would accept shorter ones than configured, so it is refused; remove it (or set -1) to start without the check'));
+  }
+  oidc.jwks.forEach((jwk, i) => {
+    if (jwk.certificate_chain !== undefined) found.push(configWarning(`identity_providers.oidc.jwks[${i}].certificate_chain`, 'has no effect: Gatehouse publishes the key without its certificate chain (no x5c)'));
+  });
+  oidc.clients.forEach((client, i) => {
+    const modes = client.response_modes;
+    if (modes === undefined) return;
+    const at = `identity_providers.oidc.clients[${i}].response_modes`;
+    const missing = SERVED_RESPONSE_MODES.filter((mode) => !modes.includes(mode));
+    if (missing.length > 0) {
+      found.push(configError(at, `leaves out ${missing.join(', ')}, but Gatehouse cannot restrict a client's response modes yet and would answer in them anyway; remove the option, or list ${SERVED_RESPONSE_MODES.join(', ')}`));
+    } else {
+      found.push(configWarning(at, `has no effect: every client may use ${SERVED_RESPONSE_MODES.join(', ')}`));
+    }
+  });
+  return found;
+}
+
+/** Authelia's lifespans for grants Gatehouse does not serve have no effect; per-grant lifespans would be longer than asked. */
+function lifespanProblems(oidc: OidcProviderConfig): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const at = 'identity_providers.oidc.lifespans';
+  if (oidc.lifespans.device_code !== undefined) found.push(configWarning(`${at}.device_code`, 'has no effect: Gatehouse does not serve the device code grant'));
+  if (oidc.lifespans.jwt_secured_authorization !== undefined) {
+    found.push(configWarning(`${at}.jwt_secured_authorization`, 'has no effect: Gatehouse does not sign authorization responses (JARM)'));
+  }
+  for (const [name, lifespan] of Object.entries(oidc.lifespans.custom)) {
+    if (lifespan.device_code !== undefined) found.push(configWarning(`${at}.custom.${name}.device_code`, 'has no effect: Gatehouse does not serve the device code grant'));
+    if (lifespan.grants !== undefined) {
+      found.push(configError(`${at}.custom.${name}.grants`, "sets lifespans per grant type, which Gatehouse does not read yet: its tokens would live as long as this lifespan's own values, perhaps longer than configured, so it is refused; set the shortest ones on the lifespan itself"));
     }
   }
   return found;

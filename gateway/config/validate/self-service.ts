@@ -18,7 +18,8 @@ export function selfServiceProblems(config: SelfServiceConfig): ConfigProblem[] 
     found.push(configWarning(where, "asks for 'two_factor' but totp.disable and webauthn.disable are both true: nobody can reach it; enable a second-factor method or use 'one_factor'"));
   }
   // without any notifier reset is simply off (the portal hides it); app.ts logs that at startup
-  if (!config.authentication_backend.password_reset.disable && config.notifier?.filesystem) {
+  const reset = config.authentication_backend.password_reset;
+  if (!reset.disable && reset.custom_url === undefined && config.notifier?.filesystem) {
     found.push(configWarning('notifier.filesystem', "writes mail to a file on the server while password reset is enabled: users asking for a reset will never get the link; configure 'notifier.smtp' or set 'authentication_backend.password_reset.disable: true'"));
   }
   return found;

@@ -39,13 +39,18 @@ function redisHostProblem(where: string, host: string, socketPath: boolean, useI
 function redisProblems(redis: NonNullable<SessionConfig['redis']>): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   const ha = redis.high_availability;
-  const host = redisHostProblem(
-    'session.redis.host',
-    redis.host,
-    redis.port === 0 && !ha,
-    'set the port, username and password in session.redis.port, .username and .password',
-  );
-  if (host !== null) found.push(host);
+  if (redis.host === undefined) {
+    if (!ha) found.push(configError('session.redis.host', 'is required: the Redis server (or, with Redis Sentinel, set session.redis.high_availability with its nodes)'));
+    else if (ha.nodes.length === 0) found.push(configError('session.redis.high_availability.nodes', 'is required when session.redis.host is not set: list the Sentinels (host and port) Gatehouse asks for the master'));
+  } else {
+    const host = redisHostProblem(
+      'session.redis.host',
+      redis.host,
+      redis.port === 0 && !ha,
+      'set the port, username and password in session.redis.port, .username and .password',
+    );
+    if (host !== null) found.push(host);
+  }
   ha?.nodes.forEach((node, i) => {
     const problem = redisHostProblem(
       `session.redis.high_availability.nodes[${i}].host`,
@@ -55,6 +60,12 @@ function redisProblems(redis: NonNullable<SessionConfig['redis']>): ConfigProble
     );
     if (problem !== null) found.push(problem);
   });
+  if (redis.max_retries !== undefined) {
+    found.push(configWarning('session.redis.max_retries', 'has no effect: Gatehouse never retries a failed Redis command (forward auth denies and the portal answers 503 at once, instead of waiting several command timeouts); it reconnects on its own'));
+  }
+  for (const key of ['route_by_latency', 'route_randomly'] as const) {
+    if (ha?.[key]) found.push(configWarning(`session.redis.high_availability.${key}`, 'has no effect: Gatehouse reads and writes sessions only on the master, so a replica that lags never serves a session that was ended'));
+  }
   return found;
 }
 

@@ -33,6 +33,7 @@ describe("an Authelia configuration.yml for the supported features loads unchang
       path: '/config/users_database.yml',
       watch: true,
       search: { email: true, case_insensitive: true },
+      extra_attributes: {},
       password: {
         algorithm: 'argon2',
         argon2: { variant: 'argon2id', iterations: 3, memory: 65536, parallelism: 4, key_length: 32, salt_length: 16 },

@@ -145,3 +145,50 @@ describe('openUsers: what it refuses', () => {
     await cleanup();
   });
 });
+
+describe('authentication_backend.file.extra_attributes: users\' extra values are checked against the declared types (Authelia 4.39)', () => {
+  const DECLARED = { extra_attributes: { employee_id: { value_type: 'integer' }, teams: { value_type: 'string', multi_valued: true }, contractor: { value_type: 'boolean' } } };
+
+  async function openWith(extra: Record<string, unknown>, declared: Record<string, unknown>) {
+    const { dir, cleanup } = await makeTempDir();
+    const path = join(dir, 'users.yml');
+    await writeFile(path, stringify({ users: { alice: { displayname: 'Alice', password: hashes.alice, extra } } }), { mode: 0o600 });
+    const { config } = parseGatewayConfig({
+      authentication_backend: { file: { path, password: { argon2: FAST_ARGON2 }, ...declared } },
+      session: { cookies: [{ domain: 'example.test', authelia_url: 'https://auth.example.test/' }] },
+      storage: { encryption_key: 'a-test-encryption-key-long-enough', local: { path: '/tmp/unused.sqlite3' } },
+      access_control: { default_policy: 'one_factor' },
+    });
+    try {
+      const opened = await openUsers(config.authentication_backend, { logger: pino({ level: 'silent' }) });
+      try {
+        return await opened.users.getDetails('alice');
+      } finally {
+        await opened.users.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  }
+
+  it('values of the declared types load', async () => {
+    const details = await openWith({ employee_id: 42, teams: ['red', 'white'], contractor: false }, DECLARED);
+    assert.deepEqual(details?.attributes?.extra, { employee_id: 42, teams: ['red', 'white'], contractor: false });
+  });
+
+  it('an undeclared name, a wrong type, a single value where a list is declared: the file is refused, each named', async () => {
+    await assert.rejects(openWith({ employee_id: '42', teams: 'red', contractor: true, shoe_size: 44 }, DECLARED), (error: unknown) => {
+      assert.ok(error instanceof UsersFileError);
+      assert.match(error.message, /users\.alice\.extra\.employee_id: must be an integer \(extra_attributes declares it so\), not a string/);
+      assert.match(error.message, /users\.alice\.extra\.teams: must be a list of string values \(extra_attributes declares it so\), not a string/);
+      assert.match(error.message, /users\.alice\.extra\.shoe_size: is not declared in authentication_backend\.file\.extra_attributes/);
+      assert.doesNotMatch(error.message, /contractor/);
+      return true;
+    });
+  });
+
+  it('nothing declared: extra is read as written (as before)', async () => {
+    const details = await openWith({ shoe_size: 44 }, {});
+    assert.deepEqual(details?.attributes?.extra, { shoe_size: 44 });
+  });
+});

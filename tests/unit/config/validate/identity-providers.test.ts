@@ -263,4 +263,33 @@ describe('a client with the authelia.bearer.authz scope (forward-auth tokens)', 
   it('a client without the scope may leave its audience empty', () => {
     assert.deepEqual(clientProblems([confidential()]), []);
   });
+
+  it("lifespans for what Gatehouse does not serve warn; per-grant lifespans are refused (tokens could outlive them)", () => {
+    const found = problems({
+      lifespans: { device_code: '10m', jwt_secured_authorization: '1m', custom: { short: { device_code: '5m', grants: { client_credentials: { access_token: '1m' } } } } },
+      clients: [confidential()],
+    });
+    assert.deepEqual(found.map(({ path, severity }) => [path, severity]), [
+      ['identity_providers.oidc.lifespans.device_code', 'warning'],
+      ['identity_providers.oidc.lifespans.jwt_secured_authorization', 'warning'],
+      ['identity_providers.oidc.lifespans.custom.short.device_code', 'warning'],
+      ['identity_providers.oidc.lifespans.custom.short.grants', 'error'],
+    ]);
+  });
+
+  it('options Gatehouse does not honour yet: refused where ignoring them would accept more (entropy, a narrower response_modes), else a warning', () => {
+    const found = problems({
+      minimum_parameter_entropy: 8,
+      jwks: [{ key: '-----BEGIN PRIVATE KEY-----\n…', certificate_chain: '-----BEGIN CERTIFICATE-----\n…' }],
+      clients: [confidential({ response_modes: ['form_post'] }), confidential({ client_id: 'other', response_modes: ['form_post', 'query', 'fragment'] })],
+    });
+    assert.deepEqual(found.map(({ path, severity }) => [path, severity]), [
+      ['identity_providers.oidc.minimum_parameter_entropy', 'error'],
+      ['identity_providers.oidc.jwks[0].certificate_chain', 'warning'],
+      ['identity_providers.oidc.clients[0].response_modes', 'error'],
+      ['identity_providers.oidc.clients[1].response_modes', 'warning'],
+    ]);
+    assert.match(found[2]!.message, /leaves out query, fragment, but Gatehouse cannot restrict/);
+    assert.deepEqual(problems({ minimum_parameter_entropy: -1, clients: [confidential()] }), []);
+  });
 });
