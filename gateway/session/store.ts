@@ -17,6 +17,8 @@ import session from 'express-session';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
+import { tlsClientOptions, tlsFailureReason } from '../../lib/net/tls-client.ts';
+import { DEFAULT_TRUST, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import { withoutUserInfo } from '../../lib/net/user-info.ts';
 import { createOutageLog, type OutageLog } from '../../lib/outage-log.ts';
 import type { RedisConfig } from '../config/schema.ts';
@@ -59,7 +61,9 @@ export const CACHE_TTL_MS = 2_000;
 const DEFAULT_TTL_S = 86_400;
 const CACHE_MAX_ENTRIES = 50_000;
 
-function redisOptions(cfg: RedisConfig): RedisOptions {
+function redisOptions(cfg: RedisConfig, trusted: TrustedCertificates): RedisOptions {
+  // a Sentinel's master is checked against the configured host too (Authelia's default server_name)
+  const tls = cfg.tls ? tlsClientOptions(cfg.tls, trusted, cfg.host) : undefined;
   const common: RedisOptions = {
     username: cfg.username,
     password: cfg.password,
@@ -73,13 +77,7 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
     // fail fast instead of queueing while disconnected: the authz path turns the error into a deny
     enableOfflineQueue: false,
     lazyConnect: true,
-    tls: cfg.tls
-      ? {
-          servername: cfg.tls.server_name ?? cfg.host,
-          rejectUnauthorized: !cfg.tls.skip_verify,
-          minVersion: cfg.tls.minimum_version === 'TLS1.3' ? 'TLSv1.3' : 'TLSv1.2',
-        }
-      : undefined,
+    tls,
   };
   const ha = cfg.high_availability;
   if (ha) {
@@ -89,6 +87,8 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
       sentinels: [{ host: cfg.host, port: cfg.port || 26379 }, ...ha.nodes.map((n) => ({ host: n.host, port: n.port }))],
       sentinelUsername: ha.sentinel_username,
       sentinelPassword: ha.sentinel_password,
+      // ioredis speaks TLS to a Sentinel's master only when told so, and to the Sentinels with their own option (Authelia: the same block for both)
+      ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
     };
   }
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
@@ -115,6 +115,8 @@ export function redisReason(error: unknown, cfg: RedisConfig): string {
   if (message === 'Command timed out') return `no answer within ${cfg.command_timeout} ms`;
   if (/^(WRONGPASS|NOAUTH|ERR AUTH)/.test(message)) return 'authentication failed';
   if (/Stream isn't writeable|Connection is closed/.test(message)) return 'not connected';
+  const tls = tlsFailureReason(error);
+  if (tls !== undefined) return tls;
   const hosts = [cfg.host, ...(cfg.high_availability?.nodes.map((node) => node.host) ?? [])].filter((host) => withoutUserInfo(host) !== host);
   return hosts.reduce((text, host) => text.replaceAll(host, withoutUserInfo(host)), message);
 }
@@ -301,7 +303,14 @@ function wrap(
   };
 }
 
-export async function openSessionStore(cfg: RedisConfig | undefined, secret: string, logger: Logger, now: () => number = Date.now): Promise<SessionStore> {
+/** `trusted`: the CAs of certificates_directory, for `session.redis.tls`. */
+export async function openSessionStore(
+  cfg: RedisConfig | undefined,
+  secret: string,
+  logger: Logger,
+  now: () => number = Date.now,
+  trusted: TrustedCertificates = DEFAULT_TRUST,
+): Promise<SessionStore> {
   const cache = new SessionCache(now);
   if (!cfg) {
     const store = new session.MemoryStore();
@@ -317,7 +326,7 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   }
   // the Redis client is loaded only when sessions are in Redis
   const [{ Redis }, { RedisStore }] = await Promise.all([import('ioredis'), import('connect-redis')]);
-  const options = redisOptions(cfg);
+  const options = redisOptions(cfg, trusted);
   const client = new Redis(options);
   // a connection in subscriber mode can do nothing else, hence a second one
   // autoResubscribe off: ioredis would re-subscribe on every reconnect with a promise nobody handles, and a
