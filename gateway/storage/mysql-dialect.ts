@@ -34,8 +34,10 @@ function timedConnection(connection: PoolConnection, timeout: number): MysqlPool
 }
 
 /**
- * mysql2's TLS options. mysql2 checks the certificate against its `host` only with `verifyIdentity`, and
- * takes no other name: a `server_name` is given to it as the host, and the connection goes to the address.
+ * mysql2's TLS options. mysql2 checks the server's name only with `verifyIdentity`, and only against its
+ * `host`, never an IP address (Node then checks 'localhost'): the connection is opened here, to the
+ * address, with the expected name where Node looks for it when no SNI name is given (the socket's
+ * `_host`); mysql2's `host` is the expected name, so its own check (for a DNS name) agrees.
  */
 function mysqlTls(tls: TlsClientOptions, endpoint: { host: string; port: number }): Pick<PoolOptions, 'ssl' | 'host' | 'port' | 'stream'> {
   const verify = tls.rejectUnauthorized !== false;
@@ -47,8 +49,12 @@ function mysqlTls(tls: TlsClientOptions, endpoint: { host: string; port: number 
     ...(tls.minVersion ? { minVersion: tls.minVersion } : {}),
     ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
   };
-  if (tls.expectedName === endpoint.host) return { ssl, host: endpoint.host, port: endpoint.port };
-  return { ssl, host: tls.expectedName, port: endpoint.port, stream: () => connectTcp(endpoint.port, endpoint.host).setNoDelay(true) };
+  const stream = () => {
+    const socket = connectTcp(endpoint.port, endpoint.host).setNoDelay(true).setKeepAlive(true);
+    (socket as unknown as { _host: string })._host = tls.expectedName;
+    return socket;
+  };
+  return { ssl, host: tls.expectedName, port: endpoint.port, stream };
 }
 
 /** The server's variable that ends a slow statement: MariaDB's (seconds, every statement), else MySQL's (ms, reads). */

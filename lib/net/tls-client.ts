@@ -58,8 +58,14 @@ const UNTRUSTED = new Set([
 
 /** Why a TLS connection was refused, in words for a startup message; undefined when `error` is not a TLS failure. */
 export function tlsFailureReason(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
+  let code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : '';
+  // mysql2 replaces Node's code with its own: the message is what is left
+  if (code === 'HANDSHAKE_SSL_ERROR') {
+    if ((error as { reason?: unknown }).reason !== undefined || /altnames/i.test(message)) code = 'ERR_TLS_CERT_ALTNAME_INVALID';
+    else if (/self[- ]signed|unable to (verify|get)|issuer/i.test(message)) return `TLS: the server's certificate is not signed by a trusted CA (${message}); add the CA to certificates_directory`;
+    else return `TLS: the handshake failed (${message})`;
+  }
   if (typeof code === 'string' && UNTRUSTED.has(code)) {
     return `TLS: the server's certificate is not signed by a trusted CA (${code}); add the CA to certificates_directory`;
   }
