@@ -304,6 +304,25 @@ function wrap(
 }
 
 /** `trusted`: the CAs of certificates_directory, for `session.redis.tls`. */
+/**
+ * ioredis listens for its socket's first 'error' only (`once`). A refused TLS handshake can raise two (the
+ * certificate check, then the server's alert), and the second, with no listener, would end the process:
+ * every socket the client opens gets a listener that keeps the later ones handled (the first still
+ * reaches ioredis, which reports it and reconnects).
+ */
+function keepSocketErrorsHandled(client: Redis): void {
+  let current = client.stream;
+  Object.defineProperty(client, 'stream', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set(stream: Redis['stream']) {
+      current = stream;
+      stream?.on('error', () => {});
+    },
+  });
+}
+
 export async function openSessionStore(
   cfg: RedisConfig | undefined,
   secret: string,
@@ -332,6 +351,7 @@ export async function openSessionStore(
   // autoResubscribe off: ioredis would re-subscribe on every reconnect with a promise nobody handles, and a
   // close during it becomes an unhandled rejection; the 'ready' handler below re-subscribes instead
   const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
+  for (const c of [client, subscriber]) keepSocketErrorsHandled(c);
   const outage = createOutageLog(logger, 'session store (redis)', { now });
   // ioredis reports every failed reconnect: one outage, one summary every few seconds
   let lastError: unknown;

@@ -117,3 +117,30 @@ export async function startTlsMariadb(certificate: TestCertificate): Promise<Tls
     throw error;
   }
 }
+
+/** A redis-server that speaks only TLS (`--port 0 --tls-port`), serving `certificate`; with `clientCa`, clients must show a certificate it signed. */
+export async function startTlsRedis(certificate: TestCertificate, options: { clientCa?: TestCertificate } = {}): Promise<TlsDatabaseServer> {
+  const temp = await makeTempDir('gatehouse-redistls-');
+  const port = await freePort();
+  const service = startService('redis-server', requireBinary('redis-server', 'redis-server'), [
+    '--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp.dir,
+    '--tls-cert-file', certificate.certPath, '--tls-key-file', certificate.keyPath,
+    ...(options.clientCa ? ['--tls-ca-cert-file', options.clientCa.certPath, '--tls-auth-clients', 'yes'] : ['--tls-auth-clients', 'no']),
+  ]);
+  try {
+    await waitForOutput(service, /Ready to accept connections/, 10_000);
+  } catch (error) {
+    await service.stop();
+    await temp.cleanup();
+    throw error;
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    output: () => service.output(),
+    async stop() {
+      await service.stop();
+      await temp.cleanup();
+    },
+  };
+}
