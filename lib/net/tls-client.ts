@@ -56,22 +56,29 @@ const UNTRUSTED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA',
 ]);
 
-/** Why a TLS connection was refused, in words for a startup message; undefined when `error` is not a TLS failure. */
+const UNTRUSTED_MESSAGE = /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate/i;
+
+/**
+ * Why a TLS connection was refused, in words for a startup message; undefined when `error` is not a TLS
+ * failure. Some drivers replace Node's code with their own (mysql2 `HANDSHAKE_SSL_ERROR`, nodemailer
+ * `ESOCKET`): their message, Node's, is read then.
+ */
 export function tlsFailureReason(error: unknown): string | undefined {
-  let code = (error as { code?: unknown } | null)?.code;
+  const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : '';
-  // mysql2 replaces Node's code with its own: the message is what is left
-  if (code === 'HANDSHAKE_SSL_ERROR') {
-    if ((error as { reason?: unknown }).reason !== undefined || /altnames/i.test(message)) code = 'ERR_TLS_CERT_ALTNAME_INVALID';
-    else if (/self[- ]signed|unable to (verify|get)|issuer/i.test(message)) return `TLS: the server's certificate is not signed by a trusted CA (${message}); add the CA to certificates_directory`;
-    else return `TLS: the handshake failed (${message})`;
+  const said = message.split(';')[0]!.trim();
+  if (typeof code === 'string' && UNTRUSTED.has(code)) return untrusted(code);
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /altnames/i.test(message)) {
+    return `TLS: the server's certificate does not name the server (${said}); set tls.server_name to a name it holds`;
   }
-  if (typeof code === 'string' && UNTRUSTED.has(code)) {
-    return `TLS: the server's certificate is not signed by a trusted CA (${code}); add the CA to certificates_directory`;
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the server's certificate does not name the server (${message}); set tls.server_name to a name it holds`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `TLS: the server's certificate is not valid now (${code})`;
+  if (UNTRUSTED_MESSAGE.test(message)) return untrusted(said);
   if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) return `TLS: the handshake failed (${code})`;
+  if (code === 'HANDSHAKE_SSL_ERROR') return `TLS: the handshake failed (${said})`;
   if (/does not support SSL/i.test(message)) return 'TLS: the server does not offer TLS';
   return undefined;
+}
+
+function untrusted(detail: string): string {
+  return `TLS: the server's certificate is not signed by a trusted CA (${detail}); add the CA to certificates_directory`;
 }
