@@ -75,7 +75,8 @@ export function tlsFailureReason(error: unknown): string | undefined {
   if (UNTRUSTED_MESSAGE.test(message)) return untrusted(said);
   if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) return `TLS: the handshake failed (${code})`;
   if (code === 'HANDSHAKE_SSL_ERROR') return `TLS: the handshake failed (${said})`;
-  if (/does not support SSL/i.test(message)) return 'TLS: the server does not offer TLS';
+  // pg's and mysql2's words when the server answers that it has no TLS: never a fall back to clear text
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT' || /does not support SSL/i.test(message)) return 'TLS: the server does not offer TLS';
   return undefined;
 }
 

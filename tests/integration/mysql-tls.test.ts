@@ -76,6 +76,10 @@ describe('storage.mysql.tls with the CA in certificates_directory', () => {
     assert.equal(await sessionCipher({}), '');
   });
 
+  it("a server without TLS (the machine's own MariaDB, SSL off) is refused, never spoken to in clear text", async () => {
+    await assert.rejects(checkStorage(options({ address: 'tcp://127.0.0.1:3306', tls: {} }), silent), refused(/at 127\.0\.0\.1:3306 as 'root': TLS: the server does not offer TLS$/));
+  });
+
   it('without the CA: refused, saying the certificate is not trusted', async () => {
     await assert.rejects(checkStorage(options({ tls: {} }, DEFAULT_TRUST), silent), refused(/as 'root': TLS: the server's certificate is not signed by a trusted CA/));
   });

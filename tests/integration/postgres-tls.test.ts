@@ -83,6 +83,10 @@ describe('storage.postgres.tls with the CA in certificates_directory', () => {
     await assert.rejects(checkStorage(options({}), silent), refused(/authentication failed|connection failed/));
   });
 
+  it('a server without TLS (the machine\'s own, on 5432) is refused, never spoken to in clear text', async () => {
+    await assert.rejects(checkStorage(options({ address: 'tcp://127.0.0.1:5432', tls: {} }), silent), refused(/at 127\.0\.0\.1:5432 as 'postgres': TLS: the server does not offer TLS$/));
+  });
+
   it('without the CA: refused, saying the certificate is not trusted and where a CA goes', async () => {
     await assert.rejects(
       checkStorage(options({ tls: {} }, DEFAULT_TRUST), silent),
