@@ -26,6 +26,9 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
   let trustedOnce: Promise<TrustedCertificates> | undefined;
   const trusted = () => (trustedOnce ??= loadTrustedCertificates(config.certificates_directory));
   return [
+    ...(config.certificates_directory
+      ? [{ name: 'certificates_directory', run: async () => `${(await trusted()).added.length} CA certificate(s) trusted besides the system's, from ${config.certificates_directory}` }]
+      : []),
     { name: 'storage', run: async () => checkStorage(storageOptionsFromConfig(config.storage, await trusted()), logger) },
     {
       name: 'session store',

@@ -4,9 +4,10 @@
  * is not a certificate stops the start naming the file. notifier.smtp.tls's client certificate too.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
 import { gatewayConfigSchema } from '../../gateway/config/schema.ts';
 import { notifierProblems } from '../../gateway/config/validate/notifier.ts';
 import { NotifierError } from '../../gateway/notification/notifier.ts';
@@ -14,7 +15,9 @@ import { openNotifier } from '../../gateway/notification/open.ts';
 import { StartupCheckError } from '../../gateway/startup-checks.ts';
 import { renderProblem } from '../../lib/config-problems.ts';
 import { ConfigError } from '../../lib/errors.ts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 import { loadTrustedCertificates, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
+import { runGatehouse } from '../helpers/cli.ts';
 import { startInProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
@@ -88,6 +91,38 @@ describe('the SMTP notifier trusts the CAs of certificates_directory', () => {
       assert.deepEqual(error.problems, [`config: certificates_directory: '${join(bad.dir, 'notes.crt')}' is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)`]);
       return true;
     });
+  });
+});
+
+describe('gatehouse config validate --check reads certificates_directory', () => {
+  it('a line for it, and the SMTP server checked with its CAs; a bad file named on that line', async (t) => {
+    const smtp = await server(t);
+    const temp = await makeTempDir();
+    t.after(temp.cleanup);
+    await writeFile(join(temp.dir, 'users.yml'), 'users: {}\n', { mode: 0o600 });
+    const write = async (name: string, directory: string) => {
+      const path = join(temp.dir, name);
+      await writeFile(path, stringify({
+        certificates_directory: directory,
+        authentication_backend: { file: { path: join(temp.dir, 'users.yml') } },
+        access_control: { default_policy: 'one_factor' },
+        session: { secret: generateSecret(), cookies: [{ domain: 'example.com', authelia_url: 'https://auth.example.com' }] },
+        storage: { encryption_key: generateSecret(), local: { path: join(temp.dir, 'db.sqlite3') } },
+        notifier: { smtp: { sender: SENDER, address: `smtp://127.0.0.1:${smtp.port}` } },
+      }), { mode: 0o600 });
+      return path;
+    };
+    const ok = await runGatehouse(['config', 'validate', '--config', await write('good.yml', certificates.dir), '--check'], { GATEHOUSE_DATA: join(temp.dir, 'data') });
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, new RegExp(`^certificates_directory: ok \\(1 CA certificate\\(s\\) trusted besides the system's, from ${certificates.dir}\\)$`, 'm'));
+    assert.match(ok.out, /^notifier: ok \(smtp: /m);
+
+    const bad = join(temp.dir, 'cas');
+    await mkdir(bad);
+    await writeFile(join(bad, 'ca.pem'), 'nothing\n');
+    const failed = await runGatehouse(['config', 'validate', '--config', await write('bad.yml', bad), '--check'], { GATEHOUSE_DATA: join(temp.dir, 'data') });
+    assert.equal(failed.code, 3);
+    assert.ok(failed.err.includes(`certificates_directory: failed: config: certificates_directory: '${join(bad, 'ca.pem')}' is not a PEM certificate`), failed.err);
   });
 });
 
