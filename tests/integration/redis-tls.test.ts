@@ -13,6 +13,9 @@ import { openSessionStore } from '../../gateway/session/store.ts';
 import { renderProblem } from '../../lib/config-problems.ts';
 import { GatehouseError } from '../../lib/errors.ts';
 import { DEFAULT_TRUST, loadTrustedCertificates, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
+import { requireBinary } from '../helpers/binaries.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startService, waitForOutput } from '../helpers/processes.ts';
 import { startTlsRedis, type TlsDatabaseServer } from '../helpers/tls-databases.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -96,5 +99,34 @@ describe('session.redis.tls client certificate (certificate_chain, private_key)'
     const withCertificate = { tls: { certificate_chain: clientCertificate.certPem, private_key: await readFile(clientCertificate.keyPath, 'utf8') } };
     assert.deepEqual(configured(withCertificate).problems.filter((problem) => problem.includes('tls')), []);
     await answers(withCertificate, trusted, mutual.port);
+  });
+});
+
+/** A redis-sentinel that speaks only TLS, monitoring the TLS-only `server` (and trusting its certificate). */
+async function startTlsSentinel(t: { after(fn: () => Promise<void>): void }): Promise<number> {
+  const temp = await makeTempDir('gatehouse-sentineltls-');
+  t.after(temp.cleanup);
+  const port = await freePort();
+  const conf = join(temp.dir, 'sentinel.conf');
+  // sentinel rewrites its own config file, so it must be writable and private to this test
+  await writeFile(conf, [
+    'port 0', `tls-port ${port}`, 'bind 127.0.0.1', `dir ${temp.dir}`,
+    `tls-cert-file ${serverCertificate.certPath}`, `tls-key-file ${serverCertificate.keyPath}`, `tls-ca-cert-file ${serverCertificate.certPath}`,
+    'tls-auth-clients no', 'tls-replication yes', `sentinel monitor gatehouse-tls 127.0.0.1 ${server.port} 1`, '',
+  ].join('\n'));
+  const service = startService('redis-sentinel', requireBinary('redis-server', 'redis-server'), [conf, '--sentinel'], { cwd: temp.dir });
+  t.after(() => service.stop());
+  await waitForOutput(service, /Sentinel ID is/, 10_000);
+  return port;
+}
+
+describe('session.redis.tls with Sentinel (high_availability)', () => {
+  it('the Sentinels and the master they name are both spoken to over TLS, with the CAs of certificates_directory', async (t) => {
+    const sentinelPort = await startTlsSentinel(t);
+    const ha = { high_availability: { sentinel_name: 'gatehouse-tls' } };
+    await answers({ ...ha, tls: {} }, trusted, sentinelPort);
+    // ioredis keeps the Sentinels' TLS errors to itself ('All sentinels are unreachable… Connection is closed')
+    // and retries them until the connect timeout: refused, though not in those words
+    await assert.rejects(answers({ ...ha, tls: {}, timeout: 1 }, DEFAULT_TRUST, sentinelPort), refused(/via 127\.0\.0\.1:\d+: no answer within 1 s$/));
   });
 });
