@@ -32,6 +32,7 @@ import { createSessionReader, currentUser } from './session/reader.ts';
 import { clientIp } from '../lib/net/client-ip.ts';
 import { openStorage } from './storage/open.ts';
 import { storageOptionsFromConfig } from './storage/options.ts';
+import { loadTrustedCertificates } from '../lib/net/trusted-cas.ts';
 import { openNotifier } from './notification/open.ts';
 import { openProviders } from './startup-checks.ts';
 import { openUsers, type PasswordVerifier } from './users/open.ts';
@@ -84,18 +85,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
     // (users-file writes go to its real path: a symlinked users file's temp files sit beside the target)
     await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
+    // certificates_directory: read once, trusted by every outgoing TLS connection (a bad file stops the start here)
+    const trusted = await loadTrustedCertificates(config.certificates_directory);
     // every provider opens and runs its startup check before anything is served; one start names every one that fails
     // (nothing is sent yet: the notifier is built and checked so that a wrong notifier.* fails now)
     const [storage, sessions, { users, admin }, notifier] = await openProviders([
       {
         name: 'storage',
-        open: () => openStorage(storageOptionsFromConfig(config.storage), { logger, migrate: true, now }),
+        open: () => openStorage(storageOptionsFromConfig(config.storage, trusted), { logger, migrate: true, now }),
         check: (opened) => opened.startupCheck(),
         close: (opened) => opened.close(),
       },
       {
         name: 'session store',
-        open: () => openSessionStore(config.session.redis, sessionSecret, logger, now),
+        open: () => openSessionStore(config.session.redis, sessionSecret, logger, now, trusted),
         check: (opened) => opened.startupCheck(),
         close: (opened) => opened.close(),
       },
@@ -107,7 +110,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
       {
         name: 'notifier',
-        open: async () => openNotifier(config.notifier, { now, logger }),
+        open: async () => openNotifier(config.notifier, { now, logger, trusted }),
         check: async (opened) => (opened && !config.notifier?.disable_startup_check ? opened.startupCheck() : undefined),
         close: async () => {},
       },

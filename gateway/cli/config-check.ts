@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { CliIO } from '../../lib/cli-io.ts';
+import { loadTrustedCertificates, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { openNotifier } from '../notification/open.ts';
 import { openSessionStore, redisEndpoint } from '../session/store.ts';
@@ -21,14 +22,20 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
   const logger = pino({ level: 'silent' });
   const redis = config.session.redis;
   const notifierCfg = config.notifier;
+  // certificates_directory, read once for the three checks that connect (a bad file fails each of them, naming it)
+  let trustedOnce: Promise<TrustedCertificates> | undefined;
+  const trusted = () => (trustedOnce ??= loadTrustedCertificates(config.certificates_directory));
   return [
-    { name: 'storage', run: () => checkStorage(storageOptionsFromConfig(config.storage), logger) },
+    ...(config.certificates_directory
+      ? [{ name: 'certificates_directory', run: async () => `${(await trusted()).added.length} CA certificate(s) trusted besides the system's, from ${config.certificates_directory}` }]
+      : []),
+    { name: 'storage', run: async () => checkStorage(storageOptionsFromConfig(config.storage, await trusted()), logger) },
     {
       name: 'session store',
       async run() {
         if (!redis) return 'in memory: nothing to connect to';
         // the secret only seals sessions, and none is read or written here
-        const sessions = await openSessionStore(redis, config.session.secret ?? randomBytes(32).toString('base64url'), logger);
+        const sessions = await openSessionStore(redis, config.session.secret ?? randomBytes(32).toString('base64url'), logger, Date.now, await trusted());
         try {
           await sessions.startupCheck();
         } finally {
@@ -55,7 +62,7 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
       async run() {
         if (!notifierCfg || (!notifierCfg.filesystem && !notifierCfg.smtp)) return 'none configured: nothing can be mailed';
         if (notifierCfg.disable_startup_check) return 'not checked: notifier.disable_startup_check is true';
-        const notifier = openNotifier(notifierCfg);
+        const notifier = openNotifier(notifierCfg, { trusted: await trusted() });
         await notifier?.startupCheck();
         if (notifierCfg.filesystem) return `filesystem: ${notifierCfg.filesystem.filename}`;
         const smtp = notifierCfg.smtp!;

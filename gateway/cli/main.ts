@@ -12,6 +12,7 @@ import { runHashPassword, runUsers } from '../users/cli.ts';
 import { runCrypto } from './crypto.ts';
 import { migrateStorage } from '../storage/open.ts';
 import { storageOptionsFromConfig } from '../storage/options.ts';
+import { loadTrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { formatRouteTable, type RouteSummary } from '../../lib/route-table.ts';
 import { StartupCheckError, STARTUP_CHECK_EXIT_CODE } from '../startup-checks.ts';
@@ -211,7 +212,7 @@ const COMMANDS: readonly Command[] = [
       // rename moves the user's rows in the database too; the other commands never open it
       const storage = async () => {
         const { openStorage } = await import('../storage/open.ts');
-        return openStorage(storageOptionsFromConfig(config.storage), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
+        return openStorage(storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
       };
       return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: { ...file.search, extra_attributes: file.extra_attributes }, passwordPolicy: createPasswordPolicy(config.password_policy), storage });
     },
@@ -259,7 +260,7 @@ const COMMANDS: readonly Command[] = [
         const { files, rest: encryptionArgs } = takeConfigFiles(rest, env);
         const { config } = await load(files, env, files.length === 0);
         const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-        return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage), logger);
+        return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), logger);
       }
       if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
       if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
@@ -267,7 +268,7 @@ const COMMANDS: readonly Command[] = [
       if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
       const { config } = await load(files, env, files.length === 0);
       const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-      const applied = await migrateStorage(storageOptionsFromConfig(config.storage), logger);
+      const applied = await migrateStorage(storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), logger);
       io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
       return 0;
     },

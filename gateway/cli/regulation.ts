@@ -16,6 +16,7 @@ import { openUsers } from '../users/open.ts';
 import type { BanRepository } from '../storage/bans.ts';
 import { openStorage } from '../storage/open.ts';
 import { storageOptionsFromConfig } from '../storage/options.ts';
+import { loadTrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import type { Ban } from '../storage/types.ts';
 import { ipSubject, normaliseUsername } from '../regulation/subjects.ts';
 
@@ -188,13 +189,13 @@ async function unban(io: CliIO, context: RegulationContext, target: string, kind
 }
 
 /** The context from a loaded configuration: the storage it names, its users backend, its log. */
-export function regulationContextFromConfig(config: Pick<GatewayConfig, 'storage' | 'authentication_backend' | 'log'>, io: CliIO): RegulationContext {
+export function regulationContextFromConfig(config: Pick<GatewayConfig, 'storage' | 'authentication_backend' | 'log' | 'certificates_directory'>, io: CliIO): RegulationContext {
   const silent = pino({ level: 'silent' });
   return {
     logger: createLogger(config.log, io.stderr),
     async openBans() {
       // never migrates: a database behind the gateway's version says so ('gatehouse storage migrate')
-      const storage = await openStorage(storageOptionsFromConfig(config.storage), { logger: silent, migrate: false });
+      const storage = await openStorage(storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), { logger: silent, migrate: false });
       return { bans: storage.bans, close: () => storage.close() };
     },
     async resolveLogin(login) {

@@ -219,7 +219,9 @@ const POSTGRES_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'];
 /**
  * `storage.postgres.ssl` (Authelia ≤ 4.35; `sslmode` older still): `mode: disable` is no TLS, which is what
  * leaving `tls` out means; any other mode asks for TLS and becomes a `tls` block (`require` without a
- * root certificate does not check the server's certificate, as libpq).
+ * root certificate does not check the server's certificate, as libpq). `verify-ca` becomes a full check
+ * (the name too), the one a `tls` block can say. The files it names are not read: their replacements
+ * are certificates_directory and the tls block's PEM values, and each left behind is said.
  */
 function legacyPostgresSsl(raw: Plain): ConfigProblem[] {
   const ssl = getAt(raw, 'storage.postgres.ssl');
@@ -231,9 +233,17 @@ function legacyPostgresSsl(raw: Plain): ConfigProblem[] {
   }
   deleteAt(raw, 'storage.postgres.ssl');
   if (mode === 'disable') return [configWarning('storage.postgres.ssl', `${deprecatedMessage('storage.postgres.tls')} (mode 'disable': no TLS, as without a tls block)`)];
-  const rootCertificate = isPlain(ssl) && typeof ssl.root_certificate === 'string' && ssl.root_certificate !== '';
-  setAt(raw, 'storage.postgres.tls', { skip_verify: mode === 'require' && !rootCertificate });
-  return [configWarning('storage.postgres.ssl', `${deprecatedMessage('storage.postgres.tls')} (mode '${mode}' read as a tls block)`)];
+  const named = (option: string) => isPlain(ssl) && typeof ssl[option] === 'string' && ssl[option] !== '';
+  setAt(raw, 'storage.postgres.tls', { skip_verify: mode === 'require' && !named('root_certificate') });
+  const check = mode === 'require' && !named('root_certificate') ? 'the certificate is not checked' : "the certificate is checked, with the server's name";
+  const found = [configWarning('storage.postgres.ssl', `${deprecatedMessage('storage.postgres.tls')} (mode '${mode}' read as a tls block: ${check})`)];
+  if (named('root_certificate')) {
+    found.push(configWarning('storage.postgres.ssl.root_certificate', 'is not read: put that CA file in the directory certificates_directory names, which every TLS connection trusts'));
+  }
+  for (const [option, replacement] of [['certificate', 'certificate_chain'], ['key', 'private_key']] as const) {
+    if (named(option)) found.push(configWarning(`storage.postgres.ssl.${option}`, `is not read, and no client certificate is sent: set storage.postgres.tls.${replacement} to the file's PEM text ('{{ fileContent "<path>" }}' with the template filter)`));
+  }
+  return found;
 }
 
 /**
@@ -273,7 +283,7 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'moved', old: 'notifier.smtp.disable_verify_cert', new: 'notifier.smtp.tls.skip_verify' },
   {
     kind: 'replaced', old: 'notifier.smtp.trusted_cert', new: 'certificates_directory',
-    why: 'Authelia 4.25 replaced it and no longer reads it either; trust the SMTP server\'s CA in the system\'s store instead',
+    why: 'Authelia 4.25 replaced it and no longer reads it either; put the CA file in the directory certificates_directory names',
   },
   // 4.36
   { kind: 'moved', old: 'storage.postgres.sslmode', new: 'storage.postgres.ssl.mode', use: 'storage.postgres.tls' },

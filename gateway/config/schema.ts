@@ -82,11 +82,16 @@ const cookie = z.strictObject({
   legacy: z.literal(true).optional(),
 });
 
+/** An outgoing connection's TLS (Authelia's `tls` block; lib/net/tls-client.ts builds the options, validate/tls-client.ts checks them). */
 const tlsClient = z.strictObject({
   server_name: z.string().optional(),
   skip_verify: z.boolean().default(false),
   minimum_version: z.enum(['TLS1.2', 'TLS1.3']).default('TLS1.2'),
   maximum_version: z.enum(['TLS1.2', 'TLS1.3']).optional(),
+  /** A client certificate (PEM, the certificate first, then its intermediates), with `private_key`. */
+  certificate_chain: z.string().optional(),
+  /** The client certificate's private key (PEM). */
+  private_key: z.string().optional(),
 });
 
 /** A Sentinel; port 0 is the default 26379, as in Authelia. */
@@ -235,11 +240,12 @@ const storage = z.strictObject({
       statement_timeout: timeoutMs('5s'),
       /** An unused pooled connection is closed after this long, in ms. */
       idle_timeout: timeoutMs('30s'),
-      /** Read so that a file asking for TLS is refused rather than connected in clear text (not implemented yet). */
       tls: tlsClient.optional(),
+      /** Authelia 4.39's fallback servers, tried in order after `address` when it cannot be reached; each with its own `tls` (none: no TLS). */
+      servers: z.array(z.strictObject({ address: z.string().min(1), tls: tlsClient.optional() })).default([]),
     })
     .optional(),
-  /** MySQL or MariaDB (Authelia's keys, without `tls` yet). */
+  /** MySQL or MariaDB (Authelia's keys). */
   mysql: z
     .strictObject({
       address: z.string().default('tcp://127.0.0.1:3306'),
@@ -252,6 +258,7 @@ const storage = z.strictObject({
       statement_timeout: timeoutMs('5s'),
       /** An unused pooled connection is closed after this long, in ms. */
       idle_timeout: timeoutMs('30s'),
+      tls: tlsClient.optional(),
     })
     .optional(),
 });
@@ -368,6 +375,8 @@ const log = z.strictObject({
 export const gatewayConfigSchema = z.strictObject({
   /** Accepted so an Authelia file loads; the portal has one theme that follows the browser's preference (other than 'auto' warns). */
   theme: z.string().optional(),
+  /** PEM CA certificates (`*.pem`, `*.crt`, `*.cer`) every outgoing TLS connection trusts besides Node's default CAs (lib/net/trusted-cas.ts). */
+  certificates_directory: z.string().min(1).optional(),
   server: server.prefault({}),
   log: log.prefault({}),
   authentication_backend: authenticationBackend.prefault({}),

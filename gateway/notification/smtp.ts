@@ -9,28 +9,23 @@
  * show at the first real message; the check drives nodemailer's SMTP connection itself for the two
  * envelope commands.
  */
-import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { tlsClientOptions, tlsFailureReason } from '../../lib/net/tls-client.ts';
+import { DEFAULT_TRUST, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { assertSafeHeaders, NotifierError, type Notifier } from './notifier.ts';
 import { parseSender, parseSmtpAddress } from './smtp-address.ts';
 
 export type SmtpConfig = NonNullable<NonNullable<GatewayConfig['notifier']>['smtp']>;
 
-const TLS_VERSIONS = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' } as const;
-
 /** The nodemailer connection options `config` asks for (also what a transport is built from). */
-function smtpConnectionOptions(config: SmtpConfig): SMTPConnection.Options {
+function smtpConnectionOptions(config: SmtpConfig, trusted: TrustedCertificates): SMTPConnection.Options {
   const endpoint = parseSmtpAddress(config.address);
   if ('problem' in endpoint) throw new NotifierError('notifier_unavailable', `notifier: smtp: address ${endpoint.problem}`);
   const ms = config.timeout * 1000;
-  const tls: ConnectionOptions = {
-    rejectUnauthorized: !config.tls?.skip_verify,
-    minVersion: TLS_VERSIONS[config.tls?.minimum_version ?? 'TLS1.2'],
-  };
-  if (config.tls?.maximum_version) tls.maxVersion = TLS_VERSIONS[config.tls.maximum_version];
-  if (config.tls?.server_name) tls.servername = config.tls.server_name;
+  // without a tls block, the defaults: the server's certificate checked against the address's host
+  const { expectedName: _name, ...tls } = tlsClientOptions(config.tls ?? { skip_verify: false, minimum_version: 'TLS1.2' }, trusted, endpoint.host);
   return {
     host: endpoint.host,
     port: endpoint.port,
@@ -59,7 +54,9 @@ function describe(error: unknown, config: SmtpConfig): string {
   const failure = error as SmtpFailure;
   const underlying = (failure.cause as NodeJS.ErrnoException | undefined)?.code ?? (/\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET)\b/.exec(failure.message)?.[1]);
   let text: string;
-  if (underlying === 'ECONNREFUSED') text = 'connection refused';
+  const tls = tlsFailureReason(failure) ?? tlsFailureReason(failure.cause);
+  if (tls !== undefined) text = tls;
+  else if (underlying === 'ECONNREFUSED') text = 'connection refused';
   else if (underlying === 'ENOTFOUND') text = 'the host name does not resolve';
   else if (failure.code === 'ETIMEDOUT' || /timeout/i.test(failure.message)) text = `no answer within ${config.timeout}s`;
   else if (failure.code === 'EAUTH') text = `the server refused the username or password${failure.response ? ` (${failure.response})` : ''}`;
@@ -85,10 +82,10 @@ function command(connection: SMTPConnection, line: string, done: (error: Error |
 }
 
 /** MAIL FROM and RCPT TO in one session, then RSET and QUIT: nothing is sent. */
-async function probe(config: SmtpConfig, from: string): Promise<void> {
+async function probe(config: SmtpConfig, from: string, trusted: TrustedCertificates): Promise<void> {
   // the validator refuses these; a command line must never carry a second command
   if (/[\r\n<>]/.test(from + config.startup_check_address)) throw new NotifierError('notifier_unavailable', 'the sender or startup_check_address holds a line break or an angle bracket');
-  const connection = new SMTPConnection(smtpConnectionOptions(config));
+  const connection = new SMTPConnection(smtpConnectionOptions(config, trusted));
   const failed = new Promise<never>((_, reject) => {
     connection.on('error', reject);
     connection.once('end', () => reject(new NotifierError('notifier_unavailable', 'the server closed the connection')));
@@ -108,12 +105,13 @@ async function probe(config: SmtpConfig, from: string): Promise<void> {
   }
 }
 
-export function createSmtpNotifier(config: SmtpConfig): Notifier {
+/** `trusted`: the CAs of certificates_directory, for the server's certificate. */
+export function createSmtpNotifier(config: SmtpConfig, trusted: TrustedCertificates = DEFAULT_TRUST): Notifier {
   const sender = parseSender(config.sender);
   const endpoint = parseSmtpAddress(config.address);
   const where = 'problem' in endpoint ? config.address : `${endpoint.host}:${endpoint.port}`;
   const transportOptions = () => ({
-    ...smtpConnectionOptions(config),
+    ...smtpConnectionOptions(config, trusted),
     ...(config.username ? { auth: { user: config.username, pass: config.password ?? '' } } : {}),
   });
 
@@ -141,7 +139,7 @@ export function createSmtpNotifier(config: SmtpConfig): Notifier {
       if (!sender) throw new NotifierError('notifier_unavailable', `notifier: smtp: sender '${config.sender}' is not an e-mail address`);
       if ('problem' in endpoint) throw new NotifierError('notifier_unavailable', `notifier: smtp: address ${endpoint.problem}`);
       try {
-        await probe(config, sender.address);
+        await probe(config, sender.address, trusted);
       } catch (error) {
         throw new NotifierError('notifier_unavailable', `notifier: smtp: ${where}: ${describe(error, config)}`, { cause: error });
       }

@@ -17,6 +17,8 @@ import session from 'express-session';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../lib/errors.ts';
+import { tlsClientOptions, tlsFailureReason } from '../../lib/net/tls-client.ts';
+import { DEFAULT_TRUST, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import { withoutUserInfo } from '../../lib/net/user-info.ts';
 import { createOutageLog, type OutageLog } from '../../lib/outage-log.ts';
 import type { RedisConfig } from '../config/schema.ts';
@@ -59,7 +61,9 @@ export const CACHE_TTL_MS = 2_000;
 const DEFAULT_TTL_S = 86_400;
 const CACHE_MAX_ENTRIES = 50_000;
 
-function redisOptions(cfg: RedisConfig): RedisOptions {
+function redisOptions(cfg: RedisConfig, trusted: TrustedCertificates): RedisOptions {
+  // a Sentinel's master is checked against the configured host too (Authelia's default server_name)
+  const tls = cfg.tls ? tlsClientOptions(cfg.tls, trusted, cfg.host) : undefined;
   const common: RedisOptions = {
     username: cfg.username,
     password: cfg.password,
@@ -73,30 +77,20 @@ function redisOptions(cfg: RedisConfig): RedisOptions {
     // fail fast instead of queueing while disconnected: the authz path turns the error into a deny
     enableOfflineQueue: false,
     lazyConnect: true,
-    tls: cfg.tls
-      ? {
-          servername: cfg.tls.server_name ?? cfg.host,
-          rejectUnauthorized: !cfg.tls.skip_verify,
-          minVersion: cfg.tls.minimum_version === 'TLS1.3' ? 'TLSv1.3' : 'TLSv1.2',
-        }
-      : undefined,
+    tls,
   };
   const ha = cfg.high_availability;
   if (ha) {
     // ioredis speaks TLS to the master only with enableTLSForSentinelMode (else in clear text, whatever
-    // `tls` says) and to the Sentinels only with sentinelTLS; Authelia's one tls setting covers both. The
-    // master's address comes from a Sentinel, so its certificate is checked against that address (each
-    // Sentinel's against its own) unless tls.server_name names one
-    const tls = common.tls && { ...common.tls, servername: cfg.tls?.server_name };
+    // `tls` says) and to the Sentinels only with sentinelTLS; Authelia's one tls block covers both, each
+    // checked against server_name, else the configured host, else the address dialled
     return {
       ...common,
-      tls,
-      enableTLSForSentinelMode: tls !== undefined,
-      sentinelTLS: tls,
       name: ha.sentinel_name,
       sentinels: sentinelsOf(cfg),
       sentinelUsername: ha.sentinel_username,
       sentinelPassword: ha.sentinel_password,
+      ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
     };
   }
   return cfg.port === 0 ? { ...common, path: cfg.host } : { ...common, host: cfg.host, port: cfg.port };
@@ -138,6 +132,8 @@ export function redisReason(error: unknown, cfg: RedisConfig): string {
   if (message === 'Command timed out') return `no answer within ${cfg.command_timeout} ms`;
   if (/^(WRONGPASS|NOAUTH|ERR AUTH)/.test(message)) return 'authentication failed';
   if (/Stream isn't writeable|Connection is closed/.test(message)) return 'not connected';
+  const tls = tlsFailureReason(error);
+  if (tls !== undefined) return tls;
   const hosts = [cfg.host ?? '', ...(cfg.high_availability?.nodes.map((node) => node.host) ?? [])].filter((host) => withoutUserInfo(host) !== host);
   return hosts.reduce((text, host) => text.replaceAll(host, withoutUserInfo(host)), message);
 }
@@ -324,7 +320,33 @@ function wrap(
   };
 }
 
-export async function openSessionStore(cfg: RedisConfig | undefined, secret: string, logger: Logger, now: () => number = Date.now): Promise<SessionStore> {
+/** `trusted`: the CAs of certificates_directory, for `session.redis.tls`. */
+/**
+ * ioredis listens for its socket's first 'error' only (`once`). A refused TLS handshake can raise two (the
+ * certificate check, then the server's alert), and the second, with no listener, would end the process:
+ * every socket the client opens gets a listener that keeps the later ones handled (the first still
+ * reaches ioredis, which reports it and reconnects).
+ */
+function keepSocketErrorsHandled(client: Redis): void {
+  let current = client.stream;
+  Object.defineProperty(client, 'stream', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set(stream: Redis['stream']) {
+      current = stream;
+      stream?.on('error', () => {});
+    },
+  });
+}
+
+export async function openSessionStore(
+  cfg: RedisConfig | undefined,
+  secret: string,
+  logger: Logger,
+  now: () => number = Date.now,
+  trusted: TrustedCertificates = DEFAULT_TRUST,
+): Promise<SessionStore> {
   const cache = new SessionCache(now);
   if (!cfg) {
     const store = new session.MemoryStore();
@@ -340,12 +362,13 @@ export async function openSessionStore(cfg: RedisConfig | undefined, secret: str
   }
   // the Redis client is loaded only when sessions are in Redis
   const [{ Redis }, { RedisStore }] = await Promise.all([import('ioredis'), import('connect-redis')]);
-  const options = redisOptions(cfg);
+  const options = redisOptions(cfg, trusted);
   const client = new Redis(options);
   // a connection in subscriber mode can do nothing else, hence a second one
   // autoResubscribe off: ioredis would re-subscribe on every reconnect with a promise nobody handles, and a
   // close during it becomes an unhandled rejection; the 'ready' handler below re-subscribes instead
   const subscriber = new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
+  for (const c of [client, subscriber]) keepSocketErrorsHandled(c);
   const outage = createOutageLog(logger, 'session store (redis)', { now });
   // ioredis reports every failed reconnect: one outage, one summary every few seconds
   let lastError: unknown;

@@ -2,13 +2,16 @@
  * The MySQL / MariaDB dialect, in a module of its own so that a gateway on SQLite or PostgreSQL never
  * loads the mysql2 driver (storage/open.ts imports this file only when storage.mysql is set).
  */
+import { connect as connectTcp } from 'node:net';
 import { createPool } from 'mysql2';
+import type { PoolOptions } from 'mysql2';
 import type { Pool, PoolConnection } from 'mysql2';
 import { CompiledQuery, MysqlDialect } from 'kysely';
 import type { DatabaseConnection, MysqlPool, MysqlPoolConnection } from 'kysely';
 import type { Logger } from 'pino';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, parseMysqlAddress } from './options.ts';
 import type { MysqlStorageOptions } from './options.ts';
+import type { TlsClientOptions } from '../../lib/net/tls-client.ts';
 
 /** How much longer than the server's statement timeout the client waits for an answer. */
 const CLIENT_TIMEOUT_MARGIN_MS = 500;
@@ -30,6 +33,30 @@ function timedConnection(connection: PoolConnection, timeout: number): MysqlPool
   }) as unknown as MysqlPoolConnection;
 }
 
+/**
+ * mysql2's TLS options. mysql2 checks the server's name only with `verifyIdentity`, and only against its
+ * `host`, never an IP address (Node then checks 'localhost'): the connection is opened here, to the
+ * address, with the expected name where Node looks for it when no SNI name is given (the socket's
+ * `_host`); mysql2's `host` is the expected name, so its own check (for a DNS name) agrees.
+ */
+function mysqlTls(tls: TlsClientOptions, endpoint: { host: string; port: number }): Pick<PoolOptions, 'ssl' | 'host' | 'port' | 'stream'> {
+  const verify = tls.rejectUnauthorized !== false;
+  const ssl: NonNullable<PoolOptions['ssl']> = {
+    rejectUnauthorized: verify,
+    verifyIdentity: verify,
+    ...(tls.ca ? { ca: tls.ca as string[] } : {}),
+    ...(tls.cert ? { cert: tls.cert as string, key: tls.key as string } : {}),
+    ...(tls.minVersion ? { minVersion: tls.minVersion } : {}),
+    ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
+  };
+  const stream = () => {
+    const socket = connectTcp(endpoint.port, endpoint.host).setNoDelay(true).setKeepAlive(true);
+    (socket as unknown as { _host: string })._host = tls.expectedName;
+    return socket;
+  };
+  return { ssl, host: tls.expectedName, port: endpoint.port, stream };
+}
+
 /** The server's variable that ends a slow statement: MariaDB's (seconds, every statement), else MySQL's (ms, reads). */
 async function limitStatements(connection: DatabaseConnection, timeoutMs: number): Promise<void> {
   try {
@@ -48,7 +75,8 @@ export function createMysqlDialect(options: MysqlStorageOptions, logger: Logger,
   const endpoint = parseMysqlAddress(options.address);
   const statementTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = createPool({
-    ...(endpoint.socketPath !== undefined ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port }),
+    // no TLS on a socket (storageOptionsFromConfig gives it none)
+    ...(endpoint.socketPath !== undefined ? { socketPath: endpoint.socketPath } : options.tls ? mysqlTls(options.tls, endpoint) : { host: endpoint.host, port: endpoint.port }),
     database: options.database,
     user: options.username,
     password: options.password,

@@ -8,6 +8,7 @@ import { deriveKeys } from './encryption.ts';
 import { encryptionRepository } from './encryption-key.ts';
 import { StorageError } from './errors.ts';
 import { createDatabaseHandle } from './handle.ts';
+import { tlsFailureReason } from '../../lib/net/tls-client.ts';
 import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
@@ -201,13 +202,15 @@ async function probePostgres(db: Kysely<Database>, options: PostgresStorageOptio
     const answerTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const reason =
       (typeof code === 'string' ? PG_REASONS[code] : undefined) ??
+      tlsFailureReason(error) ??
       // connected, but the server (or something in between) never answered
       ((error as Error).message === QUERY_READ_TIMEOUT ? `no answer within ${answerTimeout} ms` : undefined) ??
       (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
     const { host, port } = parsePostgresAddress(options.address);
+    const fallbacks = options.servers?.length ? ` (nor at its ${options.servers.length} fallback server(s))` : '';
     throw new StorageError(
       'unreachable',
-      `storage: postgres: cannot connect to database '${options.database}' at ${host}:${port} as '${options.username}': ${reason}`,
+      `storage: postgres: cannot connect to database '${options.database}' at ${host}:${port}${fallbacks} as '${options.username}': ${reason}`,
       { cause: error },
     );
   }
@@ -232,6 +235,7 @@ async function probeMysql(db: Kysely<Database>, options: MysqlStorageOptions): P
     const code = (error as { code?: unknown }).code;
     const reason =
       (typeof code === 'string' ? MYSQL_REASONS[code] : undefined) ??
+      tlsFailureReason(error) ??
       (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
     throw new StorageError(
       'unreachable',

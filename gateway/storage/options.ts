@@ -1,3 +1,5 @@
+import { tlsClientOptions, type TlsClientOptions, type TlsClientSettings } from '../../lib/net/tls-client.ts';
+import { DEFAULT_TRUST, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import { StorageError } from './errors.ts';
 
 /** `storage.*` from the configuration; exactly one of `local`, `postgres` and `mysql`. */
@@ -21,6 +23,8 @@ export interface MysqlStorageOptions {
   statement_timeout?: number;
   /** an unused pooled connection is closed after this, ms; default 30000 */
   idle_timeout?: number;
+  /** TLS to the server (Node's options, CAs included: tlsClientOptions); none: clear text. Not used on a socket. */
+  tls?: TlsClientOptions;
 }
 
 export type MysqlEndpoint = { host: string; port: number; socketPath?: undefined } | { socketPath: string; host?: undefined; port?: undefined };
@@ -68,11 +72,22 @@ export interface PostgresStorageOptions {
   statement_timeout?: number;
   /** an unused pooled connection is closed after this, ms; default 30000 */
   idle_timeout?: number;
+  /** TLS to `address` (Node's options, CAs included: tlsClientOptions); none: clear text. Not used on a socket. */
+  tls?: TlsClientOptions;
+  /** Fallback servers, tried in order when `address` cannot be reached (Authelia's `servers`), each with its own TLS. */
+  servers?: PostgresServer[];
+}
+
+export interface PostgresServer {
+  address: string;
+  tls?: TlsClientOptions;
 }
 
 export interface PostgresEndpoint {
   host: string;
   port: number;
+  /** `host` is a unix socket's directory */
+  socket: boolean;
 }
 
 export function parsePostgresAddress(address: string): PostgresEndpoint {
@@ -84,11 +99,11 @@ export function parsePostgresAddress(address: string): PostgresEndpoint {
   }
   if (url.protocol === 'unix:') {
     if (!url.pathname || url.pathname === '/') throw invalidAddress();
-    return { host: decodeURIComponent(url.pathname), port: 5432 };
+    return { host: decodeURIComponent(url.pathname), port: 5432, socket: true };
   }
   if (!['tcp:', 'tcp4:', 'tcp6:'].includes(url.protocol) || !url.hostname) throw invalidAddress();
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host, port: url.port ? Number(url.port) : 5432 };
+  return { host, port: url.port ? Number(url.port) : 5432, socket: false };
 }
 
 function invalidAddress(): StorageError {
@@ -99,19 +114,60 @@ function invalidAddress(): StorageError {
   );
 }
 
-/** `storage.*` as the configuration holds it (`postgres.timeout`, `mysql.timeout` in seconds) → what openStorage takes (ms). */
-export function storageOptionsFromConfig(cfg: {
-  encryption_key?: string;
-  local?: LocalStorageOptions;
-  postgres?: PostgresStorageOptions;
-  mysql?: MysqlStorageOptions;
-}): StorageOptions {
+type ConfiguredSql<T> = Omit<T, 'tls' | 'servers'> & { tls?: TlsClientSettings | undefined };
+
+/**
+ * `storage.*` as the configuration holds it (`postgres.timeout`, `mysql.timeout` in seconds, `tls` as
+ * Authelia's block) → what openStorage takes (ms, Node's TLS options with the CAs of `trusted`).
+ */
+export function storageOptionsFromConfig(
+  cfg: {
+    encryption_key?: string;
+    local?: LocalStorageOptions;
+    postgres?: ConfiguredSql<PostgresStorageOptions> & { servers?: Array<{ address: string; tls?: TlsClientSettings | undefined }> };
+    mysql?: ConfiguredSql<MysqlStorageOptions>;
+  },
+  trusted: TrustedCertificates = DEFAULT_TRUST,
+): StorageOptions {
+  const postgresTls = (address: string, tls: TlsClientSettings | undefined) => {
+    if (!tls) return {};
+    let endpoint: PostgresEndpoint;
+    try {
+      endpoint = parsePostgresAddress(address);
+    } catch {
+      return {}; // openStorage refuses the address itself
+    }
+    return endpoint.socket ? {} : { tls: tlsClientOptions(tls, trusted, endpoint.host) };
+  };
+  const mysqlTls = (address: string, tls: TlsClientSettings | undefined) => {
+    if (!tls) return {};
+    let endpoint: MysqlEndpoint;
+    try {
+      endpoint = parseMysqlAddress(address);
+    } catch {
+      return {};
+    }
+    return endpoint.socketPath !== undefined ? {} : { tls: tlsClientOptions(tls, trusted, endpoint.host) };
+  };
+  const { postgres, mysql } = cfg;
   return {
     encryption_key: cfg.encryption_key!,
     local: cfg.local,
-    postgres: cfg.postgres ? { ...cfg.postgres, timeout: cfg.postgres.timeout * 1000 } : undefined,
-    mysql: cfg.mysql ? { ...cfg.mysql, timeout: cfg.mysql.timeout * 1000 } : undefined,
+    postgres: postgres
+      ? {
+          ...withoutTls(postgres),
+          timeout: postgres.timeout * 1000,
+          ...postgresTls(postgres.address, postgres.tls),
+          servers: (postgres.servers ?? []).map((server) => ({ address: server.address, ...postgresTls(server.address, server.tls) })),
+        }
+      : undefined,
+    mysql: mysql ? { ...withoutTls(mysql), timeout: mysql.timeout * 1000, ...mysqlTls(mysql.address, mysql.tls) } : undefined,
   };
+}
+
+function withoutTls<T extends { tls?: unknown; servers?: unknown }>(options: T): Omit<T, 'tls' | 'servers'> {
+  const { tls: _tls, servers: _servers, ...rest } = options;
+  return rest;
 }
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;

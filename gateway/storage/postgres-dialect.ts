@@ -49,14 +49,53 @@ class TimeoutClient extends pg.Client {
   }
 }
 
-/** `readOnly`: every transaction of the pool is read-only, so a check that must not write cannot (`config validate --check`). */
-export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger, mode: { readOnly?: boolean } = {}): { dialect: PostgresDialect; pool: pg.Pool } {
-  const { host, port } = parsePostgresAddress(options.address);
+/**
+ * Server errors that say the server answered and refused us (credentials, database, schema): the next
+ * server would refuse the same way, so they are not a reason to fall back. Anything else (refused,
+ * unreachable, a TLS failure, a server starting up) is.
+ */
+const ANSWERED_AND_REFUSED = /^(28|3D|3F|42)/;
+
+/**
+ * Authelia's `servers`: pools in order (the address first, then each fallback); a new connection comes
+ * from the first that can make one. Kysely takes any object with `connect` and `end`.
+ */
+function failoverPool(pools: pg.Pool[]): pg.Pool {
+  const [first] = pools;
+  if (pools.length === 1) return first!;
+  return {
+    Client: TimeoutClient,
+    options: first!.options,
+    async connect() {
+      let firstError: unknown;
+      for (const pool of pools) {
+        try {
+          return await pool.connect();
+        } catch (error) {
+          firstError ??= error;
+          const code = (error as { code?: unknown }).code;
+          if (typeof code === 'string' && ANSWERED_AND_REFUSED.test(code)) throw error;
+        }
+      }
+      // the address's own failure: the one the startup message names
+      throw firstError;
+    },
+    async end() {
+      await Promise.all(pools.map((pool) => pool.end()));
+    },
+  } as unknown as pg.Pool;
+}
+
+/** One server's pool: `address` with its own TLS, the rest of `options` shared. */
+function serverPool(address: string, tls: PostgresStorageOptions['tls'], options: PostgresStorageOptions, logger: Logger, mode: { readOnly?: boolean }): pg.Pool {
+  const { host, port } = parsePostgresAddress(address);
   const statementTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
     Client: TimeoutClient as unknown as typeof pg.Client,
     host,
     port,
+    // no tls: clear text, no SSLRequest (a socket never has one: storageOptionsFromConfig)
+    ssl: tls ?? false,
     database: options.database,
     user: options.username,
     password: options.password,
@@ -78,6 +117,13 @@ export function createPostgresDialect(options: PostgresStorageOptions, logger: L
   // nor for one checked out between two queries (a transaction waiting on its work): pg-pool listens
   // only while a connection is idle. Its next query fails (`unreachable`) and the pool drops it on release.
   pool.on('connect', (client) => client.on('error', (error) => logger.debug({ err: error.message }, 'storage: a PostgreSQL connection in use failed')));
+  return pool;
+}
+
+/** `readOnly`: every transaction of the pool is read-only, so a check that must not write cannot (`config validate --check`). */
+export function createPostgresDialect(options: PostgresStorageOptions, logger: Logger, mode: { readOnly?: boolean } = {}): { dialect: PostgresDialect; pool: pg.Pool } {
+  const servers = [{ address: options.address, tls: options.tls }, ...(options.servers ?? [])];
+  const pool = failoverPool(servers.map((server) => serverPool(server.address, server.tls, options, logger, mode)));
   const searchPath = CompiledQuery.raw(`set search_path to ${quoteIdentifier(options.schema || 'public')}`);
   const dialect = new PostgresDialect({
     pool,

@@ -47,6 +47,8 @@ export interface SmtpServerOptions {
   authMethods?: string[];
   /** recipients refused at RCPT TO */
   refuseRecipients?: string[];
+  /** ask every client for a certificate this one signed, and refuse the TLS session without one */
+  clientCa?: TestCertificate;
 }
 
 const decodeQuotedPrintable = (text: string) =>
@@ -108,6 +110,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<TestS
     : {};
   const config: SMTPServerOptions = {
     ...tlsFiles,
+    ...(options.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: options.clientCa.certPem } : {}),
     secure: options.tls === 'implicit',
     disabledCommands: [...(options.tls === 'none' ? ['STARTTLS'] : []), ...(Object.keys(users).length === 0 ? ['AUTH'] : [])],
     allowInsecureAuth: options.tls === 'none',

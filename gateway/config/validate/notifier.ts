@@ -3,6 +3,7 @@ import { configError, configWarning, type ConfigProblem } from '../../../lib/con
 import { parseSender, parseSmtpAddress } from '../../notification/smtp-address.ts';
 import { headerUnsafe, isMailboxAddress } from '../../notification/notifier.ts';
 import type { GatewayConfig } from '../schema.ts';
+import { tlsClientProblems } from './tls-client.ts';
 
 type SmtpConfig = NonNullable<NonNullable<GatewayConfig['notifier']>['smtp']>;
 
@@ -24,7 +25,7 @@ function smtpProblems(smtp: SmtpConfig): ConfigProblem[] {
     found.push(configError(at('disable_starttls'), "is true but TLS is required: also set 'disable_require_tls', or use a submissions:// address"));
   }
   if (!implicitTls && smtp.disable_require_tls) found.push(configWarning(at('disable_require_tls'), 'is true: mail may be sent in clear text'));
-  if (smtp.tls?.skip_verify) found.push(configWarning(at('tls.skip_verify'), "is true: the SMTP server's certificate is not checked"));
+  found.push(...tlsClientProblems(at('tls'), smtp.tls, 'the SMTP server'));
   return found;
 }
 

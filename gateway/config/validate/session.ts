@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../../../lib/net/address.ts';
 import type { CookieConfig, GatewayConfig, SessionConfig } from '../schema.ts';
 import { DOMAIN_RE, hostWithinDomain } from './domain-names.ts';
 import { ownSecretProblem } from './own-secrets.ts';
+import { tlsClientProblems } from './tls-client.ts';
 
 /** A URL the portal is served at or users land on: absolute, https (but on loopback), within the cookie domain. */
 function siteUrlProblems(value: string, where: string, domain: string, found: ConfigProblem[]): URL | null {
@@ -130,7 +131,7 @@ export function sessionProblems(session: SessionConfig): ConfigProblem[] {
   if (session.redis) {
     found.push(...redisProblems(session.redis));
     if (!session.secret) found.push(configError('session.secret', 'is required when session.redis is set, so that every instance can read the sessions'));
-    if (session.redis.tls?.skip_verify) found.push(configWarning('session.redis.tls.skip_verify', "is true: the Redis server's certificate is not checked"));
+    found.push(...tlsClientProblems('session.redis.tls', session.redis.tls, 'the Redis server'));
   }
   if (session.same_site === 'none') found.push(configWarning('session.same_site', "is 'none': the session cookie is sent on cross-site requests"));
   if (session.inactivity === 0 && (session.cookies.length === 0 || session.cookies.some((c) => c.inactivity === undefined))) {

@@ -238,7 +238,7 @@ describe('renamed keys: the value moves, the warning names the new key', () => {
   it('a key Authelia dropped is a warning; notifier.smtp.trusted_cert, which Authelia refuses, is an error', () => {
     const { problems } = migrateDeprecated({ authentication_backend: { ldap: { permit_feature_detection_failure: true } }, notifier: { smtp: { trusted_cert: '/ca.pem' } } });
     assert.deepEqual(problems.map(renderProblem), [
-      "config: notifier.smtp.trusted_cert: is no longer read: certificates_directory replaced it (Authelia 4.25 replaced it and no longer reads it either; trust the SMTP server's CA in the system's store instead)",
+      "config: notifier.smtp.trusted_cert: is no longer read: certificates_directory replaced it (Authelia 4.25 replaced it and no longer reads it either; put the CA file in the directory certificates_directory names)",
       'config: authentication_backend.ldap.permit_feature_detection_failure: is deprecated and has no effect; remove it',
     ]);
   });
@@ -259,13 +259,27 @@ describe('notifier.smtp.host/port and storage.postgres.host/port become an addre
     assert.deepEqual(migrateDeprecated({ storage: { postgres: { host: '/var/run/postgresql' } } }).raw, { storage: { postgres: { address: 'unix:///var/run/postgresql' } } });
   });
 
-  it("storage.postgres.ssl mode 'disable' is no TLS, with a warning; a mode asking for TLS is refused (not implemented), never dropped", async () => {
+  it("storage.postgres.ssl mode 'disable' is no TLS, with a warning; a mode asking for TLS becomes a tls block, never dropped", async () => {
     const loaded = t.load([await postgresFile('ssl-disable.yml', '    ssl:\n      mode: disable\n')]);
     const [config, warnings] = [loaded.config, loaded.warnings.map(renderProblem)];
     assert.equal(config.storage.postgres?.tls, undefined);
     assert.ok(warnings.includes("config: storage.postgres.ssl: is deprecated; use storage.postgres.tls instead (mode 'disable': no TLS, as without a tls block)"), warnings.join('\n'));
-    const problems = t.problems([await postgresFile('ssl-require.yml', '    sslmode: verify-full\n')]);
-    assert.ok(problems.some((p) => p.startsWith('config: storage.postgres.tls: asks for TLS to PostgreSQL, which Gatehouse does not implement yet')), problems.join('\n'));
+    const full = t.load([await postgresFile('ssl-full.yml', '    sslmode: verify-full\n')]).config;
+    assert.equal(full.storage.postgres?.tls?.skip_verify, false);
+    const require = t.load([await postgresFile('ssl-require.yml', '    ssl:\n      mode: require\n')]).config;
+    assert.equal(require.storage.postgres?.tls?.skip_verify, true);
+  });
+
+  it('the files storage.postgres.ssl names are not read, and each is said (certificates_directory and the tls PEM values replace them)', () => {
+    const { raw, problems } = migrateDeprecated({ storage: { postgres: { ssl: { mode: 'require', root_certificate: '/ca.pem', certificate: '/c.pem', key: '/k.pem' } } } });
+    // a root certificate makes `require` check the certificate, as Authelia does
+    assert.deepEqual((raw as { storage: { postgres: { tls: unknown } } }).storage.postgres.tls, { skip_verify: false });
+    assert.deepEqual(problems.map(renderProblem), [
+      "config: storage.postgres.ssl: is deprecated; use storage.postgres.tls instead (mode 'require' read as a tls block: the certificate is checked, with the server's name)",
+      'config: storage.postgres.ssl.root_certificate: is not read: put that CA file in the directory certificates_directory names, which every TLS connection trusts',
+      'config: storage.postgres.ssl.certificate: is not read, and no client certificate is sent: set storage.postgres.tls.certificate_chain to the file\'s PEM text (\'{{ fileContent "<path>" }}\' with the template filter)',
+      'config: storage.postgres.ssl.key: is not read, and no client certificate is sent: set storage.postgres.tls.private_key to the file\'s PEM text (\'{{ fileContent "<path>" }}\' with the template filter)',
+    ]);
   });
 });
 

@@ -48,4 +48,20 @@ describe('storage validator', () => {
     assert.equal(problem?.path, 'storage.encryption_key');
     assert.match(problem?.message ?? '', /^must be at least 20 characters \(counted as characters, not UTF-16 units\)/);
   });
+
+  it('storage.postgres.tls and storage.mysql.tls are accepted (no longer refused); on a unix socket they are warned about, not applied', () => {
+    assert.deepEqual(storage({ encryption_key: KEY, postgres: { ...postgres('tcp://db:5432'), tls: { server_name: 'db.internal' } } }), []);
+    assert.deepEqual(storage({ encryption_key: KEY, mysql: { ...mysql('tcp://db:3306'), tls: {} } }), []);
+    assert.deepEqual(storage({ encryption_key: KEY, postgres: { ...postgres('unix:///var/run/postgresql'), tls: {} } }), [
+      { path: 'storage.postgres.tls', message: 'is ignored: the address is a unix socket, which is not encrypted with TLS (it does not leave this machine)', severity: 'warning' },
+    ]);
+  });
+
+  it('storage.postgres.servers: each address is checked as the main one, each with its own tls block', () => {
+    const servers = [{ address: 'tcp://db2:5432', tls: { skip_verify: true } }, { address: 'db3:5432' }];
+    assert.deepEqual(storage({ encryption_key: KEY, postgres: { ...postgres('tcp://db:5432'), servers } }), [
+      { path: 'storage.postgres.servers[0].tls.skip_verify', message: "is true: the PostgreSQL server's certificate is not checked", severity: 'warning' },
+      { path: 'storage.postgres.servers[1].address', message: "must look like 'tcp://host:5432' or 'unix:///var/run/postgresql'", severity: 'error' },
+    ]);
+  });
 });
