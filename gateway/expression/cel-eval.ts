@@ -50,6 +50,13 @@ export function evaluateCel(node: CelNode, input: Readonly<Record<string, CelVal
     spend(v.length);
     return v;
   };
+  /** `parts` joined by `separator`, its length checked before the string is built (it may be parts × separator long). */
+  const joined = (parts: readonly string[], separator: string): string => {
+    let length = parts.length === 0 ? 0 : (parts.length - 1) * separator.length;
+    for (const part of parts) length += part.length;
+    if (length > MAX_SIZE) fail(`a value grew past ${MAX_SIZE} characters or items`);
+    return sized(parts.join(separator));
+  };
   const root: Scope = (name) => (Object.hasOwn(input, name) ? input[name] : undefined);
 
   const str = (v: CelValue, what: string): string => (typeof v === 'string' ? v : fail(`${what} needs a string, not ${typeName(v)}`));
@@ -120,7 +127,7 @@ export function evaluateCel(node: CelNode, input: Readonly<Record<string, CelVal
     if (name === 'join') {
       if (!isList(self)) fail(`'join' needs a list, not ${typeName(self)}`);
       const parts = self.map((item) => str(item, "'join'"));
-      return sized(parts.join(args.length === 0 ? '' : str(args[0]!, "'join'")));
+      return joined(parts, args.length === 0 ? '' : str(args[0]!, "'join'"));
     }
     const s = str(self, `'${name}'`);
     spend(s.length);
@@ -133,7 +140,7 @@ export function evaluateCel(node: CelNode, input: Readonly<Record<string, CelVal
       case 'upperAscii': return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
       case 'trim': return s.trim();
       case 'split': return sized(s.split(str(args[0]!, "'split'")));
-      case 'replace': return sized(s.split(str(args[0]!, "'replace'")).join(str(args[1]!, "'replace'")));
+      case 'replace': return joined(sized(s.split(str(args[0]!, "'replace'"))), str(args[1]!, "'replace'"));
       case 'indexOf': return codePointIndex(s, s.indexOf(str(args[0]!, "'indexOf'")));
       case 'lastIndexOf': return codePointIndex(s, s.lastIndexOf(str(args[0]!, "'lastIndexOf'")));
       case 'charAt': {

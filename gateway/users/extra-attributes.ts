@@ -39,7 +39,8 @@ export function extraValueProblems(extra: Readonly<Record<string, unknown>>, dec
   if (Object.keys(declared).length === 0) return [];
   const problems: [string, string][] = [];
   for (const [name, value] of Object.entries(extra)) {
-    const attribute = declared[name];
+    // own keys only: `constructor` or `toString` must not find Object.prototype's members as declarations
+    const attribute = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (attribute === undefined) {
       problems.push([name, 'is not declared in authentication_backend.file.extra_attributes']);
       continue;
