@@ -288,7 +288,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         if (!token) return null;
         const portal = cookieDomains[0]!.portalUrl;
         // a legacy cookie's portal is wherever the proxy serves it: the path, on that host
-        if (!portal) return `/setup?token=${token}`;
+        if (!portal) return `${serverPath}/setup?token=${token}`;
         return new URL(`setup?token=${token}`, portal.href.endsWith('/') ? portal.href : `${portal.href}/`).href;
       },
       close: closeAll,

@@ -1,5 +1,5 @@
 /** `gatehouse config migrate --from authelia FILE`: the file rewritten without deprecated keys, and a line per change. */
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { configError, configWarning, renderProblem } from '../../lib/config-problems.ts';
 import type { Plain } from '../../lib/config-paths.ts';
 import { ConfigError } from '../../lib/errors.ts';
@@ -86,7 +86,8 @@ export async function runConfigMigrate(args: readonly string[], io: CliIO): Prom
   }
   const migrated = migrateConfigText(text, file);
   if (output !== undefined) {
-    if (!force && existsSync(output)) throw new UsageError(`${output} exists; add --force to replace it`);
+    // lstat: a link at the path counts as there, even one that leads nowhere
+    if (!force && lstatSync(output, { throwIfNoEntry: false }) !== undefined) throw new UsageError(`${output} exists; add --force to replace it`);
     await writeFileAtomic(output, migrated.text, 0o600);
   } else io.stdout.write(migrated.text);
   if (migrated.changes.length === 0) io.stderr.write(`${renderProblem({ path: file, message: 'no deprecated keys; nothing changed', severity: 'warning' })}\n`);

@@ -91,7 +91,7 @@ export function portalDomainOf(req: PortalRequest, domains: readonly CookieDomai
     return { refused: 'unknown-portal' };
   }
   // deny: a host the URL parser reads otherwise (credentials, another name) is not the one judged above
-  if (url.hostname !== hostname || url.username || url.password || url.pathname !== `${req.basePath ?? ''}/`) return { refused: 'unknown-portal' };
+  if (url.hostname !== hostname || url.username || url.password || url.search || url.hash || url.pathname !== `${req.basePath ?? ''}/`) return { refused: 'unknown-portal' };
   return { domain: { ...domain, portalUrl: url } };
 }
 

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadGatewayConfig } from '../../../gateway/config/load.ts';
@@ -275,6 +275,12 @@ describe('config migrate --output', () => {
     assert.equal(forced.code, 0, forced.err);
     assert.match(await readFile(out, 'utf8'), /identity_validation:/);
     assert.equal((await stat(out)).mode & 0o777, 0o600);
+    // a link at the path counts as something there, even one leading nowhere
+    const link = join(dir, 'dangling.yml');
+    await symlink(join(dir, 'nowhere', 'target.yml'), link);
+    const onLink = await migrate([FIXTURE_437, '--output', link]);
+    assert.equal(onLink.code, 2);
+    assert.match(onLink.err, /dangling\.yml exists; add --force to replace it/);
   });
 });
 

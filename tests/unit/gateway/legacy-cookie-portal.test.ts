@@ -50,6 +50,10 @@ describe('a legacy cookie: the portal URL is the request\'s own, from a trusted 
     assert.deepEqual(portalDomainOf(proxied('auth.example.org'), legacy), { refused: 'foreign-host' });
     assert.deepEqual(portalDomainOf({ hostname: 'auth.example.test', host: 'evil.example.org#@auth.example.test', protocol: 'https', fromTrustedProxy: true }, legacy), { refused: 'unknown-portal' });
     assert.deepEqual(portalDomainOf({ hostname: 'auth.example.test', host: 'auth.example.test/x', protocol: 'https', fromTrustedProxy: true }, legacy), { refused: 'unknown-portal' });
+    // a query or fragment in the forwarded host: not a host, whatever the parser makes of it
+    for (const host of ['auth.example.test:443?x', 'auth.example.test?x', 'auth.example.test#x']) {
+      assert.deepEqual(portalDomainOf({ hostname: 'auth.example.test', host, protocol: 'https', fromTrustedProxy: true }, legacy), { refused: 'unknown-portal' }, host);
+    }
   });
 
   it('a configured authelia_url stays the portal whoever asks, as before', () => {
