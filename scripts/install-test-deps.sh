@@ -2,7 +2,8 @@
 # Installs what the test suite drives for real on a Debian machine: Redis, PostgreSQL, nginx, Caddy,
 # fail2ban-regex (the shipped filters are checked with it), Chromium (the dashboard test),
 # OpenSSL (test certificates), oathtool (TOTP codes from an independent implementation), Apache httpd
-# with mod_auth_openidc (a relying party of the OpenID Connect provider) and wrk (the benchmark). Safe to run again; needs root (or sudo).
+# with mod_auth_openidc (a relying party of the OpenID Connect provider), slapd and the LDAP tools (the
+# directory user backend) and wrk (the benchmark). Safe to run again; needs root (or sudo).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -20,6 +21,8 @@ declare -A PACKAGE_FOR=(
   [setpriv]=util-linux
   [oathtool]=oathtool
   [apache2]=apache2
+  [slapd]=slapd
+  [ldapsearch]=ldap-utils
 )
 missing=()
 for cmd in "${!PACKAGE_FOR[@]}"; do
