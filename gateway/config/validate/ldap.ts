@@ -47,6 +47,15 @@ function addressProblems(ldap: LdapConfig): ConfigProblem[] {
   return found;
 }
 
+/** A directory is asked again after refresh_interval: without one, what it says later (a user disabled, a group left) never arrives. */
+function refreshProblems(refresh: GatewayConfig['authentication_backend']['refresh_interval']): ConfigProblem[] {
+  if (refresh !== 'disable' && refresh !== 'never') return [];
+  return [configWarning(
+    'authentication_backend.refresh_interval',
+    `is '${refresh}': a user's details and groups are read from the directory once and kept until a restart or SIGHUP; a user disabled or removed from a group in the directory keeps their access until then (default 5m)`,
+  )];
+}
+
 function bindProblems(ldap: LdapConfig, passwordResetDisabled: boolean): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   if (ldap.permit_unauthenticated_bind) {
@@ -127,5 +136,6 @@ export function ldapProblems(backend: GatewayConfig['authentication_backend']): 
     ...bindProblems(ldap, backend.password_reset.disable && backend.password_reset.custom_url === undefined),
     ...filterProblems(ldap),
     ...extraAttributeProblems(ldap),
+    ...refreshProblems(backend.refresh_interval),
   ];
 }

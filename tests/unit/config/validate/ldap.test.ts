@@ -207,6 +207,16 @@ describe('authentication_backend.ldap.attributes.extra', () => {
   });
 });
 
+describe('authentication_backend.refresh_interval with LDAP', () => {
+  it("'disable' (or 'never') is a warning: what the directory says later never arrives", () => {
+    for (const refresh_interval of ['disable', 'never']) {
+      assert.deepEqual(problems(GOOD, { refresh_interval }).map(([s, p]) => [s, p]), [['warning', 'authentication_backend.refresh_interval']]);
+    }
+    assert.deepEqual(problems(GOOD, { refresh_interval: '1m' }), []);
+    assert.deepEqual(problems(GOOD, { refresh_interval: 'always' }), []);
+  });
+});
+
 describe('authentication_backend.ldap is still refused until the provider is wired', () => {
   it('a complete block loads into the schema but the whole configuration is refused as not implemented yet', () => {
     const config = parsed({ authentication_backend: { ldap: GOOD } });
