@@ -7,6 +7,8 @@ import { passwordPolicyField } from '../../lib/password-policy.ts';
 import { duration, passwordChecksField, timeoutMs, stringList } from '../../lib/config-fields.ts';
 import { EXTRA_VALUE_TYPES } from '../users/extra-attributes.ts';
 import { identityProviders } from './oidc-schema.ts';
+import { ldapBackend } from './ldap-schema.ts';
+import { tlsClient } from './tls-client-schema.ts';
 import { defaultSecondFactorMethod, identityValidation, totp, webauthn } from './second-factor-schema.ts';
 
 /** Where a forward-auth endpoint looks for credentials, in Authelia's names (authz/authn-strategies.ts implements them). */
@@ -80,18 +82,6 @@ const cookie = z.strictObject({
    * file it is refused.
    */
   legacy: z.literal(true).optional(),
-});
-
-/** An outgoing connection's TLS (Authelia's `tls` block; lib/net/tls-client.ts builds the options, validate/tls-client.ts checks them). */
-const tlsClient = z.strictObject({
-  server_name: z.string().optional(),
-  skip_verify: z.boolean().default(false),
-  minimum_version: z.enum(['TLS1.2', 'TLS1.3']).default('TLS1.2'),
-  maximum_version: z.enum(['TLS1.2', 'TLS1.3']).optional(),
-  /** A client certificate (PEM, the certificate first, then its intermediates), with `private_key`. */
-  certificate_chain: z.string().optional(),
-  /** The client certificate's private key (PEM). */
-  private_key: z.string().optional(),
 });
 
 /** A Sentinel; port 0 is the default 26379, as in Authelia. */
@@ -214,7 +204,7 @@ const authenticationBackend = z.strictObject({
   /** How long user details are cached: a duration, `always` (no cache) or `disable` (kept until a reload; `never` too). */
   refresh_interval: z.union([z.literal('always'), z.literal('disable'), z.literal('never'), duration()]).prefault('5m'),
   file: fileBackend.optional(),
-  ldap: notYetSupported,
+  ldap: ldapBackend.optional(),
 });
 
 const regulation = z.strictObject({

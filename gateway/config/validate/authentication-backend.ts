@@ -1,7 +1,8 @@
-/** `authentication_backend`: the users file, and how its passwords are hashed. */
+/** `authentication_backend`: one source of users (the users file, and how its passwords are hashed, or LDAP: validate/ldap.ts). */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
 import type { GatewayConfig } from '../schema.ts';
+import { ldapProblems } from './ldap.ts';
 
 const PASSWORD = 'authentication_backend.file.password';
 const WRITES = 'Gatehouse writes argon2id (with the argon2 settings)';
@@ -46,14 +47,19 @@ function customResetUrlProblems(customUrl: string | undefined): ConfigProblem[] 
 
 export function authenticationBackendProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
   const urlProblems = customResetUrlProblems(backend.password_reset.custom_url);
-  return [...urlProblems, ...fileBackendProblems(backend)];
+  if (backend.file && backend.ldap) {
+    // Authelia's rule: one source of users, never two that could disagree about a name
+    return [...urlProblems, configError('authentication_backend', "has both 'file' and 'ldap': configure only one of them")];
+  }
+  if (!backend.file && !backend.ldap) {
+    return [...urlProblems, configError('authentication_backend.file', 'is required: set authentication_backend.file.path to a users file (created if missing)')];
+  }
+  return [...urlProblems, ...fileBackendProblems(backend), ...ldapProblems(backend)];
 }
 
 function fileBackendProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
   const file = backend.file;
-  if (!file) {
-    return [configError('authentication_backend.file', 'is required: set authentication_backend.file.path to a users file (created if missing)')];
-  }
+  if (!file) return [];
   const found: ConfigProblem[] = [...otherAlgorithmProblems(file.password)];
   for (const name of Object.keys(file.extra_attributes)) {
     if (RESERVED_ATTRIBUTE_NAMES.has(name)) {

@@ -161,6 +161,13 @@ describe("Authelia 4.39's configuration keys are all known to Gatehouse", () => 
     assert.deepEqual(unknown, []);
   });
 
+  it('authentication_backend.ldap is typed to its last key: each of its keys has a node in the schema, none opaque', () => {
+    const ldapKeys = KEYS.filter((key) => key.startsWith('authentication_backend.ldap.') && !deprecated(key));
+    assert.ok(ldapKeys.length > 45, `${ldapKeys.length} keys`);
+    assert.deepEqual(ldapKeys.filter((key) => schemaAt(ROOT, tokens(key)) === undefined), []);
+    assert.deepEqual(opaqueKeys(ROOT, '', []).filter((key) => key.startsWith('authentication_backend.ldap')), []);
+  });
+
   it('every opaque value the schema accepts (z.unknown) says at startup that it has no effect, when set', () => {
     const opaque = opaqueKeys(ROOT, '', []).filter((key) => !OPAQUE_BUT_READ.has(key));
     assert.ok(opaque.length > 40, `${opaque.length} opaque keys`);
