@@ -145,7 +145,7 @@ export const oidcProvider = z.strictObject({
   lifespans: lifespans.prefault({}),
   enforce_pkce: z.enum(['public_clients_only', 'never', 'always']).default('public_clients_only'),
   enable_pkce_plain_challenge: z.boolean().default(false),
-  /** Not checked by Gatehouse yet: refused when set to a minimum (validate/identity-providers.ts), accepted at -1 (off). */
+  /** The shortest state and nonce accepted (Authelia's default 8; 0 means 8; -1 turns the check off, warned). */
   minimum_parameter_entropy: z.number().int().min(-1).optional(),
   cors: cors.prefault({}),
   claims_policies: z.record(z.string(), claimsPolicy).default({}),

@@ -177,6 +177,22 @@ export function idTokenClaimsFor(config: OidcProviderConfig, client: OidcClientC
   return wanted.filter((claim) => released.has(claim));
 }
 
+/** Authelia's (fosite's) default and floor for `minimum_parameter_entropy`. */
+export const MINIMUM_PARAMETER_ENTROPY = 8;
+
+/** The extraParams validators refusing a short state or nonce; none when the check is off (-1). */
+export function parameterEntropyChecks(configured: number | undefined, invalid: new (description: string) => Error): Record<string, (ctx: unknown, value: unknown) => void> {
+  const minimum = configured === undefined || configured === 0 ? MINIMUM_PARAMETER_ENTROPY : configured;
+  if (minimum < 0) return {};
+  const check = (name: string) => (_ctx: unknown, value: unknown) => {
+    // absent is the client's choice (PKCE or the code flow's own checks); present, it must be long enough
+    if (typeof value === 'string' && value.length < minimum) {
+      throw new invalid(`the ${name} parameter has insufficient entropy: at least ${minimum} characters are required`);
+    }
+  };
+  return { state: check('state'), nonce: check('nonce') };
+}
+
 export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcProvider> {
   // loaded only when identity_providers.oidc is configured
   const { default: Provider, interactionPolicy, errors } = await import('oidc-provider');
@@ -235,6 +251,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<OidcPr
       },
     },
     responseTypes: [...new Set<string>([...config.clients.flatMap((c) => c.response_types), 'none'])],
+    // Authelia's minimum_parameter_entropy: a state or nonce shorter than this is refused (they are the
+    // client's anti-CSRF and anti-replay values); -1 turns the check off (warned). Validators run on
+    // every authorization and pushed authorization request (oidc-provider's checkExtraParams)
+    extraParams: parameterEntropyChecks(config.minimum_parameter_entropy, errors.InvalidRequest),
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },

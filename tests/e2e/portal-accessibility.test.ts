@@ -122,7 +122,7 @@ const RP_REDIRECT = 'https://app.example.test/callback';
 const rpClient = (id: string, consent: string) => ({ client_id: id, public: true, redirect_uris: [RP_REDIRECT], authorization_policy: 'one_factor', consent_mode: consent });
 /** An authorization request of the public client `id`, as the app would send the browser to it. */
 function authorizationPath(id: string): string {
-  const query = new URLSearchParams({ client_id: id, response_type: 'code', scope: 'openid profile email groups', redirect_uri: RP_REDIRECT, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'st' });
+  const query = new URLSearchParams({ client_id: id, response_type: 'code', scope: 'openid profile email groups', redirect_uri: RP_REDIRECT, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'st-123456789' });
   return `/api/oidc/authorization?${query}`;
 }
 

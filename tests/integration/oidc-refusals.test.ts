@@ -92,6 +92,22 @@ describe('OpenID Connect: refusals', () => {
     assert.equal(leftTo.searchParams.get('code'), null);
   });
 
+  it('minimum_parameter_entropy (8 by default): a state or nonce of 7 characters is refused with invalid_request, 8 are accepted', async () => {
+    const config = await discover(gw.port, 'app', SECRET);
+    const challenge = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    for (const [name, params] of [['state', { state: 'abcdefg' }], ['nonce', { state: 'st-123456789', nonce: 'abcdefg' }]] as const) {
+      const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', ...challenge, ...params });
+      const { leftTo } = await new OidcBrowser(gw.port, cookie).visit(url.href);
+      assert.ok(leftTo, name);
+      assert.equal(leftTo.searchParams.get('error'), 'invalid_request', name);
+      assert.match(leftTo.searchParams.get('error_description') ?? '', new RegExp(`${name} parameter has insufficient entropy`), name);
+      assert.equal(leftTo.searchParams.get('code'), null, name);
+    }
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', ...challenge, state: 'abcdefgh', nonce: 'abcdefgh' });
+    const { leftTo } = await new OidcBrowser(gw.port, cookie).visit(url.href);
+    assert.ok(leftTo?.searchParams.get('code'), String(leftTo?.href));
+  });
+
   it('a code redeemed without its PKCE verifier is invalid_grant', async () => {
     const config = await discover(gw.port, 'app', SECRET);
     const { callback, state } = await authorize(gw, config, cookie);

@@ -89,12 +89,14 @@ function customClaimProblems(policy: string, claims: NonNullable<OidcProviderCon
 /** The response modes every client may use (oidc-provider's; the JWT ones are not served). */
 const SERVED_RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
 
-/** Typed options Gatehouse reads only to say it does not honour them: a warning, or an error where ignoring one would open more. */
+/** Typed options Gatehouse reads only to say it does not honour them, or honours with a weaker value: a warning, or an error where ignoring one would open more. */
 function unreadOptionProblems(oidc: OidcProviderConfig): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   const entropy = oidc.minimum_parameter_entropy;
-  if (entropy !== undefined && entropy !== -1) {
-    found.push(configError('identity_providers.oidc.minimum_parameter_entropy', 'asks for a minimum length of state and nonce, which Gatehouse does not check yet: ignoring it would accept shorter ones than configured, so it is refused; remove it (or set -1) to start without the check'));
+  if (entropy === -1) {
+    found.push(configWarning('identity_providers.oidc.minimum_parameter_entropy', 'is -1: a state or nonce of any length is accepted, which weakens the clients\' protection against forged and replayed responses'));
+  } else if (entropy !== undefined && entropy > 0 && entropy < 8) {
+    found.push(configWarning('identity_providers.oidc.minimum_parameter_entropy', `is ${entropy}, below the safe minimum of 8 characters for state and nonce`));
   }
   oidc.jwks.forEach((jwk, i) => {
     if (jwk.certificate_chain !== undefined) found.push(configWarning(`identity_providers.oidc.jwks[${i}].certificate_chain`, 'has no effect: Gatehouse publishes the key without its certificate chain (no x5c)'));

@@ -277,19 +277,25 @@ describe('a client with the authelia.bearer.authz scope (forward-auth tokens)', 
     ]);
   });
 
-  it('options Gatehouse does not honour yet: refused where ignoring them would accept more (entropy, a narrower response_modes), else a warning', () => {
+  it('options Gatehouse does not honour yet: refused where ignoring them would accept more (a narrower response_modes), else a warning', () => {
     const found = problems({
       minimum_parameter_entropy: 8,
       jwks: [{ key: '-----BEGIN PRIVATE KEY-----\n…', certificate_chain: '-----BEGIN CERTIFICATE-----\n…' }],
       clients: [confidential({ response_modes: ['form_post'] }), confidential({ client_id: 'other', response_modes: ['form_post', 'query', 'fragment'] })],
     });
     assert.deepEqual(found.map(({ path, severity }) => [path, severity]), [
-      ['identity_providers.oidc.minimum_parameter_entropy', 'error'],
       ['identity_providers.oidc.jwks[0].certificate_chain', 'warning'],
       ['identity_providers.oidc.clients[0].response_modes', 'error'],
       ['identity_providers.oidc.clients[1].response_modes', 'warning'],
     ]);
-    assert.match(found[2]!.message, /leaves out query, fragment, but Gatehouse cannot restrict/);
-    assert.deepEqual(problems({ minimum_parameter_entropy: -1, clients: [confidential()] }), []);
+    assert.match(found[1]!.message, /leaves out query, fragment, but Gatehouse cannot restrict/);
+  });
+
+  it('minimum_parameter_entropy: 8 (the default), 0 (= 8) and more say nothing; below 8, and -1 (off), are warned as weaker', () => {
+    for (const entropy of [0, 8, 32]) assert.deepEqual(problems({ minimum_parameter_entropy: entropy, clients: [confidential()] }), [], String(entropy));
+    for (const entropy of [-1, 1, 7]) {
+      const found = problems({ minimum_parameter_entropy: entropy, clients: [confidential()] });
+      assert.deepEqual(found.map(({ path, severity }) => [path, severity]), [['identity_providers.oidc.minimum_parameter_entropy', 'warning']], String(entropy));
+    }
   });
 });
