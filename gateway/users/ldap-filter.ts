@@ -101,7 +101,7 @@ export function filterSyntaxProblem(filter: string): string | null {
       depth++;
     } else if (character === ')') {
       depth--;
-      if (depth < 0) return `a ) at character ${index + 1} closes nothing`;
+      // the first ( is the filter's: back at depth 0 is its end
       if (depth === 0 && index !== filter.length - 1) return `text after the filter's last ) at character ${index + 1}`;
     }
   }

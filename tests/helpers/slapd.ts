@@ -18,7 +18,7 @@ export const LDAP_ROOT_PASSWORD = 'admin-password';
 export const LDAP_SERVICE_DN = `cn=gatehouse,ou=services,${LDAP_SUFFIX}`;
 export const LDAP_SERVICE_PASSWORD = 'service-password';
 /** The fixture's users and their passwords (tests/fixtures/ldap/users.ldif); carol is disabled (employeeType). */
-export const LDAP_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password', dave: 'dave-password' } as const;
+export const LDAP_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password', dave: 'dave-password', 'pat(*)': 'pat-password' } as const;
 
 export interface Slapd {
   /** `ldap://127.0.0.1:<port>` (StartTLS offered). */

@@ -103,6 +103,14 @@ describe('signing in binds as the one entry the users filter finds', () => {
     assert.deepEqual(await provider.getDetails('alice'), details);
   });
 
+  it('a username holding filter syntax (pat(*)) signs in as itself: its login and its DN in the groups filter are escaped', async () => {
+    const provider = await open(settingsFor(slapd.url));
+    const details = await provider.verifyPassword('pat(*)', LDAP_PASSWORDS['pat(*)']);
+    assert.equal(details?.username, 'pat(*)');
+    assert.deepEqual(details?.groups, ['dev']);
+    assert.equal(await provider.resolveLogin('pat(x)'), null);
+  });
+
   it('a login by e-mail or in another case resolves to the username as stored', async () => {
     const provider = await open(settingsFor(slapd.url));
     assert.equal((await provider.verifyPassword('alice.liddell@example.test', LDAP_PASSWORDS.alice))?.username, 'alice');
@@ -163,12 +171,16 @@ describe('groups', () => {
   it('a user removed from a group no longer has it at the next getDetails (filter and memberof modes)', async () => {
     const byFilter = await open(settingsFor(slapd.url));
     const byMemberOf = await open(settingsFor(slapd.url, { groupSearchMode: 'memberof', groupsFilter: '(&(|{memberof:rdn})(objectClass=groupOfNames))' }));
-    assert.deepEqual((await byFilter.getDetails('bob'))!.groups, ['dev']);
+    const before = await byFilter.getDetails('bob');
+    assert.deepEqual(before!.groups, ['dev']);
     const { Change, Attribute } = await import('ldapts');
     const member = (operation: 'add' | 'delete') => new Change({ operation, modification: new Attribute({ type: 'member', values: [`uid=bob,${people}`] }) });
     await asRoot(slapd.url, (client) => client.modify(`cn=dev,${groups}`, member('delete')));
     try {
-      assert.deepEqual((await byFilter.getDetails('bob'))!.groups, []);
+      const afterRemoval = await byFilter.getDetails('bob');
+      assert.deepEqual(afterRemoval!.groups, []);
+      // a group change is not a credential change: bob's sessions go on (with fewer groups)
+      assert.equal(afterRemoval!.credentialStamp, before!.credentialStamp);
       assert.deepEqual((await byMemberOf.getDetails('bob'))!.groups, []);
     } finally {
       await asRoot(slapd.url, (client) => client.modify(`cn=dev,${groups}`, member('add')));
@@ -271,4 +283,17 @@ describe('a directory that stops or hangs fails closed, then recovers by itself'
       await proxy.close();
     }
   });
+});
+
+describe('service connections: one shared, or a pool of pooling.count', () => {
+  for (const pooling of [false, true]) {
+    it(`concurrent sign-ins and lookups share the service connection${pooling ? 's (a pool of 2)' : ''}`, async () => {
+      const provider = await open(settingsFor(slapd.url, { pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 2_000 } }));
+      const users = ['alice', 'bob', 'dave', 'alice', 'bob', 'dave', 'alice', 'bob'] as const;
+      const lookups = await Promise.all(users.map((name) => provider.getDetails(name)));
+      assert.deepEqual(lookups.map((details) => details?.username), users);
+      const logins = await Promise.all(['alice', 'bob', 'alice', 'bob'].map((name) => provider.verifyPassword(name, LDAP_PASSWORDS[name as 'alice' | 'bob'])));
+      assert.deepEqual(logins.map((details) => details?.username), ['alice', 'bob', 'alice', 'bob']);
+    });
+  }
 });
