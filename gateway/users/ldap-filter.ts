@@ -78,9 +78,23 @@ function fill(template: string, values: Record<string, string>): string {
 function firstRdn(dn: string): { type: string; value: string } | null {
   const match = /^\s*([A-Za-z][\w-]*|\d+(?:\.\d+)*)\s*=((?:\\[0-9A-Fa-f]{2}|\\.|[^,+\\])*)/.exec(dn);
   if (match === null) return null;
-  const value = match[2]!.trim().replace(/\\([0-9A-Fa-f]{2}|.)/g, (_, escaped: string) =>
-    escaped.length === 2 ? String.fromCharCode(parseInt(escaped, 16)) : escaped);
-  return { type: match[1]!, value };
+  return { type: match[1]!, value: unescapeDnValue(match[2]!.trim()) };
+}
+
+/** RFC 4514 section 2.4 undone: `\XX` are the bytes of UTF-8 text, `\,` is a comma. */
+function unescapeDnValue(value: string): string {
+  const parts: Buffer[] = [];
+  for (let index = 0; index < value.length; index++) {
+    const hex = value.slice(index + 1, index + 3);
+    if (value[index] === '\\' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      parts.push(Buffer.from([parseInt(hex, 16)]));
+      index += 2;
+    } else {
+      if (value[index] === '\\') index++;
+      parts.push(Buffer.from(value[index] ?? '', 'utf8'));
+    }
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /**

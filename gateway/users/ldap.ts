@@ -53,6 +53,8 @@ export class LdapUserProvider implements UserProvider {
   readonly #connections: LdapConnections;
   readonly #logger: Logger;
   readonly #now: () => number;
+  /** Whether the directory offers Password Modify (RFC 3062), once its root DSE was read. */
+  #passwordModify: boolean | undefined;
 
   private constructor(settings: LdapSettings, ldapts: Ldapts, options: LdapUserProviderOptions) {
     this.#settings = settings;
@@ -102,7 +104,15 @@ export class LdapUserProvider implements UserProvider {
         }));
         return;
       }
-      await client.exop(PASSWORD_MODIFY_OID, passwordModifyRequest(this.#ldapts, found.dn, newPassword));
+      if (await this.#offersPasswordModify(client)) {
+        await client.exop(PASSWORD_MODIFY_OID, passwordModifyRequest(this.#ldapts, found.dn, newPassword));
+        return;
+      }
+      // a directory that says it has no Password Modify (GLAuth…): userPassword replaced, as Authelia does
+      await client.modify(found.dn, new this.#ldapts.Change({
+        operation: 'replace',
+        modification: new this.#ldapts.Attribute({ type: 'userPassword', values: [newPassword] }),
+      }));
     }).catch((error: unknown) => {
       if (error instanceof UserNotFoundError) throw error;
       const code = resultCode((error as { cause?: unknown }).cause ?? error);
@@ -142,6 +152,13 @@ export class LdapUserProvider implements UserProvider {
           throw error;
         }
       }
+      // feature detection: Authelia refuses to start without it unless permit_feature_detection_failure
+      const extensions = await this.#supportedExtensions(client).catch((error: unknown) => {
+        if (this.#settings.permitFeatureDetectionFailure) return null;
+        const said = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        throw new LdapUnavailableError(`${this.#settings.url}: cannot read the root DSE's supportedExtension as the service account (${said}): allow it, or set permit_feature_detection_failure`);
+      });
+      if (extensions !== null) this.#passwordModify = extensions.includes(PASSWORD_MODIFY_OID);
       try {
         await client.search(this.#settings.usersBaseDn, { scope: 'sub', filter: filters[0]![1], attributes: ['1.1'], sizeLimit: 1 });
       } catch (error) {
@@ -151,6 +168,24 @@ export class LdapUserProvider implements UserProvider {
         throw error;
       }
     });
+  }
+
+  /**
+   * Whether the root DSE lists Password Modify (read once). A root DSE that cannot be read counts as yes:
+   * the extended operation hashes the password, where a plain userPassword replace may store it as sent.
+   */
+  async #offersPasswordModify(client: LdapClient): Promise<boolean> {
+    if (this.#passwordModify === undefined) {
+      const extensions = await this.#supportedExtensions(client).catch(() => null);
+      if (extensions === null) return true;
+      this.#passwordModify = extensions.includes(PASSWORD_MODIFY_OID);
+    }
+    return this.#passwordModify;
+  }
+
+  async #supportedExtensions(client: LdapClient): Promise<string[]> {
+    const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['supportedExtension'] });
+    return searchEntries[0] === undefined ? [] : all(searchEntries[0], 'supportedExtension');
   }
 
   async close(): Promise<void> {

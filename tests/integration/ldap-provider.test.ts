@@ -199,6 +199,12 @@ describe('changing a password (Password Modify, RFC 3062)', () => {
     const afterChange = await provider.verifyPassword('dave', 'a-new-password-for-dave');
     assert.ok(afterChange);
     assert.notEqual(afterChange.credentialStamp, before.credentialStamp);
+    // through Password Modify the directory hashed it (a userPassword replace would have stored it as sent)
+    let stored: unknown;
+    await asRoot(slapd.url, async (client) => {
+      stored = (await client.search(`uid=dave,${people}`, { scope: 'base', attributes: ['userPassword'] })).searchEntries[0]?.['userPassword'];
+    });
+    assert.match(String(stored), /^\{SSHA\}/);
   });
 
   it('an unknown user is UserNotFoundError, not an outage', async () => {

@@ -41,9 +41,9 @@ describe('groupsFilterFor', () => {
   });
 
   it('expands {memberof:rdn} and {memberof:dn}; with no groups, a filter that matches nothing', () => {
-    const memberOf = ['cn=admins,ou=groups,dc=x', 'cn=a\\2cb (c),ou=groups,dc=x'];
+    const memberOf = ['cn=admins,ou=groups,dc=x', 'cn=a\\2cb (c),ou=groups,dc=x', 'cn=Zo\\c3\\ab\\,s,ou=groups,dc=x'];
     const rdn = groupsFilterFor({ ...settings, groupsFilter: '(&(|{memberof:rdn})(objectClass=groupOfNames))' }, { input: '', username: 'u', dn: 'd', mail: undefined, memberOf }, now);
-    assert.equal(rdn, '(&(|(cn=admins)(cn=a,b \\28c\\29))(objectClass=groupOfNames))');
+    assert.equal(rdn, '(&(|(cn=admins)(cn=a,b \\28c\\29)(cn=Zoë,s))(objectClass=groupOfNames))');
     const dn = groupsFilterFor({ ...settings, groupsFilter: '(|{memberof:dn})' }, { input: '', username: 'u', dn: 'd', mail: undefined, memberOf: memberOf.slice(0, 1) }, now);
     assert.equal(dn, '(|(distinguishedName=cn=admins,ou=groups,dc=x))');
     const none = groupsFilterFor({ ...settings, groupsFilter: '(|{memberof:rdn})' }, { input: '', username: 'u', dn: 'd', mail: undefined, memberOf: [] }, now);
