@@ -8,7 +8,9 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
 import { GatehouseError } from '../../lib/errors.ts';
+import type { OutageLog } from '../../lib/outage-log.ts';
 import { tlsFailureReason } from '../../lib/net/tls-client.ts';
 import type { LdapSettings } from './ldap-settings.ts';
 
@@ -65,9 +67,13 @@ export class LdapConnections {
   readonly #waiting: Array<(connection: Connection | LdapUnavailableError) => void> = [];
   #closed = false;
 
-  constructor(settings: LdapSettings, ldapts: Ldapts) {
+  /** Logs an outage once (the portal and forward auth answer 503 without a line per request). */
+  readonly #outage: OutageLog | undefined;
+
+  constructor(settings: LdapSettings, ldapts: Ldapts, outage?: OutageLog) {
     this.#settings = settings;
     this.#ldapts = ldapts;
+    this.#outage = outage;
   }
 
   /**
@@ -75,6 +81,10 @@ export class LdapConnections {
    * connection is shared (LDAP multiplexes requests); with pooling each call has one of `count` to itself.
    */
   async asService<T>(what: string, work: (client: LdapClient) => Promise<T>): Promise<T> {
+    return this.#watched(this.#asService(what, work));
+  }
+
+  async #asService<T>(what: string, work: (client: LdapClient) => Promise<T>): Promise<T> {
     const retries = this.#settings.pooling.enable ? Math.max(0, this.#settings.pooling.retries) : 0;
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#acquire();
@@ -106,6 +116,10 @@ export class LdapConnections {
   async bindsAs(dn: string, password: string): Promise<boolean> {
     // an empty password (or DN) is an unauthenticated bind (RFC 4513 section 5.1.2): it "succeeds"
     if (password.length === 0 || dn.length === 0) return false;
+    return this.#watched(this.#bindsAs(dn, password));
+  }
+
+  async #bindsAs(dn: string, password: string): Promise<boolean> {
     const connection = await this.#connect('binding as the user');
     try {
       await this.#within(connection, 'binding as the user', () => connection.client.bind(dn, password));
@@ -115,6 +129,19 @@ export class LdapConnections {
       throw this.explain(error, 'binding as the user');
     } finally {
       this.#destroy(connection);
+    }
+  }
+
+  /** Reports the outcome to the outage log: an answer (a refused bind too) is the directory working. */
+  async #watched<T>(work: Promise<T>): Promise<T> {
+    try {
+      const result = await work;
+      this.#outage?.success();
+      return result;
+    } catch (error) {
+      if (error instanceof LdapUnavailableError) this.#outage?.failure(error);
+      else this.#outage?.success();
+      throw error;
     }
   }
 
@@ -280,7 +307,10 @@ export class LdapConnections {
     const connection: Connection = { client, sockets, broken: false, reused: false };
     try {
       if (this.#settings.startTls) {
-        await this.#within(connection, what, () => client.startTLS(tlsOptions === undefined ? {} : { ...tlsOptions }));
+        // the URL's host is the name to check unless the tls settings say otherwise (Node would check "localhost")
+        const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+        const named = { host, ...(isIP(host) === 0 ? { servername: host } : {}) };
+        await this.#within(connection, what, () => client.startTLS({ ...named, ...tlsOptions }));
       }
       return connection;
     } catch (error) {

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
+import { createOutageLog } from '../../lib/outage-log.ts';
 import { configError } from '../../lib/config-problems.ts';
 import { UserNotFoundError, InvalidUserInputError } from './errors.ts';
 import { LdapConnections, LdapUnavailableError, resultCode, type LdapClient } from './ldap-connection.ts';
@@ -59,9 +60,9 @@ export class LdapUserProvider implements UserProvider {
   private constructor(settings: LdapSettings, ldapts: Ldapts, options: LdapUserProviderOptions) {
     this.#settings = settings;
     this.#ldapts = ldapts;
-    this.#connections = new LdapConnections(settings, ldapts);
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#connections = new LdapConnections(settings, ldapts, createOutageLog(options.logger, 'user backend (ldap)', { now: this.#now }));
   }
 
   /** Loads ldapts (only configurations with a directory pay for it); opens no connection yet. */

@@ -13,6 +13,7 @@ import { freePort } from '../helpers/ports.ts';
 import {
   LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD, LDAP_SUFFIX, startSlapd, type Slapd,
 } from '../helpers/slapd.ts';
+import { captureLogs } from '../helpers/logs.ts';
 import { startStallProxy } from '../helpers/stall-proxy.ts';
 
 const logger = pino({ level: 'silent' });
@@ -75,8 +76,8 @@ async function rejectsUnavailable(promise: Promise<unknown>, pattern: RegExp): P
 
 let slapd: Slapd;
 const opened: LdapUserProvider[] = [];
-async function open(settings: LdapSettings): Promise<LdapUserProvider> {
-  const provider = await LdapUserProvider.open(settings, { logger });
+async function open(settings: LdapSettings, options: { logger?: typeof logger } = {}): Promise<LdapUserProvider> {
+  const provider = await LdapUserProvider.open(settings, { logger: options.logger ?? logger });
   opened.push(provider);
   return provider;
 }
@@ -258,7 +259,8 @@ describe('startupCheck says what is wrong', () => {
 describe('a directory that stops or hangs fails closed, then recovers by itself', () => {
   for (const pooling of [false, true]) {
     it(`stopped mid-run: sign-in and details are refused as unavailable, then work again after the restart (pooling ${pooling ? 'on' : 'off'})`, async () => {
-      const provider = await open(settingsFor(slapd.url, { pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 1_000 } }));
+      const logs = captureLogs();
+      const provider = await open(settingsFor(slapd.url, { pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 1_000 } }), { logger: logs.logger });
       assert.equal((await provider.verifyPassword('alice', LDAP_PASSWORDS.alice))?.username, 'alice');
       await slapd.stop();
       try {
@@ -270,6 +272,12 @@ describe('a directory that stops or hangs fails closed, then recovers by itself'
       }
       assert.equal((await provider.verifyPassword('alice', LDAP_PASSWORDS.alice))?.username, 'alice');
       assert.equal((await provider.getDetails('bob'))?.username, 'bob');
+      // the outage is logged once when it begins and once when it ends, not per request
+      const lines = logs.records.map((record) => record.msg).filter((msg) => msg.startsWith('user backend (ldap)'));
+      assert.deepEqual(lines.map((msg) => msg.replace(/ after \d+ failures$/, '')), [
+        'user backend (ldap): unavailable; requests that need it fail until it answers again',
+        'user backend (ldap): available again',
+      ]);
     });
   }
 
