@@ -295,13 +295,16 @@ export class LdapConnections {
     // ldapts takes TLS options given to the client as "TLS from the first byte", even for ldap://: they
     // go there only for ldaps://, and to startTLS for StartTLS
     const implicitTls = url.toLowerCase().startsWith('ldaps://');
+    // ldapts knows ldap:// and ldaps:// only: ldapi:// is ldap:// whose connection is the Unix socket
+    const socketPath = ldapiSocketPath(url);
+    const plainConnect = socketPath === undefined ? (netConnect as (...args: unknown[]) => Socket) : () => netConnect({ path: socketPath });
     const client = new this.#ldapts.Client({
-      url,
+      url: socketPath === undefined ? url : 'ldap://localhost',
       timeout: timeoutMs,
       connectTimeout: timeoutMs,
       strictDN: false,
       ...(implicitTls && tlsOptions !== undefined ? { tlsOptions: { ...tlsOptions } } : {}),
-      createConnection: once(netConnect as (...args: unknown[]) => Socket) as typeof netConnect,
+      createConnection: once(plainConnect) as typeof netConnect,
       createSecureConnection: once(tlsConnect as (...args: unknown[]) => TLSSocket) as typeof tlsConnect,
     });
     const connection: Connection = { client, sockets, broken: false, reused: false };
@@ -348,6 +351,12 @@ export class LdapConnections {
     if (connection.client.isConnected) connection.client.unbind().catch(() => undefined);
     for (const socket of connection.sockets) socket.destroy();
   }
+}
+
+/** `ldapi://%2Frun%2Fslapd%2Fldapi` → `/run/slapd/ldapi`; undefined for any other URL. */
+export function ldapiSocketPath(url: string): string | undefined {
+  const match = /^ldapi:\/\/([^/?#]+)\/?$/i.exec(url);
+  return match === null ? undefined : decodeURIComponent(match[1]!);
 }
 
 /** Node's TLS options without Gatehouse's own `expectedName` (checkServerIdentity already uses it). */

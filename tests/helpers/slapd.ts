@@ -25,6 +25,8 @@ export interface Slapd {
   readonly url: string;
   /** `ldaps://127.0.0.1:<port>`. */
   readonly ldapsUrl: string;
+  /** `ldapi://<the Unix socket's path, percent-encoded>`. */
+  readonly ldapiUrl: string;
   readonly port: number;
   readonly ldapsPort: number;
   /** The server's self-signed certificate (for 127.0.0.1 and localhost), also the CA to trust. */
@@ -142,7 +144,8 @@ export async function startSlapd(options: { ldif?: string } = {}): Promise<Slapd
   const cert = certificate;
   const port = await freePort();
   const ldapsPort = await freePort();
-  const args = ['-d', '0', '-F', join(temp.dir, 'slapd.d'), '-h', `ldap://127.0.0.1:${port}/ ldaps://127.0.0.1:${ldapsPort}/`];
+  const ldapiUrl = `ldapi://${encodeURIComponent(join(temp.dir, 'ldapi'))}`;
+  const args = ['-d', '0', '-F', join(temp.dir, 'slapd.d'), '-h', `ldap://127.0.0.1:${port}/ ldaps://127.0.0.1:${ldapsPort}/ ${ldapiUrl}/`];
   let service: ServiceProcess | undefined;
 
   const start = async (): Promise<void> => {
@@ -166,6 +169,7 @@ export async function startSlapd(options: { ldif?: string } = {}): Promise<Slapd
   return {
     url: `ldap://127.0.0.1:${port}`,
     ldapsUrl: `ldaps://127.0.0.1:${ldapsPort}`,
+    ldapiUrl,
     port,
     ldapsPort,
     certPem: cert.certPem,

@@ -214,6 +214,14 @@ describe('changing a password (Password Modify, RFC 3062)', () => {
   });
 });
 
+describe('ldapi:// (the directory\'s Unix socket)', () => {
+  it('signs in over the socket', async () => {
+    const provider = await open(settingsFor(slapd.ldapiUrl));
+    assert.equal((await provider.verifyPassword('alice', LDAP_PASSWORDS.alice))?.username, 'alice');
+    await provider.startupCheck();
+  });
+});
+
 describe('TLS: StartTLS and LDAPS check the server against the configured CA', () => {
   const trusted = () => ({ added: [slapd.certPem], ca: [slapd.certPem] });
 
