@@ -224,12 +224,20 @@ export class LdapConnections {
   #wait(): Promise<Connection> {
     const timeoutMs = this.#settings.pooling.enable ? this.#settings.pooling.timeoutMs : this.#settings.timeoutMs;
     return new Promise<Connection>((resolve, reject) => {
+      let settled = false;
       const waiter = (connection: Connection | LdapUnavailableError): void => {
         clearTimeout(timer);
+        // handed over after this waiter gave up: back to the pool, or its slot would be lost for good
+        if (settled) {
+          if (!(connection instanceof LdapUnavailableError)) this.#release(connection);
+          return;
+        }
+        settled = true;
         if (connection instanceof LdapUnavailableError) reject(connection);
         else resolve(connection);
       };
       const timer = setTimeout(() => {
+        settled = true;
         const index = this.#waiting.indexOf(waiter);
         if (index >= 0) this.#waiting.splice(index, 1);
         reject(new LdapUnavailableError(`${this.#settings.url}: no connection to the directory came free within ${timeoutMs} ms (pooling.count ${this.#settings.pooling.count})`));

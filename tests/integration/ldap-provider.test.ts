@@ -308,6 +308,24 @@ describe('a directory that stops or hangs fails closed, then recovers by itself'
 });
 
 describe('service connections: one shared, or a pool of pooling.count', () => {
+  it('a call waits at most pooling.timeout for a connection to come free, and the pool recovers afterwards', async () => {
+    const proxy = await startStallProxy({ host: '127.0.0.1', port: slapd.port });
+    try {
+      const provider = await open(settingsFor(`ldap://127.0.0.1:${proxy.port}`, { timeoutMs: 400, pooling: { enable: true, count: 1, retries: 0, timeoutMs: 150 } }));
+      assert.equal((await provider.getDetails('alice'))?.username, 'alice');
+      proxy.stall();
+      const holding = provider.getDetails('alice');
+      await rejectsUnavailable(provider.getDetails('bob'), /no connection to the directory came free within 150 ms/);
+      await rejectsUnavailable(holding, /no answer within 400 ms/);
+      proxy.resume();
+      // the one slot was not lost to the calls that gave up
+      const again = await Promise.all(['alice', 'bob', 'dave'].map((name) => provider.getDetails(name)));
+      assert.deepEqual(again.map((details) => details?.username), ['alice', 'bob', 'dave']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   for (const pooling of [false, true]) {
     it(`concurrent sign-ins and lookups share the service connection${pooling ? 's (a pool of 2)' : ''}`, async () => {
       const provider = await open(settingsFor(slapd.url, { pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 2_000 } }));
