@@ -54,6 +54,11 @@ interface Connection {
   broken: boolean;
   /** Served an earlier call: a failure may only mean the directory restarted since (worth one retry). */
   reused: boolean;
+  /**
+   * A socket under it closed (read-only: set by the socket's close event). ldapts does not notice it after StartTLS (it watches the plain socket's
+   * close against the TLS socket) and would write the next request into the void until the timeout.
+   */
+  readonly lost: boolean;
 }
 
 export class LdapConnections {
@@ -89,7 +94,7 @@ export class LdapConnections {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#acquire();
       try {
-        const result = await this.#within(connection, what, () => work(connection.client));
+        const result = await this.#within(connection, what, () => work(guarded(connection, this.#settings.url)));
         this.#release(connection);
         return result;
       } catch (error) {
@@ -152,7 +157,7 @@ export class LdapConnections {
       await this.#within(connection, 'binding as the service account', () => this.#bindService(connection.client)).catch((error: unknown) => {
         throw this.explain(error, 'binding as the service account');
       });
-      return await this.#within(connection, 'checking the directory', () => work(connection.client));
+      return await this.#within(connection, 'checking the directory', () => work(guarded(connection, this.#settings.url)));
     } catch (error) {
       throw this.explain(error, 'checking the directory');
     } finally {
@@ -191,7 +196,7 @@ export class LdapConnections {
   async #acquire(): Promise<Connection> {
     if (this.#closed) throw new LdapUnavailableError('the user backend is closed');
     for (let idle = this.#idle.pop(); idle !== undefined; idle = this.#idle.pop()) {
-      if (!idle.broken && idle.client.isConnected) {
+      if (!idle.broken && !idle.lost && idle.client.isConnected) {
         if (!this.#settings.pooling.enable) this.#idle.push(idle); // shared: stays available to others
         idle.reused = true;
         return idle;
@@ -291,11 +296,15 @@ export class LdapConnections {
     let opened = false;
     // one socket per client: ldapts reconnects by itself after a drop, which would skip StartTLS and the
     // bind and, for a user bind, send the password in clear; a dropped connection is replaced instead
+    const state = { lost: false };
     const once = <A extends unknown[], S extends Socket>(open: (...args: A) => S) => (...args: A): S => {
       const upgrade = typeof args[0] === 'object' && args[0] !== null && 'socket' in args[0];
       if (opened && !upgrade) throw new LdapUnavailableError(`${url}: the connection was lost`);
       opened = true;
       const socket = open(...args);
+      socket.once('close', () => {
+        state.lost = true;
+      });
       sockets.push(socket);
       return socket;
     };
@@ -315,7 +324,15 @@ export class LdapConnections {
       createConnection: once(plainConnect) as typeof netConnect,
       createSecureConnection: once(tlsConnect as (...args: unknown[]) => TLSSocket) as typeof tlsConnect,
     });
-    const connection: Connection = { client, sockets, broken: false, reused: false };
+    const connection: Connection = {
+      client,
+      sockets,
+      broken: false,
+      reused: false,
+      get lost() {
+        return state.lost;
+      },
+    };
     try {
       if (this.#settings.startTls) {
         // the URL's host is the name to check unless the tls settings say otherwise (Node would check "localhost")
@@ -359,6 +376,20 @@ export class LdapConnections {
     if (connection.client.isConnected) connection.client.unbind().catch(() => undefined);
     for (const socket of connection.sockets) socket.destroy();
   }
+}
+
+/** The client as `work` sees it: every request on a connection whose socket closed fails at once. */
+function guarded(connection: Connection, url: string): LdapClient {
+  return new Proxy(connection.client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (connection.lost) return Promise.reject(new LdapUnavailableError(`${url}: the connection was lost`));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 /** `ldapi://%2Frun%2Fslapd%2Fldapi` → `/run/slapd/ldapi`; undefined for any other URL. */

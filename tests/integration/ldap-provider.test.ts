@@ -7,7 +7,7 @@ import { tlsClientOptions } from '../../lib/net/tls-client.ts';
 import { DEFAULT_TRUST } from '../../lib/net/trusted-cas.ts';
 import { UserNotFoundError } from '../../gateway/users/errors.ts';
 import { LdapUserProvider } from '../../gateway/users/ldap.ts';
-import { LdapUnavailableError } from '../../gateway/users/ldap-connection.ts';
+import { LdapConnections, LdapUnavailableError } from '../../gateway/users/ldap-connection.ts';
 import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
@@ -244,6 +244,35 @@ describe('TLS: StartTLS and LDAPS check the server against the configured CA', (
   });
 });
 
+describe('a dropped connection is never reopened behind the provider\'s back', () => {
+  it('ldapts would reconnect in clear, unbound and without StartTLS: the next request fails at once instead', async () => {
+    const proxy = await startStallProxy({ host: '127.0.0.1', port: slapd.port });
+    const tls = tlsClientOptions({ skip_verify: false, minimum_version: 'TLS1.2' }, { added: [slapd.certPem], ca: [slapd.certPem] }, '127.0.0.1');
+    const connections = new LdapConnections(settingsFor(`ldap://127.0.0.1:${proxy.port}`, { startTls: true, tls, timeoutMs: 5_000 }), await import('ldapts'));
+    try {
+      const started = performance.now();
+      await rejectsUnavailable(connections.asService('testing', async (client) => {
+        assert.equal((await client.search(people, { scope: 'one', filter: '(uid=alice)' })).searchEntries.length, 1);
+        proxy.refuse();
+        // the request in flight when the connection drops fails (once it has, the drop has been seen)
+        assert.ok((await client.search(people, { scope: 'one', filter: '(uid=alice)' }).catch((error: unknown) => error)) instanceof Error);
+        proxy.resume();
+        // ldapts would write this into the dead TLS socket and wait for the timeout
+        await client.search(people, { scope: 'one', filter: '(uid=alice)' });
+      }), /the connection was lost/);
+      assert.equal(proxy.accepted, 1, 'a second connection was opened');
+      // failed at once, not after the 5 s timeout (ldapts itself does not see a StartTLS socket close)
+      assert.ok(performance.now() - started < 2_000);
+      // the next call opens a new connection (StartTLS and bind again) and works
+      assert.equal(await connections.asService('testing', async (client) => (await client.search(people, { scope: 'one', filter: '(uid=bob)' })).searchEntries.length), 1);
+      assert.equal(proxy.accepted, 2);
+    } finally {
+      await connections.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe('startupCheck says what is wrong', () => {
   it('passes against a working directory, and with a users filter that finds nobody', async () => {
     await (await open(settingsFor(slapd.url))).startupCheck();
@@ -265,10 +294,11 @@ describe('startupCheck says what is wrong', () => {
 });
 
 describe('a directory that stops or hangs fails closed, then recovers by itself', () => {
-  for (const pooling of [false, true]) {
-    it(`stopped mid-run: sign-in and details are refused as unavailable, then work again after the restart (pooling ${pooling ? 'on' : 'off'})`, async () => {
+  for (const { pooling, startTls } of [{ pooling: false, startTls: false }, { pooling: true, startTls: false }, { pooling: false, startTls: true }]) {
+    it(`stopped mid-run: sign-in and details are refused as unavailable, then work again after the restart (pooling ${pooling ? 'on' : 'off'}${startTls ? ', StartTLS' : ''})`, async () => {
       const logs = captureLogs();
-      const provider = await open(settingsFor(slapd.url, { pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 1_000 } }), { logger: logs.logger });
+      const tls = startTls ? { startTls, tls: tlsClientOptions({ skip_verify: false, minimum_version: 'TLS1.2' }, { added: [slapd.certPem], ca: [slapd.certPem] }, '127.0.0.1') } : {};
+      const provider = await open(settingsFor(slapd.url, { ...tls, pooling: { enable: pooling, count: 2, retries: 1, timeoutMs: 1_000 } }), { logger: logs.logger });
       assert.equal((await provider.verifyPassword('alice', LDAP_PASSWORDS.alice))?.username, 'alice');
       await slapd.stop();
       try {
