@@ -106,9 +106,10 @@ export class LdapConnections {
         // an LDAP answer (no such object, a bad filter) came over a healthy connection: keep it
         if (resultCode(error) === undefined) connection.broken = true;
         this.#release(connection);
-        const timedOut = error instanceof LdapUnavailableError;
+        // a timeout or a connection seen closed is an answer already: trying again would double the wait
+        const known = error instanceof LdapUnavailableError;
         // a connection kept from before may have died with a directory restart: one more try on a new one
-        const retry = connection.broken && !timedOut && (attempt < retries || (connection.reused && attempt === 0));
+        const retry = connection.broken && !known && (attempt < retries || (connection.reused && attempt === 0));
         if (!retry) throw this.explain(error, what);
       }
     }
