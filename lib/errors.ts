@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'unsupported_hash',
   'users_empty_after_setup',
   'setup_closed',
+  'user_directory_unavailable',
   // signing in and forward-auth
   'password_checks_busy',
   'bad_authz_request',
@@ -105,6 +106,7 @@ export const RETRY_AFTER_S = 5;
 const UNAVAILABLE_MESSAGES: Partial<Record<ErrorCode, string>> = {
   session_store_unavailable: 'Sessions are unavailable, try again shortly.',
   unreachable: 'The database is unavailable, try again shortly.',
+  user_directory_unavailable: 'The user directory is unavailable, try again shortly.',
 };
 
 /** The user-facing message when `error` says a backend did not answer, or null for any other error. */

@@ -1,0 +1,330 @@
+/**
+ * The LDAP user backend (`authentication_backend.ldap`): a directory Gatehouse reads through a service
+ * account and binds against to check passwords. Signing in searches the user by the users filter
+ * (`{input}` escaped: ldap-filter.ts), refuses unless exactly one entry matches, then binds as that
+ * entry's DN with the password on a connection of its own. Groups come from the groups filter or from
+ * the entry's memberOf. Every failure to reach or use the directory is an LdapUnavailableError (a 503
+ * for the caller), never a "wrong password": a directory that is down fails closed, and the next
+ * request tries again, so the backend recovers by itself. It goes behind the details cache (cached.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ConfigError } from '../../lib/errors.ts';
+import { createOutageLog } from '../../lib/outage-log.ts';
+import { configError } from '../../lib/config-problems.ts';
+import { UserNotFoundError, InvalidUserInputError } from './errors.ts';
+import { LdapConnections, LdapUnavailableError, resultCode, type LdapClient } from './ldap-connection.ts';
+import { filterSyntaxProblem, groupsFilterFor, usersFilterFor } from './ldap-filter.ts';
+import type { LdapProfileAttribute, LdapSettings } from './ldap-settings.ts';
+import type { UserAttributes, UserDetails, UserProvider } from './provider.ts';
+
+type Ldapts = typeof import('ldapts');
+type Entry = Awaited<ReturnType<LdapClient['search']>>['searchEntries'][number];
+
+/** RFC 3062 section 2. */
+const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
+
+/**
+ * What the credential stamp is made of, besides the DN: the entry's identity (so an account deleted and
+ * made again under the same name is another credential), then the first "password last changed" time
+ * the directory shows (OpenLDAP's ppolicy, Active Directory, FreeIPA), else the entry's last change.
+ */
+const IDENTITY_ATTRIBUTES = ['entryUUID', 'objectGUID', 'ipaUniqueID', 'nsUniqueId'] as const;
+// entryCSN (OpenLDAP) before modifyTimestamp: microseconds, where modifyTimestamp has whole seconds
+const PASSWORD_CHANGED_ATTRIBUTES = ['pwdChangedTime', 'pwdLastSet', 'krbLastPwdChange', 'entryCSN', 'modifyTimestamp'] as const;
+const BINARY_ATTRIBUTES = ['objectGUID'];
+
+const ADDRESS_PARTS = new Set<LdapProfileAttribute>(['street_address', 'locality', 'region', 'postal_code', 'country']);
+
+export interface LdapUserProviderOptions {
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A user's entry as read with the service account: its DN, canonical username and details but groups. */
+interface UserEntry {
+  dn: string;
+  username: string;
+  entry: Entry;
+}
+
+export class LdapUserProvider implements UserProvider {
+  readonly #settings: LdapSettings;
+  readonly #ldapts: Ldapts;
+  readonly #connections: LdapConnections;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  /** Whether the directory offers Password Modify (RFC 3062), once its root DSE was read. */
+  #passwordModify: boolean | undefined;
+
+  private constructor(settings: LdapSettings, ldapts: Ldapts, options: LdapUserProviderOptions) {
+    this.#settings = settings;
+    this.#ldapts = ldapts;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#connections = new LdapConnections(settings, ldapts, createOutageLog(options.logger, 'user backend (ldap)', { now: this.#now }));
+  }
+
+  /** Loads ldapts (only configurations with a directory pay for it); opens no connection yet. */
+  static async open(settings: LdapSettings, options: LdapUserProviderOptions): Promise<LdapUserProvider> {
+    const ldapts = await import('ldapts');
+    return new LdapUserProvider(settings, ldapts, options);
+  }
+
+  async getDetails(username: string): Promise<UserDetails | null> {
+    return this.#connections.asService('reading a user', async (client) => {
+      const found = await this.#findUser(client, username, { exactUsername: true });
+      return found === null ? null : this.#details(client, found, username);
+    });
+  }
+
+  async resolveLogin(login: string): Promise<string | null> {
+    return this.#connections.asService('searching a user', async (client) => (await this.#findUser(client, login))?.username ?? null);
+  }
+
+  async verifyPassword(login: string, password: string): Promise<UserDetails | null> {
+    // refused before any request: an empty password would be an unauthenticated bind, which "succeeds"
+    if (password.length === 0 || login.length === 0) return null;
+    const found = await this.#connections.asService('searching a user', (client) => this.#findUser(client, login));
+    if (found === null) return null;
+    if (!(await this.#connections.bindsAs(found.dn, password))) return null;
+    return this.#connections.asService('reading a user\'s groups', (client) => this.#details(client, found, login));
+  }
+
+  async updatePassword(username: string, newPassword: string): Promise<void> {
+    if (newPassword.length === 0) throw new InvalidUserInputError('the new password is empty');
+    await this.#connections.asService('setting a password', async (client) => {
+      const found = await this.#findUser(client, username, { exactUsername: true });
+      if (found === null) throw new UserNotFoundError(username);
+      if (this.#settings.implementation === 'activedirectory') {
+        // Active Directory takes a new password as unicodePwd: the password in double quotes, UTF-16LE
+        const value = Buffer.from(`"${newPassword}"`, 'utf16le');
+        await client.modify(found.dn, new this.#ldapts.Change({
+          operation: 'replace',
+          modification: new this.#ldapts.Attribute({ type: 'unicodePwd', values: [value] }),
+        }));
+        return;
+      }
+      if (await this.#offersPasswordModify(client)) {
+        await client.exop(PASSWORD_MODIFY_OID, passwordModifyRequest(this.#ldapts, found.dn, newPassword));
+        return;
+      }
+      // a directory that says it has no Password Modify (GLAuth…): userPassword replaced, as Authelia does
+      await client.modify(found.dn, new this.#ldapts.Change({
+        operation: 'replace',
+        modification: new this.#ldapts.Attribute({ type: 'userPassword', values: [newPassword] }),
+      }));
+    }).catch((error: unknown) => {
+      if (error instanceof UserNotFoundError) throw error;
+      const code = resultCode((error as { cause?: unknown }).cause ?? error);
+      // the directory's password policy refused the password (too short, in history…): the person's to fix
+      if (code === 19 || code === 53) throw new InvalidUserInputError('the directory refused the new password (its password policy)');
+      throw error;
+    });
+  }
+
+  /**
+   * Connects and binds as the service account, then reads the base DN, the users' and groups' base DNs
+   * and runs the users filter once: each step's failure says what to fix. A filter that finds nobody is
+   * fine (an empty directory); a filter the directory (or Gatehouse) cannot parse is not.
+   */
+  async startupCheck(): Promise<void> {
+    const filters: Array<[string, string]> = [
+      ['users_filter', usersFilterFor(this.#settings, 'gatehouse-startup-check', new Date(this.#now()))],
+      ['groups_filter', groupsFilterFor(this.#settings, { input: 'gatehouse-startup-check', username: 'gatehouse-startup-check', dn: this.#settings.usersBaseDn, mail: undefined, memberOf: [] }, new Date(this.#now()))],
+    ];
+    for (const [key, filter] of filters) {
+      let problem = filterSyntaxProblem(filter);
+      try {
+        this.#ldapts.FilterParser.parseString(filter);
+      } catch (error) {
+        problem ??= error instanceof Error ? error.message : String(error);
+      }
+      if (problem !== null) {
+        throw new ConfigError([configError(`authentication_backend.ldap.${key}`, `is not a valid LDAP filter once its placeholders are filled: ${problem}`)]);
+      }
+    }
+    await this.#connections.probe(async (client) => {
+      for (const [key, dn] of [['base_dn', this.#settings.baseDn], ['additional_users_dn', this.#settings.usersBaseDn], ['additional_groups_dn', this.#settings.groupsBaseDn]] as const) {
+        try {
+          await client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+        } catch (error) {
+          if (resultCode(error) === 32) throw new LdapUnavailableError(`${this.#settings.url}: ${dn} does not exist in the directory (or the service account may not see it): check ${key}`);
+          throw error;
+        }
+      }
+      // feature detection: Authelia refuses to start without it unless permit_feature_detection_failure
+      const extensions = await this.#supportedExtensions(client).catch((error: unknown) => {
+        if (this.#settings.permitFeatureDetectionFailure) return null;
+        const said = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        throw new LdapUnavailableError(`${this.#settings.url}: cannot read the root DSE's supportedExtension as the service account (${said}): allow it, or set permit_feature_detection_failure`);
+      });
+      if (extensions !== null) this.#passwordModify = extensions.includes(PASSWORD_MODIFY_OID);
+      try {
+        await client.search(this.#settings.usersBaseDn, { scope: 'sub', filter: filters[0]![1], attributes: ['1.1'], sizeLimit: 1 });
+      } catch (error) {
+        const code = resultCode(error);
+        if (code === 4) return; // size limit: the filter matches, which is fine
+        if (code === 87 || code === 18 || code === 17) throw new LdapUnavailableError(`${this.#settings.url}: the directory refused users_filter (result code ${code}): check authentication_backend.ldap.users_filter`);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Whether the root DSE lists Password Modify (read once). A root DSE that cannot be read counts as yes:
+   * the extended operation hashes the password, where a plain userPassword replace may store it as sent.
+   */
+  async #offersPasswordModify(client: LdapClient): Promise<boolean> {
+    if (this.#passwordModify === undefined) {
+      const extensions = await this.#supportedExtensions(client).catch(() => null);
+      if (extensions === null) return true;
+      this.#passwordModify = extensions.includes(PASSWORD_MODIFY_OID);
+    }
+    return this.#passwordModify;
+  }
+
+  async #supportedExtensions(client: LdapClient): Promise<string[]> {
+    const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['supportedExtension'] });
+    return searchEntries[0] === undefined ? [] : all(searchEntries[0], 'supportedExtension');
+  }
+
+  async close(): Promise<void> {
+    await this.#connections.close();
+  }
+
+  /**
+   * The one entry the users filter finds for `input`, or null when none or several do (several: the
+   * filter is ambiguous and signing in as either would be a guess). `exactUsername`: the entry's
+   * username must also be `input` (in any case): a canonical name never resolves to another's e-mail.
+   */
+  async #findUser(client: LdapClient, input: string, options: { exactUsername?: boolean } = {}): Promise<UserEntry | null> {
+    if (input.length === 0) return null;
+    const filter = usersFilterFor(this.#settings, input, new Date(this.#now()));
+    const { searchEntries } = await client.search(this.#settings.usersBaseDn, {
+      scope: 'sub',
+      filter,
+      attributes: this.#userAttributeNames(),
+      explicitBufferAttributes: BINARY_ATTRIBUTES,
+    });
+    const found: UserEntry[] = [];
+    for (const entry of searchEntries) {
+      const dn = this.#settings.attributes.distinguishedName ? first(entry, this.#settings.attributes.distinguishedName) : entry.dn;
+      const username = first(entry, this.#settings.attributes.username);
+      if (dn === undefined || dn.length === 0 || username === undefined || username.length === 0) continue;
+      if (options.exactUsername && username.toLowerCase() !== input.toLowerCase()) continue;
+      found.push({ dn, username, entry });
+    }
+    if (found.length > 1) {
+      this.#logger.warn({ login: input, matches: found.length }, 'ldap: the users filter matches several entries for one login; refused');
+      return null;
+    }
+    return found[0] ?? null;
+  }
+
+  #userAttributeNames(): string[] {
+    const { attributes } = this.#settings;
+    const names = [
+      attributes.username, attributes.displayName, attributes.mail,
+      ...Object.values(attributes.profile), ...Object.keys(attributes.extra),
+      ...IDENTITY_ATTRIBUTES, ...PASSWORD_CHANGED_ATTRIBUTES,
+    ];
+    if (attributes.distinguishedName) names.push(attributes.distinguishedName);
+    if (attributes.memberOf) names.push(attributes.memberOf);
+    return [...new Set(names.filter((name): name is string => typeof name === 'string' && name.length > 0))];
+  }
+
+  async #details(client: LdapClient, user: UserEntry, input: string): Promise<UserDetails> {
+    const { attributes } = this.#settings;
+    const mails = all(user.entry, attributes.mail);
+    const memberOf = attributes.memberOf ? all(user.entry, attributes.memberOf) : [];
+    const groups = await this.#groups(client, { input, username: user.username, dn: user.dn, mail: mails[0], memberOf });
+    const profile = this.#profile(user.entry);
+    return {
+      username: user.username,
+      displayName: first(user.entry, attributes.displayName) ?? user.username,
+      emails: mails,
+      groups,
+      credentialStamp: credentialStamp(user),
+      ...(profile === undefined ? {} : { attributes: profile }),
+    };
+  }
+
+  async #groups(client: LdapClient, subject: Parameters<typeof groupsFilterFor>[1]): Promise<string[]> {
+    // memberof mode: the entry's memberOf says which groups; a user who is in none needs no search
+    if (this.#settings.groupSearchMode === 'memberof' && subject.memberOf.length === 0) return [];
+    const filter = groupsFilterFor(this.#settings, subject, new Date(this.#now()));
+    const groupName = this.#settings.attributes.groupName;
+    const { searchEntries } = await client.search(this.#settings.groupsBaseDn, { scope: 'sub', filter, attributes: [groupName] });
+    const memberOf = new Set(subject.memberOf.map((dn) => dn.toLowerCase()));
+    const groups: string[] = [];
+    for (const entry of searchEntries) {
+      if (this.#settings.groupSearchMode === 'memberof' && !memberOf.has(entry.dn.toLowerCase())) continue;
+      const names = all(entry, groupName);
+      // a group name must be one value: with two, which one rules would match is a guess
+      if (names.length === 1 && names[0]!.length > 0 && !groups.includes(names[0]!)) groups.push(names[0]!);
+    }
+    return groups;
+  }
+
+  #profile(entry: Entry): UserAttributes | undefined {
+    const { profile: mapping, extra: extraMapping } = this.#settings.attributes;
+    const result: Record<string, unknown> = {};
+    const address: Record<string, string> = {};
+    for (const [name, attribute] of Object.entries(mapping) as Array<[LdapProfileAttribute, string | undefined]>) {
+      if (attribute === undefined) continue;
+      const value = first(entry, attribute);
+      if (value === undefined) continue;
+      if (ADDRESS_PARTS.has(name)) address[name] = value;
+      else result[name] = value;
+    }
+    if (Object.keys(address).length > 0) result['address'] = address;
+    const extra: Record<string, unknown> = {};
+    for (const [attribute, { name, multiValued, valueType }] of Object.entries(extraMapping)) {
+      const values = all(entry, attribute).map((value) => typed(value, valueType)).filter((value) => value !== undefined);
+      if (values.length === 0) continue;
+      extra[name] = multiValued ? values : values[0];
+    }
+    if (Object.keys(extra).length > 0) result['extra'] = extra;
+    return Object.keys(result).length === 0 ? undefined : (result as UserAttributes);
+  }
+}
+
+/** RFC 3062 PasswdModifyRequestValue: SEQUENCE { userIdentity [0], newPasswd [2] } (no old password: the service account sets it). */
+function passwordModifyRequest(ldapts: Ldapts, dn: string, newPassword: string): Buffer {
+  const writer = new ldapts.BerWriter();
+  writer.startSequence();
+  writer.writeString(dn, 0x80);
+  writer.writeString(newPassword, 0x82);
+  writer.endSequence();
+  return writer.buffer;
+}
+
+/** Changes whenever the password does (or the account is made again): sessions keep it and end with it. */
+function credentialStamp(user: UserEntry): string {
+  const identity = IDENTITY_ATTRIBUTES.map((name) => first(user.entry, name)).find((value) => value !== undefined) ?? '';
+  const changed = PASSWORD_CHANGED_ATTRIBUTES.map((name) => first(user.entry, name)).find((value) => value !== undefined) ?? '';
+  return createHash('sha256').update(JSON.stringify(['ldap', user.dn.toLowerCase(), identity, changed])).digest('base64url');
+}
+
+/** Every value of an attribute, its name in any case (directories answer in their own spelling). */
+function all(entry: Entry, attribute: string): string[] {
+  const wanted = attribute.toLowerCase();
+  for (const [name, value] of Object.entries(entry)) {
+    if (name.toLowerCase() !== wanted || name === 'dn') continue;
+    const list = Array.isArray(value) ? value : [value];
+    return list.map((item) => (Buffer.isBuffer(item) ? item.toString('hex') : String(item)));
+  }
+  return [];
+}
+
+function first(entry: Entry, attribute: string): string | undefined {
+  return all(entry, attribute)[0];
+}
+
+function typed(value: string, type: 'string' | 'integer' | 'boolean'): unknown {
+  if (type === 'string') return value;
+  if (type === 'integer') return /^-?\d+$/.test(value) ? Number(value) : undefined;
+  const lower = value.toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : undefined;
+}
