@@ -81,10 +81,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   try {
     const sessionSecret = config.session.secret ?? randomBytes(32).toString('base64url');
     if (!config.session.secret) logger.info('session.secret not set: generated one for this run (sessions end when Gatehouse restarts)');
-    const fileCfg = config.authentication_backend.file!;
+    // the users file, or none with a directory (authentication_backend.ldap)
+    const fileCfg = config.authentication_backend.file;
     // a crash mid-write left a temp file beside the users file or the assertion key: not a second copy to keep
     // (users-file writes go to its real path: a symlinked users file's temp files sit beside the target)
-    await cleanUpInterruptedWrites([dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path)), ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
+    const usersDirs = fileCfg ? [dirname(fileCfg.path), dirname(await realpath(fileCfg.path).catch(() => fileCfg.path))] : [];
+    await cleanUpInterruptedWrites([...usersDirs, ...(config.identity_assertion ? [dirname(config.identity_assertion.key_path)] : [])], logger);
     // certificates_directory: read once, trusted by every outgoing TLS connection (a bad file stops the start here)
     const trusted = await loadTrustedCertificates(config.certificates_directory);
     // every provider opens and runs its startup check before anything is served; one start names every one that fails
@@ -104,7 +106,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
       {
         name: 'users',
-        open: () => openUsers(config.authentication_backend, { logger, now, ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}) }),
+        open: () => openUsers(config.authentication_backend, { logger, now, trusted, ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}) }),
         check: (opened) => opened.users.startupCheck(),
         close: (opened) => opened.users.close(),
       },
@@ -127,7 +129,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // attempts count per account: `alice`, `Alice` and alice's e-mail share one counter and one ban
     const regulator = new Regulator({ options: config.regulation, storage, logger, now, canonicalise: (login) => users.resolveLogin(login) });
     const audit = createAuditLog(logger);
-    const passwordChecks = passwordCheckLimiterFor(config.authentication_backend.password_checks, fileCfg.password.argon2.parallelism);
+    const passwordChecks = passwordCheckLimiterFor(config.authentication_backend.password_checks, fileCfg?.password.argon2.parallelism ?? 1);
     metrics?.watchPasswordChecks(passwordChecks.stats);
     const firstFactor = createFirstFactor(users, regulator, audit, {
       minFailureDelayMs: options.minFailureDelayMs ?? DEFAULT_MIN_FAILURE_DELAY_MS,
@@ -140,7 +142,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const authorizer = compileAccessControl(config.access_control, networks);
     const cookieDomains = resolveCookieDomains(config);
     const isTrustedProxy = makeAddressMatcher(config.server.trusted_proxies);
-    const setup = await openFirstRunSetup(admin, storage.setupState, { logger, now, usersPath: fileCfg.path });
+    const setup = await openFirstRunSetup(admin, storage.setupState, { logger, now, usersPath: fileCfg?.path ?? '' });
 
     const sessionReader = createSessionReader({ sessions, key: cookieSigningKey(sessionSecret), logger, now });
     const assertionCfg = config.identity_assertion;

@@ -48,12 +48,14 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
       name: 'users',
       async run() {
         // read only: a missing users file is reported, not created, and nothing watches it
-        const { users } = await openUsers(config.authentication_backend, { logger, watch: false, create: false });
+        const { users } = await openUsers(config.authentication_backend, { logger, watch: false, create: false, trusted: await trusted() });
         try {
           await users.startupCheck();
         } finally {
           await users.close();
         }
+        const ldap = config.authentication_backend.ldap;
+        if (ldap) return `directory ${ldap.address ?? ''} (${ldap.implementation ?? 'custom'})`;
         return `users file ${config.authentication_backend.file?.path ?? ''}`.trimEnd();
       },
     },

@@ -199,10 +199,11 @@ export function regulationContextFromConfig(config: Pick<GatewayConfig, 'storage
       return { bans: storage.bans, close: () => storage.close() };
     },
     async resolveLogin(login) {
-      const file = config.authentication_backend.file;
+      const { file, ldap } = config.authentication_backend;
       // no users file yet: no account, every name is its own subject (as the regulator counts it)
-      if (file === undefined || !existsSync(file.path)) return null;
-      const { users } = await openUsers(config.authentication_backend, { logger: silent, watch: false, create: false });
+      if (ldap === undefined && (file === undefined || !existsSync(file.path))) return null;
+      const trusted = await loadTrustedCertificates(config.certificates_directory);
+      const { users } = await openUsers(config.authentication_backend, { logger: silent, watch: false, create: false, trusted });
       try {
         return await users.resolveLogin(login);
       } finally {

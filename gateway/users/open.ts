@@ -7,6 +7,7 @@ import { ConfigError } from '../../lib/errors.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { CachedUserProvider, type RefreshInterval } from './cached.ts';
 import { FileUserProvider, type PasswordVerifier } from './file-provider.ts';
+import { DEFAULT_TRUST, type TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import type { UserAdmin, UserProvider } from './provider.ts';
 
 export type { PasswordVerifier };
@@ -25,6 +26,8 @@ export interface OpenUsersContext {
   watch?: boolean;
   /** false: a missing users file is an error instead of being created empty (checking, not running). */
   create?: boolean;
+  /** certificates_directory's CAs, for a directory over TLS; the system's alone by default. */
+  trusted?: TrustedCertificates;
 }
 
 export interface OpenedUsers {
@@ -36,6 +39,13 @@ export interface OpenedUsers {
 
 /** Opens the configured backend; a malformed or unreadable users file is a UsersFileError naming every problem. */
 export async function openUsers(backend: AuthenticationBackendOptions, context: OpenUsersContext): Promise<OpenedUsers> {
+  if (backend.ldap !== undefined) {
+    // loaded only when a directory is configured; its users are edited in the directory, not by Gatehouse
+    const [{ LdapUserProvider }, { resolveLdapSettings }] = await Promise.all([import('./ldap.ts'), import('../config/ldap-schema.ts')]);
+    const settings = resolveLdapSettings(backend.ldap, context.trusted ?? DEFAULT_TRUST);
+    const provider = await LdapUserProvider.open(settings, { logger: context.logger, ...(context.now ? { now: context.now } : {}) });
+    return { users: withDetailsCache(provider, backend, context), admin: null };
+  }
   const file = backend.file;
   if (file === undefined) {
     throw new ConfigError(['config: authentication_backend.file: is required: set authentication_backend.file.path to a users file (created if missing)']);

@@ -119,6 +119,9 @@ export async function startInProcessGateway(options: InProcessGatewayOptions = {
       access_control: { default_policy: 'deny' },
     };
     const raw = options.config ? deepMerge(defaults, options.config) : defaults;
+    // a directory instead of the users file: the default file backend would be a second one
+    const backend = raw.authentication_backend as Record<string, unknown>;
+    if (backend.ldap !== undefined) delete backend.file;
     const { config, warnings } = parseGatewayConfig(raw);
     const { logger, records, text } = captureLogs();
     const clock = options.clock ?? makeClock();

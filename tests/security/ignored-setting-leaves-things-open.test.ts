@@ -178,7 +178,6 @@ describe('settings Gatehouse does not implement and that would narrow access are
     // Bearer tokens come from the OpenID Connect provider: without it, the scheme cannot be honoured
     ['a Bearer scheme without the provider', 'server:\n  endpoints:\n    authz:\n      forward-auth:\n        implementation: ForwardAuth\n        authn_strategies:\n          - name: HeaderAuthorization\n            schemes: [Bearer]\n', /schemes: lists 'Bearer', whose tokens come from identity_providers\.oidc, which is not configured/],
     ['server.endpoints.rate_limits', 'server:\n  endpoints:\n    rate_limits:\n      reset_password_finish:\n        enable: true\n', /^config: server\.endpoints\.rate_limits: is an Authelia option Gatehouse does not implement yet, and it limits/],
-    ['authentication_backend.ldap', 'authentication_backend:\n  ldap:\n    address: ldap://127.0.0.1\n', /^config: authentication_backend\.ldap: .*decide who may log in/],
   ] as const) {
     it(`${what}: refused, naming the option`, async () => {
       const problems = await problemsWith(`${what.replace(/\W+/g, '-')}.yml`, yaml);

@@ -12,7 +12,6 @@ const IGNORED = 'is an Authelia option Gatehouse does not implement yet; it is i
  */
 const NOT_YET_SUPPORTED_NARROWING: readonly { path: string; applies: (value: unknown) => boolean; effect: string }[] = [
   { path: 'server.endpoints.rate_limits', applies: () => true, effect: 'it limits how often a client may try' },
-  { path: 'authentication_backend.ldap', applies: () => true, effect: 'its filters and groups decide who may log in' },
   {
     path: 'webauthn.metadata',
     applies: (value) => isPlain(value) && value.enabled === true,

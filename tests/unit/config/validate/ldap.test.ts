@@ -217,12 +217,10 @@ describe('authentication_backend.refresh_interval with LDAP', () => {
   });
 });
 
-describe('authentication_backend.ldap is still refused until the provider is wired', () => {
-  it('a complete block loads into the schema but the whole configuration is refused as not implemented yet', () => {
+describe('authentication_backend.ldap is implemented: a complete block loads with nothing to say', () => {
+  it('no problem at authentication_backend.ldap, and no "not implemented yet"', () => {
     const config = parsed({ authentication_backend: { ldap: GOOD } });
-    const found = validateGatewayConfig(config).filter((p) => p.path === 'authentication_backend.ldap');
-    assert.deepEqual(found.map((p) => p.severity), ['error']);
-    assert.match(found[0]!.message, /does not implement yet/);
-    assert.throws(() => parseGatewayConfig({ authentication_backend: { ldap: GOOD } }), (error: unknown) => error instanceof ConfigError && error.problems.some((p) => /authentication_backend\.ldap: .*does not implement yet/.test(p)));
+    // the placeholder-looking test password aside: a real one would be a random string
+    assert.deepEqual(validateGatewayConfig(config).filter((p) => p.path.startsWith('authentication_backend') && !/placeholder/.test(p.message)), []);
   });
 });

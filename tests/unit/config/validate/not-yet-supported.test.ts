@@ -11,10 +11,10 @@ describe('Authelia options Gatehouse does not implement yet', () => {
   });
 
   it('one whose effect would be to refuse more is an error at its path', () => {
-    const [problem] = notYetSupportedProblems(parsed({ authentication_backend: { ldap: { address: 'ldap://127.0.0.1' } } }));
-    assert.equal(problem?.path, 'authentication_backend.ldap');
+    const [problem] = notYetSupportedProblems(parsed({ server: { endpoints: { rate_limits: { reset_password_finish: { enable: true } } } } }));
+    assert.equal(problem?.path, 'server.endpoints.rate_limits');
     assert.equal(problem?.severity, 'error');
-    assert.match(problem?.message ?? '', /decide who may log in: ignoring it would leave Gatehouse more open than configured/);
+    assert.match(problem?.message ?? '', /limits how often a client may try: ignoring it would leave Gatehouse more open than configured/);
   });
 
   it('WebAuthn metadata checks and authenticator filters would refuse keys: an error when they would, a warning when they would not', () => {
