@@ -208,7 +208,11 @@ const COMMANDS: readonly Command[] = [
       if (args.length === 0 || wantsHelp(args)) return await runUsers(takeConfigFiles(args, {}).rest, io, { path: '', argon2: {} as never });
       const { files, rest } = takeConfigFiles(args, env);
       const { config } = await load(files, env, files.length === 0);
-      const file = config.authentication_backend.file!;
+      const file = config.authentication_backend.file;
+      // a directory's users are the directory's to manage: nothing here could edit them
+      if (file === undefined) {
+        throw new UsageError(`the users are in the directory named by authentication_backend.ldap${config.authentication_backend.ldap?.address ? ` (${config.authentication_backend.ldap.address})` : ''}: add, remove and rename them there; gatehouse users manages a users file`);
+      }
       // rename moves the user's rows in the database too; the other commands never open it
       const storage = async () => {
         const { openStorage } = await import('../storage/open.ts');
