@@ -261,6 +261,18 @@ describe('the journeys with an LDAP directory (slapd) instead of the users file'
     const through = await askAuthz(m.gw, 'forward-auth', SECURE, { cookie: twoFactors });
     assert.equal(through.status, 200, through.body);
     assert.equal(through.headers['remote-user'], 'alice');
+
+    // signed in by her e-mail address or in other letters, she is the directory's alice: the same
+    // enrolled app is asked for, and the app sees her directory name
+    for (const spelling of ['alice@example.test', 'ALICE']) {
+      const other = await login(m.gw, spelling, alicePassword);
+      const info = await api('GET', '/api/user/info', other);
+      assert.equal(info.json<{ data: { has_totp: boolean } }>().data.has_totp, true, `${spelling}: ${info.body}`);
+      assert.notEqual((await askAuthz(m.gw, 'forward-auth', SECURE, { cookie: other })).status, 200, `${spelling}: one factor opened the two_factor site`);
+      const app = await askAuthz(m.gw, 'forward-auth', APP, { cookie: other });
+      assert.equal(app.status, 200, spelling);
+      assert.equal(app.headers['remote-user'], 'alice', spelling);
+    }
   });
 
   it("a password reset through the e-mailed link sets the directory's password (hashed there) and ends alice's other sessions", async () => {
