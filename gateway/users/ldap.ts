@@ -210,7 +210,13 @@ export class LdapUserProvider implements UserProvider {
     const found: UserEntry[] = [];
     for (const entry of searchEntries) {
       const dn = this.#settings.attributes.distinguishedName ? first(entry, this.#settings.attributes.distinguishedName) : entry.dn;
-      const username = first(entry, this.#settings.attributes.username);
+      const usernames = all(entry, this.#settings.attributes.username);
+      // one username or none: with two, which account signs in would be whichever the directory lists first
+      if (usernames.length > 1) {
+        this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
+        continue;
+      }
+      const username = usernames[0];
       if (dn === undefined || dn.length === 0 || username === undefined || username.length === 0) continue;
       if (options.exactUsername && username.toLowerCase() !== input.toLowerCase()) continue;
       found.push({ dn, username, entry });

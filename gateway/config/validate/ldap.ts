@@ -125,6 +125,25 @@ function extraAttributeProblems(ldap: LdapConfig): ConfigProblem[] {
   return found;
 }
 
+/**
+ * Sessions end when the credential stamp does (users/ldap.ts builds it from the entry's identity and a
+ * "password last changed" time). LLDAP shows no change time (its modifyTimestamp is the creation date);
+ * GLAuth shows neither, so an account removed and made again under the same name keeps the old one's too.
+ */
+const NO_PASSWORD_CHANGE_TIME: Partial<Record<LdapConfig['implementation'], string>> = {
+  lldap: 'LLDAP shows no time a password was changed',
+  glauth: 'GLAuth shows no time a password was changed, nor an identity for an entry (an account removed and made again under the same name keeps the sessions too)',
+};
+
+function credentialChangeProblems(ldap: LdapConfig): ConfigProblem[] {
+  const why = NO_PASSWORD_CHANGE_TIME[ldap.implementation];
+  if (why === undefined) return [];
+  return [configWarning(
+    `${LDAP}.implementation`,
+    `is '${ldap.implementation}': ${why}, so a password changed or reset in the directory itself does not end the Gatehouse sessions made with the old one (they last until they expire or sign out); change passwords through Gatehouse, which ends them, or keep session lifetimes short`,
+  )];
+}
+
 /** Every problem of the `ldap` block (none when it is absent); `file` and `ldap` both set is authentication-backend.ts's to say. */
 export function ldapProblems(backend: GatewayConfig['authentication_backend']): ConfigProblem[] {
   const ldap = backend.ldap;
@@ -137,5 +156,6 @@ export function ldapProblems(backend: GatewayConfig['authentication_backend']): 
     ...filterProblems(ldap),
     ...extraAttributeProblems(ldap),
     ...refreshProblems(backend.refresh_interval),
+    ...credentialChangeProblems(ldap),
   ];
 }

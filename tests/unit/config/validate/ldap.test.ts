@@ -25,7 +25,8 @@ describe('authentication_backend.ldap: a complete block has no problem', () => {
 
   it('every implementation with its defaults passes the filter rules (only custom needs filters)', () => {
     for (const implementation of ['activedirectory', 'rfc2307bis', 'freeipa', 'lldap', 'glauth']) {
-      assert.deepEqual(problems({ ...GOOD, implementation }), [], implementation);
+      // lldap's and glauth's warning (no password change time) is tests/security/password-changed-in-the-directory-keeps-sessions.test.ts's
+      assert.deepEqual(problems({ ...GOOD, implementation }).filter(([, path]) => path !== 'authentication_backend.ldap.implementation'), [], implementation);
     }
     assert.deepEqual(problems({ ...GOOD, implementation: 'custom', users_filter: '(&({username_attribute}={input})(objectClass=person))', groups_filter: '(member={dn})' }), []);
   });
@@ -164,7 +165,7 @@ describe('authentication_backend.ldap: filters', () => {
   });
 
   it('a filter the implementation gives is checked too (overridden by the file or not)', () => {
-    assert.deepEqual(problems({ ...GOOD, implementation: 'lldap' }), []);
+    assert.deepEqual(at(problems({ ...GOOD, implementation: 'lldap' }), 'authentication_backend.ldap.users_filter'), []);
     assert.equal(at(problems({ ...GOOD, implementation: 'lldap', users_filter: '(uid={input})' }), 'authentication_backend.ldap.users_filter').length, 1);
   });
 });
