@@ -78,9 +78,12 @@ async function step(loop: number): Promise<void> {
 const started = performance.now();
 const end = started + job.seconds * 1000;
 let done = 0;
+// counted when sent: `max` is a bound, never overshot by the requests still in flight
+let sent = 0;
 await Promise.all(
   Array.from({ length: job.concurrency }, async (_, loop) => {
-    while (done < job.max && performance.now() < end) {
+    while (sent < job.max && performance.now() < end) {
+      sent += 1;
       await step(loop);
       done += 1;
     }

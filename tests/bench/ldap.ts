@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Attribute, Change, Client } from 'ldapts';
-import { LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
+import { gatewayLdapConfig, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
 import { login, startInProcessGateway, type InProcessGateway, type TestUser } from '../helpers/inprocess-gateway.ts';
 import { generateSecret } from '../../lib/secret-strength.ts';
 import { writeFileAtomic } from '../../lib/fs-atomic.ts';
@@ -105,17 +105,7 @@ function ldapConfig(slapd: Slapd, servicePassword: string, refreshInterval: stri
     authentication_backend: {
       refresh_interval: refreshInterval,
       password_reset: { disable: true },
-      ldap: {
-        implementation: 'custom',
-        address: slapd.url,
-        base_dn: LDAP_SUFFIX,
-        additional_users_dn: 'ou=people',
-        users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-        additional_groups_dn: 'ou=groups',
-        groups_filter: '(&(member={dn})(objectClass=groupOfNames))',
-        user: LDAP_SERVICE_DN,
-        password: servicePassword,
-      },
+      ldap: gatewayLdapConfig(slapd, servicePassword),
     },
     access_control: ACCESS_CONTROL,
   };
