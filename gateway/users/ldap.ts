@@ -7,7 +7,6 @@
  * for the caller), never a "wrong password": a directory that is down fails closed, and the next
  * request tries again, so the backend recovers by itself. It goes behind the details cache (cached.ts).
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
 import { createOutageLog } from '../../lib/outage-log.ts';
@@ -15,37 +14,18 @@ import { configError } from '../../lib/config-problems.ts';
 import { UserNotFoundError, InvalidUserInputError } from './errors.ts';
 import { LdapConnections, LdapUnavailableError, resultCode, type LdapClient } from './ldap-connection.ts';
 import { filterSyntaxProblem, groupsFilterFor, usersFilterFor } from './ldap-filter.ts';
-import type { LdapProfileAttribute, LdapSettings } from './ldap-settings.ts';
-import type { UserAttributes, UserDetails, UserProvider } from './provider.ts';
+import { activeDirectoryPassword, all, BINARY_ATTRIBUTES, detailsFromEntry, groupNamesFrom, memberOfFromEntry, userAttributeNames, userFromEntry, type UserEntry } from './ldap-entry.ts';
+import type { LdapSettings } from './ldap-settings.ts';
+import type { UserDetails, UserProvider } from './provider.ts';
 
 type Ldapts = typeof import('ldapts');
-type Entry = Awaited<ReturnType<LdapClient['search']>>['searchEntries'][number];
 
 /** RFC 3062 section 2. */
 const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
 
-/**
- * What the credential stamp is made of, besides the DN: the entry's identity (so an account deleted and
- * made again under the same name is another credential), then the first "password last changed" time
- * the directory shows (OpenLDAP's ppolicy, Active Directory, FreeIPA), else the entry's last change.
- */
-const IDENTITY_ATTRIBUTES = ['entryUUID', 'objectGUID', 'ipaUniqueID', 'nsUniqueId'] as const;
-// entryCSN (OpenLDAP) before modifyTimestamp: microseconds, where modifyTimestamp has whole seconds
-const PASSWORD_CHANGED_ATTRIBUTES = ['pwdChangedTime', 'pwdLastSet', 'krbLastPwdChange', 'entryCSN', 'modifyTimestamp'] as const;
-const BINARY_ATTRIBUTES = ['objectGUID'];
-
-const ADDRESS_PARTS = new Set<LdapProfileAttribute>(['street_address', 'locality', 'region', 'postal_code', 'country']);
-
 export interface LdapUserProviderOptions {
   logger: Logger;
   now?: () => number;
-}
-
-/** A user's entry as read with the service account: its DN, canonical username and details but groups. */
-interface UserEntry {
-  dn: string;
-  username: string;
-  entry: Entry;
 }
 
 export class LdapUserProvider implements UserProvider {
@@ -97,8 +77,7 @@ export class LdapUserProvider implements UserProvider {
       const found = await this.#findUser(client, username, { exactUsername: true });
       if (found === null) throw new UserNotFoundError(username);
       if (this.#settings.implementation === 'activedirectory') {
-        // Active Directory takes a new password as unicodePwd: the password in double quotes, UTF-16LE
-        const value = Buffer.from(`"${newPassword}"`, 'utf16le');
+        const value = activeDirectoryPassword(newPassword);
         await client.modify(found.dn, new this.#ldapts.Change({
           operation: 'replace',
           modification: new this.#ldapts.Attribute({ type: 'unicodePwd', values: [value] }),
@@ -204,22 +183,21 @@ export class LdapUserProvider implements UserProvider {
     const { searchEntries } = await client.search(this.#settings.usersBaseDn, {
       scope: 'sub',
       filter,
-      attributes: this.#userAttributeNames(),
+      attributes: userAttributeNames(this.#settings),
       explicitBufferAttributes: BINARY_ATTRIBUTES,
     });
     const found: UserEntry[] = [];
     for (const entry of searchEntries) {
-      const dn = this.#settings.attributes.distinguishedName ? first(entry, this.#settings.attributes.distinguishedName) : entry.dn;
-      const usernames = all(entry, this.#settings.attributes.username);
       // one username or none: with two, which account signs in would be whichever the directory lists first
+      const usernames = all(entry, this.#settings.attributes.username);
       if (usernames.length > 1) {
         this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
         continue;
       }
-      const username = usernames[0];
-      if (dn === undefined || dn.length === 0 || username === undefined || username.length === 0) continue;
-      if (options.exactUsername && username.toLowerCase() !== input.toLowerCase()) continue;
-      found.push({ dn, username, entry });
+      const user = userFromEntry(entry, this.#settings);
+      if (user === null) continue;
+      if (options.exactUsername && user.username.toLowerCase() !== input.toLowerCase()) continue;
+      found.push(user);
     }
     if (found.length > 1) {
       this.#logger.warn({ login: input, matches: found.length }, 'ldap: the users filter matches several entries for one login; refused');
@@ -228,71 +206,18 @@ export class LdapUserProvider implements UserProvider {
     return found[0] ?? null;
   }
 
-  #userAttributeNames(): string[] {
-    const { attributes } = this.#settings;
-    const names = [
-      attributes.username, attributes.displayName, attributes.mail,
-      ...Object.values(attributes.profile), ...Object.keys(attributes.extra),
-      ...IDENTITY_ATTRIBUTES, ...PASSWORD_CHANGED_ATTRIBUTES,
-    ];
-    if (attributes.distinguishedName) names.push(attributes.distinguishedName);
-    if (attributes.memberOf) names.push(attributes.memberOf);
-    return [...new Set(names.filter((name): name is string => typeof name === 'string' && name.length > 0))];
-  }
-
   async #details(client: LdapClient, user: UserEntry, input: string): Promise<UserDetails> {
-    const { attributes } = this.#settings;
-    const mails = all(user.entry, attributes.mail);
-    const memberOf = attributes.memberOf ? all(user.entry, attributes.memberOf) : [];
-    const groups = await this.#groups(client, { input, username: user.username, dn: user.dn, mail: mails[0], memberOf });
-    const profile = this.#profile(user.entry);
-    return {
-      username: user.username,
-      displayName: first(user.entry, attributes.displayName) ?? user.username,
-      emails: mails,
-      groups,
-      credentialStamp: credentialStamp(user),
-      ...(profile === undefined ? {} : { attributes: profile }),
-    };
+    const memberOf = memberOfFromEntry(user, this.#settings);
+    const groups = await this.#groups(client, { input, username: user.username, dn: user.dn, mail: all(user.entry, this.#settings.attributes.mail)[0], memberOf });
+    return detailsFromEntry(user, this.#settings, groups);
   }
 
   async #groups(client: LdapClient, subject: Parameters<typeof groupsFilterFor>[1]): Promise<string[]> {
     // memberof mode: the entry's memberOf says which groups; a user who is in none needs no search
     if (this.#settings.groupSearchMode === 'memberof' && subject.memberOf.length === 0) return [];
     const filter = groupsFilterFor(this.#settings, subject, new Date(this.#now()));
-    const groupName = this.#settings.attributes.groupName;
-    const { searchEntries } = await client.search(this.#settings.groupsBaseDn, { scope: 'sub', filter, attributes: [groupName] });
-    const memberOf = new Set(subject.memberOf.map((dn) => dn.toLowerCase()));
-    const groups: string[] = [];
-    for (const entry of searchEntries) {
-      if (this.#settings.groupSearchMode === 'memberof' && !memberOf.has(entry.dn.toLowerCase())) continue;
-      const names = all(entry, groupName);
-      // a group name must be one value: with two, which one rules would match is a guess
-      if (names.length === 1 && names[0]!.length > 0 && !groups.includes(names[0]!)) groups.push(names[0]!);
-    }
-    return groups;
-  }
-
-  #profile(entry: Entry): UserAttributes | undefined {
-    const { profile: mapping, extra: extraMapping } = this.#settings.attributes;
-    const result: Record<string, unknown> = {};
-    const address: Record<string, string> = {};
-    for (const [name, attribute] of Object.entries(mapping) as Array<[LdapProfileAttribute, string | undefined]>) {
-      if (attribute === undefined) continue;
-      const value = first(entry, attribute);
-      if (value === undefined) continue;
-      if (ADDRESS_PARTS.has(name)) address[name] = value;
-      else result[name] = value;
-    }
-    if (Object.keys(address).length > 0) result['address'] = address;
-    const extra: Record<string, unknown> = {};
-    for (const [attribute, { name, multiValued, valueType }] of Object.entries(extraMapping)) {
-      const values = all(entry, attribute).map((value) => typed(value, valueType)).filter((value) => value !== undefined);
-      if (values.length === 0) continue;
-      extra[name] = multiValued ? values : values[0];
-    }
-    if (Object.keys(extra).length > 0) result['extra'] = extra;
-    return Object.keys(result).length === 0 ? undefined : (result as UserAttributes);
+    const { searchEntries } = await client.search(this.#settings.groupsBaseDn, { scope: 'sub', filter, attributes: [this.#settings.attributes.groupName] });
+    return groupNamesFrom(searchEntries, this.#settings, subject.memberOf);
   }
 }
 
@@ -304,33 +229,4 @@ function passwordModifyRequest(ldapts: Ldapts, dn: string, newPassword: string):
   writer.writeString(newPassword, 0x82);
   writer.endSequence();
   return writer.buffer;
-}
-
-/** Changes whenever the password does (or the account is made again): sessions keep it and end with it. */
-function credentialStamp(user: UserEntry): string {
-  const identity = IDENTITY_ATTRIBUTES.map((name) => first(user.entry, name)).find((value) => value !== undefined) ?? '';
-  const changed = PASSWORD_CHANGED_ATTRIBUTES.map((name) => first(user.entry, name)).find((value) => value !== undefined) ?? '';
-  return createHash('sha256').update(JSON.stringify(['ldap', user.dn.toLowerCase(), identity, changed])).digest('base64url');
-}
-
-/** Every value of an attribute, its name in any case (directories answer in their own spelling). */
-function all(entry: Entry, attribute: string): string[] {
-  const wanted = attribute.toLowerCase();
-  for (const [name, value] of Object.entries(entry)) {
-    if (name.toLowerCase() !== wanted || name === 'dn') continue;
-    const list = Array.isArray(value) ? value : [value];
-    return list.map((item) => (Buffer.isBuffer(item) ? item.toString('hex') : String(item)));
-  }
-  return [];
-}
-
-function first(entry: Entry, attribute: string): string | undefined {
-  return all(entry, attribute)[0];
-}
-
-function typed(value: string, type: 'string' | 'integer' | 'boolean'): unknown {
-  if (type === 'string') return value;
-  if (type === 'integer') return /^-?\d+$/.test(value) ? Number(value) : undefined;
-  const lower = value.toLowerCase();
-  return lower === 'true' ? true : lower === 'false' ? false : undefined;
 }

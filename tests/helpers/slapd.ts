@@ -112,6 +112,26 @@ olcRefintAttribute: member
 }
 
 /**
+ * `authentication_backend.ldap` for a gateway against this slapd as the fixture lays it out: users in
+ * ou=people (inetOrgPerson, those with employeeType=disabled refused), groupOfNames in ou=groups, the
+ * service account with `servicePassword` (give it a real secret first: a placeholder-looking password is
+ * refused by the configuration).
+ */
+export function gatewayLdapConfig(slapd: Pick<Slapd, 'url'>, servicePassword: string): Record<string, unknown> {
+  return {
+    implementation: 'custom',
+    address: slapd.url,
+    base_dn: LDAP_SUFFIX,
+    additional_users_dn: 'ou=people',
+    users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
+    additional_groups_dn: 'ou=groups',
+    groups_filter: '(&(member={dn})(objectClass=groupOfNames))',
+    user: LDAP_SERVICE_DN,
+    password: servicePassword,
+  };
+}
+
+/**
  * A throwaway slapd (Debian's) on 127.0.0.1: plain LDAP with StartTLS on one free port, LDAPS on another,
  * loaded with tests/fixtures/ldap/users.ldif. Runs as the current user (root needs no -u/-g: the files
  * are its own). Ready when an anonymous search of the root DSE answers.

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attribute, Change, Client } from 'ldapts';
-import { LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
+import { gatewayLdapConfig, LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
 import { askAuthz, eventually, firstFactor, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
 import { generateSecret } from '../../lib/secret-strength.ts';
 
@@ -37,17 +37,7 @@ describe('the gateway with an LDAP directory (slapd): sign-in, groups in rules, 
         authentication_backend: {
           refresh_interval: '1m',
           password_reset: { disable: true },
-          ldap: {
-            implementation: 'custom',
-            address: slapd.url,
-            base_dn: LDAP_SUFFIX,
-            additional_users_dn: 'ou=people',
-            users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-            additional_groups_dn: 'ou=groups',
-            groups_filter: '(&(member={dn})(objectClass=groupOfNames))',
-            user: LDAP_SERVICE_DN,
-            password: servicePassword,
-          },
+          ldap: gatewayLdapConfig(slapd, servicePassword),
         },
         access_control: {
           default_policy: 'deny',
