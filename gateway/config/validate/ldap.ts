@@ -157,5 +157,7 @@ export function ldapProblems(backend: GatewayConfig['authentication_backend']): 
     ...extraAttributeProblems(ldap),
     ...refreshProblems(backend.refresh_interval),
     ...credentialChangeProblems(ldap),
+    // never followed: a user or group behind a referral is simply not found (nothing more is let in)
+    ...(ldap.permit_referrals ? [configWarning(`${LDAP}.permit_referrals`, 'has no effect: Gatehouse does not follow referrals, so users and groups behind one are not found; point base_dn at the server that holds them')] : []),
   ];
 }

@@ -225,3 +225,10 @@ describe('authentication_backend.ldap is implemented: a complete block loads wit
     assert.deepEqual(validateGatewayConfig(config).filter((p) => p.path.startsWith('authentication_backend') && !/placeholder/.test(p.message)), []);
   });
 });
+
+describe('permit_referrals', () => {
+  it('true is accepted with a warning that referrals are not followed; false says nothing', () => {
+    assert.deepEqual(at(problems({ ...GOOD, permit_referrals: true }), 'authentication_backend.ldap.permit_referrals').map(([severity]) => severity), ['warning']);
+    assert.deepEqual(at(problems({ ...GOOD, permit_referrals: false }), 'authentication_backend.ldap.permit_referrals'), []);
+  });
+});
