@@ -13,7 +13,7 @@ import { createAuthzHandler, type AuthzDeps } from './authz/forward-auth.ts';
 import { canonicalRequestHost } from './authz/target.ts';
 import { configuredAuthzEndpoints, DEFAULT_AUTHZ_ENDPOINTS, embeddedProxyStrategies, type AuthnStrategies, type AuthzEndpoint } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
-import type { CookieDomain } from './session/cookie-domains.ts';
+import { isUnderPortalPath, portalBasePath, type CookieDomain } from './session/cookie-domains.ts';
 import type { EmbeddedProxy } from './proxy/embedded-proxy.ts';
 import { errorHandler, notFound, securityHeaders } from './portal/answers.ts';
 import { firstFactorHandler, healthHandler, logoutHandler, stateHandler } from './portal/api.ts';
@@ -426,7 +426,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
   // deny: outside the prefix nothing answers; the portal mounts below match case-insensitively (`/AUTH/`)
   if (prefix !== '') app.use((req, res, next) => (belowPrefix(req.path) === null ? notFound(req, res) : next()));
   // a legacy cookie's portal (no authelia_url) is at the prefix (or the root) of whichever host a request names
-  const portalPaths = new Set(deps.cookieDomains.map((d) => (d.portalUrl?.pathname ?? `${prefix}/`).replace(/\/+$/, '')));
+  const portalPaths = new Set(deps.cookieDomains.map((d) => (d.portalUrl ? portalBasePath(d.portalUrl) : prefix)));
   for (const path of portalPaths) {
     if (path === '') app.use(portalRouter(portalRows, deps));
     else {
@@ -442,10 +442,10 @@ export function buildRoutes(deps: RouteDeps): Routes {
   app.use(errorHandler(deps.portal.logger));
 
   // a host with an upstream goes to the app, except the portal's own paths on the portal's host
-  const portalHosts = new Map(deps.cookieDomains.flatMap((d) => (d.portalUrl ? [[d.portalUrl.hostname, d.portalUrl.pathname] as const] : [])));
+  const portalHosts = new Map(deps.cookieDomains.flatMap((d) => (d.portalUrl ? [[d.portalUrl.hostname, portalBasePath(d.portalUrl)] as const] : [])));
   const isPortal = (host: string, path: string) => {
     const base = portalHosts.get(host);
-    return base !== undefined && (path === base.replace(/\/$/, '') || path.startsWith(base.endsWith('/') ? base : `${base}/`));
+    return base !== undefined && isUnderPortalPath(path, base);
   };
   const badHost = (res: ServerResponse) => {
     res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -459,7 +459,8 @@ export function buildRoutes(deps: RouteDeps): Routes {
 
   return {
     request(req, res) {
-      const path = rowPathOf(pathOf(req));
+      const rawPath = pathOf(req);
+      const path = rowPathOf(rawPath);
       const handler = everyHost.get(path);
       if (handler) return handler(req, res);
       if (proxyRequest) {
@@ -467,7 +468,7 @@ export function buildRoutes(deps: RouteDeps): Routes {
         // host (`www.example.test.`, `www%2eexample.test`) would otherwise pick `default` under www's rule
         const host = canonicalRequestHost(req.headers.host);
         if (host === null) return badHost(res);
-        if (deps.proxy!.proxies(host) && !isPortal(host, pathOf(req))) return proxyRequest(req, res, host);
+        if (deps.proxy!.proxies(host) && !isPortal(host, rawPath)) return proxyRequest(req, res, host);
       }
       const unproxiedHandler = unproxied.get(path);
       if (unproxiedHandler) return unproxiedHandler(req, res);

@@ -93,13 +93,11 @@ function loginAnswer(row: DialectRow, verdict: Extract<Refusal, { kind: 'login' 
   const parameter = row.login.portal === 'cookie-domain' ? null : PORTAL_PARAMETER[row.login.portal];
   if (parameter) {
     const given = new URL(req.url ?? '/', 'http://x').searchParams.get(parameter.name);
-    if (given || parameter.required) {
-      // deny: a portal outside the target's cookie domain would be an open redirect (refused, as Authelia, not replaced)
-      portal = given ? isSafeRedirect(given, [verdict.domain.domain]) : null;
-      if (!portal) return cell(row, verdict);
-    }
+    // deny: a portal outside the target's cookie domain would be an open redirect (refused, as Authelia, not replaced)
+    if (given || parameter.required) portal = given ? isSafeRedirect(given, [verdict.domain.domain]) : null;
   }
-  // deny without a way on: a legacy cookie has no portal of its own, and the proxy named none (as Authelia: 401)
+  // deny without a way on: the proxy's portal was refused or missing where required, or a legacy cookie
+  // has no portal of its own and the proxy named none (as Authelia: 401)
   if (!portal) return cell(row, verdict);
   const location = portalRedirect(portal, verdict.target);
   if (row.login.offer === 'location-on-401') return cell(row, verdict, { Location: location });

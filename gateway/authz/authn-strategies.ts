@@ -130,9 +130,12 @@ const readProxyAuthorization = (req: IncomingMessage) => req.headers['proxy-auth
 export const BASIC_IN_AUTHORIZATION = headerIn('Authorization', ['Basic'], readAuthorization);
 export const BASIC_IN_PROXY_AUTHORIZATION = headerIn('Proxy-Authorization', ['Basic'], readProxyAuthorization);
 /** Authelia's legacy /api/verify: Authorization when asked with `?auth=basic`, else Proxy-Authorization (Basic only, as in Authelia). */
-const BASIC_LEGACY = headerIn('Authorization (?auth=basic) or Proxy-Authorization', ['Basic'], (req) =>
-  new URL(req.url ?? '/', 'http://x').searchParams.get('auth') === 'basic' ? req.headers.authorization : req.headers['proxy-authorization'],
-);
+const BASIC_LEGACY = headerIn('Authorization (?auth=basic) or Proxy-Authorization', ['Basic'], (req) => {
+  const { authorization, 'proxy-authorization': proxyAuthorization } = req.headers;
+  // neither header (a browser with its cookie, the common case): no credential, whatever the query says
+  if (authorization === undefined && proxyAuthorization === undefined) return undefined;
+  return new URL(req.url ?? '/', 'http://x').searchParams.get('auth') === 'basic' ? authorization : proxyAuthorization;
+});
 
 /** One strategy per header and set of schemes, so an endpoint listing the same one twice reads it once. */
 const HEADER_STRATEGIES = new Map<string, AuthnStrategy>([

@@ -41,8 +41,10 @@ function mark(ok: boolean): string {
   return ok ? 'hit' : 'miss';
 }
 
-/** Runs the command; resolves to the exit code (0 done, 2 usage or configuration error). */
-/** `definitions`: the network names of `definitions.network`, which the rules may name. */
+/**
+ * Runs the command; resolves to the exit code (0 done, 2 usage or configuration error).
+ * `definitions`: the network names of `definitions.network`, which the rules may name.
+ */
 export async function runAccessControlCheck(args: string[], io: CheckIo, cfg: AccessControlConfig, definitions: NamedNetworks = new Map()): Promise<number> {
   let values: { url?: string; user?: string; groups?: string; client?: string; method?: string; ip?: string; help?: boolean };
   try {

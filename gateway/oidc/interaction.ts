@@ -94,7 +94,7 @@ function expired(deps: PortalDeps, req: Request, res: Response): void {
 }
 
 /** Finishes the interaction: the gateway session's login, the granted scopes, and the tie for logout. */
-async function finish(deps: PortalDeps, req: Request, res: Response, details: Details, client: OidcClientConfig, user: UserDetails, scopes: string[]): Promise<void> {
+async function finish(deps: PortalDeps, req: Request, res: Response, { details, client, user, scopes, claims }: Standing): Promise<void> {
   const { oidc } = oidcOf(deps);
   const provider = oidc.provider;
   const now = deps.now();
@@ -102,7 +102,6 @@ async function finish(deps: PortalDeps, req: Request, res: Response, details: De
   let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   if (!grant || grant.accountId !== sub) grant = new provider.Grant({ accountId: sub, clientId: client.client_id });
   grant.addOIDCScope(scopes.join(' '));
-  const claims = grantableClaims(deps, details, scopes);
   if (claims.granted.length > 0) grant.addOIDCClaims(claims.granted);
   if (claims.refused.length > 0) grant.rejectOIDCClaims(claims.refused);
   const grantId = await grant.save();
@@ -172,12 +171,21 @@ function signInTooOld(details: Details, session: Partial<SessionData>, nowMs: nu
   return Number.isInteger(maxAge) && maxAge >= 0 && nowMs - authTime > maxAge * 1000;
 }
 
+/** An interaction the session may answer: its request, client and user, the scopes and claims it may grant. */
+interface Standing {
+  details: Details;
+  client: OidcClientConfig;
+  user: UserDetails;
+  scopes: string[];
+  claims: { granted: string[]; refused: string[] };
+}
+
 /**
  * What both the page and its form start with: the interaction of this browser, its client, the
  * session's user, checked against the client's policy; null once an answer was given (expired page,
  * the second-factor step, a refusal).
  */
-async function standing(deps: PortalDeps, req: Request, res: Response): Promise<{ details: Details; client: OidcClientConfig; user: UserDetails; scopes: string[] } | null> {
+async function standing(deps: PortalDeps, req: Request, res: Response): Promise<Standing | null> {
   const found = await loadInteraction(deps, req, res);
   if (!found) {
     expired(deps, req, res);
@@ -186,7 +194,8 @@ async function standing(deps: PortalDeps, req: Request, res: Response): Promise<
   const { details, client } = found;
   const user = signedInUser(req);
   if (!(await sessionSuffices(deps, req, res, details, client, user))) return null;
-  return { details, client, user, scopes: allowedScopes(client, details.params.scope) };
+  const scopes = allowedScopes(client, details.params.scope);
+  return { details, client, user, scopes, claims: grantableClaims(deps, details, scopes) };
 }
 
 export function interactionPage(deps: PortalDeps): RequestHandler {
@@ -194,8 +203,7 @@ export function interactionPage(deps: PortalDeps): RequestHandler {
     const found = await standing(deps, req, res);
     if (!found) return;
     const { details, client, user, scopes } = found;
-    const claims = grantableClaims(deps, details, scopes).granted;
-    if (await consentCovers(deps, user, client, scopes, claims)) return finish(deps, req, res, details, client, user, scopes);
+    if (await consentCovers(deps, user, client, scopes, found.claims.granted)) return finish(deps, req, res, found);
     render(res, deps, 'oidc-consent', {
       uid: details.uid,
       clientName: client.client_name ?? client.client_id,
@@ -212,7 +220,7 @@ export function interactionForm(deps: PortalDeps): RequestHandler {
   return async (req, res) => {
     const found = await standing(deps, req, res);
     if (!found) return;
-    const { details, client, user, scopes } = found;
+    const { client, user, scopes } = found;
     if (field(req.body, 'decision') !== 'accept') {
       deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc consent refused', detail: client.client_id });
       return refuse(deps, req, res, 'The user did not consent.');
@@ -223,12 +231,12 @@ export function interactionForm(deps: PortalDeps): RequestHandler {
         username: user.username,
         clientId: client.client_id,
         scopes,
-        claims: grantableClaims(deps, details, scopes).granted,
+        claims: found.claims.granted,
         grantedAt: now,
         expiresAt: now + (client.pre_configured_consent_duration ?? 0) * 1000,
       });
       deps.audit.account({ rhost: requestIp(req, deps), user: user.username, what: 'oidc consent remembered', detail: client.client_id });
     }
-    return finish(deps, req, res, details, client, user, scopes);
+    return finish(deps, req, res, found);
   };
 }

@@ -141,11 +141,10 @@ export function createOidcLogout(deps: { oidc: OidcProvider; repo: OidcRepositor
  */
 export function endRemovedUsers(users: Pick<UserAdmin, 'listUsers' | 'onChange'>, logout: Pick<OidcLogout, 'endUser'>, repo: Pick<OidcRepository, 'forgetUser'>, logger: Logger): void {
   if (!users.onChange) return;
-  const listed = () => users.listUsers();
-  const active = (list: ReturnType<typeof listed>) => new Set(list.filter((user) => !user.disabled).map((user) => user.username));
-  let before = active(listed());
+  const active = (list: ReturnType<typeof users.listUsers>) => new Set(list.filter((user) => !user.disabled).map((user) => user.username));
+  let before = active(users.listUsers());
   users.onChange(() => {
-    const list = listed();
+    const list = users.listUsers();
     const present = new Set(list.map((user) => user.username));
     const now = active(list);
     const gone = [...before].filter((username) => !now.has(username));

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { isSafeRedirect } from '../authz/redirect.ts';
 import { requiredLevel, type Authorizer } from '../authz/rules.ts';
 import { normalisePath } from '../authz/path.ts';
+import { isUnderPortalPath, portalBasePath } from '../session/cookie-domains.ts';
 import { authenticationLevel, type AuthenticationMethod } from '../session/user-session.ts';
 import type { AuditLog } from '../log/audit.ts';
 import { SessionStoreUnavailable } from '../session/store.ts';
@@ -77,7 +78,7 @@ export function redirectAfterLogin(req: Request, target: string | undefined, met
   const url = target ? isSafeRedirect(target, [domain.domain]) : null;
   // the portal's own pages (the OpenID Connect interaction, settings) stand behind their route-table
   // guards, not behind access_control: coming back to one is always allowed
-  if (url && isPortalPage(url, domain.portalUrl)) return { redirect: url.href };
+  if (url && url.origin === domain.portalUrl.origin && isUnderPortalPath(url.pathname, portalBasePath(domain.portalUrl))) return { redirect: url.href };
   if (url) {
     const path = normalisePath(url.pathname + url.search);
     if (path !== null) {
@@ -92,9 +93,3 @@ export function redirectAfterLogin(req: Request, target: string | undefined, met
   return domain.defaultRedirectionUrl ? { redirect: domain.defaultRedirectionUrl.href } : null;
 }
 
-/** The portal itself or a page below its path (`/auth` holds `/auth/settings`, never `/auth-admin`). */
-function isPortalPage(url: URL, portal: URL): boolean {
-  if (url.origin !== portal.origin) return false;
-  const base = portal.pathname.replace(/\/+$/, '');
-  return url.pathname === base || url.pathname === `${base}/` || url.pathname.startsWith(`${base}/`);
-}

@@ -58,6 +58,16 @@ export function cookieDomainFor(host: string, domains: readonly CookieDomain[]):
   return null;
 }
 
+/** A portal URL's path without its trailing slash (`/auth/` → `/auth`, `/` → ''): what `isUnderPortalPath` takes. */
+export function portalBasePath(portal: URL): string {
+  return portal.pathname.replace(/\/+$/, '');
+}
+
+/** Whether `pathname` is the portal's path or below it (`/auth` holds `/auth/settings`, never `/auth-admin`). */
+export function isUnderPortalPath(pathname: string, base: string): boolean {
+  return pathname === base || pathname.startsWith(`${base}/`);
+}
+
 /** What a portal request says of itself, as Express reads it, and whether its peer is a trusted proxy. */
 export interface PortalRequest {
   /** The Host (X-Forwarded-Host from a trusted proxy) without its port. */
