@@ -11,7 +11,7 @@ export interface StorageOptions {
 }
 
 /** What `storage.mysql` and `storage.postgres` share. */
-interface SqlStorageOptions {
+export interface SqlStorageOptions {
   address: string;
   database: string;
   username: string;
