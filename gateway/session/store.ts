@@ -320,7 +320,6 @@ function wrap(
   };
 }
 
-/** `trusted`: the CAs of certificates_directory, for `session.redis.tls`. */
 /**
  * ioredis listens for its socket's first 'error' only (`once`). A refused TLS handshake can raise two (the
  * certificate check, then the server's alert), and the second, with no listener, would end the process:
@@ -340,6 +339,7 @@ function keepSocketErrorsHandled(client: Redis): void {
   });
 }
 
+/** `trusted`: the CAs of certificates_directory, for `session.redis.tls`. */
 export async function openSessionStore(
   cfg: RedisConfig | undefined,
   secret: string,
