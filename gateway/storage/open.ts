@@ -13,7 +13,7 @@ import { createOutageLog } from '../../lib/outage-log.ts';
 import { applyMigrations, pendingMigrations } from './migrator.ts';
 import type { MigrationTarget } from './migrator.ts';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, describeMysqlEndpoint, parseMysqlAddress, parsePostgresAddress, QUERY_READ_TIMEOUT } from './options.ts';
-import type { MysqlStorageOptions, PostgresStorageOptions, StorageOptions } from './options.ts';
+import type { MysqlStorageOptions, PostgresStorageOptions, SqlStorageOptions, StorageOptions } from './options.ts';
 import { createStorage, pendingError, type Storage } from './storage.ts';
 import type { Database } from './types.ts';
 
@@ -180,20 +180,42 @@ async function wrapped<T>(code: 'open_failed' | 'migration_failed', message: str
   }
 }
 
-const PG_REASONS: Record<string, string> = {
+/** Why a connection failed, by the socket's error code (both engines). */
+const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ENOTFOUND: 'host not found',
   EHOSTUNREACH: 'host unreachable',
   ETIMEDOUT: 'timed out',
   ENOENT: 'no socket at that path',
+};
+
+const PG_REASONS: Record<string, string> = {
+  ...NETWORK_REASONS,
   '28P01': 'authentication failed',
   '28000': 'authentication failed',
   '3D000': 'the database does not exist',
   '3F000': 'the schema does not exist',
 };
 
-/** One round trip up front, so an unreachable server is one clear startup error. */
-async function probePostgres(db: Kysely<Database>, options: PostgresStorageOptions): Promise<void> {
+const MYSQL_REASONS: Record<string, string> = {
+  ...NETWORK_REASONS,
+  ER_ACCESS_DENIED_ERROR: 'authentication failed',
+  ER_DBACCESS_DENIED_ERROR: 'access to the database denied',
+  ER_BAD_DB_ERROR: 'the database does not exist',
+};
+
+function probePostgres(db: Kysely<Database>, options: PostgresStorageOptions): Promise<void> {
+  const { host, port } = parsePostgresAddress(options.address);
+  const fallbacks = options.servers?.length ? ` (nor at its ${options.servers.length} fallback server(s))` : '';
+  return probe(db, options, 'postgres', PG_REASONS, `${host}:${port}${fallbacks}`);
+}
+
+function probeMysql(db: Kysely<Database>, options: MysqlStorageOptions): Promise<void> {
+  return probe(db, options, 'mysql', MYSQL_REASONS, describeMysqlEndpoint(parseMysqlAddress(options.address)));
+}
+
+/** One round trip up front, so an unreachable server is one clear startup error naming the server (`where`) and why. */
+async function probe(db: Kysely<Database>, options: SqlStorageOptions, engine: 'postgres' | 'mysql', reasons: Record<string, string>, where: string): Promise<void> {
   const started = Date.now();
   try {
     await sql`select 1`.execute(db);
@@ -201,45 +223,14 @@ async function probePostgres(db: Kysely<Database>, options: PostgresStorageOptio
     const code = (error as { code?: unknown }).code;
     const answerTimeout = options.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const reason =
-      (typeof code === 'string' ? PG_REASONS[code] : undefined) ??
+      (typeof code === 'string' ? reasons[code] : undefined) ??
       tlsFailureReason(error) ??
-      // connected, but the server (or something in between) never answered
+      // connected, but the server (or something in between) never answered (pg's client-side timeout)
       ((error as Error).message === QUERY_READ_TIMEOUT ? `no answer within ${answerTimeout} ms` : undefined) ??
       (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
-    const { host, port } = parsePostgresAddress(options.address);
-    const fallbacks = options.servers?.length ? ` (nor at its ${options.servers.length} fallback server(s))` : '';
     throw new StorageError(
       'unreachable',
-      `storage: postgres: cannot connect to database '${options.database}' at ${host}:${port}${fallbacks} as '${options.username}': ${reason}`,
-      { cause: error },
-    );
-  }
-}
-
-const MYSQL_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ETIMEDOUT: 'timed out',
-  ENOENT: 'no socket at that path',
-  ER_ACCESS_DENIED_ERROR: 'authentication failed',
-  ER_DBACCESS_DENIED_ERROR: 'access to the database denied',
-  ER_BAD_DB_ERROR: 'the database does not exist',
-};
-
-async function probeMysql(db: Kysely<Database>, options: MysqlStorageOptions): Promise<void> {
-  const started = Date.now();
-  try {
-    await sql`select 1`.execute(db);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const reason =
-      (typeof code === 'string' ? MYSQL_REASONS[code] : undefined) ??
-      tlsFailureReason(error) ??
-      (Date.now() - started >= options.timeout ? `timed out after ${options.timeout} ms` : 'connection failed');
-    throw new StorageError(
-      'unreachable',
-      `storage: mysql: cannot connect to database '${options.database}' at ${describeMysqlEndpoint(parseMysqlAddress(options.address))} as '${options.username}': ${reason}`,
+      `storage: ${engine}: cannot connect to database '${options.database}' at ${where} as '${options.username}': ${reason}`,
       { cause: error },
     );
   }

@@ -10,22 +10,28 @@ export interface StorageOptions {
   mysql?: MysqlStorageOptions;
 }
 
-/** MySQL or MariaDB (Authelia's `storage.mysql`). */
-export interface MysqlStorageOptions {
-  /** `tcp://host:3306` (tcp4/tcp6 too) or `unix:///run/mysqld/mysqld.sock` */
+/** What `storage.mysql` and `storage.postgres` share. */
+export interface SqlStorageOptions {
   address: string;
   database: string;
   username: string;
   password: string;
   /** connect timeout, ms */
   timeout: number;
-  /** each query, ms (the server's max_statement_time on MariaDB, max_execution_time for reads on MySQL); default 5000 */
+  /** each query, ms; default 5000 */
   statement_timeout?: number;
   /** an unused pooled connection is closed after this, ms; default 30000 */
   idle_timeout?: number;
-  /** TLS to the server (Node's options, CAs included: tlsClientOptions); none: clear text. Not used on a socket. */
+  /** TLS to `address` (Node's options, CAs included: tlsClientOptions); none: clear text. Not used on a socket. */
   tls?: TlsClientOptions;
 }
+
+/**
+ * MySQL or MariaDB (Authelia's `storage.mysql`). `address`: `tcp://host:3306` (tcp4/tcp6 too) or
+ * `unix:///run/mysqld/mysqld.sock`; `statement_timeout` is the server's max_statement_time on MariaDB,
+ * max_execution_time for reads on MySQL.
+ */
+export type MysqlStorageOptions = SqlStorageOptions;
 
 export type MysqlEndpoint = { host: string; port: number; socketPath?: undefined } | { socketPath: string; host?: undefined; port?: undefined };
 
@@ -58,22 +64,13 @@ export interface LocalStorageOptions {
   path: string;
 }
 
-export interface PostgresStorageOptions {
-  /** `tcp://host:5432` (tcp4/tcp6 too) or `unix:///var/run/postgresql` */
-  address: string;
-  database: string;
+/**
+ * `storage.postgres`. `address`: `tcp://host:5432` (tcp4/tcp6 too) or `unix:///var/run/postgresql`;
+ * `statement_timeout` is enforced client side and as the server's statement_timeout.
+ */
+export interface PostgresStorageOptions extends SqlStorageOptions {
   /** default `public` */
   schema: string;
-  username: string;
-  password: string;
-  /** connect timeout, ms */
-  timeout: number;
-  /** each query, ms (client side, and the server's statement_timeout); default 5000 */
-  statement_timeout?: number;
-  /** an unused pooled connection is closed after this, ms; default 30000 */
-  idle_timeout?: number;
-  /** TLS to `address` (Node's options, CAs included: tlsClientOptions); none: clear text. Not used on a socket. */
-  tls?: TlsClientOptions;
   /** Fallback servers, tried in order when `address` cannot be reached (Authelia's `servers`), each with its own TLS. */
   servers?: PostgresServer[];
 }

@@ -25,7 +25,7 @@ export interface TlsClientSettings {
 /** Node's options, and the name the server's certificate must hold (for a driver that checks it itself: mysql2). */
 export type TlsClientOptions = ConnectionOptions & { readonly expectedName: string };
 
-export const NODE_TLS_VERSIONS = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' } as const;
+const NODE_TLS_VERSIONS = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' } as const;
 
 /**
  * Node's TLS options for a connection to `host`. The server's certificate must chain to a trusted CA and

@@ -23,6 +23,19 @@ export interface TlsDatabaseServer {
   stop(): Promise<void>;
 }
 
+/** A started server on `127.0.0.1:port`; stopping it also removes its temp dir. */
+function serving(service: ServiceProcess, port: number, cleanup: () => Promise<void>): TlsDatabaseServer {
+  return {
+    host: '127.0.0.1',
+    port,
+    output: () => service.output(),
+    async stop() {
+      await service.stop();
+      await cleanup();
+    },
+  };
+}
+
 /** PostgreSQL refuses to run as root: as root, the cluster is the `postgres` user's (setpriv, no PAM session in between). */
 function asPostgres(binary: string, args: string[]): [string, string[]] {
   if (process.getuid?.() !== 0) return [binary, args];
@@ -68,16 +81,7 @@ export async function startTlsPostgres(certificate: TestCertificate, options: { 
     ]);
     service = startService('postgres', postgres, args);
     await waitForOutput(service, /ready to accept connections/, 15_000);
-    const started = service;
-    return {
-      host: '127.0.0.1',
-      port,
-      output: () => started.output(),
-      async stop() {
-        await started.stop();
-        await temp.cleanup();
-      },
-    };
+    return serving(service, port, temp.cleanup);
   } catch (error) {
     await service?.stop();
     await temp.cleanup();
@@ -101,16 +105,7 @@ export async function startTlsMariadb(certificate: TestCertificate): Promise<Tls
       `--pid-file=${join(temp.dir, 'pid')}`, `--ssl-cert=${certificate.certPath}`, `--ssl-key=${certificate.keyPath}`, '--skip-log-bin', ...user,
     ]);
     await waitForPort(port, { timeoutMs: 15_000, check: () => service!.assertRunning(), what: 'mariadbd' });
-    const started = service;
-    return {
-      host: '127.0.0.1',
-      port,
-      output: () => started.output(),
-      async stop() {
-        await started.stop();
-        await temp.cleanup();
-      },
-    };
+    return serving(service, port, temp.cleanup);
   } catch (error) {
     await service?.stop();
     await temp.cleanup();
@@ -134,13 +129,5 @@ export async function startTlsRedis(certificate: TestCertificate, options: { cli
     await temp.cleanup();
     throw error;
   }
-  return {
-    host: '127.0.0.1',
-    port,
-    output: () => service.output(),
-    async stop() {
-      await service.stop();
-      await temp.cleanup();
-    },
-  };
+  return serving(service, port, temp.cleanup);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { issueToken } from '../../monitor/auth/jwt.ts';
 import { samplePng } from '../helpers/images.ts';
 import { makeCertificate, type TestCertificate } from '../helpers/tls.ts';
-import { makeApiToken, PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
+import { makeApiToken, PASSWORD, startAuthServer, startSignedIn, type AuthServer } from './monitor-auth-harness.ts';
 
 async function authFile(server: AuthServer): Promise<Record<string, any>> {
   return JSON.parse(await readFile(join(server.config.data_dir, 'auth.json'), 'utf8'));
@@ -660,10 +660,7 @@ describe('rate limits on credential endpoints', () => {
 describe('profile and avatar', () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   it('sets and clears the display name, refusing control characters and long names', async () => {
@@ -803,10 +800,7 @@ describe('HTTPS settings', () => {
 describe('request bodies and errors', () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   it('takes JSON only: a form post (what a cross-site page can send) gets 415', async () => {

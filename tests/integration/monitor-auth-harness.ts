@@ -72,6 +72,12 @@ export interface AuthServerOptions {
   host?: Pick<HostHandlerOptions, 'procRoot' | 'sysRoot' | 'now'>;
 }
 
+/** A fresh server with the account set up (username admin), and that account's session token. */
+export async function startSignedIn(options: AuthServerOptions = {}): Promise<{ server: AuthServer; session: string }> {
+  const server = await startAuthServer(options);
+  return { server, session: await server.setup() };
+}
+
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
   const temp = options.dir ? { dir: options.dir, cleanup: async () => {} } : await makeTempDir('gatehouse-monitor-auth-');
   const dataDir = join(temp.dir, 'data');

@@ -8,17 +8,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAMPLE_GIF, SAMPLE_JPEG, SAMPLE_WEBP, samplePng } from '../helpers/images.ts';
-import { makeApiToken, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
+import { makeApiToken, startSignedIn, type AuthServer } from './monitor-auth-harness.ts';
 
 const PNG = samplePng();
 
 describe('an avatar that is not a valid image is refused', () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   const post = (body: Buffer | string, type = 'image/png') =>
@@ -52,10 +49,7 @@ describe('an avatar that is not a valid image is refused', () => {
 describe('API tokens in the list are told apart by name and last characters', () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   it('two tokens of one name: each listed with its own last 4 characters (stored at creation), never the whole token', async () => {

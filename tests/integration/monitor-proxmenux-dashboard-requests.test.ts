@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeApiToken, PASSWORD, startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
+import { makeApiToken, PASSWORD, startAuthServer, startSignedIn, type AuthServer } from './monitor-auth-harness.ts';
 
 /** ProxMenux's frontend: fetch(url, { method, headers: { "Content-Type": "application/json", Authorization } }) without a body. */
 async function bodyless(server: AuthServer, path: string, method: 'POST' | 'DELETE', token?: string): Promise<{ status: number; json: Record<string, any> }> {
@@ -18,10 +18,7 @@ async function bodyless(server: AuthServer, path: string, method: 'POST' | 'DELE
 describe("ProxMenux's dashboard: body-less JSON requests", () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   it('starts 2FA enrolment with no body on a fresh sign-in', async () => {
@@ -139,10 +136,7 @@ describe('recent_login: 0 always asks for the password', () => {
 describe("change-password takes ProxMenux UI's current_password", () => {
   let server: AuthServer;
   let session: string;
-  before(async () => {
-    server = await startAuthServer();
-    session = await server.setup();
-  });
+  before(async () => ({ server, session } = await startSignedIn()));
   after(() => server.close());
 
   it('refuses a wrong current_password', async () => {

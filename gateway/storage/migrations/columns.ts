@@ -14,7 +14,7 @@ export function addIdColumn<TB extends string, C extends string>(table: CreateTa
  * text compares byte for byte as on SQLite and PostgreSQL (the server's default collation would take
  * `Alice` for `alice` and `é` for `e`). Tables made by addIdColumn have them already.
  */
-export function mysqlTable<TB extends string, C extends string>(table: CreateTableBuilder<TB, C>) {
+function mysqlTable<TB extends string, C extends string>(table: CreateTableBuilder<TB, C>) {
   return table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = utf8mb4_bin`);
 }
 

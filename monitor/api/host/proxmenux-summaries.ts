@@ -6,15 +6,11 @@
 import { networkInterfaces } from 'node:os';
 import { percentOf, type ProcOptions } from './proc.ts';
 import { readNetDev } from './network.ts';
+import { GB, oneDecimal } from './proxmenux-system.ts';
 import { readStorage, type Filesystem } from './storage.ts';
 import { listSys, readSysText, sysPath, type SysOptions } from './sysfs.ts';
 
-const GB = 1024 ** 3;
 const TB = 1024 ** 4;
-
-function oneDecimal(n: number): number {
-  return Math.round(n * 10) / 10;
-}
 
 export type SummaryOptions = ProcOptions & SysOptions;
 

@@ -7,9 +7,11 @@ import { readProcFile, type ProcOptions } from './proc.ts';
 import { listSys, readSysText, sysPath, type SysOptions } from './sysfs.ts';
 import type { SystemStatus } from './system.ts';
 
-const GB = 1024 ** 3;
+/** ProxMenux's GB: 1024³ bytes. */
+export const GB = 1024 ** 3;
 
-function oneDecimal(n: number): number {
+/** Rounded to one decimal, as ProxMenux answers its sizes and temperatures. */
+export function oneDecimal(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
