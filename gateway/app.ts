@@ -186,6 +186,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         })
       : null;
     if (oidc && admin) (await import('./oidc/logout.ts')).endRemovedUsers(admin, oidc.logout, storage.oidc, logger);
+    // a rename in another process, then the old name given to a new user: the remembered subject → name is stale
+    if (oidc) users.onChange?.(() => storage.oidc.forgetRememberedUsernames());
     // a gateway session that ends signs its apps out; a failure is logged, never in the way of a sign-out
     const logoutHooks = oidc
       ? {

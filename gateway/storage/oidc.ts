@@ -67,6 +67,11 @@ export interface OidcRepository {
   existingSubject(username: string): Promise<string | undefined>;
   /** `fresh`: ask the database, not this instance's memory (the remembered name was renamed away). */
   usernameForSubject(subject: string, options?: { fresh?: boolean }): Promise<string | undefined>;
+  /**
+   * Forgets the usernames this instance remembers for subjects: after any change of the users, since
+   * another process (`gatehouse users rename`, then `users add` of the old name) may have moved one.
+   */
+  forgetRememberedUsernames(): void;
 
   /** Remembers a consent, replacing the user's active one for that client. */
   recordConsent(consent: OidcConsent): Promise<void>;
@@ -106,7 +111,9 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
 
   // a subject never changes once made, and its username only by `gatehouse users rename` (another
   // process), so every instance may remember them: the token endpoint asks for the username on each
-  // refresh. A remembered name that no longer exists is asked again with `fresh` (findAccount does).
+  // refresh. A remembered name that no longer exists is asked again with `fresh` (findAccount does);
+  // every change of the users file forgets them all (forgetRememberedUsernames), so a name given to a
+  // new user after a rename is never the old subject's.
   const SUBJECTS_REMEMBERED = 10_000;
   const usernames = new Map<string, string>();
   const remember = (subject: string, username: string) => {
@@ -229,6 +236,7 @@ export function oidcRepository(handle: DatabaseHandle, keys: StorageKeys): OidcR
         const row = await db.selectFrom('oidc_subjects').select('subject').where('username', '=', username).executeTakeFirst();
         return row?.subject;
       }),
+    forgetRememberedUsernames: () => usernames.clear(),
     usernameForSubject: async (subject, options) => {
       const known = options?.fresh === true ? undefined : usernames.get(subject);
       if (known !== undefined) return known;

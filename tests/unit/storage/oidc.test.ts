@@ -151,6 +151,19 @@ for (const backend of BACKENDS) {
       assert.equal(await storage.oidc.usernameForSubject('unknown'), undefined);
     });
 
+    it("a subject's username remembered by one instance is asked again once the users changed (a rename in another process)", async (t) => {
+      const { options, cleanup } = await backend.create();
+      t.after(cleanup);
+      const [first, second] = await twoInstances(options, t);
+      const subject = await first.oidc.subjectFor('alice', T0);
+      assert.equal(await first.oidc.usernameForSubject(subject), 'alice');
+      // `gatehouse users rename alice alicia` in another process moves the subject
+      await second.exclusively(['user:alice'], (tx) => tx.userRenames.move('alice', 'alicia', T0));
+      assert.equal(await first.oidc.usernameForSubject(subject), 'alice', 'remembered until the users change');
+      first.oidc.forgetRememberedUsernames();
+      assert.equal(await first.oidc.usernameForSubject(subject), 'alicia');
+    });
+
     it('two instances asking at once for a new user get the same subject', async (t) => {
       const { options, cleanup } = await backend.create();
       t.after(cleanup);
