@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Attribute, Change, Client } from 'ldapts';
+import { generateSecret } from '../../lib/secret-strength.ts';
 import { requireBinary } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { startService, type ServiceProcess } from './processes.ts';
@@ -109,6 +111,28 @@ objectClass: olcRefintConfig
 olcOverlay: {1}refint
 olcRefintAttribute: member
 `;
+}
+
+/** Runs `work` bound as the directory's administrator: what an operator would change behind Gatehouse's back. */
+export async function asLdapRoot<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ url, timeout: 2_000 });
+  try {
+    await client.bind(LDAP_ROOT_DN, LDAP_ROOT_PASSWORD);
+    return await work(client);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
+/**
+ * Gives the service account a freshly generated password and returns it, for a gateway's configuration
+ * (gatewayLdapConfig): the fixture's LDAP_SERVICE_PASSWORD looks like a placeholder, which the
+ * configuration refuses.
+ */
+export async function giveServiceAccountSecret(slapd: Pick<Slapd, 'url'>): Promise<string> {
+  const servicePassword = generateSecret();
+  await asLdapRoot(slapd.url, (client) => client.modify(LDAP_SERVICE_DN, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [servicePassword] }) })));
+  return servicePassword;
 }
 
 /**
