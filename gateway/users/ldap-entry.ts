@@ -137,7 +137,7 @@ export function all(entry: LdapEntry, attribute: string): string[] {
   return [];
 }
 
-export function first(entry: LdapEntry, attribute: string): string | undefined {
+function first(entry: LdapEntry, attribute: string): string | undefined {
   return all(entry, attribute)[0];
 }
 

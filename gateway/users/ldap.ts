@@ -13,7 +13,7 @@ import { createOutageLog } from '../../lib/outage-log.ts';
 import { configError } from '../../lib/config-problems.ts';
 import { UserNotFoundError, InvalidUserInputError } from './errors.ts';
 import { LdapConnections, LdapUnavailableError, resultCode, type LdapClient } from './ldap-connection.ts';
-import { filterSyntaxProblem, groupsFilterFor, usersFilterFor } from './ldap-filter.ts';
+import { filterSyntaxProblem, groupsFilterFor, usersFilterFor, type GroupsFilterSubject } from './ldap-filter.ts';
 import { activeDirectoryPassword, all, BINARY_ATTRIBUTES, detailsFromEntry, groupNamesFrom, memberOfFromEntry, userAttributeNames, userFromEntry, type UserEntry } from './ldap-entry.ts';
 import type { LdapSettings } from './ldap-settings.ts';
 import type { UserDetails, UserProvider } from './provider.ts';
@@ -212,7 +212,7 @@ export class LdapUserProvider implements UserProvider {
     return detailsFromEntry(user, this.#settings, groups);
   }
 
-  async #groups(client: LdapClient, subject: Parameters<typeof groupsFilterFor>[1]): Promise<string[]> {
+  async #groups(client: LdapClient, subject: GroupsFilterSubject): Promise<string[]> {
     // memberof mode: the entry's memberOf says which groups; a user who is in none needs no search
     if (this.#settings.groupSearchMode === 'memberof' && subject.memberOf.length === 0) return [];
     const filter = groupsFilterFor(this.#settings, subject, new Date(this.#now()));
