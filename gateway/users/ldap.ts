@@ -188,14 +188,13 @@ export class LdapUserProvider implements UserProvider {
     });
     const found: UserEntry[] = [];
     for (const entry of searchEntries) {
-      // one username or none: with two, which account signs in would be whichever the directory lists first
-      const usernames = all(entry, this.#settings.attributes.username);
-      if (usernames.length > 1) {
-        this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
+      const user = userFromEntry(entry, this.#settings);
+      if (user === null) {
+        // userFromEntry refuses two usernames (which account signs in would be the directory's listing order): said once here
+        const usernames = all(entry, this.#settings.attributes.username);
+        if (usernames.length > 1) this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
         continue;
       }
-      const user = userFromEntry(entry, this.#settings);
-      if (user === null) continue;
       if (options.exactUsername && user.username.toLowerCase() !== input.toLowerCase()) continue;
       found.push(user);
     }
