@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Attribute, Change, Client } from 'ldapts';
 import { generateSecret } from '../../lib/secret-strength.ts';
+import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import { requireBinary } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { startService, type ServiceProcess } from './processes.ts';
@@ -133,6 +134,38 @@ export async function giveServiceAccountSecret(slapd: Pick<Slapd, 'url'>): Promi
   const servicePassword = generateSecret();
   await asLdapRoot(slapd.url, (client) => client.modify(LDAP_SERVICE_DN, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [servicePassword] }) })));
   return servicePassword;
+}
+
+/** The provider's settings for this slapd in the custom (OpenLDAP) style: sign in by uid or mail; an account with employeeType=disabled is not one. */
+export function ldapSettingsFor(url: string, overrides: Partial<LdapSettings> = {}): LdapSettings {
+  return {
+    implementation: 'custom',
+    url,
+    timeoutMs: 2_000,
+    startTls: false,
+    baseDn: LDAP_SUFFIX,
+    usersBaseDn: `ou=people,${LDAP_SUFFIX}`,
+    usersFilter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
+    groupsBaseDn: `ou=groups,${LDAP_SUFFIX}`,
+    groupsFilter: '(&(member={dn})(objectClass=groupOfNames))',
+    groupSearchMode: 'filter',
+    attributes: {
+      username: 'uid',
+      displayName: 'displayName',
+      mail: 'mail',
+      memberOf: 'memberOf',
+      groupName: 'cn',
+      profile: { given_name: 'givenName', family_name: 'sn', locale: 'preferredLanguage' },
+      extra: {},
+    },
+    permitReferrals: false,
+    permitUnauthenticatedBind: false,
+    permitFeatureDetectionFailure: false,
+    user: LDAP_SERVICE_DN,
+    password: LDAP_SERVICE_PASSWORD,
+    pooling: { enable: false, count: 3, retries: 2, timeoutMs: 1_000 },
+    ...overrides,
+  };
 }
 
 /**

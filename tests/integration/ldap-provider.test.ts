@@ -10,7 +10,7 @@ import { LdapConnections, LdapUnavailableError } from '../../gateway/users/ldap-
 import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
-  asLdapRoot as asRoot, LDAP_PASSWORDS, LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD, LDAP_SUFFIX, startSlapd, type Slapd,
+  asLdapRoot as asRoot, LDAP_PASSWORDS, LDAP_SERVICE_DN, LDAP_SUFFIX, ldapSettingsFor, startSlapd, type Slapd,
 } from '../helpers/slapd.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { startStallProxy } from '../helpers/stall-proxy.ts';
@@ -19,37 +19,7 @@ const logger = pino({ level: 'silent' });
 const people = `ou=people,${LDAP_SUFFIX}`;
 const groups = `ou=groups,${LDAP_SUFFIX}`;
 
-/** The custom (OpenLDAP) style: sign in by uid or mail; an account with employeeType=disabled is not one. */
-function settingsFor(url: string, overrides: Partial<LdapSettings> = {}): LdapSettings {
-  return {
-    implementation: 'custom',
-    url,
-    timeoutMs: 2_000,
-    startTls: false,
-    baseDn: LDAP_SUFFIX,
-    usersBaseDn: people,
-    usersFilter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-    groupsBaseDn: groups,
-    groupsFilter: '(&(member={dn})(objectClass=groupOfNames))',
-    groupSearchMode: 'filter',
-    attributes: {
-      username: 'uid',
-      displayName: 'displayName',
-      mail: 'mail',
-      memberOf: 'memberOf',
-      groupName: 'cn',
-      profile: { given_name: 'givenName', family_name: 'sn', locale: 'preferredLanguage' },
-      extra: {},
-    },
-    permitReferrals: false,
-    permitUnauthenticatedBind: false,
-    permitFeatureDetectionFailure: false,
-    user: LDAP_SERVICE_DN,
-    password: LDAP_SERVICE_PASSWORD,
-    pooling: { enable: false, count: 3, retries: 2, timeoutMs: 1_000 },
-    ...overrides,
-  };
-}
+const settingsFor = ldapSettingsFor;
 
 async function rejectsUnavailable(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
