@@ -11,6 +11,7 @@ import {
   MAX_SALT_BYTES,
   MIN_KEY_BYTES,
   MIN_SALT_BYTES,
+  parseNumericParams,
   strictBase64Decode,
   UnsupportedHashError,
 } from './password-hash-common.ts';
@@ -216,18 +217,10 @@ function parseArgon2(encoded: string): ParsedHash {
   if (version !== undefined && version !== '16' && version !== '19') {
     throw new UnsupportedHashError(`unsupported argon2 version v=${version} (expected 16 or 19)`);
   }
-  const params = new Map<string, number>();
-  for (const pair of paramText.split(',')) {
-    const kv = /^([mtp])=(\d{1,10})$/.exec(pair);
-    if (kv === null || params.has(kv[1]!)) throw new UnsupportedHashError('malformed argon2 parameters (expected m=…,t=…,p=…)');
-    params.set(kv[1]!, Number(kv[2]));
-  }
-  const m = params.get('m');
-  const t = params.get('t');
-  const p = params.get('p');
-  if (m === undefined || t === undefined || p === undefined) {
-    throw new UnsupportedHashError('malformed argon2 parameters (expected m=…,t=…,p=…)');
-  }
+  const params = parseNumericParams(paramText, ['m', 't', 'p'], 'argon2');
+  const m = params.get('m')!;
+  const t = params.get('t')!;
+  const p = params.get('p')!;
   const problem = argon2ParamsProblem(m, t, p);
   if (problem !== null) throw new UnsupportedHashError(`argon2 hash: ${problem}`);
   checkLength('argon2 salt', strictBase64Decode(saltText, 'argon2 salt').length, MIN_SALT_BYTES, MAX_SALT_BYTES);

@@ -12,8 +12,8 @@ export type ShaCryptVariant = 'sha256' | 'sha512';
 const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export const SHA_CRYPT_DEFAULT_ROUNDS = 5000;
-export const SHA_CRYPT_MIN_ROUNDS = 1000;
-export const SHA_CRYPT_MAX_ROUNDS = 999_999_999;
+const SHA_CRYPT_MIN_ROUNDS = 1000;
+const SHA_CRYPT_MAX_ROUNDS = 999_999_999;
 
 // The byte triples (B2, B1, B0) the final encoding takes from the digest, in order, then the tail.
 const SHA512_ORDER: ReadonlyArray<readonly [number, number, number]> = [

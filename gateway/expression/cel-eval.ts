@@ -10,7 +10,7 @@
 import { GatehouseError } from '../../lib/errors.ts';
 import type { CelNode, CelValue } from './cel-parse.ts';
 
-export const MAX_STEPS = 100_000;
+const MAX_STEPS = 100_000;
 export const MAX_SIZE = 65_536;
 
 /** Evaluation failed; caught by user-attributes.ts, where it means "no value for this user". */

@@ -31,18 +31,18 @@ export type CelNode =
   | { kind: 'call'; name: string; target: CelNode | null; args: CelNode[]; at: number; regex?: RegExp }
   | { kind: 'macro'; name: MacroName; target: CelNode; variable: string; body: CelNode; transform: CelNode | null; at: number };
 
-export type BinaryOp = '||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | '+' | '-' | '*' | '/' | '%';
-export type MacroName = 'exists' | 'all' | 'exists_one' | 'map' | 'filter';
+type BinaryOp = '||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | '+' | '-' | '*' | '/' | '%';
+type MacroName = 'exists' | 'all' | 'exists_one' | 'map' | 'filter';
 export type CelValue = null | boolean | number | string | readonly CelValue[] | { readonly [key: string]: CelValue };
 
 /** Functions called on a value (`username.startsWith("a")`), with how many arguments each takes. */
-export const METHODS: Readonly<Record<string, readonly number[]>> = {
+const METHODS: Readonly<Record<string, readonly number[]>> = {
   size: [0], startsWith: [1], endsWith: [1], contains: [1], matches: [1],
   lowerAscii: [0], upperAscii: [0], trim: [0], split: [1], join: [0, 1], replace: [2],
   indexOf: [1], lastIndexOf: [1], substring: [1, 2], charAt: [1],
 };
 /** Functions called on their own (`size(groups)`, `string(1)`). */
-export const FUNCTIONS: Readonly<Record<string, readonly number[]>> = { size: [1], string: [1], int: [1], double: [1], bool: [1], has: [1] };
+const FUNCTIONS: Readonly<Record<string, readonly number[]>> = { size: [1], string: [1], int: [1], double: [1], bool: [1], has: [1] };
 const MACROS: ReadonlySet<string> = new Set(['exists', 'all', 'exists_one', 'map', 'filter']);
 
 /** What is wrong with an expression, and at which character (1-based) of it (the validator reports it as a config error). */

@@ -287,7 +287,13 @@ async function usersRename(args: string[], io: CliIO, usersFile: UsersFileOption
     } else if (from === newName) {
       throw new CliExit(EXIT_FAILURE, `user '${from}' has that name already; nothing was changed`);
     } else {
-      refuseTakenName(provider, newName, from, usersFile.search?.email === true);
+      // before the database is opened; renameUser checks again under the file's lock
+      try {
+        provider.refuseTakenName(newName, from);
+      } catch (error) {
+        if (error instanceof UserExistsError || error instanceof InvalidUserInputError) throw new CliExit(EXIT_FAILURE, `${error.message}; nothing was changed`);
+        throw error;
+      }
     }
     if (usersFile.storage === undefined) throw new CliExit(EXIT_FAILURE, 'rename needs the storage the configuration names');
     const storage = await usersFile.storage();
@@ -319,17 +325,6 @@ async function usersRename(args: string[], io: CliIO, usersFile: UsersFileOption
     await provider.close();
   }
   return EXIT_OK;
-}
-
-/** As addUser refuses a name, before anything is opened (renameUser checks again under the file's lock). */
-function refuseTakenName(provider: FileUserProvider, name: string, from: string, byEmail: boolean): void {
-  for (const user of provider.listUsers()) {
-    if (user.username === from) continue;
-    if (user.username.toLowerCase() === name.toLowerCase()) throw new CliExit(EXIT_FAILURE, `user '${user.username}' already exists; nothing was changed`);
-    if (byEmail && user.emails.some((email) => email.toLowerCase() === name.toLowerCase())) {
-      throw new CliExit(EXIT_FAILURE, `'${name}' is the e-mail of user '${user.username}': with search.email on, a username must not be another user's e-mail; nothing was changed`);
-    }
-  }
 }
 
 function describeMove(rows: RenamedRows): string {

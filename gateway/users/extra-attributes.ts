@@ -13,14 +13,6 @@ export interface ExtraAttribute {
   value_type: ExtraValueType;
 }
 
-/** Names Authelia gives its own user attributes (expression.IsReservedAttribute): an extra attribute may not take one. */
-export const RESERVED_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set([
-  'username', 'groups', 'display_name', 'email', 'emails', 'emails_extra', 'email_verified', 'given_name', 'middle_name',
-  'family_name', 'nickname', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number',
-  'phone_number_rfc3966', 'phone_extension', 'phone_number_verified', 'address', 'street_address', 'locality', 'region',
-  'postal_code', 'country', 'updated_at', 'openid_authreq_claim_value', 'openid_authreq_claim_values',
-]);
-
 function isOfType(value: unknown, type: ExtraValueType): boolean {
   if (type === 'string') return typeof value === 'string';
   if (type === 'integer') return typeof value === 'number' && Number.isInteger(value);

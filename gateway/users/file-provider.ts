@@ -257,6 +257,14 @@ export class FileUserProvider implements UserProvider, UserAdmin {
     return this.#findLogin(this.#db, name)?.details.username ?? null;
   }
 
+  /**
+   * Throws as addUser and renameUser refuse `name` (UserExistsError, InvalidUserInputError), against the
+   * file as last read; `except`: the user being renamed. Those two check again under the file's lock.
+   */
+  refuseTakenName(name: string, except?: string): void {
+    this.#refuseTakenName(this.#db, name, except);
+  }
+
   /** Every user, disabled ones included, in file order. */
   listUsers(): ListedUser[] {
     return [...this.#db.users.values()].map(({ details: { credentialStamp: _stamp, ...details }, disabled, hashProblem }) =>

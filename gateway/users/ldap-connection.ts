@@ -41,7 +41,7 @@ export function resultCode(error: unknown): number | undefined {
 }
 
 /** A user's bind was refused for their credentials (wrong password, locked account), not for an outage. */
-export function isRefusedBind(error: unknown): boolean {
+function isRefusedBind(error: unknown): boolean {
   const code = resultCode(error);
   return code !== undefined && REFUSED_BIND_CODES.has(code);
 }
@@ -394,7 +394,7 @@ function guarded(connection: Connection, url: string): LdapClient {
 }
 
 /** `ldapi://%2Frun%2Fslapd%2Fldapi` → `/run/slapd/ldapi`; undefined for any other URL. */
-export function ldapiSocketPath(url: string): string | undefined {
+function ldapiSocketPath(url: string): string | undefined {
   const match = /^ldapi:\/\/([^/?#]+)\/?$/i.exec(url);
   return match === null ? undefined : decodeURIComponent(match[1]!);
 }

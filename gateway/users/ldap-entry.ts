@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Entry } from 'ldapts';
 import type { LdapProfileAttribute, LdapSettings } from './ldap-settings.ts';
-import type { UserAttributes, UserDetails } from './provider.ts';
+import { USER_ADDRESS_FIELDS, type UserAttributes, type UserDetails } from './provider.ts';
 
 export type LdapEntry = Entry;
 
@@ -24,7 +24,7 @@ const PASSWORD_CHANGED_ATTRIBUTES = ['pwdChangedTime', 'pwdLastSet', 'krbLastPwd
 /** Asked of ldapts as Buffers (ldapts matches these names as written: Active Directory spells it so). */
 export const BINARY_ATTRIBUTES = ['objectGUID'];
 
-const ADDRESS_PARTS = new Set<LdapProfileAttribute>(['street_address', 'locality', 'region', 'postal_code', 'country']);
+const ADDRESS_PARTS: ReadonlySet<LdapProfileAttribute> = new Set(USER_ADDRESS_FIELDS);
 
 /** A user's entry as read with the service account: its DN, canonical username and the entry itself. */
 export interface UserEntry {
@@ -137,7 +137,7 @@ export function all(entry: LdapEntry, attribute: string): string[] {
   return [];
 }
 
-export function first(entry: LdapEntry, attribute: string): string | undefined {
+function first(entry: LdapEntry, attribute: string): string | undefined {
   return all(entry, attribute)[0];
 }
 

@@ -5,15 +5,13 @@
  * (config/ldap-schema.ts); the provider (users/ldap.ts) reads nothing else.
  */
 import type { TlsClientOptions } from '../../lib/net/tls-client.ts';
+import { USER_ADDRESS_FIELDS, USER_TEXT_ATTRIBUTES } from './provider.ts';
 
 export const LDAP_IMPLEMENTATIONS = ['custom', 'activedirectory', 'rfc2307bis', 'freeipa', 'lldap', 'glauth'] as const;
 export type LdapImplementation = (typeof LDAP_IMPLEMENTATIONS)[number];
 
 /** The profile attributes a directory may hold, named as UserAttributes (users/provider.ts) names them. */
-export const LDAP_PROFILE_ATTRIBUTES = [
-  'given_name', 'middle_name', 'family_name', 'nickname', 'gender', 'birthdate', 'website', 'profile', 'picture',
-  'zoneinfo', 'locale', 'phone_number', 'phone_extension', 'street_address', 'locality', 'region', 'postal_code', 'country',
-] as const;
+export const LDAP_PROFILE_ATTRIBUTES = [...USER_TEXT_ATTRIBUTES, ...USER_ADDRESS_FIELDS] as const;
 export type LdapProfileAttribute = (typeof LDAP_PROFILE_ATTRIBUTES)[number];
 
 export interface LdapAttributes {

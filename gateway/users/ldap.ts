@@ -13,7 +13,7 @@ import { createOutageLog } from '../../lib/outage-log.ts';
 import { configError } from '../../lib/config-problems.ts';
 import { UserNotFoundError, InvalidUserInputError } from './errors.ts';
 import { LdapConnections, LdapUnavailableError, resultCode, type LdapClient } from './ldap-connection.ts';
-import { filterSyntaxProblem, groupsFilterFor, usersFilterFor } from './ldap-filter.ts';
+import { filterSyntaxProblem, groupsFilterFor, usersFilterFor, type GroupsFilterSubject } from './ldap-filter.ts';
 import { activeDirectoryPassword, all, BINARY_ATTRIBUTES, detailsFromEntry, groupNamesFrom, memberOfFromEntry, userAttributeNames, userFromEntry, type UserEntry } from './ldap-entry.ts';
 import type { LdapSettings } from './ldap-settings.ts';
 import type { UserDetails, UserProvider } from './provider.ts';
@@ -188,14 +188,13 @@ export class LdapUserProvider implements UserProvider {
     });
     const found: UserEntry[] = [];
     for (const entry of searchEntries) {
-      // one username or none: with two, which account signs in would be whichever the directory lists first
-      const usernames = all(entry, this.#settings.attributes.username);
-      if (usernames.length > 1) {
-        this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
+      const user = userFromEntry(entry, this.#settings);
+      if (user === null) {
+        // userFromEntry refuses two usernames (which account signs in would be the directory's listing order): said once here
+        const usernames = all(entry, this.#settings.attributes.username);
+        if (usernames.length > 1) this.#logger.warn({ dn: entry.dn, attribute: this.#settings.attributes.username, values: usernames.length }, 'ldap: an entry has several username values; it is not an account (as in Authelia)');
         continue;
       }
-      const user = userFromEntry(entry, this.#settings);
-      if (user === null) continue;
       if (options.exactUsername && user.username.toLowerCase() !== input.toLowerCase()) continue;
       found.push(user);
     }
@@ -212,7 +211,7 @@ export class LdapUserProvider implements UserProvider {
     return detailsFromEntry(user, this.#settings, groups);
   }
 
-  async #groups(client: LdapClient, subject: Parameters<typeof groupsFilterFor>[1]): Promise<string[]> {
+  async #groups(client: LdapClient, subject: GroupsFilterSubject): Promise<string[]> {
     // memberof mode: the entry's memberOf says which groups; a user who is in none needs no search
     if (this.#settings.groupSearchMode === 'memberof' && subject.memberOf.length === 0) return [];
     const filter = groupsFilterFor(this.#settings, subject, new Date(this.#now()));

@@ -15,6 +15,14 @@ export interface UserDetails {
   attributes?: Readonly<UserAttributes>;
 }
 
+/** UserAttributes' text attributes (Authelia's file_user_provider_database.go names), read by the users file and LDAP. */
+export const USER_TEXT_ATTRIBUTES = [
+  'given_name', 'middle_name', 'family_name', 'nickname', 'gender', 'birthdate', 'website', 'profile', 'picture',
+  'zoneinfo', 'locale', 'phone_number', 'phone_extension',
+] as const;
+/** The parts of UserAttributes' `address`. */
+export const USER_ADDRESS_FIELDS = ['street_address', 'locality', 'region', 'postal_code', 'country'] as const;
+
 /**
  * Authelia's user attributes, named as OpenID Connect's standard claims (`phone_extension` is
  * Authelia's own); `extra` holds the file's free-form `extra:` mapping as written.

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hashFormatProblem } from '../../lib/password-hash.ts';
 import { UserNotFoundError, UsersFileError } from './errors.ts';
 import { extraValueProblems, type ExtraAttribute } from './extra-attributes.ts';
-import type { UserAttributes, UserDetails } from './provider.ts';
+import { USER_ADDRESS_FIELDS, USER_TEXT_ATTRIBUTES, type UserAttributes, type UserDetails } from './provider.ts';
 
 /**
  * Authelia's `authentication_backend.file.search`, and the declared `extra_attributes` (every reading of
@@ -83,31 +83,13 @@ const textAttribute = z
   .refine((value) => !CONTROL_CHARACTERS.test(value), { message: 'must not contain control characters' })
   .nullish();
 
-/** Authelia's user attributes (file_user_provider_database.go), the names OpenID Connect's standard claims use. */
-export const USER_TEXT_ATTRIBUTES = [
-  'given_name',
-  'middle_name',
-  'family_name',
-  'nickname',
-  'gender',
-  'birthdate',
-  'website',
-  'profile',
-  'picture',
-  'zoneinfo',
-  'locale',
-  'phone_number',
-  'phone_extension',
-] as const;
-const ADDRESS_FIELDS = ['street_address', 'locality', 'region', 'postal_code', 'country'] as const;
-
 const attributeShape = Object.fromEntries(USER_TEXT_ATTRIBUTES.map((name) => [name, textAttribute])) as Record<
   (typeof USER_TEXT_ATTRIBUTES)[number],
   typeof textAttribute
 >;
 const addressSchema = z
   .looseObject(
-    Object.fromEntries(ADDRESS_FIELDS.map((name) => [name, textAttribute])) as Record<(typeof ADDRESS_FIELDS)[number], typeof textAttribute>,
+    Object.fromEntries(USER_ADDRESS_FIELDS.map((name) => [name, textAttribute])) as Record<(typeof USER_ADDRESS_FIELDS)[number], typeof textAttribute>,
     mustBe('a mapping with street_address, locality, region, postal_code and country'),
   )
   .nullish();
@@ -318,8 +300,8 @@ function attributesOf(entry: UserEntry): { attributes?: Readonly<UserAttributes>
     if (value != null && value !== '') attributes[name] = value;
   }
   if (entry.address != null) {
-    const address: { -readonly [K in (typeof ADDRESS_FIELDS)[number]]?: string } = {};
-    for (const name of ADDRESS_FIELDS) {
+    const address: { -readonly [K in (typeof USER_ADDRESS_FIELDS)[number]]?: string } = {};
+    for (const name of USER_ADDRESS_FIELDS) {
       const value = entry.address[name];
       if (value != null && value !== '') address[name] = value;
     }

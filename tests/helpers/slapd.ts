@@ -2,6 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Attribute, Change, Client } from 'ldapts';
+import { generateSecret } from '../../lib/secret-strength.ts';
+import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import { requireBinary } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { startService, type ServiceProcess } from './processes.ts';
@@ -109,6 +112,60 @@ objectClass: olcRefintConfig
 olcOverlay: {1}refint
 olcRefintAttribute: member
 `;
+}
+
+/** Runs `work` bound as the directory's administrator: what an operator would change behind Gatehouse's back. */
+export async function asLdapRoot<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ url, timeout: 2_000 });
+  try {
+    await client.bind(LDAP_ROOT_DN, LDAP_ROOT_PASSWORD);
+    return await work(client);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
+/**
+ * Gives the service account a freshly generated password and returns it, for a gateway's configuration
+ * (gatewayLdapConfig): the fixture's LDAP_SERVICE_PASSWORD looks like a placeholder, which the
+ * configuration refuses.
+ */
+export async function giveServiceAccountSecret(slapd: Pick<Slapd, 'url'>): Promise<string> {
+  const servicePassword = generateSecret();
+  await asLdapRoot(slapd.url, (client) => client.modify(LDAP_SERVICE_DN, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [servicePassword] }) })));
+  return servicePassword;
+}
+
+/** The provider's settings for this slapd in the custom (OpenLDAP) style: sign in by uid or mail; an account with employeeType=disabled is not one. */
+export function ldapSettingsFor(url: string, overrides: Partial<LdapSettings> = {}): LdapSettings {
+  return {
+    implementation: 'custom',
+    url,
+    timeoutMs: 2_000,
+    startTls: false,
+    baseDn: LDAP_SUFFIX,
+    usersBaseDn: `ou=people,${LDAP_SUFFIX}`,
+    usersFilter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
+    groupsBaseDn: `ou=groups,${LDAP_SUFFIX}`,
+    groupsFilter: '(&(member={dn})(objectClass=groupOfNames))',
+    groupSearchMode: 'filter',
+    attributes: {
+      username: 'uid',
+      displayName: 'displayName',
+      mail: 'mail',
+      memberOf: 'memberOf',
+      groupName: 'cn',
+      profile: { given_name: 'givenName', family_name: 'sn', locale: 'preferredLanguage' },
+      extra: {},
+    },
+    permitReferrals: false,
+    permitUnauthenticatedBind: false,
+    permitFeatureDetectionFailure: false,
+    user: LDAP_SERVICE_DN,
+    password: LDAP_SERVICE_PASSWORD,
+    pooling: { enable: false, count: 3, retries: 2, timeoutMs: 1_000 },
+    ...overrides,
+  };
 }
 
 /**

@@ -6,32 +6,19 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Attribute, Change, Client } from 'ldapts';
-import { gatewayLdapConfig, LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
+import { Attribute, Change } from 'ldapts';
+import { asLdapRoot as asRoot, gatewayLdapConfig, giveServiceAccountSecret, LDAP_PASSWORDS, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
 import { askAuthz, eventually, firstFactor, login, startInProcessGateway, type InProcessGateway } from '../helpers/inprocess-gateway.ts';
-import { generateSecret } from '../../lib/secret-strength.ts';
 
 const APP = 'https://app.example.test/';
 const ADMIN = 'https://admin.example.test/';
-
-async function asRoot(url: string, work: (client: Client) => Promise<void>): Promise<void> {
-  const client = new Client({ url, timeout: 2_000 });
-  try {
-    await client.bind(LDAP_ROOT_DN, LDAP_ROOT_PASSWORD);
-    await work(client);
-  } finally {
-    await client.unbind().catch(() => undefined);
-  }
-}
 
 describe('the gateway with an LDAP directory (slapd): sign-in, groups in rules, changes and outages', () => {
   let slapd: Slapd;
   let gw: InProcessGateway;
   before(async () => {
     slapd = await startSlapd();
-    // the service account gets a real secret: a placeholder-looking password is refused by the configuration
-    const servicePassword = generateSecret();
-    await asRoot(slapd.url, (client) => client.modify(LDAP_SERVICE_DN, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [servicePassword] }) })));
+    const servicePassword = await giveServiceAccountSecret(slapd);
     gw = await startInProcessGateway({
       config: {
         authentication_backend: {

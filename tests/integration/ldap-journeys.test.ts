@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Attribute, Change, Client } from 'ldapts';
+import { Client } from 'ldapts';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { ScureBase32Plugin } from 'otplib';
@@ -19,11 +19,10 @@ import { requireBinary } from '../helpers/binaries.ts';
 import { askAuthz, eventually, firstFactor, login, portal, PORTAL_ORIGIN } from '../helpers/inprocess-gateway.ts';
 import { clientDigest, codeFlowStart, discover, OidcBrowser, testSigningKey } from '../helpers/oidc.ts';
 import { linkIn, mailTo, postForm, postJson, sessionCookie, startMailingGateway, waitFor, type MailingGateway } from '../helpers/self-service.ts';
-import { LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
+import { asLdapRoot as asRoot, gatewayLdapConfig, giveServiceAccountSecret, LDAP_PASSWORDS, LDAP_SUFFIX, startSlapd, type Slapd } from '../helpers/slapd.ts';
 import type { ReceivedMail } from '../helpers/smtp-server.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import type { HttpResponse } from '../helpers/http.ts';
-import { generateSecret } from '../../lib/secret-strength.ts';
 import { startAuthServer, type AuthServer } from './monitor-auth-harness.ts';
 
 const APP = 'https://app.example.test/';
@@ -48,16 +47,6 @@ function codeIn(mail: ReceivedMail): string {
   const code = /(?:Your code|Tu código):\s*([A-Z0-9]+)/.exec(mail.text)?.[1];
   if (!code) throw new Error(`no code in: ${mail.text}`);
   return code;
-}
-
-async function asRoot<T>(url: string, work: (ldap: Client) => Promise<T>): Promise<T> {
-  const ldap = new Client({ url, timeout: 2_000 });
-  try {
-    await ldap.bind(LDAP_ROOT_DN, LDAP_ROOT_PASSWORD);
-    return await work(ldap);
-  } finally {
-    await ldap.unbind().catch(() => undefined);
-  }
 }
 
 /** Whether the directory itself accepts `password` for `dn` (a simple bind, not through the gateway). */
@@ -106,25 +95,13 @@ describe('the journeys with an LDAP directory (slapd) instead of the users file'
   before(async () => {
     slapd = await startSlapd();
     temp = await makeTempDir('gatehouse-ldap-journeys-');
-    // the service account gets a real secret: a placeholder-looking password is refused by the configuration
-    const servicePassword = generateSecret();
-    await asRoot(slapd.url, (ldap) => ldap.modify(LDAP_SERVICE_DN, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [servicePassword] }) })));
+    const servicePassword = await giveServiceAccountSecret(slapd);
     m = await startMailingGateway({
       users: {},
       config: {
         authentication_backend: {
           refresh_interval: '1m',
-          ldap: {
-            implementation: 'custom',
-            address: slapd.url,
-            base_dn: LDAP_SUFFIX,
-            additional_users_dn: 'ou=people',
-            users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-            additional_groups_dn: 'ou=groups',
-            groups_filter: '(&(member={dn})(objectClass=groupOfNames))',
-            user: LDAP_SERVICE_DN,
-            password: servicePassword,
-          },
+          ldap: gatewayLdapConfig(slapd, servicePassword),
         },
         access_control: {
           default_policy: 'deny',

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { Client } from 'ldapts';
 import { ConfigError, unavailableMessage } from '../../lib/errors.ts';
 import { tlsClientOptions } from '../../lib/net/tls-client.ts';
 import { DEFAULT_TRUST } from '../../lib/net/trusted-cas.ts';
@@ -11,7 +10,7 @@ import { LdapConnections, LdapUnavailableError } from '../../gateway/users/ldap-
 import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
-  LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD, LDAP_SUFFIX, startSlapd, type Slapd,
+  asLdapRoot as asRoot, LDAP_PASSWORDS, LDAP_SERVICE_DN, LDAP_SUFFIX, ldapSettingsFor, startSlapd, type Slapd,
 } from '../helpers/slapd.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { startStallProxy } from '../helpers/stall-proxy.ts';
@@ -20,48 +19,7 @@ const logger = pino({ level: 'silent' });
 const people = `ou=people,${LDAP_SUFFIX}`;
 const groups = `ou=groups,${LDAP_SUFFIX}`;
 
-/** The custom (OpenLDAP) style: sign in by uid or mail; an account with employeeType=disabled is not one. */
-function settingsFor(url: string, overrides: Partial<LdapSettings> = {}): LdapSettings {
-  return {
-    implementation: 'custom',
-    url,
-    timeoutMs: 2_000,
-    startTls: false,
-    baseDn: LDAP_SUFFIX,
-    usersBaseDn: people,
-    usersFilter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-    groupsBaseDn: groups,
-    groupsFilter: '(&(member={dn})(objectClass=groupOfNames))',
-    groupSearchMode: 'filter',
-    attributes: {
-      username: 'uid',
-      displayName: 'displayName',
-      mail: 'mail',
-      memberOf: 'memberOf',
-      groupName: 'cn',
-      profile: { given_name: 'givenName', family_name: 'sn', locale: 'preferredLanguage' },
-      extra: {},
-    },
-    permitReferrals: false,
-    permitUnauthenticatedBind: false,
-    permitFeatureDetectionFailure: false,
-    user: LDAP_SERVICE_DN,
-    password: LDAP_SERVICE_PASSWORD,
-    pooling: { enable: false, count: 3, retries: 2, timeoutMs: 1_000 },
-    ...overrides,
-  };
-}
-
-/** The directory as its administrator: what an operator would change behind Gatehouse's back. */
-async function asRoot(url: string, work: (client: Client) => Promise<void>): Promise<void> {
-  const client = new Client({ url, timeout: 2_000 });
-  try {
-    await client.bind(LDAP_ROOT_DN, LDAP_ROOT_PASSWORD);
-    await work(client);
-  } finally {
-    await client.unbind();
-  }
-}
+const settingsFor = ldapSettingsFor;
 
 async function rejectsUnavailable(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

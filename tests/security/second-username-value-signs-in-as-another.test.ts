@@ -11,31 +11,17 @@ import { Attribute, Change, Client } from 'ldapts';
 import { LdapUserProvider } from '../../gateway/users/ldap.ts';
 import type { LdapSettings } from '../../gateway/users/ldap-settings.ts';
 import {
-  LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SERVICE_DN, LDAP_SERVICE_PASSWORD, LDAP_SUFFIX, startSlapd, type Slapd,
+  LDAP_PASSWORDS, LDAP_ROOT_DN, LDAP_ROOT_PASSWORD, LDAP_SUFFIX, ldapSettingsFor, startSlapd, type Slapd,
 } from '../helpers/slapd.ts';
 
 const people = `ou=people,${LDAP_SUFFIX}`;
 
 function settingsFor(url: string): LdapSettings {
-  return {
-    implementation: 'custom',
-    url,
-    timeoutMs: 2_000,
-    startTls: false,
-    baseDn: LDAP_SUFFIX,
-    usersBaseDn: people,
+  return ldapSettingsFor(url, {
     usersFilter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=inetOrgPerson))',
-    groupsBaseDn: `ou=groups,${LDAP_SUFFIX}`,
-    groupsFilter: '(&(member={dn})(objectClass=groupOfNames))',
-    groupSearchMode: 'filter',
     attributes: { username: 'uid', displayName: 'displayName', mail: 'mail', memberOf: 'memberOf', groupName: 'cn', profile: {}, extra: {} },
-    permitReferrals: false,
-    permitUnauthenticatedBind: false,
-    permitFeatureDetectionFailure: false,
-    user: LDAP_SERVICE_DN,
-    password: LDAP_SERVICE_PASSWORD,
     pooling: { enable: false, count: 1, retries: 0, timeoutMs: 1_000 },
-  };
+  });
 }
 
 let slapd: Slapd;

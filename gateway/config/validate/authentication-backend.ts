@@ -1,6 +1,6 @@
 /** `authentication_backend`: one source of users (the users file, and how its passwords are hashed, or LDAP: validate/ldap.ts). */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
-import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
+import { isReservedAttribute } from '../../expression/user-attributes.ts';
 import type { GatewayConfig } from '../schema.ts';
 import { ldapProblems } from './ldap.ts';
 
@@ -62,7 +62,7 @@ function fileBackendProblems(backend: GatewayConfig['authentication_backend']): 
   if (!file) return [];
   const found: ConfigProblem[] = [...otherAlgorithmProblems(file.password)];
   for (const name of Object.keys(file.extra_attributes)) {
-    if (RESERVED_ATTRIBUTE_NAMES.has(name)) {
+    if (isReservedAttribute(name)) {
       found.push(configError(`authentication_backend.file.extra_attributes.${name}`, `is the name of a user attribute Gatehouse and Authelia already have; give the extra attribute another name`));
     }
   }

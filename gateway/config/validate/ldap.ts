@@ -5,7 +5,7 @@
  */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { isLoopbackHost } from '../../../lib/net/address.ts';
-import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
+import { isReservedAttribute } from '../../expression/user-attributes.ts';
 import { LDAP_IMPLEMENTATION_DEFAULTS } from '../ldap-implementations.ts';
 import { parseLdapAddress, type LdapConfig } from '../ldap-schema.ts';
 import type { GatewayConfig } from '../schema.ts';
@@ -118,7 +118,7 @@ function extraAttributeProblems(ldap: LdapConfig): ConfigProblem[] {
     const where = `${LDAP}.attributes.extra.${name}`;
     if (declared.value_type === undefined) found.push(configError(`${where}.value_type`, "is required: one of 'string', 'integer', or 'boolean'"));
     const shownAs = declared.name || name;
-    if (RESERVED_ATTRIBUTE_NAMES.has(shownAs)) {
+    if (isReservedAttribute(shownAs)) {
       found.push(configError(declared.name ? `${where}.name` : where, `attribute name '${shownAs}' is reserved: it is a user attribute Gatehouse and Authelia already have; give the extra attribute another name`));
     }
   }
