@@ -5,6 +5,7 @@
  * value moves to the key that replaced it, with a warning that names that key. A deprecated key set
  * beside its replacement (to a different value) is an error, as in Authelia.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from '../../lib/config-paths.ts';
 import { hostWithinDomain } from './validate/domain-names.ts';
@@ -326,10 +327,6 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'reshaped', old: [`${PASSWORD}.algorithm`, ...LEGACY_PASSWORD_KEYS.map((k) => `${PASSWORD}.${k}`)], new: PASSWORD, apply: legacyPassword },
 ];
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 function applyMoved(raw: Plain, d: Moved): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   for (const place of expand(raw, d.old)) {
@@ -341,7 +338,7 @@ function applyMoved(raw: Plain, d: Moved): ConfigProblem[] {
     const value = getAt(place.root, place.inner);
     const mapped = d.map ? d.map(value) : value;
     deleteAt(place.root, place.inner);
-    if (hasAt(place.root, target) && !sameValue(getAt(place.root, target), mapped)) {
+    if (hasAt(place.root, target) && !isDeepStrictEqual(getAt(place.root, target), mapped)) {
       found.push(configError(old, bothSet(old, place.shown(target))));
       continue;
     }
