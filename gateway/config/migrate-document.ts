@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import { configError, errorsIn, formatPath, pathWithin, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
 import { isSecretOption } from '../../lib/config-loader.ts';
-import { isPlain, type Plain } from '../../lib/config-paths.ts';
+import { isPlain, valueAt, type Plain } from '../../lib/config-paths.ts';
 import { ConfigError, InternalError } from '../../lib/errors.ts';
 import { DEPRECATIONS, migrateDeprecated, type Deprecation } from './deprecations.ts';
 
@@ -96,13 +96,8 @@ function described(path: readonly Key[], value: unknown): string {
 }
 
 /** The value at a problem's path (`a.b[0].c`) in the configuration as written. */
-function valueAt(raw: Plain, path: string): unknown {
-  let node: unknown = raw;
-  for (const [, key, index] of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    if (index !== undefined) node = Array.isArray(node) ? node[Number(index)] : undefined;
-    else node = isPlain(node) ? node[key!] : undefined;
-  }
-  return node;
+function valueAtProblem(raw: Plain, path: string): unknown {
+  return valueAt(raw, [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(([, key, index]) => (index === undefined ? key! : Number(index))));
 }
 
 function jsOf(doc: Document, node: unknown): unknown {
@@ -264,7 +259,7 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(prefix);
   if (errorsIn(problems).length > 0) {
     // a key the table could not map because a template stands for its value: say that, not what the placeholder looked like
-    const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAt(written, problem.path)));
+    const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAtProblem(written, problem.path)));
     if (templated.length > 0) throw new ConfigError(templated.map((problem) => configError(problem.path, 'its value is a template expression and the new key is computed from it; move it by hand')));
     throw new ConfigError(errorsIn(problems));
   }
