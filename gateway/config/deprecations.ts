@@ -55,7 +55,7 @@ interface Reshaped {
 
 export type Deprecation = Moved | Combined | Removed | Replaced | Reshaped;
 
-export function deprecatedMessage(use: string): string {
+function deprecatedMessage(use: string): string {
   return `is deprecated; use ${use} instead`;
 }
 
