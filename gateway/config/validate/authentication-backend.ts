@@ -1,7 +1,7 @@
 /** `authentication_backend`: one source of users (the users file, and how its passwords are hashed, or LDAP: validate/ldap.ts). */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { RESERVED_ATTRIBUTE_NAMES } from '../../users/extra-attributes.ts';
-import type { GatewayConfig } from '../schema.ts';
+import { PASSWORD_ALGORITHMS, type GatewayConfig } from '../schema.ts';
 import { ldapProblems } from './ldap.ts';
 
 const PASSWORD = 'authentication_backend.file.password';
@@ -19,8 +19,8 @@ function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
   if (password.authelia_algorithm) {
     found.push(configWarning(`${PASSWORD}.algorithm`, `is '${password.authelia_algorithm}', but ${WRITES}; this setting only applies to Authelia: ${password.authelia_algorithm} hashes already in the users file are still verified`));
   }
-  for (const algorithm of ['sha2crypt', 'pbkdf2', 'bcrypt', 'scrypt'] as const) {
-    if (password[algorithm] !== undefined) {
+  for (const algorithm of PASSWORD_ALGORITHMS) {
+    if (algorithm !== 'argon2' && password[algorithm] !== undefined) {
       found.push(configWarning(`${PASSWORD}.${algorithm}`, `${WRITES}; this setting only applies to Authelia writing ${algorithm} hashes, and is ignored`));
     }
   }
