@@ -179,8 +179,7 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
   }
   const domainSet = hasAt(raw, 'session.domain');
   const redirectSet = hasAt(raw, 'default_redirection_url');
-  const cookies = getAt(raw, 'session.cookies');
-  const hasCookies = Array.isArray(cookies) && cookies.length > 0;
+  const hasCookies = Array.isArray(written) && written.length > 0;
   if (redirectSet && (hasCookies || !domainSet)) {
     delete raw.default_redirection_url;
     found.push(configError('default_redirection_url', `${deprecatedMessage('session.cookies[].default_redirection_url')}: it is read only beside the deprecated session.domain, so set it on the cookie`));
