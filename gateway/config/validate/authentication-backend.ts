@@ -34,12 +34,8 @@ function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
 function customResetUrlProblems(customUrl: string | undefined): ConfigProblem[] {
   if (customUrl === undefined) return [];
   const where = 'authentication_backend.password_reset.custom_url';
-  let url: URL;
-  try {
-    url = new URL(customUrl);
-  } catch {
-    return [configError(where, `'${shownValue(customUrl)}' is not an absolute URL (like https://accounts.example.com/reset)`)];
-  }
+  const url = URL.parse(customUrl);
+  if (url === null) return [configError(where, `'${shownValue(customUrl)}' is not an absolute URL (like https://accounts.example.com/reset)`)];
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return [configError(where, `'${shownValue(customUrl)}' must be an http or https URL`)];
   if (url.username || url.password) return [configError(where, 'must not carry credentials (the value is not repeated)')];
   return [];
