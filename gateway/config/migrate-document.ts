@@ -7,9 +7,9 @@
  * table's output, and the table finds nothing left to move.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isMap, isScalar, isSeq, parseDocument, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import { configError, errorsIn, formatPath, pathWithin, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
-import { isSecretOption } from '../../lib/config-loader.ts';
+import { isSecretOption, parseConfigDocument, TOP_LEVEL_NOT_A_MAPPING } from '../../lib/config-loader.ts';
 import { isPlain, valueAt, type Plain } from '../../lib/config-paths.ts';
 import { ConfigError, InternalError } from '../../lib/errors.ts';
 import { DEPRECATIONS, migrateDeprecated, type Deprecation } from './deprecations.ts';
@@ -231,14 +231,9 @@ class Rewrite {
 }
 
 function parseOrRefuse(text: string, file: string): Document {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter, keepSourceTokens: false });
-  const problems = doc.errors.map((err) => {
-    const at = lineCounter.linePos(err.pos[0]);
-    return configError(file, `line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`);
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (doc.contents !== null && !isMap(doc.contents)) throw new ConfigError([configError(file, 'the top level must be a mapping of sections (server:, session:, …)')]);
+  const { doc, syntax } = parseConfigDocument(text, file);
+  if (syntax.length > 0) throw new ConfigError(syntax);
+  if (doc.contents !== null && !isMap(doc.contents)) throw new ConfigError([configError(file, TOP_LEVEL_NOT_A_MAPPING)]);
   return doc;
 }
 
