@@ -17,8 +17,9 @@ import { createUserAttributeResolver } from './expression/user-attributes.ts';
 import { enableLinearEngine } from './authz/linear-regex.ts';
 import { configuredAuthzEndpoints, embeddedProxyStrategies } from './authz/authn-strategies.ts';
 import type { GatewayConfig } from './config/schema.ts';
+import { serverPathOf } from './config/validate/server-path.ts';
 import { createAuditLog } from './log/audit.ts';
-import { makeAddressMatcher, parseListenAddress } from '../lib/net/address.ts';
+import { makeAddressMatcher } from '../lib/net/address.ts';
 import { serve } from '../lib/http-server.ts';
 import { drainBudget } from '../lib/shutdown.ts';
 import { cleanUpInterruptedWrites } from '../lib/fs-atomic.ts';
@@ -157,7 +158,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // the OpenID Connect provider, loaded only when identity_providers.oidc is configured
     const oidcConfig = config.identity_providers?.oidc;
     // server.address's path: every endpoint is served under it (validated: each authelia_url is too)
-    const serverPath = parseListenAddress(config.server.address)?.path ?? '';
+    const serverPath = serverPathOf(config.server.address);
     const longestSessionSec = Math.max(...cookieDomains.map((d) => Math.max(d.expiration, d.rememberMe)));
     const eta = new Eta({ views: TEMPLATES, cache: true, autoEscape: true });
     const oidc = oidcConfig

@@ -2,19 +2,26 @@
 import { z } from 'zod';
 import { parseDuration, parseDurationMs, DURATION_HELP, DURATION_MS_HELP } from './duration.ts';
 
-/** A timeout in the file (`500ms`, `2s`, or seconds) as milliseconds, at least 1 ms. */
+/** A duration in the file (`500ms`, `2s`, or seconds) as milliseconds, at least `minimum`. */
+function toMs(minimum: number) {
+  return (value: string | number, ctx: z.core.$RefinementCtx): number => {
+    const ms = parseDurationMs(value);
+    if (ms === null || ms < minimum) {
+      ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
+      return z.NEVER;
+    }
+    return ms;
+  };
+}
+
+/** A timeout in the file as milliseconds, at least 1 ms. */
 export function timeoutMs(defaultValue: string) {
-  return z
-    .union([z.string(), z.number()])
-    .default(defaultValue)
-    .transform((value, ctx) => {
-      const ms = parseDurationMs(value);
-      if (ms === null || ms < 1) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return z.union([z.string(), z.number()]).default(defaultValue).transform(toMs(1));
+}
+
+/** A duration in ms that may be left out; 0 is kept, for the reader to take as "the default" (Authelia's `== 0`). */
+export function optionalMs() {
+  return z.union([z.string(), z.number()]).transform(toMs(0)).optional();
 }
 
 /** A duration in the file (string or seconds) that parses to whole seconds. */

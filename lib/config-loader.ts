@@ -5,11 +5,11 @@
  * `config: <path>: <message>`.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configError, configWarning, errorsIn, formatPath, shownValue, warningsIn, type ConfigProblem } from './config-problems.ts';
-import { crossFieldProblemsDespite, valueAt } from './config-partial-checks.ts';
-import { isPlain, setAt, type Plain } from './config-paths.ts';
+import { crossFieldProblemsDespite } from './config-partial-checks.ts';
+import { isPlain, setAt, valueAt, type Plain } from './config-paths.ts';
 import { ConfigError } from './errors.ts';
 import { applyConfigFilters, configFilters, type ConfigFilter } from './config-template.ts';
 import { placeholderWord, weakSecretProblem } from './secret-strength.ts';
@@ -119,21 +119,30 @@ function readYamlFile(file: string, problems: ConfigProblem[], filtering: FileFi
   return { values: parseYamlText(text, file, problems), literal };
 }
 
-function parseYamlText(text: string, file: string, problems: ConfigProblem[]): Plain {
+export const TOP_LEVEL_NOT_A_MAPPING = 'the top level must be a mapping of sections (server:, session:, …)';
+
+/** A configuration file's text as a YAML document (duplicate keys refused), and a problem per syntax error, at its line and column. */
+export function parseConfigDocument(text: string, file: string): { doc: Document; syntax: ConfigProblem[] } {
   // with prettyErrors off the errors carry offsets only; the line counter turns them into lines
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const at = lineCounter.linePos(err.pos[0]);
-      problems.push(configError(file, `line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`));
-    }
+  const syntax = doc.errors.map((err) => {
+    const at = lineCounter.linePos(err.pos[0]);
+    return configError(file, `line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`);
+  });
+  return { doc, syntax };
+}
+
+function parseYamlText(text: string, file: string, problems: ConfigProblem[]): Plain {
+  const { doc, syntax } = parseConfigDocument(text, file);
+  if (syntax.length > 0) {
+    problems.push(...syntax);
     return {};
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
   if (!isPlain(value)) {
-    problems.push(configError(file, 'the top level must be a mapping of sections (server:, session:, …)'));
+    problems.push(configError(file, TOP_LEVEL_NOT_A_MAPPING));
     return {};
   }
   return value;

@@ -4,18 +4,7 @@
  */
 import type { z } from 'zod';
 import { errorsIn, formatPath, pathWithin, type ConfigProblem } from './config-problems.ts';
-import { isPlain, type Plain } from './config-paths.ts';
-
-
-/** The value at `path` in a parsed YAML tree, or undefined where the path leaves it. */
-export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let node: unknown = input;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
+import { isPlain, valueAt, type Plain } from './config-paths.ts';
 
 /** Stands in for a list entry the schema refused, so the entries after it keep their index until the checks run. */
 const DROPPED: unique symbol = Symbol('dropped list entry');

@@ -10,14 +10,19 @@ export function isPlain(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The value at `a.b.c`, or undefined when any step is missing or not a mapping. */
-export function getAt(raw: Plain, path: string): unknown {
-  let node: unknown = raw;
-  for (const key of path.split('.')) {
-    if (!isPlain(node)) return undefined;
-    node = node[key];
+/** The value at `path` (keys, list indexes) in a parsed YAML tree, or undefined where the path leaves it. */
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
   }
   return node;
+}
+
+/** The value at `a.b.c`, or undefined when any step is missing. */
+export function getAt(raw: Plain, path: string): unknown {
+  return valueAt(raw, path.split('.'));
 }
 
 export function hasAt(raw: Plain, path: string): boolean {

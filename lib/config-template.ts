@@ -9,7 +9,7 @@
  */
 import { ConfigError } from './errors.ts';
 import { configError, type ConfigProblem } from './config-problems.ts';
-import { callTemplateFunction, expandEnv, hasTemplateFunction, printed, truthy, type TemplateContext, type TemplateValue } from './config-template-functions.ts';
+import { callTemplateFunction, expandEnv, hasTemplateFunction, printed, templateFailure, truthy, type TemplateContext, type TemplateValue } from './config-template-functions.ts';
 
 export type ConfigFilter = 'template' | 'expand-env';
 
@@ -249,7 +249,7 @@ function evalPipeline(commands: Operand[][], context: TemplateContext): Template
     } else if (first && rest.length === 0 && piped === undefined) {
       piped = evalOperand(first, context);
     } else {
-      throw new ConfigError(['only a function can be given arguments or take a piped value']);
+      templateFailure('only a function can be given arguments or take a piped value');
     }
   }
   return piped ?? null;

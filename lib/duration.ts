@@ -36,15 +36,21 @@ function unitMs(unit: string): number | undefined {
   return seconds === undefined ? undefined : seconds * 1000;
 }
 
-/** Milliseconds, rounded up to a whole one (a few ns are 1 ms, never 0), or null. */
-function textMs(text: string): number | null {
-  const total = sumOfParts(text, unitMs);
-  // ns and µs add fractions of a millisecond: their float error is cut before rounding up
-  return total === null ? null : Math.ceil(Math.round(total * 1e6) / 1e6);
-}
-
 const DURATION_RE = /^\d+ ?[A-Za-zµμ]+(?:(?: and | |)\d+ ?[A-Za-zµμ]+)*$/;
 const PART_RE = /(\d+) ?([A-Za-zµμ]+)/g;
+
+/** `5m30s` or `1 hour and 30 minutes` in milliseconds, rounded up to a whole one (a few ns are 1 ms, never 0), or null. */
+function textMs(text: string): number | null {
+  if (!DURATION_RE.test(text)) return null;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(PART_RE)) {
+    const value = unitMs(unit!);
+    if (value === undefined) return null;
+    total += Number(amount) * value;
+  }
+  // ns and µs add fractions of a millisecond: their float error is cut before rounding up
+  return Math.ceil(Math.round(total * 1e6) / 1e6);
+}
 
 /** Seconds for a duration, or null when the text is not a duration. `-1` passes through (Authelia's "disabled"). */
 export function parseDuration(value: string | number): number | null {
@@ -53,18 +59,6 @@ export function parseDuration(value: string | number): number | null {
   if (/^-?\d+$/.test(text)) return parseDuration(Number(text));
   const ms = textMs(text);
   return ms === null ? null : Math.ceil(ms / 1000);
-}
-
-/** `5m30s` or `1 hour and 30 minutes` as a total in the unit `unitValue` counts in, or null. */
-function sumOfParts(text: string, unitValue: (unit: string) => number | undefined): number | null {
-  if (!DURATION_RE.test(text)) return null;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(PART_RE)) {
-    const value = unitValue(unit!);
-    if (value === undefined) return null;
-    total += Number(amount) * value;
-  }
-  return total;
 }
 
 export const DURATION_HELP = "a duration such as '90s', '5m', '1h', '1d', '1M', '1y', '500ms', '5 minutes' or a number of seconds";

@@ -55,7 +55,7 @@ export function configuredChecks(config: GatewayConfig): StartupCheck[] {
           await users.close();
         }
         const ldap = config.authentication_backend.ldap;
-        if (ldap) return `directory ${ldap.address ?? ''} (${ldap.implementation ?? 'custom'})`;
+        if (ldap) return `directory ${ldap.address ?? ''} (${ldap.implementation})`;
         return `users file ${config.authentication_backend.file?.path ?? ''}`.trimEnd();
       },
     },

@@ -95,6 +95,11 @@ async function load(files: string[], env: NodeJS.ProcessEnv, embedded: boolean):
   return loadGatewayConfig({ files, env, defaults: await embeddedDefaults(env, port), defaultsFiles });
 }
 
+/** The storage the configuration names, trusting certificates_directory's CAs (for the commands that open it). */
+async function storageOptions(config: LoadedConfig['config']): Promise<ReturnType<typeof storageOptionsFromConfig>> {
+  return storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory));
+}
+
 export interface MainOptions {
   /** `start` also runs the monitor behind the gateway: given by the entry point, which may import both services. */
   startMonitor?: (context: { gatewayPort: number; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }) => Promise<() => Promise<void>>;
@@ -216,7 +221,7 @@ const COMMANDS: readonly Command[] = [
       // rename moves the user's rows in the database too; the other commands never open it
       const storage = async () => {
         const { openStorage } = await import('../storage/open.ts');
-        return openStorage(storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
+        return openStorage(await storageOptions(config), { logger: createLogger({ level: 'warn', format: 'text' }, io.stderr), migrate: false });
       };
       return await runUsers(rest, io, { path: file.path, argon2: file.password.argon2, search: { ...file.search, extra_attributes: file.extra_attributes }, passwordPolicy: createPasswordPolicy(config.password_policy), storage });
     },
@@ -264,7 +269,7 @@ const COMMANDS: readonly Command[] = [
         const { files, rest: encryptionArgs } = takeConfigFiles(rest, env);
         const { config } = await load(files, env, files.length === 0);
         const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-        return await runStorageEncryption(encryptionArgs, io, storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), logger);
+        return await runStorageEncryption(encryptionArgs, io, await storageOptions(config), logger);
       }
       if (sub === undefined || wantsHelp(args)) return say(io, STORAGE_HELP, sub === undefined ? 2 : 0);
       if (sub !== 'migrate') throw new UsageError(`unknown storage command '${sub}'`);
@@ -272,7 +277,7 @@ const COMMANDS: readonly Command[] = [
       if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
       const { config } = await load(files, env, files.length === 0);
       const logger = createLogger({ level: 'warn', format: 'text' }, io.stderr);
-      const applied = await migrateStorage(storageOptionsFromConfig(config.storage, await loadTrustedCertificates(config.certificates_directory)), logger);
+      const applied = await migrateStorage(await storageOptions(config), logger);
       io.stdout.write(applied.length === 0 ? 'storage: up to date\n' : applied.map((name) => `storage: applied ${name}\n`).join(''));
       return 0;
     },

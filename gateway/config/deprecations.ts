@@ -5,6 +5,7 @@
  * value moves to the key that replaced it, with a warning that names that key. A deprecated key set
  * beside its replacement (to a different value) is an error, as in Authelia.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../lib/config-problems.ts';
 import { deleteAt, expand, getAt, hasAt, isPlain, setAt, type Plain } from '../../lib/config-paths.ts';
 import { hostWithinDomain } from './validate/domain-names.ts';
@@ -54,7 +55,7 @@ interface Reshaped {
 
 export type Deprecation = Moved | Combined | Removed | Replaced | Reshaped;
 
-export function deprecatedMessage(use: string): string {
+function deprecatedMessage(use: string): string {
   return `is deprecated; use ${use} instead`;
 }
 
@@ -178,8 +179,7 @@ function legacySessionDomain(raw: Plain): ConfigProblem[] {
   }
   const domainSet = hasAt(raw, 'session.domain');
   const redirectSet = hasAt(raw, 'default_redirection_url');
-  const cookies = getAt(raw, 'session.cookies');
-  const hasCookies = Array.isArray(cookies) && cookies.length > 0;
+  const hasCookies = Array.isArray(written) && written.length > 0;
   if (redirectSet && (hasCookies || !domainSet)) {
     delete raw.default_redirection_url;
     found.push(configError('default_redirection_url', `${deprecatedMessage('session.cookies[].default_redirection_url')}: it is read only beside the deprecated session.domain, so set it on the cookie`));
@@ -326,10 +326,6 @@ export const DEPRECATIONS: readonly Deprecation[] = [
   { kind: 'reshaped', old: [`${PASSWORD}.algorithm`, ...LEGACY_PASSWORD_KEYS.map((k) => `${PASSWORD}.${k}`)], new: PASSWORD, apply: legacyPassword },
 ];
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 function applyMoved(raw: Plain, d: Moved): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   for (const place of expand(raw, d.old)) {
@@ -341,7 +337,7 @@ function applyMoved(raw: Plain, d: Moved): ConfigProblem[] {
     const value = getAt(place.root, place.inner);
     const mapped = d.map ? d.map(value) : value;
     deleteAt(place.root, place.inner);
-    if (hasAt(place.root, target) && !sameValue(getAt(place.root, target), mapped)) {
+    if (hasAt(place.root, target) && !isDeepStrictEqual(getAt(place.root, target), mapped)) {
       found.push(configError(old, bothSet(old, place.shown(target))));
       continue;
     }

@@ -5,28 +5,13 @@
  * The cross-field checks, with Authelia's rules, are validate/ldap.ts; resolve only what passed them.
  */
 import { z } from 'zod';
-import { parseDurationMs, DURATION_MS_HELP } from '../../lib/duration.ts';
+import { optionalMs } from '../../lib/config-fields.ts';
 import { tlsClientOptions, type TlsClientSettings } from '../../lib/net/tls-client.ts';
 import type { TrustedCertificates } from '../../lib/net/trusted-cas.ts';
 import { EXTRA_VALUE_TYPES } from '../users/extra-attributes.ts';
 import { LDAP_IMPLEMENTATIONS, LDAP_PROFILE_ATTRIBUTES, type LdapAttributes, type LdapSettings } from '../users/ldap-settings.ts';
 import { LDAP_IMPLEMENTATION_DEFAULTS, LDAP_POOLING_DEFAULTS } from './ldap-implementations.ts';
 import { tlsClient } from './tls-client-schema.ts';
-
-/** A duration in ms, optional: 0 or absent leaves the default to the implementation (Authelia's `== 0`). */
-function optionalMs() {
-  return z
-    .union([z.string(), z.number()])
-    .transform((value, ctx) => {
-      const ms = parseDurationMs(value);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not ${DURATION_MS_HELP}` });
-        return z.NEVER;
-      }
-      return ms;
-    })
-    .optional();
-}
 
 /** A count where Authelia takes anything below 1 as its default. */
 function countOr(defaultValue: number) {

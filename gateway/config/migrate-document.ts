@@ -7,10 +7,10 @@
  * table's output, and the table finds nothing left to move.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isMap, isScalar, isSeq, parseDocument, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, Pair, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import { configError, errorsIn, formatPath, pathWithin, shownValue, warningsIn, type ConfigProblem } from '../../lib/config-problems.ts';
-import { isSecretOption } from '../../lib/config-loader.ts';
-import { isPlain, type Plain } from '../../lib/config-paths.ts';
+import { isSecretOption, parseConfigDocument, TOP_LEVEL_NOT_A_MAPPING } from '../../lib/config-loader.ts';
+import { isPlain, valueAt, type Plain } from '../../lib/config-paths.ts';
 import { ConfigError, InternalError } from '../../lib/errors.ts';
 import { DEPRECATIONS, migrateDeprecated, type Deprecation } from './deprecations.ts';
 
@@ -89,10 +89,6 @@ function rowMoves(row: Deprecation, from: string, to: string): boolean {
   return oldKeysOf(row).some((old) => isDeepStrictEqual(matchPattern(old, from, false), target));
 }
 
-function same(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(a, b);
-}
-
 /** A value as a change line may repeat it: never a secret's, a long one cut. */
 function described(path: readonly Key[], value: unknown): string {
   if (isSecretOption(path.filter((key) => typeof key === 'string'), [])) return '(a secret)';
@@ -100,13 +96,8 @@ function described(path: readonly Key[], value: unknown): string {
 }
 
 /** The value at a problem's path (`a.b[0].c`) in the configuration as written. */
-function valueAt(raw: Plain, path: string): unknown {
-  let node: unknown = raw;
-  for (const [, key, index] of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    if (index !== undefined) node = Array.isArray(node) ? node[Number(index)] : undefined;
-    else node = isPlain(node) ? node[key!] : undefined;
-  }
-  return node;
+function valueAtProblem(raw: Plain, path: string): unknown {
+  return valueAt(raw, [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(([, key, index]) => (index === undefined ? key! : Number(index))));
 }
 
 function jsOf(doc: Document, node: unknown): unknown {
@@ -153,7 +144,7 @@ class Rewrite {
     const related = this.removed.filter((r) => r.rows.some((row) => rowMoves(row, r.shown, shown)));
     const named = related.filter((r) => r.path.at(-1) === path.at(-1));
     if (named.length > 0) return named;
-    return related.filter((r) => same(r.value, value) || r.rows.some((row) => (row.kind === 'moved' || row.kind === 'combined') && rowMoves(row, r.shown, shown)));
+    return related.filter((r) => isDeepStrictEqual(r.value, value) || r.rows.some((row) => (row.kind === 'moved' || row.kind === 'combined') && rowMoves(row, r.shown, shown)));
   }
 
   /** A node for a value the table wrote: a moved key's own node (and comments) where the value is the same. */
@@ -176,7 +167,7 @@ class Rewrite {
     }
     const from = this.sourcesOf(path, value);
     this.added.push({ path, value, from });
-    const equal = from.find((r) => !r.reused && same(r.value, value) && r.pair.value !== null);
+    const equal = from.find((r) => !r.reused && isDeepStrictEqual(r.value, value) && r.pair.value !== null);
     if (equal) equal.reused = true;
     const node = equal ? (equal.pair.value as Node) : (this.doc.createNode(value) as Node);
     if (!equal && from.length > 0) {
@@ -229,7 +220,7 @@ class Rewrite {
       return node;
     }
     const before = jsOf(this.doc, node);
-    if (same(before, target)) return node as Node;
+    if (isDeepStrictEqual(before, target)) return node as Node;
     if (isScalar(node) && !isPlain(target) && !Array.isArray(target)) {
       this.changed.push({ path, before, after: target });
       node.value = target; // in place: its comments and quoting stay
@@ -240,14 +231,9 @@ class Rewrite {
 }
 
 function parseOrRefuse(text: string, file: string): Document {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter, keepSourceTokens: false });
-  const problems = doc.errors.map((err) => {
-    const at = lineCounter.linePos(err.pos[0]);
-    return configError(file, `line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}`);
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (doc.contents !== null && !isMap(doc.contents)) throw new ConfigError([configError(file, 'the top level must be a mapping of sections (server:, session:, …)')]);
+  const { doc, syntax } = parseConfigDocument(text, file);
+  if (syntax.length > 0) throw new ConfigError(syntax);
+  if (doc.contents !== null && !isMap(doc.contents)) throw new ConfigError([configError(file, TOP_LEVEL_NOT_A_MAPPING)]);
   return doc;
 }
 
@@ -268,7 +254,7 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const holdsTemplate = (value: unknown) => JSON.stringify(value ?? null).includes(prefix);
   if (errorsIn(problems).length > 0) {
     // a key the table could not map because a template stands for its value: say that, not what the placeholder looked like
-    const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAt(written, problem.path)));
+    const templated = errorsIn(problems).filter((problem) => holdsTemplate(valueAtProblem(written, problem.path)));
     if (templated.length > 0) throw new ConfigError(templated.map((problem) => configError(problem.path, 'its value is a template expression and the new key is computed from it; move it by hand')));
     throw new ConfigError(errorsIn(problems));
   }
@@ -300,7 +286,7 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const refused: ConfigProblem[] = [];
   for (const r of removed) {
     const to = rewrite.added.filter((a) => a.from.includes(r));
-    if (holdsTemplate(r.value) && !(to.length === 1 && r.rows.every((row) => row.kind === 'moved' && row.map === undefined) && same(to[0]!.value, r.value))) {
+    if (holdsTemplate(r.value) && !(to.length === 1 && r.rows.every((row) => row.kind === 'moved' && row.map === undefined) && isDeepStrictEqual(to[0]!.value, r.value))) {
       refused.push(configError(r.shown, 'its value is a template expression and the new key is computed from it; move it by hand'));
       continue;
     }
@@ -309,7 +295,7 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
       changes.push({ path: r.shown, message: `removed${said ? `: ${said.message}` : ''}`, severity: 'warning' });
       continue;
     }
-    const targets = to.map((a) => (same(a.value, r.value) ? formatPath(a.path) : `${formatPath(a.path)} as ${described(a.path, a.value)}`));
+    const targets = to.map((a) => (isDeepStrictEqual(a.value, r.value) ? formatPath(a.path) : `${formatPath(a.path)} as ${described(a.path, a.value)}`));
     changes.push({ path: r.shown, message: `moved to ${targets.join(', ')}`, severity: 'warning' });
   }
   for (const a of rewrite.added.filter((a) => a.from.length === 0)) {
@@ -325,7 +311,7 @@ export function migrateConfigText(original: string, file: string): MigratedFile 
   const out = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   // the rewrite must read as the table's output, with nothing left for the table to move
   const reread = parseDocument(out).toJS() ?? {};
-  if (!same(reread, target) || migrateDeprecated(reread as Plain).problems.length > 0) {
+  if (!isDeepStrictEqual(reread, target) || migrateDeprecated(reread as Plain).problems.length > 0) {
     throw new InternalError('internal_error', 'config migrate: the rewritten file does not read as the migrated configuration');
   }
   const restored = actions.length === 0 ? out : out.replace(new RegExp(`${prefix}(\\d+)`, 'g'), (_, i: string) => actions[Number(i)]!);

@@ -214,43 +214,36 @@ const regulation = z.strictObject({
   ban_time: duration('5m'),
 });
 
+/** The options PostgreSQL and MySQL share (Authelia's keys), the server's usual port on this machine by default. */
+function sqlDatabase(defaultAddress: string) {
+  return {
+    address: z.string().default(defaultAddress),
+    database: z.string().min(1),
+    username: z.string().min(1),
+    password: z.string().default(''),
+    /** Connecting (Authelia's key). */
+    timeout: duration('5s'),
+    /** Each query, in ms: a hung database fails the request with 503 after this long. */
+    statement_timeout: timeoutMs('5s'),
+    /** An unused pooled connection is closed after this long, in ms. */
+    idle_timeout: timeoutMs('30s'),
+    tls: tlsClient.optional(),
+  };
+}
+
 const storage = z.strictObject({
   encryption_key: z.string().optional(),
   local: z.strictObject({ path: z.string().min(1) }).optional(),
   postgres: z
     .strictObject({
-      address: z.string().default('tcp://127.0.0.1:5432'),
-      database: z.string().min(1),
+      ...sqlDatabase('tcp://127.0.0.1:5432'),
       schema: z.string().default('public'),
-      username: z.string().min(1),
-      password: z.string().default(''),
-      /** Connecting (Authelia's key). */
-      timeout: duration('5s'),
-      /** Each query, in ms: a hung database fails the request with 503 after this long. */
-      statement_timeout: timeoutMs('5s'),
-      /** An unused pooled connection is closed after this long, in ms. */
-      idle_timeout: timeoutMs('30s'),
-      tls: tlsClient.optional(),
       /** Authelia 4.39's fallback servers, tried in order after `address` when it cannot be reached; each with its own `tls` (none: no TLS). */
       servers: z.array(z.strictObject({ address: z.string().min(1), tls: tlsClient.optional() })).default([]),
     })
     .optional(),
   /** MySQL or MariaDB (Authelia's keys). */
-  mysql: z
-    .strictObject({
-      address: z.string().default('tcp://127.0.0.1:3306'),
-      database: z.string().min(1),
-      username: z.string().min(1),
-      password: z.string().default(''),
-      /** Connecting (Authelia's key). */
-      timeout: duration('5s'),
-      /** Each query, in ms: a hung database fails the request with 503 after this long. */
-      statement_timeout: timeoutMs('5s'),
-      /** An unused pooled connection is closed after this long, in ms. */
-      idle_timeout: timeoutMs('30s'),
-      tls: tlsClient.optional(),
-    })
-    .optional(),
+  mysql: z.strictObject(sqlDatabase('tcp://127.0.0.1:3306')).optional(),
 });
 
 const smtp = z.strictObject({

@@ -1,7 +1,7 @@
 /** `authentication_backend`: one source of users (the users file, and how its passwords are hashed, or LDAP: validate/ldap.ts). */
 import { configError, configWarning, shownValue, type ConfigProblem } from '../../../lib/config-problems.ts';
 import { isReservedAttribute } from '../../expression/user-attributes.ts';
-import type { GatewayConfig } from '../schema.ts';
+import { PASSWORD_ALGORITHMS, type GatewayConfig } from '../schema.ts';
 import { ldapProblems } from './ldap.ts';
 
 const PASSWORD = 'authentication_backend.file.password';
@@ -19,8 +19,8 @@ function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
   if (password.authelia_algorithm) {
     found.push(configWarning(`${PASSWORD}.algorithm`, `is '${password.authelia_algorithm}', but ${WRITES}; this setting only applies to Authelia: ${password.authelia_algorithm} hashes already in the users file are still verified`));
   }
-  for (const algorithm of ['sha2crypt', 'pbkdf2', 'bcrypt', 'scrypt'] as const) {
-    if (password[algorithm] !== undefined) {
+  for (const algorithm of PASSWORD_ALGORITHMS) {
+    if (algorithm !== 'argon2' && password[algorithm] !== undefined) {
       found.push(configWarning(`${PASSWORD}.${algorithm}`, `${WRITES}; this setting only applies to Authelia writing ${algorithm} hashes, and is ignored`));
     }
   }
@@ -34,12 +34,8 @@ function otherAlgorithmProblems(password: PasswordConfig): ConfigProblem[] {
 function customResetUrlProblems(customUrl: string | undefined): ConfigProblem[] {
   if (customUrl === undefined) return [];
   const where = 'authentication_backend.password_reset.custom_url';
-  let url: URL;
-  try {
-    url = new URL(customUrl);
-  } catch {
-    return [configError(where, `'${shownValue(customUrl)}' is not an absolute URL (like https://accounts.example.com/reset)`)];
-  }
+  const url = URL.parse(customUrl);
+  if (url === null) return [configError(where, `'${shownValue(customUrl)}' is not an absolute URL (like https://accounts.example.com/reset)`)];
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return [configError(where, `'${shownValue(customUrl)}' must be an http or https URL`)];
   if (url.username || url.password) return [configError(where, 'must not carry credentials (the value is not repeated)')];
   return [];

@@ -220,12 +220,7 @@ function bearerProblems(client: OidcClientConfig, at: string): ConfigProblem[] {
     found.push(configError(`${at}.audience`, "is empty, but the client has the authelia.bearer.authz scope: list the URLs its tokens are for (e.g. 'https://app.example.com'), or its tokens pass nowhere"));
   }
   client.audience.forEach((entry, i) => {
-    let url: URL | null = null;
-    try {
-      url = new URL(entry);
-    } catch {
-      url = null;
-    }
+    const url = URL.parse(entry);
     if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
       found.push(configError(`${at}.audience[${i}]`, `${shownValue(entry)} is no http(s) URL without query or fragment: forward auth matches a target by scheme, host and path`));
     }

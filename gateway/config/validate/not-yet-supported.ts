@@ -1,7 +1,6 @@
 /** Authelia options Gatehouse accepts but does not implement yet: ignored with a warning, or refused. */
 import { configError, configWarning, type ConfigProblem } from '../../../lib/config-problems.ts';
-import { valueAt } from '../../../lib/config-partial-checks.ts';
-import { isPlain } from '../../../lib/config-paths.ts';
+import { isPlain, valueAt } from '../../../lib/config-paths.ts';
 import { NOT_YET_SUPPORTED, type GatewayConfig } from '../schema.ts';
 
 const IGNORED = 'is an Authelia option Gatehouse does not implement yet; it is ignored';

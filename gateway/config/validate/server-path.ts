@@ -34,12 +34,8 @@ export function serverPathProblems(config: GatewayConfig): ConfigProblem[] {
   const found: ConfigProblem[] = [];
   config.session.cookies.forEach((cookie, i) => {
     const portal = cookie.authelia_url ?? cookie.portal_url;
-    let url: URL;
-    try {
-      url = new URL(portal ?? '');
-    } catch {
-      return; // a missing or unreadable URL is the session validator's to report
-    }
+    const url = URL.parse(portal ?? '');
+    if (url === null) return; // a missing or unreadable URL is the session validator's to report
     const path = url.pathname.replace(/\/+$/, '');
     // deny: a portal outside the prefix would never be served (every request outside it is a 404)
     if (path !== prefix && !path.startsWith(`${prefix}/`)) {
